@@ -1,0 +1,1 @@
+"""The end-to-end demo behind ``shipyard demo`` and ``make demo``."""

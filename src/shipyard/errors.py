@@ -1,0 +1,106 @@
+"""Every error Shipyard raises on purpose.
+
+One root, typed leaves. Each leaf also inherits the matching built-in exception so generic callers
+can catch ``LookupError`` or ``ValueError``, and carries the exit code the CLI uses and the HTTP status
+the servers answer with, so both map errors in exactly one place::
+
+    ShipyardError (Exception)                      exit 1, HTTP 500
+    ├── ConfigError (ValueError)                   exit 2, HTTP 400   bad configuration or store location
+    ├── ValidationError (ValueError)               exit 2, HTTP 422   bad input: keys, values, filters
+    │   └── FilterSyntaxError                      exit 2, HTTP 422   a search filter that does not parse
+    ├── NotFoundError (LookupError)                exit 2, HTTP 404   unknown run, experiment, object
+    ├── AmbiguousError (LookupError)               exit 2, HTTP 409   a prefix that matches several ids
+    ├── ConflictError                              exit 2, HTTP 409   a write that contradicts stored data
+    ├── IntegrityError                             exit 1, HTTP 500   stored bytes no longer match their hash
+    └── StoreUnavailableError (OSError)            exit 1, HTTP 503   the store cannot be opened or written
+
+Messages are full sentences naming the thing and what to do next; the inputs are also kept as
+attributes so programs never have to parse a message.
+"""
+
+from __future__ import annotations
+
+
+class ShipyardError(Exception):
+    """Root of every error Shipyard raises on purpose."""
+
+    exit_code: int = 1
+    http_status: int = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigError(ShipyardError, ValueError):
+    """A configuration file, environment variable or store location is wrong."""
+
+    exit_code = 2
+    http_status = 400
+
+
+class ValidationError(ShipyardError, ValueError):
+    """Input that can never be accepted: an invalid key, a value too long, a changed param."""
+
+    exit_code = 2
+    http_status = 422
+
+    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+
+class FilterSyntaxError(ValidationError):
+    """A search filter that does not parse; ``position`` is the 0-based offset of the bad token."""
+
+    def __init__(self, message: str, *, text: str, position: int) -> None:
+        pointer = f"\n  {text}\n  {' ' * position}^"
+        super().__init__(message + pointer, field="filter")
+        self.text = text
+        self.position = position
+
+
+class NotFoundError(ShipyardError, LookupError):
+    """The named run, experiment, artifact or object does not exist."""
+
+    exit_code = 2
+    http_status = 404
+
+
+class AmbiguousError(ShipyardError, LookupError):
+    """An abbreviated id matches more than one object; ``candidates`` lists some of them."""
+
+    exit_code = 2
+    http_status = 409
+
+    def __init__(self, message: str, *, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
+class ConflictError(ShipyardError):
+    """A write that contradicts what is stored, such as a run that has already ended."""
+
+    exit_code = 2
+    http_status = 409
+
+
+class IntegrityError(ShipyardError):
+    """Stored bytes no longer hash to their address: the object was corrupted or tampered with."""
+
+    exit_code = 1
+    http_status = 500
+
+    def __init__(self, message: str, *, object_hash: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.object_hash = object_hash
+        self.path = path
+
+
+class StoreUnavailableError(ShipyardError, OSError):
+    """The store's directory or database cannot be opened, read or written (a wrong location or a
+    broken file the user must fix, hence the input-error exit code)."""
+
+    exit_code = 2
+    http_status = 503

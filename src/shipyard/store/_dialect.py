@@ -1,0 +1,58 @@
+"""The two SQL statements that differ between SQLite and PostgreSQL: insert-or-ignore and upsert."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+
+def _insert_for(dialect: str, table: Table) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
+
+
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+    """Insert rows whose primary key is not there yet, leaving existing rows untouched; returns how many
+    were inserted."""
+    if not rows:
+        return 0
+    result = conn.execute(_ignore_statement(conn.dialect.name, table), rows)
+    return int(result.rowcount)
+
+
+def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, where: Any = None) -> None:
+    """Insert rows, or overwrite the non-key columns of rows already there.
+
+    ``where`` is a module-level function receiving (table, excluded) and returning a condition; an
+    existing row is only overwritten when it holds (for "keep the value with the highest step").
+    """
+    if rows:
+        conn.execute(_upsert_statement(conn.dialect.name, table, tuple(rows[0]), where), rows)
+
+
+# Statements are built once: building one costs more than executing it on SQLite.
+@lru_cache(maxsize=64)
+def _ignore_statement(dialect: str, table: Table) -> Any:
+    return _insert_for(dialect, table).on_conflict_do_nothing()
+
+
+@lru_cache(maxsize=64)
+def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], where: Any) -> Any:
+    statement = _insert_for(dialect, table)
+    keys = {column.name for column in table.primary_key.columns}
+    updates = {name: statement.excluded[name] for name in columns if name not in keys}
+    condition = where(table, statement.excluded) if where is not None else None
+    return statement.on_conflict_do_update(index_elements=sorted(keys), set_=updates, where=condition)
+
+
+def placeholders(conn: Connection, count: int) -> str:
+    """Positional placeholders in the driver's own style, for the bulk metric insert fast path."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return ", ".join([mark] * count)

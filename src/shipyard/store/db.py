@@ -1,0 +1,144 @@
+"""The metadata database: one SQLAlchemy engine, transactions with retry, schema kept at head.
+
+SQLite is the embedded default. It runs in WAL mode so readers never block the writer, and every write
+transaction starts with ``BEGIN IMMEDIATE``: a deferred transaction that reads first and writes later can
+fail at once with "database is locked" when another process wrote in between, and SQLite's busy handler
+cannot help there. Taking the write lock up front makes the busy timeout apply, and a short retry loop
+with jittered backoff absorbs what is left, so no "database is locked" ever reaches a user.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ..errors import StoreUnavailableError
+
+T = TypeVar("T")
+
+SCHEMA_HEAD = "0001"
+_BUSY_TIMEOUT_S = 5.0
+_RETRY_DEADLINE_S = 120.0
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class Database:
+    """An engine plus the two ways to use it: :meth:`read` and :meth:`write`."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.is_sqlite = uri.startswith("sqlite:")
+        self.engine = _create_engine(uri)
+        self._write_engine = self.engine.execution_options(shipyard_immediate=True) if self.is_sqlite else self.engine
+
+    def write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one write transaction, retrying the whole of it while the database is busy."""
+        return self._with_retry(work, immediate=True)
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a read transaction (a consistent snapshot)."""
+        return self._with_retry(work, immediate=False)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def ensure_schema(self) -> None:
+        """Bring the schema to head; cheap when it already is, safe when several processes race."""
+        if self.read(_schema_revision) == SCHEMA_HEAD:
+            return
+        self.write(_upgrade_to_head)
+
+    def _with_retry(self, work: Callable[[Connection], T], *, immediate: bool) -> T:
+        deadline = time.monotonic() + _RETRY_DEADLINE_S
+        delay = 0.005
+        while True:
+            try:
+                with (self._write_engine if immediate else self.engine).begin() as conn:
+                    return work(conn)
+            except OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise _unavailable(self.uri, exc) from exc
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.5)
+            except DBAPIError as exc:
+                if _is_not_a_database(exc):
+                    raise _unavailable(self.uri, exc) from exc
+                raise
+
+
+def _create_engine(uri: str) -> Engine:
+    if not uri.startswith("sqlite:"):
+        return create_engine(uri, pool_pre_ping=True)
+    engine = create_engine(uri, connect_args={"timeout": _BUSY_TIMEOUT_S, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin (see the "begin" hook).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA case_sensitive_like=ON")  # LIKE is case-sensitive, as in MLflow
+        cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("shipyard_immediate", False)
+        # Straight to the driver: this runs once per transaction and SQLAlchemy's execution path
+        # (events, result setup) would cost more than the BEGIN itself.
+        driver = conn.connection.driver_connection
+        assert driver is not None  # a checked-out connection always has one
+        driver.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _schema_revision(conn: Connection) -> str | None:
+    from sqlalchemy import inspect
+
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _upgrade_to_head(conn: Connection) -> None:
+    """Run the Alembic migrations inside the caller's write transaction.
+
+    The transaction holds SQLite's write lock (``BEGIN IMMEDIATE``) or a PostgreSQL advisory lock, so
+    of several processes opening a new store at once exactly one migrates and the others then find
+    the schema at head.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(7262637)"))
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return "locked" in message or "busy" in message
+
+
+def _is_not_a_database(exc: DBAPIError) -> bool:
+    message = str(exc.orig).lower()
+    return "not a database" in message or "malformed" in message
+
+
+def _unavailable(uri: str, exc: DBAPIError) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        f"The metadata database {uri} cannot be used: {exc.orig}. "
+        "Check the path and its permissions, or point SHIPYARD_STORE at another store."
+    )

@@ -1,0 +1,192 @@
+"""Content-addressed objects: the bytes of artifacts, models and data, keyed by their BLAKE3 hash.
+
+Objects live at ``objects/ab/cdef…`` (the first two hex digits fan the files out). A write goes to a
+temporary file in the same directory, is fsynced and then renamed, so a reader sees a whole object or
+none; a read re-hashes the bytes and refuses ones that no longer match. ``ObjectStore`` is the
+contract; :class:`LocalObjectStore` keeps objects on a local disk, and a remote implementation (fsspec)
+only has to honour the same methods.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple, Protocol, runtime_checkable
+
+from ..errors import IntegrityError, NotFoundError, StoreUnavailableError, ValidationError
+from ._hashing import CHUNK_SIZE, new_hasher
+
+_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ObjectInfo(NamedTuple):
+    hash: str
+    size: int
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """Where object bytes are kept.
+
+    Contract: ``put_*`` return the BLAKE3 hex digest and size and are idempotent (storing the same bytes
+    twice keeps one copy); a stored object is never visible half-written; ``get_*`` verify the digest and
+    raise :class:`IntegrityError` on mismatch and :class:`NotFoundError` when absent. ``label`` names what
+    the object was (an artifact path, a data file) so errors can say so.
+    """
+
+    def put_file(self, path: str | os.PathLike[str]) -> ObjectInfo: ...
+
+    def put_bytes(self, data: bytes) -> ObjectInfo: ...
+
+    def get_bytes(self, digest: str, *, label: str | None = None) -> bytes: ...
+
+    def get_file(self, digest: str, dest: str | os.PathLike[str], *, label: str | None = None) -> None: ...
+
+    def exists(self, digest: str) -> bool: ...
+
+    def iter_hashes(self) -> Iterator[str]: ...
+
+
+def check_digest(digest: str) -> str:
+    if not _HASH_RE.match(digest):
+        raise ValidationError(
+            f"{digest!r} is not an object hash (64 lowercase hex digits).", field="hash"
+        )
+    return digest
+
+
+class LocalObjectStore:
+    """Objects in a directory on this machine."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def path_for(self, digest: str) -> Path:
+        check_digest(digest)
+        return self.root / digest[:2] / digest[2:]
+
+    def exists(self, digest: str) -> bool:
+        return self.path_for(digest).is_file()
+
+    def put_file(self, path: str | os.PathLike[str]) -> ObjectInfo:
+        try:
+            with open(path, "rb") as source:
+                return self._put_stream(source.read)
+        except FileNotFoundError:
+            raise NotFoundError(f"Cannot store {os.fspath(path)!r}: no such file.") from None
+        except IsADirectoryError:
+            raise ValidationError(f"Cannot store {os.fspath(path)!r} as one object: it is a directory.") from None
+
+    def put_bytes(self, data: bytes) -> ObjectInfo:
+        view = memoryview(data)
+        offset = 0
+
+        def read(size: int) -> bytes:
+            nonlocal offset
+            chunk = bytes(view[offset : offset + size])
+            offset += len(chunk)
+            return chunk
+
+        return self._put_stream(read)
+
+    def _put_stream(self, read: _Reader) -> ObjectInfo:
+        staging = self.root / "tmp"
+        try:
+            staging.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailableError(f"Cannot write objects under {self.root}: {exc.strerror}.") from exc
+        temp = staging / f".{secrets.token_hex(8)}"
+        hasher = new_hasher()
+        size = 0
+        try:
+            with open(temp, "wb") as sink:
+                while chunk := read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    sink.write(chunk)
+                    size += len(chunk)
+                sink.flush()
+                os.fsync(sink.fileno())
+            digest = str(hasher.hexdigest())
+            final = self.path_for(digest)
+            if final.is_file():
+                temp.unlink()
+            else:
+                final.parent.mkdir(exist_ok=True)
+                os.replace(temp, final)
+                _fsync_dir(final.parent)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return ObjectInfo(digest, size)
+
+    def get_bytes(self, digest: str, *, label: str | None = None) -> bytes:
+        path = self._existing(digest, label)
+        data = path.read_bytes()
+        hasher = new_hasher(len(data))
+        hasher.update(data)
+        if hasher.hexdigest() != digest:
+            raise _corrupted(digest, path, label)
+        return data
+
+    def get_file(self, digest: str, dest: str | os.PathLike[str], *, label: str | None = None) -> None:
+        path = self._existing(digest, label)
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        temp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.tmp"
+        hasher = new_hasher(path.stat().st_size)
+        try:
+            with open(path, "rb") as source, open(temp, "wb") as sink:
+                while chunk := source.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    sink.write(chunk)
+            if hasher.hexdigest() != digest:
+                raise _corrupted(digest, path, label)
+            os.replace(temp, dest)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def iter_hashes(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for fan in sorted(self.root.iterdir()):
+            if len(fan.name) != 2 or not fan.is_dir():
+                continue
+            for entry in sorted(fan.iterdir()):
+                digest = fan.name + entry.name
+                if _HASH_RE.match(digest):
+                    yield digest
+
+    def _existing(self, digest: str, label: str | None) -> Path:
+        path = self.path_for(digest)
+        if not path.is_file():
+            what = f" ({label})" if label else ""
+            raise NotFoundError(f"Object {digest[:12]}{what} is not in the store at {self.root}.")
+        return path
+
+
+class _Reader(Protocol):
+    def __call__(self, size: int, /) -> bytes: ...
+
+
+def _corrupted(digest: str, path: Path, label: str | None) -> IntegrityError:
+    what = f" holding {label}" if label else ""
+    return IntegrityError(
+        f"Object {digest[:12]}{what} is corrupted: the bytes in {path} no longer match their hash. "
+        "Restore it from a remote or log it again.",
+        object_hash=digest,
+        path=label,
+    )
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

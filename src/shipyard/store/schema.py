@@ -1,0 +1,123 @@
+"""Tables of the metadata database (SQLAlchemy Core, portable between SQLite and PostgreSQL).
+
+Times are integer milliseconds since the epoch (UTC). A metric value of NaN is stored as NULL because
+SQLite cannot hold NaN; readers turn NULL back into NaN. Infinities are stored as they are.
+Key-value tables are clustered on their primary key in SQLite (``WITHOUT ROWID``): a run's params,
+tags and latest metrics then sit together on disk, which halves the lookups of a search.
+The Alembic migrations in ``migrations/versions`` create exactly these tables; a test compares them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("python", String(50), nullable=False),
+    Column("packages", Text, nullable=False),  # JSON list of "name==version", sorted
+    Column("created_at", BigInteger, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("parent_id", String(32), ForeignKey("runs.id"), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("git_commit", String(64), nullable=True),
+    Column("git_branch", String(250), nullable=True),
+    Column("git_dirty", Boolean, nullable=True),
+    Column("git_diff_hash", String(64), nullable=True),
+    Column("git_root", Text, nullable=True),
+    Column("environment_hash", String(64), ForeignKey("environments.hash"), nullable=True),
+    Column("python_version", String(50), nullable=True),
+    Column("os", String(250), nullable=True),
+    Column("host", String(250), nullable=True),
+    Column("user_name", String(250), nullable=True),
+    Column("command", Text, nullable=True),
+    Column("pid", Integer, nullable=True),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    Index("ix_runs_parent", "parent_id"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Every logged point; no primary key so that a step may be logged twice, as in MLflow.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("timestamp", BigInteger, nullable=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+# The value at the highest step of each metric, kept up to date on every flush so that search and
+# ordering never scan the history.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Float, nullable=True),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)

@@ -1,0 +1,69 @@
+"""Experiments: named groups of runs, created on first use."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, insert, select
+
+from ..errors import NotFoundError
+from ..store import Store
+from ..store.schema import experiments, runs
+from ._validation import check_name
+
+DEFAULT_EXPERIMENT = "Default"
+
+_ids: dict[tuple[str, str], int] = {}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: int
+    name: str
+    created_at_ms: int
+    run_count: int
+
+
+def experiment_id(store: Store, name: str, *, create: bool = True) -> int:
+    """The id of experiment ``name``, creating it when ``create`` (cached per process and store)."""
+    check_name(name, "experiment")
+    cache_key = (store.location.db_uri, name)
+    if cache_key in _ids:
+        return _ids[cache_key]
+
+    def find(conn: Connection) -> int | None:
+        return conn.execute(select(experiments.c.id).where(experiments.c.name == name)).scalar()
+
+    found = store.db.read(find)
+    if found is None:
+        if not create:
+            raise NotFoundError(f"There is no experiment named {name!r}; `shipyard experiments list` shows them.")
+
+        def create_it(conn: Connection) -> int:
+            existing = find(conn)  # another process may have created it since we looked
+            if existing is not None:
+                return existing
+            result = conn.execute(insert(experiments).values(name=name, created_at=int(time.time() * 1000)))
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+        found = store.db.write(create_it)
+    _ids[cache_key] = found
+    return found
+
+
+def list_experiments(store: Store) -> list[Experiment]:
+    def query(conn: Connection) -> list[Experiment]:
+        counts = (
+            select(runs.c.experiment_id, func.count().label("n")).group_by(runs.c.experiment_id).subquery()
+        )
+        rows = conn.execute(
+            select(experiments.c.id, experiments.c.name, experiments.c.created_at, counts.c.n)
+            .outerjoin(counts, counts.c.experiment_id == experiments.c.id)
+            .order_by(experiments.c.name)
+        )
+        return [Experiment(row.id, row.name, row.created_at, row.n or 0) for row in rows]
+
+    return store.db.read(query)

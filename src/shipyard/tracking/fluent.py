@@ -1,0 +1,330 @@
+"""The API users call: ``start_run`` and ``log_*`` with an implicit active run.
+
+The active run lives in a ``ContextVar`` stack, so concurrent asyncio tasks each see their own. Threads
+start with an empty context; for them (a training callback thread, a data loader) the most recent run
+this process started and has not ended is the active one, as MLflow users expect.
+
+Logging with no active run starts one implicitly (experiment ``$SHIPYARD_EXPERIMENT`` or "Default"); it
+ends at interpreter exit, FINISHED, or FAILED when the program died of an uncaught exception.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+import threading
+from contextvars import ContextVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConflictError
+from ..store import current_store
+from . import artifacts as _artifacts
+from . import runs as _runs
+from . import search as _search
+from ._names import random_run_name
+from .experiments import DEFAULT_EXPERIMENT, Experiment
+from .experiments import list_experiments as _list_experiments
+from .metrics import flush_all, writer_for
+from .metrics import metric_history as _metric_history
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EXPERIMENT_ENV = "SHIPYARD_EXPERIMENT"
+_MAX_ERROR_LENGTH = 4000
+
+
+class ActiveRun:
+    """A run this process is logging to. Use it as a context manager; ``id`` is its run id."""
+
+    def __init__(self, run_id: str, name: str, experiment: str, *, implicit: bool = False,
+                 owned: bool = True) -> None:
+        self.id = run_id
+        self.name = name
+        self.experiment = experiment
+        self.implicit = implicit
+        self.owned = owned  # False when joining a run someone else (a pipeline stage) will end
+        self.ended = False
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None:
+            _end(self, _runs.FINISHED, None)
+        elif isinstance(exc, KeyboardInterrupt):
+            _end(self, _runs.KILLED, "KeyboardInterrupt")
+        else:
+            _end(self, _runs.FAILED, _describe(exc))
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.id[:8]} {self.name!r} in {self.experiment!r}>"
+
+
+_stack: ContextVar[tuple[ActiveRun, ...]] = ContextVar("shipyard_active_runs", default=())
+_process_runs: list[ActiveRun] = []
+_process_lock = threading.Lock()
+_uncaught: list[BaseException] = []
+
+
+def start_run(
+    experiment: str | None = None,
+    name: str | None = None,
+    *,
+    tags: dict[str, Any] | None = None,
+    parent: str | ActiveRun | None = None,
+    nested: bool | None = None,
+    run_id: str | None = None,
+) -> ActiveRun:
+    """Start a run (or resume one) and make it the active run.
+
+    Args:
+        experiment: experiment name; defaults to ``$SHIPYARD_EXPERIMENT``, the parent's experiment, or
+            "Default". Created on first use.
+        name: run name; a friendly random one when omitted.
+        tags: initial tags.
+        parent: parent run (id or ActiveRun) for sweeps. Inside another ``with start_run()`` the
+            enclosing run becomes the parent unless ``nested=False``.
+        nested: ``False`` refuses to start inside an active run instead of nesting.
+        run_id: resume this existing run instead of creating one (``$SHIPYARD_RUN_ID`` does the same,
+            which is how pipeline stages hand their run to the code they execute).
+
+    Returns:
+        The :class:`ActiveRun`; use it in a ``with`` block so it ends FINISHED or FAILED.
+
+    Raises:
+        ConflictError: an active run exists and ``nested=False``.
+        NotFoundError: ``parent`` or ``run_id`` does not exist.
+    """
+    store = current_store()
+    enclosing = active_run()
+    joined = run_id or (os.environ.get("SHIPYARD_RUN_ID") if enclosing is None else None)
+    if joined:
+        run = _runs.get_run(store, joined)
+        active = ActiveRun(run.id, run.name, run.experiment, owned=run_id is not None)
+        _push(active)
+        return active
+    if enclosing is not None and nested is False:
+        raise ConflictError(f"Run {enclosing.id[:8]} is still active; end it first or pass nested=True.")
+    parent_id: str | None = None
+    if isinstance(parent, ActiveRun):
+        parent_id = parent.id
+    elif parent is not None:
+        parent_id = _runs.resolve_run_id(store, parent)
+    elif enclosing is not None:
+        parent_id = enclosing.id
+    if experiment is None:
+        experiment = (enclosing.experiment if enclosing is not None and parent_id == enclosing.id else None) \
+            or os.environ.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
+    name = name or random_run_name()
+    new_id = _runs.create_run(store, experiment=experiment, name=name, tags_=tags, parent_id=parent_id)
+    active = ActiveRun(new_id, name, experiment)
+    _push(active)
+    return active
+
+
+def end_run(status: str = "FINISHED") -> None:
+    """End the active run (FINISHED unless told otherwise); does nothing when no run is active."""
+    run = active_run()
+    if run is not None:
+        _end(run, status, None)
+
+
+def active_run() -> ActiveRun | None:
+    stack = _stack.get()
+    for run in reversed(stack):
+        if not run.ended:
+            return run
+    with _process_lock:
+        for run in reversed(_process_runs):
+            if not run.ended:
+                return run
+    return None
+
+
+def log_param(key: str, value: Any) -> None:
+    log_params({key: value})
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Record the run's inputs. A param keeps its first value: logging a different one is an error."""
+    _runs.log_params(current_store(), _run_for_logging().id, params)
+
+
+def log_metric(key: str, value: float, step: int | None = None, *, timestamp_ms: int | None = None) -> None:
+    """Record one metric point. Without ``step`` the key's previous step + 1 is used (from 0).
+
+    Points are buffered and written in the background; see :func:`flush`.
+    """
+    run = _run_for_logging()
+    writer_for(current_store()).add(run.id, key, value, step, timestamp_ms)
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    run = _run_for_logging()
+    writer = writer_for(current_store())
+    for key, value in metrics.items():
+        writer.add(run.id, key, value, step)
+
+
+def set_tag(key: str, value: Any) -> None:
+    set_tags({key: value})
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    _runs.set_tags(current_store(), _run_for_logging().id, tags)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> list[str]:
+    """Store a file or directory as artifacts of the active run; returns the artifact paths."""
+    return _artifacts.log_artifact(current_store(), _run_for_logging().id, local_path, artifact_path)
+
+
+def log_text(text: str, artifact_path: str) -> str:
+    return _artifacts.log_bytes(current_store(), _run_for_logging().id, text.encode(), artifact_path)
+
+
+def log_dict(value: dict[str, Any], artifact_path: str) -> str:
+    data = json.dumps(value, indent=2, sort_keys=True, default=str).encode()
+    return _artifacts.log_bytes(current_store(), _run_for_logging().id, data, artifact_path)
+
+
+def flush() -> int:
+    """Write buffered metric points now; returns how many were written."""
+    return writer_for(current_store()).flush()
+
+
+def get_run(run_id: str) -> _runs.Run:
+    """The run with this id (or unique id prefix): params, latest metrics, tags, status, times, lineage."""
+    store = current_store()
+    writer_for(store).flush()
+    return _runs.get_run(store, run_id)
+
+
+def metric_history(run_id: str, key: str) -> pd.DataFrame:
+    """Every point of one metric of a run: a DataFrame with step, value and timestamp."""
+    store = current_store()
+    return _metric_history(store, _runs.resolve_run_id(store, run_id), key)
+
+
+def search_runs(
+    experiment: str | list[str] | None = None,
+    filter: str | None = None,
+    order_by: list[str] | str | None = None,
+    max_results: int = 1000,
+) -> pd.DataFrame:
+    """Runs matching a filter such as ``"metrics.auc > 0.8 and params.penalty = 'l2'"``, as a DataFrame.
+
+    Args:
+        experiment: one experiment name or several; all experiments when omitted.
+        filter: conditions on ``metrics.``, ``params.``, ``tags.`` and ``attributes.`` joined with
+            ``and``/``or`` (see :mod:`shipyard.tracking.filters`).
+        order_by: e.g. ``["metrics.auc DESC", "attributes.start_time"]``; newest first by default.
+        max_results: at most this many rows.
+    """
+    store = current_store()
+    writer_for(store).flush()
+    return _search.search_runs(store=store, experiment=experiment, filter=filter, order_by=order_by,
+                               max_results=max_results)
+
+
+def list_experiments() -> list[Experiment]:
+    return _list_experiments(current_store())
+
+
+def list_artifacts(run_id: str) -> list[dict[str, Any]]:
+    store = current_store()
+    return _artifacts.list_artifacts(store, _runs.resolve_run_id(store, run_id))
+
+
+def download_artifacts(run_id: str, dest: str | os.PathLike[str], artifact_path: str | None = None) -> Any:
+    """Copy a run's artifacts (or one file or folder of them) under ``dest``; every file is verified."""
+    store = current_store()
+    return _artifacts.download_artifacts(store, _runs.resolve_run_id(store, run_id), dest, artifact_path)
+
+
+def read_artifact(run_id: str, artifact_path: str) -> bytes:
+    store = current_store()
+    return _artifacts.read_artifact(store, _runs.resolve_run_id(store, run_id), artifact_path)
+
+
+def _run_for_logging() -> ActiveRun:
+    run = active_run()
+    if run is not None:
+        return run
+    run = start_run()
+    run.implicit = True
+    _install_excepthook()
+    return run
+
+
+def _push(run: ActiveRun) -> None:
+    _stack.set((*_stack.get(), run))
+    with _process_lock:
+        _process_runs.append(run)
+
+
+def _end(run: ActiveRun, status: str, error: str | None) -> None:
+    if run.ended:
+        return
+    _runs.check_status(status)
+    store = current_store()
+    try:
+        if run.owned:
+            writer_for(store).flush(also=lambda conn: _runs.mark_ended(conn, run.id, status, error))
+        else:
+            writer_for(store).flush()
+    finally:
+        run.ended = True
+        _stack.set(tuple(item for item in _stack.get() if item is not run))
+        with _process_lock:
+            if run in _process_runs:
+                _process_runs.remove(run)
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _MAX_ERROR_LENGTH else text[: _MAX_ERROR_LENGTH - 3] + "..."
+
+
+_hook_installed = False
+
+
+def _install_excepthook() -> None:
+    """Remember an uncaught exception so the implicit run can be marked FAILED at exit."""
+    global _hook_installed
+    if _hook_installed:
+        return
+    _hook_installed = True
+    previous = sys.excepthook
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        _uncaught.append(exc)
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = hook
+
+
+def _end_runs_at_exit() -> None:
+    with _process_lock:
+        remaining = [run for run in _process_runs if not run.ended]
+    for run in reversed(remaining):
+        try:
+            if _uncaught:
+                _end(run, _runs.FAILED, _describe(_uncaught[-1]))
+            else:
+                _end(run, _runs.FINISHED, None)
+        except Exception as exc:
+            print(f"shipyard: could not end run {run.id[:8]} at exit: {exc}", file=sys.stderr)
+    try:
+        flush_all()
+    except Exception as exc:
+        print(f"shipyard: metrics could not be written at exit: {exc}", file=sys.stderr)
+
+
+atexit.register(_end_runs_at_exit)
+

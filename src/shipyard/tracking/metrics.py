@@ -1,0 +1,181 @@
+"""Metric points: buffered in memory, written in batches, read back as a history.
+
+A training loop calls ``log_metric`` thousands of times a second; writing each point in its own
+transaction (as MLflow does) costs milliseconds per call. Here a call only appends a tuple to a list.
+A background thread writes the list every ``FLUSH_INTERVAL_S`` (or sooner once it is long) with one
+bulk insert, and the same flush runs at the end of every run, on ``shipyard.flush()``, before any read
+of metrics from this process, and at interpreter exit. A process killed with SIGKILL therefore loses at
+most the last interval's points, and everything flushed before is committed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, and_, or_, select
+
+from ..store import Store
+from ..store._dialect import placeholders, upsert
+from ..store.schema import latest_metrics, metrics
+from ._validation import check_key, check_metric_value, check_step
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FLUSH_INTERVAL_S = 1.0
+_WAKE_AT = 100_000  # pending points that wake the flusher early
+_BLOCK_AT = 2_000_000  # pending points that make the caller flush itself (backpressure)
+
+Point = tuple[str, str, int, float | None, int]  # run_id, key, step, value (None = NaN), timestamp ms
+
+
+class MetricWriter:
+    """The per-process buffer of one store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[Point] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._next_step: dict[tuple[str, str], int] = {}
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def add(self, run_id: str, key: str, value: Any, step: Any = None, timestamp_ms: int | None = None) -> None:
+        key = check_key(key, "metric")
+        number = check_metric_value(key, value)
+        step_key = (run_id, key)
+        if step is None:
+            step_number = self._next_step.get(step_key, 0)
+        else:
+            step_number = check_step(key, step)
+        self._next_step[step_key] = step_number + 1
+        stamp = time.time_ns() // 1_000_000 if timestamp_ms is None else int(timestamp_ms)
+        with self._lock:
+            self._pending.append((run_id, key, step_number, number, stamp))
+            size = len(self._pending)
+        if self._thread is None:
+            self._start()
+        if size >= _WAKE_AT:
+            self._wake.set()
+            if size >= _BLOCK_AT:
+                self.flush()
+
+    def flush(self, also: Callable[[Connection], None] | None = None) -> int:
+        """Write every pending point; returns how many. Safe to call from any thread.
+
+        ``also`` runs in the same transaction, so ending a run and writing its last points cost one
+        commit, and a run is never seen FINISHED without its final metrics.
+        """
+        with self._flush_lock:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch and also is None:
+                return 0
+
+            def work(conn: Connection) -> None:
+                if batch:
+                    _write_points(conn, batch)
+                if also is not None:
+                    also(conn)
+
+            try:
+                self.store.db.write(work)
+            except BaseException:
+                with self._lock:  # keep the points for the next attempt rather than dropping them
+                    self._pending[:0] = batch
+                raise
+            return len(batch)
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self.flush()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._loop, name="shipyard-metric-flush", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._closed:
+            self._wake.wait(FLUSH_INTERVAL_S)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception as exc:  # the next flush retries; the caller's own flush raises
+                print(f"shipyard: could not write metrics yet ({exc}); will retry.", file=sys.stderr)
+
+
+def _write_points(conn: Connection, batch: list[Point]) -> None:
+    columns = "run_id, key, step, value, timestamp"
+    conn.exec_driver_sql(f"INSERT INTO metrics ({columns}) VALUES ({placeholders(conn, 5)})", batch)
+    latest: dict[tuple[str, str], Point] = {}
+    for point in batch:
+        key = (point[0], point[1])
+        seen = latest.get(key)
+        if seen is None or (point[2], point[4]) >= (seen[2], seen[4]):
+            latest[key] = point
+    rows = [{"run_id": p[0], "key": p[1], "value": p[3], "step": p[2], "timestamp": p[4]} for p in latest.values()]
+    upsert(conn, latest_metrics, rows, where=_is_newer)
+
+
+def _is_newer(table: Any, new: Any) -> Any:
+    return or_(new.step > table.c.step, and_(new.step == table.c.step, new.timestamp >= table.c.timestamp))
+
+
+_writers: dict[int, MetricWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def writer_for(store: Store) -> MetricWriter:
+    writer = _writers.get(id(store))
+    if writer is not None and writer.store is store:
+        return writer
+    with _writers_lock:
+        writer = _writers.get(id(store))
+        if writer is None or writer.store is not store:
+            writer = _writers[id(store)] = MetricWriter(store)
+        return writer
+
+
+def flush_all() -> None:
+    for writer in list(_writers.values()):
+        if writer.store.pid == os.getpid():
+            writer.flush()
+
+
+def metric_history(store: Store, run_id: str, key: str) -> pd.DataFrame:
+    """Every logged point of one metric: columns step, value, timestamp (UTC), ordered by step."""
+    import pandas as pd
+
+    writer_for(store).flush()  # read-your-writes for points still in this process's buffer
+    rows = store.db.read(lambda conn: conn.execute(
+        select(metrics.c.step, metrics.c.value, metrics.c.timestamp)
+        .where(metrics.c.run_id == run_id, metrics.c.key == key)
+        .order_by(metrics.c.step, metrics.c.timestamp)
+    ).all())
+    frame = pd.DataFrame(rows, columns=["step", "value", "timestamp"])
+    frame["value"] = frame["value"].astype("float64")  # NULL (stored NaN) becomes NaN
+    frame["step"] = frame["step"].astype("int64")
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"].astype("int64"), unit="ms", utc=True)
+    return frame
+
+
+def _flush_at_exit() -> None:
+    try:
+        flush_all()
+    except Exception as exc:
+        print(f"shipyard: metrics could not be written at exit: {exc}", file=sys.stderr)
+
+
+atexit.register(_flush_at_exit)

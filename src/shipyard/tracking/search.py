@@ -1,0 +1,235 @@
+"""Searching runs: the filter tree compiled to SQL, ordered and limited in the database.
+
+Metric conditions test the latest value of each metric (kept in ``latest_metrics``), so a search never
+scans metric histories. Params and tags are text; compared with a number they are compared as numbers
+when they look like one (``params.C > 0.5``), and never match when they do not. LIKE is case-sensitive
+(as in MLflow); ILIKE is not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Float, and_, bindparam, case, cast, exists, not_, or_, select
+from sqlalchemy.sql import ColumnElement
+
+from ..errors import ValidationError
+from ..store import Store
+from ..store.schema import experiments, latest_metrics, params, runs, tags
+from .experiments import experiment_id
+from .filters import Comparison, Field, Logical, Node, parse_filter, parse_order_by
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MAX_RESULTS_LIMIT = 1_000_000
+_ID_CHUNK = 900  # stays under every driver's limit on bound parameters
+_NUMBER_RE = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"
+_ATTRIBUTE_COLUMNS: dict[str, Any] = {
+    "status": runs.c.status, "name": runs.c.name, "run_id": runs.c.id, "start_time": runs.c.start_time,
+    "end_time": runs.c.end_time, "experiment": experiments.c.name, "parent_run_id": runs.c.parent_id,
+    "git_commit": runs.c.git_commit, "git_branch": runs.c.git_branch, "user": runs.c.user_name,
+}
+
+
+def search_run_records(
+    store: Store,
+    *,
+    experiment: str | list[str] | None = None,
+    filter: str | None = None,
+    order_by: list[str] | str | None = None,
+    max_results: int = 1000,
+) -> list[dict[str, Any]]:
+    """Matching runs as plain dicts (``params``, ``metrics`` and ``tags`` nested), in order."""
+    found = _find(store, experiment, filter, order_by, max_results)
+    nested: dict[str, dict[str, dict[str, Any]]] = {
+        row.id: {"params": {}, "metrics": {}, "tags": {}} for row in found.runs
+    }
+    for section, values in found.values.items():
+        for run_id, key, value in values:
+            if section == "metrics" and value is None:
+                value = float("nan")  # NULL is how NaN is stored
+            nested[run_id][section][key] = value
+    return [_record(row, nested[row.id]) for row in found.runs]
+
+
+def search_runs(
+    *,
+    store: Store,
+    experiment: str | list[str] | None = None,
+    filter: str | None = None,
+    order_by: list[str] | str | None = None,
+    max_results: int = 1000,
+) -> pd.DataFrame:
+    """Matching runs as a DataFrame: run columns, then ``metrics.*``, ``params.*`` and ``tags.*``."""
+    import pandas as pd
+
+    found = _find(store, experiment, filter, order_by, max_results)
+    frame = pd.DataFrame(
+        [(row.id, row.experiment, row.name, row.status, row.start_time, row.end_time, row.parent_id,
+          row.git_commit, row.git_dirty) for row in found.runs],
+        columns=["run_id", "experiment", "name", "status", "start_time", "end_time", "parent_run_id",
+                 "git_commit", "git_dirty"],
+    )
+    frame.insert(6, "duration_s", (frame["end_time"] - frame["start_time"]).astype("float64") / 1000)
+    for name in ("start_time", "end_time"):
+        frame[name] = pd.to_datetime(frame[name].astype("float64"), unit="ms", utc=True)
+    order = frame["run_id"]
+    parts = [frame]
+    for section in ("metrics", "params", "tags"):
+        values = found.values[section]
+        if not values:
+            continue
+        run_ids, keys, cells = zip(*values, strict=True)  # columns build a frame 7x faster than rows
+        long = pd.DataFrame({"run_id": run_ids, "key": keys, "value": cells})
+        wide = long.pivot(index="run_id", columns="key", values="value")
+        wide = wide.reindex(index=order.to_numpy(), columns=sorted(wide.columns))
+        wide.columns = [f"{section}.{key}" for key in wide.columns]
+        if section == "metrics":
+            wide = wide.astype("float64")
+        else:  # missing params and tags are None, as in the record form, not NaN
+            wide = wide.astype(object).where(wide.notna(), None)
+        parts.append(wide.reset_index(drop=True))
+    return pd.concat(parts, axis=1)
+
+
+@dataclass
+class _Found:
+    runs: list[Any]
+    values: dict[str, list[tuple[str, str, Any]]]
+
+
+def _find(store: Store, experiment: str | list[str] | None, filter: str | None,
+          order_by: list[str] | str | None, max_results: int) -> _Found:
+    if not isinstance(max_results, int) or not 1 <= max_results <= MAX_RESULTS_LIMIT:
+        raise ValidationError(f"max_results must be between 1 and {MAX_RESULTS_LIMIT}, got {max_results!r}.",
+                              field="max_results")
+    names = [experiment] if isinstance(experiment, str) else list(experiment or [])
+    experiment_ids = [experiment_id(store, name, create=False) for name in names]
+    tree = parse_filter(filter or "")
+    orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
+    parsed_orders = [parse_order_by(text) for text in orders]
+
+    query = (
+        select(runs.c.id, experiments.c.name.label("experiment"), runs.c.name, runs.c.status,
+               runs.c.start_time, runs.c.end_time, runs.c.parent_id, runs.c.git_commit, runs.c.git_dirty)
+        .join(experiments, experiments.c.id == runs.c.experiment_id)
+    )
+    if experiment_ids:
+        query = query.where(runs.c.experiment_id.in_(experiment_ids))
+    if tree is not None:
+        query = query.where(_compile(tree))
+    for position, (field, descending) in enumerate(parsed_orders):
+        sort_values, query = _sort_values(query, field, position)
+        for value in sort_values:
+            query = query.order_by(value.desc().nulls_last() if descending else value.asc().nulls_last())
+    query = query.order_by(runs.c.start_time.desc(), runs.c.id).limit(max_results)
+
+    def fetch(conn: Connection) -> _Found:
+        rows = list(conn.execute(query).all())
+        ids = [row.id for row in rows]
+        values: dict[str, list[tuple[str, str, Any]]] = {}
+        for section, table in (("metrics", latest_metrics), ("params", params), ("tags", tags)):
+            statement = select(table.c.run_id, table.c.key, table.c.value).where(
+                table.c.run_id.in_(bindparam("ids", expanding=True)))
+            values[section] = []
+            for start in range(0, len(ids), _ID_CHUNK):
+                values[section] += conn.execute(statement, {"ids": ids[start : start + _ID_CHUNK]}).all()
+        return _Found(rows, values)
+
+    return store.db.read(fetch)
+
+
+def _record(row: Any, nested: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    start = datetime.fromtimestamp(row.start_time / 1000, tz=UTC)
+    end = datetime.fromtimestamp(row.end_time / 1000, tz=UTC) if row.end_time is not None else None
+    return {
+        "run_id": row.id, "experiment": row.experiment, "name": row.name, "status": row.status,
+        "start_time": start, "end_time": end,
+        "duration_s": (row.end_time - row.start_time) / 1000 if row.end_time is not None else None,
+        "parent_run_id": row.parent_id, "git_commit": row.git_commit, "git_dirty": row.git_dirty, **nested,
+    }
+
+
+def _compile(node: Node) -> ColumnElement[bool]:
+    if isinstance(node, Logical):
+        parts = [_compile(item) for item in node.items]
+        return and_(*parts) if node.op == "and" else or_(*parts)
+    return _comparison(node)
+
+
+def _comparison(node: Comparison) -> ColumnElement[bool]:
+    field = node.field
+    if field.kind == "attributes":
+        return _apply(_attribute(field.key), node, numeric_text=False)
+    table = {"metrics": latest_metrics, "params": params, "tags": tags}[field.kind]
+    present = exists().where(table.c.run_id == runs.c.id, table.c.key == field.key)
+    if node.op == "is null":
+        return not_(present)
+    if node.op == "is not null":
+        return present
+    return present.where(_apply(table.c.value, node, numeric_text=field.kind != "metrics"))
+
+
+def _apply(column: Any, node: Comparison, *, numeric_text: bool) -> ColumnElement[bool]:
+    op, value = node.op, node.value
+    if node.field.kind == "attributes" and node.field.key in ("start_time", "end_time"):
+        value = _as_epoch_ms(value, node.field)
+    if numeric_text and _is_number(value):
+        column = case((column.regexp_match(_NUMBER_RE), cast(column, Float)), else_=None)
+    if op == "is null":
+        return column.is_(None)
+    if op == "is not null":
+        return column.is_not(None)
+    if op in ("in", "not in"):
+        values = list(value) if isinstance(value, tuple) else [value]
+        return column.in_(values) if op == "in" else column.not_in(values)
+    operations: dict[str, Any] = {
+        "=": lambda: column == value, "!=": lambda: column != value, "<": lambda: column < value,
+        "<=": lambda: column <= value, ">": lambda: column > value, ">=": lambda: column >= value,
+        "like": lambda: column.like(value), "not like": lambda: column.not_like(value),
+        "ilike": lambda: column.ilike(value), "not ilike": lambda: column.not_ilike(value),
+    }
+    return operations[op]()
+
+
+def _attribute(key: str) -> Any:
+    if key == "duration":
+        return (runs.c.end_time - runs.c.start_time) / 1000.0
+    return _ATTRIBUTE_COLUMNS[key]
+
+
+def _sort_values(query: Any, field: Field, position: int) -> tuple[list[Any], Any]:
+    """What to order by for one order field; params and tags sort numbers by value, then text."""
+    if field.kind == "attributes":
+        return [_attribute(field.key)], query
+    table = {"metrics": latest_metrics, "params": params, "tags": tags}[field.kind]
+    joined = table.alias(f"sort_{position}")
+    query = query.outerjoin(joined, and_(joined.c.run_id == runs.c.id, joined.c.key == field.key))
+    if field.kind == "metrics":
+        return [joined.c.value], query
+    numeric = case((joined.c.value.regexp_match(_NUMBER_RE), cast(joined.c.value, Float)), else_=None)
+    return [numeric, joined.c.value], query
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return bool(value) and all(isinstance(item, float) for item in value)
+    return isinstance(value, float)
+
+
+def _as_epoch_ms(value: Any, field: Field) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_as_epoch_ms(item, field) for item in value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError(
+                f"{field} needs a number of milliseconds or an ISO date such as '2026-01-31T12:00', got {value!r}.",
+                field=str(field),
+            ) from None
+        return int(moment.astimezone().timestamp() * 1000)
+    return value
