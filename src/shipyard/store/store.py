@@ -93,7 +93,11 @@ def set_store(location: str | os.PathLike[str] | None, *, objects: str | None = 
 
 
 def current_store() -> Store:
-    """The store of this process, opened on first use (and again in a forked child)."""
+    """The store of this process, opened on first use (and again in a forked child).
+
+    Chosen by :func:`set_store`, else ``$SHIPYARD_STORE``, else the nearest ``.shipyard/`` above the
+    working directory (created at the git work tree's root when there is none).
+    """
     global _current
     store = _current
     if store is not None and store.pid == os.getpid():

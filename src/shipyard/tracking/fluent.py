@@ -135,6 +135,7 @@ def end_run(status: str = "FINISHED") -> None:
 
 
 def active_run() -> ActiveRun | None:
+    """The run that ``log_*`` calls go to now, or ``None`` (this context first, then this process)."""
     stack = _stack.get()
     for run in reversed(stack):
         if not run.ended:
@@ -147,6 +148,7 @@ def active_run() -> ActiveRun | None:
 
 
 def log_param(key: str, value: Any) -> None:
+    """Record one input of the run; see :func:`log_params`."""
     log_params({key: value})
 
 
@@ -165,6 +167,7 @@ def log_metric(key: str, value: float, step: int | None = None, *, timestamp_ms:
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    """Record several metrics at one step (each key's next step when ``step`` is omitted)."""
     run = _run_for_logging()
     writer = writer_for(current_store())
     for key, value in metrics.items():
@@ -172,10 +175,12 @@ def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
 
 
 def set_tag(key: str, value: Any) -> None:
+    """Label the run; unlike params, tags may be changed later."""
     set_tags({key: value})
 
 
 def set_tags(tags: dict[str, Any]) -> None:
+    """Label the run with several tags at once; existing keys are overwritten."""
     _runs.set_tags(current_store(), _run_for_logging().id, tags)
 
 
@@ -185,10 +190,12 @@ def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None =
 
 
 def log_text(text: str, artifact_path: str) -> str:
+    """Store a string as an artifact (a report, a long value that is no param); returns its path."""
     return _artifacts.log_bytes(current_store(), _run_for_logging().id, text.encode(), artifact_path)
 
 
 def log_dict(value: dict[str, Any], artifact_path: str) -> str:
+    """Store a dictionary as a JSON artifact; returns its path."""
     data = json.dumps(value, indent=2, sort_keys=True, default=str).encode()
     return _artifacts.log_bytes(current_store(), _run_for_logging().id, data, artifact_path)
 
@@ -233,10 +240,12 @@ def search_runs(
 
 
 def list_experiments() -> list[Experiment]:
+    """Every experiment in the store with its run count, by name."""
     return _list_experiments(current_store())
 
 
 def list_artifacts(run_id: str) -> list[dict[str, Any]]:
+    """The run's artifacts as ``{"path", "hash", "size"}`` dicts, by path."""
     store = current_store()
     return _artifacts.list_artifacts(store, _runs.resolve_run_id(store, run_id))
 
@@ -248,6 +257,7 @@ def download_artifacts(run_id: str, dest: str | os.PathLike[str], artifact_path:
 
 
 def read_artifact(run_id: str, artifact_path: str) -> bytes:
+    """The bytes of one artifact, verified against their hash (IntegrityError if they changed)."""
     store = current_store()
     return _artifacts.read_artifact(store, _runs.resolve_run_id(store, run_id), artifact_path)
 
