@@ -52,6 +52,20 @@ def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], wher
     return statement.on_conflict_do_update(index_elements=sorted(keys), set_=updates, where=condition)
 
 
+def json_object_agg(conn: Connection, key: Any, value: Any) -> Any:
+    """An aggregate building one JSON object per group from key and value columns.
+
+    Reading one small document per run is far cheaper than one row per (run, key). SQLite writes an
+    infinite float as ``9.0e+999`` (which ``json.loads`` reads back as infinity); PostgreSQL writes
+    ``"Infinity"``, which ``float()`` reads.
+    """
+    from sqlalchemy import func
+
+    if conn.dialect.name == "postgresql":
+        return func.json_object_agg(key, value)
+    return func.json_group_object(key, value)
+
+
 def placeholders(conn: Connection, count: int) -> str:
     """Positional placeholders in the driver's own style, for the bulk metric insert fast path."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"

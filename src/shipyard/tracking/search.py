@@ -8,6 +8,7 @@ when they look like one (``params.C > 0.5``), and never match when they do not. 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from sqlalchemy.sql import ColumnElement
 
 from ..errors import ValidationError
 from ..store import Store
+from ..store._dialect import json_object_agg
 from ..store.schema import experiments, latest_metrics, params, runs, tags
 from .experiments import experiment_id
 from .filters import Comparison, Field, Logical, Node, parse_filter, parse_order_by
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 
 MAX_RESULTS_LIMIT = 1_000_000
 _ID_CHUNK = 900  # stays under every driver's limit on bound parameters
+_SECTION_TABLES = (("metrics", latest_metrics), ("params", params), ("tags", tags))
+_SECTIONS = tuple(section for section, _ in _SECTION_TABLES)
 _NUMBER_RE = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"
 _ATTRIBUTE_COLUMNS: dict[str, Any] = {
     "status": runs.c.status, "name": runs.c.name, "run_id": runs.c.id, "start_time": runs.c.start_time,
@@ -44,15 +48,8 @@ def search_run_records(
 ) -> list[dict[str, Any]]:
     """Matching runs as plain dicts (``params``, ``metrics`` and ``tags`` nested), in order."""
     found = _find(store, experiment, filter, order_by, max_results)
-    nested: dict[str, dict[str, dict[str, Any]]] = {
-        row.id: {"params": {}, "metrics": {}, "tags": {}} for row in found.runs
-    }
-    for section, values in found.values.items():
-        for run_id, key, value in values:
-            if section == "metrics" and value is None:
-                value = float("nan")  # NULL is how NaN is stored
-            nested[run_id][section][key] = value
-    return [_record(row, nested[row.id]) for row in found.runs]
+    return [_record(row, {section: found.values[section].get(row.id, {}) for section in _SECTIONS})
+            for row in found.runs]
 
 
 def search_runs(
@@ -76,29 +73,24 @@ def search_runs(
     frame.insert(6, "duration_s", (frame["end_time"] - frame["start_time"]).astype("float64") / 1000)
     for name in ("start_time", "end_time"):
         frame[name] = pd.to_datetime(frame[name].astype("float64"), unit="ms", utc=True)
-    order = frame["run_id"]
     parts = [frame]
-    for section in ("metrics", "params", "tags"):
-        values = found.values[section]
-        if not values:
-            continue
-        run_ids, keys, cells = zip(*values, strict=True)  # columns build a frame 7x faster than rows
-        long = pd.DataFrame({"run_id": run_ids, "key": keys, "value": cells})
-        wide = long.pivot(index="run_id", columns="key", values="value")
-        wide = wide.reindex(index=order.to_numpy(), columns=sorted(wide.columns))
+    for section in _SECTIONS:
+        per_run = found.values[section]
+        wide = pd.DataFrame.from_records([per_run.get(row.id, {}) for row in found.runs], index=frame.index)
+        wide = wide[sorted(wide.columns)]
         wide.columns = [f"{section}.{key}" for key in wide.columns]
         if section == "metrics":
             wide = wide.astype("float64")
         else:  # missing params and tags are None, as in the record form, not NaN
             wide = wide.astype(object).where(wide.notna(), None)
-        parts.append(wide.reset_index(drop=True))
+        parts.append(wide)
     return pd.concat(parts, axis=1)
 
 
 @dataclass
 class _Found:
     runs: list[Any]
-    values: dict[str, list[tuple[str, str, Any]]]
+    values: dict[str, dict[str, dict[str, Any]]]  # section -> run id -> key -> value
 
 
 def _find(store: Store, experiment: str | list[str] | None, filter: str | None,
@@ -130,16 +122,27 @@ def _find(store: Store, experiment: str | list[str] | None, filter: str | None,
     def fetch(conn: Connection) -> _Found:
         rows = list(conn.execute(query).all())
         ids = [row.id for row in rows]
-        values: dict[str, list[tuple[str, str, Any]]] = {}
-        for section, table in (("metrics", latest_metrics), ("params", params), ("tags", tags)):
-            statement = select(table.c.run_id, table.c.key, table.c.value).where(
-                table.c.run_id.in_(bindparam("ids", expanding=True)))
-            values[section] = []
+        values: dict[str, dict[str, dict[str, Any]]] = {}
+        for section, table in _SECTION_TABLES:
+            statement = (
+                select(table.c.run_id, json_object_agg(conn, table.c.key, table.c.value))
+                .where(table.c.run_id.in_(bindparam("ids", expanding=True)))
+                .group_by(table.c.run_id)
+            )
+            values[section] = per_run = {}
             for start in range(0, len(ids), _ID_CHUNK):
-                values[section] += conn.execute(statement, {"ids": ids[start : start + _ID_CHUNK]}).all()
+                for run_id, document in conn.execute(statement, {"ids": ids[start : start + _ID_CHUNK]}):
+                    per_run[run_id] = _decode(document, numeric=section == "metrics")
         return _Found(rows, values)
 
     return store.db.read(fetch)
+
+
+def _decode(document: Any, *, numeric: bool) -> dict[str, Any]:
+    mapping = json.loads(document) if isinstance(document, str) else dict(document)
+    if numeric:  # NULL is how NaN is stored; PostgreSQL spells infinities as strings
+        return {key: float("nan") if value is None else float(value) for key, value in mapping.items()}
+    return mapping
 
 
 def _record(row: Any, nested: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,79 @@
+"""The same tracking code on a real PostgreSQL server: portable SQL, upserts, search and concurrency."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import shipyard
+from tests._servers.postgres import create_database, postgres_server, unavailable_reason
+
+pytestmark = [pytest.mark.postgres, pytest.mark.skipif(unavailable_reason() is not None,
+                                                       reason=unavailable_reason() or "")]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_store(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = create_database(server, f"t_{uuid.uuid4().hex[:12]}")
+    monkeypatch.setenv("SHIPYARD_STORE", url)
+    monkeypatch.setenv("SHIPYARD_OBJECTS", str(tmp_path / "objects"))
+    shipyard.set_store(None)
+    return url
+
+
+def test_tracking_round_trip(pg_store: str) -> None:
+    with shipyard.start_run(experiment="churn", name="pg", tags={"team": "ds"}) as run:
+        shipyard.log_params({"C": 1.0, "penalty": "l2"})
+        shipyard.log_param("C", 1.0)
+        for step in range(500):
+            shipyard.log_metric("loss", 1 / (step + 1), step=step)
+        shipyard.log_metrics({"auc": 0.84, "nan": float("nan"), "inf": float("inf")})
+        shipyard.log_text("hello", "notes/hello.txt")
+        with pytest.raises(shipyard.ValidationError, match="already '1.0'"):
+            shipyard.log_param("C", 2.0)
+    found = shipyard.get_run(run.id[:8])
+    assert found.status == "FINISHED"
+    assert found.params == {"C": "1.0", "penalty": "l2"}
+    assert found.metrics["loss"] == 0.002 and found.metrics["inf"] == math.inf and math.isnan(found.metrics["nan"])
+    assert len(shipyard.metric_history(run.id, "loss")) == 500
+    assert shipyard.read_artifact(run.id, "notes/hello.txt") == b"hello"
+
+
+def test_search_semantics_match_sqlite(pg_store: str) -> None:
+    for name, c_value, auc, team in (("a", 0.5, 0.7, "ds"), ("b", 2, 0.9, "DS"), ("c", "auto", 0.95, "ml")):
+        with shipyard.start_run(experiment="e", name=name, tags={"team": team}):
+            shipyard.log_params({"C": c_value})
+            shipyard.log_metric("auc", auc)
+    numeric = shipyard.search_runs(experiment="e", filter="params.C >= 1 or metrics.auc < 0.75",
+                                   order_by=["metrics.auc DESC"])
+    assert list(numeric["name"]) == ["b", "a"]
+    assert list(shipyard.search_runs(filter="tags.team LIKE 'd%'")["name"]) == ["a"]
+    assert sorted(shipyard.search_runs(filter="tags.team ILIKE 'd%'")["name"]) == ["a", "b"]
+    assert list(shipyard.search_runs(order_by=["params.C DESC"])["name"])[:2] == ["b", "a"]
+
+
+def test_concurrent_writers(pg_store: str, tmp_path: Path) -> None:
+    code = (
+        "import shipyard\n"
+        "with shipyard.start_run(experiment='conc'):\n"
+        "    for step in range(2000):\n"
+        "        shipyard.log_metric('x', step, step=step)\n"
+    )
+    children = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    errors = [child.communicate(timeout=120)[1] for child in children]
+    assert [child.returncode for child in children] == [0, 0, 0, 0], errors
+    frame = shipyard.search_runs(experiment="conc")
+    assert len(frame) == 4
+    assert all(len(shipyard.metric_history(run_id, "x")) == 2000 for run_id in frame["run_id"])
