@@ -57,9 +57,9 @@ def runs_table(records: list[dict[str, Any]]) -> Table:
         table.add_column(_output.escape(key), justify="right", style="bold")
     for key in shown_params:
         table.add_column(_output.escape(key), style="dim")
-    for record in records:
+    for record, depth in _under_parents(records):
         commit = record["git_commit"][:8] + ("*" if record["git_dirty"] else "") if record["git_commit"] else "-"
-        name = ("  " if record["parent_run_id"] else "") + _output.escape(record["name"])
+        name = ("  " * (depth - 1) + "└ " if depth else "") + _output.escape(record["name"])
         table.add_row(
             record["run_id"][:8], name, _output.escape(record["experiment"]), _output.fmt_status(record["status"]),
             _output.fmt_time(record["start_time"]), _output.fmt_duration(record["duration_s"]), commit,
@@ -67,6 +67,30 @@ def runs_table(records: list[dict[str, Any]]) -> Table:
             *[_output.escape(_output.fmt_value(record["params"].get(key))) for key in shown_params],
         )
     return table
+
+
+def _under_parents(records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+    """The records with each child run moved right below its parent (when both are listed), with depth.
+
+    Runs keep the requested order among their siblings; a child whose parent is not in the list stays
+    where the order put it.
+    """
+    listed = {record["run_id"] for record in records}
+    children: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        if record["parent_run_id"] in listed:
+            children.setdefault(record["parent_run_id"], []).append(record)
+    ordered: list[tuple[dict[str, Any], int]] = []
+
+    def visit(record: dict[str, Any], depth: int) -> None:
+        ordered.append((record, depth))
+        for child in children.get(record["run_id"], []):
+            visit(child, depth + 1)
+
+    for record in records:
+        if record["parent_run_id"] not in listed:
+            visit(record, 0)
+    return ordered
 
 
 @app.command("show")

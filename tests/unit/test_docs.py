@@ -1,0 +1,25 @@
+"""Docs that run: every example in docs/examples executes against a real store."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "docs" / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_example_runs(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runpy.run_path(str(example), run_name="__main__")
+    output = capsys.readouterr().out
+    assert output.strip(), f"{example.name} printed nothing"
+
+
+def test_quickstart_finds_the_best_run(capsys: pytest.CaptureFixture[str]) -> None:
+    runpy.run_path(str(EXAMPLES[0].with_name("tracking_quickstart.py")), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:2] == ["alpha-0.1", "0.1"]
+    assert "history points: 20" in lines
+    assert "parent: True" in lines
