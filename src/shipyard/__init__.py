@@ -5,94 +5,38 @@ This module is the public facade: everything a user calls is re-exported here, a
 
 from .errors import (
     AmbiguousError as AmbiguousError,
-)
-from .errors import (
     ConfigError as ConfigError,
-)
-from .errors import (
     ConflictError as ConflictError,
-)
-from .errors import (
     FilterSyntaxError as FilterSyntaxError,
-)
-from .errors import (
     IntegrityError as IntegrityError,
-)
-from .errors import (
     NotFoundError as NotFoundError,
-)
-from .errors import (
     ShipyardError as ShipyardError,
-)
-from .errors import (
     StoreUnavailableError as StoreUnavailableError,
-)
-from .errors import (
     ValidationError as ValidationError,
 )
 from .store.store import current_store as current_store
-from .store.store import set_store as set_store
 from .tracking.fluent import (
     ActiveRun as ActiveRun,
-)
-from .tracking.fluent import (
     active_run as active_run,
-)
-from .tracking.fluent import (
     download_artifacts as download_artifacts,
-)
-from .tracking.fluent import (
     end_run as end_run,
-)
-from .tracking.fluent import (
     flush as flush,
-)
-from .tracking.fluent import (
     get_run as get_run,
-)
-from .tracking.fluent import (
     list_artifacts as list_artifacts,
-)
-from .tracking.fluent import (
     list_experiments as list_experiments,
-)
-from .tracking.fluent import (
     log_artifact as log_artifact,
-)
-from .tracking.fluent import (
     log_dict as log_dict,
-)
-from .tracking.fluent import (
     log_metric as log_metric,
-)
-from .tracking.fluent import (
     log_metrics as log_metrics,
-)
-from .tracking.fluent import (
     log_param as log_param,
-)
-from .tracking.fluent import (
     log_params as log_params,
-)
-from .tracking.fluent import (
     log_text as log_text,
-)
-from .tracking.fluent import (
     metric_history as metric_history,
-)
-from .tracking.fluent import (
     read_artifact as read_artifact,
-)
-from .tracking.fluent import (
     search_runs as search_runs,
-)
-from .tracking.fluent import (
+    set_store as set_store,
     set_tag as set_tag,
-)
-from .tracking.fluent import (
     set_tags as set_tags,
-)
-from .tracking.fluent import (
     start_run as start_run,
 )
 from .tracking.runs import Run as Run

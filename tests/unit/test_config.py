@@ -60,3 +60,13 @@ def test_a_store_that_cannot_be_created_is_reported(tmp_path: Path) -> None:
     blocker.write_text("a file where a directory should be")
     with pytest.raises(shipyard.StoreUnavailableError, match="Cannot create the store directory"):
         shipyard.set_store(str(blocker / ".shipyard"))
+
+
+def test_switching_stores_writes_buffered_metrics_to_the_old_one(tmp_path: Path) -> None:
+    shipyard.set_store(tmp_path / "first")
+    run = shipyard.start_run()
+    shipyard.log_metric("loss", 0.5)  # still in the buffer
+    shipyard.set_store(tmp_path / "second")
+    shipyard.set_store(tmp_path / "first")
+    history = shipyard.metric_history(run.id, "loss")
+    assert list(history["value"]) == [0.5]

@@ -20,15 +20,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConflictError
-from ..store import current_store
-from . import artifacts as _artifacts
-from . import runs as _runs
-from . import search as _search
+from ..store import Store, current_store, set_store as _set_store
+from . import artifacts as _artifacts, runs as _runs, search as _search
 from ._names import random_run_name
-from .experiments import DEFAULT_EXPERIMENT, Experiment
-from .experiments import list_experiments as _list_experiments
-from .metrics import flush_all, writer_for
-from .metrics import metric_history as _metric_history
+from .experiments import DEFAULT_EXPERIMENT, Experiment, list_experiments as _list_experiments
+from .metrics import flush_all, metric_history as _metric_history, writer_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,6 +121,19 @@ def start_run(
     active = ActiveRun(new_id, name, experiment)
     _push(active)
     return active
+
+
+def set_store(location: str | os.PathLike[str] | None, *, objects: str | None = None) -> Store | None:
+    """Use this store for the rest of the process (``None`` returns to automatic discovery).
+
+    Metric points still buffered for the previous store are written to it first.
+
+    Args:
+        location: a store directory (``.shipyard``), or a database URI such as ``postgresql://…``.
+        objects: where objects go when ``location`` is a database URI.
+    """
+    flush_all()
+    return _set_store(location, objects=objects)
 
 
 def end_run(status: str = "FINISHED") -> None:
