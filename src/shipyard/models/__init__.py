@@ -1,0 +1,1 @@
+"""Models: packages that carry their preprocessing, schema and training profile; the registry."""

@@ -1,0 +1,239 @@
+"""A model's input and output schema, inferred from an example and enforced on every predict path.
+
+The signature records, per input column, its kind, whether it may be missing, the levels seen in
+training (categoricals) and the range seen (numerics). Enforcement is strict where serving garbage
+would be silent (a missing column, text in a numeric column) and lenient where production data
+legitimately differs (unseen levels, values out of the training range): those are accepted and
+counted, because monitoring reports them.
+
+Pure computation: values in, values out; no files, clock or randomness.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MAX_LEVELS = 1000  # categorical levels kept in a signature; more means the column is an identifier
+SIGNATURE_VERSION = 1
+KINDS = ("boolean", "integer", "float", "string", "datetime")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    kind: str  # one of KINDS
+    nullable: bool
+    levels: tuple[str, ...] | None = None  # strings: the values seen in training (None if too many)
+    minimum: float | None = None  # numbers: the range seen in training
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    kind: str  # "classifier" | "regressor" | "unknown"
+    classes: tuple[Any, ...] = ()
+    probability_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Signature:
+    inputs: tuple[ColumnSpec, ...]
+    output: OutputSpec = field(default_factory=lambda: OutputSpec("unknown"))
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.inputs]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": SIGNATURE_VERSION, "inputs": [asdict(column) for column in self.inputs],
+                "output": asdict(self.output)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Signature:
+        inputs = tuple(
+            ColumnSpec(**{**column, "levels": tuple(column["levels"]) if column.get("levels") is not None else None})
+            for column in data["inputs"]
+        )
+        out = data.get("output") or {"kind": "unknown"}
+        output = OutputSpec(out["kind"], tuple(out.get("classes", ())), tuple(out.get("probability_columns", ())))
+        return cls(inputs, output)
+
+
+@dataclass
+class ValidationReport:
+    """What was accepted but is worth counting: monitoring reads these."""
+
+    rows: int = 0
+    dropped_columns: list[str] = field(default_factory=list)
+    unseen_levels: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> level -> count
+    out_of_range: dict[str, int] = field(default_factory=dict)  # column -> rows outside training range
+    missing: dict[str, int] = field(default_factory=dict)  # column -> missing values in a non-nullable column
+
+
+def infer_signature(example: Any, model: Any = None) -> Signature:
+    """Infer the signature from an input example (DataFrame, Arrow table or 2-D array) and a fitted model."""
+    frame = as_frame(example)
+    inputs = tuple(_column_spec(str(name), frame[name]) for name in frame.columns)
+    return Signature(inputs, infer_output(model))
+
+
+def infer_output(model: Any) -> OutputSpec:
+    classes = getattr(model, "classes_", None)
+    if classes is not None and hasattr(model, "predict_proba"):
+        labels = tuple(_plain(value) for value in classes)
+        return OutputSpec("classifier", labels, tuple(f"proba_{label}" for label in labels))
+    if classes is not None:
+        return OutputSpec("classifier", tuple(_plain(value) for value in classes))
+    if model is not None and hasattr(model, "predict"):
+        return OutputSpec("regressor")
+    return OutputSpec("unknown")
+
+
+def as_frame(data: Any, columns: list[str] | None = None) -> pd.DataFrame:
+    """A pandas DataFrame from a DataFrame, Arrow table, list of records or 2-D array."""
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return data
+    if type(data).__module__.startswith("pyarrow"):
+        return data.to_pandas()
+    if isinstance(data, list) and (not data or isinstance(data[0], dict)):
+        return pd.DataFrame.from_records(data, columns=columns)
+    import numpy as np
+
+    array = np.asarray(data)
+    if array.ndim != 2:
+        raise ValidationError(f"Expected a table (2 dimensions), got an array of shape {array.shape}.",
+                              field="input")
+    names = columns or [f"x{index}" for index in range(array.shape[1])]
+    return pd.DataFrame(array, columns=names)
+
+
+def validate(data: Any, signature: Signature) -> tuple[pd.DataFrame, ValidationReport]:
+    """Check and cast input to the signature; returns the frame in signature order and a report.
+
+    Raises:
+        ValidationError: a column is missing, or holds values that cannot be read as its kind.
+    """
+    import pandas as pd
+
+    frame = as_frame(data, signature.column_names if not _has_names(data) else None)
+    report = ValidationReport(rows=len(frame))
+    names = signature.column_names
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        shown = ", ".join(repr(name) for name in missing[:5])
+        raise ValidationError(
+            f"Input is missing column{'s' if len(missing) > 1 else ''} {shown}"
+            f"{' and more' if len(missing) > 5 else ''}; the model expects {len(names)} columns: "
+            f"{', '.join(names[:10])}{', ...' if len(names) > 10 else ''}.",
+            field=missing[0],
+        )
+    extra = [str(name) for name in frame.columns if name not in set(names)]
+    if extra:
+        report.dropped_columns = extra
+        warnings.warn(f"Dropping {len(extra)} column(s) the model does not use: {', '.join(extra[:10])}.",
+                      UserWarning, stacklevel=2)
+    columns = {}
+    for spec in signature.inputs:
+        columns[spec.name] = _cast(frame[spec.name], spec, report)
+    return pd.DataFrame(columns, index=frame.index), report
+
+
+def _has_names(data: Any) -> bool:
+    return hasattr(data, "columns") or hasattr(data, "schema") or (
+        isinstance(data, list) and bool(data) and isinstance(data[0], dict))
+
+
+def _column_spec(name: str, series: Any) -> ColumnSpec:
+    import pandas as pd
+
+    nullable = bool(series.isna().any())
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return ColumnSpec(name, "boolean", nullable)
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return ColumnSpec(name, "datetime", nullable)
+    if pd.api.types.is_numeric_dtype(dtype):
+        kind = "integer" if pd.api.types.is_integer_dtype(dtype) else "float"
+        present = series.dropna()
+        low = float(present.min()) if len(present) else None
+        high = float(present.max()) if len(present) else None
+        return ColumnSpec(name, kind, nullable, minimum=_finite(low), maximum=_finite(high))
+    levels = sorted({str(value) for value in series.dropna().unique()})
+    return ColumnSpec(name, "string", nullable, levels=tuple(levels) if len(levels) <= MAX_LEVELS else None)
+
+
+def _cast(series: Any, spec: ColumnSpec, report: ValidationReport) -> Any:
+    import pandas as pd
+
+    if spec.kind in ("integer", "float"):
+        numbers = pd.to_numeric(series, errors="coerce")
+        bad = numbers.isna() & series.notna()
+        if bad.any():
+            position = int(bad.to_numpy().nonzero()[0][0])
+            raise ValidationError(
+                f"Column {spec.name!r} expects {spec.kind} values, got {series.iloc[position]!r} "
+                f"(row {position}); fix the value or send null if it is unknown.",
+                field=spec.name,
+            )
+        if spec.kind == "integer" and not numbers.isna().any():
+            whole = numbers == numbers.round()
+            numbers = numbers.astype("int64") if bool(whole.all()) else numbers.astype("float64")
+        else:
+            numbers = numbers.astype("float64")
+        if spec.minimum is not None and spec.maximum is not None:
+            outside = int(((numbers < spec.minimum) | (numbers > spec.maximum)).sum())
+            if outside:
+                report.out_of_range[spec.name] = outside
+        result = numbers
+    elif spec.kind == "boolean":
+        # True == 1 and False == 0 as dict keys, so integers 1/0 are covered by the booleans.
+        mapping = {True: True, False: False, "true": True, "false": False, "True": True, "False": False}
+        mapped = series.map(lambda value: mapping.get(value) if not _is_missing(value) else None)
+        bad = mapped.isna() & series.notna()
+        if bad.any():
+            position = int(bad.to_numpy().nonzero()[0][0])
+            raise ValidationError(f"Column {spec.name!r} expects true/false, got {series.iloc[position]!r} "
+                                  f"(row {position}).", field=spec.name)
+        result = mapped.astype("boolean") if spec.nullable or mapped.isna().any() else mapped.astype(bool)
+    elif spec.kind == "datetime":
+        result = pd.to_datetime(series, errors="coerce")
+        bad = result.isna() & series.notna()
+        if bad.any():
+            position = int(bad.to_numpy().nonzero()[0][0])
+            raise ValidationError(f"Column {spec.name!r} expects a date/time, got {series.iloc[position]!r} "
+                                  f"(row {position}).", field=spec.name)
+    else:
+        result = series.astype(object).where(series.notna(), None)
+        result = result.map(lambda value: value if value is None else str(value))
+        if spec.levels is not None:
+            known = set(spec.levels)
+            unseen = result[result.notna() & ~result.isin(known)]
+            if len(unseen):
+                report.unseen_levels[spec.name] = {str(k): int(v) for k, v in unseen.value_counts().items()}
+    missing_count = int(result.isna().sum())
+    if missing_count and not spec.nullable:
+        report.missing[spec.name] = missing_count
+    return result
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python scalars, so signatures serialise to JSON."""
+    return value.item() if hasattr(value, "item") else value
