@@ -1,0 +1,104 @@
+"""How each kind of model becomes bytes and comes back.
+
+A flavor turns a fitted model into named files and back. scikit-learn models (and xgboost/lightgbm
+models through their scikit-learn API) are written with ``skops.io``, which rebuilds objects without
+running arbitrary code; types skops does not know are listed in the manifest and must be trusted by
+the caller. ``serializer="pickle"`` (cloudpickle) accepts any Python object, and its packages refuse to
+load unless the caller passes ``trust=True``: unpickling runs code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import ConfigError, ValidationError
+
+# Types skops flags as unknown that Shipyard trusts by default: they carry data, never code.
+SAFE_TYPES = frozenset({"numpy.dtype"})
+SERIALIZERS = ("skops", "pickle")
+MODEL_FILE = {"skops": "model.skops", "pickle": "model.pkl"}
+
+
+def flavor_of(model: Any) -> str:
+    """``sklearn`` for scikit-learn-compatible estimators, ``python`` for anything else with ``predict``."""
+    if not hasattr(model, "predict"):
+        raise ValidationError(
+            f"Cannot log a {type(model).__name__}: a model needs a predict() method.", field="model")
+    module = type(model).__module__.split(".")[0]
+    if module in ("sklearn", "xgboost", "lightgbm") or (hasattr(model, "get_params") and hasattr(model, "fit")):
+        return "sklearn"
+    return "python"
+
+
+def serialize(model: Any, flavor: str, serializer: str) -> tuple[dict[str, bytes], list[str]]:
+    """The model's files and the types the loader will have to trust."""
+    if serializer not in SERIALIZERS:
+        raise ValidationError(f"Unknown serializer {serializer!r}; use one of {', '.join(SERIALIZERS)}.",
+                              field="serializer")
+    if serializer == "pickle":
+        try:
+            import cloudpickle
+        except ImportError as exc:
+            raise ConfigError("serializer='pickle' needs cloudpickle: pip install 'shipyard-ml[sklearn]'.") from exc
+        return {MODEL_FILE["pickle"]: cloudpickle.dumps(model)}, []
+    if flavor != "sklearn":
+        raise ValidationError(
+            f"A {type(model).__name__} is not a scikit-learn estimator, so skops cannot store it safely; "
+            "pass serializer='pickle' (loading it will then need trust=True).", field="serializer")
+    skops_io = _skops()
+    data = skops_io.dumps(model)
+    untrusted = sorted(set(skops_io.get_untrusted_types(data=data)) - SAFE_TYPES)
+    return {MODEL_FILE["skops"]: data}, untrusted
+
+
+def deserialize(files: dict[str, bytes], serializer: str, untrusted: list[str],
+                trust: bool | Iterable[str], source: str) -> Any:
+    """Rebuild the model; refuses pickles and unknown types the caller did not trust."""
+    if serializer == "pickle":
+        if trust is not True:
+            raise ValidationError(
+                f"{source} was saved with pickle, and loading a pickle runs code. Load it with trust=True "
+                "only if you trust whoever logged it.", field="trust")
+        import pickle
+
+        return pickle.loads(files[MODEL_FILE["pickle"]])  # the caller trusted it explicitly, above
+    granted = set(untrusted) if trust is True else set(trust or ())
+    refused = [name for name in untrusted if name not in granted]
+    if refused:
+        raise ValidationError(
+            f"{source} contains types skops cannot vouch for: {', '.join(refused)}. Pass "
+            f"trust={refused!r} (or trust=True) if you trust them.", field="trust")
+    skops_io = _skops()
+    return skops_io.loads(files[MODEL_FILE["skops"]], trusted=sorted(SAFE_TYPES | set(untrusted)))
+
+
+def library_versions(flavor: str, serializer: str) -> dict[str, str]:
+    """Versions of the libraries the model needs, as installed now (pinned in the manifest)."""
+    import platform
+    from importlib import metadata
+
+    names = ["numpy", "pandas", "scikit-learn"]
+    names += ["skops"] if serializer == "skops" else ["cloudpickle"]
+    names += [name for name in ("xgboost", "lightgbm") if _installed(name)]
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _installed(name: str) -> bool:
+    from importlib import util
+
+    return util.find_spec(name) is not None
+
+
+def _skops() -> Any:
+    try:
+        import skops.io as skops_io
+    except ImportError as exc:
+        raise ConfigError("Saving scikit-learn models needs skops: pip install 'shipyard-ml[sklearn]'.") from exc
+    return skops_io

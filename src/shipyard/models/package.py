@@ -1,0 +1,215 @@
+"""Model packages: the fitted model, its signature, its training profile and pinned libraries.
+
+A package is a set of run artifacts under one path (``model`` by default): the serialized model and a
+manifest ``model.json`` naming the flavor, serializer, library versions, signature, profile of the
+training data and of the model's own predictions on it, the run, the creation time and the hash of
+every file. Loading verifies each file twice: against the object store's content hash and against
+the hash the manifest recorded when the package was made.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import IntegrityError, NotFoundError, ValidationError
+from ..store import Store, current_store
+from ..store._hashing import hash_bytes, hash_json
+from ..tracking import artifacts as run_artifacts, fluent
+from ..tracking.runs import get_run, resolve_run_id
+from . import flavors
+from .profile import prediction_profile, profile_frame
+from .signature import Signature, ValidationReport, as_frame, infer_signature, validate
+from .uri import parse_model_uri
+
+MANIFEST = "model.json"
+PACKAGE_FORMAT = "shipyard-model/1"
+EXAMPLE_ROWS = 20
+_warned_versions: set[str] = set()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``log_model`` made: where it is and what it expects."""
+
+    uri: str
+    run_id: str
+    path: str
+    manifest_hash: str
+    signature: Signature
+
+
+def log_model(
+    model: Any,
+    name: str = "model",
+    *,
+    input_example: Any,
+    y_example: Any = None,
+    serializer: str = "skops",
+) -> ModelInfo:
+    """Package a fitted model with its schema and training profile as artifacts of the active run.
+
+    Args:
+        model: a fitted scikit-learn estimator or Pipeline (preprocessing included), or any object with
+            ``predict`` (and optionally ``predict_proba``) when ``serializer="pickle"``.
+        name: the artifact path of the package inside the run.
+        input_example: training inputs (DataFrame, Arrow table or 2-D array): the signature and the
+            monitoring reference profile are computed from it; its first rows are kept as an example.
+        y_example: training targets, profiled alongside when given.
+        serializer: ``"skops"`` (safe, default) or ``"pickle"`` (anything; loading needs ``trust=True``).
+
+    Returns:
+        A :class:`ModelInfo` whose ``uri`` (``runs:/<run_id>/<name>``) loads the model back.
+    """
+    flavor = flavors.flavor_of(model)
+    frame = as_frame(input_example)
+    signature = infer_signature(frame, model)
+    checked, _ = validate(frame, signature)
+    files, untrusted = flavors.serialize(model, flavor, serializer)
+    predictions = model.predict(checked)
+    probabilities = model.predict_proba(checked) if signature.output.kind == "classifier" and hasattr(
+        model, "predict_proba") else None
+    files["input_example.json"] = frame.head(EXAMPLE_ROWS).to_json(orient="records", date_format="iso").encode()
+    run = fluent.active_run() or fluent.start_run()
+    store = current_store()
+    manifest = {
+        "format": PACKAGE_FORMAT,
+        "flavor": flavor,
+        "serializer": serializer,
+        "python_class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "libraries": flavors.library_versions(flavor, serializer),
+        "untrusted_types": untrusted,
+        "signature": signature.to_dict(),
+        "profile": profile_frame(checked, signature),
+        "prediction_profile": prediction_profile(predictions, probabilities, signature.output.classes),
+        "target_profile": None if y_example is None else _target_profile(y_example),
+        "run_id": run.id,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "files": {filename: {"hash": hash_bytes(data), "size": len(data)} for filename, data in files.items()},
+    }
+    manifest["requirements"] = [f"{lib}=={version}" for lib, version in manifest["libraries"].items()
+                                 if lib != "python"]
+    for filename, data in files.items():
+        run_artifacts.log_bytes(store, run.id, data, f"{name}/{filename}")
+    run_artifacts.log_bytes(store, run.id, json.dumps(manifest, indent=1, sort_keys=True).encode(),
+                            f"{name}/{MANIFEST}")
+    manifest_hash = hash_json(manifest)
+    fluent.set_tag(f"shipyard.model.{name}", manifest_hash)
+    return ModelInfo(f"runs:/{run.id}/{name}", run.id, name, manifest_hash, signature)
+
+
+class LoadedModel:
+    """A packaged model ready to predict: every input is checked against the signature first.
+
+    ``last_report`` holds what the last call accepted but counted (unseen levels, out-of-range values,
+    dropped columns), which serving and monitoring record.
+    """
+
+    def __init__(self, model: Any, manifest: dict[str, Any], uri: str, *, version: int | None = None,
+                 name: str | None = None) -> None:
+        self.model = model
+        self.manifest = manifest
+        self.uri = uri
+        self.name = name
+        self.version = version
+        self.run_id: str = manifest["run_id"]
+        self.signature = Signature.from_dict(manifest["signature"])
+        self.last_report = ValidationReport()
+
+    @property
+    def lineage(self) -> dict[str, Any]:
+        run = get_run(current_store(), self.run_id)
+        return {"run_id": run.id, "experiment": run.experiment, "run_name": run.name, "params": run.params,
+                "metrics": run.metrics, **run.lineage}
+
+    def predict(self, data: Any) -> Any:
+        frame = self._checked(data)
+        return self.model.predict(frame)
+
+    def predict_proba(self, data: Any) -> Any:
+        """Class probabilities as a DataFrame with one ``proba_<class>`` column per class."""
+        import pandas as pd
+
+        if self.signature.output.kind != "classifier" or not hasattr(self.model, "predict_proba"):
+            raise ValidationError(f"The model at {self.uri} is not a probabilistic classifier.", field="model")
+        frame = self._checked(data)
+        return pd.DataFrame(self.model.predict_proba(frame), columns=list(self.signature.output.probability_columns),
+                            index=frame.index)
+
+    def _checked(self, data: Any) -> Any:
+        frame, self.last_report = validate(data, self.signature)
+        return frame
+
+    def __repr__(self) -> str:
+        label = f"{self.name} v{self.version}" if self.name else self.uri
+        return f"<LoadedModel {label}: {self.manifest['python_class']}>"
+
+
+def load_package(store: Store, run_id_or_prefix: str, path: str, *, trust: bool | Iterable[str] = (),
+                 uri: str | None = None) -> LoadedModel:
+    run_id = resolve_run_id(store, run_id_or_prefix)
+    source = uri or f"runs:/{run_id}/{path}"
+    manifest = read_manifest(store, run_id, path)
+    files = {}
+    for filename, recorded in manifest["files"].items():
+        data = run_artifacts.read_artifact(store, run_id, f"{path}/{filename}")
+        if hash_bytes(data) != recorded["hash"]:
+            raise IntegrityError(
+                f"The file {filename} of model {source} does not match the hash in its manifest: the package "
+                "was modified after it was logged. Log the model again.",
+                object_hash=recorded["hash"], path=f"{path}/{filename}")
+        files[filename] = data
+    _warn_on_version_drift(manifest.get("libraries", {}), source)
+    model = flavors.deserialize(files, manifest["serializer"], manifest.get("untrusted_types", []), trust, source)
+    return LoadedModel(model, manifest, source)
+
+
+def load_model(uri: str, *, trust: bool | Iterable[str] = ()) -> LoadedModel:
+    """Load a model by URI (``runs:/<run_id>/model`` here; registry URIs arrive with the registry)."""
+    parsed = parse_model_uri(uri)
+    if parsed.kind != "run" or parsed.run_id is None or parsed.path is None:
+        raise NotFoundError(f"{uri}: registry URIs need the model registry, which is not in this store yet.")
+    return load_package(current_store(), parsed.run_id, parsed.path, trust=trust, uri=uri)
+
+
+def read_manifest(store: Store, run_id: str, path: str) -> dict[str, Any]:
+    try:
+        raw = run_artifacts.read_artifact(store, run_id, f"{path}/{MANIFEST}")
+    except NotFoundError:
+        raise NotFoundError(f"Run {run_id[:8]} has no model at {path!r} (no {path}/{MANIFEST} artifact).") from None
+    manifest: dict[str, Any] = json.loads(raw)
+    if manifest.get("format") != PACKAGE_FORMAT:
+        raise ValidationError(f"{path}/{MANIFEST} of run {run_id[:8]} is not a Shipyard model package "
+                              f"(format {manifest.get('format')!r}).", field="format")
+    return manifest
+
+
+def _warn_on_version_drift(recorded: dict[str, str], source: str) -> None:
+    from importlib import metadata
+
+    for lib, version in recorded.items():
+        if lib == "python":
+            continue
+        try:
+            installed = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            continue
+        if installed.split(".")[:2] != version.split(".")[:2] and lib not in _warned_versions:
+            _warned_versions.add(lib)
+            warnings.warn(f"{source} was saved with {lib} {version} but {lib} {installed} is installed; "
+                          "predictions may differ.", UserWarning, stacklevel=3)
+
+
+def _target_profile(y_example: Any) -> dict[str, Any]:
+    import numpy as np
+
+    from .profile import categorical_profile, numeric_profile
+
+    values = np.asarray(y_example)
+    if values.dtype.kind in "if" and len(np.unique(values[~np.isnan(values.astype(float))])) > 20:
+        return numeric_profile(values.astype("float64"))
+    return categorical_profile(values)
