@@ -76,12 +76,13 @@ def log_model(
     files["input_example.json"] = frame.head(EXAMPLE_ROWS).to_json(orient="records", date_format="iso").encode()
     run = fluent.active_run() or fluent.start_run()
     store = current_store()
-    manifest = {
+    libraries = flavors.library_versions(flavor, serializer)
+    manifest: dict[str, Any] = {
         "format": PACKAGE_FORMAT,
         "flavor": flavor,
         "serializer": serializer,
         "python_class": f"{type(model).__module__}.{type(model).__qualname__}",
-        "libraries": flavors.library_versions(flavor, serializer),
+        "libraries": libraries,
         "untrusted_types": untrusted,
         "signature": signature.to_dict(),
         "profile": profile_frame(checked, signature),
@@ -91,8 +92,7 @@ def log_model(
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "files": {filename: {"hash": hash_bytes(data), "size": len(data)} for filename, data in files.items()},
     }
-    manifest["requirements"] = [f"{lib}=={version}" for lib, version in manifest["libraries"].items()
-                                 if lib != "python"]
+    manifest["requirements"] = [f"{lib}=={version}" for lib, version in libraries.items() if lib != "python"]
     for filename, data in files.items():
         run_artifacts.log_bytes(store, run.id, data, f"{name}/{filename}")
     run_artifacts.log_bytes(store, run.id, json.dumps(manifest, indent=1, sort_keys=True).encode(),
