@@ -24,7 +24,6 @@ from ..tracking.runs import get_run, resolve_run_id
 from . import flavors
 from .profile import prediction_profile, profile_frame
 from .signature import Signature, ValidationReport, as_frame, infer_signature, validate
-from .uri import parse_model_uri
 
 MANIFEST = "model.json"
 PACKAGE_FORMAT = "shipyard-model/1"
@@ -117,6 +116,7 @@ class LoadedModel:
         self.name = name
         self.version = version
         self.run_id: str = manifest["run_id"]
+        self.manifest_hash = hash_json(manifest)
         self.signature = Signature.from_dict(manifest["signature"])
         self.last_report = ValidationReport()
 
@@ -169,11 +169,28 @@ def load_package(store: Store, run_id_or_prefix: str, path: str, *, trust: bool 
 
 
 def load_model(uri: str, *, trust: bool | Iterable[str] = ()) -> LoadedModel:
-    """Load a model by URI (``runs:/<run_id>/model`` here; registry URIs arrive with the registry)."""
-    parsed = parse_model_uri(uri)
-    if parsed.kind != "run" or parsed.run_id is None or parsed.path is None:
-        raise NotFoundError(f"{uri}: registry URIs need the model registry, which is not in this store yet.")
-    return load_package(current_store(), parsed.run_id, parsed.path, trust=trust, uri=uri)
+    """Load a model by URI: ``models:/churn@champion``, ``models:/churn/3`` or ``runs:/<run_id>/model``.
+
+    Args:
+        uri: the model URI.
+        trust: types to trust beyond skops' and Shipyard's safe lists, or ``True`` for all the package
+            lists (needed for pickled packages).
+
+    Returns:
+        A :class:`LoadedModel` with ``predict``, ``predict_proba``, ``signature``, ``version`` and ``lineage``.
+    """
+    from .registry import resolve
+
+    store = current_store()
+    version, run_id, path = resolve(store, uri)
+    loaded = load_package(store, run_id, path, trust=trust, uri=uri)
+    if version is not None:
+        if loaded.manifest_hash != version.manifest_hash:
+            raise IntegrityError(
+                f"The package behind {uri} changed after it was registered as version {version.version}.",
+                object_hash=version.manifest_hash, path=path)
+        loaded.name, loaded.version = version.name, version.version
+    return loaded
 
 
 def read_manifest(store: Store, run_id: str, path: str) -> dict[str, Any]:

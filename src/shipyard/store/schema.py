@@ -121,3 +121,63 @@ artifacts = Table(
     Column("size", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
+
+
+# --- model registry (migration 0002) ---------------------------------------------------------------
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(250), ForeignKey("registered_models.name"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("path", String(1000), nullable=False),
+    Column("manifest_hash", String(64), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=True),
+    Index("ix_model_versions_run", "run_id"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String(250), ForeignKey("registered_models.name"), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+# Every alias move, promotion decision and hold-back: who, when, from, to, why, with the scores.
+alias_events = Table(
+    "alias_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False),
+    Column("alias", String(250), nullable=False),
+    Column("action", String(20), nullable=False),  # set | delete | promoted | held_back
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("actor", String(250), nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("details", Text, nullable=True),  # JSON: scores of a promotion decision
+    Index("ix_alias_events_name", "name", "at"),
+)
