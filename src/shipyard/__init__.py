@@ -18,7 +18,9 @@ from .models.api import (
     alias_history as alias_history,
     delete_alias as delete_alias,
     get_model_version as get_model_version,
+    lineage as lineage,
     list_model_versions as list_model_versions,
+    promote_model as promote_model,
     register_model as register_model,
     set_alias as set_alias,
 )
@@ -28,6 +30,7 @@ from .models.package import (
     load_model as load_model,
     log_model as log_model,
 )
+from .models.promote import PromotionDecision as PromotionDecision
 from .models.registry import AliasEvent as AliasEvent, ModelVersion as ModelVersion
 from .store.store import current_store as current_store
 from .tracking.fluent import (
@@ -70,6 +73,7 @@ __all__ = [
     "ModelInfo",
     "ModelVersion",
     "NotFoundError",
+    "PromotionDecision",
     "Run",
     "ShipyardError",
     "StoreUnavailableError",
@@ -83,6 +87,7 @@ __all__ = [
     "flush",
     "get_model_version",
     "get_run",
+    "lineage",
     "list_artifacts",
     "list_experiments",
     "list_model_versions",
@@ -96,6 +101,7 @@ __all__ = [
     "log_params",
     "log_text",
     "metric_history",
+    "promote_model",
     "read_artifact",
     "register_model",
     "search_runs",

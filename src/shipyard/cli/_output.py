@@ -13,8 +13,9 @@ from rich.console import Console
 # Piped output is read by people in logs and CI too: give it room instead of Rich's 80 columns, and
 # never fold an error message (one line each, as promised).
 _PIPE_WIDTH = 240
-console = Console(highlight=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: a run named "ship it :rocket:" must print as typed.
+console = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+err_console = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 STATUS_STYLE = {"RUNNING": "cyan", "FINISHED": "green", "FAILED": "red", "KILLED": "yellow"}
 

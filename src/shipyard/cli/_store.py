@@ -1,20 +1,45 @@
-"""Opening the store for read commands without creating one as a side effect."""
+"""Which store a command uses: ``--store`` if given, else the usual discovery.
+
+Read commands never create a store as a side effect; ``--store`` is kept here rather than in
+``os.environ`` so an embedding program (or a test) is left as it was.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import resolve_location
+from ..config import location_for, resolve_location
 from ..errors import NotFoundError
-from ..store import Store, current_store
+from ..store import Store, current_store, set_store
+from ..store.store import open_location
+
+_chosen: str | None = None
+
+
+def choose(location: str | None) -> None:
+    """Record the ``--store`` option for the commands of this invocation."""
+    global _chosen
+    _chosen = location
 
 
 def existing_store() -> Store:
-    """The current store, refusing to create an empty one just to report that it is empty."""
-    location = resolve_location()
-    if location.root is not None and not (location.root / "meta.db").exists():
-        raise NotFoundError(
-            f"No Shipyard store at {location.root} (searched from {Path.cwd()} upwards for .shipyard/). "
-            "Log a run with shipyard.start_run(), or point --store / SHIPYARD_STORE at an existing store."
-        )
+    """The store to read, refusing to create an empty one just to report that it is empty."""
+    location = location_for(_chosen) if _chosen else resolve_location()
+    if location.root is not None:
+        database = location.root / "meta.db"
+        if not database.exists() or database.stat().st_size == 0:
+            where = ("" if _chosen else f" (searched from {Path.cwd()} upwards for .shipyard/)")
+            raise NotFoundError(
+                f"No Shipyard store at {location.root}{where}. Log a run with shipyard.start_run(), "
+                "or point --store / SHIPYARD_STORE at an existing store."
+            )
+    return writable_store()
+
+
+def writable_store() -> Store:
+    """The store to write to, created on first use."""
+    if _chosen and open_location() != location_for(_chosen):
+        opened = set_store(_chosen)
+        assert opened is not None
+        return opened
     return current_store()

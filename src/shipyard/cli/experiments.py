@@ -8,7 +8,7 @@ from rich.table import Table
 from . import _output
 from ._store import existing_store
 
-app = typer.Typer(help="List experiments.", no_args_is_help=True)
+app = typer.Typer(help="List experiments.\n\nExample: shipyard experiments list --json", no_args_is_help=True)
 
 
 @app.command("list")

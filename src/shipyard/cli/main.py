@@ -19,7 +19,10 @@ from typer.core import TyperGroup
 
 from ..errors import ShipyardError
 from . import _output
+from ._store import choose
 from .experiments import app as experiments_app
+from .lineage import lineage_command
+from .models import app as models_app
 from .runs import app as runs_app
 
 
@@ -58,6 +61,8 @@ app = typer.Typer(
 )
 app.add_typer(runs_app, name="runs")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(models_app, name="models")
+app.command("lineage")(lineage_command)
 
 
 def _version(value: bool) -> None:
@@ -76,8 +81,7 @@ def _main(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks of unexpected errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    if store:
-        os.environ["SHIPYARD_STORE"] = store
+    choose(store)
 
 
 @app.command()
@@ -89,12 +93,12 @@ def demo(
     Example: shipyard demo
     """
     from ..demo.churn import run_demo
-    from ..store import current_store
     from ..tracking.search import search_run_records
+    from ._store import writable_store
     from .runs import runs_table
 
+    store = writable_store()
     experiment = run_demo(console=_output.console, rows=rows or None)
-    store = current_store()
     records = search_run_records(store, experiment=experiment, order_by=["metrics.roc_auc DESC"], max_results=20)
     _output.console.print(runs_table(records))
     best = records[0]
@@ -116,3 +120,7 @@ def _write_crash_log(exc: BaseException) -> Path:
 
 def main() -> None:
     app(prog_name="shipyard")
+
+
+if __name__ == "__main__":
+    main()

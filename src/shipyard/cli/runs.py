@@ -10,7 +10,8 @@ from rich.table import Table
 from . import _output
 from ._store import existing_store
 
-app = typer.Typer(help="List, show and compare runs.", no_args_is_help=True)
+app = typer.Typer(help="List, show and compare runs.\n\nExample: shipyard runs list -e churn --sort -metrics.auc",
+                  no_args_is_help=True)
 
 _MAX_METRIC_COLUMNS = 6
 _MAX_PARAM_COLUMNS = 4
@@ -50,7 +51,8 @@ def runs_table(records: list[dict[str, Any]]) -> Table:
     param_keys = sorted({key for record in records for key in record["params"]})
     shown_metrics, shown_params = metric_keys[:_MAX_METRIC_COLUMNS], param_keys[:_MAX_PARAM_COLUMNS]
     hidden = (len(metric_keys) - len(shown_metrics)) + (len(param_keys) - len(shown_params))
-    table = Table(caption=f"{len(records)} runs" + (f"; {hidden} more columns in --json" if hidden else ""))
+    caption = f"{len(records)} run{'s' if len(records) != 1 else ''}"
+    table = Table(caption=caption + (f"; {hidden} more columns in --json" if hidden else ""))
     for header in ("Run", "Name", "Experiment", "Status", "Started", "Duration", "Commit"):
         table.add_column(header, no_wrap=header in ("Run", "Started"))
     for key in shown_metrics:
@@ -156,12 +158,16 @@ def compare_command(
     Example: shipyard runs compare 3f2a 9b1c
     """
     from ..errors import ValidationError
-    from ..tracking.runs import get_run
+    from ..tracking.runs import Run, get_run
 
-    if len(run_ids) < 2:
-        raise ValidationError("Give at least two run ids to compare.", field="run_ids")
     store = existing_store()
-    found = [get_run(store, run_id) for run_id in run_ids]
+    found: list[Run] = []
+    for run_id in run_ids:
+        run = get_run(store, run_id)
+        if all(run.id != seen.id for seen in found):
+            found.append(run)
+    if len(found) < 2:
+        raise ValidationError("Give at least two different runs to compare.", field="run_ids")
     sections = {
         "params": _side_by_side([run.params for run in found], [run.id for run in found]),
         "metrics": _side_by_side([run.metrics for run in found], [run.id for run in found]),

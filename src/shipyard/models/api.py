@@ -6,7 +6,9 @@ from typing import Any
 
 from ..store import current_store
 from . import registry
+from .lineage import lineage as model_lineage
 from .package import ModelInfo
+from .promote import PromotionDecision, promote
 from .registry import AliasEvent, ModelVersion
 
 
@@ -50,3 +52,28 @@ def list_model_versions(name: str) -> list[ModelVersion]:
 def alias_history(name: str) -> list[AliasEvent]:
     """The audit log of a model's aliases: every move, removal and promotion decision, oldest first."""
     return registry.alias_history(current_store(), name)
+
+
+def promote_model(name: str, *, candidate: int | str, data: Any, target: str, alias: str = "champion",
+                  metric: str = "roc_auc", min_delta: float = 0.0) -> PromotionDecision:
+    """Move ``alias`` to ``candidate`` only if it beats the current holder on ``data`` by ``min_delta``.
+
+    Args:
+        name: the registered model.
+        candidate: a version number, or an alias such as ``"challenger"``.
+        data: a CSV or Parquet path, or a DataFrame, holding features and the target column.
+        target: the target column.
+        alias: the alias to win (``"champion"``).
+        metric: one of roc_auc, log_loss, accuracy, f1, precision, recall, rmse, mae, r2.
+        min_delta: how much better the candidate must be.
+
+    Returns:
+        The :class:`PromotionDecision` with both scores; it is also in :func:`alias_history`.
+    """
+    return promote(current_store(), name, candidate=candidate, alias=alias, data=data, target=target, metric=metric,
+                   min_delta=min_delta)
+
+
+def lineage(target: str) -> dict[str, Any]:
+    """The chain behind a model URI or run id: version, package, run, params, metrics, commit, environment, data."""
+    return model_lineage(current_store(), target)

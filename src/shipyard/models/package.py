@@ -87,6 +87,7 @@ def log_model(
         "profile": profile_frame(checked, signature),
         "prediction_profile": prediction_profile(predictions, probabilities, signature.output.classes),
         "target_profile": None if y_example is None else _target_profile(y_example),
+        "training_data": {"hash": frame_hash(frame), "rows": len(frame), "columns": len(frame.columns)},
         "run_id": run.id,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "files": {filename: {"hash": hash_bytes(data), "size": len(data)} for filename, data in files.items()},
@@ -203,6 +204,15 @@ def read_manifest(store: Store, run_id: str, path: str) -> dict[str, Any]:
         raise ValidationError(f"{path}/{MANIFEST} of run {run_id[:8]} is not a Shipyard model package "
                               f"(format {manifest.get('format')!r}).", field="format")
     return manifest
+
+
+def frame_hash(frame: Any) -> str:
+    """A content hash of a DataFrame (values, index and column names), for the lineage of what a model saw."""
+    import pandas as pd
+
+    hasher_input = pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
+    names = "\x1f".join(f"{name}:{dtype}" for name, dtype in frame.dtypes.items()).encode()
+    return hash_bytes(names + b"\x1e" + hasher_input)
 
 
 def _warn_on_version_drift(recorded: dict[str, str], source: str) -> None:

@@ -134,6 +134,14 @@ def list_versions(store: Store, name: str) -> list[ModelVersion]:
     return store.db.read(query)
 
 
+def versions_of_run(store: Store, run_id: str) -> list[str]:
+    """The ``models:/name/N`` URIs registered from a run's packages."""
+    rows = store.db.read(lambda conn: conn.execute(
+        select(model_versions.c.name, model_versions.c.version).where(model_versions.c.run_id == run_id)
+        .order_by(model_versions.c.name, model_versions.c.version)).all())
+    return [f"models:/{name}/{version}" for name, version in rows]
+
+
 def list_models(store: Store) -> list[dict[str, Any]]:
     """Every registered model with its latest version and aliases."""
     def query(conn: Connection) -> list[dict[str, Any]]:
@@ -260,6 +268,11 @@ def _version_from_row(conn: Connection, row: Any) -> ModelVersion:
         model_version_tags.c.name == row.name, model_version_tags.c.version == row.version)).all())
     return ModelVersion(row.name, row.version, row.run_id, row.path, row.manifest_hash, row.description,
                         _to_datetime(row.created_at), row.created_by, aliases, tags)
+
+
+def require_model(store: Store, name: str) -> None:
+    """Raise NotFoundError unless ``name`` is a registered model."""
+    store.db.read(lambda conn: _require_model(conn, name))
 
 
 def _require_model(conn: Connection, name: str) -> None:

@@ -52,15 +52,19 @@ def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], wher
     return statement.on_conflict_do_update(index_elements=sorted(keys), set_=updates, where=condition)
 
 
-def json_object_agg(conn: Connection, key: Any, value: Any) -> Any:
+def json_object_agg(conn: Connection, key: Any, value: Any, *, numeric: bool = False) -> Any:
     """An aggregate building one JSON object per group from key and value columns.
 
-    Reading one small document per run is far cheaper than one row per (run, key). SQLite writes an
-    infinite float as ``9.0e+999`` (which ``json.loads`` reads back as infinity); PostgreSQL writes
-    ``"Infinity"``, which ``float()`` reads.
+    Reading one small document per run is far cheaper than one row per (run, key). JSON has no
+    infinities and the engines disagree on how to write them (SQLite 3.40 writes a bare ``Inf`` that no
+    JSON parser reads), so for ``numeric`` values they are sent as the strings "Infinity" and
+    "-Infinity", which ``float()`` reads back.
     """
-    from sqlalchemy import func
+    from sqlalchemy import case, func, literal
 
+    if numeric:
+        largest = 1.7976931348623157e308
+        value = case((value > largest, literal("Infinity")), (value < -largest, literal("-Infinity")), else_=value)
     if conn.dialect.name == "postgresql":
         return func.json_object_agg(key, value)
     return func.json_group_object(key, value)

@@ -92,6 +92,12 @@ def set_store(location: str | os.PathLike[str] | None, *, objects: str | None = 
         return _current
 
 
+def open_location() -> StoreLocation | None:
+    """Where the store this process has open lives, or ``None`` when none is open yet."""
+    store = _current
+    return store.location if store is not None and store.pid == os.getpid() else None
+
+
 def current_store() -> Store:
     """The store of this process, opened on first use (and again in a forked child).
 

@@ -93,7 +93,7 @@ def parse_filter(text: str) -> Node | None:
 
 def parse_order_by(text: str) -> tuple[Field, bool]:
     """Parse ``"metrics.auc DESC"``; returns the field and whether the order is descending."""
-    parser = _Parser(text)
+    parser = _Parser(text, "order")
     if parser.at_end():
         raise parser.error("An order needs a field such as 'metrics.auc DESC'.", None)
     field = parser.field()
@@ -109,9 +109,10 @@ def parse_order_by(text: str) -> tuple[Field, bool]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, what: str = "filter") -> None:
         self.text = text
-        self.tokens = _tokenize(text)
+        self.what = what
+        self.tokens = _tokenize(text, what)
         self.index = 0
 
     def at_end(self) -> bool:
@@ -129,7 +130,7 @@ class _Parser:
 
     def error(self, message: str, token: Token | None) -> FilterSyntaxError:
         position = token.position if token is not None else len(self.text)
-        return FilterSyntaxError(f"Invalid filter at position {position}: {message}", text=self.text,
+        return FilterSyntaxError(f"Invalid {self.what} at position {position}: {message}", text=self.text,
                                  position=position)
 
     def keyword(self, *words: str) -> bool:
@@ -258,7 +259,7 @@ class _Parser:
         return comparison
 
 
-def _tokenize(text: str) -> list[Token]:
+def _tokenize(text: str, what: str = "filter") -> list[Token]:
     tokens: list[Token] = []
     position = 0
     while position < len(text):
@@ -268,7 +269,7 @@ def _tokenize(text: str) -> list[Token]:
             message = (
                 "This string is never closed." if char in "'\"`" else f"Unexpected character {char!r}."
             )
-            raise FilterSyntaxError(f"Invalid filter at position {position}: {message}", text=text,
+            raise FilterSyntaxError(f"Invalid {what} at position {position}: {message}", text=text,
                                     position=position)
         kind = match.lastgroup or ""
         if kind != "space":

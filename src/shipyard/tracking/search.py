@@ -125,7 +125,7 @@ def _find(store: Store, experiment: str | list[str] | None, filter: str | None,
         values: dict[str, dict[str, dict[str, Any]]] = {}
         for section, table in _SECTION_TABLES:
             statement = (
-                select(table.c.run_id, json_object_agg(conn, table.c.key, table.c.value))
+                select(table.c.run_id, json_object_agg(conn, table.c.key, table.c.value, numeric=section == "metrics"))
                 .where(table.c.run_id.in_(bindparam("ids", expanding=True)))
                 .group_by(table.c.run_id)
             )

@@ -1,0 +1,160 @@
+"""``shipyard models``: the registry from the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from . import _output
+from ._store import existing_store
+
+app = typer.Typer(help="Registered models: versions, aliases, promotion.\n\nExample: shipyard models show churn",
+                  no_args_is_help=True)
+
+EXIT_HELD_BACK = 3
+
+
+@app.command("list")
+def list_command(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List registered models with their latest version and aliases.
+
+    Example: shipyard models list
+    """
+    from ..models.registry import list_models
+
+    models = list_models(existing_store())
+    if json_output:
+        _output.print_json(models)
+        return
+    if not models:
+        _output.console.print("No registered models yet; register one with shipyard.register_model().")
+        return
+    table = Table("Model", "Latest", "Aliases", "Updated")
+    for model in models:
+        aliases = ", ".join(f"{alias}→v{version}" for alias, version in sorted(model["aliases"].items()))
+        table.add_row(_output.escape(model["name"]), f"v{model['latest_version']}", _output.escape(aliases or "-"),
+                      model["updated_at"][:19].replace("T", " "))
+    _output.console.print(table)
+
+
+@app.command("show")
+def show_command(
+    target: str = typer.Argument(..., help="NAME for all versions, or NAME/VERSION for one."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a model's versions (with aliases, metrics and lineage), or one version in detail.
+
+    Example: shipyard models show churn/3
+    """
+    from ..errors import ValidationError
+    from ..models import registry
+    from ..models.lineage import lineage
+
+    store = existing_store()
+    name, _, version_text = target.partition("/")
+    if version_text and not version_text.isdigit():
+        raise ValidationError(f"{target!r}: the version after '/' must be a number, e.g. churn/3.", field="target")
+    versions = [registry.get_version(store, name, int(version_text))] if version_text else registry.list_versions(
+        store, name)
+    details = [lineage(store, version.uri) for version in versions]
+    if json_output:
+        _output.print_json({"name": name, "versions": details})
+        return
+    esc = _output.escape
+    table = Table("Version", "Aliases", "Run", "Commit", "Metrics", "Training data", "Created",
+                  title=f"Model {esc(name)}", title_justify="left")
+    for chain in details:
+        model_version = chain["model_version"]
+        git = chain.get("git") or {}
+        commit = (git.get("commit") or "-")[:8] + ("*" if git.get("dirty") else "") if git else "-"
+        metrics = ", ".join(f"{key}={_output.fmt_value(value)}" for key, value in list(chain["metrics"].items())[:4])
+        data = chain.get("training_data") or {}
+        table.add_row(
+            f"v{model_version['version']}", esc(", ".join(model_version["aliases"]) or "-"),
+            f"{chain['run']['run_id'][:8]} {esc(chain['run']['name'])}", commit, esc(metrics or "-"),
+            f"{data.get('hash', '-')[:12]} ({data.get('rows', '?')} rows)" if data else "-",
+            model_version["created_at"][:19].replace("T", " "),
+        )
+    _output.console.print(table)
+
+
+@app.command("alias")
+def alias_command(
+    name: str = typer.Argument(..., help="Registered model name."),
+    alias: str = typer.Argument(..., help="Alias, e.g. champion or challenger."),
+    version: int = typer.Argument(..., help="Version the alias should point at."),
+    reason: str = typer.Option(None, "--reason", "-m", help="Why (kept in the audit log)."),
+) -> None:
+    """Point an alias at a version (recorded in the audit log).
+
+    Example: shipyard models alias churn champion 3 -m "better recall"
+    """
+    from ..models import registry
+
+    event = registry.set_alias(existing_store(), name, alias, version, reason=reason)
+    moved = f"from v{event.from_version} " if event.from_version else ""
+    _output.console.print(f"models:/{_output.escape(name)}@{_output.escape(alias)} now points at v{version} "
+                          f"({moved}by {_output.escape(event.actor or '?')}).")
+
+
+@app.command("history")
+def history_command(
+    name: str = typer.Argument(..., help="Registered model name."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The audit log: every alias move and promotion decision, with scores.
+
+    Example: shipyard models history churn
+    """
+    from ..models import registry
+
+    events = registry.alias_history(existing_store(), name)
+    if json_output:
+        _output.print_json([event.to_dict() for event in events])
+        return
+    table = Table("When", "Alias", "Action", "From", "To", "Who", "Why")
+    for event in events:
+        style = {"promoted": "green", "held_back": "yellow", "delete": "red"}.get(event.action, "white")
+        table.add_row(_output.fmt_time(event.at), _output.escape(event.alias), f"[{style}]{event.action}[/]",
+                      _version(event.from_version), _version(event.to_version), _output.escape(event.actor or "-"),
+                      _output.escape(event.reason or "-"))
+    _output.console.print(table)
+
+
+@app.command("promote")
+def promote_command(
+    name: str = typer.Argument(..., help="Registered model name."),
+    candidate: str = typer.Option(..., "--candidate", help="Candidate version number, or an alias (challenger)."),
+    data: str = typer.Option(..., "--data", help="Holdout data (CSV or Parquet) with features and the target."),
+    target: str = typer.Option(..., "--target", help="Target column in --data."),
+    alias: str = typer.Option("champion", "--alias", help="The alias the candidate competes for."),
+    metric: str = typer.Option("roc_auc", "--metric", help="roc_auc, log_loss, accuracy, f1, precision, recall, "
+                               "rmse, mae or r2."),
+    min_delta: float = typer.Option(0.0, "--min-delta", help="How much better the candidate must be."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Promote a candidate only if it beats the current alias holder; exit 0 promoted, 3 held back.
+
+    Example: shipyard models promote churn --candidate 5 --data holdout.parquet --target churn --min-delta 0.005
+    """
+    from ..models.promote import promote
+
+    decision = promote(existing_store(), name, candidate=candidate, alias=alias, data=data, target=target,
+                       metric=metric, min_delta=min_delta)
+    if json_output:
+        _output.print_json(decision.to_dict())
+    else:
+        current = (f"v{decision.current_version} {metric} = {decision.current_score:.4f}"
+                   if decision.current_score is not None else "no current holder")
+        _output.console.print(f"candidate v{decision.candidate_version} {metric} = {decision.candidate_score:.4f}; "
+                              f"{alias}: {current}")
+        verdict = "[green]PROMOTED[/]" if decision.promoted else "[yellow]HELD BACK[/]"
+        _output.console.print(f"{verdict}: {_output.escape(decision.reason)}")
+    if not decision.promoted:
+        raise typer.Exit(EXIT_HELD_BACK)
+
+
+def _version(value: Any) -> str:
+    return f"v{value}" if value is not None else "-"

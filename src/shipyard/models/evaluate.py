@@ -1,0 +1,109 @@
+"""Scoring a model on labelled data, for the promotion gate (and later for quality monitoring)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import NotFoundError, ValidationError
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    higher_is_better: bool
+    needs_probabilities: bool
+    task: str  # classification | regression
+
+
+METRICS = {
+    metric.name: metric
+    for metric in (
+        Metric("roc_auc", True, True, "classification"),
+        Metric("log_loss", False, True, "classification"),
+        Metric("accuracy", True, False, "classification"),
+        Metric("f1", True, False, "classification"),
+        Metric("precision", True, False, "classification"),
+        Metric("recall", True, False, "classification"),
+        Metric("rmse", False, False, "regression"),
+        Metric("mae", False, False, "regression"),
+        Metric("r2", True, False, "regression"),
+    )
+}
+
+
+def get_metric(name: str) -> Metric:
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise ValidationError(f"Unknown metric {name!r}; use one of {', '.join(sorted(METRICS))}.",
+                              field="metric") from None
+
+
+def read_table(path: str | os.PathLike[str]) -> Any:
+    """A CSV or Parquet file as a DataFrame, with errors that name the file."""
+    import pandas as pd
+
+    text = os.fspath(path)
+    if not os.path.exists(text):
+        raise NotFoundError(f"Data file {text!r} does not exist.")
+    lowered = text.lower()
+    try:
+        if lowered.endswith((".parquet", ".pq")):
+            return pd.read_parquet(text)
+        if lowered.endswith((".csv", ".csv.gz", ".txt")):
+            return pd.read_csv(text)
+    except Exception as exc:
+        raise ValidationError(f"Cannot read {text!r}: {exc}", field="data") from exc
+    raise ValidationError(f"{text!r} is neither CSV nor Parquet (by its extension).", field="data")
+
+
+def score(model: Any, frame: Any, target: str, metric: str) -> float:
+    """The model's ``metric`` on ``frame``, whose column ``target`` holds the truth."""
+    from sklearn import metrics as sk
+
+    chosen = get_metric(metric)
+    if target not in frame.columns:
+        raise ValidationError(f"The data has no target column {target!r} (columns: "
+                              f"{', '.join(map(str, frame.columns[:12]))}).", field="target")
+    truth = frame[target]
+    features = frame.drop(columns=[target])
+    if chosen.task == "regression":
+        predicted = model.predict(features)
+        if metric == "rmse":
+            return float(sk.mean_squared_error(truth, predicted) ** 0.5)
+        return float(sk.mean_absolute_error(truth, predicted) if metric == "mae" else sk.r2_score(truth, predicted))
+    classes = list(model.signature.output.classes)
+    truth = _align_labels(truth, classes)
+    if chosen.needs_probabilities:
+        probabilities = model.predict_proba(features).to_numpy()
+        if metric == "log_loss":
+            return float(sk.log_loss(truth, probabilities, labels=classes))
+        if len(classes) == 2:
+            return float(sk.roc_auc_score(truth, probabilities[:, 1]))
+        return float(sk.roc_auc_score(truth, probabilities, multi_class="ovr", labels=classes))
+    predicted = model.predict(features)
+    if metric == "accuracy":
+        return float(sk.accuracy_score(truth, predicted))
+    average = "binary" if len(classes) == 2 else "macro"
+    options: dict[str, Any] = {"average": average, "zero_division": 0}
+    if average == "binary":
+        options["pos_label"] = classes[1]
+    function = {"f1": sk.f1_score, "precision": sk.precision_score, "recall": sk.recall_score}[metric]
+    return float(function(truth, predicted, **options))
+
+
+def _align_labels(truth: Any, classes: list[Any]) -> Any:
+    """Labels read from CSV may be text where the model learnt numbers (or the reverse)."""
+    import pandas as pd
+
+    if not classes or truth.isin(classes).all():
+        return truth
+    as_text = {str(label): label for label in classes}
+    mapped = truth.map(lambda value: as_text.get(str(value), value))
+    if mapped.isin(classes).all():
+        return mapped
+    unknown = sorted({str(value) for value in pd.unique(truth[~mapped.isin(classes)])})[:5]
+    raise ValidationError(f"The target has labels the model never learnt: {', '.join(unknown)} "
+                          f"(model classes: {', '.join(map(str, classes))}).", field="target")
