@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ..store import current_store
@@ -55,7 +56,8 @@ def alias_history(name: str) -> list[AliasEvent]:
 
 
 def promote_model(name: str, *, candidate: int | str, data: Any, target: str, alias: str = "champion",
-                  metric: str = "roc_auc", min_delta: float = 0.0) -> PromotionDecision:
+                  metric: str = "roc_auc", min_delta: float = 0.0,
+                  trust: bool | Iterable[str] = ()) -> PromotionDecision:
     """Move ``alias`` to ``candidate`` only if it beats the current holder on ``data`` by ``min_delta``.
 
     Args:
@@ -66,12 +68,13 @@ def promote_model(name: str, *, candidate: int | str, data: Any, target: str, al
         alias: the alias to win (``"champion"``).
         metric: one of roc_auc, log_loss, accuracy, f1, precision, recall, rmse, mae, r2.
         min_delta: how much better the candidate must be.
+        trust: types to trust when loading either model (see :func:`load_model`).
 
     Returns:
         The :class:`PromotionDecision` with both scores; it is also in :func:`alias_history`.
     """
     return promote(current_store(), name, candidate=candidate, alias=alias, data=data, target=target, metric=metric,
-                   min_delta=min_delta)
+                   min_delta=min_delta, trust=trust)
 
 
 def lineage(target: str) -> dict[str, Any]:

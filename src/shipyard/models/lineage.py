@@ -20,7 +20,7 @@ def lineage(store: Store, target: str) -> dict[str, Any]:
     """Lineage of a model URI (``models:/…``, ``runs:/…``) or a run id (or unique prefix)."""
     text = str(target).strip()
     version = None
-    if text.startswith(("models:/", "runs:/")):
+    if text.startswith(("models:/", "runs:/")) or ":/" in text:  # URI-like: let the URI parser explain
         version, run_id, path = registry.resolve(store, text)
         manifest: dict[str, Any] | None = read_manifest(store, run_id, path)
     else:
