@@ -20,6 +20,7 @@ from .models.api import (
     get_model_version as get_model_version,
     lineage as lineage,
     list_model_versions as list_model_versions,
+    predict_batch as predict_batch,
     promote_model as promote_model,
     register_model as register_model,
     set_alias as set_alias,

@@ -23,6 +23,7 @@ from ._store import choose
 from .experiments import app as experiments_app
 from .lineage import lineage_command
 from .models import app as models_app
+from .predict import predict_command
 from .runs import app as runs_app
 
 
@@ -63,6 +64,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(models_app, name="models")
 app.command("lineage")(lineage_command)
+app.command("predict")(predict_command)
 
 
 def _version(value: bool) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
 from ..store import current_store
 from . import registry
+from .batch import DEFAULT_BATCH_SIZE, BatchResult, predict_file
 from .lineage import lineage as model_lineage
-from .package import ModelInfo
+from .package import ModelInfo, load_model
 from .promote import PromotionDecision, promote
 from .registry import AliasEvent, ModelVersion
 
@@ -80,3 +82,22 @@ def promote_model(name: str, *, candidate: int | str, data: Any, target: str, al
 def lineage(target: str) -> dict[str, Any]:
     """The chain behind a model URI or run id: version, package, run, params, metrics, commit, environment, data."""
     return model_lineage(current_store(), target)
+
+
+def predict_batch(uri: str, input: str | os.PathLike[str], output: str | os.PathLike[str], *,
+                  batch_size: int = DEFAULT_BATCH_SIZE, id_columns: list[str] | None = None,
+                  on_error: str = "fail", trust: bool | Iterable[str] = ()) -> BatchResult:
+    """Score a CSV or Parquet file of any size into ``output`` (CSV or Parquet), streaming in batches.
+
+    Args:
+        uri: the model, e.g. ``models:/churn@champion``.
+        input: the file to score.
+        output: where predictions go: id columns, ``prediction`` and one ``proba_<class>`` per class.
+        batch_size: rows per batch (memory stays at a few batches).
+        id_columns: input columns copied to the output unchanged.
+        on_error: ``"fail"`` stops at the first bad row (naming row and column); ``"skip"`` leaves bad rows
+            out and lists them in ``<output>.errors.csv``.
+        trust: see :func:`load_model`.
+    """
+    model = load_model(uri, trust=trust)
+    return predict_file(model, input, output, batch_size=batch_size, id_columns=id_columns, on_error=on_error)

@@ -128,7 +128,7 @@ class LoadedModel:
                 "metrics": run.metrics, **run.lineage}
 
     def predict(self, data: Any) -> Any:
-        frame = self._checked(data)
+        frame = self.check_input(data)
         return self.model.predict(frame)
 
     def predict_proba(self, data: Any) -> Any:
@@ -137,11 +137,12 @@ class LoadedModel:
 
         if self.signature.output.kind != "classifier" or not hasattr(self.model, "predict_proba"):
             raise ValidationError(f"The model at {self.uri} is not a probabilistic classifier.", field="model")
-        frame = self._checked(data)
+        frame = self.check_input(data)
         return pd.DataFrame(self.model.predict_proba(frame), columns=list(self.signature.output.probability_columns),
                             index=frame.index)
 
-    def _checked(self, data: Any) -> Any:
+    def check_input(self, data: Any) -> Any:
+        """The input checked and cast to the signature (``last_report`` holds what was counted)."""
         frame, self.last_report = validate(data, self.signature)
         return frame
 

@@ -176,20 +176,17 @@ def _cast(series: Any, spec: ColumnSpec, report: ValidationReport) -> Any:
     import pandas as pd
 
     if spec.kind in ("integer", "float"):
-        numbers = pd.to_numeric(series, errors="coerce")
+        already = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+        numbers = series if already else pd.to_numeric(series, errors="coerce")
         bad = numbers.isna() & series.notna()
-        if bad.any():
+        if not already and bad.any():
             position = int(bad.to_numpy().nonzero()[0][0])
             raise ValidationError(
                 f"Column {spec.name!r} expects {spec.kind} values, got {series.iloc[position]!r} "
                 f"(row {position}); fix the value or send null if it is unknown.",
                 field=spec.name,
             )
-        if spec.kind == "integer" and not numbers.isna().any():
-            whole = numbers == numbers.round()
-            numbers = numbers.astype("int64") if bool(whole.all()) else numbers.astype("float64")
-        else:
-            numbers = numbers.astype("float64")
+        numbers = numbers.astype("int64" if spec.kind == "integer" and _whole(numbers) else "float64")
         if spec.minimum is not None and spec.maximum is not None:
             outside = int(((numbers < spec.minimum) | (numbers > spec.maximum)).sum())
             if outside:
@@ -213,17 +210,43 @@ def _cast(series: Any, spec: ColumnSpec, report: ValidationReport) -> Any:
             raise ValidationError(f"Column {spec.name!r} expects a date/time, got {series.iloc[position]!r} "
                                   f"(row {position}).", field=spec.name)
     else:
-        result = series.astype(object).where(series.notna(), None)
-        result = result.map(lambda value: value if value is None else str(value))
+        result = _as_text(series)
         if spec.levels is not None:
             known = set(spec.levels)
-            unseen = result[result.notna() & ~result.isin(known)]
-            if len(unseen):
+            # Compare the few distinct values, not every row; count rows only when something is new.
+            unseen_values = [value for value in pd.unique(result) if value is not None and value not in known]
+            if unseen_values:
+                unseen = result[result.isin(unseen_values)]
                 report.unseen_levels[spec.name] = {str(k): int(v) for k, v in unseen.value_counts().items()}
     missing_count = int(result.isna().sum())
     if missing_count and not spec.nullable:
         report.missing[spec.name] = missing_count
     return result
+
+
+def _whole(numbers: Any) -> bool:
+    """Whether a numeric column can be integers: an integer dtype, or floats that are all whole."""
+    import pandas as pd
+
+    if pd.api.types.is_integer_dtype(numbers.dtype):
+        return True
+    return not numbers.isna().any() and bool((numbers == numbers.round()).all())
+
+
+def _as_text(series: Any) -> Any:
+    """Text values as Python strings in an object column, missing as None (what encoders expect)."""
+    import numpy as np
+    import pandas as pd
+
+    values = series.to_numpy(dtype=object)
+    missing = series.isna().to_numpy()
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    surely_text = pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(series.dtype)
+    if not surely_text and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        values = np.array([value if value is None else str(value) for value in values], dtype=object)
+    return pd.Series(values, index=series.index, dtype=object)
 
 
 def _is_missing(value: Any) -> bool:
