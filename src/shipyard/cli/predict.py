@@ -49,6 +49,9 @@ def predict_command(
     if result.errors_file:
         _output.console.print(f"[yellow]{len(result.skipped):,} bad rows skipped[/]; see "
                               f"{_output.escape(str(result.errors_file))}.")
+    if result.ignored_columns:
+        _output.console.print(f"[dim]columns the model does not use (ignored): "
+                              f"{_output.escape(', '.join(result.ignored_columns))}[/]")
     for title, counts in (("unseen categories", result.unseen_levels), ("out-of-range values", result.out_of_range)):
         if counts:
             shown = ", ".join(f"{column}: {count:,}" for column, count in counts.items())

@@ -36,6 +36,7 @@ class BatchResult:
     rows_in: int = 0
     rows_out: int = 0
     skipped: list[dict[str, Any]] = field(default_factory=list)  # {"row", "column", "message"}
+    ignored_columns: list[str] = field(default_factory=list)  # input columns the model does not use
     unseen_levels: dict[str, int] = field(default_factory=dict)
     out_of_range: dict[str, int] = field(default_factory=dict)
     errors_file: Path | None = None
@@ -43,6 +44,7 @@ class BatchResult:
     def to_dict(self) -> dict[str, Any]:
         return {"output": str(self.output), "rows_in": self.rows_in, "rows_out": self.rows_out,
                 "skipped_rows": len(self.skipped), "errors_file": str(self.errors_file) if self.errors_file else None,
+                "ignored_columns": self.ignored_columns,
                 "unseen_levels": self.unseen_levels, "out_of_range": self.out_of_range}
 
 
@@ -105,7 +107,12 @@ def _score(model: LoadedModel, frame: Any, ids: list[str], on_error: str, result
            source_name: str) -> Any:
     import pandas as pd
 
-    features = frame.drop(columns=[name for name in ids if name not in model.signature.column_names])
+    wanted = set(model.signature.column_names)
+    extra = [str(name) for name in frame.columns if name not in wanted]
+    for name in extra:  # ids and unrelated columns are normal in files: reported once, not warned per batch
+        if name not in ids and name not in result.ignored_columns:
+            result.ignored_columns.append(name)
+    features = frame.drop(columns=extra)
     try:
         checked = model.check_input(features)
     except ValidationError:

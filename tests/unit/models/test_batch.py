@@ -45,6 +45,7 @@ def test_parquet_in_several_chunks_matches_direct_scoring(model_and_data, tmp_pa
     result = shipyard.predict_batch("models:/churn/1", tmp_path / "in.parquet", tmp_path / "out.parquet",
                                     batch_size=300, id_columns=["customer_id"])
     assert (result.rows_in, result.rows_out, result.skipped) == (1000, 1000, [])
+    assert result.ignored_columns == []  # the id column is not "ignored": it is copied
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.column_names == ["customer_id", "prediction", "proba_0", "proba_1"]
     metadata = table.schema.metadata
@@ -65,6 +66,7 @@ def test_a_bad_row_fails_with_its_number_and_column(model_and_data, tmp_path: Pa
     with pytest.raises(shipyard.ValidationError, match=r"row 737 .*column 'tenure'") as caught:
         shipyard.predict_batch("models:/churn/1", tmp_path / "in.parquet", tmp_path / "out.parquet", batch_size=250)
     assert caught.value.field == "tenure"
+    shipyard.predict_batch("models:/churn/1", tmp_path / "in.parquet", tmp_path / "fine.parquet", on_error="skip")
     assert not (tmp_path / "out.parquet").exists()  # nothing half-written
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
 
