@@ -68,7 +68,7 @@ def test_a_bad_row_fails_with_its_number_and_column(model_and_data, tmp_path: Pa
     assert caught.value.field == "tenure"
     shipyard.predict_batch("models:/churn/1", tmp_path / "in.parquet", tmp_path / "fine.parquet", on_error="skip")
     assert not (tmp_path / "out.parquet").exists()  # nothing half-written
-    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+    assert [path.name for path in tmp_path.iterdir() if path.name.endswith(".tmp")] == []  # no temp file left
 
 
 def test_skip_leaves_bad_rows_out_and_lists_them(model_and_data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
