@@ -17,6 +17,7 @@ from .errors import (
 from .models.api import (
     alias_history as alias_history,
     delete_alias as delete_alias,
+    export_onnx as export_onnx,
     get_model_version as get_model_version,
     lineage as lineage,
     list_model_versions as list_model_versions,
@@ -25,6 +26,7 @@ from .models.api import (
     register_model as register_model,
     set_alias as set_alias,
 )
+from .models.onnx_export import VerificationError as VerificationError
 from .models.package import (
     LoadedModel as LoadedModel,
     ModelInfo as ModelInfo,
@@ -79,12 +81,14 @@ __all__ = [
     "ShipyardError",
     "StoreUnavailableError",
     "ValidationError",
+    "VerificationError",
     "active_run",
     "alias_history",
     "current_store",
     "delete_alias",
     "download_artifacts",
     "end_run",
+    "export_onnx",
     "flush",
     "get_model_version",
     "get_run",
@@ -102,6 +106,7 @@ __all__ = [
     "log_params",
     "log_text",
     "metric_history",
+    "predict_batch",
     "promote_model",
     "read_artifact",
     "register_model",

@@ -14,6 +14,7 @@ app = typer.Typer(help="Registered models: versions, aliases, promotion.\n\nExam
                   no_args_is_help=True)
 
 EXIT_HELD_BACK = 3
+TRUST_HELP = "A type the model package lists as unknown to trust (repeatable); see `shipyard lineage`."
 
 
 @app.command("list")
@@ -133,6 +134,7 @@ def promote_command(
     metric: str = typer.Option("roc_auc", "--metric", help="roc_auc, log_loss, accuracy, f1, precision, recall, "
                                "rmse, mae or r2."),
     min_delta: float = typer.Option(0.0, "--min-delta", help="How much better the candidate must be."),
+    trust: list[str] = typer.Option([], "--trust", help=TRUST_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Promote a candidate only if it beats the current alias holder; exit 0 promoted, 3 held back.
@@ -142,7 +144,7 @@ def promote_command(
     from ..models.promote import promote
 
     decision = promote(existing_store(), name, candidate=candidate, alias=alias, data=data, target=target,
-                       metric=metric, min_delta=min_delta)
+                       metric=metric, min_delta=min_delta, trust=trust)
     if json_output:
         _output.print_json(decision.to_dict())
     else:
@@ -158,3 +160,41 @@ def promote_command(
 
 def _version(value: Any) -> str:
     return f"v{value}" if value is not None else "-"
+
+
+@app.command("export-onnx")
+def export_onnx_command(
+    model_uri: str = typer.Argument(..., help="models:/NAME@ALIAS, models:/NAME/N or runs:/RUN/PATH."),
+    output: str = typer.Option(..., "--output", "-o", help="Where to write the .onnx file."),
+    tolerance: float = typer.Option(1e-5, "--tolerance", help="Largest probability difference accepted."),
+    attach: bool = typer.Option(True, "--attach/--no-attach", help="Also store it with the registry version."),
+    trust: list[str] = typer.Option([], "--trust", help=TRUST_HELP),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Convert a pipeline (preprocessing included) to ONNX and prove it answers like the Python model.
+
+    Example: shipyard models export-onnx models:/churn@champion -o churn.onnx
+    """
+    from ..models.onnx_export import VerificationError, export_onnx
+
+    try:
+        report = export_onnx(existing_store(), model_uri, output, tolerance=tolerance, attach=attach, trust=trust)
+    except VerificationError as exc:
+        if json_output:
+            _output.print_json({"verified": False, "message": exc.message, "mismatches": exc.mismatches})
+        else:
+            table = Table("Row", "Python", "ONNX", "Max |diff|", "Input", title="Rows where the models disagree",
+                          title_justify="left")
+            for row in exc.mismatches[:20]:
+                shown = ", ".join(f"{key}={value}" for key, value in list(row["input"].items())[:6])
+                table.add_row(str(row["row"]), str(row["python_label"]), str(row["onnx_label"]),
+                              f"{row['max_abs_diff']:.3g}", _output.escape(shown))
+            _output.console.print(table)
+        raise
+    if json_output:
+        _output.print_json({"verified": True, **report.to_dict()})
+        return
+    attached = f"; attached to {report.attached_to}" if report.attached_to else ""
+    _output.console.print(f"Verified on {report.rows_checked} rows (largest probability difference "
+                          f"{report.max_abs_diff:.2g} <= {report.tolerance:g}); "
+                          f"wrote {_output.escape(output)}{attached}.")

@@ -18,6 +18,8 @@ def predict_command(
     id_column: list[str] = typer.Option([], "--id-column", help="Input column copied to the output (repeatable)."),
     on_error: str = typer.Option("fail", "--on-error", help="fail: stop at the first bad row; skip: leave bad rows "
                                  "out and list them in OUTPUT.errors.csv."),
+    trust: list[str] = typer.Option([], "--trust", help="A type the model package lists as unknown to trust "
+                                    "(repeatable)."),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Score a file with a registered model, streaming it so memory stays flat.
@@ -30,7 +32,7 @@ def predict_command(
     from ..models.package import load_model
 
     existing_store()
-    model = load_model(model_uri)
+    model = load_model(model_uri, trust=trust)
     with Progress(TextColumn("[bold]scoring[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=_output.err_console, transient=True, disable=json_output) as progress:
         task = progress.add_task("score", total=None)

@@ -10,6 +10,7 @@ from ..store import current_store
 from . import registry
 from .batch import DEFAULT_BATCH_SIZE, BatchResult, predict_file
 from .lineage import lineage as model_lineage
+from .onnx_export import OnnxReport, export_onnx as _export_onnx
 from .package import ModelInfo, load_model
 from .promote import PromotionDecision, promote
 from .registry import AliasEvent, ModelVersion
@@ -101,3 +102,15 @@ def predict_batch(uri: str, input: str | os.PathLike[str], output: str | os.Path
     """
     model = load_model(uri, trust=trust)
     return predict_file(model, input, output, batch_size=batch_size, id_columns=id_columns, on_error=on_error)
+
+
+def export_onnx(uri: str, output: str | os.PathLike[str], *, tolerance: float = 1e-5, attach: bool = True,
+                trust: bool | Iterable[str] = ()) -> OnnxReport:
+    """Convert a scikit-learn pipeline to ONNX, verified against the Python model before anything is written.
+
+    Raises:
+        VerificationError: labels differ or probabilities differ by more than ``tolerance`` on some rows
+            (listed in ``mismatches``).
+        ValidationError: a step cannot be converted (the message names it).
+    """
+    return _export_onnx(current_store(), uri, output, tolerance=tolerance, attach=attach, trust=trust)

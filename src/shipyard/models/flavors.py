@@ -14,8 +14,17 @@ from typing import Any
 
 from ..errors import ConfigError, ValidationError
 
-# Types skops flags as unknown that Shipyard trusts by default: they carry data, never code.
-SAFE_TYPES = frozenset({"numpy.dtype"})
+# Types skops flags as unknown that Shipyard trusts by default: they carry data, never code, and are
+# scikit-learn's own internals (trees, tree predictors, neighbour indexes) that every tree or neighbour
+# model contains. Anything else a package lists must be trusted by the caller.
+SAFE_TYPES = frozenset({
+    "numpy.dtype",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+})
 SERIALIZERS = ("skops", "pickle")
 MODEL_FILE = {"skops": "model.skops", "pickle": "model.pkl"}
 

@@ -113,6 +113,11 @@ def register_model(store: Store, source: str, name: str, *, description: str | N
     return get_version(store, name, version)
 
 
+def set_version_tags(store: Store, name: str, version: int, tags: dict[str, str]) -> None:
+    rows = [{"name": name, "version": version, "key": key, "value": value} for key, value in tags.items()]
+    store.db.write(lambda conn: upsert(conn, model_version_tags, rows))
+
+
 def get_version(store: Store, name: str, version: int) -> ModelVersion:
     def query(conn: Connection) -> ModelVersion:
         row = conn.execute(select(model_versions).where(model_versions.c.name == name,

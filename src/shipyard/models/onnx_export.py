@@ -1,0 +1,219 @@
+"""Verified ONNX export: the whole pipeline, preprocessing included, proven to answer as Python does.
+
+Exchange formats are distrusted because nobody checks the exported model against the original and
+because preprocessing is usually left behind. Here the complete scikit-learn pipeline is converted with
+skl2onnx, then both models score the stored input example plus generated rows that visit every
+categorical level seen in training, missing values, the numeric range edges and just beyond them. The
+file is written only if labels agree on every row and probabilities within the tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ShipyardError, ValidationError
+from ..store import Store
+from ..store._hashing import hash_bytes
+from ..tracking import artifacts as run_artifacts
+from . import registry
+from .package import LoadedModel, load_package
+from .signature import ColumnSpec, Signature
+
+DEFAULT_TOLERANCE = 1e-5
+ONNX_FILE = "model.onnx"
+
+
+class VerificationError(ShipyardError):
+    """The exported model does not answer like the original; ``mismatches`` lists the rows."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, mismatches: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.mismatches = mismatches
+
+
+@dataclass
+class OnnxReport:
+    output: Path
+    rows_checked: int
+    max_abs_diff: float
+    tolerance: float
+    onnx_hash: str
+    attached_to: str | None = None
+    columns: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"output": str(self.output), "rows_checked": self.rows_checked, "max_abs_diff": self.max_abs_diff,
+                "tolerance": self.tolerance, "onnx_hash": self.onnx_hash, "attached_to": self.attached_to}
+
+
+def export_onnx(store: Store, uri: str, output: str | os.PathLike[str], *, tolerance: float = DEFAULT_TOLERANCE,
+                attach: bool = True, trust: bool | Iterable[str] = ()) -> OnnxReport:
+    """Convert, verify, and write ``output``; with ``attach``, also store the file with the registry version."""
+    version, run_id, path = registry.resolve(store, uri)
+    model = load_package(store, run_id, path, uri=uri, trust=trust)
+    if model.manifest["flavor"] != "sklearn":
+        raise ValidationError(f"{uri} is a {model.manifest['flavor']} model; ONNX export converts scikit-learn "
+                              "pipelines.", field="model")
+    onnx_bytes = convert(model)
+    example = json.loads(run_artifacts.read_artifact(store, run_id, f"{path}/input_example.json") or b"[]")
+    rows = verification_rows(model.signature, example)
+    max_diff, mismatches = compare(model, onnx_bytes, rows, tolerance)
+    if mismatches:
+        raise VerificationError(
+            f"The ONNX conversion of {uri} disagrees with the Python model on {len(mismatches)} of {len(rows)} rows "
+            f"(largest probability difference {max_diff:.3g}, tolerance {tolerance:g}); nothing was written.",
+            mismatches=mismatches)
+    target = Path(output)
+    temp = target.with_name(f".{target.name}.tmp")
+    temp.write_bytes(onnx_bytes)
+    os.replace(temp, target)
+    report = OnnxReport(target, len(rows), max_diff, tolerance, hash_bytes(onnx_bytes),
+                        columns=model.signature.column_names)
+    if attach and version is not None:
+        run_artifacts.log_bytes(store, run_id, onnx_bytes, f"{path}/{ONNX_FILE}")
+        registry.set_version_tags(store, version.name, version.version, {
+            "onnx.hash": report.onnx_hash, "onnx.path": f"{path}/{ONNX_FILE}", "onnx.rows_checked": str(len(rows)),
+            "onnx.max_abs_diff": f"{max_diff:.3g}", "onnx.tolerance": f"{tolerance:g}"})
+        report.attached_to = version.uri
+    return report
+
+
+def convert(model: LoadedModel) -> bytes:
+    """The pipeline as ONNX bytes: one input per column, probabilities as a plain tensor."""
+    try:
+        from skl2onnx import convert_sklearn
+        from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    except ImportError as exc:
+        raise ConfigError("ONNX export needs skl2onnx and onnxruntime: pip install 'shipyard-ml[onnx]'.") from exc
+    initial_types = []
+    for spec in model.signature.inputs:
+        if spec.kind == "datetime":
+            raise ValidationError(f"Column {spec.name!r} holds dates, which ONNX models cannot take as input; "
+                                  "derive numeric features from it inside the pipeline's caller.", field=spec.name)
+        tensor = StringTensorType([None, 1]) if spec.kind == "string" else FloatTensorType([None, 1])
+        initial_types.append((spec.name, tensor))
+    final = _final_estimator(model.model)
+    options = {id(final): {"zipmap": False}} if hasattr(final, "predict_proba") else None
+    try:
+        onnx_model = convert_sklearn(model.model, initial_types=initial_types, options=options)
+    except Exception as exc:
+        step = _failing_step(model.model, exc)
+        raise ValidationError(
+            f"Cannot convert {model.uri} to ONNX: step {step} is not supported ({type(exc).__name__}: {exc}). "
+            "Replace that step or serve the Python model.", field="model") from exc
+    return bytes(onnx_model.SerializeToString())
+
+
+def verification_rows(signature: Signature, example: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored example plus rows that visit every level, missing values and the range edges."""
+    base = dict(example[0]) if example else {spec.name: _typical(spec) for spec in signature.inputs}
+    rows = [dict(row) for row in example]
+    for spec in signature.inputs:
+        for value in _probe_values(spec):
+            rows.append({**base, spec.name: value})
+    return rows
+
+
+def compare(model: LoadedModel, onnx_bytes: bytes, rows: list[dict[str, Any]],
+            tolerance: float) -> tuple[float, list[dict[str, Any]]]:
+    """Score ``rows`` with both models; returns the largest probability difference and mismatching rows."""
+    import numpy as np
+    import onnxruntime
+
+    frame = model.check_input(rows)
+    session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    outputs = session.run(None, onnx_feeds(model.signature, frame))
+    labels = np.asarray(outputs[0]).reshape(-1)
+    classifier = model.signature.output.kind == "classifier" and hasattr(model.model, "predict_proba")
+    python_labels = np.asarray(model.model.predict(frame)).reshape(-1)
+    if classifier:
+        python_proba = np.asarray(model.model.predict_proba(frame), dtype="float64")
+        onnx_proba = np.asarray(outputs[1], dtype="float64")
+        differences = np.abs(python_proba - onnx_proba).max(axis=1)
+    else:  # a regressor's "label" output is its prediction
+        differences = np.abs(python_labels.astype("float64") - labels.astype("float64"))
+        labels, python_labels = differences <= tolerance, np.ones_like(differences, dtype=bool)
+    mismatches = []
+    for index in np.nonzero((labels != python_labels) | (differences > tolerance))[0]:
+        mismatches.append({"row": int(index), "python_label": _plain(python_labels[index]),
+                           "onnx_label": _plain(labels[index]), "max_abs_diff": float(differences[index]),
+                           "input": {key: _plain(value) for key, value in rows[index].items()}})
+    return float(differences.max()) if len(differences) else 0.0, mismatches
+
+
+def onnx_feeds(signature: Signature, frame: Any) -> dict[str, Any]:
+    """One (N, 1) array per column: float32 numbers (NaN when missing), strings ("" when missing)."""
+    import numpy as np
+
+    feeds = {}
+    for spec in signature.inputs:
+        column = frame[spec.name]
+        if spec.kind == "string":
+            values = np.array(["" if value is None else str(value) for value in column], dtype=object)
+        else:
+            values = column.astype("float64").to_numpy(dtype="float32", na_value=np.nan)
+        feeds[spec.name] = values.reshape(-1, 1)
+    return feeds
+
+
+def _probe_values(spec: ColumnSpec) -> list[Any]:
+    if spec.kind == "string":
+        return [*(spec.levels or ()), None]
+    if spec.kind in ("integer", "float") and spec.minimum is not None and spec.maximum is not None:
+        low, high = spec.minimum, spec.maximum
+        span = high - low or 1.0
+        values: list[Any] = [low, high, (low + high) / 2, low - span * 0.1, high + span * 0.1]
+        if spec.kind == "integer":
+            values = [round(value) for value in values]
+        return [*values, None] if spec.nullable else values
+    if spec.kind == "boolean":
+        return [True, False]
+    return []
+
+
+def _typical(spec: ColumnSpec) -> Any:
+    if spec.kind == "string":
+        return spec.levels[0] if spec.levels else ""
+    if spec.kind in ("integer", "float"):
+        return spec.minimum if spec.minimum is not None else 0
+    return False
+
+
+def _final_estimator(model: Any) -> Any:
+    steps = getattr(model, "steps", None)
+    return _final_estimator(steps[-1][1]) if steps else model
+
+
+def _failing_step(model: Any, exc: Exception) -> str:
+    """The pipeline step whose type the converter complained about, for the error message."""
+    text = str(exc)
+    for name, step in _walk(model):
+        if type(step).__name__ in text:
+            return f"{name!r} ({type(step).__name__})"
+    return f"of type {type(model).__name__}"
+
+
+def _walk(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    found = []
+    for name, step in getattr(model, "steps", []) or []:
+        found.append((prefix + name, step))
+        found.extend(_walk(step, prefix + name + "/"))
+    for name, transformer, _columns in getattr(model, "transformers", []) or []:
+        found.append((prefix + name, transformer))
+        found.extend(_walk(transformer, prefix + name + "/"))
+    return found
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value

@@ -1,0 +1,105 @@
+"""Verified ONNX export: verified, refused with the mismatching rows, unsupported steps named, attached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+import shipyard
+from shipyard.models.onnx_export import onnx_feeds, verification_rows
+from shipyard.models.signature import infer_signature
+
+
+@pytest.fixture
+def frame() -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(4)
+    size = 400
+    data = pd.DataFrame({
+        "tenure": rng.integers(1, 72, size),
+        "charges": np.where(rng.random(size) < 0.05, np.nan, rng.uniform(18, 120, size)),
+        "contract": rng.choice(["Month-to-month", "One year", "Two year"], size),
+        "payment": rng.choice(["card", "check", "transfer"], size),
+    })
+    target = ((data["contract"] == "Month-to-month") & (data["tenure"] < 30)).astype(int)
+    return data, target
+
+
+def register(model: Pipeline, data: pd.DataFrame, target: pd.Series) -> str:
+    with shipyard.start_run():
+        info = shipyard.log_model(model.fit(data, target), input_example=data)
+    version = shipyard.register_model(info, "churn")
+    return version.uri
+
+
+def pipeline(estimator: object, numeric_extra: list[tuple[str, object]] | None = None) -> Pipeline:
+    numeric = Pipeline([*(numeric_extra or []), ("impute", SimpleImputer(strategy="median")),
+                        ("scale", StandardScaler())])
+    prepare = ColumnTransformer([("numeric", numeric, ["tenure", "charges"]),
+                                 ("categorical", OneHotEncoder(handle_unknown="ignore"), ["contract", "payment"])])
+    return Pipeline([("prepare", prepare), ("model", estimator)])
+
+
+@pytest.mark.parametrize("estimator", [LogisticRegression(), GradientBoostingClassifier(n_estimators=20)],
+                         ids=["logistic", "boosting"])
+def test_verified_export_is_written_and_attached(frame, estimator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, target = frame
+    uri = register(pipeline(estimator), data, target)
+    report = shipyard.export_onnx(uri, tmp_path / "churn.onnx")
+    assert report.max_abs_diff <= 1e-5
+    assert report.rows_checked >= 20 + 3 + 3 + 2  # example + every level + missing + range edges
+    session = onnxruntime.InferenceSession((tmp_path / "churn.onnx").read_bytes(), providers=["CPUExecutionProvider"])
+    loaded = shipyard.load_model(uri)
+    checked = loaded.check_input(data.head(50))
+    labels, probabilities = session.run(None, onnx_feeds(loaded.signature, checked))
+    np.testing.assert_array_equal(labels.reshape(-1), loaded.predict(data.head(50)))
+    np.testing.assert_allclose(probabilities, loaded.predict_proba(data.head(50)).to_numpy(), atol=1e-5)
+    tags = shipyard.get_model_version("churn", 1).tags
+    assert tags["onnx.hash"] == report.onnx_hash and tags["onnx.path"] == "model/model.onnx"
+    assert report.attached_to == "models:/churn/1"
+
+
+def test_a_disagreement_is_refused_with_the_rows(frame, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, target = frame
+    uri = register(pipeline(LogisticRegression()), data, target)
+    with pytest.raises(shipyard.VerificationError, match="disagrees with the Python model") as caught:
+        shipyard.export_onnx(uri, tmp_path / "churn.onnx", tolerance=0.0)  # float32 cannot match to the last bit
+    assert caught.value.mismatches and {"row", "python_label", "onnx_label", "max_abs_diff", "input"} <= set(
+        caught.value.mismatches[0])
+    assert not (tmp_path / "churn.onnx").exists()
+    assert "onnx.hash" not in shipyard.get_model_version("churn", 1).tags
+
+
+def test_an_unsupported_step_is_named(frame, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, target = frame
+    custom = [("log", FunctionTransformer(np.log1p))]
+    with shipyard.start_run():
+        info = shipyard.log_model(pipeline(LogisticRegression(), custom).fit(data, target), input_example=data,
+                                  serializer="pickle")
+    with pytest.raises(shipyard.ValidationError, match="trust=True"):
+        shipyard.export_onnx(info.uri, tmp_path / "x.onnx")  # a pickled package is refused before converting
+    uri = register(pipeline(LogisticRegression(), [("clip", FunctionTransformer(np.clip, kw_args={"a_min": 0,
+                                                                                                  "a_max": 100}))]),
+                   data, target)
+    with pytest.raises(shipyard.ValidationError, match=r"step 'prepare/numeric/clip' \(FunctionTransformer\)"):
+        shipyard.export_onnx(uri, tmp_path / "x.onnx", trust=["numpy.clip"])
+
+
+def test_verification_rows_visit_levels_missing_and_edges(frame) -> None:  # type: ignore[no-untyped-def]
+    data, _ = frame
+    signature = infer_signature(data)
+    rows = verification_rows(signature, data.head(2).to_dict("records"))
+    contracts = {row["contract"] for row in rows}
+    assert {"Month-to-month", "One year", "Two year", None} <= contracts
+    charges = [row["charges"] for row in rows]
+    assert any(value is None for value in charges)
+    assert max(value for value in charges if value is not None) > data["charges"].max()
