@@ -25,12 +25,18 @@ SAFE_TYPES = frozenset({
     "sklearn.neighbors._ball_tree.BallTree",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
 })
-SERIALIZERS = ("skops", "pickle")
+SERIALIZERS = ("skops", "pickle", "onnx")
 MODEL_FILE = {"skops": "model.skops", "pickle": "model.pkl"}
+ONNX_FILE = "model.onnx"
 
 
 def flavor_of(model: Any) -> str:
-    """``sklearn`` for scikit-learn-compatible estimators, ``python`` for anything else with ``predict``."""
+    """``onnx`` for ONNX graphs, ``sklearn`` for scikit-learn-compatible estimators, ``python`` for anything
+    else with ``predict``."""
+    from .onnx_flavor import OnnxPredictor, is_onnx
+
+    if is_onnx(model) or isinstance(model, OnnxPredictor):
+        return "onnx"
     if not hasattr(model, "predict"):
         raise ValidationError(
             f"Cannot log a {type(model).__name__}: a model needs a predict() method.", field="model")
@@ -45,6 +51,8 @@ def serialize(model: Any, flavor: str, serializer: str) -> tuple[dict[str, bytes
     if serializer not in SERIALIZERS:
         raise ValidationError(f"Unknown serializer {serializer!r}; use one of {', '.join(SERIALIZERS)}.",
                               field="serializer")
+    if flavor == "onnx":
+        return {ONNX_FILE: model.onnx_bytes}, []
     if serializer == "pickle":
         try:
             import cloudpickle
@@ -62,8 +70,16 @@ def serialize(model: Any, flavor: str, serializer: str) -> tuple[dict[str, bytes
 
 
 def deserialize(files: dict[str, bytes], serializer: str, untrusted: list[str],
-                trust: bool | Iterable[str], source: str) -> Any:
-    """Rebuild the model; refuses pickles and unknown types the caller did not trust."""
+                trust: bool | Iterable[str], source: str, *, onnx: tuple[Any, tuple[Any, ...]] | None = None) -> Any:
+    """Rebuild the model; refuses pickles and unknown types the caller did not trust.
+
+    ``onnx`` carries (signature, classes) for ONNX packages, whose graph is run by onnxruntime (no code).
+    """
+    if serializer == "onnx":
+        from .onnx_flavor import OnnxPredictor
+
+        assert onnx is not None
+        return OnnxPredictor(files[ONNX_FILE], onnx[0], onnx[1])
     if serializer == "pickle":
         if trust is not True:
             raise ValidationError(
@@ -87,8 +103,9 @@ def library_versions(flavor: str, serializer: str) -> dict[str, str]:
     import platform
     from importlib import metadata
 
-    names = ["numpy", "pandas", "scikit-learn"]
-    names += ["skops"] if serializer == "skops" else ["cloudpickle"]
+    names = ["numpy", "pandas"]
+    names += {"skops": ["scikit-learn", "skops"], "pickle": ["scikit-learn", "cloudpickle"],
+              "onnx": ["onnxruntime"]}[serializer]
     names += [name for name in ("xgboost", "lightgbm") if _installed(name)]
     versions = {"python": platform.python_version()}
     for name in names:

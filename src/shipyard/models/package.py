@@ -21,7 +21,7 @@ from ..store import Store, current_store
 from ..store._hashing import hash_bytes, hash_json
 from ..tracking import artifacts as run_artifacts, fluent
 from ..tracking.runs import get_run, resolve_run_id
-from . import flavors
+from . import flavors, onnx_flavor
 from .profile import prediction_profile, profile_frame
 from .signature import Signature, ValidationReport, as_frame, infer_signature, validate
 
@@ -53,8 +53,9 @@ def log_model(
     """Package a fitted model with its schema and training profile as artifacts of the active run.
 
     Args:
-        model: a fitted scikit-learn estimator or Pipeline (preprocessing included), or any object with
-            ``predict`` (and optionally ``predict_proba``) when ``serializer="pickle"``.
+        model: a fitted scikit-learn estimator or Pipeline (preprocessing included), an ONNX graph
+            (``onnx.ModelProto``, one input per column; pass ``y_example`` to name a classifier's classes), or
+            any object with ``predict`` (and optionally ``predict_proba``) when ``serializer="pickle"``.
         name: the artifact path of the package inside the run.
         input_example: training inputs (DataFrame, Arrow table or 2-D array): the signature and the
             monitoring reference profile are computed from it; its first rows are kept as an example.
@@ -64,8 +65,13 @@ def log_model(
     Returns:
         A :class:`ModelInfo` whose ``uri`` (``runs:/<run_id>/<name>``) loads the model back.
     """
-    flavor = flavors.flavor_of(model)
     frame = as_frame(input_example)
+    if onnx_flavor.is_onnx(model):  # run the graph through onnxruntime from here on
+        probe = infer_signature(frame)
+        classes = tuple(sorted({_plain_label(value) for value in y_example})) if y_example is not None else ()
+        model = onnx_flavor.OnnxPredictor(model.SerializeToString(), probe, classes)
+    flavor = flavors.flavor_of(model)
+    serializer = "onnx" if flavor == "onnx" else serializer
     signature = infer_signature(frame, model)
     checked, _ = validate(frame, signature)
     files, untrusted = flavors.serialize(model, flavor, serializer)
@@ -166,7 +172,9 @@ def load_package(store: Store, run_id_or_prefix: str, path: str, *, trust: bool 
                 object_hash=recorded["hash"], path=f"{path}/{filename}")
         files[filename] = data
     _warn_on_version_drift(manifest.get("libraries", {}), source)
-    model = flavors.deserialize(files, manifest["serializer"], manifest.get("untrusted_types", []), trust, source)
+    signature = Signature.from_dict(manifest["signature"])
+    model = flavors.deserialize(files, manifest["serializer"], manifest.get("untrusted_types", []), trust, source,
+                                onnx=(signature, signature.output.classes))
     return LoadedModel(model, manifest, source)
 
 
@@ -230,6 +238,10 @@ def _warn_on_version_drift(recorded: dict[str, str], source: str) -> None:
             _warned_versions.add(lib)
             warnings.warn(f"{source} was saved with {lib} {version} but {lib} {installed} is installed; "
                           "predictions may differ.", UserWarning, stacklevel=3)
+
+
+def _plain_label(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def _target_profile(y_example: Any) -> dict[str, Any]:

@@ -103,3 +103,21 @@ def test_verification_rows_visit_levels_missing_and_edges(frame) -> None:  # typ
     charges = [row["charges"] for row in rows]
     assert any(value is None for value in charges)
     assert max(value for value in charges if value is not None) > data["charges"].max()
+
+
+def test_an_onnx_graph_is_a_flavor_of_its_own(frame, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import onnx
+
+    data, target = frame
+    uri = register(pipeline(LogisticRegression()), data, target)
+    shipyard.export_onnx(uri, tmp_path / "churn.onnx", attach=False)
+    with shipyard.start_run():
+        info = shipyard.log_model(onnx.load(str(tmp_path / "churn.onnx")), "onnx-model", input_example=data,
+                                  y_example=target)
+    loaded = shipyard.load_model(info.uri)
+    assert loaded.manifest["flavor"] == "onnx" and loaded.manifest["serializer"] == "onnx"
+    assert loaded.signature.output.classes == (0, 1)
+    python_model = shipyard.load_model(uri)
+    np.testing.assert_array_equal(loaded.predict(data.head(30)), python_model.predict(data.head(30)))
+    np.testing.assert_allclose(loaded.predict_proba(data.head(30)).to_numpy(),
+                               python_model.predict_proba(data.head(30)).to_numpy(), atol=1e-5)

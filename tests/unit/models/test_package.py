@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +142,22 @@ def test_bad_uris() -> None:
         pass
     with pytest.raises(shipyard.NotFoundError, match="has no model at 'model'"):
         load_model(f"runs:/{run.id}/model")
+
+
+def test_a_different_library_version_warns_once(data: tuple[pd.DataFrame, pd.Series]) -> None:
+    from shipyard.models import package
+    from shipyard.tracking.artifacts import log_bytes, read_artifact
+
+    frame, target = data
+    with shipyard.start_run() as run:
+        info = log_model(pipeline(LogisticRegression()).fit(frame, target), input_example=frame)
+    store = shipyard.current_store()
+    manifest = json.loads(read_artifact(store, run.id, "model/model.json"))
+    manifest["libraries"]["numpy"] = "0.1.0"
+    log_bytes(store, run.id, json.dumps(manifest).encode(), "model/model.json")
+    package._warned_versions.discard("numpy")
+    with pytest.warns(UserWarning, match=r"saved with numpy 0\.1\.0 but numpy \d"):
+        load_model(info.uri)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model(info.uri)  # once per library and process, not on every load

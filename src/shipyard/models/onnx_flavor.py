@@ -1,0 +1,55 @@
+"""ONNX models as first-class packages: logged directly, or produced by a verified export.
+
+An :class:`OnnxPredictor` runs an ONNX graph with onnxruntime behind the same ``predict`` /
+``predict_proba`` interface as a scikit-learn pipeline, feeding one ``(N, 1)`` input per signature column
+(the convention of skl2onnx and of tabular serving).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConfigError, ValidationError
+from .signature import Signature
+
+
+class OnnxPredictor:
+    """An ONNX graph with a scikit-learn-like face. ``classes_`` is set for classifiers."""
+
+    def __init__(self, onnx_bytes: bytes, signature: Signature, classes: tuple[Any, ...] = ()) -> None:
+        try:
+            import onnxruntime
+        except ImportError as exc:
+            raise ConfigError("ONNX models need onnxruntime: pip install 'shipyard-ml[onnx]'.") from exc
+        self.onnx_bytes = onnx_bytes
+        self.signature = signature
+        self.session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+        names = [item.name for item in self.session.get_inputs()]
+        expected = signature.column_names
+        if sorted(names) != sorted(expected):
+            raise ValidationError(
+                f"The ONNX graph takes inputs {', '.join(names)}, but the example has columns {', '.join(expected)}; "
+                "give an input_example whose columns are the graph's inputs.", field="input_example")
+        self._outputs = [item.name for item in self.session.get_outputs()]
+        if classes:
+            import numpy as np
+
+            self.classes_ = np.asarray(classes)
+
+    def _run(self, frame: Any) -> list[Any]:
+        from .onnx_export import onnx_feeds
+
+        return list(self.session.run(None, onnx_feeds(self.signature, frame)))
+
+    def predict(self, frame: Any) -> Any:
+        return self._run(frame)[0].reshape(-1)
+
+    def predict_proba(self, frame: Any) -> Any:
+        outputs = self._run(frame)
+        if len(outputs) < 2:
+            raise ValidationError("This ONNX graph has no probability output.", field="model")
+        return outputs[1]
+
+
+def is_onnx(model: Any) -> bool:
+    return type(model).__name__ == "ModelProto" and type(model).__module__.startswith("onnx")
