@@ -107,8 +107,9 @@ def demo(
     _output.console.print(
         f"Best: [bold]{_output.escape(best['name'])}[/] (run {best['run_id'][:8]}), "
         f"ROC AUC {best['metrics']['roc_auc']:.4f}. Store: {store.location.describe()}\n"
-        f"Next: shipyard runs show {best['run_id'][:8]}   |   shipyard runs compare "
-        + " ".join(record["run_id"][:8] for record in records[:2])
+        f"Next: shipyard runs compare {' '.join(record['run_id'][:8] for record in records[:2])}   |   "
+        "shipyard models show churn   |   shipyard models history churn   |   "
+        "shipyard lineage models:/churn@champion"
     )
 
 

@@ -175,6 +175,8 @@ def set_alias(store: Store, name: str, alias: str, version: int, *, reason: str 
             _raise_unknown_version(conn, name, version)
         previous = conn.execute(select(model_aliases.c.version).where(
             model_aliases.c.name == name, model_aliases.c.alias == alias)).scalar()
+        if previous == version and action == "set":  # nothing moves, so nothing enters the audit log
+            return AliasEvent(name, alias, "unchanged", previous, version, None, _to_datetime(_now_ms()), reason, None)
         upsert(conn, model_aliases, [{"name": name, "alias": alias, "version": version}])
         return _record(conn, name, alias, action, previous, version, reason, details)
 

@@ -43,6 +43,7 @@ def test_aliases_resolve_move_and_are_audited(frame: pd.DataFrame) -> None:
     shipyard.set_alias("churn", "champion", 1, reason="first model")
     assert shipyard.load_model("models:/churn@champion").version == 1
     shipyard.set_alias("churn", "challenger", 2)
+    assert shipyard.set_alias("churn", "challenger", 2).action == "unchanged"  # not audited: nothing moved
     shipyard.set_alias("churn", "champion", 2, reason="better AUC")
     assert shipyard.load_model("models:/churn@champion").version == 2
     assert shipyard.get_model_version("churn", 2).aliases == ("challenger", "champion")
