@@ -35,6 +35,7 @@ test: $(STAMP_DEV) system-deps lint
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_tracking
+	$(BIN)/python -m benchmarks.bench_batch
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -27,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks._results import RESULTS, machine, write_section
 from benchmarks.anchors import REPO, anchor_env, anchor_python, anchor_version
 from benchmarks.tracking_values import SEARCH_FILTER, SEARCH_ORDER_BY
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
 TIMEOUT_SECONDS = 1800  # per subprocess: a hung tool must not hang the benchmark
 
 # A target sees (shipyard seconds, ratio mlflow/shipyard or None) and says pass or fail.
@@ -154,15 +152,6 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M)
-        model = f" ({found.group(1).strip()})" if found else ""
-    return f"{os.cpu_count()} CPUs{model}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
-
-
 def shipyard_version() -> str:
     probe = subprocess.run(
         [str(shipyard_python()), "-c", "import importlib.metadata as m; print(m.version('shipyard-ml'))"],
@@ -175,13 +164,7 @@ def shipyard_version() -> str:
 
 def write_results(section: str) -> None:
     """Replace the ``## Tracking`` section of RESULTS.md, keeping every other section."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Tracking\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    write_section("Tracking", section)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -210,14 +210,20 @@ def _cast(series: Any, spec: ColumnSpec, report: ValidationReport) -> Any:
             raise ValidationError(f"Column {spec.name!r} expects a date/time, got {series.iloc[position]!r} "
                                   f"(row {position}).", field=spec.name)
     else:
-        result = _as_text(series)
+        missing = series.isna().to_numpy()  # once, on the original column (fast for Arrow-backed text)
+        result = _as_text(series, missing)
         if spec.levels is not None:
             known = set(spec.levels)
             # Compare the few distinct values, not every row; count rows only when something is new.
-            unseen_values = [value for value in pd.unique(result) if value is not None and value not in known]
+            distinct = {str(value) for value in series.unique() if not _is_missing(value) and value is not pd.NA}
+            unseen_values = sorted(distinct - known)
             if unseen_values:
                 unseen = result[result.isin(unseen_values)]
                 report.unseen_levels[spec.name] = {str(k): int(v) for k, v in unseen.value_counts().items()}
+        missing_count = int(missing.sum())
+        if missing_count and not spec.nullable:
+            report.missing[spec.name] = missing_count
+        return result
     missing_count = int(result.isna().sum())
     if missing_count and not spec.nullable:
         report.missing[spec.name] = missing_count
@@ -233,20 +239,20 @@ def _whole(numbers: Any) -> bool:
     return not numbers.isna().any() and bool((numbers == numbers.round()).all())
 
 
-def _as_text(series: Any) -> Any:
-    """Text values as Python strings in an object column, missing as None (what encoders expect)."""
+def _as_text(series: Any, missing: Any) -> Any:
+    """Text values as strings. A column that already holds only strings (pandas' text dtype, or objects
+    that are all ``str``) is passed through untouched: converting it would cost more than the model."""
     import numpy as np
     import pandas as pd
 
+    if pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(series.dtype):
+        return series
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        return series
     values = series.to_numpy(dtype=object)
-    missing = series.isna().to_numpy()
-    if missing.any():
-        values = values.copy()
-        values[missing] = None
-    surely_text = pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(series.dtype)
-    if not surely_text and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
-        values = np.array([value if value is None else str(value) for value in values], dtype=object)
-    return pd.Series(values, index=series.index, dtype=object)
+    converted = np.array([None if gone else str(value) for value, gone in zip(values, missing, strict=True)],
+                         dtype=object)
+    return pd.Series(converted, index=series.index, dtype=object)
 
 
 def _is_missing(value: Any) -> bool:
