@@ -17,9 +17,17 @@ def test_example_runs(example: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert output.strip(), f"{example.name} printed nothing"
 
 
-def test_quickstart_finds_the_best_run(capsys: pytest.CaptureFixture[str]) -> None:
+def test_tracking_quickstart_finds_the_best_run(capsys: pytest.CaptureFixture[str]) -> None:
     runpy.run_path(str(EXAMPLES[0].with_name("tracking_quickstart.py")), run_name="__main__")
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split()[:2] == ["alpha-0.1", "0.1"]
     assert "history points: 20" in lines
     assert "parent: True" in lines
+
+
+def test_models_quickstart_promotes_the_better_model(capsys: pytest.CaptureFixture[str]) -> None:
+    runpy.run_path(str(EXAMPLES[0].with_name("models_quickstart.py")), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "promoted: True | champion is now 2"
+    assert lines[1] == "scored rows: 500"
+    assert lines[2] == "trained on: 1500 rows"
