@@ -77,3 +77,23 @@ def test_concurrent_writers(pg_store: str, tmp_path: Path) -> None:
     frame = shipyard.search_runs(experiment="conc")
     assert len(frame) == 4
     assert all(len(shipyard.metric_history(run_id, "x")) == 2000 for run_id in frame["run_id"])
+
+
+def test_registry_on_postgres(pg_store: str) -> None:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x": rng.normal(size=100), "y": rng.normal(size=100)})
+    target = (frame["x"] > 0).astype(int)
+    for _ in range(2):
+        with shipyard.start_run(experiment="models"):
+            info = shipyard.log_model(LogisticRegression().fit(frame, target), input_example=frame)
+        shipyard.register_model(info, "churn")
+    shipyard.set_alias("churn", "champion", 1)
+    shipyard.set_alias("churn", "champion", 2, reason="newer")
+    loaded = shipyard.load_model("models:/churn@champion")
+    assert loaded.version == 2
+    assert [(event.from_version, event.to_version) for event in shipyard.alias_history("churn")] == [(None, 1), (1, 2)]
+    assert shipyard.lineage("models:/churn/1")["training_data"]["rows"] == 100
