@@ -62,6 +62,10 @@ def test_search_semantics_match_sqlite(pg_store: str) -> None:
     assert list(shipyard.search_runs(filter="tags.team LIKE 'd%'")["name"]) == ["a"]
     assert sorted(shipyard.search_runs(filter="tags.team ILIKE 'd%'")["name"]) == ["a", "b"]
     assert list(shipyard.search_runs(order_by=["params.C DESC"])["name"])[:2] == ["b", "a"]
+    with shipyard.start_run(experiment="e", name="exploded"):
+        shipyard.log_metrics({"loss": float("inf"), "grad": float("-inf")})
+    exploded = shipyard.search_runs(filter="attributes.name = 'exploded'")
+    assert exploded.loc[0, "metrics.loss"] == math.inf and exploded.loc[0, "metrics.grad"] == -math.inf
 
 
 def test_concurrent_writers(pg_store: str, tmp_path: Path) -> None:

@@ -56,17 +56,17 @@ def json_object_agg(conn: Connection, key: Any, value: Any, *, numeric: bool = F
     """An aggregate building one JSON object per group from key and value columns.
 
     Reading one small document per run is far cheaper than one row per (run, key). JSON has no
-    infinities and the engines disagree on how to write them (SQLite 3.40 writes a bare ``Inf`` that no
-    JSON parser reads), so for ``numeric`` values they are sent as the strings "Infinity" and
-    "-Infinity", which ``float()`` reads back.
+    infinities: PostgreSQL writes them as the strings "Infinity" and "-Infinity", while SQLite 3.40 writes
+    a bare ``Inf`` that no JSON parser reads, so on SQLite ``numeric`` values are mapped to those strings
+    first. ``float()`` reads them back either way.
     """
     from sqlalchemy import case, func, literal
 
+    if conn.dialect.name == "postgresql":
+        return func.json_object_agg(key, value)
     if numeric:
         largest = 1.7976931348623157e308
         value = case((value > largest, literal("Infinity")), (value < -largest, literal("-Infinity")), else_=value)
-    if conn.dialect.name == "postgresql":
-        return func.json_object_agg(key, value)
     return func.json_group_object(key, value)
 
 
