@@ -111,9 +111,9 @@ class LocalObjectStore:
                 os.fsync(sink.fileno())
             digest = str(hasher.hexdigest())
             final = self.path_for(digest)
-            if final.is_file():
+            if final.is_file() and _intact(final, digest):
                 temp.unlink()
-            else:
+            else:  # new, or a stored copy that no longer matches its hash: the fresh bytes repair it
                 final.parent.mkdir(exist_ok=True)
                 os.replace(temp, final)
                 _fsync_dir(final.parent)
@@ -179,6 +179,14 @@ def _corrupted(digest: str, path: Path, label: str | None) -> IntegrityError:
         object_hash=digest,
         path=label,
     )
+
+
+def _intact(path: Path, digest: str) -> bool:
+    hasher = new_hasher(path.stat().st_size)
+    with open(path, "rb") as stream:
+        while chunk := stream.read(CHUNK_SIZE):
+            hasher.update(chunk)
+    return bool(hasher.hexdigest() == digest)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from ..config import StoreLocation, resolve_location
 from ..errors import StoreUnavailableError
@@ -24,6 +25,9 @@ class Store:
     def __init__(self, location: StoreLocation) -> None:
         self.location = location
         self.pid = os.getpid()
+        # Memos of what this store holds (experiment ids, recorded environments): they live and die
+        # with the store object, so a store deleted and created again never sees stale entries.
+        self.cache: dict[str, Any] = {}
         if location.root is not None:
             _create_root(location.root)
         self.db = Database(location.db_uri)

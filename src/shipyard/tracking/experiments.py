@@ -14,8 +14,6 @@ from ._validation import check_name
 
 DEFAULT_EXPERIMENT = "Default"
 
-_ids: dict[tuple[str, str], int] = {}
-
 
 @dataclass(frozen=True)
 class Experiment:
@@ -28,9 +26,9 @@ class Experiment:
 def experiment_id(store: Store, name: str, *, create: bool = True) -> int:
     """The id of experiment ``name``, creating it when ``create`` (cached per process and store)."""
     check_name(name, "experiment")
-    cache_key = (store.location.db_uri, name)
-    if cache_key in _ids:
-        return _ids[cache_key]
+    ids: dict[str, int] = store.cache.setdefault("experiment_ids", {})
+    if name in ids:
+        return ids[name]
 
     def find(conn: Connection) -> int | None:
         return conn.execute(select(experiments.c.id).where(experiments.c.name == name)).scalar()
@@ -50,7 +48,7 @@ def experiment_id(store: Store, name: str, *, create: bool = True) -> int:
             return int(key[0])
 
         found = store.db.write(create_it)
-    _ids[cache_key] = found
+    ids[name] = found
     return found
 
 

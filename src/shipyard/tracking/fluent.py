@@ -333,7 +333,9 @@ def _end_runs_at_exit() -> None:
         remaining = [run for run in _process_runs if not run.ended]
     for run in reversed(remaining):
         try:
-            if _uncaught:
+            if _uncaught and isinstance(_uncaught[-1], KeyboardInterrupt):
+                _end(run, _runs.KILLED, "KeyboardInterrupt")  # the same status as a with-block interrupted
+            elif _uncaught:
                 _end(run, _runs.FAILED, _describe(_uncaught[-1]))
             else:
                 _end(run, _runs.FINISHED, None)

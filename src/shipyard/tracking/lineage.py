@@ -3,8 +3,8 @@
 Run creation must stay fast in sweeps that start thousands of runs, so both expensive captures are
 cached per process behind a cheap fingerprint and recomputed only when it changes:
 
-* git: the HEAD file, the ref it names, ``packed-refs``, the index, and the (mtime, size) of every
-  tracked file. That is the same stat-based test git itself uses to decide what to re-read, so a saved
+* git: the HEAD file, the ref it names, ``packed-refs``, the index, and the (mtime, ctime, size,
+  inode) of every tracked file. That is the same stat-based test git itself uses to decide what to re-read, so a saved
   edit or a new commit is always seen, while an unchanged tree costs a few ``stat`` calls.
 * packages: the modification times of the directories on ``sys.path``, which change whenever a
   distribution is installed or removed.
@@ -200,12 +200,13 @@ def _read_git_state(root: Path) -> GitState | None:
                     diff_hash=hash_bytes(diff) if diff else None, diff=diff or None)
 
 
-def _stat(path: Path) -> tuple[int, int] | None:
+def _stat(path: Path) -> tuple[int, int, int, int] | None:
+    """What git's own index compares: a same-size rewrite within one mtime tick still changes ctime."""
     try:
         info = path.stat()
     except OSError:
         return None
-    return (info.st_mtime_ns, info.st_size)
+    return (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
 
 
 def _mtime(path: str) -> int | None:

@@ -24,7 +24,6 @@ from .experiments import experiment_id
 RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
 STATUSES = (RUNNING, FINISHED, FAILED, KILLED)
 _ID_PREFIX_RE = re.compile(r"^[0-9a-f]{1,32}$")
-_known_environments: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -90,10 +89,10 @@ def create_run(
         store.objects.put_bytes(git.diff)  # the uncommitted code itself, so the run can be reproduced
     run_id = uuid.uuid4().hex
     now = _now_ms()
-    env_key = (store.location.db_uri, env.hash)
+    known_environments: set[str] = store.cache.setdefault("environments", set())
 
     def write(conn: Connection) -> None:
-        if env_key not in _known_environments:
+        if env.hash not in known_environments:
             insert_ignore(conn, environments, [
                 {"hash": env.hash, "python": env.python, "packages": lineage.packages_json(env), "created_at": now}
             ])
@@ -112,7 +111,7 @@ def create_run(
             conn.execute(tags.insert(), [{"run_id": run_id, **row} for row in tag_rows])
 
     store.db.write(write)
-    _known_environments.add(env_key)
+    known_environments.add(env.hash)
     return run_id
 
 
