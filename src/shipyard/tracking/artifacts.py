@@ -81,7 +81,8 @@ def _verified(store: Store, run_id: str, entry: dict[str, Any], fetch: Any) -> A
     label = f"artifact {entry['path']!r} of run {run_id[:8]}"
     try:
         return fetch(label)
-    except IntegrityError:
+    except IntegrityError as exc:
+        exc.path = entry["path"]  # the artifact path, for programs; the message keeps the human label
         raise
     except NotFoundError as exc:
         raise NotFoundError(f"The {label} is recorded but its object is missing from the store: {exc}") from None

@@ -86,8 +86,9 @@ def start_run(
         parent: parent run (id or ActiveRun) for sweeps. Inside another ``with start_run()`` the
             enclosing run becomes the parent unless ``nested=False``.
         nested: ``False`` refuses to start inside an active run instead of nesting.
-        run_id: resume this existing run instead of creating one (``$SHIPYARD_RUN_ID`` does the same,
-            which is how pipeline stages hand their run to the code they execute).
+        run_id: log into this existing run instead of creating one. A RUNNING run is joined (its owner
+            ends it; several processes can share it); an ended run is resumed and ended again by this
+            one. ``$SHIPYARD_RUN_ID`` joins the same way: pipeline stages hand their run to their code so.
 
     Returns:
         The :class:`ActiveRun`; use it in a ``with`` block so it ends FINISHED or FAILED.
@@ -101,7 +102,12 @@ def start_run(
     joined = run_id or (os.environ.get("SHIPYARD_RUN_ID") if enclosing is None else None)
     if joined:
         run = _runs.get_run(store, joined)
-        active = ActiveRun(run.id, run.name, run.experiment, owned=run_id is not None)
+        # A RUNNING run belongs to whoever started it (a pipeline stage, a parent process): join it without
+        # ending it. A run that already ended is resumed, and this process ends it again.
+        resumed = run_id is not None and run.status != _runs.RUNNING
+        if resumed:
+            _runs.reopen(store, run.id)
+        active = ActiveRun(run.id, run.name, run.experiment, owned=resumed)
         _push(active)
         return active
     if enclosing is not None and nested is False:

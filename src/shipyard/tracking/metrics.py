@@ -29,8 +29,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FLUSH_INTERVAL_S = 1.0
-_WAKE_AT = 100_000  # pending points that wake the flusher early
-_BLOCK_AT = 2_000_000  # pending points that make the caller flush itself (backpressure)
+_WAKE_AT = 50_000  # pending points that wake the flusher early
+# Pending points that make the caller flush itself: a loop that logs faster than the database takes
+# points (about 1M a second against 200k) would otherwise grow without bound and lose more on a kill.
+_BLOCK_AT = 500_000
 
 Point = tuple[str, str, int, float | None, int]  # run_id, key, step, value (None = NaN), timestamp ms
 

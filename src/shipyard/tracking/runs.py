@@ -134,6 +134,12 @@ def mark_ended(conn: Connection, run_id: str, status: str, error: str | None) ->
     conn.execute(_END_STATEMENT, {"run_id": run_id, "status": status, "end_time": _now_ms(), "error": error})
 
 
+def reopen(store: Store, run_id: str) -> None:
+    """Mark an ended run RUNNING again (resumed with ``start_run(run_id=...)``)."""
+    store.db.write(lambda conn: conn.execute(
+        update(runs).where(runs.c.id == run_id).values(status=RUNNING, end_time=None, error=None)))
+
+
 def log_params(store: Store, run_id: str, values: dict[str, Any]) -> None:
     """Record params; logging a key again with the same value is fine, with another value is refused."""
     if not values:

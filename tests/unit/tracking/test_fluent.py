@@ -184,3 +184,17 @@ def test_artifacts_are_stored_listed_and_read_back(tmp_path) -> None:  # type: i
         shipyard.log_text("x", "../escape.txt")
     with pytest.raises(shipyard.NotFoundError, match="no artifact"):
         shipyard.read_artifact(run.id, "missing.txt")
+
+
+def test_joining_a_running_run_does_not_end_it_and_resuming_an_ended_one_does() -> None:
+    owner = shipyard.start_run(name="shared")
+    with shipyard.start_run(run_id=owner.id):  # e.g. a worker joining the parent's run
+        shipyard.log_metric("worker", 1.0)
+    assert shipyard.get_run(owner.id).status == "RUNNING"
+    owner.__exit__(None, None, None)
+    assert shipyard.get_run(owner.id).status == "FINISHED"
+    with shipyard.start_run(run_id=owner.id[:10]):
+        assert shipyard.get_run(owner.id).status == "RUNNING"
+        shipyard.log_metric("later", 2.0)
+    found = shipyard.get_run(owner.id)
+    assert found.status == "FINISHED" and found.metrics == {"later": 2.0, "worker": 1.0}
