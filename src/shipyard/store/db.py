@@ -22,7 +22,7 @@ from ..errors import StoreUnavailableError
 
 T = TypeVar("T")
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 _BUSY_TIMEOUT_S = 5.0
 _RETRY_DEADLINE_S = 120.0
 _MIGRATIONS = Path(__file__).with_name("migrations")

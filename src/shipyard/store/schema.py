@@ -65,7 +65,10 @@ runs = Table(
     Column("user_name", String(250), nullable=True),
     Column("command", Text, nullable=True),
     Column("pid", Integer, nullable=True),
+    # Creation order, for runs started within the same millisecond (sweeps); added in migration 0003.
+    Column("seq", Integer, nullable=True),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    Index("ix_runs_seq", "seq"),
     Index("ix_runs_parent", "parent_id"),
 )
 
@@ -180,4 +183,20 @@ alias_events = Table(
     Column("reason", Text, nullable=True),
     Column("details", Text, nullable=True),  # JSON: scores of a promotion decision
     Index("ix_alias_events_name", "name", "at"),
+)
+
+
+# --- pipelines (migration 0003) ---------------------------------------------------------------------
+
+# What a file hashed to when it had this inode, size, mtime and ctime: unchanged files are never re-read.
+stat_cache = Table(
+    "stat_cache",
+    metadata,
+    Column("path", String(4000), primary_key=True),
+    Column("inode", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("ctime_ns", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    sqlite_with_rowid=False,
 )

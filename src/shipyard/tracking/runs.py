@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from ..errors import AmbiguousError, NotFoundError, ValidationError
 from ..store import Store
@@ -24,6 +24,7 @@ from .experiments import experiment_id
 RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
 STATUSES = (RUNNING, FINISHED, FAILED, KILLED)
 _ID_PREFIX_RE = re.compile(r"^[0-9a-f]{1,32}$")
+_NEXT_SEQ = select(func.coalesce(func.max(runs.c.seq), 0) + 1)
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,9 @@ def create_run(
             ])
         if parent_id is not None and conn.execute(select(runs.c.id).where(runs.c.id == parent_id)).first() is None:
             raise NotFoundError(f"The parent run {parent_id} does not exist.")
+        seq = conn.execute(_NEXT_SEQ).scalar()
         conn.execute(runs.insert(), {
-            "id": run_id, "experiment_id": exp_id, "name": run_name, "status": RUNNING, "start_time": now,
+            "id": run_id, "seq": seq, "experiment_id": exp_id, "name": run_name, "status": RUNNING, "start_time": now,
             "end_time": None, "error": None, "parent_id": parent_id,
             "git_commit": git.commit if git else None, "git_branch": git.branch if git else None,
             "git_dirty": git.dirty if git else None, "git_diff_hash": git.diff_hash if git else None,

@@ -117,7 +117,7 @@ def _find(store: Store, experiment: str | list[str] | None, filter: str | None,
         sort_values, query = _sort_values(query, field, position)
         for value in sort_values:
             query = query.order_by(value.desc().nulls_last() if descending else value.asc().nulls_last())
-    query = query.order_by(runs.c.start_time.desc(), runs.c.id).limit(max_results)
+    query = query.order_by(runs.c.start_time.desc(), runs.c.seq.desc(), runs.c.id).limit(max_results)
 
     def fetch(conn: Connection) -> _Found:
         rows = list(conn.execute(query).all())
