@@ -23,6 +23,7 @@ from ._store import choose
 from .experiments import app as experiments_app
 from .lineage import lineage_command
 from .models import app as models_app
+from .pipeline import dag_command, repro_command, status_command
 from .predict import predict_command
 from .runs import app as runs_app
 
@@ -65,6 +66,9 @@ app.add_typer(experiments_app, name="experiments")
 app.add_typer(models_app, name="models")
 app.command("lineage")(lineage_command)
 app.command("predict")(predict_command)
+app.command("repro")(repro_command)
+app.command("status")(status_command)
+app.command("dag")(dag_command)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,101 @@
+"""``shipyard repro``, ``shipyard status`` and ``shipyard dag``: the pipeline from the terminal."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import typer
+from rich.table import Table
+
+from . import _output
+
+
+def repro_command(
+    stages: list[str] = typer.Argument(None, help="Stages to bring up to date (with what they need); all if none."),
+    force: bool = typer.Option(False, "--force", "-f", help="Run the stages even if they are up to date."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Run up to N independent stages at once."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would run, run nothing."),
+    lock_timeout: float = typer.Option(60.0, "--lock-timeout", help="Seconds to wait for another shipyard "
+                                       "process using this workspace."),
+    json_output: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Run the stale stages of shipyard.yaml in dependency order, each as a tracked run.
+
+    Example: shipyard repro train --jobs 2
+    """
+    from ..pipeline.repro import StageFailedError, repro
+    from ._store import writable_store
+
+    writable_store()
+    quiet = json_output
+
+    def event(stage: str, message: str) -> None:
+        if not quiet:
+            prefix = f"[bold]{_output.escape(stage)}[/]: " if stage else ""
+            _output.err_console.print(f"{prefix}{_output.escape(message)}")
+
+    def output(stage: str, line: str) -> None:
+        if not quiet:
+            _output.err_console.print(f"[dim]{_output.escape(stage)} |[/] {_output.escape(line)}")
+
+    try:
+        outcomes = repro(targets=stages or None, force=force, jobs=jobs, dry_run=dry_run, lock_timeout=lock_timeout,
+                         on_event=event, on_output=output if jobs > 1 else None)
+    except StageFailedError as exc:
+        if exc.tail:
+            _output.err_console.print(f"[dim]last lines of {_output.escape(exc.stage)}:[/]")
+            for line in exc.tail:
+                _output.err_console.print(f"  {_output.escape(line)}")
+        raise
+    if json_output:
+        _output.print_json([outcome.to_dict() for outcome in outcomes])
+        return
+    counts = Counter(outcome.action for outcome in outcomes)
+    verb = "would run" if dry_run else "ran"
+    restored = counts["would restore"] if dry_run else counts["restored"]
+    _output.console.print(f"{len(outcomes)} stages: {counts[verb]} {verb}, {restored} restored from the cache, "
+                          f"{counts['skipped']} up to date.")
+
+
+def status_command(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show, per stage, whether it is up to date and, if not, every reason why.
+
+    Example: shipyard status
+    """
+    from ..pipeline.status import pipeline_status
+    from ._store import writable_store
+
+    writable_store()
+    statuses = pipeline_status()
+    if json_output:
+        _output.print_json([status.to_dict() for status in statuses])
+        return
+    table = Table("Stage", "State", "Why")
+    styles = {"up to date": "green", "stale": "yellow", "restorable": "cyan"}
+    for status in statuses:
+        table.add_row(_output.escape(status.name), f"[{styles[status.state]}]{status.state}[/]",
+                      _output.escape("; ".join(status.reasons) or "-"))
+    _output.console.print(table)
+
+
+def dag_command(mermaid: bool = typer.Option(False, "--mermaid", help="Print Mermaid text for docs.")) -> None:
+    """Show the stage graph.
+
+    Example: shipyard dag --mermaid
+    """
+    from ..pipeline.dag import build_graph
+    from ..pipeline.spec import load_pipeline
+
+    graph = build_graph(load_pipeline())
+    order = graph.order()
+    if mermaid:
+        lines = ["flowchart TD"]
+        lines += [f"    {name}[{name}]" for name in order]
+        lines += [f"    {parent} --> {name}" for name in order for parent in graph.upstream[name]]
+        print("\n".join(lines))
+        return
+    for level, names in enumerate(graph.levels(order)):
+        for name in names:
+            parents = ", ".join(graph.upstream[name])
+            after = f"  [dim]<- {_output.escape(parents)}[/]" if parents else ""
+            _output.console.print(f"{'  ' * level}[bold]{_output.escape(name)}[/]{after}")

@@ -1,0 +1,311 @@
+"""``shipyard repro``: run what is stale, in dependency order, and record it.
+
+Each stage execution is a tracking run (experiment = pipeline name, run name = stage) holding the
+stage's params, the numbers from its metrics files, its duration, the hashes of what it read and wrote
+and the git commit: the lineage link from data to run. Code inside the stage that calls
+``shipyard.start_run()`` joins that run (``SHIPYARD_RUN_ID`` is set for it) instead of starting another.
+
+A failing stage stops the pipeline: its output tail is shown, its previous lock entry and cached
+outputs stay, and stages that already finished keep their new entries. Ctrl-C ends the running stage,
+marks its run KILLED and leaves the lock file as it was before that stage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ShipyardError, ValidationError
+from ..store import Store, current_store
+from ..tracking import artifacts as run_artifacts, runs as run_records
+from ..tracking.metrics import writer_for
+from .dag import Graph, build_graph
+from .hashing import Hasher, read_manifest
+from .lock import read_lock, write_lock
+from .params import flatten, load_params, resolve
+from .spec import Pipeline, Stage, load_pipeline
+from .status import RESTORABLE, STALE, UP_TO_DATE, StageStatus, stage_status
+from .workspace_lock import workspace_lock
+
+TAIL_LINES = 20
+
+
+class StageFailedError(ShipyardError):
+    """A stage's command failed; ``tail`` holds its last output lines."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, stage: str, tail: list[str]) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.tail = tail
+
+
+@dataclass
+class StageOutcome:
+    name: str
+    action: str  # ran | restored | skipped | would run | would restore | failed
+    reasons: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.name, "action": self.action, "reasons": self.reasons, "run_id": self.run_id,
+                "seconds": round(self.seconds, 3)}
+
+
+Events = Callable[[str, str], None]  # (stage, message)
+
+
+def repro(root: Path | None = None, targets: list[str] | None = None, *, force: bool = False, jobs: int = 1,
+          dry_run: bool = False, lock_timeout: float = 60.0, on_event: Events | None = None,
+          on_output: Events | None = None) -> list[StageOutcome]:
+    """Bring the pipeline (or ``targets`` and what they need) up to date; returns what happened per stage."""
+    if jobs < 1:
+        raise ValidationError(f"--jobs must be at least 1, got {jobs}.", field="jobs")
+    pipeline = load_pipeline(root)
+    graph = build_graph(pipeline)
+    params = load_params(pipeline.root)
+    order = graph.order(targets)
+    for name in order:  # unknown param keys fail before anything runs
+        resolve(params, pipeline.stages[name].params, name)
+    store = current_store()
+    say = on_event or (lambda stage, message: None)
+
+    def waiting(holder: dict[str, object]) -> None:
+        say("", f"waiting for the workspace lock held by pid {holder.get('pid')} ({holder.get('command')}, "
+                f"since {holder.get('since')})")
+
+    with workspace_lock(_lock_folder(store, pipeline), timeout=lock_timeout, on_wait=waiting):
+        runner = _Runner(pipeline, graph, params, store, force=force, dry_run=dry_run, say=say, on_output=on_output)
+        try:
+            for level in graph.levels(order):
+                runner.run_level(level, jobs)
+        finally:
+            runner.hasher.save_cache()
+        return [runner.outcomes[name] for name in order if name in runner.outcomes]
+
+
+class _Runner:
+    def __init__(self, pipeline: Pipeline, graph: Graph, params: dict[str, Any], store: Store, *, force: bool,
+                 dry_run: bool, say: Events, on_output: Events | None) -> None:
+        self.pipeline, self.graph, self.params, self.store = pipeline, graph, params, store
+        self.force, self.dry_run, self.say, self.on_output = force, dry_run, say, on_output
+        self.hasher = Hasher(store, pipeline.root)
+        self.lock = read_lock(pipeline.root)
+        self.outcomes: dict[str, StageOutcome] = {}
+        self._lock_guard = threading.Lock()
+
+    def run_level(self, names: list[str], jobs: int) -> None:
+        plans = [(name, self._plan(name)) for name in names]
+        to_run = [(name, status) for name, status in plans if self._decide(name, status)]
+        if not to_run:
+            return
+        if jobs == 1 or len(to_run) == 1:
+            for name, status in to_run:
+                self._execute(self.pipeline.stages[name], status)
+            return
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(self._execute, self.pipeline.stages[name], status) for name, status in to_run]
+            errors = [error for error in (future.exception() for future in futures) if error is not None]
+            if errors:  # siblings already running finish and are recorded; the first failure is reported
+                raise errors[0]
+
+    def _plan(self, name: str) -> StageStatus:
+        stage = self.pipeline.stages[name]
+        upstream = tuple(parent for parent in self.graph.upstream[name]
+                         if self.outcomes.get(parent, StageOutcome(parent, "skipped")).action in ("would run",))
+        status = stage_status(stage, self.lock.get(name), self.params, self.hasher, self.store, upstream_stale=upstream)
+        if self.force and status.state != STALE:
+            status = StageStatus(name, STALE, ["forced"])
+        return status
+
+    def _decide(self, name: str, status: StageStatus) -> bool:
+        if status.state == UP_TO_DATE:
+            self.outcomes[name] = StageOutcome(name, "skipped")
+            self.say(name, "up to date")
+            return False
+        if status.state == RESTORABLE:
+            if self.dry_run:
+                self.outcomes[name] = StageOutcome(name, "would restore", status.reasons)
+            else:
+                for record in status.missing_outs:
+                    restore(self.store, self.pipeline.root, record)
+                self.outcomes[name] = StageOutcome(name, "restored", status.reasons)
+            self.say(name, f"restored from the cache: {', '.join(status.reasons)}")
+            return False
+        if self.dry_run:
+            self.outcomes[name] = StageOutcome(name, "would run", status.reasons)
+            self.say(name, f"would run: {'; '.join(status.reasons)}")
+            return False
+        return True
+
+    def _execute(self, stage: Stage, status: StageStatus) -> None:
+        self.say(stage.name, f"running ({'; '.join(status.reasons)})")
+        started = time.perf_counter()
+        stage_params = resolve(self.params, stage.params, stage.name)
+        deps = [self.hasher.hash(path) for path in stage.deps]
+        run_id = run_records.create_run(self.store, experiment=self.pipeline.name, name=stage.name,
+                                        tags_={"shipyard.stage": stage.name, "shipyard.pipeline": self.pipeline.name})
+        if stage_params:
+            run_records.log_params(self.store, run_id, stage_params)
+        try:
+            tail = self._run_command(stage, run_id)
+        except KeyboardInterrupt:
+            run_records.end_run(self.store, run_id, run_records.KILLED, "KeyboardInterrupt")
+            raise
+        except StageFailedError as exc:
+            writer_for(self.store).flush()
+            run_records.end_run(self.store, run_id, run_records.FAILED, exc.message)
+            self.outcomes[stage.name] = StageOutcome(stage.name, "failed", status.reasons, run_id,
+                                                     time.perf_counter() - started)
+            raise
+        missing = [path for path in stage.produced if not (self.pipeline.root / path).exists()]
+        if missing:
+            message = f"Stage '{stage.name}' finished but did not write its declared output {missing[0]!r}."
+            run_records.end_run(self.store, run_id, run_records.FAILED, message)
+            raise StageFailedError(message, stage=stage.name, tail=tail)
+        outs = []
+        for path in stage.outs:
+            entry = self.hasher.hash(path)
+            assert entry is not None
+            self.hasher.save(entry)
+            outs.append(entry)
+        metrics = [self.hasher.hash(path) for path in stage.metrics]
+        plots = [self.hasher.hash(path) for path in stage.plots]
+        numbers = read_metrics(self.pipeline.root, stage.metrics)
+        writer = writer_for(self.store)
+        for key, value in numbers.items():
+            writer.add(run_id, key, value, 0)
+        entry_record = {
+            "cmd": stage.command,
+            "deps": [item.to_lock() for item in deps if item is not None],
+            "params": stage_params,
+            "outs": [item.to_lock() for item in outs],
+            "metrics": [item.to_lock() for item in metrics if item is not None],
+            "plots": [item.to_lock() for item in plots if item is not None],
+            "run_id": run_id,
+        }
+        run_artifacts.log_bytes(self.store, run_id, json.dumps(entry_record, indent=1).encode(), "stage.json")
+        writer.flush()
+        run_records.end_run(self.store, run_id, run_records.FINISHED)
+        with self._lock_guard:  # stages of one level may finish together
+            self.lock[stage.name] = entry_record
+            write_lock(self.pipeline.root, self.lock, list(self.pipeline.stages))
+        seconds = time.perf_counter() - started
+        self.outcomes[stage.name] = StageOutcome(stage.name, "ran", status.reasons, run_id, seconds)
+        self.say(stage.name, f"done in {seconds:.1f}s (run {run_id[:8]})")
+
+    def _run_command(self, stage: Stage, run_id: str) -> list[str]:
+        if stage.notebook is not None:
+            return run_notebook(self.pipeline.root, stage, resolve(self.params, stage.params, stage.name))
+        assert stage.cmd is not None
+        env = {**os.environ, "SHIPYARD_RUN_ID": run_id, "SHIPYARD_STORE": self._store_spec(),
+               "SHIPYARD_STAGE": stage.name, "PYTHONUNBUFFERED": "1"}
+        logs = self.store.logs_dir
+        log_file = None
+        if logs is not None:
+            logs.mkdir(parents=True, exist_ok=True)
+            log_file = open(logs / f"{stage.name}-{run_id[:8]}.log", "w")  # noqa: SIM115 - closed below
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
+        try:
+            process = subprocess.Popen(stage.cmd, shell=True, cwd=self.pipeline.root, env=env, text=True,
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+            assert process.stdout is not None
+            try:
+                for line in process.stdout:
+                    tail.append(line.rstrip("\n"))
+                    if log_file is not None:
+                        log_file.write(line)
+                    if self.on_output is not None:
+                        self.on_output(stage.name, line.rstrip("\n"))
+                code = process.wait()
+            except KeyboardInterrupt:
+                process.terminate()
+                process.wait(timeout=10)
+                raise
+        finally:
+            if log_file is not None:
+                log_file.close()
+        if code != 0:
+            raise StageFailedError(f"Stage '{stage.name}' failed with exit code {code}: {stage.cmd}",
+                                   stage=stage.name, tail=list(tail))
+        return list(tail)
+
+    def _store_spec(self) -> str:
+        location = self.store.location
+        return str(location.root) if location.root is not None else location.db_uri
+
+
+def restore(store: Store, root: Path, record: dict[str, Any]) -> None:
+    """Bring a cached output back into the workspace; never leaves a partial file or directory."""
+    target = root / record["path"]
+    label = f"output {record['path']}"
+    if "files" not in record:
+        store.objects.get_file(record["hash"], target, label=label)
+        return
+    staging = target.with_name(f".{target.name}.restore-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        for name, digest, _size in read_manifest(store, record["hash"], label):
+            store.objects.get_file(digest, staging / name, label=f"{record['path']}/{name}")
+        staging.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def read_metrics(root: Path, paths: tuple[str, ...]) -> dict[str, float]:
+    """The numbers in the stage's metrics files (JSON or YAML), flattened to dotted keys."""
+    numbers: dict[str, float] = {}
+    for path in paths:
+        text = (root / path).read_text()
+        try:
+            data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ValidationError(f"Metrics file {path} is not valid JSON/YAML: {exc}", field=path) from None
+        if not isinstance(data, dict):
+            raise ValidationError(f"Metrics file {path} must hold a mapping of names to numbers.", field=path)
+        for key, value in flatten(data).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                numbers[key.replace(" ", "_")] = float(value)
+    return numbers
+
+
+def run_notebook(root: Path, stage: Stage, parameters: dict[str, Any]) -> list[str]:
+    """Execute a notebook stage headless with papermill, parameters injected."""
+    try:
+        import papermill
+    except ImportError:
+        raise StageFailedError(f"Stage '{stage.name}' is a notebook; notebook stages need papermill and ipykernel: "
+                               "pip install 'shipyard-ml[notebook]'.", stage=stage.name, tail=[]) from None
+    assert stage.notebook is not None
+    output = next((path for path in stage.outs if path.endswith(".ipynb")), None)
+    target = root / (output or f".shipyard-{stage.name}-executed.ipynb")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    flat = {key.replace(".", "_"): value for key, value in parameters.items()}
+    try:
+        papermill.execute_notebook(str(root / stage.notebook), str(target), parameters=flat, cwd=str(root),
+                                   progress_bar=False, log_output=False)
+    except Exception as exc:  # papermill raises PapermillExecutionError with the failing cell
+        raise StageFailedError(f"Notebook stage '{stage.name}' failed: {exc}", stage=stage.name,
+                               tail=str(exc).splitlines()[-TAIL_LINES:]) from None
+    return []
+
+
+def _lock_folder(store: Store, pipeline: Pipeline) -> Path:
+    return store.location.root if store.location.root is not None else pipeline.root / ".shipyard"
