@@ -21,10 +21,11 @@ def machine() -> str:
 
 def write_section(title: str, section: str) -> None:
     """Replace the ``## <title>`` section of RESULTS.md (``section`` starts with that heading), keeping the rest."""
+    section = section.rstrip("\n") + "\n\n"
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text)
     else:
         text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    RESULTS.write_text(text.rstrip("\n") + "\n")
