@@ -20,6 +20,16 @@ from typer.core import TyperGroup
 from ..errors import ShipyardError
 from . import _output
 from ._store import choose
+from .data import (
+    add_command,
+    checkout_command,
+    gc_command,
+    metrics_app,
+    params_app,
+    pull_command,
+    push_command,
+    remote_app,
+)
 from .experiments import app as experiments_app
 from .lineage import lineage_command
 from .models import app as models_app
@@ -69,6 +79,14 @@ app.command("predict")(predict_command)
 app.command("repro")(repro_command)
 app.command("status")(status_command)
 app.command("dag")(dag_command)
+app.command("add")(add_command)
+app.command("checkout")(checkout_command)
+app.command("push")(push_command)
+app.command("pull")(pull_command)
+app.command("gc")(gc_command)
+app.add_typer(remote_app, name="remote")
+app.add_typer(params_app, name="params")
+app.add_typer(metrics_app, name="metrics")
 
 
 def _version(value: bool) -> None:

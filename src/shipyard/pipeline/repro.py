@@ -183,6 +183,7 @@ class _Runner:
             assert entry is not None
             self.hasher.save(entry)
             outs.append(entry)
+            _keep_out_of_git(self.pipeline.root, path)
         metrics = [self.hasher.hash(path) for path in stage.metrics]
         plots = [self.hasher.hash(path) for path in stage.plots]
         numbers = read_metrics(self.pipeline.root, stage.metrics)
@@ -305,6 +306,14 @@ def run_notebook(root: Path, stage: Stage, parameters: dict[str, Any]) -> list[s
         raise StageFailedError(f"Notebook stage '{stage.name}' failed: {exc}", stage=stage.name,
                                tail=str(exc).splitlines()[-TAIL_LINES:]) from None
     return []
+
+
+def _keep_out_of_git(root: Path, path: str) -> None:
+    """Cached outputs are versioned by shipyard.lock, so git should not carry them too (as in DVC)."""
+    if (root / ".git").exists():
+        from .data import ignore_in_git
+
+        ignore_in_git(root, path)
 
 
 def _lock_folder(store: Store, pipeline: Pipeline) -> Path:

@@ -47,6 +47,10 @@ class ObjectStore(Protocol):
 
     def exists(self, digest: str) -> bool: ...
 
+    def size(self, digest: str) -> int: ...
+
+    def delete(self, digest: str) -> None: ...
+
     def iter_hashes(self) -> Iterator[str]: ...
 
 
@@ -70,6 +74,12 @@ class LocalObjectStore:
 
     def exists(self, digest: str) -> bool:
         return self.path_for(digest).is_file()
+
+    def size(self, digest: str) -> int:
+        return self._existing(digest, None).stat().st_size
+
+    def delete(self, digest: str) -> None:
+        self.path_for(digest).unlink(missing_ok=True)
 
     def put_file(self, path: str | os.PathLike[str]) -> ObjectInfo:
         try:

@@ -1,0 +1,150 @@
+"""Data versioning: ``shipyard add`` tracks raw data, ``shipyard checkout`` brings back what git names.
+
+``add PATH`` stores the file (or every file of the directory) in the object store and writes a small
+pointer ``PATH.ship`` (hash, size, file count) to commit instead of the data, adding ``PATH`` to the
+``.gitignore`` beside it. After ``git checkout`` of another commit, ``checkout`` restores the data the
+pointer files and ``shipyard.lock`` now name, verified against their hashes, never leaving a partial
+file (each restore lands in a temporary path and is renamed into place).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError, NotFoundError, ValidationError
+from ..store import Store
+from .hashing import Entry, Hasher
+from .lock import read_lock
+from .repro import restore
+
+POINTER_SUFFIX = ".ship"
+_SKIP_DIRS = {".git", ".shipyard", ".venv", "node_modules", "__pycache__"}
+
+
+@dataclass(frozen=True)
+class Tracked:
+    path: str  # relative to the workspace root, posix
+    record: dict[str, Any]  # hash, size, files (directories)
+    source: str  # the pointer file or "shipyard.lock (stage X)"
+
+
+def add(store: Store, root: Path, paths: list[str], *, produced: dict[str, str] | None = None) -> list[Entry]:
+    """Track ``paths``: cache their bytes, write their pointer files, keep them out of git."""
+    hasher = Hasher(store, root)
+    entries = []
+    for text in paths:
+        relative = _relative(root, text)
+        owner = (produced or {}).get(relative)
+        if owner is not None:
+            raise ValidationError(f"{relative} is an output of stage '{owner}', so shipyard.lock tracks it already; "
+                                  "`shipyard add` is for raw data that no stage produces.", field="path")
+        entry = hasher.hash(relative)
+        if entry is None:
+            raise NotFoundError(f"Cannot add {relative}: no such file or directory.")
+        hasher.save(entry)
+        _write_pointer(root, entry)
+        _ignore_in_git(root, relative)
+        entries.append(entry)
+    hasher.save_cache()
+    return entries
+
+
+def tracked(root: Path) -> list[Tracked]:
+    """Everything the workspace names: pointer files, then stage outputs in ``shipyard.lock``."""
+    found: list[Tracked] = []
+    for pointer in _pointers(root):
+        record = _read_pointer(pointer)
+        relative = pointer.relative_to(root).as_posix()[: -len(POINTER_SUFFIX)]
+        found.append(Tracked(relative, record, pointer.relative_to(root).as_posix()))
+    for stage, entry in read_lock(root).items():
+        for record in entry.get("outs") or []:
+            found.append(Tracked(record["path"], record, f"shipyard.lock (stage {stage})"))
+    return found
+
+
+def checkout(store: Store, root: Path, paths: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Restore tracked data that is missing or differs; returns (restored, already current) paths."""
+    hasher = Hasher(store, root)
+    wanted = {_relative(root, text) for text in paths} if paths else None
+    items = [item for item in tracked(root) if wanted is None or item.path in wanted
+             or any(PurePosixPath(item.path).is_relative_to(target) for target in wanted)]
+    if wanted is not None:
+        known = {item.path for item in items}
+        unknown = sorted(target for target in wanted if not any(
+            path == target or PurePosixPath(path).is_relative_to(target) for path in known))
+        if unknown:
+            raise NotFoundError(f"{unknown[0]} is not tracked (no {unknown[0]}{POINTER_SUFFIX} and no stage output).")
+    restored, current = [], []
+    for item in items:
+        present = hasher.hash(item.path)
+        if present is not None and present.hash == item.record["hash"]:
+            current.append(item.path)
+            continue
+        restore(store, root, {**item.record, "path": item.path})
+        restored.append(item.path)
+    hasher.save_cache()
+    return restored, current
+
+
+def _write_pointer(root: Path, entry: Entry) -> None:
+    pointer = root / (entry.path + POINTER_SUFFIX)
+    record = {"hash": entry.hash, "size": entry.size, **({"files": entry.files} if entry.is_dir else {})}
+    text = ("# Tracked by Shipyard: commit this file, not the data. `shipyard checkout` restores the data.\n"
+            + yaml.safe_dump(record, sort_keys=False))
+    temp = pointer.with_name(f".{pointer.name}.tmp")
+    temp.write_text(text)
+    os.replace(temp, pointer)
+
+
+def _read_pointer(pointer: Path) -> dict[str, Any]:
+    try:
+        record = yaml.safe_load(pointer.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"Pointer file {pointer.name} cannot be read: {exc}. Restore it from git.") from None
+    if not isinstance(record, dict) or not isinstance(record.get("hash"), str):
+        raise ConfigError(f"Pointer file {pointer.name} has no 'hash'; restore it from git or `shipyard add` again.")
+    return record
+
+
+def _pointers(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for current, directories, names in os.walk(root):
+        directories[:] = [name for name in directories if name not in _SKIP_DIRS]
+        found.extend(Path(current) / name for name in names if name.endswith(POINTER_SUFFIX))
+    return sorted(found)
+
+
+def ignore_in_git(root: Path, relative: str) -> None:
+    """Add ``relative`` to the .gitignore beside it (once): its versions live in the cache, not in git."""
+    _ignore_in_git(root, relative)
+
+
+def _ignore_in_git(root: Path, relative: str) -> None:
+    target = root / relative
+    ignore = target.parent / ".gitignore"
+    line = "/" + target.name
+    existing = ignore.read_text().splitlines() if ignore.exists() else []
+    if line not in existing:
+        with open(ignore, "a") as handle:
+            if existing and existing[-1] != "":
+                handle.write("\n")
+            handle.write(line + "\n")
+
+
+def _relative(root: Path, text: str) -> str:
+    path = Path(text)
+    absolute = (path if path.is_absolute() else Path.cwd() / path).resolve()
+    try:
+        relative = absolute.relative_to(root.resolve())
+    except ValueError:
+        raise ValidationError(f"{text} is outside the project at {root}; data must live inside it.",
+                              field="path") from None
+    if not relative.parts or relative.parts[0] in _SKIP_DIRS:
+        raise ValidationError(f"{text} cannot be tracked: it is the project itself or Shipyard's or git's folder.",
+                              field="path")
+    return relative.as_posix()

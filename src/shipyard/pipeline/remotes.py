@@ -1,0 +1,245 @@
+"""Remotes: the object store's layout (``ab/cdef…``) on any fsspec filesystem, and push/pull between them.
+
+A push or pull is a set difference: list what the other side has once (one recursive listing, a few
+paginated requests on S3), transfer only the missing objects in parallel, and verify every object's
+hash on the way. Remotes are configured in ``shipyard.yaml`` (committed, so the whole team shares them)::
+
+    remotes:
+      storage: {url: "s3://bucket/shipyard", endpoint_url: "http://127.0.0.1:9000", default: true}
+
+Credentials come from the usual places (``AWS_ACCESS_KEY_ID``... for S3), never from the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError, IntegrityError, NotFoundError, ValidationError
+from ..store import Store
+from ..store._hashing import hash_bytes
+from ._yaml import load_yaml
+from .data import tracked
+from .hashing import read_manifest
+from .spec import PIPELINE_FILE
+
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
+_OPTION_KEYS = {"endpoint_url", "region", "profile"}
+DEFAULT_JOBS = 16
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True)
+class Remote:
+    name: str
+    url: str
+    default: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Transfer:
+    remote: str
+    transferred: list[str] = field(default_factory=list)
+    already: int = 0
+    missing_everywhere: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"remote": self.remote, "transferred": len(self.transferred), "already_there": self.already,
+                "missing_everywhere": self.missing_everywhere}
+
+
+def list_remotes(root: Path) -> list[Remote]:
+    path = root / PIPELINE_FILE
+    if not path.is_file():
+        return []
+    data = load_yaml(path) or {}
+    node = data.get("remotes") or {}
+    if not isinstance(node, dict):
+        raise ConfigError(f"{PIPELINE_FILE}: 'remotes' must map remote names to {{url: ...}}.")
+    remotes = []
+    for name, value in node.items():
+        if not isinstance(value, dict) or not isinstance(value.get("url"), str):
+            raise ConfigError(f"{PIPELINE_FILE}: remote '{name}' needs a 'url'.")
+        options = {key: str(item) for key, item in value.items() if key in _OPTION_KEYS}
+        remotes.append(Remote(str(name), value["url"], bool(value.get("default")), options))
+    return remotes
+
+
+def add_remote(root: Path, name: str, url: str, *, default: bool = False,
+               options: dict[str, str] | None = None) -> Remote:
+    """Add (or replace) a remote in shipyard.yaml; only the ``remotes:`` block of the file is rewritten."""
+    if not _NAME_RE.match(name):
+        raise ValidationError(f"{name!r} is not a valid remote name: start with a letter; letters, digits, _ -.",
+                              field="name")
+    if not url.strip():
+        raise ValidationError("The remote URL is empty.", field="url")
+    remotes = {remote.name: remote for remote in list_remotes(root)}
+    if default:
+        remotes = {key: Remote(r.name, r.url, False, r.options) for key, r in remotes.items()}
+    remotes[name] = Remote(name, url, default or len(remotes) == 0, {k: v for k, v in (options or {}).items() if v})
+    _write_remotes(root / PIPELINE_FILE, remotes)
+    return remotes[name]
+
+
+def get_remote(root: Path, name: str | None) -> Remote:
+    remotes = list_remotes(root)
+    if name is None:
+        chosen = [remote for remote in remotes if remote.default] or remotes[:1]
+        if not chosen:
+            raise ConfigError("No remote is configured; add one with `shipyard remote add NAME URL --default`.")
+        return chosen[0]
+    for remote in remotes:
+        if remote.name == name:
+            return remote
+    raise NotFoundError(f"No remote named {name!r}; known: {', '.join(r.name for r in remotes) or 'none'}.")
+
+
+def push(store: Store, root: Path, remote: Remote, *, jobs: int = DEFAULT_JOBS,
+         progress: Progress | None = None) -> Transfer:
+    """Upload the objects the workspace names that the remote lacks."""
+    fs, base = _filesystem(remote)
+    wanted = referenced(store, root, fetch=None)
+    there = _listing(fs, base)
+    result = Transfer(remote.name, already=len(wanted & there))
+    todo = sorted(wanted - there)
+    local_missing = [digest for digest in todo if not store.objects.exists(digest)]
+    result.missing_everywhere = local_missing
+    todo = [digest for digest in todo if digest not in set(local_missing)]
+
+    def upload(digest: str) -> str:
+        data = store.objects.get_bytes(digest)  # verified on read
+        fs.pipe_file(_key(base, digest), data)
+        return digest
+
+    result.transferred = _parallel(upload, todo, jobs, progress)
+    return result
+
+
+def pull(store: Store, root: Path, remote: Remote, *, jobs: int = DEFAULT_JOBS,
+         progress: Progress | None = None) -> Transfer:
+    """Download the objects the workspace names that the local cache lacks."""
+    fs, base = _filesystem(remote)
+    there = _listing(fs, base)
+
+    def download(digest: str) -> str:
+        data = fs.cat_file(_key(base, digest))
+        if hash_bytes(data) != digest:
+            raise IntegrityError(f"Object {digest[:12]} on remote '{remote.name}' is corrupted: its bytes do not match "
+                                 "their hash. Push it again from a machine that has it intact.", object_hash=digest)
+        store.objects.put_bytes(data)
+        return digest
+
+    manifests: list[str] = []
+
+    def fetch_manifest(digest: str) -> None:
+        if not store.objects.exists(digest) and digest in there:
+            manifests.append(download(digest))
+
+    wanted = referenced(store, root, fetch=fetch_manifest)
+    local = {digest for digest in wanted if store.objects.exists(digest)} - set(manifests)
+    result = Transfer(remote.name, already=len(local))
+    todo = sorted(wanted - local)
+    result.missing_everywhere = [digest for digest in todo if digest not in there]
+    todo = [digest for digest in todo if digest in there]
+    result.transferred = manifests + _parallel(download, todo, jobs, progress)
+    return result
+
+
+def referenced(store: Store, root: Path, *, fetch: Callable[[str], None] | None) -> set[str]:
+    """Every object the pointer files and the lock file name, directory manifests expanded."""
+    hashes: set[str] = set()
+    for item in tracked(root):
+        digest = item.record["hash"]
+        hashes.add(digest)
+        if "files" in item.record:
+            if fetch is not None:
+                fetch(digest)
+            if store.objects.exists(digest):
+                hashes.update(file_hash for _, file_hash, _ in read_manifest(store, digest, item.path))
+    return hashes
+
+
+def _parallel(work: Callable[[str], str], items: list[str], jobs: int, progress: Progress | None) -> list[str]:
+    done: list[str] = []
+    if not items:
+        return done
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for digest in pool.map(work, items):
+            done.append(digest)
+            if progress is not None:
+                progress(len(done), len(items))
+    return done
+
+
+def _filesystem(remote: Remote) -> tuple[Any, str]:
+    try:
+        import fsspec
+    except ImportError as exc:  # fsspec is a core dependency; this only guards broken installs
+        raise ConfigError("Remotes need fsspec: pip install fsspec.") from exc
+    protocol = remote.url.split("://", 1)[0] if "://" in remote.url else "file"
+    options: dict[str, Any] = {}
+    if protocol in ("file", "local"):
+        options["auto_mkdir"] = True  # the fan-out directories appear as objects arrive
+    if protocol in ("s3", "s3a"):
+        client: dict[str, Any] = {}
+        if "endpoint_url" in remote.options:
+            client["endpoint_url"] = remote.options["endpoint_url"]
+        if "region" in remote.options:
+            client["region_name"] = remote.options["region"]
+        if client:
+            options["client_kwargs"] = client
+        if "profile" in remote.options:
+            options["profile"] = remote.options["profile"]
+    try:
+        fs, base = fsspec.core.url_to_fs(remote.url, **options)
+    except ImportError as exc:
+        raise ConfigError(f"Remote '{remote.name}' ({remote.url}) needs an fsspec driver: {exc}. For S3: "
+                          "pip install 'shipyard-ml[s3]'.") from exc
+    return fs, str(base).rstrip("/")
+
+
+def _listing(fs: Any, base: str) -> set[str]:
+    """The hashes present on the remote (one recursive listing)."""
+    try:
+        keys = fs.find(base)
+    except FileNotFoundError:
+        return set()
+    found = set()
+    for key in keys:
+        parts = str(key).rstrip("/").split("/")
+        if len(parts) >= 2 and len(parts[-2]) == 2:
+            digest = parts[-2] + parts[-1]
+            if len(digest) == 64:
+                found.add(digest)
+    return found
+
+
+def _key(base: str, digest: str) -> str:
+    return f"{base}/{digest[:2]}/{digest[2:]}"
+
+
+def _write_remotes(path: Path, remotes: dict[str, Remote]) -> None:
+    block = {"remotes": {name: {"url": remote.url, **remote.options, **({"default": True} if remote.default else {})}
+                         for name, remote in remotes.items()}}
+    text = yaml.safe_dump(block, sort_keys=False, default_flow_style=None)
+    lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+    start = next((index for index, line in enumerate(lines) if re.match(r"^remotes:\s*(#.*)?$", line)), None)
+    if start is None:
+        prefix = "".join(lines)
+        new = prefix + ("\n" if prefix and not prefix.endswith("\n") else "") + ("\n" if prefix else "") + text
+    else:
+        end = start + 1
+        while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t#"):
+            end += 1
+        new = "".join(lines[:start]) + text + "".join(lines[end:])
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(new)
+    temp.replace(path)
