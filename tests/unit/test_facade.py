@@ -12,7 +12,7 @@ from shipyard.errors import ShipyardError
 def test_all_is_sorted_and_complete() -> None:
     assert shipyard.__all__ == sorted(shipyard.__all__)
     public = {name for name in vars(shipyard) if not name.startswith("_")}
-    submodules = {"cli", "config", "demo", "errors", "models", "store", "tracking"}
+    submodules = {"cli", "config", "demo", "errors", "models", "pipeline", "store", "tracking"}
     assert public - submodules == set(shipyard.__all__)
 
 
