@@ -298,7 +298,7 @@ def run_notebook(root: Path, stage: Stage, parameters: dict[str, Any]) -> list[s
     output = next((path for path in stage.outs if path.endswith(".ipynb")), None)
     target = root / (output or f".shipyard-{stage.name}-executed.ipynb")
     target.parent.mkdir(parents=True, exist_ok=True)
-    flat = {key.replace(".", "_"): value for key, value in parameters.items()}
+    flat = notebook_parameters(parameters)
     try:
         papermill.execute_notebook(str(root / stage.notebook), str(target), parameters=flat, cwd=str(root),
                                    progress_bar=False, log_output=False)
@@ -306,6 +306,14 @@ def run_notebook(root: Path, stage: Stage, parameters: dict[str, Any]) -> list[s
         raise StageFailedError(f"Notebook stage '{stage.name}' failed: {exc}", stage=stage.name,
                                tail=str(exc).splitlines()[-TAIL_LINES:]) from None
     return []
+
+
+def notebook_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """``{"eda.threshold": 0.7}`` -> ``{"threshold": 0.7}``: the variable names a notebook's parameters cell
+    uses. Two keys ending alike (``a.seed``, ``b.seed``) keep their full names, dots as underscores."""
+    short = [key.rsplit(".", 1)[-1] for key in parameters]
+    return {(name if short.count(name) == 1 else key.replace(".", "_")): value
+            for key, name, value in zip(parameters, short, parameters.values(), strict=True)}
 
 
 def _keep_out_of_git(root: Path, path: str) -> None:
