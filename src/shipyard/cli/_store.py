@@ -43,3 +43,14 @@ def writable_store() -> Store:
         assert opened is not None
         return opened
     return current_store()
+
+
+def project_root() -> Path:
+    """The project folder: the nearest one above the working directory holding shipyard.yaml or .git."""
+    from ..pipeline.spec import PIPELINE_FILE
+
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / PIPELINE_FILE).is_file() or (folder / ".git").exists():
+            return folder
+    return here

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 from rich.table import Table
 
 from ..pipeline.diff import Change
 from . import _output
+from ._store import project_root
 
 remote_app = typer.Typer(help="Remotes for the cache (a local path, s3://...).\n\nExample: shipyard remote add "
                          "storage s3://bucket/shipyard --default", no_args_is_help=True)
 params_app = typer.Typer(help="Params of the workspace.\n\nExample: shipyard params diff HEAD~1", no_args_is_help=True)
 metrics_app = typer.Typer(help="Metrics of the pipeline.\n\nExample: shipyard metrics diff main", no_args_is_help=True)
-
-
-def _root() -> Path:
-    from ..pipeline.spec import PIPELINE_FILE
-
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / PIPELINE_FILE).is_file() or (folder / ".git").exists():
-            return folder
-    return here
 
 
 def add_command(paths: list[str] = typer.Argument(..., help="Files or directories of raw data.")) -> None:
@@ -36,7 +25,7 @@ def add_command(paths: list[str] = typer.Argument(..., help="Files or directorie
     from ..pipeline.spec import PIPELINE_FILE, load_pipeline
     from ._store import writable_store
 
-    root = _root()
+    root = project_root()
     produced = build_graph(load_pipeline(root)).producer if (root / PIPELINE_FILE).is_file() else {}
     for entry in add(writable_store(), root, paths, produced=produced):
         files = f", {entry.files:,} files" if entry.is_dir else ""
@@ -52,7 +41,7 @@ def checkout_command(paths: list[str] = typer.Argument(None, help="Only these pa
     from ..pipeline.data import checkout
     from ._store import writable_store
 
-    restored, current = checkout(writable_store(), _root(), paths or None)
+    restored, current = checkout(writable_store(), project_root(), paths or None)
     for path in restored:
         _output.console.print(f"restored {_output.escape(path)}")
     _output.console.print(f"{len(restored)} restored, {len(current)} already current.")
@@ -72,7 +61,7 @@ def remote_add_command(
     """
     from ..pipeline.remotes import add_remote
 
-    remote = add_remote(_root(), name, url, default=default,
+    remote = add_remote(project_root(), name, url, default=default,
                         options={"endpoint_url": endpoint_url or "", "region": region or ""})
     _output.console.print(f"Remote {_output.escape(remote.name)} -> {_output.escape(remote.url)}"
                           + (" (default)" if remote.default else ""))
@@ -86,7 +75,7 @@ def remote_list_command() -> None:
     """
     from ..pipeline.remotes import list_remotes
 
-    for remote in list_remotes(_root()):
+    for remote in list_remotes(project_root()):
         _output.console.print(f"{_output.escape(remote.name)}\t{_output.escape(remote.url)}"
                               + ("\t(default)" if remote.default else ""))
 
@@ -97,7 +86,7 @@ def _transfer(direction: str, remote_name: str | None, jobs: int, json_output: b
     from ..pipeline import remotes
     from ._store import writable_store
 
-    root = _root()
+    root = project_root()
     remote = remotes.get_remote(root, remote_name)
     store = writable_store()
     action = remotes.push if direction == "push" else remotes.pull
@@ -159,7 +148,7 @@ def gc_command(
     from ..pipeline.gc import collect
     from ._store import writable_store
 
-    result = collect(writable_store(), _root(), keep_revs=keep_revs, force=force)
+    result = collect(writable_store(), project_root(), keep_revs=keep_revs, force=force)
     if json_output:
         _output.print_json(result.to_dict())
         return
@@ -195,7 +184,7 @@ def params_diff_command(
     """
     from ..pipeline.diff import params_diff
 
-    _diff_table(params_diff(_root(), revision, all_keys=all_keys), json_output)
+    _diff_table(params_diff(project_root(), revision, all_keys=all_keys), json_output)
 
 
 @metrics_app.command("diff")
@@ -210,4 +199,4 @@ def metrics_diff_command(
     """
     from ..pipeline.diff import metrics_diff
 
-    _diff_table(metrics_diff(_root(), revision, all_keys=all_keys), json_output)
+    _diff_table(metrics_diff(project_root(), revision, all_keys=all_keys), json_output)

@@ -58,24 +58,34 @@ def repro_command(
 
 
 def status_command(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Show, per stage, whether it is up to date and, if not, every reason why.
+    """Show, per stage and per tracked data path, whether it is up to date and, if not, every reason why.
 
     Example: shipyard status
     """
-    from ..pipeline.status import pipeline_status
-    from ._store import writable_store
+    from ..pipeline.spec import PIPELINE_FILE, find_pipeline_root
+    from ..pipeline.status import data_status, pipeline_status
+    from ._store import project_root, writable_store
 
     writable_store()
-    statuses = pipeline_status()
+    root = project_root()
+    stages = pipeline_status(find_pipeline_root(root)) if (root / PIPELINE_FILE).is_file() else []
+    data = data_status(root)
     if json_output:
-        _output.print_json([status.to_dict() for status in statuses])
+        _output.print_json({"stages": [status.to_dict() for status in stages],
+                            "data": [{"path": item.name, "state": item.state, "reasons": item.reasons}
+                                     for item in data]})
         return
-    table = Table("Stage", "State", "Why")
     styles = {"up to date": "green", "stale": "yellow", "restorable": "cyan"}
-    for status in statuses:
-        table.add_row(_output.escape(status.name), f"[{styles[status.state]}]{status.state}[/]",
-                      _output.escape("; ".join(status.reasons) or "-"))
-    _output.console.print(table)
+    for title, statuses in (("Stage", stages), ("Data", data)):
+        if not statuses:
+            continue
+        table = Table(title, "State", "Why")
+        for status in statuses:
+            table.add_row(_output.escape(status.name), f"[{styles[status.state]}]{status.state}[/]",
+                          _output.escape("; ".join(status.reasons) or "-"))
+        _output.console.print(table)
+    if not stages and not data:
+        _output.console.print("Nothing to report: no shipyard.yaml stages and no data added.")
 
 
 def dag_command(mermaid: bool = typer.Option(False, "--mermaid", help="Print Mermaid text for docs.")) -> None:

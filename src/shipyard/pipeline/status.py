@@ -131,3 +131,30 @@ def pipeline_status(root: Any = None) -> list[StageStatus]:
                                       upstream_stale=stale_parents)
     hasher.save_cache()
     return list(statuses.values())
+
+
+def data_status(root: Any = None) -> list[StageStatus]:
+    """Data tracked with ``shipyard add``: up to date, changed since it was added, or missing."""
+    from pathlib import Path
+
+    from ..store import current_store
+    from .data import POINTER_SUFFIX, tracked
+
+    folder = Path(root) if root is not None else Path.cwd()
+    store = current_store()
+    hasher = Hasher(store, folder)
+    statuses = []
+    for item in tracked(folder):
+        if not item.source.endswith(POINTER_SUFFIX):
+            continue  # stage outputs are reported with their stage
+        current = hasher.hash(item.path)
+        if current is None:
+            restorable = _cached(store, {**item.record, "path": item.path})
+            statuses.append(StageStatus(item.path, RESTORABLE if restorable else STALE,
+                                        ["missing" + (" (in the cache: shipyard checkout)" if restorable else "")]))
+        elif current.hash != item.record["hash"]:
+            statuses.append(StageStatus(item.path, STALE, [f"changed since it was added (shipyard add {item.path})"]))
+        else:
+            statuses.append(StageStatus(item.path, UP_TO_DATE))
+    hasher.save_cache()
+    return statuses
