@@ -36,6 +36,7 @@ test: $(STAMP_DEV) system-deps lint
 bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_tracking
 	$(BIN)/python -m benchmarks.bench_batch
+	$(BIN)/python -m benchmarks.bench_pipeline
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -43,6 +43,16 @@ ANCHORS: dict[str, Anchor] = {
             "PYTHONWARNINGS": "ignore",  # deprecation noise on stderr
         },
     ),
+    "dvc": Anchor(
+        requirements=("dvc[s3]>=3,<4",),
+        module="dvc",
+        dist="dvc",
+        env={
+            "DVC_NO_ANALYTICS": "1",  # no usage pings
+            "DVC_NO_UPDATER": "1",  # no version check against the network
+            "PYTHONWARNINGS": "ignore",
+        },
+    ),
 }
 
 

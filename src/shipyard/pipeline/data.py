@@ -43,10 +43,9 @@ def add(store: Store, root: Path, paths: list[str], *, produced: dict[str, str] 
         if owner is not None:
             raise ValidationError(f"{relative} is an output of stage '{owner}', so shipyard.lock tracks it already; "
                                   "`shipyard add` is for raw data that no stage produces.", field="path")
-        entry = hasher.hash(relative)
+        entry = hasher.hash_and_save(relative)
         if entry is None:
             raise NotFoundError(f"Cannot add {relative}: no such file or directory.")
-        hasher.save(entry)
         _write_pointer(root, entry)
         _ignore_in_git(root, relative)
         entries.append(entry)

@@ -179,9 +179,8 @@ class _Runner:
             raise StageFailedError(message, stage=stage.name, tail=tail)
         outs = []
         for path in stage.outs:
-            entry = self.hasher.hash(path)
+            entry = self.hasher.hash_and_save(path)
             assert entry is not None
-            self.hasher.save(entry)
             outs.append(entry)
             _keep_out_of_git(self.pipeline.root, path)
         metrics = [self.hasher.hash(path) for path in stage.metrics]
