@@ -35,12 +35,16 @@ def repro_command(
             _output.err_console.print(f"{prefix}{_output.escape(message)}")
 
     def output(stage: str, line: str) -> None:
-        if not quiet:
+        if quiet:
+            return
+        if jobs > 1:  # interleaved stages: say whose line it is
             _output.err_console.print(f"[dim]{_output.escape(stage)} |[/] {_output.escape(line)}")
+        else:
+            _output.err_console.print(_output.escape(line))
 
     try:
         outcomes = repro(targets=stages or None, force=force, jobs=jobs, dry_run=dry_run, lock_timeout=lock_timeout,
-                         on_event=event, on_output=output if jobs > 1 else None)
+                         on_event=event, on_output=output)
     except StageFailedError as exc:
         if exc.tail:
             _output.err_console.print(f"[dim]last lines of {_output.escape(exc.stage)}:[/]")

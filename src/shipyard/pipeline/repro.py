@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -88,7 +89,7 @@ def repro(root: Path | None = None, targets: list[str] | None = None, *, force: 
         say("", f"waiting for the workspace lock held by pid {holder.get('pid')} ({holder.get('command')}, "
                 f"since {holder.get('since')})")
 
-    with workspace_lock(_lock_folder(store, pipeline), timeout=lock_timeout, on_wait=waiting):
+    with workspace_lock(lock_path(pipeline.root), timeout=lock_timeout, on_wait=waiting):
         runner = _Runner(pipeline, graph, params, store, force=force, dry_run=dry_run, say=say, on_output=on_output)
         try:
             for level in graph.levels(order):
@@ -158,7 +159,8 @@ class _Runner:
         stage_params = resolve(self.params, stage.params, stage.name)
         deps = [self.hasher.hash(path) for path in stage.deps]
         run_id = run_records.create_run(self.store, experiment=self.pipeline.name, name=stage.name,
-                                        tags_={"shipyard.stage": stage.name, "shipyard.pipeline": self.pipeline.name})
+                                        tags_={"shipyard.stage": stage.name, "shipyard.pipeline": self.pipeline.name},
+                                        workdir=self.pipeline.root)
         if stage_params:
             run_records.log_params(self.store, run_id, stage_params)
         try:
@@ -185,7 +187,12 @@ class _Runner:
             _keep_out_of_git(self.pipeline.root, path)
         metrics = [self.hasher.hash(path) for path in stage.metrics]
         plots = [self.hasher.hash(path) for path in stage.plots]
-        numbers = read_metrics(self.pipeline.root, stage.metrics)
+        try:
+            numbers = read_metrics(self.pipeline.root, stage.metrics)
+        except ValidationError as exc:
+            run_records.end_run(self.store, run_id, run_records.FAILED, exc.message)
+            message = f"Stage '{stage.name}' ran, but {exc.message}"
+            raise StageFailedError(message, stage=stage.name, tail=tail) from None
         writer = writer_for(self.store)
         for key, value in numbers.items():
             writer.add(run_id, key, value, 0)
@@ -221,21 +228,23 @@ class _Runner:
             log_file = open(logs / f"{stage.name}-{run_id[:8]}.log", "w")  # noqa: SIM115 - closed below
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         try:
-            process = subprocess.Popen(stage.cmd, shell=True, cwd=self.pipeline.root, env=env, text=True,
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
-            assert process.stdout is not None
-            try:
-                for line in process.stdout:
-                    tail.append(line.rstrip("\n"))
-                    if log_file is not None:
-                        log_file.write(line)
-                    if self.on_output is not None:
-                        self.on_output(stage.name, line.rstrip("\n"))
-                code = process.wait()
-            except KeyboardInterrupt:
-                process.terminate()
-                process.wait(timeout=10)
-                raise
+            # Its own process group: an interrupt ends the command and everything it started, not just the
+            # shell in front of it.
+            with subprocess.Popen(stage.cmd, shell=True, cwd=self.pipeline.root, env=env, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1,
+                                  start_new_session=True) as process:
+                assert process.stdout is not None
+                try:
+                    for line in process.stdout:
+                        tail.append(line.rstrip("\n"))
+                        if log_file is not None:
+                            log_file.write(line)
+                        if self.on_output is not None:
+                            self.on_output(stage.name, line.rstrip("\n"))
+                    code = process.wait()
+                except BaseException:
+                    _end_group(process)
+                    raise
         finally:
             if log_file is not None:
                 log_file.close()
@@ -315,6 +324,20 @@ def notebook_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
             for key, name, value in zip(parameters, short, parameters.values(), strict=True)}
 
 
+def _end_group(process: subprocess.Popen[str]) -> None:
+    """Interrupt the stage's whole process group, then kill what is left after a grace period."""
+    for signal_number, grace in ((signal.SIGINT, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, signal_number)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def _keep_out_of_git(root: Path, path: str) -> None:
     """Cached outputs are versioned by shipyard.lock, so git should not carry them too (as in DVC)."""
     if (root / ".git").exists():
@@ -323,5 +346,8 @@ def _keep_out_of_git(root: Path, path: str) -> None:
         ignore_in_git(root, path)
 
 
-def _lock_folder(store: Store, pipeline: Pipeline) -> Path:
-    return store.location.root if store.location.root is not None else pipeline.root / ".shipyard"
+def lock_path(root: Path) -> Path:
+    """The workspace's lock file, whatever store each process uses: inside ``.git`` when there is one
+    (never committed, never in the way), else beside shipyard.yaml."""
+    git = root / ".git"
+    return git / "shipyard-workspace.lock" if git.is_dir() else root / ".shipyard-workspace.lock"

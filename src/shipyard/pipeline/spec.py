@@ -6,6 +6,7 @@ anything runs.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -15,7 +16,8 @@ from ..errors import ConfigError
 from ._yaml import line_of, load_yaml
 
 PIPELINE_FILE = "shipyard.yaml"
-_STAGE_KEYS = {"cmd", "notebook", "deps", "params", "outs", "metrics", "plots", "wdir", "desc"}
+_STAGE_KEYS = {"cmd", "notebook", "deps", "params", "outs", "metrics", "plots", "desc"}
+_TOP_LEVEL_KEYS = {"name", "stages", "remotes", "loops"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]*$")
 
 
@@ -60,7 +62,7 @@ def find_pipeline_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / PIPELINE_FILE).is_file():
             return folder
-    raise ConfigError(f"No {PIPELINE_FILE} in {here} or above; create one (or run `shipyard init`).")
+    raise ConfigError(f"No {PIPELINE_FILE} in {here} or above; create one (docs/pipelines.md shows the format).")
 
 
 def load_pipeline(root: Path | None = None) -> Pipeline:
@@ -74,6 +76,12 @@ def load_pipeline(root: Path | None = None) -> Pipeline:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{PIPELINE_FILE} must be a mapping with a 'stages' key, not a {type(data).__name__}.")
+    for key in data:
+        if key not in _TOP_LEVEL_KEYS:
+            close = difflib.get_close_matches(str(key), sorted(_TOP_LEVEL_KEYS), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{PIPELINE_FILE} line {line_of(data, str(key))}: unknown top-level key '{key}'{hint}; "
+                              f"the file takes {', '.join(sorted(_TOP_LEVEL_KEYS))}.")
     stages_node = data.get("stages") or {}
     if not isinstance(stages_node, dict):
         raise ConfigError(f"{PIPELINE_FILE} line {line_of(data, 'stages')}: 'stages' must be a mapping of "

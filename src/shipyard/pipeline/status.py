@@ -34,12 +34,13 @@ class StageStatus:
 def stage_status(stage: Stage, entry: dict[str, Any] | None, params: dict[str, Any], hasher: Hasher,
                  store: Store, *, upstream_stale: tuple[str, ...] = ()) -> StageStatus:
     """Compare the workspace with the stage's lock entry."""
+    current_params = resolve(params, stage.params, stage.name)  # an unknown key is an error even before a run
     if entry is None:
         return StageStatus(stage.name, STALE, ["never run"])
     reasons: list[str] = []
     if entry.get("cmd") != stage.command:
         reasons.append("command changed")
-    reasons += _param_changes(entry.get("params") or {}, resolve(params, stage.params, stage.name))
+    reasons += _param_changes(entry.get("params") or {}, current_params)
     recorded_deps = {item["path"]: item for item in entry.get("deps") or []}
     if set(recorded_deps) != set(stage.deps):
         for path in sorted(set(stage.deps) - set(recorded_deps)):

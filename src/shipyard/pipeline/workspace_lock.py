@@ -18,16 +18,14 @@ from pathlib import Path
 
 from ..errors import ConflictError
 
-LOCK_NAME = "workspace.lock"
 _POLL_S = 0.1
 _UNREADABLE_GRACE_S = 2.0
 
 
 @contextmanager
-def workspace_lock(folder: Path, *, timeout: float = 60.0,
+def workspace_lock(path: Path, *, timeout: float = 60.0,
                    on_wait: Callable[[dict[str, object]], None] | None = None) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
     told = False
     me = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv[:3]),

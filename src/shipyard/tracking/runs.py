@@ -8,6 +8,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
@@ -78,12 +79,14 @@ def create_run(
     name: str | None = None,
     tags_: dict[str, Any] | None = None,
     parent_id: str | None = None,
+    workdir: Path | None = None,
 ) -> str:
-    """Create a RUNNING run with its lineage captured; return its id."""
+    """Create a RUNNING run with its lineage captured (git state of ``workdir``, default the working
+    directory); return its id."""
     exp_id = experiment_id(store, experiment)
     run_name = check_name(name, "run") if name is not None else random_run_name()
     tag_rows = _tag_rows(tags_ or {})
-    git = lineage.git_state()
+    git = lineage.git_state(workdir)
     env = lineage.environment()
     proc = lineage.process_info()
     if git is not None and git.diff is not None and git.diff_hash is not None:
