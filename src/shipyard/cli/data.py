@@ -91,18 +91,20 @@ def _transfer(direction: str, remote_name: str | None, jobs: int, json_output: b
     store = writable_store()
     action = remotes.push if direction == "push" else remotes.pull
     with Progress(TextColumn(f"[bold]{direction}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=_output.err_console, transient=True, disable=json_output) as progress:
+                  console=_output.err_console, transient=True,
+                  disable=json_output or not _output.err_console.is_terminal) as progress:
         task = progress.add_task(direction, total=None)
         result = action(store, root, remote, jobs=jobs,
                         progress=lambda done, total: progress.update(task, completed=done, total=total))
-    if direction == "pull" and not json_output:
+    restored: list[str] = []
+    if direction == "pull":
         from ..pipeline.data import checkout
 
         restored, _ = checkout(store, root)
-        if restored:
+        if restored and not json_output:
             _output.console.print(f"checked out {len(restored)} paths")
     if json_output:
-        _output.print_json(result.to_dict())
+        _output.print_json({**result.to_dict(), **({"checked_out": restored} if direction == "pull" else {})})
         return
     verb = "uploaded" if direction == "push" else "downloaded"
     _output.console.print(f"{len(result.transferred):,} objects {verb}, {result.already:,} already there "

@@ -34,7 +34,8 @@ def predict_command(
     existing_store()
     model = load_model(model_uri, trust=trust)
     with Progress(TextColumn("[bold]scoring[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=_output.err_console, transient=True, disable=json_output) as progress:
+                  console=_output.err_console, transient=True,
+                  disable=json_output or not _output.err_console.is_terminal) as progress:
         task = progress.add_task("score", total=None)
 
         def advance(done: int, total: int | None) -> None:

@@ -10,6 +10,7 @@ file (each restore lands in a temporary path and is renamed into place).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -39,10 +40,7 @@ def add(store: Store, root: Path, paths: list[str], *, produced: dict[str, str] 
     entries = []
     for text in paths:
         relative = _relative(root, text)
-        owner = (produced or {}).get(relative)
-        if owner is not None:
-            raise ValidationError(f"{relative} is an output of stage '{owner}', so shipyard.lock tracks it already; "
-                                  "`shipyard add` is for raw data that no stage produces.", field="path")
+        _refuse_stage_outputs(relative, produced or {})
         entry = hasher.hash_and_save(relative)
         if entry is None:
             raise NotFoundError(f"Cannot add {relative}: no such file or directory.")
@@ -90,6 +88,22 @@ def checkout(store: Store, root: Path, paths: list[str] | None = None) -> tuple[
     return restored, current
 
 
+def _refuse_stage_outputs(relative: str, produced: dict[str, str]) -> None:
+    """Stage outputs are versioned by shipyard.lock; adding them (or what holds or is inside them) twice is refused."""
+    path = PurePosixPath(relative)
+    for output, stage in produced.items():
+        out = PurePosixPath(output)
+        if path == out or path.is_relative_to(out) or out.is_relative_to(path):
+            if path == out:
+                what = f"{relative} is an output of stage '{stage}'"
+            elif path.is_relative_to(out):
+                what = f"{relative} is inside '{output}', an output of stage '{stage}'"
+            else:
+                what = f"{relative} contains '{output}', an output of stage '{stage}'"
+            raise ValidationError(f"{what}, so shipyard.lock versions it already; `shipyard add` is for raw data "
+                                  "that no stage produces.", field="path")
+
+
 def _write_pointer(root: Path, entry: Entry) -> None:
     pointer = root / (entry.path + POINTER_SUFFIX)
     record = {"hash": entry.hash, "size": entry.size, **({"files": entry.files} if entry.is_dir else {})}
@@ -126,13 +140,19 @@ def ignore_in_git(root: Path, relative: str) -> None:
 def _ignore_in_git(root: Path, relative: str) -> None:
     target = root / relative
     ignore = target.parent / ".gitignore"
-    line = "/" + target.name
+    line = "/" + _escape_pattern(target.name)
     existing = ignore.read_text().splitlines() if ignore.exists() else []
     if line not in existing:
         with open(ignore, "a") as handle:
             if existing and existing[-1] != "":
                 handle.write("\n")
             handle.write(line + "\n")
+
+
+def _escape_pattern(name: str) -> str:
+    """A file name as a literal .gitignore pattern (``run[2].csv`` must not be a character class)."""
+    escaped = re.sub(r"([\\*?\[\]!#])", r"\\\1", name)
+    return escaped[:-1] + "\\ " if escaped.endswith(" ") else escaped
 
 
 def _relative(root: Path, text: str) -> str:

@@ -74,6 +74,7 @@ def _check_revision(root: Path, revision: str) -> None:
 
 
 def _git_show(root: Path, revision: str, name: str) -> str | None:
-    done = subprocess.run(["git", "-C", str(root), "show", f"{revision}:{name}"], capture_output=True, text=True,
+    # "./" makes the path relative to the project folder, which may be a subfolder of the repository.
+    done = subprocess.run(["git", "-C", str(root), "show", f"{revision}:./{name}"], capture_output=True, text=True,
                           check=False)
     return done.stdout if done.returncode == 0 else None

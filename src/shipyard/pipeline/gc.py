@@ -72,7 +72,7 @@ def _from_git_history(store: Store, root: Path, revisions: int) -> set[str]:
         names = (_git(root, "ls-tree", "-r", "--name-only", revision) or "").splitlines()
         for name in names:
             if name.endswith(POINTER_SUFFIX) or name == LOCK_FILE or name.endswith("/" + LOCK_FILE):
-                text = _git(root, "show", f"{revision}:{name}") or ""
+                text = _git(root, "show", f"{revision}:./{name}") or ""  # ls-tree paths are relative to root
                 hashes |= _hashes_in(store, text, lock=name.endswith(LOCK_FILE))
     return hashes
 

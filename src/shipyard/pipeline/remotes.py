@@ -144,8 +144,8 @@ def pull(store: Store, root: Path, remote: Remote, *, jobs: int = DEFAULT_JOBS,
             manifests.append(download(digest))
 
     wanted = referenced(store, root, fetch=fetch_manifest)
-    local = {digest for digest in wanted if store.objects.exists(digest)} - set(manifests)
-    result = Transfer(remote.name, already=len(local))
+    local = {digest for digest in wanted if store.objects.exists(digest)}  # fetched manifests included
+    result = Transfer(remote.name, already=len(local - set(manifests)))
     todo = sorted(wanted - local)
     result.missing_everywhere = [digest for digest in todo if digest not in there]
     todo = [digest for digest in todo if digest in there]
@@ -237,8 +237,18 @@ def _write_remotes(path: Path, remotes: dict[str, Remote]) -> None:
         new = prefix + ("\n" if prefix and not prefix.endswith("\n") else "") + ("\n" if prefix else "") + text
     else:
         end = start + 1
-        while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t#"):
-            end += 1
+        while end < len(lines):
+            if lines[end][:1] in (" ", "\t"):
+                end += 1
+                continue
+            # A blank line belongs to the block only when indented lines of the block follow it.
+            following = end
+            while following < len(lines) and not lines[following].strip():
+                following += 1
+            if following > end and following < len(lines) and lines[following][:1] in (" ", "\t"):
+                end = following
+                continue
+            break
         new = "".join(lines[:start]) + text + "".join(lines[end:])
     temp = path.with_name(f".{path.name}.tmp")
     temp.write_text(new)

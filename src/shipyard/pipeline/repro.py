@@ -263,6 +263,12 @@ def restore(store: Store, root: Path, record: dict[str, Any]) -> None:
     target = root / record["path"]
     label = f"output {record['path']}"
     if "files" not in record:
+        if target.is_dir():  # a directory in this revision, a file in the one being restored
+            staged = target.with_name(f".{target.name}.file-{os.getpid()}")
+            store.objects.get_file(record["hash"], staged, label=label)
+            shutil.rmtree(target)
+            os.replace(staged, target)
+            return
         store.objects.get_file(record["hash"], target, label=label)
         return
     staging = target.with_name(f".{target.name}.restore-{os.getpid()}")
@@ -271,8 +277,10 @@ def restore(store: Store, root: Path, record: dict[str, Any]) -> None:
         for name, digest, _size in read_manifest(store, record["hash"], label):
             store.objects.get_file(digest, staging / name, label=f"{record['path']}/{name}")
         staging.mkdir(parents=True, exist_ok=True)
-        if target.exists():
+        if target.is_dir():
             shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()  # a file in this revision, a directory in the one being restored
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

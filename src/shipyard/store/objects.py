@@ -96,7 +96,7 @@ class LocalObjectStore:
                 self._batch_depth -= 1
                 last = self._batch_depth == 0
             if last:
-                os.sync()
+                _sync_filesystem(self.root)
 
     def path_for(self, digest: str) -> Path:
         check_digest(digest)
@@ -133,6 +133,15 @@ class LocalObjectStore:
         return self._put_stream(read)
 
     def _put_stream(self, read: _Reader) -> ObjectInfo:
+        try:
+            return self._put_stream_once(read)
+        except FileNotFoundError:
+            # The cache folder was deleted while this store was open: forget the folders we knew and retry.
+            # Safe: a missing folder fails on opening the temporary file, before anything was read.
+            self._made_dirs.clear()
+            return self._put_stream_once(read)
+
+    def _put_stream_once(self, read: _Reader) -> ObjectInfo:
         staging = self.root / "tmp"
         try:
             self._ensure_dir(staging, parents=True)
@@ -238,6 +247,24 @@ def _intact(path: Path, digest: str) -> bool:
         while chunk := stream.read(CHUNK_SIZE):
             hasher.update(chunk)
     return bool(hasher.hexdigest() == digest)
+
+
+def _sync_filesystem(folder: Path) -> None:
+    """Flush the filesystem holding ``folder`` (Linux ``syncfs``), not the whole machine; ``sync`` elsewhere."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        os.sync()
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -1,0 +1,58 @@
+"""A real S3-compatible server on 127.0.0.1: moto's threaded server, as the recipe in shared/TESTING.md says.
+
+:func:`moto_server` starts it on a free port and stops it afterwards; :func:`create_bucket` makes a bucket
+with the credentials already in the environment (any values do for moto).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "shipyard-test",
+    "AWS_SECRET_ACCESS_KEY": "shipyard-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def unavailable_reason() -> str | None:
+    try:
+        import boto3  # noqa: F401
+        import moto.server  # noqa: F401
+        import s3fs  # noqa: F401
+    except ImportError as exc:
+        return f"the S3 tests need moto[server] and s3fs (the dev extra): {exc}"
+    return None
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """Yield the endpoint URL ``http://127.0.0.1:PORT`` of a moto S3 server running in this process."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def client(endpoint_url: str) -> Any:
+    """A boto3 S3 client for the server (credentials from the environment)."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint_url)
+
+
+def create_bucket(endpoint_url: str, name: str) -> None:
+    client(endpoint_url).create_bucket(Bucket=name)
+
+
+def list_keys(endpoint_url: str, bucket: str, prefix: str) -> list[str]:
+    """Every key under ``prefix`` (all pages)."""
+    pages = client(endpoint_url).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
