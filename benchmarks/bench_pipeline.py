@@ -140,8 +140,12 @@ def local_remotes(work: Path) -> tuple[list[str], list[list[str]], dict[str, str
 
 
 def s3_remotes(env: dict[str, str]) -> tuple[list[str], list[list[str]], dict[str, str]]:
+    import logging
+
     import boto3
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
