@@ -59,12 +59,18 @@ def test_push_and_pull_a_directory_of_200_files_through_s3(project: Project, end
     first = json.loads(assert_ok(cli("push", "--json")))
 
     assert first == {"remote": "s3", "transferred": 201, "already_there": 0, "missing_everywhere": []}
+    # 201 small objects travel as one pack and its index: two requests instead of 201.
     keys = s3.list_keys(endpoint, bucket, "cache/")
-    assert sorted(key.removeprefix("cache/").replace("/", "") for key in keys) == sorted(needed)
-    assert all(len(key.split("/")[1]) == 2 for key in keys)  # cache/ab/cdef...
-    sample = keys[7]
-    body = s3.client(endpoint).get_object(Bucket=bucket, Key=sample)["Body"].read()
-    assert digest(body) == sample.removeprefix("cache/").replace("/", "")
+    packs = sorted(key for key in keys if key.endswith(".pack"))
+    indexes = sorted(key for key in keys if key.endswith(".idx"))
+    assert len(packs) == 1 and len(indexes) == 1 and len(keys) == 2
+    storage = s3.client(endpoint)
+    body = storage.get_object(Bucket=bucket, Key=packs[0])["Body"].read()
+    assert digest(body) == packs[0].removeprefix("cache/packs/").removesuffix(".pack")  # named by its content
+    index = json.loads(storage.get_object(Bucket=bucket, Key=indexes[0])["Body"].read())
+    assert set(index) == needed
+    for name, (offset, size) in list(index.items())[:25]:  # every object sits intact at its offset
+        assert digest(body[offset : offset + size]) == name
 
     second = json.loads(assert_ok(cli("push", "--json")))
     assert second == {"remote": "s3", "transferred": 0, "already_there": 201, "missing_everywhere": []}
