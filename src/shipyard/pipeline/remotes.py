@@ -225,7 +225,7 @@ def pull(store: Store, root: Path, remote: Remote, *, jobs: int = DEFAULT_JOBS,
         return digest
 
     result.transferred = list(manifests)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with store.objects.batch(), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # one sync at the end
         for taken in pool.map(take_pack, sorted(from_packs)):
             result.transferred.extend(taken)
         result.transferred.extend(pool.map(take_single, singles))
