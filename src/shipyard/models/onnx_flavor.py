@@ -30,7 +30,6 @@ class OnnxPredictor:
             raise ValidationError(
                 f"The ONNX graph takes inputs {', '.join(names)}, but the example has columns {', '.join(expected)}; "
                 "give an input_example whose columns are the graph's inputs.", field="input_example")
-        self._outputs = [item.name for item in self.session.get_outputs()]
         if classes:
             import numpy as np
 

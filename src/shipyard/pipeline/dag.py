@@ -49,12 +49,6 @@ class Graph:
             groups[depth[name]].append(name)
         return groups
 
-    def downstream(self, name: str) -> set[str]:
-        below = {child for child, parents in self.upstream.items() if name in parents}
-        for child in list(below):
-            below |= self.downstream(child)
-        return below
-
     def _closure(self, targets: list[str]) -> set[str]:
         unknown = [name for name in targets if name not in self.pipeline.stages]
         if unknown:

@@ -10,7 +10,6 @@ file (each restore lands in a temporary path and is renamed into place).
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,7 +20,7 @@ from ..errors import ConfigError, NotFoundError, ValidationError
 from ..store import Store
 from .hashing import Entry, Hasher
 from .lock import read_lock
-from .repro import restore
+from .workspace import ignore_in_git, restore
 
 POINTER_SUFFIX = ".ship"
 _SKIP_DIRS = {".git", ".shipyard", ".venv", "node_modules", "__pycache__"}
@@ -45,7 +44,7 @@ def add(store: Store, root: Path, paths: list[str], *, produced: dict[str, str] 
         if entry is None:
             raise NotFoundError(f"Cannot add {relative}: no such file or directory.")
         _write_pointer(root, entry)
-        _ignore_in_git(root, relative)
+        ignore_in_git(root, relative)
         entries.append(entry)
     hasher.save_cache()
     return entries
@@ -130,29 +129,6 @@ def _pointers(root: Path) -> list[Path]:
         directories[:] = [name for name in directories if name not in _SKIP_DIRS]
         found.extend(Path(current) / name for name in names if name.endswith(POINTER_SUFFIX))
     return sorted(found)
-
-
-def ignore_in_git(root: Path, relative: str) -> None:
-    """Add ``relative`` to the .gitignore beside it (once): its versions live in the cache, not in git."""
-    _ignore_in_git(root, relative)
-
-
-def _ignore_in_git(root: Path, relative: str) -> None:
-    target = root / relative
-    ignore = target.parent / ".gitignore"
-    line = "/" + _escape_pattern(target.name)
-    existing = ignore.read_text().splitlines() if ignore.exists() else []
-    if line not in existing:
-        with open(ignore, "a") as handle:
-            if existing and existing[-1] != "":
-                handle.write("\n")
-            handle.write(line + "\n")
-
-
-def _escape_pattern(name: str) -> str:
-    """A file name as a literal .gitignore pattern (``run[2].csv`` must not be a character class)."""
-    escaped = re.sub(r"([\\*?\[\]!#])", r"\\\1", name)
-    return escaped[:-1] + "\\ " if escaped.endswith(" ") else escaped
 
 
 def _relative(root: Path, text: str) -> str:

@@ -109,8 +109,8 @@ class Hasher:
         objects = self.store.objects
         if path.is_file():
             entry = self.hash(relative)
-            if entry is not None:
-                self.save(entry)
+            if entry is not None and not objects.exists(entry.hash):
+                objects.put_file(path)
             return entry
         if not path.is_dir():
             return None
@@ -133,24 +133,6 @@ class Hasher:
             data = manifest_bytes(manifest)
             objects.put_bytes(data)
         return Entry(relative, hash_bytes(data), sum(item[2] for item in manifest), len(manifest), True)
-
-    def save(self, entry: Entry) -> None:
-        """Put the entry's bytes in the object store (a directory: each file, then its manifest)."""
-        objects = self.store.objects
-        if not entry.is_dir:
-            if not objects.exists(entry.hash):
-                objects.put_file(self.root / entry.path)
-            return
-        manifest = self.manifest(entry.path)
-        missing = [(name, size) for name, digest, size in manifest if not objects.exists(digest)]
-        with objects.batch():  # one sync for the lot instead of one per file
-            if _worth_threads([size for _, size in missing]):
-                with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-                    list(pool.map(lambda item: objects.put_file(self.root / entry.path / item[0]), missing))
-            else:
-                for name, _size in missing:
-                    objects.put_file(self.root / entry.path / name)
-            objects.put_bytes(manifest_bytes(manifest))
 
     def save_cache(self) -> None:
         if not self._fresh:

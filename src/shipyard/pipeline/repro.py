@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -33,11 +32,12 @@ from ..store import Store, current_store
 from ..tracking import artifacts as run_artifacts, runs as run_records
 from ..tracking.metrics import writer_for
 from .dag import Graph, build_graph
-from .hashing import Hasher, read_manifest
+from .hashing import Hasher
 from .lock import read_lock, write_lock
 from .params import flatten, load_params, resolve
 from .spec import Pipeline, Stage, load_pipeline
 from .status import RESTORABLE, STALE, UP_TO_DATE, StageStatus, stage_status
+from .workspace import ignore_in_git, restore
 from .workspace_lock import workspace_lock
 
 TAIL_LINES = 20
@@ -127,7 +127,7 @@ class _Runner:
     def _plan(self, name: str) -> StageStatus:
         stage = self.pipeline.stages[name]
         upstream = tuple(parent for parent in self.graph.upstream[name]
-                         if self.outcomes.get(parent, StageOutcome(parent, "skipped")).action in ("would run",))
+                         if parent in self.outcomes and self.outcomes[parent].action == "would run")
         status = stage_status(stage, self.lock.get(name), self.params, self.hasher, self.store, upstream_stale=upstream)
         if self.force and status.state != STALE:
             status = StageStatus(name, STALE, ["forced"])
@@ -258,34 +258,6 @@ class _Runner:
         return str(location.root) if location.root is not None else location.db_uri
 
 
-def restore(store: Store, root: Path, record: dict[str, Any]) -> None:
-    """Bring a cached output back into the workspace; never leaves a partial file or directory."""
-    target = root / record["path"]
-    label = f"output {record['path']}"
-    if "files" not in record:
-        if target.is_dir():  # a directory in this revision, a file in the one being restored
-            staged = target.with_name(f".{target.name}.file-{os.getpid()}")
-            store.objects.get_file(record["hash"], staged, label=label)
-            shutil.rmtree(target)
-            os.replace(staged, target)
-            return
-        store.objects.get_file(record["hash"], target, label=label)
-        return
-    staging = target.with_name(f".{target.name}.restore-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        for name, digest, _size in read_manifest(store, record["hash"], label):
-            store.objects.get_file(digest, staging / name, label=f"{record['path']}/{name}")
-        staging.mkdir(parents=True, exist_ok=True)
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()  # a file in this revision, a directory in the one being restored
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def read_metrics(root: Path, paths: tuple[str, ...]) -> dict[str, float]:
     """The numbers in the stage's metrics files (JSON or YAML), flattened to dotted keys."""
     numbers: dict[str, float] = {}
@@ -349,8 +321,6 @@ def _end_group(process: subprocess.Popen[str]) -> None:
 def _keep_out_of_git(root: Path, path: str) -> None:
     """Cached outputs are versioned by shipyard.lock, so git should not carry them too (as in DVC)."""
     if (root / ".git").exists():
-        from .data import ignore_in_git
-
         ignore_in_git(root, path)
 
 

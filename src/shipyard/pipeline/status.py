@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ShipyardError
 from ..store import Store
-from .hashing import Entry, Hasher
+from .hashing import Hasher, read_manifest
 from .params import resolve
 from .spec import Stage
 
@@ -81,10 +81,6 @@ def stage_status(stage: Stage, entry: dict[str, Any] | None, params: dict[str, A
     return StageStatus(stage.name, UP_TO_DATE)
 
 
-def entry_records(entries: list[Entry]) -> list[dict[str, Any]]:
-    return [entry.to_lock() for entry in entries]
-
-
 def _param_changes(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     changes = []
     for key in sorted(set(recorded) | set(current)):
@@ -102,8 +98,6 @@ def _cached(store: Store, record: dict[str, Any]) -> bool:
         return False
     if "files" not in record:
         return True
-    from .hashing import read_manifest
-
     try:
         manifest = read_manifest(store, record["hash"], f"directory {record['path']}")
     except (ShipyardError, ValueError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, BinaryIO
+from typing import Any
 
 CHUNK_SIZE = 1 << 20
 # Below this size the thread pool costs more than it saves.
@@ -24,13 +24,6 @@ def new_hasher(size_hint: int = 0) -> Any:
 def hash_bytes(data: bytes) -> str:
     hasher = new_hasher(len(data))
     hasher.update(data)
-    return str(hasher.hexdigest())
-
-
-def hash_stream(stream: BinaryIO) -> str:
-    hasher = new_hasher()
-    while chunk := stream.read(CHUNK_SIZE):
-        hasher.update(chunk)
     return str(hasher.hexdigest())
 
 

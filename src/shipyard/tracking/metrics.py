@@ -48,7 +48,6 @@ class MetricWriter:
         self._wake = threading.Event()
         self._next_step: dict[tuple[str, str], int] = {}
         self._thread: threading.Thread | None = None
-        self._closed = False
 
     def add(self, run_id: str, key: str, value: Any, step: Any = None, timestamp_ms: int | None = None) -> None:
         key = check_key(key, "metric")
@@ -96,11 +95,6 @@ class MetricWriter:
                 raise
             return len(batch)
 
-    def close(self) -> None:
-        self._closed = True
-        self._wake.set()
-        self.flush()
-
     def _start(self) -> None:
         with self._lock:
             if self._thread is not None:
@@ -109,7 +103,7 @@ class MetricWriter:
             self._thread.start()
 
     def _loop(self) -> None:
-        while not self._closed:
+        while True:  # a daemon thread: it ends with the process
             self._wake.wait(FLUSH_INTERVAL_S)
             self._wake.clear()
             try:
