@@ -7,10 +7,13 @@ the servers answer with, so both map errors in exactly one place::
     ShipyardError (Exception)                      exit 1, HTTP 500
     ├── ConfigError (ValueError)                   exit 2, HTTP 400   bad configuration or store location
     ├── ValidationError (ValueError)               exit 2, HTTP 422   bad input: keys, values, filters
-    │   └── FilterSyntaxError                      exit 2, HTTP 422   a search filter that does not parse
+    │   ├── FilterSyntaxError                      exit 2, HTTP 422   a search filter that does not parse
+    │   ├── MalformedRequestError                  exit 2, HTTP 400   a request body that is not valid JSON/shape
+    │   └── PayloadTooLargeError                   exit 2, HTTP 413   a request body over the server's limit
     ├── NotFoundError (LookupError)                exit 2, HTTP 404   unknown run, experiment, object
     ├── AmbiguousError (LookupError)               exit 2, HTTP 409   a prefix that matches several ids
     ├── ConflictError                              exit 2, HTTP 409   a write that contradicts stored data
+    ├── UnauthorizedError (PermissionError)        exit 2, HTTP 401   a write without the server's token
     ├── IntegrityError                             exit 1, HTTP 500   stored bytes no longer match their hash
     └── StoreUnavailableError (OSError)            exit 1, HTTP 503   the store cannot be opened or written
 
@@ -61,6 +64,22 @@ class FilterSyntaxError(ValidationError):
         self.position = position
 
 
+class MalformedRequestError(ValidationError):
+    """A request body that cannot be read at all (not JSON, or not one of the accepted shapes)."""
+
+    http_status = 400
+
+
+class PayloadTooLargeError(ValidationError):
+    """A request body larger than the server accepts; ``limit`` is that limit in bytes."""
+
+    http_status = 413
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message, field="body")
+        self.limit = limit
+
+
 class NotFoundError(ShipyardError, LookupError):
     """The named run, experiment, artifact or object does not exist."""
 
@@ -84,6 +103,13 @@ class ConflictError(ShipyardError):
 
     exit_code = 2
     http_status = 409
+
+
+class UnauthorizedError(ShipyardError, PermissionError):
+    """A write to a shared server without the token it was started with."""
+
+    exit_code = 2
+    http_status = 401
 
 
 class IntegrityError(ShipyardError):

@@ -1,0 +1,115 @@
+"""``shipyard serve``, ``shipyard dockerfile`` and ``shipyard predictions``: online serving from the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import _output
+from ._store import existing_store
+
+
+def serve_command(
+    model_uri: str | None = typer.Argument(None, help="models:/NAME@ALIAS (one deployment named NAME); or use "
+                                           "--config."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="serving.yaml with deployments, variants, "
+                                       "shadows and batching."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 exposes the server)."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes (each loads every model)."),
+    runtime: str = typer.Option("auto", "--runtime", help="auto | python | onnx (with MODEL_URI)."),
+    max_batch_size: int = typer.Option(64, "--max-batch-size", min=1, help="Micro-batch rows (1 = no batching; "
+                                       "with MODEL_URI)."),
+    token: str | None = typer.Option(None, "--token", envvar="SHIPYARD_TOKEN", help="Token the feedback endpoint "
+                                     "requires (Authorization: Bearer TOKEN)."),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve registered models over HTTP: /predict/NAME, the Open Inference Protocol, feedback, /metrics.
+
+    Example: shipyard serve models:/churn@champion --port 8000 --workers 2
+    """
+    from dataclasses import replace
+
+    from ..errors import ConfigError
+    from ..serving.config import Batching, config_for_uri, load_config
+    from ..serving.server import serve
+
+    if (model_uri is None) == (config is None):
+        raise ConfigError("Give a model URI (shipyard serve models:/churn@champion) or --config serving.yaml, "
+                          "not both and not neither.")
+    existing_store()
+    if config is not None:
+        settings = load_config(config)
+    else:
+        assert model_uri is not None
+        settings = config_for_uri(model_uri, batching=Batching(max_batch_size), runtime=runtime)
+    if token:
+        settings = replace(settings, token=token)
+
+    def ready(url: str) -> None:
+        for deployment in settings.deployments:
+            variants = ", ".join(f"{variant.name} {variant.model} ({variant.weight:g})"
+                                 for variant in deployment.variants)
+            shadows = f"; shadow {', '.join(item.model for item in deployment.shadows)}" if deployment.shadows else ""
+            _output.console.print(f"Serving [bold]{_output.escape(deployment.name)}[/]: {_output.escape(variants)}"
+                                  f"{_output.escape(shadows)} at {url}/predict/{_output.escape(deployment.name)}")
+        _output.console.print(f"API docs at {url}/docs; metrics at {url}/metrics. Ctrl-C (or SIGTERM) drains and "
+                              "stops.", soft_wrap=True)
+
+    raise typer.Exit(serve(settings, host=host, port=port, workers=workers, log_level=log_level, on_ready=ready))
+
+
+def dockerfile_command(
+    model_uri: str | None = typer.Argument(None, help="The model to serve (models:/NAME@ALIAS), or use --config."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="serving.yaml to serve."),
+    output: Path = typer.Option(Path("Dockerfile"), "--output", "-o", help="Where to write the Dockerfile."),
+) -> None:
+    """Write a Dockerfile that serves the model(s): slim Python, pinned requirements, non-root, healthcheck.
+
+    Example: shipyard dockerfile models:/churn@champion -o Dockerfile
+    """
+    from ..errors import ConfigError
+    from ..serving.config import config_for_uri, load_config
+    from ..serving.dockerfile import write_dockerfile
+
+    if (model_uri is None) == (config is None):
+        raise ConfigError("Give a model URI or --config serving.yaml, not both and not neither.")
+    store = existing_store()
+    settings = load_config(config) if config is not None else config_for_uri(str(model_uri))
+    written = write_dockerfile(store, settings, output, model_uri=model_uri, config_path=config)
+    _output.console.print(f"Wrote {_output.escape(str(written.dockerfile))} and "
+                          f"{_output.escape(str(written.requirements))}. Build: docker build -t churn-server "
+                          f"-f {_output.escape(str(written.dockerfile))} .")
+
+
+def predictions_command(
+    deployment: str | None = typer.Argument(None, help="Deployment name (default: all)."),
+    since: str | None = typer.Option("24h", "--since", help="A duration (30m, 24h, 7d) or an ISO time."),
+    limit: int = typer.Option(20, "--limit", min=0, help="Rows to show (newest last; 0 = all)."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON records."),
+) -> None:
+    """Show the prediction log of a deployment.
+
+    Example: shipyard predictions churn --since 1h
+    """
+    from ..serving.predlog import prediction_log
+
+    existing_store()
+    frame = prediction_log(deployment, since=since)
+    if limit:
+        frame = frame.tail(limit)
+    columns = [name for name in ("timestamp", "request_id", "deployment", "variant", "shadow", "model_version",
+                                 "prediction", "latency_ms") if name in frame.columns]
+    if json_output:
+        _output.print_json(frame.to_dict(orient="records") if len(frame) else [])
+        return
+    if not len(frame):
+        _output.console.print("No predictions logged in that range.")
+        return
+    from rich.table import Table
+
+    table = Table(*columns)
+    for record in frame[columns].itertuples(index=False):
+        table.add_row(*(_output.escape(str(value)) for value in record))
+    _output.console.print(table)

@@ -1,0 +1,295 @@
+"""The ASGI app: ``create_app(config)`` builds it; models load in its lifespan, state lives on ``app.state``.
+
+Handlers take the raw request and answer with bytes from orjson: request bodies are checked by the
+deployment's compiled signature (:mod:`.inputs`), not by pydantic, because per-request overhead is the
+budget that matters. Every ``ShipyardError`` becomes ``{"error": {"type", "message", "field"}}`` with its
+HTTP status (the Open Inference Protocol routes answer ``{"error": "..."}`` as its clients expect); a 500
+means a bug of ours, never something a client sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..errors import (
+    ConflictError,
+    MalformedRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ShipyardError,
+    UnauthorizedError,
+    ValidationError,
+)
+from ..store import Store, current_store
+from .batching import Batcher
+from .config import ServingConfig
+from .fleet import Fleet, LiveDeployment, Serving, VariantSlot
+from .inputs import RawRequest
+from .logstore import PartitionedLog
+from .metrics import ServingMetrics
+from .predlog import FeedbackEntry, PredictionEntry, feedback_table, known_request_ids, predictions_table, serving_root
+from .runtime import Answer, Runner
+
+log = logging.getLogger("shipyard.serving")
+RECENT_IDS = 200_000  # request ids remembered per process for duplicate checks and fast feedback joins
+SHADOW_QUEUE_FACTOR = 8  # a shadow may fall this many batches behind before copies are shed
+
+
+class ServerState:
+    """Everything one app instance holds (tests run several apps in one process)."""
+
+    def __init__(self, config: ServingConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.fleet = Fleet(config, store)
+        self.metrics = ServingMetrics()
+        root = serving_root(store, config.log_dir)
+        self.predictions_root = root / "predictions"
+        self.predictions = PartitionedLog(self.predictions_root, predictions_table,
+                                          flush_interval=config.flush_interval_s, name="predictions")
+        self.feedback = PartitionedLog(root / "feedback", feedback_table, flush_interval=config.flush_interval_s,
+                                       name="feedback")
+        self.recent: dict[str, collections.OrderedDict[str, int]] = {}
+        self.ready = False
+        self.refresh_wake = asyncio.Event()
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    def deployment(self, name: str) -> LiveDeployment:
+        found = self.fleet.deployments.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.fleet.deployments)) or "none"
+            raise NotFoundError(f"No deployment named {name!r} on this server (it serves: {known}).")
+        return found
+
+    def remember(self, deployment: str, request_id: str, rows: int) -> None:
+        recent = self.recent.setdefault(deployment, collections.OrderedDict())
+        if request_id in recent:
+            raise ConflictError(f"request_id {request_id!r} was already used for deployment {deployment!r}; "
+                                "send a unique id per request (feedback joins on it).")
+        recent[request_id] = rows
+        if len(recent) > RECENT_IDS:
+            recent.popitem(last=False)
+
+
+def create_app(config: ServingConfig, *, store: Store | None = None) -> Any:
+    """The ASGI app serving ``config``'s deployments (models load when the app starts)."""
+    from fastapi import FastAPI
+
+    from . import handlers, oip, openapi
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        state = ServerState(config, store or current_store())
+        app.state.serving = state
+        await asyncio.to_thread(state.fleet.load)
+        state.fleet.on_swap = lambda slot, serving: _on_swap(state, slot, serving)
+        state.predictions.start()
+        state.feedback.start()
+        for deployment in state.fleet.deployments.values():
+            for slot in deployment.slots:
+                _start_batcher(state, deployment, slot)
+                _on_swap(state, slot, slot.serving, initial=True)
+        state.tasks.append(asyncio.create_task(state.fleet.refresh_forever(config.refresh_interval_s,
+                                                                           state.refresh_wake)))
+        _watch_sighup(state)
+        state.ready = True
+        try:
+            yield
+        finally:
+            state.ready = False
+            for task in state.tasks:
+                task.cancel()
+            for slot in state.fleet.slots():
+                if slot.batcher is not None:
+                    await slot.batcher.stop()
+            await asyncio.to_thread(state.predictions.close)
+            await asyncio.to_thread(state.feedback.close)
+
+    app = FastAPI(title="Shipyard model server", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    handlers.install(app)
+    oip.install(app)
+    openapi.install(app)
+    return app
+
+
+def _start_batcher(state: ServerState, deployment: LiveDeployment, slot: VariantSlot) -> None:
+    metrics = state.metrics
+    labels = (deployment.name, slot.name)
+
+    def observe(requests: int, rows: int, seconds: float) -> None:
+        metrics.batch_rows.labels(*labels).observe(rows)
+        metrics.model_seconds.labels(*labels).observe(seconds)
+
+    batching = deployment.spec.batching
+    limit = batching.max_batch_size * SHADOW_QUEUE_FACTOR if slot.spec.shadow else None
+    slot.batcher = Batcher(lambda: slot.serving.runner, batching, observe=observe,
+                           name=f"{deployment.name}-{slot.name}", max_queue_rows=limit)
+    slot.batcher.start()
+
+
+def _on_swap(state: ServerState, slot: VariantSlot, serving: Serving, *, initial: bool = False) -> None:
+    runner = serving.runner
+    metrics = state.metrics
+    metrics.load_seconds.labels(slot.deployment, slot.name).set(runner.load_seconds)
+    metrics.model_info.labels(slot.deployment, slot.name, runner.name or runner.uri, str(runner.version or ""),
+                              runner.runtime).set(1)
+    if not initial:
+        metrics.reloads.labels(slot.deployment, slot.name).inc()
+
+
+def _watch_sighup(state: ServerState) -> None:
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, state.refresh_wake.set)
+
+
+async def read_json(request: Any, limit: int) -> Any:
+    """The body as JSON, refusing oversized bodies before reading them and Triton's binary extension."""
+    import orjson
+
+    if "inference-header-content-length" in request.headers:
+        raise MalformedRequestError("This server speaks the JSON form of the inference protocol only; send "
+                                    "tensors as JSON (tritonclient: binary_data=False).", field="body")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"The body is {int(declared):,} bytes; this server accepts at most {limit:,} "
+                                   "(max_body_bytes in serving.yaml); split the request.", limit=limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"The body is over {limit:,} bytes, the most this server accepts; split "
+                                       "the request.", limit=limit)
+        chunks.append(chunk)
+    if not size:
+        raise MalformedRequestError("The request has no body; send a JSON object.", field="body")
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequestError(f"The body is not valid JSON: {exc}.", field="body") from None
+
+
+async def predict(state: ServerState, deployment: LiveDeployment, raw: RawRequest, *,
+                  slot: VariantSlot | None = None) -> tuple[str, VariantSlot, Answer, Runner]:
+    """Route, check, batch and log one request; shadows get a copy. Returns what the handler renders."""
+    started = time.perf_counter()
+    slot = slot or deployment.variants[deployment.router.choose(raw.sticky_key)]
+    serving = slot.serving
+    columns = serving.checker.check(raw)
+    request_id = raw.request_id or uuid.uuid4().hex
+    state.remember(deployment.name, request_id, raw.rows)
+    assert slot.batcher is not None
+    future = slot.batcher.submit(columns, raw.rows)
+    assert future is not None  # live variants are never shed
+    try:
+        answer, runner = await future
+    except ValidationError:
+        state.metrics.requests.labels(deployment.name, slot.name, "422").inc()
+        raise
+    latency = time.perf_counter() - started
+    _log(state, deployment, slot, runner, request_id, raw.sticky_key, columns, answer, latency)
+    state.metrics.requests.labels(deployment.name, slot.name, "200").inc()
+    state.metrics.latency.labels(deployment.name, slot.name).observe(latency)
+    for shadow in deployment.shadows:
+        _shadow(state, deployment, shadow, raw, request_id)
+    return request_id, slot, answer, runner
+
+
+def _shadow(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, raw: RawRequest,
+            request_id: str) -> None:
+    started = time.perf_counter()
+    try:
+        columns = slot.serving.checker.check(raw)
+    except ValidationError as exc:
+        log.info("Shadow %s/%s cannot take request %s: %s", deployment.name, slot.name, request_id, exc)
+        return
+    assert slot.batcher is not None
+    future = slot.batcher.submit(columns, raw.rows)
+    if future is None:
+        state.metrics.shadow_dropped.labels(deployment.name, slot.name).inc()
+        return
+
+    def done(finished: asyncio.Future[tuple[Answer, Runner]]) -> None:
+        if finished.cancelled() or finished.exception() is not None:
+            return
+        answer, runner = finished.result()
+        _log(state, deployment, slot, runner, request_id, raw.sticky_key, columns, answer,
+             time.perf_counter() - started)
+
+    future.add_done_callback(done)
+
+
+def _log(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, runner: Runner, request_id: str,
+         sticky_key: str | None, columns: dict[str, list[Any]], answer: Answer, latency: float) -> None:
+    kinds = {spec.name: spec.kind for spec in runner.signature.inputs}
+    now_ms = time.time_ns() // 1_000_000
+    state.predictions.append(deployment.name, now_ms, PredictionEntry(
+        request_id, now_ms, deployment.name, slot.name, slot.spec.shadow, runner.name, runner.version, runner.uri,
+        runner.runtime, latency * 1000, sticky_key, columns, kinds, answer.labels, answer.probabilities))
+    counter = state.metrics.predictions
+    for label in set(answer.labels) if len(answer.labels) > 1 else answer.labels:
+        count = answer.labels.count(label) if len(answer.labels) > 1 else 1
+        counter.labels(deployment.name, slot.name, str(label)[:40]).inc(count)
+    state.metrics.log_queue.set(state.predictions.queued)
+
+
+async def record_feedback(state: ServerState, deployment: LiveDeployment, body: Any) -> dict[str, Any]:
+    """Store labels for logged predictions; unknown request ids are reported back, never dropped silently."""
+    items = body if isinstance(body, list) else [body]
+    entries: list[FeedbackEntry] = []
+    for index, item in enumerate(items):
+        where = f"[{index}]" if isinstance(body, list) else ""
+        if not isinstance(item, dict) or "request_id" not in item or "label" not in item:
+            raise MalformedRequestError(f"Feedback{where} must be an object with 'request_id' and 'label'.",
+                                        field="request_id")
+        request_id, label, row = item["request_id"], item["label"], item.get("row", 0)
+        if not isinstance(request_id, str | int) or isinstance(request_id, bool) or not str(request_id):
+            raise ValidationError(f"Feedback{where}: 'request_id' must be a string.", field="request_id")
+        if label is None or isinstance(label, dict | list):
+            raise ValidationError(f"Feedback{where}: 'label' must be a number, text or true/false.", field="label")
+        if isinstance(row, bool) or not isinstance(row, int) or row < 0:
+            raise ValidationError(f"Feedback{where}: 'row' must be a row index (0 or more).", field="row")
+        entries.append(FeedbackEntry(str(request_id), row, label, time.time_ns() // 1_000_000))
+    if not entries:
+        raise ValidationError("The feedback list is empty.", field="request_id")
+    unknown = await _unknown_ids(state, deployment.name, {entry.request_id for entry in entries})
+    accepted = [entry for entry in entries if entry.request_id not in unknown]
+    if accepted:
+        await asyncio.wrap_future(state.feedback.append_durable(deployment.name, accepted[0].timestamp_ms,
+                                                                accepted))
+    if not accepted:
+        raise NotFoundError(f"No prediction of deployment {deployment.name!r} has request_id "
+                            f"{', '.join(sorted(unknown)[:5])}; feedback must name a logged request.")
+    return {"accepted": len(accepted), "unknown": sorted(unknown)}
+
+
+async def _unknown_ids(state: ServerState, deployment: str, ids: set[str]) -> set[str]:
+    recent: dict[str, int] = state.recent.get(deployment) or {}
+    unknown = {request_id for request_id in ids if request_id not in recent}
+    deadline = time.monotonic() + state.config.flush_interval_s * 2 + 0.5  # other workers flush within that
+    while unknown:
+        unknown -= await asyncio.to_thread(known_request_ids, state.predictions_root, deployment, unknown)
+        if not unknown or time.monotonic() > deadline:
+            return unknown
+        await asyncio.sleep(0.1)
+    return unknown
+
+
+def check_token(state: ServerState, request: Any) -> None:
+    token = state.config.token
+    if token is None:
+        return
+    if request.headers.get("authorization", "") != f"Bearer {token}":
+        raise UnauthorizedError("This endpoint needs the server's token: send 'Authorization: Bearer <token>'.")
+
+
+def error_body(exc: ShipyardError) -> dict[str, Any]:
+    return {"error": {"type": type(exc).__name__, "message": exc.message, "field": getattr(exc, "field", None)}}
+

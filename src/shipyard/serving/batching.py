@@ -1,0 +1,173 @@
+"""Adaptive micro-batching: one model call for the requests that queued while the previous call ran.
+
+Fixed-window batchers make every request wait for the window, which is how batching triples tail
+latency at low load. Here a lone request is scored at once; requests that arrive while the model is
+busy queue up and go together in the next call (up to ``max_batch_size`` rows). ``max_wait_ms`` is only
+spent when the last batch held more than one request, that is when traffic is actually concurrent.
+The model runs in a thread of its own, so the event loop keeps reading requests while it computes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ValidationError
+from .config import Batching
+from .inputs import Columns
+from .runtime import Answer, Runner
+
+
+@dataclass
+class Pending:
+    columns: Columns
+    rows: int
+    future: asyncio.Future[tuple[Answer, Runner]]
+    queued_at: float = field(default_factory=time.perf_counter)
+
+
+class ModelError(ValidationError):
+    """The model raised on input that passed the signature checks (e.g. a value its encoder refuses)."""
+
+
+BatchObserver = Callable[[int, int, float], None]  # (requests, rows, model seconds)
+
+
+class Batcher:
+    """Queue and run predictions for one variant; ``runner()`` is read per batch, so swaps are atomic."""
+
+    def __init__(self, runner: Callable[[], Runner], batching: Batching, *, observe: BatchObserver | None = None,
+                 name: str = "batcher", max_queue_rows: int | None = None) -> None:
+        self._runner = runner
+        self._max_rows = batching.max_batch_size
+        self._max_wait = batching.max_wait_ms / 1000.0
+        self._observe = observe
+        self._queue: collections.deque[Pending] = collections.deque()
+        self._queued_rows = 0
+        self._wakeup = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"shipyard-{name}")
+        self._task: asyncio.Task[None] | None = None
+        self._last_requests = 0
+        self.max_queue_rows = max_queue_rows
+
+    @property
+    def queued_rows(self) -> int:
+        return self._queued_rows
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._consume())
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        while self._queue:
+            await asyncio.sleep(0.005)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._executor.shutdown(wait=True)
+
+    def submit(self, columns: Columns, rows: int) -> asyncio.Future[tuple[Answer, Runner]] | None:
+        """Queue a request; the future resolves with its slice of the answer and the runner that made it.
+
+        Returns ``None`` when ``max_queue_rows`` is set and reached (shadow traffic is shed, never queued
+        without bound).
+        """
+        if self.max_queue_rows is not None and self._queued_rows + rows > self.max_queue_rows:
+            return None
+        future: asyncio.Future[tuple[Answer, Runner]] = asyncio.get_running_loop().create_future()
+        self._queue.append(Pending(columns, rows, future))
+        self._queued_rows += rows
+        self._wakeup.set()
+        return future
+
+    async def _consume(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            if self._last_requests > 1 and self._max_wait > 0 and self._queued_rows < self._max_rows:
+                await self._gather_company()
+            batch = self._take()
+            self._last_requests = len(batch)
+            runner = self._runner()
+            try:
+                answers, seconds = await loop.run_in_executor(self._executor, _run_batch, runner, batch)
+            except Exception as exc:  # the model refused something: find whose request it was
+                answers, seconds = await loop.run_in_executor(self._executor, _run_each, runner, batch, exc)
+            if self._observe is not None:
+                self._observe(len(batch), sum(item.rows for item in batch), seconds)
+            for item, answer in zip(batch, answers, strict=True):
+                if item.future.done():
+                    continue
+                if isinstance(answer, BaseException):
+                    item.future.set_exception(answer)
+                else:
+                    item.future.set_result((answer, runner))
+
+    async def _gather_company(self) -> None:
+        deadline = time.perf_counter() + self._max_wait
+        while self._queued_rows < self._max_rows:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+            except TimeoutError:
+                return
+
+    def _take(self) -> list[Pending]:
+        batch = [self._queue.popleft()]
+        rows = batch[0].rows
+        while self._queue and rows + self._queue[0].rows <= self._max_rows:
+            item = self._queue.popleft()
+            batch.append(item)
+            rows += item.rows
+        self._queued_rows -= rows
+        return batch
+
+
+def _run_batch(runner: Runner, batch: list[Pending]) -> tuple[list[Answer | BaseException], float]:
+    if len(batch) == 1:
+        columns = batch[0].columns
+    else:
+        columns = {name: [value for item in batch for value in item.columns[name]] for name in batch[0].columns}
+    started = time.perf_counter()
+    answer = runner.predict(columns)
+    seconds = time.perf_counter() - started
+    return list(_split(answer, [item.rows for item in batch])), seconds
+
+
+def _run_each(runner: Runner, batch: list[Pending], first: Exception) -> tuple[list[Answer | BaseException], float]:
+    started = time.perf_counter()
+    answers: list[Answer | BaseException] = []
+    for item in batch if len(batch) > 1 else []:
+        try:
+            answers.append(runner.predict(item.columns))
+        except Exception as exc:
+            answers.append(_model_error(exc))
+    if len(batch) == 1:
+        answers = [_model_error(first)]
+    return answers, time.perf_counter() - started
+
+
+def _model_error(exc: Exception) -> ModelError:
+    return ModelError(f"The model could not score this input: {type(exc).__name__}: {exc}", field="records")
+
+
+def _split(answer: Answer, sizes: list[int]) -> Any:
+    start = 0
+    for size in sizes:
+        end = start + size
+        yield Answer(answer.labels[start:end],
+                     None if answer.probabilities is None else answer.probabilities[start:end])
+        start = end

@@ -1,0 +1,249 @@
+"""What a server runs: ``serving.yaml`` (or one model URI) turned into validated settings.
+
+The file is checked completely before anything loads, so a typo in a weight or an unknown key fails the
+start with the file, the key path and what was expected, instead of surfacing as a wrong traffic split.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..models.uri import parse_model_uri
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,99}$")
+RUNTIMES = ("auto", "python", "onnx")
+DEFAULT_REFRESH_S = 10.0
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Batching:
+    """Micro-batching: requests that arrive while a batch runs are served by the next one, up to
+    ``max_batch_size`` rows; ``max_wait_ms`` is spent waiting for company only when traffic is concurrent."""
+
+    max_batch_size: int = 64
+    max_wait_ms: float = 2.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_batch_size > 1
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    model: str  # a model URI; aliases are re-resolved while serving
+    weight: float = 1.0
+    shadow: bool = False
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    variants: tuple[Variant, ...]
+    shadows: tuple[Variant, ...] = ()
+    sticky_key: str | None = None
+    batching: Batching = field(default_factory=Batching)
+    runtime: str = "auto"
+
+    @property
+    def all_variants(self) -> tuple[Variant, ...]:
+        return self.variants + self.shadows
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    deployments: tuple[Deployment, ...]
+    refresh_interval_s: float = DEFAULT_REFRESH_S
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    log_dir: str | None = None  # default: <store>/predictions
+    flush_interval_s: float = 1.0
+    trust: tuple[str, ...] = ()
+    token: str | None = None  # required by write endpoints (feedback) when set
+
+    def deployment(self, name: str) -> Deployment | None:
+        return next((item for item in self.deployments if item.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, so worker processes can rebuild the config (see :func:`from_dict`)."""
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def from_dict(data: dict[str, Any]) -> ServingConfig:
+    deployments = tuple(
+        Deployment(
+            name=item["name"],
+            variants=tuple(Variant(**variant) for variant in item["variants"]),
+            shadows=tuple(Variant(**variant) for variant in item["shadows"]),
+            sticky_key=item["sticky_key"],
+            batching=Batching(**item["batching"]),
+            runtime=item["runtime"],
+        )
+        for item in data["deployments"]
+    )
+    settings = {key: value for key, value in data.items() if key != "deployments"}
+    settings["trust"] = tuple(settings.get("trust") or ())
+    return ServingConfig(deployments=deployments, **settings)
+
+
+def config_for_uri(uri: str, *, batching: Batching | None = None, runtime: str = "auto") -> ServingConfig:
+    """One deployment named after the model (``models:/churn@champion`` -> ``churn``) with one variant."""
+    parsed = parse_model_uri(uri)
+    name = parsed.name or f"run-{(parsed.run_id or '')[:8]}"
+    variant_name = parsed.alias or (f"v{parsed.version}" if parsed.version else "default")
+    return ServingConfig((Deployment(name, (Variant(variant_name, uri, 100.0),), batching=batching or Batching(),
+                                     runtime=_runtime(runtime, f"deployments.{name}.runtime", "command line")),))
+
+
+def load_config(path: str | os.PathLike[str]) -> ServingConfig:
+    """Read and validate ``serving.yaml``.
+
+    Raises:
+        ConfigError: naming the file and the key path of the first problem.
+    """
+    import yaml
+
+    source = Path(path)
+    try:
+        data = yaml.safe_load(source.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such file; write a serving.yaml (see docs/serving.md).") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{source}: cannot be read as YAML: {exc}") from None
+    return parse_config(data, str(source))
+
+
+def parse_config(data: Any, source: str = "serving.yaml") -> ServingConfig:
+    top = _mapping(data, "the top level", source)
+    _known(top, {"deployments", "refresh_interval_s", "max_body_bytes", "log_dir", "flush_interval_s", "trust",
+                 "token"}, "the top level", source)
+    deployments_data = _mapping(top.get("deployments"), "deployments", source)
+    if not deployments_data:
+        raise ConfigError(f"{source}: 'deployments' is empty; name at least one deployment with its variants.")
+    deployments = tuple(_deployment(str(name), spec, source) for name, spec in deployments_data.items())
+    trust = top.get("trust") or []
+    if not isinstance(trust, list) or not all(isinstance(item, str) for item in trust):
+        raise ConfigError(f"{source}: 'trust' must be a list of type names.")
+    return ServingConfig(
+        deployments,
+        refresh_interval_s=_number(top.get("refresh_interval_s", DEFAULT_REFRESH_S), "refresh_interval_s", source,
+                                   minimum=0.1),
+        max_body_bytes=int(_number(top.get("max_body_bytes", DEFAULT_MAX_BODY), "max_body_bytes", source,
+                                   minimum=1024)),
+        log_dir=_optional_text(top.get("log_dir"), "log_dir", source),
+        flush_interval_s=_number(top.get("flush_interval_s", 1.0), "flush_interval_s", source, minimum=0.01,
+                                 maximum=1.0),
+        trust=tuple(trust),
+        token=_optional_text(top.get("token"), "token", source),
+    )
+
+
+def _deployment(name: str, data: Any, source: str) -> Deployment:
+    where = f"deployments.{name}"
+    if not _NAME_RE.match(name):
+        raise ConfigError(f"{source}: deployment name {name!r} must be letters, digits, '_', '-' or '.'.")
+    spec = _mapping(data, where, source)
+    _known(spec, {"variants", "shadow", "sticky_key", "batching", "runtime", "model"}, where, source)
+    if "model" in spec and "variants" in spec:
+        raise ConfigError(f"{source}: {where} has both 'model' and 'variants'; use one.")
+    if "model" in spec:
+        raw_variants: Any = [{"name": "default", "model": spec["model"], "weight": 100}]
+    else:
+        raw_variants = spec.get("variants")
+    if not isinstance(raw_variants, list) or not raw_variants:
+        raise ConfigError(f"{source}: {where}.variants must be a non-empty list of {{name, model, weight}}.")
+    variants = tuple(_variant(item, f"{where}.variants[{index}]", source, index)
+                     for index, item in enumerate(raw_variants))
+    if sum(variant.weight for variant in variants) <= 0:
+        raise ConfigError(f"{source}: {where}.variants: the weights add up to 0; give at least one a weight > 0.")
+    shadows_data = spec.get("shadow") or []
+    if not isinstance(shadows_data, list):
+        raise ConfigError(f"{source}: {where}.shadow must be a list of model URIs.")
+    shadows = tuple(_variant(item, f"{where}.shadow[{index}]", source, index, shadow=True)
+                    for index, item in enumerate(shadows_data))
+    names = [variant.name for variant in variants + shadows]
+    duplicate = next((item for item in names if names.count(item) > 1), None)
+    if duplicate:
+        raise ConfigError(f"{source}: {where}: the variant name {duplicate!r} is used twice.")
+    return Deployment(name, variants, shadows, sticky_key=_optional_text(spec.get("sticky_key"),
+                                                                          f"{where}.sticky_key", source),
+                      batching=_batching(spec.get("batching"), f"{where}.batching", source),
+                      runtime=_runtime(spec.get("runtime", "auto"), f"{where}.runtime", source))
+
+
+def _variant(data: Any, where: str, source: str, index: int, *, shadow: bool = False) -> Variant:
+    if isinstance(data, str):
+        data = {"model": data}
+    spec = _mapping(data, where, source)
+    _known(spec, {"name", "model", "weight"}, where, source)
+    model = spec.get("model")
+    if not isinstance(model, str):
+        raise ConfigError(f"{source}: {where}.model must be a model URI such as models:/churn@champion.")
+    try:
+        parsed = parse_model_uri(model)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {where}.model: {exc}") from None
+    default_name = f"shadow{index + 1}" if shadow else (parsed.alias or f"variant{index + 1}")
+    name = spec.get("name", default_name)
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ConfigError(f"{source}: {where}.name must be letters, digits, '_', '-' or '.'.")
+    weight = 0.0 if shadow else _number(spec.get("weight", 1), f"{where}.weight", source, minimum=0)
+    return Variant(name, model, weight, shadow)
+
+
+def _batching(data: Any, where: str, source: str) -> Batching:
+    if data is None:
+        return Batching()
+    if data is False:
+        return Batching(1, 0.0)
+    spec = _mapping(data, where, source)
+    _known(spec, {"max_batch_size", "max_wait_ms"}, where, source)
+    size = _number(spec.get("max_batch_size", 64), f"{where}.max_batch_size", source, minimum=1, maximum=100_000)
+    wait = _number(spec.get("max_wait_ms", 2.0), f"{where}.max_wait_ms", source, minimum=0, maximum=1000)
+    if size != int(size):
+        raise ConfigError(f"{source}: {where}.max_batch_size must be a whole number, got {size}.")
+    return Batching(int(size), float(wait))
+
+
+def _runtime(value: Any, where: str, source: str) -> str:
+    if value not in RUNTIMES:
+        raise ConfigError(f"{source}: {where} must be one of {', '.join(RUNTIMES)}, got {value!r}.")
+    return str(value)
+
+
+def _mapping(data: Any, where: str, source: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: {where} must be a mapping (key: value), got {type(data).__name__}.")
+    return data
+
+
+def _known(data: dict[str, Any], allowed: set[str], where: str, source: str) -> None:
+    unknown = sorted(str(key) for key in data if key not in allowed)
+    if unknown:
+        raise ConfigError(f"{source}: {where} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}.")
+
+
+def _number(value: Any, where: str, source: str, *, minimum: float | None = None,
+            maximum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{source}: {where} must be a number, got {value!r}.")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{source}: {where} must be at least {minimum:g}, got {value!r}.")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{source}: {where} must be at most {maximum:g}, got {value!r}.")
+    return float(value)
+
+
+def _optional_text(value: Any, where: str, source: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ConfigError(f"{source}: {where} must be text, got {value!r}.")
+    return str(value)

@@ -1,0 +1,119 @@
+"""Shipyard's own routes: ``/predict``, ``/feedback``, health, ``/metrics``, and the error mapping."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import ShipyardError
+from .app import ServerState, check_token, error_body, predict, read_json, record_feedback
+from .inputs import parse_body
+
+log = logging.getLogger("shipyard.serving")
+
+
+def json_response(content: Any, status: int = 200) -> Any:
+    import orjson
+    from starlette.responses import Response
+
+    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status,
+                    media_type="application/json")
+
+
+def state_of(request: Any) -> ServerState:
+    state: ServerState = request.app.state.serving
+    return state
+
+
+def install(app: Any) -> None:
+    @app.post("/predict/{deployment}", tags=["predict"], summary="Predict with a deployment")
+    async def predict_route(deployment: str, request: Request) -> Response:
+        state = state_of(request)
+        live = state.deployment(deployment)
+        raw = parse_body(await read_json(request, state.config.max_body_bytes), live.spec.sticky_key)
+        request_id, slot, answer, runner = await predict(state, live, raw)
+        content: dict[str, Any] = {
+            "request_id": request_id, "deployment": live.name, "variant": slot.name,
+            "model": {"name": runner.name, "version": runner.version, "uri": runner.uri},
+            "predictions": answer.labels}
+        if answer.probabilities is not None:
+            content["classes"] = runner.classes
+            content["probabilities"] = answer.probabilities
+        return json_response(content)
+
+    @app.post("/feedback/{deployment}", tags=["feedback"], summary="Send ground truth for logged predictions")
+    async def feedback_route(deployment: str, request: Request) -> Response:
+        state = state_of(request)
+        check_token(state, request)
+        live = state.deployment(deployment)
+        body = await read_json(request, state.config.max_body_bytes)
+        return json_response(await record_feedback(state, live, body))
+
+    @app.get("/health/live", tags=["health"])
+    async def live_route() -> Response:
+        return json_response({"live": True})
+
+    @app.get("/health/ready", tags=["health"])
+    async def ready_route(request: Request) -> Response:
+        state = getattr(request.app.state, "serving", None)
+        ready = state is not None and state.ready
+        detail: dict[str, Any] = {"ready": ready}
+        if state is not None:
+            detail["deployments"] = describe(state)
+            if state.predictions.last_error:
+                detail["prediction_log_error"] = state.predictions.last_error
+        return json_response(detail, 200 if ready else 503)
+
+    @app.get("/deployments", tags=["health"], summary="What each deployment serves now")
+    async def deployments_route(request: Request) -> Response:
+        return json_response(describe(state_of(request)))
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics")
+    async def metrics_route(request: Request) -> Response:
+        state = state_of(request)
+        state.metrics.log_queue.set(state.predictions.queued)
+        body, content_type = state.metrics.render()
+        return Response(body, media_type=content_type)
+
+    @app.exception_handler(ShipyardError)
+    async def shipyard_error(request: Request, exc: ShipyardError) -> Response:
+        if exc.http_status >= 500:
+            log.error("Request %s %s failed: %s", request.method, request.url.path, exc)
+        if request.url.path.startswith("/v2"):
+            return json_response({"error": exc.message}, exc.http_status)
+        return json_response(error_body(exc), exc.http_status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        message = {404: f"No route {request.url.path}; see /docs for the API.",
+                   405: f"{request.method} is not allowed on {request.url.path}; see /docs."}.get(
+            exc.status_code, str(exc.detail))
+        if request.url.path.startswith("/v2"):
+            return json_response({"error": message}, exc.status_code)
+        return json_response({"error": {"type": "HTTPError", "message": message, "field": None}}, exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("Bug: %s %s raised %s", request.method, request.url.path, type(exc).__name__)
+        return json_response({"error": {"type": "InternalError", "message": f"{type(exc).__name__}: {exc}",
+                                         "field": None}}, 500)
+
+
+def describe(state: ServerState) -> dict[str, Any]:
+    described = {}
+    for name, deployment in state.fleet.deployments.items():
+        described[name] = {
+            "variants": [{"name": slot.name, "model": slot.spec.model, "serving": slot.serving.resolved,
+                          "weight": slot.spec.weight, "runtime": slot.serving.runner.runtime}
+                         for slot in deployment.variants],
+            "shadows": [{"name": slot.name, "model": slot.spec.model, "serving": slot.serving.resolved,
+                         "runtime": slot.serving.runner.runtime} for slot in deployment.shadows],
+            "sticky_key": deployment.spec.sticky_key,
+            "batching": {"max_batch_size": deployment.spec.batching.max_batch_size,
+                         "max_wait_ms": deployment.spec.batching.max_wait_ms},
+        }
+    return described

@@ -1,0 +1,304 @@
+"""Request bodies to checked columns, without pandas on the request path.
+
+``models.signature.validate`` is right for batch files but costs milliseconds per call, most of it
+building and casting DataFrames. A one-row request must cost microseconds, so each deployment compiles
+its signature into per-column converters that check plain Python values; the batcher builds one
+DataFrame (or one set of ONNX feeds) for many requests at once. The rules are the signature's: a missing
+or unknown column, or a value that cannot be read as its column's kind, is refused naming the column;
+unseen categories and out-of-range numbers are accepted (monitoring counts them from the log).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import MalformedRequestError, ValidationError
+from ..models.signature import ColumnSpec, Signature
+
+Columns = dict[str, list[Any]]
+_MISSING = object()
+_BOOLEANS = {True: True, False: False, "true": True, "false": False, "True": True, "False": False}
+V2_NUMERIC = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+
+
+@dataclass
+class RawRequest:
+    """A request body read into columns, not yet checked against any model (variants may differ)."""
+
+    columns: Columns  # every column the body named; absent record keys hold _MISSING
+    rows: int
+    request_id: str | None = None
+    sticky_key: str | None = None
+    source: str = "records"
+
+
+def parse_body(body: Any, sticky_column: str | None = None) -> RawRequest:
+    """Read a ``/predict`` body: ``{"records": [...]}`` or ``{"columns": [...], "data": [[...]]}`` (MLflow's
+    ``dataframe_records`` / ``dataframe_split`` are read too). ``sticky_column`` is taken out of the inputs
+    and its first value becomes the sticky key unless the body gives ``sticky_key``."""
+    if not isinstance(body, dict):
+        raise MalformedRequestError("The request body must be a JSON object with 'records', or 'columns' and "
+                                    "'data'.", field="body")
+    request_id = _optional_id(body.get("request_id"), "request_id")
+    sticky = _optional_id(body.get("sticky_key"), "sticky_key")
+    if "records" in body or "dataframe_records" in body:
+        key = "records" if "records" in body else "dataframe_records"
+        raw, rows = _from_records(body[key], key)
+    elif "columns" in body or "dataframe_split" in body:
+        key = "dataframe_split" if "dataframe_split" in body else "data"
+        split = body.get("dataframe_split", body)
+        if not isinstance(split, dict):
+            raise MalformedRequestError("'dataframe_split' must be an object with 'columns' and 'data'.",
+                                        field="dataframe_split")
+        raw, rows = _from_split(split.get("columns"), split.get("data"))
+    else:
+        raise MalformedRequestError("The request body needs 'records' (a list of objects) or 'columns' and "
+                                    "'data' (a list of rows).", field="records")
+    return _with_sticky(RawRequest(raw, rows, request_id, sticky, key), sticky_column)
+
+
+def parse_v2(body: Any, sticky_column: str | None = None) -> RawRequest:
+    """Read an Open Inference Protocol request: one named input per column, ``shape [N]`` or ``[N, 1]``."""
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+        raise MalformedRequestError("An inference request needs 'inputs': a list of {name, shape, datatype, "
+                                    "data}, one per column.", field="inputs")
+    raw: Columns = {}
+    rows: int | None = None
+    for index, item in enumerate(body["inputs"]):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise MalformedRequestError(f"inputs[{index}] must be an object with a 'name'.", field="inputs")
+        name = item["name"]
+        values = _v2_values(item, name)
+        if rows is not None and len(values) != rows:
+            raise ValidationError(f"Input {name!r} has {len(values)} values but the others have {rows}; every "
+                                  "column needs one value per row.", field=name)
+        rows = len(values)
+        if name in raw:
+            raise ValidationError(f"Input {name!r} is given twice.", field=name)
+        raw[name] = values
+    parameters = body.get("parameters")
+    given = parameters.get("sticky_key") if isinstance(parameters, dict) else None
+    sticky = _optional_id(given, "parameters.sticky_key")
+    request = RawRequest(raw, rows or 0, _optional_id(body.get("id"), "id"), sticky, "inputs")
+    return _with_sticky(request, sticky_column)
+
+
+class InputChecker:
+    """A signature compiled into fast per-value converters; one per served model version."""
+
+    def __init__(self, signature: Signature) -> None:
+        self.signature = signature
+        self.names = signature.column_names
+        self.known = set(self.names)
+        self._converters: dict[str, Callable[[Any, int], Any]] = {
+            spec.name: _converter(spec) for spec in signature.inputs}
+
+    def check(self, request: RawRequest) -> Columns:
+        """Convert every value of every model column, refusing missing and unknown columns."""
+        raw, rows, where = request.columns, request.rows, request.source
+        if rows == 0:
+            raise ValidationError("The request has no rows; send at least one.", field=where)
+        missing = [name for name in self.names if name not in raw]
+        if missing:
+            raise ValidationError(
+                f"Column {missing[0]!r} is missing" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                + f"; the model expects {len(self.names)} columns: {', '.join(self.names[:12])}"
+                + (", ..." if len(self.names) > 12 else "") + ".", field=missing[0])
+        extra = sorted(name for name in raw if name not in self.known)
+        if extra:
+            raise ValidationError(f"Column {extra[0]!r} is not an input of this model; remove it "
+                                  f"(the model expects: {', '.join(self.names[:12])}).", field=extra[0])
+        converted: Columns = {}
+        for name in self.names:
+            convert = self._converters[name]
+            values = raw[name]
+            try:
+                converted[name] = [convert(value, row) for row, value in enumerate(values)]
+            except _Absent as absent:
+                raise ValidationError(f"{where}[{absent.row}] has no column {name!r}; every record needs all "
+                                      f"{len(self.names)} model inputs (send null for an unknown value).",
+                                      field=name) from None
+        return converted
+
+
+class _Absent(Exception):
+    def __init__(self, row: int) -> None:
+        self.row = row
+
+
+def _with_sticky(request: RawRequest, sticky_column: str | None) -> RawRequest:
+    if sticky_column and sticky_column in request.columns:
+        values = request.columns.pop(sticky_column)
+        if request.sticky_key is None and values and values[0] is not None and values[0] is not _MISSING:
+            request.sticky_key = str(values[0])
+    return request
+
+
+def _from_records(records: Any, key: str) -> tuple[Columns, int]:
+    if not isinstance(records, list):
+        raise MalformedRequestError(f"'{key}' must be a list of objects, one per row.", field=key)
+    if not records:
+        return {}, 0
+    first = records[0]
+    if not isinstance(first, dict):
+        raise MalformedRequestError(f"{key}[0] must be an object of column: value.", field=key)
+    raw: Columns = {name: [] for name in first}
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise MalformedRequestError(f"{key}[{index}] must be an object of column: value.", field=key)
+        if record.keys() != raw.keys():
+            for name in record:
+                if name not in raw:
+                    raw[name] = [_MISSING] * index
+        for name, values in raw.items():
+            values.append(record.get(name, _MISSING))
+    return raw, len(records)
+
+
+def _from_split(columns: Any, data: Any) -> tuple[Columns, int]:
+    if not isinstance(columns, list) or not all(isinstance(name, str) for name in columns):
+        raise MalformedRequestError("'columns' must be a list of column names.", field="columns")
+    if len(set(columns)) != len(columns):
+        duplicate = next(name for name in columns if columns.count(name) > 1)
+        raise ValidationError(f"Column {duplicate!r} appears twice in 'columns'.", field=duplicate)
+    if not isinstance(data, list):
+        raise MalformedRequestError("'data' must be a list of rows, each a list of values in 'columns' order.",
+                                    field="data")
+    raw: Columns = {name: [] for name in columns}
+    width = len(columns)
+    for index, row in enumerate(data):
+        if not isinstance(row, list) or len(row) != width:
+            raise ValidationError(f"data[{index}] must be a list of {width} values (one per column).", field="data")
+        for name, value in zip(columns, row, strict=True):
+            raw[name].append(value)
+    return raw, len(data)
+
+
+def build_frame(signature: Signature, columns: Columns) -> Any:
+    """One DataFrame for a batch, typed as the signature says (what the Python model was trained on)."""
+    import numpy as np
+    import pandas as pd
+
+    data: dict[str, Any] = {}
+    for spec in signature.inputs:
+        values = columns[spec.name]
+        if spec.kind in ("integer", "float"):
+            array = np.array(values, dtype="float64")
+            if spec.kind == "integer" and not np.isnan(array).any() and (array == np.round(array)).all():
+                array = array.astype("int64")
+            data[spec.name] = array
+        elif spec.kind == "boolean":
+            data[spec.name] = (pd.array(values, dtype="boolean") if any(value is None for value in values)
+                               else np.array(values, dtype=bool))
+        elif spec.kind == "datetime":
+            data[spec.name] = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce")
+        else:
+            array = np.empty(len(values), dtype=object)
+            array[:] = values
+            data[spec.name] = array
+    return pd.DataFrame(data)
+
+
+def build_onnx_feeds(signature: Signature, columns: Columns) -> dict[str, Any]:
+    """ONNX inputs straight from the checked columns: the ``(N, 1)`` tensors of ``models.onnx_export``."""
+    import numpy as np
+
+    feeds = {}
+    for spec in signature.inputs:
+        values = columns[spec.name]
+        if spec.kind == "string":
+            array = np.array(["" if value is None else value for value in values], dtype=object)
+        else:
+            array = np.array([math.nan if value is None else float(value) for value in values], dtype="float32")
+        feeds[spec.name] = array.reshape(-1, 1)
+    return feeds
+
+
+def _converter(spec: ColumnSpec) -> Callable[[Any, int], Any]:
+    name = spec.name
+    if spec.kind in ("integer", "float"):
+        def number(value: Any, row: int) -> Any:
+            if value is _MISSING:
+                raise _Absent(row)
+            if value is None:
+                return math.nan
+            if type(value) is float or type(value) is int:
+                return value
+            if isinstance(value, str):
+                try:
+                    return float(value) if value.strip() else math.nan
+                except ValueError:
+                    pass
+            raise ValidationError(f"Column {name!r} expects {spec.kind} values, got {value!r} (row {row}); send a "
+                                  "number, or null if it is unknown.", field=name)
+        return number
+    if spec.kind == "boolean":
+        def boolean(value: Any, row: int) -> Any:
+            if value is _MISSING:
+                raise _Absent(row)
+            if value is None:
+                return None
+            if isinstance(value, bool | str | int) and value in _BOOLEANS:
+                return _BOOLEANS[value]
+            raise ValidationError(f"Column {name!r} expects true/false, got {value!r} (row {row}).", field=name)
+        return boolean
+    if spec.kind == "datetime":
+        def moment(value: Any, row: int) -> Any:
+            if value is _MISSING:
+                raise _Absent(row)
+            if value is None or (isinstance(value, str | int | float) and not isinstance(value, bool)):
+                return value
+            raise ValidationError(f"Column {name!r} expects a date/time string, got {value!r} (row {row}).",
+                                  field=name)
+        return moment
+
+    def text(value: Any, row: int) -> Any:
+        if value is _MISSING:
+            raise _Absent(row)
+        if value is None or type(value) is str:
+            return value
+        if isinstance(value, bool | int | float):
+            return None if isinstance(value, float) and math.isnan(value) else str(value)
+        raise ValidationError(f"Column {name!r} expects text, got {type(value).__name__} {value!r} (row {row}).",
+                              field=name)
+    return text
+
+
+def _v2_values(item: dict[str, Any], name: str) -> list[Any]:
+    data = item.get("data")
+    if not isinstance(data, list):
+        raise MalformedRequestError(f"Input {name!r} needs 'data', a list of values.", field=name)
+    shape = item.get("shape")
+    if not isinstance(shape, list) or not shape or not all(isinstance(size, int) for size in shape):
+        raise MalformedRequestError(f"Input {name!r} needs 'shape', e.g. [N] or [N, 1] for N rows.", field=name)
+    if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+        raise ValidationError(f"Input {name!r} has shape {shape}; tabular inference takes one input per column "
+                              "with shape [N] or [N, 1].", field=name)
+    flat = [value[0] if isinstance(value, list) and len(value) == 1 else value for value in data]
+    if len(flat) != shape[0]:
+        raise ValidationError(f"Input {name!r} has shape {shape} but {len(flat)} values.", field=name)
+    datatype = item.get("datatype")
+    if datatype == "BYTES" or datatype == "BOOL":
+        return flat
+    if datatype in V2_NUMERIC:
+        bad = next((value for value in flat if value is not None and (isinstance(value, bool)
+                                                                       or not isinstance(value, int | float))), None)
+        if bad is not None:
+            raise ValidationError(f"Input {name!r} is declared {datatype} but holds {bad!r}.", field=name)
+        return flat
+    raise ValidationError(f"Input {name!r} has datatype {datatype!r}; use BYTES for text, BOOL, or FP32/FP64/INT64 "
+                          "for numbers.", field=name)
+
+
+def _optional_id(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValidationError(f"'{field}' must be a string (or a number), got {value!r}.", field=field)
+    text = str(value)
+    if not text or len(text) > 200:
+        raise ValidationError(f"'{field}' must be 1 to 200 characters long.", field=field)
+    return text

@@ -1,0 +1,232 @@
+"""The prediction log and the feedback log: every answer (shadows included) and every label that came later.
+
+One row per predicted record, keyed by ``(request_id, row)``; feedback rows carry the same key, so the
+label of a prediction is a join. Inputs are kept as typed columns (``input.<name>``) so drift checks scan
+one feature without parsing anything. Files live under ``<store>/serving/{predictions,feedback}/`` (or the
+``log_dir`` of ``serving.yaml``); see :mod:`shipyard.serving.logstore` for the layout and why.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ValidationError
+from ..store import Store, current_store
+from .inputs import Columns
+from .logstore import partition_files, read_table
+
+INPUT_PREFIX = "input."
+_KIND_TYPES = {"integer": "float64", "float": "float64", "boolean": "bool", "string": "string", "datetime": "string"}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@dataclass
+class PredictionEntry:
+    """One answered request (or its shadow copy), as the server hands it to the log."""
+
+    request_id: str
+    timestamp_ms: int
+    deployment: str
+    variant: str
+    shadow: bool
+    model_name: str | None
+    model_version: int | None
+    model_uri: str
+    runtime: str
+    latency_ms: float
+    sticky_key: str | None
+    inputs: Columns
+    kinds: dict[str, str]
+    labels: list[Any]
+    probabilities: list[list[float]] | None
+
+
+@dataclass
+class FeedbackEntry:
+    request_id: str
+    row: int
+    label: Any
+    timestamp_ms: int
+
+
+def serving_root(store: Store | None = None, log_dir: str | None = None) -> Path:
+    """Where the logs of this store's servers live."""
+    if log_dir:
+        return Path(log_dir).expanduser().resolve()
+    store = store or current_store()
+    if store.location.root is None:
+        raise ConfigError("This store is a database URI, so the prediction log needs a directory: set log_dir in "
+                          "serving.yaml (a local path).")
+    return store.location.root / "serving"
+
+
+def predictions_table(entries: list[PredictionEntry]) -> Any:
+    import pyarrow as pa
+
+    inputs: dict[str, str] = {}
+    for entry in entries:
+        for name, kind in entry.kinds.items():
+            inputs.setdefault(name, kind)
+    data: dict[str, list[Any]] = {name: [] for name in (
+        "request_id", "row", "timestamp", "deployment", "variant", "shadow", "model_name", "model_version",
+        "model_uri", "runtime", "latency_ms", "sticky_key", "prediction", "prediction_value", "probabilities")}
+    input_data: dict[str, list[Any]] = {name: [] for name in inputs}
+    for entry in entries:
+        rows = len(entry.labels)
+        data["request_id"].extend([entry.request_id] * rows)
+        data["row"].extend(range(rows))
+        for key, value in (("timestamp", entry.timestamp_ms), ("deployment", entry.deployment),
+                           ("variant", entry.variant), ("shadow", entry.shadow), ("model_name", entry.model_name),
+                           ("model_version", entry.model_version), ("model_uri", entry.model_uri),
+                           ("runtime", entry.runtime), ("latency_ms", entry.latency_ms),
+                           ("sticky_key", entry.sticky_key)):
+            data[key].extend([value] * rows)
+        data["prediction"].extend(str(label) for label in entry.labels)
+        data["prediction_value"].extend(_number(label) for label in entry.labels)
+        data["probabilities"].extend(entry.probabilities if entry.probabilities is not None else [None] * rows)
+        for name, values in input_data.items():
+            column = entry.inputs.get(name)
+            values.extend(column if column is not None else [None] * rows)
+    types = {"row": pa.int32(), "timestamp": pa.timestamp("ms", tz="UTC"), "shadow": pa.bool_(),
+             "model_version": pa.int64(), "latency_ms": pa.float64(), "prediction_value": pa.float64(),
+             "probabilities": pa.list_(pa.float64())}
+    arrays = {name: pa.array(values, type=types.get(name, pa.string())) for name, values in data.items()}
+    for name, values in input_data.items():
+        kind = _KIND_TYPES.get(inputs[name], "string")
+        if kind == "float64":
+            values = [math.nan if value is None else value for value in values]
+        elif kind == "string":
+            values = [None if value is None else str(value) for value in values]
+        arrays[INPUT_PREFIX + name] = pa.array(values, type=pa.type_for_alias(kind))
+    return pa.table(arrays)
+
+
+def feedback_table(entries: list[FeedbackEntry]) -> Any:
+    import pyarrow as pa
+
+    return pa.table({
+        "request_id": pa.array([entry.request_id for entry in entries], pa.string()),
+        "row": pa.array([entry.row for entry in entries], pa.int32()),
+        "label": pa.array([str(entry.label) for entry in entries], pa.string()),
+        "label_value": pa.array([_number(entry.label) for entry in entries], pa.float64()),
+        "timestamp": pa.array([entry.timestamp_ms for entry in entries], pa.timestamp("ms", tz="UTC")),
+    })
+
+
+def prediction_log(deployment: str | None = None, since: str | datetime | None = None,
+                   until: str | datetime | None = None, *, variant: str | None = None, shadow: bool | None = None,
+                   with_feedback: bool = False, log_dir: str | None = None) -> Any:
+    """The logged predictions of a deployment as a DataFrame, oldest first.
+
+    Args:
+        deployment: the deployment name (``None``: every deployment).
+        since: a duration back from now (``"24h"``, ``"7d"``, ``"30m"``), an ISO time or a datetime.
+        until: the end of the range (exclusive), same forms as ``since``.
+        variant: only this variant.
+        shadow: ``False`` for live answers only, ``True`` for shadow answers only, ``None`` for both.
+        with_feedback: add ``label`` and ``label_value`` (the latest feedback for each row, or null).
+        log_dir: the ``log_dir`` of ``serving.yaml`` when it sets one.
+
+    Returns:
+        One row per predicted record with ``request_id``, ``row``, ``timestamp``, ``variant``, model name and
+        version, ``prediction``, ``probabilities``, ``latency_ms`` and one ``input.<column>`` per input.
+    """
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    root = serving_root(log_dir=log_dir) / "predictions"
+    low, high = parse_time(since, "since"), parse_time(until, "until")
+    condition = None
+    for clause in (ds.field("timestamp") >= _ts(low) if low is not None else None,
+                   ds.field("timestamp") < _ts(high) if high is not None else None,
+                   ds.field("variant") == variant if variant is not None else None,
+                   ds.field("shadow") == shadow if shadow is not None else None):
+        if clause is not None:
+            condition = clause if condition is None else condition & clause
+    table = read_table(partition_files(root, deployment, low, high), filter=condition)
+    frame = pd.DataFrame() if table is None else table.to_pandas()
+    if len(frame):
+        frame = frame.sort_values(["timestamp", "request_id", "row"], kind="stable").reset_index(drop=True)
+    if with_feedback:
+        frame = _join_feedback(frame, serving_root(log_dir=log_dir) / "feedback", deployment)
+    return frame
+
+
+def feedback_log(deployment: str | None = None, *, log_dir: str | None = None) -> Any:
+    """Every label received for a deployment (latest last) as a DataFrame."""
+    import pandas as pd
+
+    table = read_table(partition_files(serving_root(log_dir=log_dir) / "feedback", deployment, None, None))
+    return pd.DataFrame(columns=["request_id", "row", "label", "label_value", "timestamp"]) if table is None \
+        else table.to_pandas().sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+def find_prediction(request_id: str, *, log_dir: str | None = None) -> Any:
+    """The rows logged for one request id (every deployment, shadows included), as a DataFrame."""
+    import pyarrow.dataset as ds
+
+    root = serving_root(log_dir=log_dir) / "predictions"
+    table = read_table(partition_files(root, None, None, None), filter=ds.field("request_id") == request_id)
+    import pandas as pd
+
+    return pd.DataFrame() if table is None else table.to_pandas()
+
+
+def known_request_ids(root: Path, deployment: str, request_ids: set[str], *, days: int = 30) -> set[str]:
+    """Which of ``request_ids`` were logged for ``deployment`` in the last ``days`` days."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    since = int((time.time() - days * 86400) * 1000)
+    table = read_table(partition_files(root, deployment, since, None), columns=["request_id"],
+                       filter=ds.field("request_id").isin(pa.array(sorted(request_ids), pa.string())))
+    return set() if table is None else set(table.column("request_id").to_pylist())
+
+
+def parse_time(value: str | datetime | None, field: str) -> int | None:
+    """Epoch milliseconds from a duration back from now (``24h``), an ISO time or a datetime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return int(moment.timestamp() * 1000)
+    text = str(value)
+    if match := _DURATION_RE.match(text):
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        return int((datetime.now(UTC) - timedelta(seconds=seconds)).timestamp() * 1000)
+    try:
+        return parse_time(datetime.fromisoformat(text.replace("Z", "+00:00")), field)
+    except ValueError:
+        raise ValidationError(f"{field}={text!r} is neither a duration (30m, 24h, 7d) nor an ISO time "
+                              "(2026-11-22T08:00).", field=field) from None
+
+
+def _join_feedback(frame: Any, root: Path, deployment: str | None) -> Any:
+    table = read_table(partition_files(root, deployment, None, None))
+    if table is None or not len(frame):
+        frame["label"], frame["label_value"] = None, float("nan")
+        return frame
+    labels = table.to_pandas().sort_values("timestamp", kind="stable").drop_duplicates(
+        ["request_id", "row"], keep="last")[["request_id", "row", "label", "label_value"]]
+    return frame.merge(labels, on=["request_id", "row"], how="left")
+
+
+def _ts(epoch_ms: int) -> Any:
+    import pyarrow as pa
+
+    return pa.scalar(epoch_ms, type=pa.timestamp("ms", tz="UTC"))
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    return None

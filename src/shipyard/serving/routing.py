@@ -1,0 +1,37 @@
+"""Which variant answers a request: weighted random, or sticky by a key so a user keeps one model.
+
+A sticky key is hashed to a point in [0, 1) and the point falls in one variant's share of the weights, so
+the same key lands on the same variant in every worker process and after restarts, without any shared
+state. Changing the weights moves only the keys whose points cross a boundary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from itertools import accumulate
+
+from .config import Variant
+
+
+class Router:
+    def __init__(self, variants: Sequence[Variant], *, seed: int | None = None) -> None:
+        total = sum(variant.weight for variant in variants)
+        self._bounds = [weight / total for weight in accumulate(variant.weight for variant in variants)]
+        self._bounds[-1] = 1.0
+        self._random = random.Random(seed)
+
+    def choose(self, sticky_key: str | None = None) -> int:
+        """The index of the variant for this request."""
+        point = sticky_point(sticky_key) if sticky_key is not None else self._random.random()
+        for index, bound in enumerate(self._bounds):
+            if point < bound:
+                return index
+        return len(self._bounds) - 1
+
+
+def sticky_point(key: str) -> float:
+    """A stable point in [0, 1) for a key (the same in every process, unlike ``hash()``)."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64

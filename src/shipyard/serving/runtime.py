@@ -1,0 +1,109 @@
+"""Runtimes: the loaded model behind a variant, answering a batch of checked columns.
+
+``python`` runs the packaged scikit-learn pipeline on a DataFrame built once per batch. ``onnx`` runs the
+verified ONNX export attached to the registry version (``shipyard models export-onnx``) straight from the
+columns, with no DataFrame at all; ``auto`` takes ONNX when the version has a verified export and
+onnxruntime is installed. Labels of classifiers are the argmax of the probabilities, so one pass gives both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError, IntegrityError
+from ..models import registry
+from ..models.onnx_flavor import OnnxPredictor
+from ..models.package import LoadedModel, load_model
+from ..models.signature import Signature
+from ..store import Store
+from ..store._hashing import hash_bytes
+from ..tracking import artifacts as run_artifacts
+from .inputs import Columns, build_frame, build_onnx_feeds
+
+
+@dataclass
+class Answer:
+    labels: list[Any]
+    probabilities: list[list[float]] | None
+
+
+class Runner:
+    """One loaded model version in one runtime; shared by every variant that serves that version."""
+
+    def __init__(self, loaded: LoadedModel, runtime: str, onnx: OnnxPredictor | None, load_seconds: float) -> None:
+        self.loaded = loaded
+        self.runtime = runtime
+        self.onnx = onnx
+        self.load_seconds = load_seconds
+        self.signature: Signature = loaded.signature
+        output = self.signature.output
+        self.classes = list(output.classes)
+        self.probabilistic = output.kind == "classifier" and (onnx is not None or hasattr(loaded.model,
+                                                                                          "predict_proba"))
+
+    @property
+    def name(self) -> str | None:
+        return self.loaded.name
+
+    @property
+    def version(self) -> int | None:
+        return self.loaded.version
+
+    @property
+    def uri(self) -> str:
+        return self.loaded.uri
+
+    def predict(self, columns: Columns) -> Answer:
+        import numpy as np
+
+        if self.onnx is not None:
+            outputs = self.onnx.session.run(None, build_onnx_feeds(self.signature, columns))
+            labels = np.asarray(outputs[0]).reshape(-1)
+            if self.probabilistic and len(outputs) > 1:
+                return Answer(labels.tolist(), np.asarray(outputs[1], dtype="float64").tolist())
+            return Answer(labels.tolist(), None)
+        frame = build_frame(self.signature, columns)
+        model = self.loaded.model
+        if self.probabilistic:
+            probabilities = np.asarray(model.predict_proba(frame), dtype="float64")
+            classes = np.asarray(self.classes if self.classes else model.classes_)
+            return Answer(classes[probabilities.argmax(axis=1)].tolist(), probabilities.tolist())
+        return Answer(np.asarray(model.predict(frame)).reshape(-1).tolist(), None)
+
+
+def load_runner(store: Store, uri: str, runtime: str, *, trust: bool | Iterable[str] = ()) -> Runner:
+    """Load the version ``uri`` names (``models:/name/N`` after alias resolution) for ``runtime``.
+
+    Raises:
+        ConfigError: ``runtime: onnx`` for a version without a verified ONNX export.
+    """
+    started = time.perf_counter()
+    loaded = load_model(uri, trust=trust)
+    onnx = None
+    if runtime in ("auto", "onnx"):
+        onnx = _attached_onnx(store, uri, loaded, required=runtime == "onnx")
+    return Runner(loaded, "onnx" if onnx is not None else "python", onnx, time.perf_counter() - started)
+
+
+def _attached_onnx(store: Store, uri: str, loaded: LoadedModel, *, required: bool) -> OnnxPredictor | None:
+    version = registry.resolve(store, uri)[0]
+    tags = version.tags if version is not None else {}
+    if "onnx.hash" not in tags:
+        if required:
+            raise ConfigError(f"{uri} has no verified ONNX export, so it cannot use runtime: onnx; run "
+                              f"`shipyard models export-onnx {uri} model.onnx` first or use runtime: python.")
+        return None
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        if required:
+            raise ConfigError("runtime: onnx needs onnxruntime: pip install 'shipyard-ml[onnx]'.") from None
+        return None
+    data = run_artifacts.read_artifact(store, loaded.run_id, tags["onnx.path"])
+    if hash_bytes(data) != tags["onnx.hash"]:
+        raise IntegrityError(f"The ONNX export attached to {uri} does not match the hash recorded when it was "
+                             "verified; export it again.", object_hash=tags["onnx.hash"], path=tags["onnx.path"])
+    return OnnxPredictor(data, loaded.signature, tuple(loaded.signature.output.classes))

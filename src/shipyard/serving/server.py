@@ -1,0 +1,166 @@
+"""Running the app: one uvicorn process, or a small supervisor over N worker processes on one socket.
+
+Our own supervisor (rather than uvicorn's) because signals mean something here: SIGHUP asks every worker
+to re-resolve its aliases now (uvicorn would restart them, reloading every model), and SIGTERM is passed on
+so each worker stops accepting, answers what it accepted, flushes its prediction log and exits. Workers
+are spawned (not forked) so none inherits a SQLite connection; each loads its models once. Worker
+metrics are summed through ``PROMETHEUS_MULTIPROC_DIR``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ConfigError
+from ..store import current_store, set_store
+from .config import ServingConfig, from_dict
+from .fleet import check_resolvable
+
+log = logging.getLogger("shipyard.serving")
+GRACEFUL_SECONDS = 30
+
+
+def serve(config: ServingConfig, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          log_level: str = "warning", on_ready: Callable[[str], None] | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; returns the exit status (0 after a clean stop)."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}.")
+    store = current_store()
+    check_resolvable(store, config)
+    location = store.location
+    store_spec = (str(location.root) if location.root is not None else location.db_uri, location.objects_uri)
+    listener = _bind(host, port)
+    url = f"http://{host}:{listener.getsockname()[1]}"
+    if workers == 1:
+        return _run_worker(config.to_dict(), store_spec, listener, log_level, on_ready=on_ready, url=url)
+    return _supervise(config, store_spec, listener, workers, log_level, on_ready, url)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(f"Cannot listen on {host}:{port}: {exc.strerror}; choose another --port.") from None
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
+
+
+def _run_worker(config_data: dict[str, Any], store_spec: tuple[str, str], listener: socket.socket, log_level: str,
+                *, on_ready: Callable[[str], None] | None = None, url: str = "") -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    location, objects = store_spec
+    set_store(location, objects=objects if location.startswith(("sqlite:", "postgresql")) else None)
+    config = from_dict(config_data)
+    uvicorn_config = uvicorn.Config(create_app(config), log_level=log_level, access_log=False,
+                                    timeout_graceful_shutdown=GRACEFUL_SECONDS, lifespan="on",
+                                    server_header=False)
+    server = uvicorn.Server(uvicorn_config)
+    if on_ready is not None:
+        _announce_when_started(server, on_ready, url)
+    server.run(sockets=[listener])
+    return 0 if server.started else 3
+
+
+def _announce_when_started(server: Any, on_ready: Callable[[str], None], url: str) -> None:
+    original = server.startup
+
+    async def startup(sockets: Any = None) -> None:
+        await original(sockets=sockets)
+        if server.started:
+            on_ready(url)
+
+    server.startup = startup
+
+
+def _worker_main(config_data: dict[str, Any], store_spec: tuple[str, str], listener: socket.socket,
+                 log_level: str) -> None:
+    raise SystemExit(_run_worker(config_data, store_spec, listener, log_level))
+
+
+def _supervise(config: ServingConfig, store_spec: tuple[str, str], listener: socket.socket, workers: int,
+               log_level: str, on_ready: Callable[[str], None] | None, url: str) -> int:
+    metrics_dir = tempfile.mkdtemp(prefix="shipyard-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    context = multiprocessing.get_context("spawn")
+    data = config.to_dict()
+
+    def start() -> Any:
+        process = context.Process(target=_worker_main, args=(data, store_spec, listener, log_level), daemon=False)
+        process.start()
+        return process
+
+    processes = [start() for _ in range(workers)]
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError, TypeError):
+                os.kill(process.pid, signal.SIGTERM)
+
+    def hangup(signum: int, frame: Any) -> None:
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError, TypeError):
+                os.kill(process.pid, signal.SIGHUP)
+
+    previous = {sig: signal.signal(sig, handler) for sig, handler in
+                ((signal.SIGTERM, stop), (signal.SIGINT, stop), (signal.SIGHUP, hangup))}
+    announced = False
+    status = 0
+    try:
+        while not stopping:
+            for index, process in enumerate(processes):
+                process.join(timeout=0.2)
+                if process.exitcode is None or stopping:
+                    continue
+                if not announced:
+                    log.error("A worker failed to start (exit %s); stopping.", process.exitcode)
+                    status = 1
+                    stop(signal.SIGTERM, None)
+                    break
+                log.error("Worker %s exited with %s; starting a new one.", process.pid, process.exitcode)
+                processes[index] = start()
+            if not announced and on_ready is not None and _ready(url):
+                announced = True
+                on_ready(url)
+            elif not announced and _ready(url):
+                announced = True
+        for process in processes:
+            process.join(GRACEFUL_SECONDS + 5)
+            if process.exitcode is None:
+                process.kill()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        listener.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return status
+
+
+def _ready(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/health/ready", timeout=0.5) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
