@@ -15,7 +15,22 @@ params_app = typer.Typer(help="Params of the workspace.\n\nExample: shipyard par
 metrics_app = typer.Typer(help="Metrics of the pipeline.\n\nExample: shipyard metrics diff main", no_args_is_help=True)
 
 
-def add_command(paths: list[str] = typer.Argument(..., help="Files or directories of raw data.")) -> None:
+_LOCK_TIMEOUT_HELP = "Seconds to wait for another shipyard process using this workspace."
+_LINK_HELP = ("How files come out of the cache: reflink (a copy-on-write clone where the filesystem allows, else a "
+              "copy), copy, or hardlink (no copy at all, but the files become read-only; raw data only).")
+
+
+def _waiting(holder: dict[str, object]) -> None:
+    """Say whom a command is waiting for, so a silent pause never looks like a hang."""
+    from ..pipeline.workspace_lock import describe_holder
+
+    _output.err_console.print(f"waiting for the workspace lock held by {_output.escape(describe_holder(holder))}")
+
+
+def add_command(
+    paths: list[str] = typer.Argument(..., help="Files or directories of raw data."),
+    lock_timeout: float = typer.Option(60.0, "--lock-timeout", help=_LOCK_TIMEOUT_HELP),
+) -> None:
     """Track raw data: cache it, write PATH.ship to commit, keep PATH out of git.
 
     Example: shipyard add data/raw/churn.csv
@@ -27,21 +42,28 @@ def add_command(paths: list[str] = typer.Argument(..., help="Files or directorie
 
     root = project_root()
     produced = build_graph(load_pipeline(root)).producer if (root / PIPELINE_FILE).is_file() else {}
-    for entry in add(writable_store(), root, paths, produced=produced):
+    for entry in add(writable_store(), root, paths, produced=produced, lock_timeout=lock_timeout, on_wait=_waiting):
         files = f", {entry.files:,} files" if entry.is_dir else ""
         _output.console.print(f"Tracking {_output.escape(entry.path)} ({entry.size:,} bytes{files}); commit "
                               f"{_output.escape(entry.path)}.ship and .gitignore.")
 
 
-def checkout_command(paths: list[str] = typer.Argument(None, help="Only these paths (default: all tracked).")) -> None:
+def checkout_command(
+    paths: list[str] = typer.Argument(None, help="Only these paths (default: all tracked)."),
+    link: str = typer.Option("reflink", "--link", envvar="SHIPYARD_LINK", help=_LINK_HELP),
+    lock_timeout: float = typer.Option(60.0, "--lock-timeout", help=_LOCK_TIMEOUT_HELP),
+) -> None:
     """Restore the data that the pointer files and shipyard.lock name (after git checkout, say).
 
     Example: git checkout v1.0 && shipyard checkout
     """
     from ..pipeline.data import checkout
+    from ..store.objects import check_link_mode
     from ._store import writable_store
 
-    restored, current = checkout(writable_store(), project_root(), paths or None)
+    mode = check_link_mode(link)
+    restored, current = checkout(writable_store(), project_root(), paths or None, link=mode,
+                                 lock_timeout=lock_timeout, on_wait=_waiting)
     for path in restored:
         _output.console.print(f"restored {_output.escape(path)}")
     _output.console.print(f"{len(restored)} restored, {len(current)} already current.")
@@ -80,12 +102,15 @@ def remote_list_command() -> None:
                               + ("\t(default)" if remote.default else ""))
 
 
-def _transfer(direction: str, remote_name: str | None, jobs: int, json_output: bool) -> None:
+def _transfer(direction: str, remote_name: str | None, jobs: int, json_output: bool, *, link: str = "reflink",
+              lock_timeout: float = 60.0) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..pipeline import remotes
+    from ..store.objects import check_link_mode
     from ._store import writable_store
 
+    mode = check_link_mode(link)  # before any download: a typo must not cost a transfer
     root = project_root()
     remote = remotes.get_remote(root, remote_name)
     store = writable_store()
@@ -100,7 +125,7 @@ def _transfer(direction: str, remote_name: str | None, jobs: int, json_output: b
     if direction == "pull":
         from ..pipeline.data import checkout
 
-        restored, _ = checkout(store, root)
+        restored, _ = checkout(store, root, link=mode, lock_timeout=lock_timeout, on_wait=_waiting)
         if restored and not json_output:
             _output.console.print(f"checked out {len(restored)} paths")
     if json_output:
@@ -130,27 +155,38 @@ def pull_command(
     remote: str = typer.Option(None, "--remote", "-r", help="Remote name (default: the default remote)."),
     jobs: int = typer.Option(16, "--jobs", "-j", min=1, help="Parallel transfers."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    link: str = typer.Option("reflink", "--link", envvar="SHIPYARD_LINK", help=_LINK_HELP),
+    lock_timeout: float = typer.Option(60.0, "--lock-timeout", help=_LOCK_TIMEOUT_HELP),
 ) -> None:
     """Download the objects the workspace names that the local cache lacks, then check them out.
 
     Example: shipyard pull
     """
-    _transfer("pull", remote, jobs, json_output)
+    _transfer("pull", remote, jobs, json_output, link=link, lock_timeout=lock_timeout)
 
 
 def gc_command(
     keep_revs: int = typer.Option(0, "--keep-revs", min=0, help="Also keep what the last N git commits name."),
     force: bool = typer.Option(False, "--force", help="Delete (without it, only report)."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    lock_timeout: float = typer.Option(60.0, "--lock-timeout", help=_LOCK_TIMEOUT_HELP),
 ) -> None:
     """Remove cached objects nothing refers to (dry run unless --force).
 
     Example: shipyard gc --keep-revs 5 --force
     """
+    from contextlib import nullcontext
+
     from ..pipeline.gc import collect
+    from ..pipeline.workspace_lock import lock_path, workspace_lock
     from ._store import writable_store
 
-    result = collect(writable_store(), project_root(), keep_revs=keep_revs, force=force)
+    root = project_root()
+    # Deleting takes the workspace lock: an `add` or `repro` caches objects before the pointer or lock file
+    # that names them is written, and gc must not see that moment.
+    guard = workspace_lock(lock_path(root), timeout=lock_timeout, on_wait=_waiting) if force else nullcontext()
+    with guard:
+        result = collect(writable_store(), root, keep_revs=keep_revs, force=force)
     if json_output:
         _output.print_json(result.to_dict())
         return

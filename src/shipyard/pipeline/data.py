@@ -5,11 +5,17 @@ pointer ``PATH.ship`` (hash, size, file count) to commit instead of the data, ad
 ``.gitignore`` beside it. After ``git checkout`` of another commit, ``checkout`` restores the data the
 pointer files and ``shipyard.lock`` now name, verified against their hashes, never leaving a partial
 file (each restore lands in a temporary path and is renamed into place).
+
+Both hold the workspace lock that ``repro`` takes, so two commands never interleave their writes to
+pointer files, ``.gitignore`` and the data itself. ``checkout`` clones files out of the cache where the
+filesystem allows and copies otherwise; hardlinks are opt-in and only for raw data: stage outputs are
+rewritten in place by their stages, which through a hardlink would rewrite the cache.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -18,12 +24,16 @@ import yaml
 
 from ..errors import ConfigError, NotFoundError, ValidationError
 from ..store import Store
+from ..store.objects import LinkMode, check_link_mode
 from .hashing import Entry, Hasher
 from .lock import read_lock
 from .workspace import ignore_in_git, restore
+from .workspace_lock import lock_path, workspace_lock
 
 POINTER_SUFFIX = ".ship"
 _SKIP_DIRS = {".git", ".shipyard", ".venv", "node_modules", "__pycache__"}
+
+OnWait = Callable[[dict[str, object]], None]  # told who holds the workspace lock while waiting for it
 
 
 @dataclass(frozen=True)
@@ -32,22 +42,34 @@ class Tracked:
     record: dict[str, Any]  # hash, size, files (directories)
     source: str  # the pointer file or "shipyard.lock (stage X)"
 
+    @property
+    def is_raw_data(self) -> bool:
+        """Added with ``shipyard add`` (a pointer file), rather than written by a stage."""
+        return self.source.endswith(POINTER_SUFFIX)
 
-def add(store: Store, root: Path, paths: list[str], *, produced: dict[str, str] | None = None) -> list[Entry]:
-    """Track ``paths``: cache their bytes, write their pointer files, keep them out of git."""
-    hasher = Hasher(store, root)
-    entries = []
-    for text in paths:
-        relative = _relative(root, text)
+
+def add(store: Store, root: Path, paths: list[str], *, produced: dict[str, str] | None = None,
+        lock_timeout: float = 60.0, on_wait: OnWait | None = None) -> list[Entry]:
+    """Track ``paths``: cache their bytes, write their pointer files, keep them out of git.
+
+    Holds the workspace lock (waiting up to ``lock_timeout`` seconds, calling ``on_wait`` with the
+    holder) so a concurrent ``repro``, ``checkout`` or ``gc`` never sees half of it.
+    """
+    relatives = [_relative(root, text) for text in paths]
+    for relative in relatives:
         _refuse_stage_outputs(relative, produced or {})
-        entry = hasher.hash_and_save(relative)
-        if entry is None:
-            raise NotFoundError(f"Cannot add {relative}: no such file or directory.")
-        _write_pointer(root, entry)
-        ignore_in_git(root, relative)
-        entries.append(entry)
-    hasher.save_cache()
-    return entries
+    with workspace_lock(lock_path(root), timeout=lock_timeout, on_wait=on_wait):
+        hasher = Hasher(store, root)
+        entries = []
+        for relative in relatives:
+            entry = hasher.hash_and_save(relative)
+            if entry is None:
+                raise NotFoundError(f"Cannot add {relative}: no such file or directory.")
+            _write_pointer(root, entry)
+            ignore_in_git(root, relative)
+            entries.append(entry)
+        hasher.save_cache()
+        return entries
 
 
 def tracked(root: Path) -> list[Tracked]:
@@ -63,28 +85,37 @@ def tracked(root: Path) -> list[Tracked]:
     return found
 
 
-def checkout(store: Store, root: Path, paths: list[str] | None = None) -> tuple[list[str], list[str]]:
-    """Restore tracked data that is missing or differs; returns (restored, already current) paths."""
-    hasher = Hasher(store, root)
+def checkout(store: Store, root: Path, paths: list[str] | None = None, *, link: LinkMode = "reflink",
+             lock_timeout: float = 60.0, on_wait: OnWait | None = None) -> tuple[list[str], list[str]]:
+    """Restore tracked data that is missing or differs; returns (restored, already current) paths.
+
+    ``link="hardlink"`` applies to raw data only; stage outputs are cloned or copied (see the module
+    docstring). Holds the workspace lock like :func:`add`.
+    """
+    link = check_link_mode(link)
     wanted = {_relative(root, text) for text in paths} if paths else None
-    items = [item for item in tracked(root) if wanted is None or item.path in wanted
-             or any(PurePosixPath(item.path).is_relative_to(target) for target in wanted)]
-    if wanted is not None:
-        known = {item.path for item in items}
-        unknown = sorted(target for target in wanted if not any(
-            path == target or PurePosixPath(path).is_relative_to(target) for path in known))
-        if unknown:
-            raise NotFoundError(f"{unknown[0]} is not tracked (no {unknown[0]}{POINTER_SUFFIX} and no stage output).")
-    restored, current = [], []
-    for item in items:
-        present = hasher.hash(item.path)
-        if present is not None and present.hash == item.record["hash"]:
-            current.append(item.path)
-            continue
-        restore(store, root, {**item.record, "path": item.path})
-        restored.append(item.path)
-    hasher.save_cache()
-    return restored, current
+    with workspace_lock(lock_path(root), timeout=lock_timeout, on_wait=on_wait):
+        items = [item for item in tracked(root) if wanted is None or item.path in wanted
+                 or any(PurePosixPath(item.path).is_relative_to(target) for target in wanted)]
+        if wanted is not None:
+            known = {item.path for item in items}
+            unknown = sorted(target for target in wanted if not any(
+                path == target or PurePosixPath(path).is_relative_to(target) for path in known))
+            if unknown:
+                raise NotFoundError(f"{unknown[0]} is not tracked (no {unknown[0]}{POINTER_SUFFIX} and no stage "
+                                    "output).")
+        hasher = Hasher(store, root)
+        restored, current = [], []
+        for item in items:
+            present = hasher.hash(item.path)
+            if present is not None and present.hash == item.record["hash"]:
+                current.append(item.path)
+                continue
+            mode: LinkMode = "reflink" if link == "hardlink" and not item.is_raw_data else link
+            restore(store, root, {**item.record, "path": item.path}, link=mode)
+            restored.append(item.path)
+        hasher.save_cache()
+        return restored, current
 
 
 def _refuse_stage_outputs(relative: str, produced: dict[str, str]) -> None:

@@ -12,27 +12,32 @@ from pathlib import Path
 from typing import Any
 
 from ..store import Store
+from ..store.objects import LinkMode, LocalObjectStore
 from .hashing import read_manifest
 
 
-def restore(store: Store, root: Path, record: dict[str, Any]) -> None:
-    """Bring a cached output back into the workspace; never leaves a partial file or directory."""
+def restore(store: Store, root: Path, record: dict[str, Any], *, link: LinkMode = "reflink") -> None:
+    """Bring a cached output back into the workspace; never leaves a partial file or directory.
+
+    ``link`` says how each file gets its bytes (see :mod:`shipyard.store._linking`): ``reflink`` (the
+    default) clones them where the filesystem allows and copies otherwise, ``copy`` always copies, and
+    ``hardlink`` shares them with the read-only cache object. Every file is verified against its hash.
+    """
     target = root / record["path"]
-    label = f"output {record['path']}"
     if "files" not in record:
         if target.is_dir():  # a directory in this revision, a file in the one being restored
             staged = target.with_name(f".{target.name}.file-{os.getpid()}")
-            store.objects.get_file(record["hash"], staged, label=label)
+            _place(store, record["hash"], staged, record["path"], link)
             shutil.rmtree(target)
             os.replace(staged, target)
             return
-        store.objects.get_file(record["hash"], target, label=label)
+        _place(store, record["hash"], target, record["path"], link)
         return
     staging = target.with_name(f".{target.name}.restore-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        for name, digest, _size in read_manifest(store, record["hash"], label):
-            store.objects.get_file(digest, staging / name, label=f"{record['path']}/{name}")
+        for name, digest, _size in read_manifest(store, record["hash"], record["path"]):
+            _place(store, digest, staging / name, f"{record['path']}/{name}", link)
         staging.mkdir(parents=True, exist_ok=True)
         if target.is_dir():
             shutil.rmtree(target)
@@ -43,15 +48,23 @@ def restore(store: Store, root: Path, record: dict[str, Any]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _place(store: Store, digest: str, dest: Path, label: str, link: LinkMode) -> None:
+    objects = store.objects
+    if isinstance(objects, LocalObjectStore):
+        objects.link_file(digest, dest, mode=link, label=label)
+    else:  # objects that are not files on this machine cannot be linked: a verified copy
+        objects.get_file(digest, dest, label=label)
+
+
 def ignore_in_git(root: Path, relative: str) -> None:
     """Add ``relative`` to the .gitignore beside it (once): its versions live in the cache, not in git."""
     target = root / relative
     ignore = target.parent / ".gitignore"
     line = "/" + _escape_pattern(target.name)
-    existing = ignore.read_text().splitlines() if ignore.exists() else []
-    if line not in existing:
+    text = ignore.read_text() if ignore.exists() else ""
+    if line not in text.splitlines():
         with open(ignore, "a") as handle:
-            if existing and existing[-1] != "":
+            if text and not text.endswith("\n"):  # the user's last line, unterminated
                 handle.write("\n")
             handle.write(line + "\n")
 

@@ -3,6 +3,9 @@
 The lock is a file created exclusively (``O_EXCL``) holding the owner's pid, host and command. A second
 process waits, saying who holds the lock, until it is released or ``timeout`` passes. A lock whose
 owner is gone (same host, pid no longer alive) is stale and taken over.
+
+Every command that writes the workspace or deletes from the cache takes it: ``repro``, ``add``,
+``checkout`` (and ``pull``, which checks out), ``gc --force``.
 """
 
 from __future__ import annotations
@@ -22,13 +25,31 @@ _POLL_S = 0.1
 _UNREADABLE_GRACE_S = 2.0
 
 
+def lock_path(root: Path) -> Path:
+    """The workspace's lock file, whatever store each process uses: inside ``.git`` when there is one
+    (never committed, never in the way), else beside shipyard.yaml."""
+    git = root / ".git"
+    return git / "shipyard-workspace.lock" if git.is_dir() else root / ".shipyard-workspace.lock"
+
+
+def describe_holder(holder: dict[str, object]) -> str:
+    """``pid 123 (shipyard add data, since 2026-01-01 10:00:00)``: who to wait for, in a message."""
+    return f"pid {holder.get('pid')} ({holder.get('command')}, since {holder.get('since')})"
+
+
 @contextmanager
 def workspace_lock(path: Path, *, timeout: float = 60.0,
                    on_wait: Callable[[dict[str, object]], None] | None = None) -> Iterator[None]:
+    """Hold the lock file at ``path`` for the block, waiting up to ``timeout`` seconds for its holder.
+
+    ``on_wait`` is called with the holder's record when waiting starts and again whenever another
+    process takes the lock first, so the user always knows whom they are waiting for. Raises
+    :class:`ConflictError` naming the holder when the wait times out.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
-    told = False
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv[:3]),
+    told: dict[str, object] | None = None
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "command": _command(),
           "since": time.strftime("%Y-%m-%d %H:%M:%S")}
     while True:
         try:
@@ -45,10 +66,10 @@ def workspace_lock(path: Path, *, timeout: float = 60.0,
                 raise ConflictError(
                     f"The workspace is locked by pid {holder.get('pid')} on {holder.get('host')} "
                     f"({holder.get('command')}, since {holder.get('since')}); waited {timeout:g}s. Wait for it to "
-                    "finish, or raise --lock-timeout.") from None
-            if not told and on_wait is not None:
+                    f"finish or raise --lock-timeout; if that process is gone, delete {path}.") from None
+            if holder != told and on_wait is not None:
                 on_wait(holder)
-                told = True
+                told = holder
             time.sleep(_POLL_S)
             continue
         with os.fdopen(descriptor, "w") as handle:
@@ -58,6 +79,13 @@ def workspace_lock(path: Path, *, timeout: float = 60.0,
         yield
     finally:
         _remove_if_same(path, me)
+
+
+def _command() -> str:
+    """``shipyard add data/raw.csv``: the program's name (not its full path) and its first two arguments."""
+    if not sys.argv:
+        return "python"
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:3]])
 
 
 def _holder(path: Path) -> dict[str, object] | None:

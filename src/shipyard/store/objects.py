@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -21,6 +20,13 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 from ..errors import IntegrityError, NotFoundError, StoreUnavailableError, ValidationError
 from ._hashing import CHUNK_SIZE, new_hasher
+from ._linking import (
+    LINK_MODES as LINK_MODES,
+    LinkMode as LinkMode,
+    Method as Method,
+    check_link_mode as check_link_mode,
+    link_out,
+)
 
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -192,21 +198,21 @@ class LocalObjectStore:
         return data
 
     def get_file(self, digest: str, dest: str | os.PathLike[str], *, label: str | None = None) -> None:
+        self.link_file(digest, dest, mode="copy", label=label)
+
+    def link_file(self, digest: str, dest: str | os.PathLike[str], *, mode: LinkMode = "reflink",
+                  label: str | None = None) -> Method:
+        """Put the object at ``dest`` sharing its storage where ``mode`` and the filesystem allow; return how.
+
+        Local objects can be cloned or linked instead of copied (see :mod:`._linking`); like
+        ``get_file`` it verifies the bytes and never leaves a partial ``dest``.
+        """
         path = self._existing(digest, label)
         dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        temp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.tmp"
-        hasher = new_hasher(path.stat().st_size)
-        try:
-            with open(path, "rb") as source, open(temp, "wb") as sink:
-                while chunk := source.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-                    sink.write(chunk)
-            if hasher.hexdigest() != digest:
-                raise _corrupted(digest, path, label)
-            os.replace(temp, dest)
-        finally:
-            temp.unlink(missing_ok=True)
+        method = link_out(path, dest, digest, mode=mode)
+        if method is None:
+            raise _corrupted(digest, path, label, linked=dest if _same_file(dest, path) else None)
+        return method
 
     def iter_hashes(self) -> Iterator[str]:
         if not self.root.is_dir():
@@ -231,14 +237,23 @@ class _Reader(Protocol):
     def __call__(self, size: int, /) -> bytes: ...
 
 
-def _corrupted(digest: str, path: Path, label: str | None) -> IntegrityError:
+def _corrupted(digest: str, path: Path, label: str | None, *, linked: Path | None = None) -> IntegrityError:
     what = f" holding {label}" if label else ""
-    return IntegrityError(
-        f"Object {digest[:12]}{what} is corrupted: the bytes in {path} no longer match their hash. "
-        "Restore it from a remote or log it again.",
-        object_hash=digest,
-        path=label,
-    )
+    if linked is not None:  # the workspace file and the object are one inode: the edit reached the cache
+        message = (f"Object {digest[:12]}{what} is corrupted: {linked} is hard-linked to it and was edited in place, "
+                   "which changed the cached copy too. Keep the edit with `shipyard add`, or get the original back "
+                   f"by deleting {path} and running `shipyard pull` (if it was pushed).")
+    else:
+        message = (f"Object {digest[:12]}{what} is corrupted: the bytes in {path} no longer match their hash. "
+                   "Restore it from a remote or log it again.")
+    return IntegrityError(message, object_hash=digest, path=label)
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
 
 
 def _intact(path: Path, digest: str) -> bool:
