@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from . import _output
@@ -52,4 +54,32 @@ def lineage_command(
     env = chain.get("environment")
     if env:
         lines.append(f"[bold]env[/]       {env['hash'][:12]}: Python {env['python']}, {env['packages']} packages")
+    lines.extend(_pipeline_lines(chain))
     _output.console.print("\n".join(lines))
+
+
+def _pipeline_lines(chain: dict[str, Any]) -> list[str]:
+    """The stage behind the run, the stage runs upstream of it and the raw data, when the run is a stage run."""
+    if "stage" not in chain:
+        return []
+    esc = _output.escape
+    lines = []
+    for label, stage in [("stage", chain["stage"]), *(("upstream", item) for item in chain["upstream"])]:
+        git = stage["git"] or {}
+        code = f", commit {(git['commit'] or '-')[:8]}{' dirty' if git['dirty'] else ''}" if git else ""
+        lines.append(f"[bold]{label:<9}[/] {esc(stage['stage'])} of pipeline {esc(stage['pipeline'])}, "
+                     f"run {stage['run_id'][:8]}{code}")
+        width = max((len(item["path"]) for item in stage["deps"] + stage["outs"]), default=0)
+        for item in stage["deps"]:
+            source = item["produced_by"]
+            origin = f"  from {esc(source['stage'])} (run {source['run_id'][:8]})" if source else ""
+            lines.append(f"            in  {esc(item['path'].ljust(width))}  {item['hash'][:12]}{origin}")
+        for item in stage["outs"]:
+            lines.append(f"            out {esc(item['path'].ljust(width))}  {item['hash'][:12]}")
+    for source in chain["sources"]:
+        if source["added"]:
+            git = source["git"]
+            commit = f" at commit {git['commit'][:8]}" if git and git["commit"] else ""
+            lines.append(f"[bold]raw data[/]  {esc(source['path'])} {source['hash'][:16]} ({esc(source['added'])}), "
+                         f"read by {esc(source['read_by'])}{commit}")
+    return lines

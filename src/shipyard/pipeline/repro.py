@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +30,11 @@ import yaml
 from ..errors import ShipyardError, ValidationError
 from ..store import Store, current_store
 from ..tracking import artifacts as run_artifacts, runs as run_records
+from ..tracking._validation import check_key
 from ..tracking.metrics import writer_for
 from .dag import Graph, build_graph
-from .hashing import Hasher
+from .data import POINTER_SUFFIX
+from .hashing import Entry, Hasher
 from .lock import read_lock, write_lock
 from .params import flatten, load_params, resolve
 from .spec import Pipeline, Stage, load_pipeline
@@ -159,7 +161,8 @@ class _Runner:
         stage_params = resolve(self.params, stage.params, stage.name)
         deps = [self.hasher.hash(path) for path in stage.deps]
         run_id = run_records.create_run(self.store, experiment=self.pipeline.name, name=stage.name,
-                                        tags_={"shipyard.stage": stage.name, "shipyard.pipeline": self.pipeline.name},
+                                        tags_={"shipyard.stage": stage.name, "shipyard.pipeline": self.pipeline.name,
+                                               **hash_tags("dep", deps, self.pipeline.root)},
                                         workdir=self.pipeline.root)
         if stage_params:
             run_records.log_params(self.store, run_id, stage_params)
@@ -185,6 +188,7 @@ class _Runner:
             assert entry is not None
             outs.append(entry)
             _keep_out_of_git(self.pipeline.root, path)
+        run_records.set_tags(self.store, run_id, hash_tags("out", outs, self.pipeline.root))
         metrics = [self.hasher.hash(path) for path in stage.metrics]
         plots = [self.hasher.hash(path) for path in stage.plots]
         try:
@@ -256,6 +260,28 @@ class _Runner:
     def _store_spec(self) -> str:
         location = self.store.location
         return str(location.root) if location.root is not None else location.db_uri
+
+
+def hash_tags(kind: str, entries: Sequence[Entry | None], root: Path) -> dict[str, str]:
+    """``shipyard.dep.<path>`` / ``shipyard.out.<path>`` = content hash, so that lineage can walk from a
+    model's run back to the stage run that wrote each of its inputs with one tag query, without reading
+    the workspace (``models/lineage.py``). A dep with a ``.ship`` pointer beside it (raw data tracked with
+    ``shipyard add``) is also tagged ``shipyard.added.<path>`` = the pointer's path. Paths that cannot be
+    tag keys are left out here; they stay in the run's ``stage.json``."""
+    found: dict[str, str] = {}
+    for entry in entries:
+        if entry is None:
+            continue
+        key = f"shipyard.{kind}.{entry.path}"
+        try:
+            check_key(f"shipyard.added.{entry.path}", "tag")  # the longest key this path can make
+        except ValidationError:
+            continue
+        found[key] = entry.hash
+        pointer = f"{entry.path}{POINTER_SUFFIX}"
+        if kind == "dep" and (root / pointer).is_file():
+            found[f"shipyard.added.{entry.path}"] = pointer
+    return found
 
 
 def read_metrics(root: Path, paths: tuple[str, ...]) -> dict[str, float]:

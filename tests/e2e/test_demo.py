@@ -1,0 +1,78 @@
+"""``shipyard demo`` as a user runs it: the example project's pipeline, then the registry, in a real process.
+
+The demo runs on the first 1,200 customers to stay quick; everything else is the real thing: the copy of
+``examples/churn`` becomes a git repository, its raw data is added, ``repro`` runs the three stages as
+child processes, and the models the train stage logged are registered and gated.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+import shipyard
+from shipyard.demo import project
+from shipyard.errors import ConfigError
+from tests.e2e.conftest import SHIPYARD_SCRIPT
+
+
+@pytest.mark.slow
+def test_demo_runs_the_example_pipeline_then_registers_gates_and_traces_its_models(tmp_path: Path) -> None:
+    environment = {**os.environ, "COLUMNS": "1000", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    done = subprocess.run([str(SHIPYARD_SCRIPT), "demo", "--rows", "1200"], cwd=tmp_path, env=environment,
+                          capture_output=True, text=True, timeout=240, check=False)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    steps = [line.split(".", 1)[0] for line in done.stdout.splitlines() if line[:1].isdigit()]
+    assert steps == [str(number) for number in range(1, 10)]
+    root = tmp_path / "shipyard-demo" / "churn"
+    lock = yaml.safe_load((root / "shipyard.lock").read_text())["stages"]
+    assert list(lock) == ["prepare", "train", "evaluate"]
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True).stdout.strip()
+
+    runs = {run_id: shipyard.get_run(run_id) for run_id in shipyard.search_runs(experiment="churn")["run_id"]}
+    assert {run.name: run_id for run_id, run in runs.items()} == {name: lock[name]["run_id"] for name in lock}
+    for run in runs.values():
+        assert run.status == "FINISHED"
+        assert run.tags["shipyard.pipeline"] == "churn" and run.tags["shipyard.stage"] == run.name
+        assert run.lineage["git"]["commit"] == commit and not run.lineage["git"]["dirty"]
+    train = runs[lock["train"]["run_id"]]
+    assert {"shipyard.model.logreg", "shipyard.model.boosting"} <= set(train.tags)  # both packages on train's run
+
+    versions = sorted(shipyard.list_model_versions("churn"), key=lambda version: version.version)
+    assert [(version.version, version.run_id, version.path) for version in versions] == [
+        (1, train.id, "logreg"), (2, train.id, "boosting")]
+    holders = {alias: version.version for version in versions for alias in version.aliases}
+    assert set(holders) == {"champion", "challenger"} and holders["champion"] != holders["challenger"]
+
+    chain = shipyard.lineage("models:/churn@champion")
+    assert chain["stage"]["run_id"] == train.id
+    assert [item["run_id"] for item in chain["upstream"]] == [lock["prepare"]["run_id"]]
+    (raw,) = [source for source in chain["sources"] if source["added"]]
+    pointer = yaml.safe_load((root / "data" / "raw" / "churn.csv.ship").read_text())
+    assert (raw["path"], raw["hash"], raw["git"]["commit"]) == ("data/raw/churn.csv", pointer["hash"], commit)
+    assert (tmp_path / "shipyard-demo" / "churn.onnx").stat().st_size > 0
+    assert (tmp_path / "shipyard-demo" / "holdout-scored.parquet").stat().st_size > 0
+
+
+def test_the_demo_replaces_its_own_copy_but_never_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    source = project.example_project()
+    target = tmp_path / "shipyard-demo" / "churn"
+    project.fresh_copy(source, target)
+    (target / "stray.txt").write_text("left from the last run")
+
+    project.fresh_copy(source, target)
+
+    assert not (target / "stray.txt").exists()
+    assert (target / "shipyard.yaml").read_bytes() == (source / "shipyard.yaml").read_bytes()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    with pytest.raises(ConfigError, match="was not made by the demo"):
+        project.fresh_copy(source, mine)
+    assert (mine / "notes.txt").read_text() == "precious"
