@@ -2,16 +2,21 @@
 
 Read commands never create a store as a side effect; ``--store`` is kept here rather than in
 ``os.environ`` so an embedding program (or a test) is left as it was.
+
+Every command module imports this one, so the store package (and whatever the database layer needs) is
+imported inside the functions: ``shipyard --help`` and commands that never open a store do not pay for it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import location_for, resolve_location
 from ..errors import NotFoundError
-from ..store import Store, current_store, set_store
-from ..store.store import open_location
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 _chosen: str | None = None
 
@@ -38,6 +43,8 @@ def existing_store() -> Store:
 
 def writable_store() -> Store:
     """The store to write to, created on first use."""
+    from ..store.store import current_store, open_location, set_store
+
     if _chosen and open_location() != location_for(_chosen):
         opened = set_store(_chosen)
         assert opened is not None

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
-from ..pipeline.diff import Change
 from . import _output
 from ._store import project_root
+
+if TYPE_CHECKING:  # pipeline.diff imports YAML and the pipeline spec: only the diff commands need them
+    from ..pipeline.diff import Change
 
 remote_app = typer.Typer(help="Remotes for the cache (a local path, s3://...).\n\nExample: shipyard remote add "
                          "storage s3://bucket/shipyard --default", no_args_is_help=True)

@@ -3,14 +3,17 @@
 ``ShipyardError`` subclasses carry their exit code (2 for bad input, 1 for failures); they are printed as
 one red line plus an optional hint. Anything else is a bug: the traceback goes to a log file (shown
 with ``--debug``) and the user gets one line saying where it is. Tracebacks never show local variables.
+
+Start-up time is part of the interface (``shipyard status`` should feel instant), so this module and
+the command modules it registers import only Typer, Rich and light parts of Shipyard; each command
+imports the library code it runs inside its function. ``tests/unit/test_imports.py`` keeps it so.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import time
-import traceback
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +23,31 @@ from typer.core import TyperGroup
 from ..errors import ShipyardError
 from . import _output
 from ._store import choose
-from .data import (
-    add_command,
-    checkout_command,
-    gc_command,
-    metrics_app,
-    params_app,
-    pull_command,
-    push_command,
-    remote_app,
-)
-from .experiments import app as experiments_app
-from .lineage import lineage_command
-from .models import app as models_app
-from .pipeline import dag_command, repro_command, status_command
-from .predict import predict_command
-from .runs import app as runs_app
+
+# The sub-commands, in the order ``--help`` lists them: name -> "module:attribute" in shipyard.cli. A
+# typer.Typer becomes a group, a function a command. Adding one is one line, e.g. "serve": "serve:app";
+# keep the new module's top-level imports to Typer, Rich and ``._output``/``._store``.
+_COMMANDS: dict[str, str] = {
+    "runs": "runs:app",
+    "experiments": "experiments:app",
+    "models": "models:app",
+    "lineage": "lineage:lineage_command",
+    "predict": "predict:predict_command",
+    "repro": "pipeline:repro_command",
+    "status": "pipeline:status_command",
+    "dag": "pipeline:dag_command",
+    "add": "data:add_command",
+    "checkout": "data:checkout_command",
+    "push": "data:push_command",
+    "pull": "data:pull_command",
+    "gc": "data:gc_command",
+    "remote": "data:remote_app",
+    "params": "data:params_app",
+    "metrics": "data:metrics_app",
+    "serve": "serve:serve_command",
+    "dockerfile": "serve:dockerfile_command",
+    "predictions": "serve:predictions_command",
+}
 
 
 class _ShipyardGroup(TyperGroup):
@@ -71,22 +83,20 @@ app = typer.Typer(
     rich_markup_mode="rich",
     add_completion=False,
 )
-app.add_typer(runs_app, name="runs")
-app.add_typer(experiments_app, name="experiments")
-app.add_typer(models_app, name="models")
-app.command("lineage")(lineage_command)
-app.command("predict")(predict_command)
-app.command("repro")(repro_command)
-app.command("status")(status_command)
-app.command("dag")(dag_command)
-app.command("add")(add_command)
-app.command("checkout")(checkout_command)
-app.command("push")(push_command)
-app.command("pull")(pull_command)
-app.command("gc")(gc_command)
-app.add_typer(remote_app, name="remote")
-app.add_typer(params_app, name="params")
-app.add_typer(metrics_app, name="metrics")
+
+
+def _register(commands: dict[str, str]) -> None:
+    """Add the sub-commands of ``_COMMANDS`` (a table, so that adding one cannot forget the import)."""
+    for name, target in commands.items():
+        module, _, attribute = target.partition(":")
+        command = getattr(import_module(f".{module}", __package__), attribute)
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=name)
+        else:
+            app.command(name)(command)
+
+
+_register(_COMMANDS)
 
 
 def _version(value: bool) -> None:
@@ -136,6 +146,9 @@ def demo(
 
 
 def _write_crash_log(exc: BaseException) -> Path:
+    import tempfile  # here, not at the top: together they cost more to import than a no-op command takes
+    import traceback
+
     folder = Path(tempfile.gettempdir()) / "shipyard-logs"
     folder.mkdir(exist_ok=True)
     path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"

@@ -4,24 +4,28 @@ A file's hash is the BLAKE3 of its bytes; a directory's hash is the hash of its 
 list of relative path, hash and size of every file in it), which is itself stored as an object so the
 directory can be restored. A stat cache in the metadata database remembers, per absolute path, the
 inode, size, mtime and ctime a file had when it was hashed: an unchanged file is never read again,
-which is what makes ``status`` on thousands of files cheap.
+which is what makes ``status`` on thousands of files cheap. On a SQLite store the cache is read with the
+stdlib driver and SQLAlchemy is only imported to write it back, so a no-op ``status`` never loads it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
-
-from ..store import Store
-from ..store._dialect import upsert
 from ..store._hashing import hash_bytes, hash_file
-from ..store.schema import stat_cache
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from ..store import Store
+
+_StatRow = tuple[int, int, int, int, str]  # inode, size, mtime_ns, ctime_ns, hash
+_STAT_COLUMNS = ("path", "inode", "size", "mtime_ns", "ctime_ns", "hash")  # of schema.stat_cache
+_STAT_CACHE_SQL = f"SELECT {', '.join(_STAT_COLUMNS)} FROM stat_cache WHERE path >= ? AND path < ?"
 
 # Threads pay only when the bytes are many: BLAKE3 and file reads release the GIL, but for small files
 # the per-file Python work dominates and threads just contend for the GIL.
@@ -57,8 +61,8 @@ class Hasher:
     def __init__(self, store: Store, root: Path) -> None:
         self.store = store
         self.root = root.resolve()
-        self._cache: dict[str, tuple[int, int, int, int, str]] | None = None
-        self._fresh: dict[str, tuple[int, int, int, int, str]] = {}
+        self._cache: dict[str, _StatRow] | None = None
+        self._fresh: dict[str, _StatRow] = {}
         self.files_read = 0  # how many files had to be read (the rest came from the stat cache)
 
     def hash(self, relative: str) -> Entry | None:
@@ -93,6 +97,8 @@ class Hasher:
             else:
                 misses.append((path, signature))
         if _worth_threads([signature[1] for _, signature in misses]):
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
                 digests = list(pool.map(lambda miss: hash_file(miss[0]), misses))
         else:
@@ -137,6 +143,9 @@ class Hasher:
     def save_cache(self) -> None:
         if not self._fresh:
             return
+        from ..store._dialect import upsert
+        from ..store.schema import stat_cache
+
         rows = [{"path": path, "inode": inode, "size": size, "mtime_ns": mtime, "ctime_ns": ctime, "hash": digest}
                 for path, (inode, size, mtime, ctime, digest) in self._fresh.items()]
         self._fresh = {}
@@ -158,17 +167,27 @@ class Hasher:
         self._fresh[key] = (*signature, digest)
         self._known()[key] = (*signature, digest)
 
-    def _known(self) -> dict[str, tuple[int, int, int, int, str]]:
+    def _known(self) -> dict[str, _StatRow]:
         if self._cache is None:
             prefix = str(self.root) + os.sep
-
-            def load(conn: Connection) -> dict[str, tuple[int, int, int, int, str]]:
-                rows = conn.execute(select(stat_cache).where(stat_cache.c.path >= prefix,
-                                                             stat_cache.c.path < prefix[:-1] + chr(ord(os.sep) + 1)))
-                return {row.path: (row.inode, row.size, row.mtime_ns, row.ctime_ns, row.hash) for row in rows}
-
-            self._cache = self.store.db.read(load)
+            bounds = (prefix, prefix[:-1] + chr(ord(os.sep) + 1))  # every path under root, and only those
+            rows = self.store.db.read_sqlite(_STAT_CACHE_SQL, bounds)
+            if rows is None:  # not a SQLite file, or it could not answer: the engine, with its retries
+                rows = self.store.db.read(lambda conn: _read_stat_cache(conn, *bounds))
+            self._cache = {path: (inode, size, mtime, ctime, digest)
+                           for path, inode, size, mtime, ctime, digest in rows}
         return self._cache
+
+
+def _read_stat_cache(conn: Connection, low: str, high: str) -> list[tuple[Any, ...]]:
+    """The rows of _STAT_CACHE_SQL through SQLAlchemy, for PostgreSQL and whatever read_sqlite declines."""
+    from sqlalchemy import select
+
+    from ..store.schema import stat_cache
+
+    query = select(*(stat_cache.c[name] for name in _STAT_COLUMNS)).where(stat_cache.c.path >= low,
+                                                                           stat_cache.c.path < high)
+    return [tuple(row) for row in conn.execute(query)]
 
 
 def manifest_bytes(manifest: list[tuple[str, str, int]]) -> bytes:

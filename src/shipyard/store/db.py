@@ -5,20 +5,27 @@ transaction starts with ``BEGIN IMMEDIATE``: a deferred transaction that reads f
 fail at once with "database is locked" when another process wrote in between, and SQLite's busy handler
 cannot help there. Taking the write lock up front makes the busy timeout apply, and a short retry loop
 with jittered backoff absorbs what is left, so no "database is locked" ever reaches a user.
+
+The engine is created on first use, and SQLAlchemy imported with it: importing it takes longer than a
+whole no-op ``shipyard status``. Opening a store whose SQLite schema is already at head, and the hot reads
+that :meth:`Database.read_sqlite` serves, never create it.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
-
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import StoreUnavailableError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+    from sqlalchemy.exc import DBAPIError, OperationalError
 
 T = TypeVar("T")
 
@@ -34,8 +41,25 @@ class Database:
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.is_sqlite = uri.startswith("sqlite:")
-        self.engine = _create_engine(uri)
-        self._write_engine = self.engine.execution_options(shipyard_immediate=True) if self.is_sqlite else self.engine
+        self.sqlite_path = _sqlite_file(uri)
+        self._engines: tuple[Engine, Engine] | None = None  # (reads, writes), created by _engine_pair
+        self._engines_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, created (and SQLAlchemy imported) on first use."""
+        return self._engine_pair()[0]
+
+    def _engine_pair(self) -> tuple[Engine, Engine]:
+        engines = self._engines
+        if engines is None:
+            with self._engines_lock:  # a store is shared by threads: create exactly one engine
+                if self._engines is None:
+                    engine = _create_engine(self.uri)
+                    writes = engine.execution_options(shipyard_immediate=True) if self.is_sqlite else engine
+                    self._engines = (engine, writes)
+                engines = self._engines
+        return engines
 
     def write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in one write transaction, retrying the whole of it while the database is busy."""
@@ -45,21 +69,52 @@ class Database:
         """Run ``work`` in a read transaction (a consistent snapshot)."""
         return self._with_retry(work, immediate=False)
 
+    def read_sqlite(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]] | None:
+        """The rows of one query run through the stdlib ``sqlite3`` driver, or ``None`` if it cannot answer.
+
+        For hot read paths (the stat cache of ``status``, the schema check when a store opens) that must
+        not pay for the engine. It answers only for an existing SQLite file given by an absolute path, on
+        a connection that refuses writes; one statement reads one consistent snapshot (WAL). Anything
+        else (PostgreSQL, an unusual URI, a missing file or table, a busy or damaged database) gives
+        ``None``, and the caller asks :meth:`read`, whose retries and error messages then apply.
+        """
+        if self.sqlite_path is None:
+            return None
+        import sqlite3
+
+        try:
+            connection = sqlite3.connect(f"{self.sqlite_path.as_uri()}?mode=rw", uri=True, timeout=_BUSY_TIMEOUT_S)
+        except sqlite3.Error:
+            return None
+        try:
+            connection.execute("PRAGMA query_only=ON")
+            return connection.execute(sql, parameters).fetchall()
+        except sqlite3.Error:
+            return None
+        finally:
+            connection.close()
+
     def dispose(self) -> None:
-        self.engine.dispose()
+        if self._engines is not None:
+            self._engines[0].dispose()
 
     def ensure_schema(self) -> None:
         """Bring the schema to head; cheap when it already is, safe when several processes race."""
+        if self.read_sqlite("SELECT version_num FROM alembic_version") == [(SCHEMA_HEAD,)]:
+            return  # the usual case, answered without creating the engine
         if self.read(_schema_revision) == SCHEMA_HEAD:
             return
         self.write(_upgrade_to_head)
 
     def _with_retry(self, work: Callable[[Connection], T], *, immediate: bool) -> T:
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        reads, writes = self._engine_pair()
         deadline = time.monotonic() + _RETRY_DEADLINE_S
         delay = 0.005
         while True:
             try:
-                with (self._write_engine if immediate else self.engine).begin() as conn:
+                with (writes if immediate else reads).begin() as conn:
                     return work(conn)
             except OperationalError as exc:
                 if not _is_busy(exc) or time.monotonic() > deadline:
@@ -72,7 +127,22 @@ class Database:
                 raise
 
 
+def _sqlite_file(uri: str) -> Path | None:
+    """The file of a ``sqlite:////absolute/path`` URI (what a store directory gives), else ``None``.
+
+    URIs with query options, percent-escapes, a relative path or an in-memory database are left to
+    SQLAlchemy, which knows how to read them.
+    """
+    prefix = "sqlite:///"
+    name = uri[len(prefix):] if uri.startswith(prefix) else ""
+    if not os.path.isabs(name) or any(char in name for char in "?#%"):
+        return None
+    return Path(name)
+
+
 def _create_engine(uri: str) -> Engine:
+    from sqlalchemy import create_engine, event
+
     if not uri.startswith("sqlite:"):
         return create_engine(uri, pool_pre_ping=True)
     engine = create_engine(uri, connect_args={"timeout": _BUSY_TIMEOUT_S, "check_same_thread": False})
@@ -102,7 +172,7 @@ def _create_engine(uri: str) -> Engine:
 
 
 def _schema_revision(conn: Connection) -> str | None:
-    from sqlalchemy import inspect
+    from sqlalchemy import inspect, text
 
     if not inspect(conn).has_table("alembic_version"):
         return None
@@ -118,6 +188,7 @@ def _upgrade_to_head(conn: Connection) -> None:
     """
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import text
 
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(7262637)"))
