@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -79,17 +80,28 @@ class ServerState:
             recent.popitem(last=False)
 
 
-def create_app(config: ServingConfig, *, store: Store | None = None) -> Any:
-    """The ASGI app serving ``config``'s deployments (models load when the app starts)."""
+def create_app(config: ServingConfig, *, store: Store | None = None, preload: bool = False) -> Any:
+    """The ASGI app serving ``config``'s deployments.
+
+    Models load when the app starts, or here with ``preload`` (the server does that, so a model that cannot
+    load stops it with the model's own error before it listens).
+    """
     from fastapi import FastAPI
 
     from . import handlers, oip, openapi
+    from .fastpath import FastPath
+
+    loaded: ServerState | None = None
+    if preload:
+        loaded = ServerState(config, store or current_store())
+        loaded.fleet.load()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        state = ServerState(config, store or current_store())
+        state = loaded or ServerState(config, store or current_store())
         app.state.serving = state
-        await asyncio.to_thread(state.fleet.load)
+        if loaded is None:
+            await asyncio.to_thread(state.fleet.load)
         state.fleet.on_swap = lambda slot, serving: _on_swap(state, slot, serving)
         state.predictions.start()
         state.feedback.start()
@@ -100,6 +112,11 @@ def create_app(config: ServingConfig, *, store: Store | None = None) -> Any:
         state.tasks.append(asyncio.create_task(state.fleet.refresh_forever(config.refresh_interval_s,
                                                                            state.refresh_wake)))
         _watch_sighup(state)
+        # Models, libraries and their caches are long-lived: keeping them out of the collector's generations
+        # spares every request a full collection that would walk millions of objects (a tail-latency spike).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)  # requests allocate many short-lived objects: collect them in bulk
         state.ready = True
         try:
             yield
@@ -117,7 +134,7 @@ def create_app(config: ServingConfig, *, store: Store | None = None) -> Any:
     handlers.install(app)
     oip.install(app)
     openapi.install(app)
-    return app
+    return FastPath(app)
 
 
 def _start_batcher(state: ServerState, deployment: LiveDeployment, slot: VariantSlot) -> None:

@@ -141,10 +141,8 @@ def _run_batch(runner: Runner, batch: list[Pending]) -> tuple[list[Answer | Base
         columns = batch[0].columns
     else:
         columns = {name: [value for item in batch for value in item.columns[name]] for name in batch[0].columns}
-    started = time.perf_counter()
     answer = runner.predict(columns)
-    seconds = time.perf_counter() - started
-    return list(_split(answer, [item.rows for item in batch])), seconds
+    return list(_split(answer, [item.rows for item in batch])), answer.model_seconds
 
 
 def _run_each(runner: Runner, batch: list[Pending], first: Exception) -> tuple[list[Answer | BaseException], float]:

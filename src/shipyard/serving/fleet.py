@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ConfigError
 from ..models import registry
 from ..store import Store
 from .batching import Batcher
@@ -159,5 +160,13 @@ def resolve_version(store: Store, uri: str) -> str:
 
 def check_resolvable(store: Store, config: ServingConfig) -> dict[str, Any]:
     """Resolve every URI before any worker starts, so a typo fails fast with the registry's message."""
-    return {f"{deployment.name}/{variant.name}": resolve_version(store, variant.model)
-            for deployment in config.deployments for variant in deployment.all_variants}
+    resolved = {}
+    for deployment in config.deployments:
+        for variant in deployment.all_variants:
+            version, _, _ = registry.resolve(store, variant.model)
+            if deployment.runtime == "onnx" and (version is None or "onnx.hash" not in version.tags):
+                raise ConfigError(f"{variant.model} has no verified ONNX export, so deployment {deployment.name!r} "
+                                  f"cannot use runtime: onnx; run `shipyard models export-onnx {variant.model} "
+                                  "model.onnx` first or use runtime: auto.")
+            resolved[f"{deployment.name}/{variant.name}"] = version.uri if version is not None else variant.model
+    return resolved

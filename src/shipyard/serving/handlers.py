@@ -11,7 +11,9 @@ from starlette.responses import Response
 
 from ..errors import ShipyardError
 from .app import ServerState, check_token, error_body, predict, read_json, record_feedback
+from .fleet import VariantSlot
 from .inputs import parse_body
+from .runtime import Answer, Runner
 
 log = logging.getLogger("shipyard.serving")
 
@@ -36,14 +38,7 @@ def install(app: Any) -> None:
         live = state.deployment(deployment)
         raw = parse_body(await read_json(request, state.config.max_body_bytes), live.spec.sticky_key)
         request_id, slot, answer, runner = await predict(state, live, raw)
-        content: dict[str, Any] = {
-            "request_id": request_id, "deployment": live.name, "variant": slot.name,
-            "model": {"name": runner.name, "version": runner.version, "uri": runner.uri},
-            "predictions": answer.labels}
-        if answer.probabilities is not None:
-            content["classes"] = runner.classes
-            content["probabilities"] = answer.probabilities
-        return json_response(content)
+        return json_response(predict_content(live.name, request_id, slot, answer, runner))
 
     @app.post("/feedback/{deployment}", tags=["feedback"], summary="Send ground truth for logged predictions")
     async def feedback_route(deployment: str, request: Request) -> Response:
@@ -101,6 +96,18 @@ def install(app: Any) -> None:
         log.exception("Bug: %s %s raised %s", request.method, request.url.path, type(exc).__name__)
         return json_response({"error": {"type": "InternalError", "message": f"{type(exc).__name__}: {exc}",
                                          "field": None}}, 500)
+
+
+def predict_content(deployment: str, request_id: str, slot: VariantSlot, answer: Answer,
+                    runner: Runner) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "request_id": request_id, "deployment": deployment, "variant": slot.name,
+        "model": {"name": runner.name, "version": runner.version, "uri": runner.uri},
+        "predictions": answer.labels}
+    if answer.probabilities is not None:
+        content["classes"] = runner.classes
+        content["probabilities"] = answer.probabilities
+    return content
 
 
 def describe(state: ServerState) -> dict[str, Any]:

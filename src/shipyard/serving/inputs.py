@@ -199,7 +199,8 @@ def build_frame(signature: Signature, columns: Columns) -> Any:
             array = np.empty(len(values), dtype=object)
             array[:] = values
             data[spec.name] = array
-    return pd.DataFrame(data)
+    # copy=False: the arrays are ours and fresh; copying them would cost more than the model's own input check.
+    return pd.DataFrame(data, index=pd.RangeIndex(len(next(iter(columns.values()), []))), copy=False)
 
 
 def build_onnx_feeds(signature: Signature, columns: Columns) -> dict[str, Any]:

@@ -66,6 +66,12 @@ def install(app: Any) -> None:
 
 async def _infer(request: Any, name: str, version: str | None) -> Any:
     state = state_of(request)
+    body = await read_json(request, state.config.max_body_bytes)
+    return json_response(await infer_content(state, name, version, body))
+
+
+async def infer_content(state: Any, name: str, version: str | None, body: Any) -> dict[str, Any]:
+    """Route an inference request (to the variant serving ``version`` when given) and build the V2 answer."""
     deployment = state.deployment(name)
     slot = None
     if version is not None:
@@ -74,13 +80,11 @@ async def _infer(request: Any, name: str, version: str | None) -> Any:
             serving = sorted({str(item.serving.runner.version) for item in deployment.variants})
             raise NotFoundError(f"Deployment {name!r} does not serve version {version!r} (it serves "
                                 f"{', '.join(serving)}).")
-    body = await read_json(request, state.config.max_body_bytes)
     raw = parse_v2(body, deployment.spec.sticky_key)
     request_id, chosen, answer, runner = await predict(state, deployment, raw, slot=slot)
-    return json_response({
-        "model_name": name, "model_version": str(runner.version or ""), "id": request_id,
-        "parameters": {"variant": chosen.name, "model_uri": runner.uri},
-        "outputs": _output_tensors(answer, runner)})
+    return {"model_name": name, "model_version": str(runner.version or ""), "id": request_id,
+            "parameters": {"variant": chosen.name, "model_uri": runner.uri},
+            "outputs": _output_tensors(answer, runner)}
 
 
 def _output_tensors(answer: Answer, runner: Runner) -> list[dict[str, Any]]:

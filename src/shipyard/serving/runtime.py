@@ -28,6 +28,7 @@ from .inputs import Columns, build_frame, build_onnx_feeds
 class Answer:
     labels: list[Any]
     probabilities: list[list[float]] | None
+    model_seconds: float = 0.0  # inside the estimator or the ONNX session only: the rest is serving overhead
 
 
 class Runner:
@@ -60,18 +61,24 @@ class Runner:
         import numpy as np
 
         if self.onnx is not None:
-            outputs = self.onnx.session.run(None, build_onnx_feeds(self.signature, columns))
-            labels = np.asarray(outputs[0]).reshape(-1)
+            feeds = build_onnx_feeds(self.signature, columns)
+            started = time.perf_counter()
+            outputs = self.onnx.session.run(None, feeds)
+            seconds = time.perf_counter() - started
+            predicted = np.asarray(outputs[0]).reshape(-1).tolist()
             if self.probabilistic and len(outputs) > 1:
-                return Answer(labels.tolist(), np.asarray(outputs[1], dtype="float64").tolist())
-            return Answer(labels.tolist(), None)
+                return Answer(predicted, np.asarray(outputs[1], dtype="float64").tolist(), seconds)
+            return Answer(predicted, None, seconds)
         frame = build_frame(self.signature, columns)
         model = self.loaded.model
+        started = time.perf_counter()
         if self.probabilistic:
             probabilities = np.asarray(model.predict_proba(frame), dtype="float64")
+            seconds = time.perf_counter() - started
             classes = np.asarray(self.classes if self.classes else model.classes_)
-            return Answer(classes[probabilities.argmax(axis=1)].tolist(), probabilities.tolist())
-        return Answer(np.asarray(model.predict(frame)).reshape(-1).tolist(), None)
+            return Answer(classes[probabilities.argmax(axis=1)].tolist(), probabilities.tolist(), seconds)
+        labels = np.asarray(model.predict(frame)).reshape(-1).tolist()
+        return Answer(labels, None, time.perf_counter() - started)
 
 
 def load_runner(store: Store, uri: str, runtime: str, *, trust: bool | Iterable[str] = ()) -> Runner:

@@ -16,11 +16,12 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ShipyardError
 from ..store import current_store, set_store
 from .config import ServingConfig, from_dict
 from .fleet import check_resolvable
@@ -68,7 +69,7 @@ def _run_worker(config_data: dict[str, Any], store_spec: tuple[str, str], listen
     location, objects = store_spec
     set_store(location, objects=objects if location.startswith(("sqlite:", "postgresql")) else None)
     config = from_dict(config_data)
-    uvicorn_config = uvicorn.Config(create_app(config), log_level=log_level, access_log=False,
+    uvicorn_config = uvicorn.Config(create_app(config, preload=True), log_level=log_level, access_log=False,
                                     timeout_graceful_shutdown=GRACEFUL_SECONDS, lifespan="on",
                                     server_header=False)
     server = uvicorn.Server(uvicorn_config)
@@ -91,7 +92,12 @@ def _announce_when_started(server: Any, on_ready: Callable[[str], None], url: st
 
 def _worker_main(config_data: dict[str, Any], store_spec: tuple[str, str], listener: socket.socket,
                  log_level: str) -> None:
-    raise SystemExit(_run_worker(config_data, store_spec, listener, log_level))
+    try:
+        status = _run_worker(config_data, store_spec, listener, log_level)
+    except ShipyardError as exc:  # one line, as the CLI prints it, not a traceback per worker
+        sys.stderr.write(f"Error: {exc.message}\n")
+        status = exc.exit_code
+    raise SystemExit(status)
 
 
 def _supervise(config: ServingConfig, store_spec: tuple[str, str], listener: socket.socket, workers: int,

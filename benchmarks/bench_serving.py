@@ -1,0 +1,214 @@
+"""Online serving benchmark: ``shipyard serve`` against ``mlflow models serve`` on the same churn pipeline.
+
+    python -m benchmarks.bench_serving [--seconds 10]
+
+Both servers get 2 worker processes and the demo's logistic-regression pipeline on the real Telco data
+(trained by each tool in its own environment with the same data and parameters). wrk sends single-row
+JSON requests: 64 connections for throughput and p99, 1 connection for the latency of a lone request.
+Shipyard runs with micro-batching, without it, and with the verified ONNX runtime. The per-request
+overhead is the server's time minus the model's own time, read from the server's Prometheus histograms at
+1 connection. Resident memory is read from /proc for each worker serving 1 and 5 models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import textwrap
+import urllib.request
+from pathlib import Path
+
+from benchmarks._load import LoadResult, children, free_port, rss_mb, start, stop, wait_ready, wrk
+from benchmarks._results import machine, write_section
+from benchmarks.anchors import anchor_env, anchor_python, anchor_version
+
+SHIPYARD = [sys.executable, "-m", "shipyard"]
+TARGET_RATIO = 5.0
+
+MLFLOW_TRAIN = textwrap.dedent("""
+    import sys, pandas as pd, mlflow.sklearn
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    frame = pd.read_parquet(sys.argv[1]); y = frame.pop("churn")
+    numeric = [c for c in frame if frame[c].dtype.kind in "if"]; categorical = [c for c in frame if c not in numeric]
+    prepare = ColumnTransformer([("numeric", Pipeline([("impute", SimpleImputer(strategy="median")),
+                                 ("scale", StandardScaler())]), numeric),
+                                 ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical)])
+    pipe = Pipeline([("prepare", prepare), ("model", LogisticRegression(max_iter=2000))]).fit(frame, y)
+    mlflow.sklearn.save_model(pipe, sys.argv[2], input_example=frame.head(5), skops_trusted_types=["numpy.dtype"])
+""")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each load run")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="shipyard-bench-serving-") as folder:
+        work = Path(folder)
+        row = _prepare(work)
+        results = _measure(work, row, args.seconds)
+    print(json.dumps(results, indent=1))
+    _report(results)
+    return 0
+
+
+def _prepare(work: Path) -> dict[str, object]:
+    """Train, log, register (5 versions for the memory run) and export ONNX; save the data for MLflow."""
+    from sklearn.linear_model import LogisticRegression
+
+    import shipyard
+    from shipyard.demo.churn import TARGET, build_pipeline, load_churn
+
+    store = work / ".shipyard"
+    shipyard.set_store(store)
+    frame = load_churn()
+    features = frame.drop(columns=[TARGET])
+    frame.to_parquet(work / "churn.parquet")
+    for c in (1.0, 0.5, 0.25, 0.1, 2.0):
+        with shipyard.start_run(experiment="bench-serving"):
+            pipeline = build_pipeline(frame, LogisticRegression(C=c, max_iter=2000)).fit(features, frame[TARGET])
+            info = shipyard.log_model(pipeline, input_example=features, y_example=frame[TARGET])
+        shipyard.register_model(info.uri, "churn")
+    shipyard.set_alias("churn", "champion", 1)
+    shipyard.export_onnx("models:/churn/1", work / "churn.onnx")
+    row = json.loads(features.head(1).to_json(orient="records"))[0]
+    return dict(row)
+
+
+def _shipyard_server(work: Path, *arguments: str) -> tuple[object, str]:
+    port = free_port()
+    env = {**os.environ, "SHIPYARD_STORE": str(work / ".shipyard")}
+    process = start([*SHIPYARD, "serve", *arguments, "--port", str(port), "--workers", "2"], env=env, cwd=work)
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(f"{url}/health/ready", process)
+    return process, url
+
+
+def _load_pair(url: str, body: dict[str, object], seconds: int) -> tuple[LoadResult, LoadResult]:
+    wrk(url, body, connections=8, seconds=2)  # warm-up
+    busy = wrk(url, body, connections=64, seconds=seconds)
+    lone = wrk(url, body, connections=1, seconds=max(3, seconds // 2), threads=1)
+    return busy, lone
+
+
+def _measure(work: Path, row: dict[str, object], seconds: int) -> dict[str, object]:
+    results: dict[str, object] = {}
+    body = {"records": [row]}
+    for name, extra in (("shipyard_batching", ["--runtime", "python"]),
+                        ("shipyard_no_batching", ["--runtime", "python", "--max-batch-size", "1"]),
+                        ("shipyard_onnx", ["--runtime", "onnx"])):
+        process, url = _shipyard_server(work, "models:/churn@champion", *extra)
+        try:
+            busy, lone = _load_pair(f"{url}/predict/churn", body, seconds)
+            results[name] = {"busy": busy.__dict__, "lone": lone.__dict__, "overhead_ms": _overhead_ms(url)}
+            if name == "shipyard_batching":
+                results["rss_1_model_mb"] = _worker_rss(process.pid)  # type: ignore[attr-defined]
+        finally:
+            stop(process)  # type: ignore[arg-type]
+    config = work / "five.yaml"
+    config.write_text("deployments:\n" + "".join(
+        f"  churn{version}:\n    model: models:/churn/{version}\n    runtime: python\n" for version in range(1, 6)))
+    process, url = _shipyard_server(work, "--config", str(config))
+    try:
+        results["rss_5_models_mb"] = _worker_rss(process.pid)  # type: ignore[attr-defined]
+    finally:
+        stop(process)  # type: ignore[arg-type]
+    results["mlflow"] = _mlflow(work, row, seconds)
+    results["mlflow_version"] = anchor_version("mlflow")
+    return results
+
+
+def _overhead_ms(url: str) -> float:
+    """Mean server time minus mean model time per request, from /metrics (1-connection run was last)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{url}/metrics") as response:
+        text = response.read().decode()
+    sums: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.endswith(("_sum", "_count")):
+                sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
+    request = sums["shipyard_request_duration_seconds_sum"] / sums["shipyard_request_duration_seconds_count"]
+    model = sums["shipyard_model_duration_seconds_sum"] / sums["shipyard_model_duration_seconds_count"]
+    return (request - model) * 1000
+
+
+def _worker_rss(pid: int) -> list[float]:
+    workers = [child for child in children(pid) if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+    return sorted(round(rss_mb(worker), 1) for worker in workers)
+
+
+def _mlflow(work: Path, row: dict[str, object], seconds: int) -> dict[str, object]:
+    python = anchor_python("mlflow")
+    env = {**os.environ, **anchor_env("mlflow"), "PATH": f"{python.parent}:{os.environ['PATH']}"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    script = work / "train_mlflow.py"
+    script.write_text(MLFLOW_TRAIN)
+    import subprocess
+
+    subprocess.run([str(python), str(script), str(work / "churn.parquet"), str(work / "mlflow-model")], env=env,
+                   check=True, capture_output=True)
+    port = free_port()
+    process = start([str(python.parent / "mlflow"), "models", "serve", "-m", str(work / "mlflow-model"),
+                     "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "2"], env=env, cwd=work)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{url}/ping", process)
+        busy, lone = _load_pair(f"{url}/invocations", {"dataframe_records": [row]}, seconds)
+    finally:
+        stop(process)
+    return {"busy": busy.__dict__, "lone": lone.__dict__}
+
+
+def _report(results: dict[str, object]) -> None:
+    def get(name: str, which: str, key: str) -> float:
+        return float(results[name][which][key])  # type: ignore[index]
+
+    mlflow_rate = get("mlflow", "busy", "requests_per_s")
+    lines = [
+        "## Online serving (shipyard serve vs mlflow models serve)",
+        "",
+        f"Machine: {machine()}. MLflow {results['mlflow_version']}. Model: logistic-regression pipeline on the "
+        "Telco churn data; single-row JSON requests from wrk; 2 worker processes each; "
+        "`python -m benchmarks.bench_serving`.",
+        "",
+        "| server | req/s at 64 conns | p50 / p99 at 64 (ms) | p50 at 1 conn (ms) | failed | vs MLflow |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, label in (("mlflow", "mlflow models serve"), ("shipyard_no_batching", "shipyard, batching off"),
+                        ("shipyard_batching", "shipyard, adaptive batching"), ("shipyard_onnx", "shipyard, ONNX")):
+        rate = get(name, "busy", "requests_per_s")
+        failed = int(get(name, "busy", "errors") + get(name, "lone", "errors"))
+        lines.append(f"| {label} | {rate:,.0f} | {get(name, 'busy', 'p50_ms'):.1f} / {get(name, 'busy', 'p99_ms'):.1f}"
+                     f" | {get(name, 'lone', 'p50_ms'):.2f} | {failed} | {rate / mlflow_rate:.1f}x |")
+    batching_gain = get("shipyard_batching", "busy", "requests_per_s") / get("shipyard_no_batching", "busy",
+                                                                             "requests_per_s")
+    lone_ratio = get("shipyard_batching", "lone", "p50_ms") / get("shipyard_no_batching", "lone", "p50_ms")
+    onnx_gain = get("shipyard_onnx", "busy", "requests_per_s") / get("shipyard_batching", "busy", "requests_per_s")
+    overhead = results["shipyard_batching"]["overhead_ms"]  # type: ignore[index]
+    lines += [
+        "",
+        f"- Throughput vs MLflow: {get('shipyard_batching', 'busy', 'requests_per_s') / mlflow_rate:.1f}x "
+        f"(target >= {TARGET_RATIO:g}x); p99 at 64 connections {get('shipyard_batching', 'busy', 'p99_ms'):.1f} ms "
+        "(target < 25 ms).",
+        f"- Micro-batching gain under load: {batching_gain:.1f}x; at 1 connection p50 with batching is "
+        f"{lone_ratio:.2f}x the p50 without (target within 1.10x).",
+        f"- ONNX runtime over the Python runtime under load: {onnx_gain:.1f}x.",
+        f"- Per-request overhead in the server at 1 connection (request time minus model time): {overhead:.2f} ms "
+        "(target < 1 ms).",
+        f"- Resident memory per worker: {results['rss_1_model_mb']} MiB with 1 model, "
+        f"{results['rss_5_models_mb']} MiB with 5 models.",
+    ]
+    write_section("Online serving (shipyard serve vs mlflow models serve)", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

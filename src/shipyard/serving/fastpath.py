@@ -1,0 +1,126 @@
+"""The hot routes as a plain ASGI callable in front of FastAPI.
+
+FastAPI's middleware stack, dependency solving and request objects cost more per request than checking
+and scoring one row with ONNX. ``POST /predict/{deployment}`` and the V2 ``infer`` routes are therefore
+answered here, straight from the ASGI scope and messages, by the same functions the FastAPI routes call
+(which stay for OpenAPI, ``/docs`` and everything else). Responses and errors are byte-for-byte the ones
+the FastAPI routes give.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ..errors import MalformedRequestError, PayloadTooLargeError, ShipyardError
+
+log = logging.getLogger("shipyard.serving")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class FastPath:
+    """Serve ``/predict/*`` and ``/v2/models/*/infer`` directly; pass everything else to ``app``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __getattr__(self, name: str) -> Any:  # state, routes, openapi(): the FastAPI app's
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        parts = path.strip("/").split("/")
+        state = getattr(self.app.state, "serving", None)
+        if state is None:
+            await self.app(scope, receive, send)
+            return
+        if len(parts) == 2 and parts[0] == "predict":
+            await self._answer(send, path, self._predict(state, parts[1], scope, receive))
+        elif len(parts) in (4, 6) and parts[:2] == ["v2", "models"] and parts[-1] == "infer" and (
+                len(parts) == 4 or parts[3] == "versions"):
+            version = parts[4] if len(parts) == 6 else None
+            await self._answer(send, path, self._infer(state, parts[2], version, scope, receive))
+        else:
+            await self.app(scope, receive, send)
+
+    async def _predict(self, state: Any, name: str, scope: Scope, receive: Receive) -> Any:
+        from .app import predict
+        from .handlers import predict_content
+        from .inputs import parse_body
+
+        deployment = state.deployment(name)
+        body = await read_body(scope, receive, state.config.max_body_bytes)
+        raw = parse_body(body, deployment.spec.sticky_key)
+        request_id, slot, answer, runner = await predict(state, deployment, raw)
+        return predict_content(deployment.name, request_id, slot, answer, runner)
+
+    async def _infer(self, state: Any, name: str, version: str | None, scope: Scope, receive: Receive) -> Any:
+        from .oip import infer_content
+
+        body = await read_body(scope, receive, state.config.max_body_bytes)
+        return await infer_content(state, name, version, body)
+
+    async def _answer(self, send: Send, path: str, work: Awaitable[Any]) -> None:
+        import orjson
+
+        from .app import error_body
+
+        try:
+            content, status = await work, 200
+        except ShipyardError as exc:
+            status = exc.http_status
+            content = {"error": exc.message} if path.startswith("/v2") else error_body(exc)
+            if status >= 500:
+                log.error("POST %s failed: %s", path, exc)
+        except Exception as exc:
+            log.exception("Bug: POST %s raised %s", path, type(exc).__name__)
+            status = 500
+            content = {"error": {"type": "InternalError", "message": f"{type(exc).__name__}: {exc}", "field": None}}
+        payload = orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> Any:
+    """The JSON body, with the same limits and messages as :func:`shipyard.serving.app.read_json`."""
+    import orjson
+
+    declared = None
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            declared = value
+        elif key == b"inference-header-content-length":
+            raise MalformedRequestError("This server speaks the JSON form of the inference protocol only; send "
+                                        "tensors as JSON (tritonclient: binary_data=False).", field="body")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"The body is {int(declared):,} bytes; this server accepts at most {limit:,} "
+                                   "(max_body_bytes in serving.yaml); split the request.", limit=limit)
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise MalformedRequestError("The client disconnected before sending the whole body.", field="body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"The body is over {limit:,} bytes, the most this server accepts; split "
+                                       "the request.", limit=limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    if not size:
+        raise MalformedRequestError("The request has no body; send a JSON object.", field="body")
+    try:
+        return orjson.loads(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequestError(f"The body is not valid JSON: {exc}.", field="body") from None
