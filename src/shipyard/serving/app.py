@@ -109,6 +109,7 @@ def create_app(config: ServingConfig, *, store: Store | None = None, preload: bo
             for slot in deployment.slots:
                 _start_batcher(state, deployment, slot)
                 _on_swap(state, slot, slot.serving, initial=True)
+        state.tasks.append(asyncio.create_task(_convert_log_entries(state.predictions)))
         state.tasks.append(asyncio.create_task(state.fleet.refresh_forever(config.refresh_interval_s,
                                                                            state.refresh_wake)))
         _watch_sighup(state)
@@ -135,6 +136,14 @@ def create_app(config: ServingConfig, *, store: Store | None = None, preload: bo
     oip.install(app)
     openapi.install(app)
     return FastPath(app)
+
+
+async def _convert_log_entries(log: PartitionedLog) -> None:
+    """Turn logged answers into Arrow on the event loop, a slice at a time (see ``convert_some``)."""
+    while True:
+        await asyncio.sleep(0.05)
+        while log.convert_some(128):
+            await asyncio.sleep(0)
 
 
 def _start_batcher(state: ServerState, deployment: LiveDeployment, slot: VariantSlot) -> None:
@@ -245,11 +254,10 @@ def _shadow(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, r
 
 def _log(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, runner: Runner, request_id: str,
          sticky_key: str | None, columns: dict[str, list[Any]], answer: Answer, latency: float) -> None:
-    kinds = {spec.name: spec.kind for spec in runner.signature.inputs}
     now_ms = time.time_ns() // 1_000_000
     state.predictions.append(deployment.name, now_ms, PredictionEntry(
         request_id, now_ms, deployment.name, slot.name, slot.spec.shadow, runner.name, runner.version, runner.uri,
-        runner.runtime, latency * 1000, sticky_key, columns, kinds, answer.labels, answer.probabilities))
+        runner.runtime, latency * 1000, sticky_key, columns, runner.kinds, answer.labels, answer.probabilities))
     counter = state.metrics.predictions
     for label in set(answer.labels) if len(answer.labels) > 1 else answer.labels:
         count = answer.labels.count(label) if len(answer.labels) > 1 else 1

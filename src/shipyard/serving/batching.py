@@ -100,7 +100,10 @@ class Batcher:
             self._last_requests = len(batch)
             runner = self._runner()
             try:
-                answers, seconds = await loop.run_in_executor(self._executor, _run_batch, runner, batch)
+                if runner.inline:  # microseconds of work: a thread hop would cost more than it saves
+                    answers, seconds = _run_batch(runner, batch)
+                else:
+                    answers, seconds = await loop.run_in_executor(self._executor, _run_batch, runner, batch)
             except Exception as exc:  # the model refused something: find whose request it was
                 answers, seconds = await loop.run_in_executor(self._executor, _run_each, runner, batch, exc)
             if self._observe is not None:

@@ -187,7 +187,8 @@ def build_frame(signature: Signature, columns: Columns) -> Any:
         values = columns[spec.name]
         if spec.kind in ("integer", "float"):
             array = np.array(values, dtype="float64")
-            if spec.kind == "integer" and not np.isnan(array).any() and (array == np.round(array)).all():
+            if (spec.kind == "integer" and not np.isnan(array).any() and (array == np.round(array)).all()
+                    and (np.abs(array) < 2**63).all()):  # past int64 the cast would make up a value
                 array = array.astype("int64")
             data[spec.name] = array
         elif spec.kind == "boolean":

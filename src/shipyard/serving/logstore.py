@@ -12,6 +12,7 @@ the last flush interval. Hidden names (``.`` or ``_`` prefix) are ignored by rea
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 import time
@@ -23,6 +24,8 @@ from typing import Any
 
 TableBuilder = Callable[[list[Any]], Any]  # entries of one partition -> pyarrow.Table
 _sequence = itertools.count()
+CONVERT_EVERY = 0.2  # seconds between conversions to Arrow: short GIL holds instead of one long one per write
+REPLACES_KEY = b"shipyard.replaces"
 
 
 class PartitionedLog:
@@ -39,6 +42,15 @@ class PartitionedLog:
         self._thread = threading.Thread(target=self._run, name=f"shipyard-{name}-writer", daemon=True)
         self.rows_written = 0
         self.last_error: str | None = None
+        # Converted by convert_some() on the server's event loop, waiting for the writer (under _lock).
+        self._converted: dict[Path, list[Any]] = {}
+        self._converting = 0
+        # Writer-thread state: converted tables waiting for the next write, folders to merge later.
+        self._ready: dict[Path, list[Any]] = {}
+        self._held_waiters: list[Future[None]] = []
+        self._written: set[Path] = set()
+        self._last_write = time.monotonic()
+        self._failure: BaseException | None = None
 
     @property
     def queued(self) -> int:
@@ -60,75 +72,162 @@ class PartitionedLog:
             self._lock.notify()
         return done
 
+    def convert_some(self, limit: int = 256) -> int:
+        """Convert up to ``limit`` buffered entries to Arrow now, in the calling thread; returns how many.
+
+        A server calls this from its event loop between requests: the conversion is Python work that holds
+        the GIL, and done in small slices there it never stalls requests the way one large conversion in
+        the writer thread does (that showed as a 4x worse p99 under load).
+        """
+        with self._lock:
+            taken = self._pending[:limit]
+            del self._pending[:limit]
+            if not taken:
+                return 0
+            self._converting += 1
+        try:
+            tables = self._tables(taken)
+        finally:
+            with self._lock:
+                for folder, table in tables.items():
+                    self._converted.setdefault(folder, []).append(table)
+                self._converting -= 1
+                self._lock.notify_all()
+        return len(taken)
+
     def flush(self) -> None:
-        """Write everything buffered now (from any thread)."""
+        """Write everything buffered now (from another thread than the writer)."""
         self.append_durable("", 0, ()).result()
 
     def close(self) -> None:
-        """Write what is buffered and stop the writer thread."""
+        """Write what is buffered, merge this process's files, and stop the writer thread."""
         with self._lock:
             self._closed = True
             self._lock.notify()
         if self._thread.is_alive():
             self._thread.join()
         else:
-            self._write(*self._swap())
+            self._cycle(closing=True)
 
-    def _swap(self) -> tuple[list[tuple[str, int, Any]], list[Future[None]]]:
+    def _swap(self) -> tuple[list[tuple[str, int, Any]], list[Future[None]], dict[Path, list[Any]]]:
         with self._lock:
+            while self._converting:  # entries taken by convert_some() must reach this write, before its waiters
+                self._lock.wait()
             pending, self._pending = self._pending, []
             waiters, self._waiters = self._waiters, []
-        return pending, waiters
+            converted, self._converted = self._converted, {}
+        return pending, waiters, converted
 
     def _run(self) -> None:
         while True:
             with self._lock:
                 if not self._closed and not self._waiters:
-                    self._lock.wait(self._interval)
+                    self._lock.wait(min(self._interval, CONVERT_EVERY))
                 closing = self._closed
-            self._write(*self._swap())
+            self._cycle(closing=closing)
             if closing:
                 return
 
-    def _write(self, pending: list[tuple[str, int, Any]], waiters: list[Future[None]]) -> None:
-        error: BaseException | None = None
-        groups: dict[tuple[str, str, str], list[Any]] = {}
-        for deployment, timestamp_ms, entry in pending:
-            if not deployment:
-                continue
-            moment = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
-            groups.setdefault((deployment, moment.strftime("%Y-%m-%d"), moment.strftime("%H")), []).append(entry)
-        for (deployment, date, hour), entries in groups.items():
-            folder = self.root / f"deployment={deployment}" / f"date={date}" / f"hour={hour}"
+    def _cycle(self, *, closing: bool) -> None:
+        """Convert what arrived (small GIL holds, often), write once per interval, merge finished hours."""
+        pending, waiters, converted = self._swap()
+        for folder, tables in converted.items():
+            self._ready.setdefault(folder, []).extend(tables)
+        for folder, table in self._tables(pending).items():
+            self._ready.setdefault(folder, []).append(table)
+        self._held_waiters.extend(waiters)
+        now = time.monotonic()
+        if closing or self._held_waiters or now - self._last_write >= self._interval:
+            self._last_write = now
+            self._write_converted()
+        moment = datetime.now(UTC)
+        current = (f"date={moment:%Y-%m-%d}", f"hour={moment:%H}")
+        for folder in [folder for folder in self._written if closing or (folder.parent.name, folder.name) != current]:
+            self._written.discard(folder)
             try:
-                self._write_file(folder, self._build(entries))
-                self.rows_written += len(entries)
-            except Exception as exc:  # keep serving; the error is exposed on /health and in metrics
+                compact(folder, os.getpid())
+            except Exception as exc:  # the small files stay readable; merging is an optimisation
+                self.last_error = f"compaction of {folder}: {type(exc).__name__}: {exc}"
+
+    def _tables(self, pending: list[tuple[str, int, Any]]) -> dict[Path, Any]:
+        groups: dict[Path, list[Any]] = {}
+        for deployment, timestamp_ms, entry in pending:
+            if deployment:
+                groups.setdefault(self._folder(deployment, timestamp_ms), []).append(entry)
+        tables = {}
+        for folder, entries in groups.items():
+            try:
+                tables[folder] = self._build(entries)
+            except Exception as exc:  # keep serving; the error is exposed on /health/ready
+                self._failure = exc
+                self.last_error = f"{type(exc).__name__}: {exc}"
+        return tables
+
+    def _write_converted(self) -> None:
+        import pyarrow as pa
+
+        error, self._failure = self._failure, None
+        ready, self._ready = self._ready, {}
+        for folder, tables in ready.items():
+            try:
+                table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+                write_file(folder, table)
+                self._written.add(folder)
+                self.rows_written += table.num_rows
+            except Exception as exc:
                 error = exc
                 self.last_error = f"{type(exc).__name__}: {exc}"
+        waiters, self._held_waiters = self._held_waiters, []
         for waiter in waiters:
             if error is None:
                 waiter.set_result(None)
             else:
                 waiter.set_exception(error)
 
-    @staticmethod
-    def _write_file(folder: Path, table: Any) -> None:
-        import pyarrow.parquet as pq
+    def _folder(self, deployment: str, timestamp_ms: int) -> Path:
+        moment = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+        return self.root / f"deployment={deployment}" / f"date={moment:%Y-%m-%d}" / f"hour={moment:%H}"
 
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"part-{time.time_ns() // 1_000_000}-{os.getpid()}-{next(_sequence)}.parquet"
-        temp = folder / f".{name}.tmp"
-        with open(temp, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, folder / name)
-        directory = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+
+def write_file(folder: Path, table: Any, *, name: str | None = None) -> Path:
+    """Write ``table`` into ``folder`` durably: hidden temporary name, fsync, rename, fsync the folder."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    name = name or f"part-{time.time_ns() // 1_000_000}-{os.getpid()}-{next(_sequence)}.parquet"
+    temp = folder / f".{name}.tmp"
+    with open(temp, "wb") as handle:
+        pq.write_table(table, handle, compression="zstd")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, folder / name)
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return folder / name
+
+
+def compact(folder: Path, pid: int) -> Path | None:
+    """Merge the files ``pid`` wrote into ``folder`` into one, so a day is tens of files, not tens of thousands.
+
+    The merged file names the files it replaces in its metadata and readers skip those, so a reader racing
+    with the merge (or a crash between writing the merge and deleting the parts) never counts a row twice.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = sorted(path for path in folder.glob(f"part-*-{pid}-[0-9]*.parquet"))
+    if len(parts) < 2:
+        return None
+    table = pa.concat_tables([pq.read_table(path) for path in parts], promote_options="permissive")
+    replaces = json.dumps([path.name for path in parts]).encode()
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), REPLACES_KEY: replaces})
+    merged = write_file(folder, table, name=f"part-{parts[0].name.split('-')[1]}-{pid}-m{next(_sequence)}.parquet")
+    for path in parts:
+        path.unlink(missing_ok=True)
+    return merged
 
 
 def partition_files(root: Path, deployment: str | None, since_ms: int | None, until_ms: int | None) -> list[Path]:
@@ -145,9 +244,22 @@ def partition_files(root: Path, deployment: str | None, since_ms: int | None, un
                 key = f"{date_dir.name[5:]}T{hour_dir.name[5:]}"
                 if (low is not None and key < low) or (high is not None and key > high):
                     continue
-                files.extend(sorted(path for path in hour_dir.iterdir()
-                                    if path.suffix == ".parquet" and not path.name.startswith((".", "_"))))
+                files.extend(_live_files(hour_dir))
     return files
+
+
+def _live_files(folder: Path) -> list[Path]:
+    """The visible Parquet files of one partition, minus those a merged file already holds."""
+    import pyarrow.parquet as pq
+
+    files = sorted(path for path in folder.iterdir()
+                   if path.suffix == ".parquet" and not path.name.startswith((".", "_")))
+    replaced: set[str] = set()
+    for path in files:
+        if path.name.rsplit("-", 1)[-1].startswith("m"):  # a merged file: part-<ms>-<pid>-m<n>.parquet
+            metadata = pq.read_schema(path).metadata or {}
+            replaced.update(json.loads(metadata.get(REPLACES_KEY, b"[]")))
+    return [path for path in files if path.name not in replaced]
 
 
 def read_table(files: list[Path], columns: list[str] | None = None, filter: Any = None) -> Any:

@@ -75,7 +75,9 @@ async def infer_content(state: Any, name: str, version: str | None, body: Any) -
     deployment = state.deployment(name)
     slot = None
     if version is not None:
-        slot = deployment.slot_for_version(int(version)) if version.isdigit() else None
+        # isascii: "²" is a digit to isdigit() but not to int(); the length keeps int() under its digit limit.
+        number = version.isascii() and version.isdigit() and len(version) <= 18
+        slot = deployment.slot_for_version(int(version)) if number else None
         if slot is None:
             serving = sorted({str(item.serving.runner.version) for item in deployment.variants})
             raise NotFoundError(f"Deployment {name!r} does not serve version {version!r} (it serves "

@@ -13,6 +13,8 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -68,44 +70,79 @@ def serving_root(store: Store | None = None, log_dir: str | None = None) -> Path
 
 
 def predictions_table(entries: list[PredictionEntry]) -> Any:
+    """One Arrow table for a slice of answers: column-wise comprehensions, no per-row Python objects kept.
+
+    Per-request values are converted once per request and repeated per row with ``take``; this runs on the
+    serving event loop between requests, so its cost is the server's (see ``logstore.convert_some``).
+    """
+    import numpy as np
     import pyarrow as pa
 
     inputs: dict[str, str] = {}
-    for entry in entries:
-        for name, kind in entry.kinds.items():
+    for kinds in {id(entry.kinds): entry.kinds for entry in entries}.values():  # one dict per served model
+        for name, kind in kinds.items():
             inputs.setdefault(name, kind)
-    data: dict[str, list[Any]] = {name: [] for name in (
-        "request_id", "row", "timestamp", "deployment", "variant", "shadow", "model_name", "model_version",
-        "model_uri", "runtime", "latency_ms", "sticky_key", "prediction", "prediction_value", "probabilities")}
-    input_data: dict[str, list[Any]] = {name: [] for name in inputs}
-    for entry in entries:
-        rows = len(entry.labels)
-        data["request_id"].extend([entry.request_id] * rows)
-        data["row"].extend(range(rows))
-        for key, value in (("timestamp", entry.timestamp_ms), ("deployment", entry.deployment),
-                           ("variant", entry.variant), ("shadow", entry.shadow), ("model_name", entry.model_name),
-                           ("model_version", entry.model_version), ("model_uri", entry.model_uri),
-                           ("runtime", entry.runtime), ("latency_ms", entry.latency_ms),
-                           ("sticky_key", entry.sticky_key)):
-            data[key].extend([value] * rows)
-        data["prediction"].extend(str(label) for label in entry.labels)
-        data["prediction_value"].extend(_number(label) for label in entry.labels)
-        data["probabilities"].extend(entry.probabilities if entry.probabilities is not None else [None] * rows)
-        for name, values in input_data.items():
-            column = entry.inputs.get(name)
-            values.extend(column if column is not None else [None] * rows)
-    types = {"row": pa.int32(), "timestamp": pa.timestamp("ms", tz="UTC"), "shadow": pa.bool_(),
-             "model_version": pa.int64(), "latency_ms": pa.float64(), "prediction_value": pa.float64(),
-             "probabilities": pa.list_(pa.float64())}
-    arrays = {name: pa.array(values, type=types.get(name, pa.string())) for name, values in data.items()}
-    for name, values in input_data.items():
-        kind = _KIND_TYPES.get(inputs[name], "string")
-        if kind == "float64":
-            values = [math.nan if value is None else value for value in values]
-        elif kind == "string":
-            values = [None if value is None else str(value) for value in values]
-        arrays[INPUT_PREFIX + name] = pa.array(values, type=pa.type_for_alias(kind))
+    counts = [len(entry.labels) for entry in entries]
+    repeat = None if all(count == 1 for count in counts) else pa.array(np.repeat(np.arange(len(entries)), counts))
+
+    def per_request(values: list[Any], kind: Any) -> Any:
+        array = pa.array(values, type=kind)
+        return array if repeat is None else array.take(repeat)
+
+    string = pa.string()
+    arrays: dict[str, Any] = {
+        "request_id": per_request([entry.request_id for entry in entries], string),
+        "row": pa.array([row for count in counts for row in range(count)], pa.int32()),
+        "timestamp": per_request([entry.timestamp_ms for entry in entries], pa.timestamp("ms", tz="UTC")),
+        "deployment": per_request([entry.deployment for entry in entries], string),
+        "variant": per_request([entry.variant for entry in entries], string),
+        "shadow": per_request([entry.shadow for entry in entries], pa.bool_()),
+        "model_name": per_request([entry.model_name for entry in entries], string),
+        "model_version": per_request([entry.model_version for entry in entries], pa.int64()),
+        "model_uri": per_request([entry.model_uri for entry in entries], string),
+        "runtime": per_request([entry.runtime for entry in entries], string),
+        "latency_ms": per_request([entry.latency_ms for entry in entries], pa.float64()),
+        "sticky_key": per_request([entry.sticky_key for entry in entries], string),
+    }
+    labels = [label for entry in entries for label in entry.labels]
+    arrays["prediction"] = pa.array([str(label) for label in labels], string)
+    arrays["prediction_value"] = pa.array([_number(label) for label in labels], pa.float64())
+    arrays["probabilities"] = _probabilities(entries)
+    complete = all(len(entry.inputs) == len(inputs) for entry in entries)
+    for name, kind in inputs.items():
+        if complete:  # the usual case, iterated in C: a slice of answers is thousands of rows
+            values = list(chain.from_iterable(map(itemgetter(name), map(attrgetter("inputs"), entries))))
+        else:
+            values = [value for entry in entries for value in (entry.inputs.get(name) or [None] * len(entry.labels))]
+        arrays[INPUT_PREFIX + name] = _input_array(values, _KIND_TYPES.get(kind, "string"))
     return pa.table(arrays)
+
+
+def _input_array(values: list[Any], kind: str) -> Any:
+    import pyarrow as pa
+
+    arrow_type = pa.type_for_alias(kind)
+    try:
+        return pa.array(values, type=arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # e.g. an integer past int64, a number as text
+        if kind == "float64":
+            return pa.array([math.nan if value is None else float(value) for value in values], type=arrow_type)
+        return pa.array([None if value is None else str(value) for value in values], type=arrow_type)
+
+
+def _probabilities(entries: list[PredictionEntry]) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    missing: list[Any] = [None]
+    rows = [row for entry in entries for row in (entry.probabilities or missing * len(entry.labels))]
+    widths = {len(row) for row in rows if row is not None}
+    if len(widths) != 1 or any(row is None for row in rows):
+        return pa.array(rows, type=pa.list_(pa.float64()))
+    width = widths.pop()
+    values = pa.array(np.asarray(rows, dtype="float64").reshape(-1))
+    offsets = pa.array(np.arange(0, len(rows) * width + 1, width, dtype="int32"))
+    return pa.ListArray.from_arrays(offsets, values)
 
 
 def feedback_table(entries: list[FeedbackEntry]) -> Any:

@@ -40,8 +40,11 @@ class Runner:
         self.onnx = onnx
         self.load_seconds = load_seconds
         self.signature: Signature = loaded.signature
+        self.kinds = {spec.name: spec.kind for spec in self.signature.inputs}  # shared by every log entry
         output = self.signature.output
         self.classes = list(output.classes)
+        # ONNX answers a batch in tens of microseconds: run it on the event loop rather than in a thread.
+        self.inline = onnx is not None
         self.probabilistic = output.kind == "classifier" and (onnx is not None or hasattr(loaded.model,
                                                                                           "predict_proba"))
 
