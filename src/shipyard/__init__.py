@@ -29,7 +29,6 @@ if TYPE_CHECKING:
         delete_alias as delete_alias,
         export_onnx as export_onnx,
         get_model_version as get_model_version,
-        lineage as lineage,
         list_model_versions as list_model_versions,
         predict_batch as predict_batch,
         promote_model as promote_model,
@@ -45,6 +44,8 @@ if TYPE_CHECKING:
     )
     from .models.promote import PromotionDecision as PromotionDecision
     from .models.registry import AliasEvent as AliasEvent, ModelVersion as ModelVersion
+    from .serving.lineage import lineage as lineage
+    from .serving.predlog import feedback_log as feedback_log, prediction_log as prediction_log
     from .store.store import current_store as current_store
     from .tracking.fluent import (
         ActiveRun as ActiveRun,
@@ -92,12 +93,14 @@ _LAZY: dict[str, str] = {
     "delete_alias": "models.api",
     "export_onnx": "models.api",
     "get_model_version": "models.api",
-    "lineage": "models.api",
+    "lineage": "serving.lineage",
     "list_model_versions": "models.api",
     "predict_batch": "models.api",
     "promote_model": "models.api",
     "register_model": "models.api",
     "set_alias": "models.api",
+    "feedback_log": "serving.predlog",
+    "prediction_log": "serving.predlog",
     "VerificationError": "models.onnx_export",
     "LoadedModel": "models.package",
     "ModelInfo": "models.package",
@@ -157,6 +160,7 @@ __all__ = [
     "download_artifacts",
     "end_run",
     "export_onnx",
+    "feedback_log",
     "flush",
     "get_model_version",
     "get_run",
@@ -175,6 +179,7 @@ __all__ = [
     "log_text",
     "metric_history",
     "predict_batch",
+    "prediction_log",
     "promote_model",
     "read_artifact",
     "register_model",

@@ -11,19 +11,56 @@ from ._store import existing_store
 
 
 def lineage_command(
-    target: str = typer.Argument(..., help="models:/NAME@ALIAS, models:/NAME/N, runs:/RUN/PATH or a run id."),
+    target: str = typer.Argument(..., help="models:/NAME@ALIAS, models:/NAME/N, runs:/RUN/PATH, a run id, or the "
+                                 "request id of a logged prediction."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show what produced a model or run: version, run, params, metrics, commit, environment, data.
+    """Show what produced a model, a run or a single prediction: inputs, outputs, feedback, version, run, params,
+    metrics, commit, environment, data.
 
-    Example: shipyard lineage models:/churn@champion
+    Example: shipyard lineage models:/churn@champion   |   shipyard lineage 3f2a9c0e...  (a request id)
     """
-    from ..models.lineage import lineage
+    from ..serving.lineage import lineage
 
-    chain = lineage(existing_store(), target)
+    chain = lineage(target, store=existing_store())
     if json_output:
         _output.print_json(chain)
         return
+    if "request_id" in chain:
+        _output.console.print("\n".join(_prediction_lines(chain)))
+        for uri, model_chain in chain["models"].items():
+            _output.console.print(f"\n[bold]behind {_output.escape(uri)}[/]")
+            if "error" in model_chain:
+                _output.console.print(_output.escape(model_chain["error"]))
+            else:
+                _output.console.print("\n".join(_model_lines(model_chain)))
+        return
+    _output.console.print("\n".join(_model_lines(chain)))
+
+
+def _prediction_lines(chain: dict[str, Any]) -> list[str]:
+    esc = _output.escape
+    lines = [f"[bold]request[/]   {esc(chain['request_id'])}"]
+    for answer in chain["prediction"]:
+        role = "shadow" if answer["shadow"] else "answer"
+        probabilities = answer["probabilities"]
+        shown = f" p={', '.join(f'{p:.3f}' for p in probabilities)}" if probabilities else ""
+        lines.append(f"[bold]{role:<9}[/] row {answer['row']}: {esc(answer['prediction'])}{shown} from "
+                     f"{esc(answer['deployment'])}/{esc(answer['variant'])} = {esc(answer['model_uri'])} "
+                     f"({answer['runtime']}, {answer['latency_ms']:.1f} ms) at {answer['timestamp'][:23]}")
+    first = chain["prediction"][0]["inputs"] if chain["prediction"] else {}
+    if first:
+        lines.append("[bold]inputs[/]    " + esc(", ".join(f"{key}={value}" for key, value in first.items())))
+    if chain["feedback"]:
+        for item in chain["feedback"]:
+            lines.append(f"[bold]feedback[/]  row {item['row']}: label {esc(item['label'])} received "
+                         f"{item['received'][:19]}")
+    else:
+        lines.append("[bold]feedback[/]  none yet")
+    return lines
+
+
+def _model_lines(chain: dict[str, Any]) -> list[str]:
     esc = _output.escape
     lines = []
     if "model_version" in chain:
@@ -55,7 +92,7 @@ def lineage_command(
     if env:
         lines.append(f"[bold]env[/]       {env['hash'][:12]}: Python {env['python']}, {env['packages']} packages")
     lines.extend(_pipeline_lines(chain))
-    _output.console.print("\n".join(lines))
+    return lines
 
 
 def _pipeline_lines(chain: dict[str, Any]) -> list[str]:

@@ -9,7 +9,6 @@ from typing import Any
 from ..store import current_store
 from . import registry
 from .batch import DEFAULT_BATCH_SIZE, BatchResult, predict_file
-from .lineage import lineage as model_lineage
 from .onnx_export import OnnxReport, export_onnx as _export_onnx
 from .package import ModelInfo, load_model
 from .promote import PromotionDecision, promote
@@ -78,11 +77,6 @@ def promote_model(name: str, *, candidate: int | str, data: Any, target: str, al
     """
     return promote(current_store(), name, candidate=candidate, alias=alias, data=data, target=target, metric=metric,
                    min_delta=min_delta, trust=trust)
-
-
-def lineage(target: str) -> dict[str, Any]:
-    """The chain behind a model URI or run id: version, package, run, params, metrics, commit, environment, data."""
-    return model_lineage(current_store(), target)
 
 
 def predict_batch(uri: str, input: str | os.PathLike[str], output: str | os.PathLike[str], *,

@@ -1,0 +1,87 @@
+"""Lineage from the far end of the chain: one logged prediction back to the data the model learnt from.
+
+``lineage(request_id)`` finds the request in the prediction log (live and shadow answers), adds the
+feedback it got, and then the model-version lineage of each version that answered it (run, params,
+metrics, commit, environment, pipeline stages and raw data hashes). Model URIs and run ids are answered
+by :func:`shipyard.models.lineage.lineage` as before, so one function serves every link of the chain.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import NotFoundError, ValidationError
+from ..models.lineage import lineage as model_lineage
+from ..store import Store, current_store
+from .predlog import INPUT_PREFIX, feedback_log, find_prediction
+
+
+def lineage(target: str, *, store: Store | None = None, log_dir: str | None = None) -> dict[str, Any]:
+    """The chain behind a model URI (``models:/churn@champion``), a run id, or a logged prediction's request id.
+
+    Args:
+        target: the model URI, run id (or unique prefix), or request id.
+        store: the store (default: the current one).
+        log_dir: the ``log_dir`` of ``serving.yaml`` when it sets one.
+
+    Returns:
+        A dict; for a request id it has ``prediction`` (per answer: deployment, variant, model version,
+        inputs, outputs, latency, time), ``feedback`` and ``models`` (the lineage of each version that answered).
+
+    Raises:
+        NotFoundError: the target is none of these.
+    """
+    store = store or current_store()
+    text = str(target).strip()
+    if ":/" in text:
+        return model_lineage(store, text)
+    try:
+        return model_lineage(store, text)
+    except (NotFoundError, ValidationError) as not_a_run:  # not a run id (or not hex at all): a request id?
+        rows = find_prediction(text, log_dir=log_dir)
+        if not len(rows):
+            raise NotFoundError(f"{text!r} is not a model URI, a run id or a logged request id; list requests with "
+                                "`shipyard predictions DEPLOYMENT`.") from not_a_run
+    return prediction_lineage(store, rows, log_dir=log_dir)
+
+
+def prediction_lineage(store: Store, rows: Any, *, log_dir: str | None = None) -> dict[str, Any]:
+    """Lineage of the log rows of one request (see :func:`lineage`)."""
+    request_id = str(rows["request_id"].iloc[0])
+    answers = []
+    for _, row in rows.sort_values(["shadow", "variant", "row"]).iterrows():
+        inputs = {name[len(INPUT_PREFIX):]: _plain(value) for name, value in row.items()
+                  if str(name).startswith(INPUT_PREFIX) and not _missing(value)}
+        answers.append({
+            "deployment": row["deployment"], "variant": row["variant"], "shadow": bool(row["shadow"]),
+            "row": int(row["row"]), "timestamp": row["timestamp"].isoformat(),
+            "model_uri": row["model_uri"], "model_name": row["model_name"],
+            "model_version": None if _missing(row["model_version"]) else int(row["model_version"]),
+            "runtime": row["runtime"], "latency_ms": float(row["latency_ms"]), "sticky_key": row["sticky_key"],
+            "prediction": row["prediction"],
+            "probabilities": None if row["probabilities"] is None else [float(p) for p in row["probabilities"]],
+            "inputs": inputs})
+    deployments = sorted({answer["deployment"] for answer in answers})
+    labels = []
+    for deployment in deployments:
+        received = feedback_log(deployment, log_dir=log_dir)
+        for _, item in received[received["request_id"] == request_id].iterrows():
+            labels.append({"deployment": deployment, "row": int(item["row"]), "label": item["label"],
+                           "received": item["timestamp"].isoformat()})
+    models = {}
+    for uri in sorted({answer["model_uri"] for answer in answers}):
+        try:
+            models[uri] = model_lineage(store, uri)
+        except NotFoundError as exc:  # the version was deleted since: say so rather than fail the whole answer
+            models[uri] = {"error": str(exc)}
+    return {"target": request_id, "request_id": request_id, "prediction": answers, "feedback": labels,
+            "models": models}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
