@@ -4,8 +4,10 @@ The story a user would live, on real data (IBM Telco churn, shipped in the ``rda
 the project, track its raw data with ``shipyard add``, commit, ``shipyard repro`` (prepare -> train ->
 evaluate, each stage a tracked run; train logs a logistic regression and a gradient-boosting model as
 packages of its stage run), then register both models, let the promotion gate choose the champion on
-the holdout, export it to verified ONNX, batch-score the holdout, and follow the champion's lineage back
-through the stages to the raw data hash and the commit. Each step prints one line.
+the holdout, export it to verified ONNX, batch-score the holdout, follow the champion's lineage back
+through the stages to the raw data hash and the commit, serve champion and challenger with live-like
+traffic, drift and feedback (:mod:`.traffic`), and follow one logged prediction back the same way. Each
+step prints one line.
 
 The pipeline half lives in :mod:`.project`, the registry half in :mod:`.release`; this module only
 tells the story.
@@ -22,9 +24,11 @@ from rich.markup import escape
 
 from ..models.lineage import lineage
 from ..pipeline.repro import StageFailedError
+from ..serving.lineage import prediction_lineage
+from ..serving.predlog import find_prediction
 from ..store import current_store
 from ..tracking.runs import get_run
-from . import project, release
+from . import project, release, traffic
 from .telco import TARGET as TARGET, build_pipeline as build_pipeline, load_churn as load_churn  # bench_batch.py
 
 
@@ -92,9 +96,40 @@ def run_demo(console: Console, rows: int | None = None, workdir: Path | None = N
 
     chain = lineage(store, release.CHAMPION_URI)
     console.print(f"[bold]8.[/] Lineage of {release.CHAMPION_URI}: {escape(lineage_line(chain))}.")
-    console.print(f"[bold]9.[/] Done in {time.perf_counter() - started:.1f}s. Runs of experiment "
+
+    config = traffic.write_config(root, outcome.challenger is not None)
+    assert store.location.root is not None
+    served = traffic.serve_and_replay(store.location.root, root, config, release.TARGET)
+    console.print(f"[bold]9.[/] Served {escape(str(config))} at {served.url} (champion 80% / challenger 20%, "
+                  f"challenger also in shadow): replayed {served.live_requests:,} test customers as single-row "
+                  f"requests and {served.drift_rows:,} drifted rows in batches, sent {served.feedback_sent:,} "
+                  f"labels as feedback, stopped it with SIGTERM ({served.seconds:.1f}s). {traffic_line(served)}")
+
+    answered = prediction_lineage(store, find_prediction(served.request_id))
+    console.print(f"[bold]10.[/] Lineage of request {served.request_id}: {escape(prediction_line(answered))}.")
+    console.print(f"[bold]11.[/] Done in {time.perf_counter() - started:.1f}s. Runs of experiment "
                   f"'{escape(pipeline)}', best first:")
     return pipeline
+
+
+def traffic_line(served: traffic.Traffic) -> str:
+    """What the prediction log holds after the replay, in one sentence."""
+    logged = served.logged
+    live = logged[~logged["shadow"]]
+    split = ", ".join(f"{variant} {count:,}" for variant, count in live["variant"].value_counts().items())
+    labelled = int(live["label"].notna().sum())
+    return (f"The prediction log holds {len(live):,} live rows ({split}) and {int(logged['shadow'].sum()):,} "
+            f"shadow rows; {labelled:,} have a label; p50 latency {live['latency_ms'].median():.1f} ms.")
+
+
+def prediction_line(chain: dict[str, Any]) -> str:
+    """One logged prediction back to the raw data, in one line of plain text."""
+    answer = next(item for item in chain["prediction"] if not item["shadow"])
+    label = chain["feedback"][-1]["label"] if chain["feedback"] else "no label yet"
+    model = chain["models"].get(answer["model_uri"], {})
+    behind = lineage_line(model) if "run" in model else answer["model_uri"]
+    return (f"answered {answer['prediction']} by {answer['variant']} ({answer['model_uri']}), label {label} "
+            f"<- {behind}")
 
 
 def lineage_line(chain: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from ..errors import (
@@ -41,7 +42,10 @@ from .runtime import Answer, Runner
 
 log = logging.getLogger("shipyard.serving")
 RECENT_IDS = 200_000  # request ids remembered per process for duplicate checks and fast feedback joins
-SHADOW_QUEUE_FACTOR = 8  # a shadow may fall this many batches behind before copies are shed
+# Shadows answer nobody, so they take bigger batches (cheaper per row) and may fall further behind before
+# copies are shed; shedding, never unbounded queues, is what keeps a slow shadow from hurting live traffic.
+SHADOW_BATCH_FACTOR = 8
+SHADOW_QUEUE_FACTOR = 64
 
 
 class ServerState:
@@ -155,7 +159,10 @@ def _start_batcher(state: ServerState, deployment: LiveDeployment, slot: Variant
         metrics.model_seconds.labels(*labels).observe(seconds)
 
     batching = deployment.spec.batching
-    limit = batching.max_batch_size * SHADOW_QUEUE_FACTOR if slot.spec.shadow else None
+    limit = None
+    if slot.spec.shadow:
+        limit = batching.max_batch_size * SHADOW_QUEUE_FACTOR
+        batching = replace(batching, max_batch_size=batching.max_batch_size * SHADOW_BATCH_FACTOR)
     slot.batcher = Batcher(lambda: slot.serving.runner, batching, observe=observe,
                            name=f"{deployment.name}-{slot.name}", max_queue_rows=limit)
     slot.batcher.start()
@@ -243,7 +250,12 @@ def _shadow(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, r
         return
 
     def done(finished: asyncio.Future[tuple[Answer, Runner]]) -> None:
-        if finished.cancelled() or finished.exception() is not None:
+        if finished.cancelled():
+            return
+        if finished.exception() is not None:
+            log.warning("Shadow %s/%s failed on request %s: %s", deployment.name, slot.name, request_id,
+                        finished.exception())
+            state.metrics.shadow_dropped.labels(deployment.name, slot.name).inc()
             return
         answer, runner = finished.result()
         _log(state, deployment, slot, runner, request_id, raw.sticky_key, columns, answer,
@@ -279,7 +291,7 @@ async def record_feedback(state: ServerState, deployment: LiveDeployment, body: 
             raise ValidationError(f"Feedback{where}: 'request_id' must be a string.", field="request_id")
         if label is None or isinstance(label, dict | list):
             raise ValidationError(f"Feedback{where}: 'label' must be a number, text or true/false.", field="label")
-        if isinstance(row, bool) or not isinstance(row, int) or row < 0:
+        if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < 2**31:  # the log's row is int32
             raise ValidationError(f"Feedback{where}: 'row' must be a row index (0 or more).", field="row")
         entries.append(FeedbackEntry(str(request_id), row, label, time.time_ns() // 1_000_000))
     if not entries:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +53,7 @@ class Batcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"shipyard-{name}")
         self._task: asyncio.Task[None] | None = None
         self._last_requests = 0
+        self._closing = False
         self.max_queue_rows = max_queue_rows
 
     @property
@@ -64,13 +64,11 @@ class Batcher:
         self._task = asyncio.get_running_loop().create_task(self._consume())
 
     async def stop(self) -> None:
-        """Finish what is queued, then stop."""
-        while self._queue:
-            await asyncio.sleep(0.005)
+        """Finish what is queued and the batch in flight (shadow answers too), then stop."""
+        self._closing = True
+        self._wakeup.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         self._executor.shutdown(wait=True)
 
     def submit(self, columns: Columns, rows: int) -> asyncio.Future[tuple[Answer, Runner]] | None:
@@ -91,6 +89,8 @@ class Batcher:
         loop = asyncio.get_running_loop()
         while True:
             if not self._queue:
+                if self._closing:
+                    return
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue

@@ -75,8 +75,19 @@ def _run_worker(config_data: dict[str, Any], store_spec: tuple[str, str], listen
     server = uvicorn.Server(uvicorn_config)
     if on_ready is not None:
         _announce_when_started(server, on_ready, url)
-    server.run(sockets=[listener])
+    # uvicorn re-raises the stop signal once it has drained; with these handlers in place (uvicorn restores
+    # them first) that ends run() normally, so a clean stop exits 0 instead of dying by SIGTERM.
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run(sockets=[listener])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0 if server.started else 3
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    """The stop signal after uvicorn's graceful shutdown: nothing left to do."""
 
 
 def _announce_when_started(server: Any, on_ready: Callable[[str], None], url: str) -> None:
