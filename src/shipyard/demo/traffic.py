@@ -56,10 +56,13 @@ def write_config(root: Path, has_challenger: bool) -> Path:
 
 def serve_and_replay(store_root: Path, root: Path, config: Path, target: str) -> Traffic:
     """Start the server, send the test split and a drifted batch, send feedback, stop it, read the log."""
+    from datetime import UTC, datetime
+
     import pandas as pd
 
     from ..serving.predlog import prediction_log
 
+    began = datetime.now(UTC)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SHIPYARD_STORE": str(store_root)}
@@ -85,7 +88,7 @@ def serve_and_replay(store_root: Path, root: Path, config: Path, target: str) ->
     if server.returncode != 0:
         raise ShipyardError(f"The demo server exited with {server.returncode}: {errors.decode()[-500:]}")
     seconds = time.perf_counter() - started
-    logged = prediction_log(DEPLOYMENT, since="1h", with_feedback=True)
+    logged = prediction_log(DEPLOYMENT, since=began, with_feedback=True)
     with_label = logged[logged["label"].notna() & ~logged["shadow"]]
     return Traffic(url, len(answers), len(drifted), sent, seconds, logged,
                    str(with_label["request_id"].iloc[-1]) if len(with_label) else str(answers[0]["request_id"]))
