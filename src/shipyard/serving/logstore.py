@@ -277,5 +277,21 @@ def read_table(files: list[Path], columns: list[str] | None = None, filter: Any 
     return dataset.to_table(columns=wanted, filter=filter)
 
 
+def scan_batches(files: list[Path], columns: list[str] | None = None, filter: Any = None,
+                 batch_rows: int = 262_144) -> Any:
+    """Iterate the rows of ``files`` as Arrow record batches (bounded memory, unified schema)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    if not files:
+        return
+    schemas = [pq.read_schema(path) for path in files]
+    schema = pa.unify_schemas(schemas, promote_options="permissive") if len(files) > 1 else schemas[0]
+    dataset = ds.dataset([str(path) for path in files], schema=schema, format="parquet")
+    wanted = [name for name in columns if name in schema.names] if columns else None
+    yield from dataset.to_batches(columns=wanted, filter=filter, batch_size=batch_rows)
+
+
 def _hour_key(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H")

@@ -151,7 +151,7 @@ def feedback_table(entries: list[FeedbackEntry]) -> Any:
     return pa.table({
         "request_id": pa.array([entry.request_id for entry in entries], pa.string()),
         "row": pa.array([entry.row for entry in entries], pa.int32()),
-        "label": pa.array([str(entry.label) for entry in entries], pa.string()),
+        "label": pa.array([label_text(entry.label) for entry in entries], pa.string()),
         "label_value": pa.array([_number(entry.label) for entry in entries], pa.float64()),
         "timestamp": pa.array([entry.timestamp_ms for entry in entries], pa.timestamp("ms", tz="UTC")),
     })
@@ -259,6 +259,13 @@ def _ts(epoch_ms: int) -> Any:
     import pyarrow as pa
 
     return pa.scalar(epoch_ms, type=pa.timestamp("ms", tz="UTC"))
+
+
+def label_text(value: Any) -> str:
+    """A label as the text the log compares with predictions: ``1.0`` is ``"1"``, as the class 1 is logged."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _number(value: Any) -> float | None:

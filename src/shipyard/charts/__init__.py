@@ -1,0 +1,66 @@
+"""Charts for HTML pages: one spec format, drawn in the browser by the vendored uPlot (no CDN, works offline).
+
+The monitoring report and the web UI both call these functions, so a histogram or a time series looks and
+behaves the same everywhere (hover values, drag to zoom on time series). Python builds small JSON specs;
+``assets/charts.js`` draws them. Everything a page needs is inlined by :func:`inline_assets`, so a report
+is one self-contained file.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import math
+from importlib import resources
+from typing import Any
+
+
+@functools.cache
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def inline_assets() -> str:
+    """The ``<style>`` and ``<script>`` tags every page with charts needs (about 55 kB)."""
+    return (f"<style>{_asset('uPlot.min.css')}</style>\n<script>{_asset('uPlot.iife.min.js')}</script>\n"
+            f"<script>{_asset('charts.js')}</script>")
+
+
+def histogram(labels: list[str], series: dict[str, list[float]], *, percent: bool = True,
+              height: int = 200) -> dict[str, Any]:
+    """Grouped bars over labelled bins (e.g. reference vs current shares per bin)."""
+    return {"kind": "histogram", "labels": [str(label) for label in labels], "percent": percent, "height": height,
+            "series": [{"name": name, "values": [_number(value) for value in values]}
+                       for name, values in series.items()]}
+
+
+def timeseries(times_s: list[float], series: dict[str, list[float | None]], *, y_label: str = "",
+               height: int = 200) -> dict[str, Any]:
+    """Lines over time (epoch seconds): volume, latency, quality per window."""
+    return {"kind": "timeseries", "x": list(times_s), "y_label": y_label, "height": height,
+            "series": [{"name": name, "values": [_number(value) for value in values]}
+                       for name, values in series.items()]}
+
+
+def lines(x: list[float], series: dict[str, list[float | None]], *, x_label: str = "step", y_label: str = "",
+          height: int = 220) -> dict[str, Any]:
+    """Lines over a numeric axis (metric curves over steps)."""
+    return {"kind": "lines", "x": list(x), "x_label": x_label, "y_label": y_label, "height": height,
+            "series": [{"name": name, "values": [_number(value) for value in values]}
+                       for name, values in series.items()]}
+
+
+def chart(spec: dict[str, Any], *, title: str = "", css_class: str = "") -> str:
+    """An HTML figure holding one chart; ``title`` and every string in the spec are escaped."""
+    data = html.escape(json.dumps(spec, separators=(",", ":"), allow_nan=False), quote=True)
+    caption = f"<figcaption>{html.escape(title)}</figcaption>" if title else ""
+    return f'<figure class="sy-figure {html.escape(css_class)}">{caption}<div class="sy-chart" data-spec="{data}">' \
+           "</div></figure>"
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
