@@ -47,6 +47,7 @@ _COMMANDS: dict[str, str] = {
     "serve": "serve:serve_command",
     "dockerfile": "serve:dockerfile_command",
     "predictions": "serve:predictions_command",
+    "monitor": "monitor:app",
 }
 
 

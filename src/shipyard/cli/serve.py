@@ -30,6 +30,7 @@ def serve_command(
     Example: shipyard serve models:/churn@champion --port 8000 --workers 2
     """
     from dataclasses import replace
+    from importlib.util import find_spec
 
     from ..errors import ConfigError
     from ..serving.config import Batching, config_for_uri, load_config
@@ -46,6 +47,8 @@ def serve_command(
         settings = config_for_uri(model_uri, batching=Batching(max_batch_size), runtime=runtime)
     if token:
         settings = replace(settings, token=token)
+    if find_spec("scipy") is not None:  # the monitoring extra: drift and health gauges on /metrics
+        settings = replace(settings, plugins=(*settings.plugins, "shipyard.monitoring.gauges:jobs"))
 
     def ready(url: str) -> None:
         for deployment in settings.deployments:

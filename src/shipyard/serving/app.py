@@ -84,11 +84,13 @@ class ServerState:
             recent.popitem(last=False)
 
 
-def create_app(config: ServingConfig, *, store: Store | None = None, preload: bool = False) -> Any:
+def create_app(config: ServingConfig, *, store: Store | None = None, preload: bool = False,
+               plugins: bool = True) -> Any:
     """The ASGI app serving ``config``'s deployments.
 
     Models load when the app starts, or here with ``preload`` (the server does that, so a model that cannot
-    load stops it with the model's own error before it listens).
+    load stops it with the model's own error before it listens). ``plugins=False`` leaves out the periodic
+    jobs of ``config.plugins`` (the server runs them in one worker only).
     """
     from fastapi import FastAPI
 
@@ -117,6 +119,9 @@ def create_app(config: ServingConfig, *, store: Store | None = None, preload: bo
         state.tasks.append(asyncio.create_task(state.fleet.refresh_forever(config.refresh_interval_s,
                                                                            state.refresh_wake)))
         _watch_sighup(state)
+        if plugins:
+            for job in _plugin_jobs(config):
+                state.tasks.append(asyncio.create_task(_periodic(job, state)))
         # Models, libraries and their caches are long-lived: keeping them out of the collector's generations
         # spares every request a full collection that would walk millions of objects (a tail-latency spike).
         gc.collect()
@@ -140,6 +145,26 @@ def create_app(config: ServingConfig, *, store: Store | None = None, preload: bo
     oip.install(app)
     openapi.install(app)
     return FastPath(app)
+
+
+def _plugin_jobs(config: ServingConfig) -> list[Any]:
+    from importlib import import_module
+
+    jobs = []
+    for path in config.plugins:
+        module, _, factory = path.partition(":")
+        jobs.extend(getattr(import_module(module), factory)(config))
+    return jobs
+
+
+async def _periodic(job: Any, state: ServerState) -> None:
+    """Run a plugin job every ``job.interval`` seconds in a thread; a failure is logged, never fatal."""
+    while True:
+        await asyncio.sleep(job.interval)
+        try:
+            await asyncio.to_thread(job.run, state)
+        except Exception as exc:
+            log.warning("Periodic job %s failed: %s: %s", type(job).__name__, type(exc).__name__, exc)
 
 
 async def _convert_log_entries(log: PartitionedLog) -> None:

@@ -65,6 +65,10 @@ class ServingConfig:
     flush_interval_s: float = 1.0
     trust: tuple[str, ...] = ()
     token: str | None = None  # required by write endpoints (feedback) when set
+    monitor_interval_s: float = 60.0  # how often plugins such as the monitoring gauges recompute
+    # Periodic jobs by import path ("package.module:factory"), the factory taking the config and returning
+    # objects with ``interval`` and ``run(state)``: how layers above serving (monitoring) add work to a server.
+    plugins: tuple[str, ...] = ()
 
     def deployment(self, name: str) -> Deployment | None:
         return next((item for item in self.deployments if item.name == name), None)
@@ -90,6 +94,7 @@ def from_dict(data: dict[str, Any]) -> ServingConfig:
     )
     settings = {key: value for key, value in data.items() if key != "deployments"}
     settings["trust"] = tuple(settings.get("trust") or ())
+    settings["plugins"] = tuple(settings.get("plugins") or ())
     return ServingConfig(deployments=deployments, **settings)
 
 
@@ -123,7 +128,7 @@ def load_config(path: str | os.PathLike[str]) -> ServingConfig:
 def parse_config(data: Any, source: str = "serving.yaml") -> ServingConfig:
     top = _mapping(data, "the top level", source)
     _known(top, {"deployments", "refresh_interval_s", "max_body_bytes", "log_dir", "flush_interval_s", "trust",
-                 "token"}, "the top level", source)
+                 "token", "monitor_interval_s"}, "the top level", source)
     deployments_data = _mapping(top.get("deployments"), "deployments", source)
     if not deployments_data:
         raise ConfigError(f"{source}: 'deployments' is empty; name at least one deployment with its variants.")
@@ -142,6 +147,7 @@ def parse_config(data: Any, source: str = "serving.yaml") -> ServingConfig:
                                  maximum=1.0),
         trust=tuple(trust),
         token=_optional_text(top.get("token"), "token", source),
+        monitor_interval_s=_number(top.get("monitor_interval_s", 60.0), "monitor_interval_s", source, minimum=1),
     )
 
 

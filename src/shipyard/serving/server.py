@@ -61,7 +61,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _run_worker(config_data: dict[str, Any], store_spec: tuple[str, str], listener: socket.socket, log_level: str,
-                *, on_ready: Callable[[str], None] | None = None, url: str = "") -> int:
+                *, on_ready: Callable[[str], None] | None = None, url: str = "", plugins: bool = True) -> int:
     import uvicorn
 
     from .app import create_app
@@ -69,9 +69,9 @@ def _run_worker(config_data: dict[str, Any], store_spec: tuple[str, str], listen
     location, objects = store_spec
     set_store(location, objects=objects if location.startswith(("sqlite:", "postgresql")) else None)
     config = from_dict(config_data)
-    uvicorn_config = uvicorn.Config(create_app(config, preload=True), log_level=log_level, access_log=False,
-                                    timeout_graceful_shutdown=GRACEFUL_SECONDS, lifespan="on",
-                                    server_header=False)
+    app = create_app(config, preload=True, plugins=plugins)
+    uvicorn_config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
+                                    timeout_graceful_shutdown=GRACEFUL_SECONDS, server_header=False)
     server = uvicorn.Server(uvicorn_config)
     if on_ready is not None:
         _announce_when_started(server, on_ready, url)
@@ -102,9 +102,9 @@ def _announce_when_started(server: Any, on_ready: Callable[[str], None], url: st
 
 
 def _worker_main(config_data: dict[str, Any], store_spec: tuple[str, str], listener: socket.socket,
-                 log_level: str) -> None:
+                 log_level: str, index: int) -> None:
     try:
-        status = _run_worker(config_data, store_spec, listener, log_level)
+        status = _run_worker(config_data, store_spec, listener, log_level, plugins=index == 0)
     except ShipyardError as exc:  # one line, as the CLI prints it, not a traceback per worker
         sys.stderr.write(f"Error: {exc.message}\n")
         status = exc.exit_code
@@ -118,12 +118,13 @@ def _supervise(config: ServingConfig, store_spec: tuple[str, str], listener: soc
     context = multiprocessing.get_context("spawn")
     data = config.to_dict()
 
-    def start() -> Any:
-        process = context.Process(target=_worker_main, args=(data, store_spec, listener, log_level), daemon=False)
+    def start(index: int) -> Any:
+        process = context.Process(target=_worker_main, args=(data, store_spec, listener, log_level, index),
+                                  daemon=False)
         process.start()
         return process
 
-    processes = [start() for _ in range(workers)]
+    processes = [start(index) for index in range(workers)]
     stopping = False
 
     def stop(signum: int, frame: Any) -> None:
@@ -154,12 +155,11 @@ def _supervise(config: ServingConfig, store_spec: tuple[str, str], listener: soc
                     stop(signal.SIGTERM, None)
                     break
                 log.error("Worker %s exited with %s; starting a new one.", process.pid, process.exitcode)
-                processes[index] = start()
-            if not announced and on_ready is not None and _ready(url):
+                processes[index] = start(index)
+            if not announced and _ready(url):  # one probe: a second one could succeed without announcing
                 announced = True
-                on_ready(url)
-            elif not announced and _ready(url):
-                announced = True
+                if on_ready is not None:
+                    on_ready(url)
         for process in processes:
             process.join(GRACEFUL_SECONDS + 5)
             if process.exitcode is None:

@@ -1,0 +1,150 @@
+"""``shipyard monitor``: check logged traffic, write the HTML report, compare two data files.
+
+Exit codes of ``check`` and ``compare`` are for scripts and CI: 0 when nothing is out of line (warnings
+included, unless ``--strict``), 1 for warnings with ``--strict``, 3 for alerts (2 stays bad input).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from . import _output
+from ._store import existing_store
+
+app = typer.Typer(help="Monitoring: drift, response distribution, volume, latency, quality and A/B from the "
+                  "prediction log.", no_args_is_help=True)
+
+_SINCE = typer.Option(None, "--since", help="A duration back from now: 30m, 24h, 7d (default 24h).")
+_FROM = typer.Option(None, "--from", help="Start of the window (ISO time, e.g. 2026-11-22T08:00).")
+_TO = typer.Option(None, "--to", help="End of the window (ISO time; default now).")
+_REFERENCE = typer.Option("training", "--reference", help="training: the model's training profile; window: "
+                          "the window of the same length before.")
+_CONFIG = typer.Option(None, "--config", help="monitoring.yaml with thresholds (default ./monitoring.yaml if "
+                       "present).")
+
+
+@app.command("check")
+def check_command(
+    deployment: str = typer.Option(..., "--deployment", "-d", help="The deployment to check."),
+    since: str | None = _SINCE, start: str | None = _FROM, end: str | None = _TO,
+    reference: str = _REFERENCE, config: Path | None = _CONFIG,
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings (alerts always exit 3)."),
+    notify: str | None = typer.Option(None, "--notify", help="POST the result as JSON to this webhook URL when "
+                                      "something is out of line."),
+    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON (docs/monitoring.md)."),
+) -> None:
+    """Run every check on a deployment's logged traffic and print what is out of line.
+
+    Example: shipyard monitor check -d churn --since 24h --notify http://127.0.0.1:9000/hook
+    """
+    from ..monitoring.config import load_thresholds
+    from ..monitoring.monitor import monitor
+
+    store = existing_store()
+    result = monitor(deployment, since=since, start=start, end=end, reference=reference,
+                     thresholds=load_thresholds(config), store=store)
+    _finish(result, json_output=json_output, strict=strict, notify=notify)
+
+
+@app.command("report")
+def report_command(
+    deployment: str = typer.Option(..., "--deployment", "-d", help="The deployment to report on."),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="Where to write the HTML report."),
+    since: str | None = _SINCE, start: str | None = _FROM, end: str | None = _TO,
+    reference: str = _REFERENCE, config: Path | None = _CONFIG,
+    json_output: bool = typer.Option(False, "--json", help="Also print the result as JSON."),
+) -> None:
+    """Write one self-contained HTML report (works offline) with the verdict on top and a chart per check.
+
+    Example: shipyard monitor report -d churn --since 24h -o report.html
+    """
+    from ..monitoring.config import load_thresholds
+    from ..monitoring.monitor import monitor
+    from ..monitoring.report import write_report
+
+    store = existing_store()
+    result = monitor(deployment, since=since, start=start, end=end, reference=reference,
+                     thresholds=load_thresholds(config), store=store)
+    written = write_report(result, output)
+    if json_output:
+        _output.print_json({**result.to_dict(), "report": str(written)})
+        return
+    _output.console.print(f"{_badge(result.verdict)} {_output.escape(result.summary())}")
+    _output.console.print(f"Report: {_output.escape(str(written))} ({written.stat().st_size / 1024:,.0f} kB)")
+
+
+@app.command("compare")
+def compare_command(
+    reference: Path = typer.Argument(..., help="Reference data (CSV or Parquet), e.g. the training set."),
+    current: Path = typer.Argument(..., help="Current data (CSV or Parquet) to compare with it."),
+    config: Path | None = _CONFIG,
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings (alerts always exit 3)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Compare two data files column by column (drift, missing values, new categories, range), no server needed.
+
+    Example: shipyard monitor compare data/train.parquet data/this_week.parquet
+    """
+    from ..monitoring.compare import compare_files
+    from ..monitoring.config import load_thresholds
+
+    result = compare_files(reference, current, thresholds=load_thresholds(config))
+    _finish(result, json_output=json_output, strict=strict, notify=None)
+
+
+def _finish(result: Any, *, json_output: bool, strict: bool, notify: str | None) -> None:
+    if notify and result.verdict != "ok":
+        _post(notify, {**result.to_dict(), "summary": result.summary()})
+    if json_output:
+        _output.print_json(result.to_dict())
+    else:
+        _print_table(result)
+    if result.verdict == "alert":
+        raise typer.Exit(3)
+    if result.verdict == "warn" and strict:
+        raise typer.Exit(1)
+
+
+def _print_table(result: Any) -> None:
+    from rich.table import Table
+
+    _output.console.print(f"{_badge(result.verdict)} {_output.escape(result.summary())}")
+    failing = [item for item in result.results if item.status != "ok"]
+    if not failing:
+        return
+    table = Table("status", "check", "feature", "statistic", "value", "message")
+    for item in sorted(failing, key=lambda item: item.status != "alert"):
+        value = "" if item.value is None else f"{item.value:.4g}"
+        table.add_row(_badge(item.status), item.check, _output.escape(item.feature or "-"),
+                      item.statistic or "-", value, _output.escape(item.message))
+    _output.console.print(table)
+
+
+def _badge(status: str) -> str:
+    colour = {"ok": "green", "warn": "yellow", "alert": "red"}.get(status, "white")
+    return f"[bold {colour}]{status.upper()}[/]"
+
+
+def _post(url: str, payload: dict[str, Any]) -> None:
+    """POST the alert; a webhook that cannot be reached is an error the operator must see (exit 1)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from ..errors import ShipyardError
+
+    if not url.startswith(("http://", "https://")):
+        from ..errors import ValidationError
+
+        raise ValidationError(f"--notify needs an http(s) URL, got {url!r}.", field="notify")
+    request = urllib.request.Request(url, data=json.dumps(payload, default=str).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": "shipyard-monitor"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise ShipyardError(f"Could not notify {url}: {getattr(exc, 'reason', exc)}; the check result was not "
+                            "delivered.") from None

@@ -1,0 +1,150 @@
+"""One monitoring pass over a deployment's window: read, profile, check, and say what it means.
+
+``monitor("churn", since="24h")`` profiles the live answers of the window against the training profile
+of the model version that served most of them (or, with ``reference="window"``, against the window of the
+same length before), runs every check and returns the verdict (the worst status) with the results in the
+stable JSON shape of ``shipyard monitor check --json``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ValidationError
+from ..models.registry import resolve
+from ..store import Store, current_store
+from ..tracking.runs import get_run
+from . import checks
+from .config import Thresholds
+from .source import (
+    Reference,
+    Window,
+    dominant_model,
+    labelled_rows,
+    profile_window,
+    training_reference,
+    window_from,
+)
+from .windows import WindowProfile
+
+
+@dataclass
+class MonitoringResult:
+    deployment: str
+    window: Window
+    reference: Reference
+    current: WindowProfile
+    previous: WindowProfile | None
+    results: list[checks.CheckResult]
+    labelled_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return checks.worst(self.results)
+
+    def failing(self) -> list[checks.CheckResult]:
+        return [result for result in self.results if result.status != "ok"]
+
+    def to_dict(self, *, details: bool = False) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "deployment": self.deployment,
+            "reference": {"kind": self.reference.kind, "model_uri": self.reference.model_uri,
+                          "rows": self.reference.profile.get("rows")},
+            "current": {"from": _iso(self.window.start_ms), "to": _iso(self.window.end_ms), "rows": self.current.rows,
+                        "requests": self.current.requests, "labelled_rows": self.labelled_rows,
+                        "variants": self.current.variants},
+            "checks": [result.to_dict(details=details) for result in self.results],
+            "notes": self.notes,
+        }
+
+    def summary(self) -> str:
+        """The verdict in one sentence, naming the worst findings."""
+        alerts = [result for result in self.results if result.status == "alert"]
+        warns = [result for result in self.results if result.status == "warn"]
+        if not alerts and not warns:
+            return f"OK: {self.current.rows:,} predictions checked, nothing out of line."
+        worst = alerts or warns
+        named = "; ".join(_short(result) for result in worst[:4])
+        more = f" and {len(worst) - 4} more" if len(worst) > 4 else ""
+        label = "ALERT" if alerts else "WARN"
+        return f"{label}: {len(alerts)} alert(s), {len(warns)} warning(s): {named}{more}."
+
+
+def monitor(deployment: str, *, since: str | None = None, start: str | None = None, end: str | None = None,
+            reference: str = "training", thresholds: Thresholds | None = None, log_dir: str | None = None,
+            store: Store | None = None) -> MonitoringResult:
+    """Check a deployment's logged traffic (see the module docstring).
+
+    Raises:
+        NotFoundError: no live predictions in the window.
+        ValidationError: an unknown reference kind or a bad time range.
+    """
+    if reference not in ("training", "window"):
+        raise ValidationError(f"--reference must be 'training' or 'window', got {reference!r}.", field="reference")
+    store = store or current_store()
+    thresholds = thresholds or Thresholds()
+    window = window_from(since, start, end)
+    model_uri = dominant_model(deployment, window, log_dir=log_dir)
+    training = training_reference(store, model_uri)
+    current = profile_window(deployment, window, training, log_dir=log_dir)
+    previous = profile_window(deployment, window.before(), training, log_dir=log_dir)
+    chosen = training if reference == "training" else window_reference(training, previous)
+    notes = []
+    if reference == "window" and previous.rows == 0:
+        notes.append("The previous window has no predictions: drift was checked against training instead.")
+        chosen = training
+    results = checks.input_checks(chosen, current, thresholds)
+    results += checks.output_checks(chosen, current, thresholds)
+    results.append(checks.volume_check(current, previous, thresholds))
+    results.append(checks.latency_check(current, thresholds))
+    labelled = labelled_rows(deployment, window, log_dir=log_dir)
+    classes = list((training.prediction_profile or {}).get("classes") or [])
+    results += checks.quality_checks(labelled, current, classes, _baseline(store, model_uri), thresholds)
+    comparison = checks.ab_check(labelled, classes, thresholds)
+    if comparison is not None:
+        results.append(comparison)
+    return MonitoringResult(deployment, window, chosen, current, previous, results, labelled.rows, notes)
+
+
+def window_reference(training: Reference, previous: WindowProfile) -> Reference:
+    """An earlier window as the reference, in the training profile's shape (its bins, its range)."""
+    columns = {}
+    for name, ref in training.profile.get("columns", {}).items():
+        window = previous.features.get(name)
+        if window is None:
+            continue
+        if ref.get("type") == "numeric":
+            columns[name] = {**ref, "count": window.count, "missing": window.missing, "mean": window.mean,
+                             "decile_counts": window.decile_counts, "hist_counts": window.hist_counts}
+        elif ref.get("type") == "categorical":
+            columns[name] = {"type": "categorical", "count": window.count, "missing": window.missing,
+                             "levels": dict(window.levels), "other": 0}
+    prediction = dict(training.prediction_profile or {})
+    if prediction.get("kind") == "classifier":
+        prediction["class_counts"] = dict(previous.class_counts)
+        if previous.probability_counts:
+            prediction["probability_counts"] = dict(previous.probability_counts)
+    return Reference("window", training.model_uri, {"rows": previous.rows, "columns": columns}, prediction,
+                     training.target_profile, previous)
+
+
+def _baseline(store: Store, model_uri: str) -> dict[str, float]:
+    """The metrics the version's run logged (``roc_auc``, ``accuracy``...): what quality is compared with."""
+    try:
+        _, run_id, _ = resolve(store, model_uri)
+        return {name: value for name, value in get_run(store, run_id).metrics.items() if isinstance(value, float)}
+    except Exception:  # a deleted run must not stop monitoring; quality then uses absolute lines only
+        return {}
+
+
+def _short(result: checks.CheckResult) -> str:
+    text = result.message.rstrip(".")
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def _iso(epoch_ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_ms / 1000))

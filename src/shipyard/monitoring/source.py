@@ -1,0 +1,175 @@
+"""Where monitoring reads from: the prediction and feedback logs of a deployment, and the reference.
+
+The reference of a window is the training profile stored with the model version that answered most of
+its live traffic (``training``), or the profile of the window of equal length just before it
+(``window``). Labelled rows for quality and A/B come from joining the feedback log (small) to the
+predictions that have a label, scanning only the columns those need.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import NotFoundError, ValidationError
+from ..models.package import read_manifest
+from ..models.registry import resolve
+from ..serving.logstore import partition_files, scan_batches
+from ..serving.predlog import INPUT_PREFIX, parse_time, serving_root
+from ..store import Store
+from .windows import WindowBuilder, WindowProfile
+
+BASE_COLUMNS = ["request_id", "row", "timestamp", "variant", "model_version", "model_uri", "latency_ms",
+                "prediction", "prediction_value", "probabilities", "shadow"]
+
+
+@dataclass
+class Window:
+    start_ms: int
+    end_ms: int
+
+    @property
+    def seconds(self) -> float:
+        return (self.end_ms - self.start_ms) / 1000
+
+    def before(self) -> Window:
+        """The window of equal length just before this one."""
+        return Window(self.start_ms - (self.end_ms - self.start_ms), self.start_ms)
+
+
+@dataclass
+class Reference:
+    kind: str  # "training" | "window"
+    model_uri: str | None
+    profile: dict[str, Any]  # training profile: {"rows", "columns": {name: profile}}
+    prediction_profile: dict[str, Any] | None
+    target_profile: dict[str, Any] | None = None
+    window: WindowProfile | None = None  # with kind "window": the earlier window's counts
+
+
+def window_from(since: str | None, start: str | None, end: str | None, *, default: str = "24h") -> Window:
+    """The time range a command names: ``--since 24h`` or ``--from T --to T`` (end defaults to now)."""
+    now_ms = int(time.time() * 1000)
+    if since and start:
+        raise ValidationError("Give --since or --from/--to, not both.", field="since")
+    begin = parse_time(start, "from") if start else parse_time(since or default, "since")
+    finish = parse_time(end, "to") if end else now_ms
+    assert begin is not None and finish is not None
+    if finish <= begin:
+        raise ValidationError("The window is empty: --to must be after --from.", field="to")
+    return Window(begin, finish)
+
+
+def dominant_model(deployment: str, window: Window, *, log_dir: str | None = None) -> str:
+    """The model URI that answered most live rows of the window."""
+    import pyarrow.dataset as ds
+
+    files = _files(deployment, window, log_dir)
+    counts: dict[str, int] = {}
+    condition = _range(window) & (ds.field("shadow") == False)  # noqa: E712 (an Arrow expression)
+    for batch in scan_batches(files, ["model_uri", "timestamp", "shadow"], condition):
+        for item in batch.column(0).value_counts().to_pylist():
+            counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+    if not counts:
+        raise NotFoundError(f"Deployment {deployment!r} logged no live predictions between {_iso(window.start_ms)} "
+                            f"and {_iso(window.end_ms)}; widen the window (--since 7d) or check the name.")
+    return max(counts, key=lambda uri: counts[uri])
+
+
+def training_reference(store: Store, model_uri: str) -> Reference:
+    """The training profile stored with a model version (never recomputed from data)."""
+    _, run_id, path = resolve(store, model_uri)
+    manifest = read_manifest(store, run_id, path)
+    return Reference("training", model_uri, manifest["profile"], manifest.get("prediction_profile"),
+                     manifest.get("target_profile"))
+
+
+def profile_window(deployment: str, window: Window, reference: Reference, *, shadow: bool = False,
+                   log_dir: str | None = None, variant: str | None = None) -> WindowProfile:
+    """Fold the live (or shadow) rows of ``window`` into counts on the reference's bins."""
+    import pyarrow.dataset as ds
+
+    builder = WindowBuilder(reference.profile, reference.prediction_profile, window.start_ms, window.end_ms)
+    condition = _range(window) & (ds.field("shadow") == shadow)
+    if variant is not None:
+        condition = condition & (ds.field("variant") == variant)
+    columns = BASE_COLUMNS + [INPUT_PREFIX + name for name in reference.profile.get("columns", {})]
+    for batch in scan_batches(_files(deployment, window, log_dir), columns, condition):
+        builder.add_batch(batch)
+    return builder.finish()
+
+
+@dataclass
+class Labelled:
+    """Live rows that have a label: parallel arrays, one entry per row."""
+
+    variant: list[str]
+    version: list[Any]
+    predicted: list[str]
+    label: list[str]
+    label_value: Any  # numpy float array (NaN when the label is not numeric)
+    probabilities: list[Any]  # per row a list (classifiers) or None
+    timestamp_ms: Any  # numpy int array
+
+    @property
+    def rows(self) -> int:
+        return len(self.label)
+
+
+def labelled_rows(deployment: str, window: Window, *, log_dir: str | None = None) -> Labelled:
+    """Join the feedback log to the live predictions of ``window`` (latest label per row wins)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    root = serving_root(log_dir=log_dir)
+    feedback_files = partition_files(root / "feedback", deployment, window.start_ms, None)
+    parts = list(scan_batches(feedback_files, ["request_id", "row", "label", "label_value", "timestamp"]))
+    empty = Labelled([], [], [], [], np.array([]), [], np.array([], dtype="int64"))
+    if not parts:
+        return empty
+    feedback = pa.Table.from_batches(parts).sort_by([("timestamp", "ascending")])
+    latest: dict[tuple[str, int], tuple[str, float | None]] = {}
+    for request_id, row, label, value in zip(*(feedback.column(name).to_pylist() for name in (
+            "request_id", "row", "label", "label_value")), strict=True):
+        latest[(request_id, row)] = (label, value)
+    ids = pa.array(sorted({key[0] for key in latest}), pa.string())
+    condition = _range(window) & (ds.field("shadow") == False) & ds.field("request_id").isin(ids)  # noqa: E712
+    out = Labelled([], [], [], [], [], [], [])
+    for batch in scan_batches(_files(deployment, window, log_dir), BASE_COLUMNS, condition):
+        columns = {name: batch.column(batch.schema.names.index(name)).to_pylist() for name in (
+            "request_id", "row", "variant", "model_version", "prediction", "probabilities")}
+        stamps = pc.cast(batch.column(batch.schema.names.index("timestamp")), pa.int64()).to_pylist()
+        for index, key in enumerate(zip(columns["request_id"], columns["row"], strict=True)):
+            found = latest.get(key)
+            if found is None:
+                continue
+            out.variant.append(columns["variant"][index])
+            out.version.append(columns["model_version"][index])
+            out.predicted.append(columns["prediction"][index])
+            out.label.append(found[0])
+            out.label_value.append(np.nan if found[1] is None else found[1])
+            out.probabilities.append(columns["probabilities"][index])
+            out.timestamp_ms.append(stamps[index])
+    out.label_value = np.asarray(out.label_value, dtype="float64")
+    out.timestamp_ms = np.asarray(out.timestamp_ms, dtype="int64")
+    return out
+
+
+def _files(deployment: str, window: Window, log_dir: str | None) -> list[Any]:
+    return partition_files(serving_root(log_dir=log_dir) / "predictions", deployment, window.start_ms, window.end_ms)
+
+
+def _range(window: Window) -> Any:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    kind = pa.timestamp("ms", tz="UTC")
+    return (ds.field("timestamp") >= pa.scalar(window.start_ms, type=kind)) & (
+        ds.field("timestamp") < pa.scalar(window.end_ms, type=kind))
+
+
+def _iso(epoch_ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch_ms / 1000)) + " UTC"
