@@ -90,9 +90,13 @@ def _shipyard_server(work: Path, *arguments: str) -> tuple[object, str]:
     return process, url
 
 
-def _load_pair(url: str, body: dict[str, object], seconds: int) -> tuple[LoadResult, LoadResult]:
+def _load_pair(url: str, body: dict[str, object], seconds: int,
+               between: object = None) -> tuple[LoadResult, LoadResult]:
+    """64 connections, then 1; ``between`` (a callable) runs after the busy run, e.g. to snapshot metrics."""
     wrk(url, body, connections=8, seconds=2)  # warm-up
     busy = wrk(url, body, connections=64, seconds=seconds)
+    if callable(between):
+        between()
     lone = wrk(url, body, connections=1, seconds=max(3, seconds // 2), threads=1)
     return busy, lone
 
@@ -105,10 +109,13 @@ def _measure(work: Path, row: dict[str, object], seconds: int) -> dict[str, obje
                         ("shipyard_onnx", ["--runtime", "onnx"])):
         process, url = _shipyard_server(work, "models:/churn@champion", *extra)
         try:
-            busy, lone = _load_pair(f"{url}/predict/churn", body, seconds)
-            results[name] = {"busy": busy.__dict__, "lone": lone.__dict__, "overhead_ms": _overhead_ms(url)}
-            if name == "shipyard_batching":
+            if name == "shipyard_batching":  # right after start, like the 5-model figure below
                 results["rss_1_model_mb"] = _worker_rss(process.pid)  # type: ignore[attr-defined]
+            before: dict[str, float] = {}
+            busy, lone = _load_pair(f"{url}/predict/churn", body, seconds,
+                                    between=lambda: before.update(_sums(url)))  # noqa: B023 (called at once)
+            results[name] = {"busy": busy.__dict__, "lone": lone.__dict__,
+                             "overhead_ms": _overhead_ms(before, _sums(url))}
         finally:
             stop(process)  # type: ignore[arg-type]
     config = work / "five.yaml"
@@ -124,8 +131,8 @@ def _measure(work: Path, row: dict[str, object], seconds: int) -> dict[str, obje
     return results
 
 
-def _overhead_ms(url: str) -> float:
-    """Mean server time minus mean model time per request, from /metrics (1-connection run was last)."""
+def _sums(url: str) -> dict[str, float]:
+    """The _sum and _count samples of /metrics (summed over labels and workers)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     with urllib.request.urlopen(f"{url}/metrics") as response:
@@ -135,9 +142,21 @@ def _overhead_ms(url: str) -> float:
         for sample in family.samples:
             if sample.name.endswith(("_sum", "_count")):
                 sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
-    request = sums["shipyard_request_duration_seconds_sum"] / sums["shipyard_request_duration_seconds_count"]
-    model = sums["shipyard_model_duration_seconds_sum"] / sums["shipyard_model_duration_seconds_count"]
-    return (request - model) * 1000
+    return sums
+
+
+def _overhead_ms(before: dict[str, float], after: dict[str, float]) -> float:
+    """Mean server time minus mean model time per request over the 1-connection run alone."""
+    def mean(name: str) -> float:
+        total = after[f"{name}_sum"] - before.get(f"{name}_sum", 0.0)
+        count = after[f"{name}_count"] - before.get(f"{name}_count", 0.0)
+        return total / count if count else float("nan")
+
+    requests = after["shipyard_request_duration_seconds_count"] - before.get(
+        "shipyard_request_duration_seconds_count", 0.0)
+    batches = after["shipyard_model_duration_seconds_count"] - before.get("shipyard_model_duration_seconds_count", 0.0)
+    model_per_request = mean("shipyard_model_duration_seconds") * batches / requests if requests else float("nan")
+    return (mean("shipyard_request_duration_seconds") - model_per_request) * 1000
 
 
 def _worker_rss(pid: int) -> list[float]:
