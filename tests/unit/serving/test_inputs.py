@@ -1,0 +1,186 @@
+"""Request bodies to checked columns: both body formats, the V2 tensors, and the per-column converters."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from shipyard.errors import MalformedRequestError, ValidationError
+from shipyard.models.signature import ColumnSpec, OutputSpec, Signature
+from shipyard.serving.inputs import InputChecker, build_frame, build_onnx_feeds, parse_body, parse_v2
+
+SIGNATURE = Signature((
+    ColumnSpec("tenure", "integer", False, minimum=1, maximum=71),
+    ColumnSpec("charges", "float", True, minimum=18.0, maximum=120.0),
+    ColumnSpec("contract", "string", False, levels=("Month-to-month", "One year")),
+    ColumnSpec("paperless", "boolean", True),
+), OutputSpec("classifier", (0, 1), ("proba_0", "proba_1")))
+COLUMNS = SIGNATURE.column_names
+RECORDS: list[dict[str, Any]] = [
+    {"tenure": 3, "charges": None, "contract": "One year", "paperless": True},
+    {"tenure": 40, "charges": 70.5, "contract": "Month-to-month", "paperless": "false"}]
+EXPECTED: dict[str, list[Any]] = {
+    "tenure": [3, 40], "charges": [math.nan, 70.5], "contract": ["One year", "Month-to-month"],
+    "paperless": [True, False]}
+
+
+def checked(body: Any, sticky: str | None = None) -> dict[str, list[Any]]:
+    return InputChecker(SIGNATURE).check(parse_body(body, sticky))
+
+
+def same(left: dict[str, list[Any]], right: dict[str, list[Any]]) -> bool:
+    def norm(values: list[Any]) -> list[Any]:
+        return ["nan" if isinstance(value, float) and math.isnan(value) else value for value in values]
+
+    return left.keys() == right.keys() and all(norm(left[key]) == norm(right[key]) for key in left)
+
+
+@pytest.mark.parametrize("body", [
+    {"records": RECORDS},
+    {"dataframe_records": RECORDS},
+    {"columns": COLUMNS, "data": [[record[name] for name in COLUMNS] for record in RECORDS]},
+    {"dataframe_split": {"columns": COLUMNS, "data": [[record[name] for name in COLUMNS] for record in RECORDS]}},
+], ids=["records", "dataframe_records", "columns+data", "dataframe_split"])
+def test_every_body_format_reads_to_the_same_columns(body: dict[str, Any]) -> None:
+    assert same(checked(body), EXPECTED)
+    assert parse_body(body).rows == 2
+
+
+def test_records_may_list_keys_in_any_order() -> None:
+    shuffled = [dict(reversed(list(record.items()))) for record in RECORDS]
+    assert same(checked({"records": shuffled}), EXPECTED)
+
+
+def test_request_id_and_sticky_key_are_read_and_checked() -> None:
+    raw = parse_body({"records": RECORDS, "request_id": 17, "sticky_key": "c-9"})
+    assert (raw.request_id, raw.sticky_key) == ("17", "c-9")
+    with pytest.raises(ValidationError) as caught:
+        parse_body({"records": RECORDS, "request_id": ""})
+    assert caught.value.field == "request_id"
+    with pytest.raises(ValidationError):
+        parse_body({"records": RECORDS, "sticky_key": False})
+
+
+def test_the_sticky_column_leaves_the_inputs_and_keys_the_request() -> None:
+    raw = parse_body({"records": [{**record, "customer": "c-1"} for record in RECORDS]}, "customer")
+    assert raw.sticky_key == "c-1" and "customer" not in raw.columns
+    assert same(InputChecker(SIGNATURE).check(raw), EXPECTED)
+    given = parse_body({"records": [{**RECORDS[0], "customer": "c-1"}], "sticky_key": "mine"}, "customer")
+    assert given.sticky_key == "mine"  # the body's own sticky_key wins
+    absent = parse_body({"records": [{**RECORDS[0], "customer": None}]}, "customer")
+    assert absent.sticky_key is None
+
+
+@pytest.mark.parametrize(("body", "error", "field"), [
+    ([], MalformedRequestError, "body"),
+    ({}, MalformedRequestError, "records"),
+    ({"records": "x"}, MalformedRequestError, "records"),
+    ({"records": [RECORDS[0], 5]}, MalformedRequestError, "records"),
+    ({"records": []}, ValidationError, "records"),
+    ({"columns": ["tenure", 1], "data": []}, MalformedRequestError, "columns"),
+    ({"columns": ["tenure", "tenure"], "data": []}, ValidationError, "tenure"),
+    ({"columns": COLUMNS, "data": "rows"}, MalformedRequestError, "data"),
+    ({"columns": COLUMNS, "data": [[1, 2]]}, ValidationError, "data"),
+    ({"dataframe_split": "x"}, MalformedRequestError, "dataframe_split"),
+    ({"records": [{k: v for k, v in RECORDS[0].items() if k != "charges"}]}, ValidationError, "charges"),
+    ({"records": [{**RECORDS[0], "zip": 1}]}, ValidationError, "zip"),
+    ({"records": [RECORDS[0], {k: v for k, v in RECORDS[0].items() if k != "contract"}]}, ValidationError,
+     "contract"),
+])
+def test_a_bad_body_is_refused_naming_the_field(body: Any, error: type[Exception], field: str) -> None:
+    with pytest.raises(error) as caught:
+        checked(body)
+    assert getattr(caught.value, "field", None) == field
+
+
+@pytest.mark.parametrize(("column", "value", "expected"), [
+    ("tenure", 5, 5), ("tenure", 5.5, 5.5), ("tenure", "12", 12.0), ("tenure", " ", math.nan),
+    ("tenure", None, math.nan), ("charges", "70.25", 70.25), ("charges", 2**64 - 1, 2**64 - 1),
+    ("contract", "Two year", "Two year"), ("contract", 3, "3"), ("contract", None, None), ("contract", 1.5, "1.5"),
+    ("contract", True, "True"), ("paperless", "true", True), ("paperless", False, False), ("paperless", 1, True),
+    ("paperless", None, None),
+])
+def test_values_convert_to_their_columns_kind(column: str, value: Any, expected: Any) -> None:
+    record = {**RECORDS[0], column: value}
+    got = checked({"records": [record]})[column][0]
+    if isinstance(expected, float) and math.isnan(expected):
+        assert math.isnan(got)
+    else:
+        assert got == expected and type(got) is type(expected)
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("tenure", "twelve"), ("tenure", True), ("tenure", [1]), ("charges", {"v": 1}),
+    ("contract", {"a": 1}), ("contract", ["x"]), ("paperless", "maybe"), ("paperless", 2), ("paperless", 1.5),
+])
+def test_a_value_of_the_wrong_kind_is_refused_naming_its_column(column: str, value: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        checked({"records": [RECORDS[0], {**RECORDS[1], column: value}]})
+    assert caught.value.field == column
+    assert column in caught.value.message and "row 1" in caught.value.message
+
+
+def test_unseen_categories_and_out_of_range_numbers_pass_to_the_model() -> None:
+    got = checked({"records": [{**RECORDS[0], "contract": "Ten year", "tenure": 5000}]})
+    assert got["contract"] == ["Ten year"] and got["tenure"] == [5000]
+
+
+def test_v2_inputs_read_like_records() -> None:
+    body = {"id": "r1", "inputs": [
+        {"name": "tenure", "shape": [2], "datatype": "INT64", "data": [3, 40]},
+        {"name": "charges", "shape": [2, 1], "datatype": "FP64", "data": [[None], [70.5]]},
+        {"name": "contract", "shape": [2], "datatype": "BYTES", "data": ["One year", "Month-to-month"]},
+        {"name": "paperless", "shape": [2], "datatype": "BOOL", "data": [True, False]},
+    ], "parameters": {"sticky_key": "k", "content_type": "pd"}}
+    raw = parse_v2(body)
+    assert (raw.rows, raw.request_id, raw.sticky_key) == (2, "r1", "k")
+    assert same(InputChecker(SIGNATURE).check(raw), EXPECTED)
+
+
+@pytest.mark.parametrize(("inputs", "error", "field"), [
+    ("x", MalformedRequestError, "inputs"),
+    ([{"shape": [1], "datatype": "FP64", "data": [1]}], MalformedRequestError, "inputs"),
+    ([{"name": "tenure", "datatype": "FP64", "data": [1]}], MalformedRequestError, "tenure"),
+    ([{"name": "tenure", "shape": [1], "datatype": "FP64", "data": 1}], MalformedRequestError, "tenure"),
+    ([{"name": "tenure", "shape": [2, 2], "datatype": "FP64", "data": [1, 2, 3, 4]}], ValidationError, "tenure"),
+    ([{"name": "tenure", "shape": [3], "datatype": "FP64", "data": [1, 2]}], ValidationError, "tenure"),
+    ([{"name": "tenure", "shape": [1], "datatype": "FP64", "data": ["1"]}], ValidationError, "tenure"),
+    ([{"name": "tenure", "shape": [1], "datatype": "FP64", "data": [True]}], ValidationError, "tenure"),
+    ([{"name": "tenure", "shape": [1], "datatype": "COMPLEX", "data": [1]}], ValidationError, "tenure"),
+    ([{"name": "tenure", "shape": [1], "datatype": "FP64", "data": [1]},
+      {"name": "charges", "shape": [2], "datatype": "FP64", "data": [1, 2]}], ValidationError, "charges"),
+    ([{"name": "tenure", "shape": [1], "datatype": "FP64", "data": [1]},
+      {"name": "tenure", "shape": [1], "datatype": "FP64", "data": [1]}], ValidationError, "tenure"),
+])
+def test_bad_v2_tensors_are_refused_naming_the_input(inputs: Any, error: type[Exception], field: str) -> None:
+    with pytest.raises(error) as caught:
+        parse_v2({"inputs": inputs})
+    assert getattr(caught.value, "field", None) == field
+
+
+def test_the_frame_has_the_training_dtypes() -> None:
+    frame = build_frame(SIGNATURE, checked({"records": RECORDS}))
+    assert list(frame.columns) == COLUMNS
+    assert frame["tenure"].dtype == np.int64 and frame["charges"].dtype == np.float64
+    assert frame["contract"].tolist() == ["One year", "Month-to-month"]
+    assert frame["paperless"].tolist() == [True, False]
+
+
+def test_an_integer_column_stays_float_when_it_cannot_be_int64() -> None:
+    for values in ([3.0, math.nan], [3.0, 4.5], [3.0, float(2**64 - 1)], [1e26, -1e26]):
+        columns: dict[str, list[Any]] = {"tenure": values, "charges": [1.0, 2.0], "contract": ["a", "b"],
+                                         "paperless": [True, None]}
+        frame = build_frame(SIGNATURE, columns)
+        assert frame["tenure"].dtype == np.float64, values
+        np.testing.assert_array_equal(frame["tenure"].to_numpy(), np.array(values))  # no value made up by a cast
+
+
+def test_onnx_feeds_are_one_n_by_1_tensor_per_column() -> None:
+    feeds = build_onnx_feeds(SIGNATURE, checked({"records": RECORDS}))
+    assert set(feeds) == set(COLUMNS)
+    assert feeds["tenure"].shape == (2, 1) and feeds["tenure"].dtype == np.float32
+    assert math.isnan(feeds["charges"][0, 0])
+    assert feeds["contract"].dtype == object and feeds["contract"][:, 0].tolist() == ["One year", "Month-to-month"]
