@@ -250,6 +250,7 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
         answer, runner = await future
     except ValidationError:
         state.metrics.requests.labels(deployment.name, slot.name, "422").inc()
+        state.recent[deployment.name].pop(request_id, None)  # nothing was logged: the id is free for a retry
         raise
     latency = time.perf_counter() - started
     _log(state, deployment, slot, runner, request_id, raw.sticky_key, columns, answer, latency)
