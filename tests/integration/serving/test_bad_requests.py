@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.integration.serving._serving import Server, unique_id
+from tests.integration.serving._serving import TOKEN, Server, unique_id
 from tests.integration.serving.conftest import MAX_BODY
 
 GOOD = {"tenure": 5, "monthly_charges": 70.5, "contract": "Month-to-month", "payment": "card"}
@@ -125,6 +125,19 @@ def test_a_duplicate_request_id_is_a_conflict(main_server: Server) -> None:
     assert error["type"] == "ConflictError" and request_id in error["message"]
     other = main_server.post("/predict/ab", json={"records": [GOOD], "request_id": request_id})
     assert other.status_code == 200  # ids are unique per deployment
+
+
+def test_a_request_id_refused_by_the_model_can_be_sent_again(main_server: Server) -> None:
+    """Nothing was logged for it, so neither a retry nor feedback may treat the id as used."""
+    request_id = unique_id("retry")
+    refused = main_server.post("/predict/churn", json={"records": [_with(monthly_charges="inf")],
+                                                       "request_id": request_id})
+    assert refused.status_code == 422 and refused.json()["error"]["type"] == "ModelError"
+    feedback = main_server.post("/feedback/churn", json={"request_id": request_id, "label": 1},
+                                headers={"authorization": f"Bearer {TOKEN}"})
+    assert feedback.status_code == 404, feedback.text
+    retried = main_server.post("/predict/churn", json={"records": [GOOD], "request_id": request_id})
+    assert retried.status_code == 200, retried.text
 
 
 def test_wrong_methods_answer_405_as_json(main_server: Server) -> None:
