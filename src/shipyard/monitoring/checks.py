@@ -53,6 +53,7 @@ def input_checks(reference: Reference, current: WindowProfile, thresholds: Thres
             results.append(CheckResult("drift", name, "ok", None, None, None,
                                        f"`{name}`: only {window.count} values in this window; drift needs "
                                        f"{min_rows} or more."))
+            results.append(_missing(name, ref, window, reference, thresholds))  # a column gone missing has no values
             continue
         if ref.get("type") == "numeric":
             results.append(_numeric_drift(name, ref, window, reference, thresholds))
