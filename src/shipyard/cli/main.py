@@ -48,6 +48,8 @@ _COMMANDS: dict[str, str] = {
     "dockerfile": "serve:dockerfile_command",
     "predictions": "serve:predictions_command",
     "monitor": "monitor:app",
+    "loop": "loop:app",
+    "scheduler": "loop:scheduler_command",
 }
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -199,4 +200,38 @@ stat_cache = Table(
     Column("ctime_ns", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
     sqlite_with_rowid=False,
+)
+
+
+# --- loops (migration 0004) -------------------------------------------------------------------------
+
+# One row per cycle of a loop: what started it, each step's result (runs, versions, decisions) as JSON.
+loop_cycles = Table(
+    "loop_cycles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("loop", String(250), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("trigger", Text, nullable=False),
+    Column("status", String(20), nullable=False),  # running | succeeded | failed | interrupted
+    Column("started_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("steps", Text, nullable=False),
+    Column("host", String(250), nullable=True),
+    Column("pid", Integer, nullable=True),
+    UniqueConstraint("loop", "number", name="uq_loop_cycles_number"),
+    Index("ix_loop_cycles_loop", "loop", "started_at"),
+)
+
+# Who runs a loop's cycle now; a holder whose heartbeat stopped (a killed scheduler) is taken over.
+loop_locks = Table(
+    "loop_locks",
+    metadata,
+    Column("loop", String(250), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("host", String(250), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", BigInteger, nullable=False),
+    Column("heartbeat_at", BigInteger, nullable=False),
 )

@@ -1,0 +1,149 @@
+"""``shipyard loop`` (run, list, history, export-airflow) and ``shipyard scheduler``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from . import _output
+from ._store import writable_store
+
+app = typer.Typer(help="Continuous improvement loops: retrain, compare with the champion, promote when better.",
+                  no_args_is_help=True)
+
+
+@app.command("run")
+def run_command(
+    name: str = typer.Argument(..., help="The loop, as named under loops: in shipyard.yaml."),
+    step: int | None = typer.Option(None, "--step", min=1, help="Run only this step (1-based), as Airflow tasks do."),
+    json_output: bool = typer.Option(False, "--json", help="Print the cycle as JSON."),
+) -> None:
+    """Run one cycle of a loop now: its steps in order, under the loop's lock; exit 1 if a step failed.
+
+    Example: shipyard loop run churn-retrain
+    """
+    from ..errors import ValidationError
+    from ..loop.cycle import run_cycle
+    from ..loop.spec import get_loop
+    from ..pipeline.spec import load_pipeline
+
+    pipeline = load_pipeline()
+    loop = get_loop(pipeline, name)
+    if step is not None and step > len(loop.steps):
+        raise ValidationError(f"Loop '{name}' has {len(loop.steps)} steps; --step {step} does not exist.",
+                              field="step")
+    say = None if json_output else (lambda message: _output.console.print(_output.escape(message)))
+    result = run_cycle(writable_store(), pipeline, loop, trigger="manual" if step is None else f"step {step}",
+                       only_step=None if step is None else step - 1, say=say)
+    if json_output:
+        _output.print_json({"loop": result.loop, "cycle": result.number, "status": result.status,
+                            "error": result.error, "steps": result.steps})
+    if result.status != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_command(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Loops with their schedule, next run, triggers, and the last cycle's outcome and duration.
+
+    Example: shipyard loop list
+    """
+    from ..loop.history import last_cycle
+    from ..loop.scheduler import next_run
+    from ..loop.spec import load_loops
+    from ..pipeline.spec import load_pipeline
+
+    pipeline = load_pipeline()
+    store = writable_store()
+    rows: list[dict[str, Any]] = []
+    for loop in load_loops(pipeline).values():
+        last = last_cycle(store, loop.name)
+        upcoming = next_run(loop)
+        rows.append({"loop": loop.name, "schedule": loop.schedule,
+                     "next_run": upcoming.isoformat() if upcoming else None,
+                     "triggers": [trigger.describe() for trigger in loop.triggers],
+                     "steps": [step.describe() for step in loop.steps],
+                     "last": last.to_dict() if last else None})
+    if json_output:
+        _output.print_json(rows)
+        return
+    if not rows:
+        _output.console.print("No loops in shipyard.yaml; add one under loops: (docs/loop.md).")
+        return
+    from rich.table import Table
+
+    table = Table("loop", "schedule", "next run (UTC)", "triggers", "last cycle", "duration")
+    for row in rows:
+        last = row["last"]
+        outcome = f"#{last['number']} {last['status']} {last['started_at']}" if last else "-"
+        duration = f"{last['duration_s']:.1f}s" if last and last["duration_s"] is not None else "-"
+        table.add_row(_output.escape(row["loop"]), _output.escape(row["schedule"] or "-"),
+                      (row["next_run"] or "-")[:19], _output.escape("; ".join(row["triggers"]) or "-"),
+                      _output.escape(outcome), duration)
+    _output.console.print(table)
+
+
+@app.command("history")
+def history_command(
+    name: str = typer.Argument(..., help="The loop."),
+    limit: int = typer.Option(20, "--limit", min=1, help="How many cycles (newest first)."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Past cycles of a loop with each step's result: the runs and versions they made, promotion decisions.
+
+    Example: shipyard loop history churn-retrain
+    """
+    from ..loop.cycle import summarize
+    from ..loop.history import cycles
+
+    found = cycles(writable_store(), name, limit=limit)
+    if json_output:
+        _output.print_json([cycle.to_dict() for cycle in found])
+        return
+    if not found:
+        _output.console.print(f"Loop '{_output.escape(name)}' has no cycles yet; run one with `shipyard loop run "
+                              f"{_output.escape(name)}`.")
+        return
+    for cycle in found:
+        duration = f", {cycle.duration_s:.1f}s" if cycle.duration_s is not None else ""
+        _output.console.print(f"[bold]#{cycle.number}[/] {cycle.status} ({_output.escape(cycle.trigger)}), "
+                              f"{cycle.to_dict()['started_at']}{duration}")
+        for step in cycle.steps:
+            detail = step.get("error") if step["status"] == "failed" else summarize(step)
+            _output.console.print(f"   step {step['step']} {step['kind']}: {step['status']}: "
+                                  f"{_output.escape(str(detail))}")
+
+
+@app.command("export-airflow")
+def export_airflow_command(
+    name: str = typer.Argument(..., help="The loop."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the DAG file."),
+) -> None:
+    """Write an Airflow DAG for a loop: one task per step calling the shipyard CLI; schedule and retries kept.
+
+    Example: shipyard loop export-airflow churn-retrain -o dags/churn_retrain.py
+    """
+    from ..loop.airflow import write_dag
+    from ..loop.spec import get_loop
+    from ..pipeline.spec import load_pipeline
+
+    pipeline = load_pipeline()
+    written = write_dag(pipeline, get_loop(pipeline, name), output)
+    _output.console.print(f"Wrote {_output.escape(str(written))}.")
+
+
+def scheduler_command(
+    poll: float = typer.Option(60.0, "--poll", min=0.5, help="Seconds between monitoring-trigger checks."),
+) -> None:
+    """Run loops on their schedules and monitoring triggers until SIGTERM or Ctrl-C.
+
+    Example: shipyard scheduler
+    """
+    from ..loop.scheduler import Scheduler
+    from ..pipeline.spec import load_pipeline
+
+    scheduler = Scheduler(writable_store(), load_pipeline(), poll_s=poll,
+                          say=lambda message: _output.console.print(_output.escape(message)))
+    scheduler.run()

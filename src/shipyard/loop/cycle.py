@@ -1,0 +1,182 @@
+"""One cycle of a loop: its steps in order, retried as configured, every result on record.
+
+A failing step stops the cycle (later steps, the promotion among them, never run), is retried from that
+step after ``retry_delay`` up to ``retries`` times, and on final failure the ``notify`` webhook gets the
+loop, cycle, step and error. Each step's result (the stage runs it made, the version it registered, the
+promotion decision with both scores) is written to the cycle record as soon as the step ends, so
+``shipyard loop history`` links a cycle to everything it produced even if the process dies later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFoundError, ShipyardError
+from ..models import registry
+from ..models.promote import promote
+from ..pipeline.repro import repro
+from ..pipeline.spec import Pipeline
+from ..store import Store
+from ..tracking.search import search_run_records
+from .history import LoopLock
+from .spec import Loop, Step
+
+log = logging.getLogger("shipyard.loop")
+Say = Callable[[str], None]
+
+
+@dataclass
+class CycleResult:
+    loop: str
+    number: int
+    status: str  # succeeded | failed | interrupted
+    steps: list[dict[str, Any]]
+    error: str | None = None
+
+    @property
+    def promoted(self) -> bool:
+        return any(step.get("kind") == "promote" and step.get("promoted") for step in self.steps)
+
+
+def run_cycle(store: Store, pipeline: Pipeline, loop: Loop, *, trigger: str = "manual",
+              only_step: int | None = None, say: Say | None = None,
+              stop: threading.Event | None = None) -> CycleResult:
+    """Run one cycle (or only step ``only_step``, 0-based) under the loop's lock."""
+    tell = say or (lambda message: None)
+    stop = stop or threading.Event()
+    lock = LoopLock(store, loop.name)
+    number = lock.start_cycle(trigger)
+    tell(f"cycle {number} of loop '{loop.name}' started ({trigger})")
+    steps = list(enumerate(loop.steps)) if only_step is None else [(only_step, loop.steps[only_step])]
+    results: list[dict[str, Any]] = []
+    error: str | None = None
+    position = 0
+    attempt = 0
+    try:
+        while position < len(steps):
+            if stop.is_set():
+                lock.finish(number, "interrupted", "the scheduler was asked to stop between steps")
+                return CycleResult(loop.name, number, "interrupted", results, "stopped between steps")
+            index, step = steps[position]
+            started = time.perf_counter()
+            try:
+                outcome = run_step(store, pipeline, step, say=tell)
+            except Exception as exc:  # any failure stops the cycle; the record says which step and why
+                error = f"step {index + 1} ({step.describe()}) failed: {_reason(exc)}"
+                results.append({"step": index + 1, "kind": step.kind, "status": "failed", "attempt": attempt + 1,
+                                "error": _reason(exc), "seconds": round(time.perf_counter() - started, 3)})
+                lock.record_steps(number, results)
+                tell(error)
+                if attempt < loop.retries:
+                    attempt += 1
+                    tell(f"retrying step {index + 1} in {loop.retry_delay_s:g}s (attempt {attempt + 1} of "
+                         f"{loop.retries + 1})")
+                    if stop.wait(loop.retry_delay_s):
+                        continue  # the stop check at the top ends the cycle
+                    continue
+                break
+            results.append({"step": index + 1, "kind": step.kind, "status": "succeeded", "attempt": attempt + 1,
+                            "seconds": round(time.perf_counter() - started, 3), **outcome})
+            lock.record_steps(number, results)
+            tell(f"step {index + 1} ({step.describe()}): {summarize(outcome)}")
+            position += 1
+            attempt = 0
+            error = None
+    except BaseException:
+        lock.finish(number, "interrupted", "the cycle's process was interrupted")
+        raise
+    status = "succeeded" if error is None else "failed"
+    lock.finish(number, status, error)
+    if error is not None and loop.notify:
+        notify(loop.notify, {"loop": loop.name, "cycle": number, "status": status, "error": error,
+                             "steps": results}, say=tell)
+    return CycleResult(loop.name, number, status, results, error)
+
+
+def run_step(store: Store, pipeline: Pipeline, step: Step, *, say: Say) -> dict[str, Any]:
+    """Do one step; returns what it produced, for the cycle record."""
+    if step.kind == "repro":
+        outcomes = repro(pipeline.root, step.args["stages"] or None, on_event=lambda stage, message: None)
+        return {"stages": [{"stage": outcome.name, "status": outcome.action, "run_id": outcome.run_id}
+                           for outcome in outcomes]}
+    if step.kind == "register":
+        return _register(store, pipeline, step.args)
+    args = step.args
+    data = Path(args["data"])
+    decision = promote(store, args["name"], candidate=args["candidate"], alias=args["alias"],
+                       data=data if data.is_absolute() else pipeline.root / data, target=args["target"],
+                       metric=args["metric"], min_delta=float(args["min_delta"]))
+    return {"promoted": decision.promoted, "name": args["name"], "alias": args["alias"],
+            "candidate_version": decision.candidate_version, "candidate_score": decision.candidate_score,
+            "current_version": decision.current_version, "current_score": decision.current_score,
+            "metric": args["metric"], "reason": decision.reason}
+
+
+def _register(store: Store, pipeline: Pipeline, args: dict[str, Any]) -> dict[str, Any]:
+    if "model" in args:
+        uri = str(args["model"])
+    else:
+        wanted = f"tags.`shipyard.stage` = '{args['stage']}' and attributes.status = 'FINISHED'"
+        records = search_run_records(store, experiment=pipeline.name, max_results=1,
+                                     order_by=["attributes.start_time DESC"], filter=wanted)
+        if not records:
+            raise NotFoundError(f"No finished run of stage '{args['stage']}' in pipeline '{pipeline.name}' to register "
+                                "a model from; add a repro step before register.")
+        uri = f"runs:/{records[0]['run_id']}/{args['artifact']}"
+    run_id, path = uri[len("runs:/"):].split("/", 1) if uri.startswith("runs:/") else ("", "")
+    existing = next((version for version in (registry.list_versions(store, args["name"])
+                                             if _registered(store, args["name"]) else [])
+                     if version.run_id == run_id and version.path == path), None)
+    version = existing or registry.register_model(store, uri, args["name"], description=args.get("description"))
+    if args.get("alias"):
+        registry.set_alias(store, args["name"], args["alias"], version.version, reason="loop register step")
+    return {"name": args["name"], "version": version.version, "run_id": version.run_id, "source": uri,
+            "reused": existing is not None, "alias": args.get("alias")}
+
+
+def _registered(store: Store, name: str) -> bool:
+    try:
+        registry.require_model(store, name)
+    except NotFoundError:
+        return False
+    return True
+
+
+def notify(url: str, payload: dict[str, Any], *, say: Say) -> bool:
+    """POST a JSON message; a webhook that is down is reported, never fatal to the scheduler."""
+    request = urllib.request.Request(url, data=json.dumps(payload, default=str).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": "shipyard-loop"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+        return True
+    except (urllib.error.URLError, OSError) as exc:
+        say(f"could not notify {url}: {getattr(exc, 'reason', exc)}")
+        return False
+
+
+def summarize(outcome: dict[str, Any]) -> str:
+    if "stages" in outcome:
+        return ", ".join(f"{item['stage']} {item['status']}" for item in outcome["stages"]) or "nothing to do"
+    if "promoted" in outcome:
+        verdict = "promoted" if outcome["promoted"] else "held back"
+        scores = f"{outcome['candidate_score']:.4f}"
+        if outcome.get("current_score") is not None:
+            scores += f" vs v{outcome['current_version']}'s {outcome['current_score']:.4f}"
+        return f"v{outcome['candidate_version']} {verdict} ({outcome['metric']} {scores})"
+    reused = " (already registered)" if outcome.get("reused") else ""
+    alias = f", alias {outcome['alias']}" if outcome.get("alias") else ""
+    return f"{outcome['name']} v{outcome['version']}{reused}{alias}"
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, ShipyardError) else f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,170 @@
+"""Cycles on record and the per-loop lock, both in the metadata database.
+
+The lock is a row per loop: who holds it (a random token, host and pid) and a heartbeat the holder
+refreshes. A second scheduler (or ``shipyard loop run``) finds the row and refuses; a holder that was
+killed stops its heartbeat, and after ``LOCK_TTL_S`` (or at once when its pid is gone on this host) the next
+one takes the lock over and marks the dead holder's cycle ``interrupted``. Acquiring the lock and numbering
+the cycle happen in one transaction, so two processes can never both start cycle N.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from ..errors import ConflictError
+from ..store import Store
+from ..store.schema import loop_cycles, loop_locks
+
+LOCK_TTL_S = 60.0
+
+
+@dataclass
+class Cycle:
+    loop: str
+    number: int
+    trigger: str
+    status: str
+    started_at: float  # epoch seconds
+    finished_at: float | None
+    error: str | None
+    steps: list[dict[str, Any]]
+    host: str | None = None
+    pid: int | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"loop": self.loop, "number": self.number, "trigger": self.trigger, "status": self.status,
+                "started_at": _iso(self.started_at),
+                "finished_at": _iso(self.finished_at) if self.finished_at else None,
+                "duration_s": self.duration_s, "error": self.error, "steps": self.steps}
+
+
+class LoopLock:
+    """The lock of one loop, held for one cycle, with a heartbeat thread while held."""
+
+    def __init__(self, store: Store, loop: str, *, ttl: float = LOCK_TTL_S) -> None:
+        self.store = store
+        self.loop = loop
+        self.ttl = ttl
+        self.token = uuid.uuid4().hex
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    def start_cycle(self, trigger: str) -> int:
+        """Take the lock and record a new running cycle; returns its number.
+
+        Raises:
+            ConflictError: another live process holds the loop.
+        """
+        now = time.time()
+        host, pid = socket.gethostname(), os.getpid()
+
+        def write(conn: Connection) -> int:
+            held = conn.execute(select(loop_locks).where(loop_locks.c.loop == self.loop)).mappings().first()
+            if held is not None:
+                if not _stale(held, now, self.ttl):
+                    raise ConflictError(
+                        f"Loop '{self.loop}' is already running (pid {held['pid']} on {held['host']}, since "
+                        f"{_iso(held['acquired_at'] / 1000)}); wait for that cycle or stop it.")
+                conn.execute(update(loop_cycles).where(loop_cycles.c.loop == self.loop,
+                                                       loop_cycles.c.status == "running").values(
+                    status="interrupted", finished_at=int(now * 1000),
+                    error=f"the process running it (pid {held['pid']} on {held['host']}) stopped"))
+                conn.execute(delete(loop_locks).where(loop_locks.c.loop == self.loop))
+            conn.execute(insert(loop_locks).values(loop=self.loop, holder=self.token, host=host, pid=pid,
+                                                   acquired_at=int(now * 1000), heartbeat_at=int(now * 1000)))
+            number = (conn.execute(select(func.max(loop_cycles.c.number)).where(
+                loop_cycles.c.loop == self.loop)).scalar() or 0) + 1
+            conn.execute(insert(loop_cycles).values(loop=self.loop, number=number, trigger=trigger, status="running",
+                                                    started_at=int(now * 1000), steps="[]", host=host, pid=pid))
+            return int(number)
+
+        number = self.store.db.write(write)
+        self._beat = threading.Thread(target=self._heartbeat, name=f"shipyard-loop-{self.loop}", daemon=True)
+        self._beat.start()
+        return number
+
+    def record_steps(self, number: int, steps: list[dict[str, Any]]) -> None:
+        text = json.dumps(steps, default=str)
+
+        def write(conn: Connection) -> None:
+            conn.execute(update(loop_cycles).where(loop_cycles.c.loop == self.loop, loop_cycles.c.number == number)
+                         .values(steps=text))
+
+        self.store.db.write(write)
+
+    def finish(self, number: int, status: str, error: str | None = None) -> None:
+        """Record the outcome and release the lock, in one transaction."""
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join()
+
+        def write(conn: Connection) -> None:
+            conn.execute(update(loop_cycles).where(loop_cycles.c.loop == self.loop, loop_cycles.c.number == number)
+                         .values(status=status, error=error, finished_at=int(time.time() * 1000)))
+            conn.execute(delete(loop_locks).where(loop_locks.c.loop == self.loop, loop_locks.c.holder == self.token))
+
+        self.store.db.write(write)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            beat = int(time.time() * 1000)
+
+            def write(conn: Connection, beat: int = beat) -> None:
+                conn.execute(update(loop_locks).where(loop_locks.c.loop == self.loop,
+                                                      loop_locks.c.holder == self.token).values(heartbeat_at=beat))
+
+            self.store.db.write(write)
+
+
+def cycles(store: Store, loop: str, *, limit: int = 50) -> list[Cycle]:
+    """The latest cycles of a loop, newest first."""
+    def read(conn: Connection) -> list[Cycle]:
+        rows = conn.execute(select(loop_cycles).where(loop_cycles.c.loop == loop)
+                            .order_by(loop_cycles.c.number.desc()).limit(limit)).mappings().all()
+        return [_cycle(row) for row in rows]
+
+    return store.db.read(read)
+
+
+def last_cycle(store: Store, loop: str, *, trigger_prefix: str | None = None) -> Cycle | None:
+    for cycle in cycles(store, loop, limit=200):
+        if trigger_prefix is None or cycle.trigger.startswith(trigger_prefix):
+            return cycle
+    return None
+
+
+def _cycle(row: Any) -> Cycle:
+    return Cycle(row["loop"], row["number"], row["trigger"], row["status"], row["started_at"] / 1000,
+                 row["finished_at"] / 1000 if row["finished_at"] is not None else None, row["error"],
+                 json.loads(row["steps"]), row["host"], row["pid"])
+
+
+def _stale(held: Any, now: float, ttl: float) -> bool:
+    if now - held["heartbeat_at"] / 1000 > ttl:
+        return True
+    if held["host"] == socket.gethostname():
+        try:
+            os.kill(int(held["pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+    return False
+
+
+def _iso(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
