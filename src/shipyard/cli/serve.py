@@ -104,8 +104,10 @@ def predictions_command(
         frame = frame.tail(limit)
     columns = [name for name in ("timestamp", "request_id", "deployment", "variant", "shadow", "model_version",
                                  "prediction", "latency_ms") if name in frame.columns]
-    if json_output:
-        _output.print_json(frame.to_dict(orient="records") if len(frame) else [])
+    if json_output:  # through pandas' JSON writer: arrays (probabilities) and timestamps become plain JSON
+        import json
+
+        _output.print_json(json.loads(frame.to_json(orient="records", date_format="iso")) if len(frame) else [])
         return
     if not len(frame):
         _output.console.print("No predictions logged in that range.")

@@ -135,8 +135,6 @@ def test_predictions_command_shows_the_newest_rows(logged: list[str], tmp_path: 
     assert empty.returncode == 0 and "No predictions" in empty.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="`shipyard predictions --json` crashes: the probabilities column holds "
-                   "numpy arrays, which cli/_output.print_json cannot serialise (cli/, outside the serving package)")
 def test_predictions_command_prints_json(logged: list[str], tmp_path: Path) -> None:
     done = shipyard_cli("predictions", "churn", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
