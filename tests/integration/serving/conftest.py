@@ -63,3 +63,4 @@ def main_server(template: Template, tmp_path_factory: pytest.TempPathFactory) ->
     })
     with running_server(["--config", str(config)], cwd=folder, store=store, log_dir=log_dir) as server:
         yield server
+        assert server.stop() == 0, server.describe()  # SIGTERM is a clean stop

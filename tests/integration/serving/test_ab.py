@@ -53,6 +53,7 @@ def two_workers(template: Template, tmp_path_factory: pytest.TempPathFactory) ->
     with running_server(["--config", str(config), "--workers", "2"], cwd=folder, store=store,
                         log_dir=log_dir) as server:
         yield server
+        assert server.stop() == 0, server.describe()  # SIGTERM is a clean stop
 
 
 def test_weights_split_traffic_in_proportion(two_workers: Server, template: Template) -> None:
