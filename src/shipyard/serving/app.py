@@ -240,9 +240,13 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
     started = time.perf_counter()
     slot = slot or deployment.variants[deployment.router.choose(raw.sticky_key)]
     serving = slot.serving
-    columns = serving.checker.check(raw)
-    request_id = raw.request_id or uuid.uuid4().hex
-    state.remember(deployment.name, request_id, raw.rows)
+    try:
+        columns = serving.checker.check(raw)
+        request_id = raw.request_id or uuid.uuid4().hex
+        state.remember(deployment.name, request_id, raw.rows)
+    except ShipyardError as exc:  # refused inputs and reused ids count under the variant they were routed to
+        state.metrics.requests.labels(deployment.name, slot.name, str(exc.http_status)).inc()
+        raise
     assert slot.batcher is not None
     future = slot.batcher.submit(columns, raw.rows)
     assert future is not None  # live variants are never shed
