@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.serving._serving import Server, Template, records
+from tests.integration.serving._serving import Server, Template, records, unique_id
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +18,8 @@ def page(main_server: Server, template: Template) -> str:
     for _ in range(5):
         assert main_server.post("/predict/churn", json={"records": inputs}).status_code == 200
     assert main_server.post("/predict/churn", json={"records": [{"tenure": "x"}]}).status_code == 422
+    reused = {"records": inputs, "request_id": unique_id("metrics")}
+    assert [main_server.post("/predict/churn", json=reused).status_code for _ in range(2)] == [200, 409]
     response = main_server.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -47,6 +49,8 @@ def test_counters_and_histograms_hold_what_was_served(page: str) -> None:
                 for sample in families["shipyard_requests"].samples
                 if sample.name == "shipyard_requests_total"}
     assert requests[("churn", "champion", "200")] >= 5
+    assert requests[("churn", "champion", "422")] >= 1  # refused inputs are answered requests too
+    assert requests[("churn", "champion", "409")] >= 1
     latency = [sample for sample in families["shipyard_request_duration_seconds"].samples
                if sample.labels.get("deployment") == "churn" and sample.labels.get("variant") == "champion"]
     buckets = {sample.labels["le"]: sample.value for sample in latency if sample.name.endswith("_bucket")}
