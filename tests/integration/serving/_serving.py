@@ -79,19 +79,30 @@ class Template:
         return np.asarray(self.models[version].predict_proba(inputs), dtype="float64")
 
 
+def build_pipeline(estimator: Any) -> Any:
+    """As the demo builds its models: median imputing and scaling of numbers, one-hot categories, the estimator."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    prepare = ColumnTransformer([("numeric", numeric, ["tenure", "monthly_charges"]),
+                                 ("categorical", OneHotEncoder(handle_unknown="ignore"), ["contract", "payment"])])
+    return Pipeline([("prepare", prepare), ("model", estimator)])
+
+
 def build_template(root: Path) -> Template:
     """Train, log and register the two models into a new store at ``root`` (about 1.5 s)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.tree import DecisionTreeClassifier
-
-    from shipyard.demo.telco import build_pipeline
 
     frame = churn_frame()
     inputs, target = frame.drop(columns=[TARGET]), frame[TARGET]
     shipyard.set_store(root)
     try:
         for estimator in (LogisticRegression(max_iter=1000), DecisionTreeClassifier(max_depth=4, random_state=0)):
-            pipe = build_pipeline(frame, estimator).fit(inputs, target)
+            pipe = build_pipeline(estimator).fit(inputs, target)
             with shipyard.start_run(experiment="serving-tests"):
                 info = shipyard.log_model(pipe, input_example=inputs, y_example=target)
             shipyard.register_model(info.uri, "churn")
