@@ -194,7 +194,8 @@ def ab_check(labelled: Labelled, classes: list[str], thresholds: Thresholds) -> 
     """Which variant does better on labelled traffic, with a significance test and a plain verdict."""
     import numpy as np
 
-    variants = sorted(set(labelled.variant), key=lambda name: -labelled.variant.count(name))
+    # the busiest arm is the base; a tie goes by name, never by set order (which changes with PYTHONHASHSEED)
+    variants = sorted(set(labelled.variant), key=lambda name: (-labelled.variant.count(name), name))
     if len(variants) < 2:
         return None
     base, other = variants[0], variants[1]
