@@ -27,6 +27,7 @@ from .source import (
     training_reference,
     window_from,
 )
+from .timeline import quality_timeline
 from .windows import WindowProfile
 
 
@@ -40,6 +41,7 @@ class MonitoringResult:
     results: list[checks.CheckResult]
     labelled_rows: int = 0
     notes: list[str] = field(default_factory=list)
+    quality_timeline: dict[str, Any] | None = None  # per-variant scores per time bucket (timeline.py), for the report
 
     @property
     def verdict(self) -> str:
@@ -107,7 +109,8 @@ def monitor(deployment: str, *, since: str | None = None, start: str | None = No
     comparison = checks.ab_check(labelled, classes, thresholds)
     if comparison is not None:
         results.append(comparison)
-    return MonitoringResult(deployment, window, chosen, current, previous, results, labelled.rows, notes)
+    return MonitoringResult(deployment, window, chosen, current, previous, results, labelled.rows, notes,
+                            quality_timeline(labelled, classes))
 
 
 def window_reference(training: Reference, previous: WindowProfile) -> Reference:

@@ -1,13 +1,46 @@
 /* Shipyard charts: draws every <div class="sy-chart" data-spec="..."> with the vendored uPlot.
    One way to draw a chart in the project: the monitoring report and the web UI both emit these specs.
    Spec kinds: "histogram" (grouped bars over labelled bins), "timeseries" (lines over epoch seconds, drag
-   to zoom, double-click to reset), "lines" (lines over numeric x, e.g. metric curves over steps). */
+   to zoom, double-click to reset), "lines" (lines over numeric x, e.g. metric curves over steps).
+   Options: "utc" (timeseries: times in UTC instead of the browser's zone), "y_min" (pin the y axis bottom,
+   e.g. 0 for counts), "x_label", "y_label", "colors". A chart that cannot be drawn says so in its box and
+   gets data-error; a drawn one gets data-drawn="1" (tests wait for it). Labels reach the page only as text
+   (uPlot writes legend labels with textContent and axis labels on the canvas), never as HTML. */
 (function () {
   "use strict";
   var PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d"];
+  var MAX_TICK_LABELS = 24;
 
   function colour(index, spec) {
     return (spec.colors && spec.colors[index]) || PALETTE[index % PALETTE.length];
+  }
+
+  function percent(v, max) {
+    var digits = max < 0.02 ? 2 : max < 0.1 ? 1 : 0;
+    return (v * 100).toFixed(digits) + "%";
+  }
+
+  function number(v) {
+    if (v == null) return "-";
+    var a = Math.abs(v);
+    if (a !== 0 && (a < 0.001 || a >= 1e6)) return v.toExponential(2);
+    return a >= 100 ? v.toLocaleString("en-US", {maximumFractionDigits: 1}) : String(+v.toPrecision(4));
+  }
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  /* Times as 24-hour ISO-like text in UTC or the browser's zone. With a span (axis ticks) only what changes
+     across the axis; without (the legend) the full date and time. */
+  function formatTime(ts, utc, span) {
+    var d = new Date(ts * 1000);
+    var y = utc ? d.getUTCFullYear() : d.getFullYear(), mo = (utc ? d.getUTCMonth() : d.getMonth()) + 1;
+    var day = utc ? d.getUTCDate() : d.getDate(), h = utc ? d.getUTCHours() : d.getHours();
+    var mi = utc ? d.getUTCMinutes() : d.getMinutes(), s = utc ? d.getUTCSeconds() : d.getSeconds();
+    var date = pad(mo) + "-" + pad(day), clock = pad(h) + ":" + pad(mi);
+    if (span == null) return y + "-" + date + " " + clock + (s ? ":" + pad(s) : "");
+    if (span >= 3 * 86400) return h || mi ? date + " " + clock : date;
+    if (span >= 86400) return date + " " + clock;
+    return span < 600 ? clock + ":" + pad(s) : clock;
   }
 
   function histogram(el, spec) {
@@ -15,64 +48,107 @@
     var xs = [];
     for (var i = 0; i < n; i++) xs.push(i);
     var width = 0.8 / k;
-    var series = [{}];
+    var longest = spec.labels.reduce(function (most, label) { return Math.max(most, Math.min(label.length, 16)); }, 0);
+    var series = [{label: spec.x_label || "bin", value: function (u, v) { return v == null ? "-" : (spec.labels[v] || ""); }}];
     var data = [xs];
+    var top = 0;
     spec.series.forEach(function (s, j) {
+      s.values.forEach(function (v) { if (v != null && v > top) top = v; });
       series.push({
         label: s.name, fill: colour(j, spec) + "b0", stroke: colour(j, spec), width: 1,
-        paths: uPlot.paths.bars({size: [width, 60], align: 0, disp: {x0: {unit: 2, values: function (u, sidx) {
-          return u.data[0].map(function (x) { return x - 0.4 + width * (sidx - 1); });
-        }}}}),
+        // Side by side: series j's bars start at x - 0.4 + j * width (x0 and size both in x-scale units).
+        paths: uPlot.paths.bars({size: [width, Infinity], disp: {
+          x0: {unit: 1, values: function (u) { return u.data[0].map(function (x) { return x - 0.4 + width * j; }); }},
+          size: {unit: 1, values: function () { return [width]; }}
+        }}),
         points: {show: false},
-        value: function (u, v) { return v == null ? "-" : (spec.percent ? (v * 100).toFixed(1) + "%" : v); }
+        value: function (u, v) { return v == null ? "-" : (spec.percent ? percent(v, top) : number(v)); }
       });
       data.push(s.values);
     });
+    var rotate = n > 8 || spec.labels.some(function (label) { return label.length > 10; });
     return {
       opts: {
         series: series,
         scales: {x: {time: false, range: [-0.6, n - 0.4]}, y: {range: function (u, min, max) { return [0, max * 1.08 || 1]; }}},
         axes: [
-          {values: function (u, splits) { return splits.map(function (v) { return spec.labels[Math.round(v)] || ""; }); },
-           splits: function () { return xs; }, rotate: n > 8 ? -40 : 0, size: n > 8 ? 70 : 40, gap: 4},
-          {values: function (u, splits) { return splits.map(function (v) { return spec.percent ? Math.round(v * 100) + "%" : v; }); }}
+          {values: function (u, splits) {
+            // Thin the labels to what fits: rotated ones need about 20 px each, flat ones their text width.
+            var spacing = u.bbox.width / (uPlot.pxRatio || 1) / Math.max(n, 1);
+            var every = Math.max(1, Math.ceil(n / MAX_TICK_LABELS), Math.ceil((rotate ? 20 : longest * 7 + 8) / spacing));
+            return splits.map(function (v) {
+              var label = spec.labels[Math.round(v)] || "";
+              if (Math.round(v) % every) return "";
+              return label.length > 16 ? label.slice(0, 15) + "\u2026" : label;
+            });
+          },
+           splits: function () { return xs; }, rotate: rotate ? -40 : 0, size: rotate ? 24 + longest * 5 : 32, gap: 4},
+          {values: function (u, splits) { return splits.map(function (v) { return spec.percent ? percent(v, top) : number(v); }); },
+           size: 56, label: spec.y_label || undefined}
         ],
-        legend: {show: true}, cursor: {drag: {x: false, y: false}}
+        legend: {show: true}, cursor: {drag: {x: false, y: false}, points: {show: false}}
       },
       data: data
     };
   }
 
   function lines(el, spec, time) {
-    var series = [{label: spec.x_label || (time ? "time" : "x")}];
+    var series = [{label: spec.x_label || (time ? (spec.utc ? "time (UTC)" : "time") : "x")}];
+    if (time) series[0].value = function (u, ts) { return ts == null ? "-" : formatTime(ts, spec.utc, null); };
     var data = [spec.x];
     spec.series.forEach(function (s, j) {
-      series.push({label: s.name, stroke: colour(j, spec), width: 2, spanGaps: true,
-                   points: {show: spec.x.length < 60}});
+      series.push({label: s.name, stroke: colour(j, spec), width: 2, spanGaps: !!spec.span_gaps,
+                   points: {show: spec.x.length < 60}, value: function (u, v) { return number(v); }});
       data.push(s.values);
     });
-    return {
-      opts: {series: series, scales: {x: {time: time}}, axes: [{}, {label: spec.y_label || ""}],
-             cursor: {drag: {x: true, y: false, setScale: true}}, legend: {show: true}},
-      data: data
-    };
+    var y = {};
+    if (spec.y_min != null) {
+      y.range = function (u, min, max) {
+        var low = Math.min(spec.y_min, min == null ? spec.y_min : min);
+        var high = max == null || max <= low ? low + 1 : max + (max - low) * 0.08;
+        return [low, high];
+      };
+    }
+    var opts = {series: series, scales: {x: {time: time}, y: y},
+                axes: [time ? {values: function (u, splits) {
+                         var span = u.scales.x.max - u.scales.x.min;
+                         return splits.map(function (ts) { return formatTime(ts, spec.utc, span); });
+                       }} : {label: spec.x_label || undefined},
+                       {label: spec.y_label || undefined, size: 56,
+                        values: function (u, splits) { return splits.map(number); }}],
+                cursor: {drag: {x: true, y: false, setScale: true}}, legend: {show: true}};
+    if (time && spec.utc) opts.tzDate = function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); };
+    return {opts: opts, data: data};
   }
 
   function draw(el) {
     var spec;
-    try { spec = JSON.parse(el.getAttribute("data-spec")); } catch (e) { el.textContent = "chart data unreadable"; return; }
-    var made = spec.kind === "histogram" ? histogram(el, spec) : lines(el, spec, spec.kind === "timeseries");
-    var opts = made.opts;
-    opts.width = Math.max(260, el.clientWidth || 480);
-    opts.height = spec.height || 220;
-    var chart = new uPlot(opts, made.data, el);
-    el.setAttribute("data-drawn", "1");
-    if (window.ResizeObserver) {
-      new ResizeObserver(function () { chart.setSize({width: Math.max(260, el.clientWidth), height: opts.height}); }).observe(el);
+    try { spec = JSON.parse(el.getAttribute("data-spec")); } catch (e) { fail(el, "chart data unreadable"); return; }
+    if (typeof uPlot === "undefined") { fail(el, "the chart library did not load"); return; }
+    try {
+      var made = spec.kind === "histogram" ? histogram(el, spec) : lines(el, spec, spec.kind === "timeseries");
+      var opts = made.opts;
+      opts.width = Math.max(260, el.clientWidth || 480);
+      opts.height = spec.height || 220;
+      var chart = new uPlot(opts, made.data, el);
+      el.setAttribute("data-drawn", "1");
+      if (window.ResizeObserver) {
+        new ResizeObserver(function () {
+          var width = Math.max(260, el.clientWidth);
+          if (width !== chart.width) chart.setSize({width: width, height: opts.height});
+        }).observe(el);
+      }
+    } catch (e) {
+      fail(el, "chart could not be drawn: " + e.message);
     }
   }
 
-  function drawAll() { Array.prototype.forEach.call(document.querySelectorAll(".sy-chart:not([data-drawn])"), draw); }
+  function fail(el, text) {
+    el.textContent = text;
+    el.setAttribute("data-error", "1");
+  }
+
+  function drawAll() { Array.prototype.forEach.call(document.querySelectorAll(".sy-chart:not([data-drawn]):not([data-error])"), draw); }
   window.shipyardCharts = {drawAll: drawAll};
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", drawAll); else drawAll();
 })();
