@@ -23,6 +23,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..models.lineage import lineage
+from ..monitoring.monitor import monitor
+from ..monitoring.report import write_report
 from ..pipeline.repro import StageFailedError
 from ..serving.lineage import prediction_lineage
 from ..serving.predlog import find_prediction
@@ -30,6 +32,8 @@ from ..store import current_store
 from ..tracking.runs import get_run
 from . import project, release, traffic
 from .telco import TARGET as TARGET, build_pipeline as build_pipeline, load_churn as load_churn  # bench_batch.py
+
+LOOP = "churn-retrain"  # the loop of examples/churn/shipyard.yaml the demo runs once
 
 
 def run_demo(console: Console, rows: int | None = None, workdir: Path | None = None) -> str:
@@ -107,9 +111,28 @@ def run_demo(console: Console, rows: int | None = None, workdir: Path | None = N
 
     answered = prediction_lineage(store, find_prediction(served.request_id))
     console.print(f"[bold]10.[/] Lineage of request {served.request_id}: {escape(prediction_line(answered))}.")
-    console.print(f"[bold]11.[/] Done in {time.perf_counter() - started:.1f}s. Runs of experiment "
+
+    checked = monitor(traffic.DEPLOYMENT, start=served.began.isoformat(), store=store)
+    written = write_report(checked, folder / "report.html")
+    console.print(f"[bold]11.[/] Monitoring report {escape(str(written))} ({written.stat().st_size / 1024:,.0f} kB, "
+                  f"opens offline): {escape(checked.summary())}")
+
+    fresh = project.add_new_data(store, root, served.drifted, release.TARGET)
+    cycle = project.run_loop(store, root, LOOP)
+    console.print(f"[bold]12.[/] {fresh.rows - raw.rows:,} labelled rows from production appended to the raw data "
+                  f"(hash {fresh.hash[:12]}, commit {fresh.commit[:8]}); loop '{LOOP}' cycle {cycle.number} "
+                  f"{cycle.status}: {escape(loop_line(cycle))}.")
+    console.print(f"[bold]13.[/] Done in {time.perf_counter() - started:.1f}s. Runs of experiment "
                   f"'{escape(pipeline)}', best first:")
     return pipeline
+
+
+def loop_line(cycle: Any) -> str:
+    """What each step of a loop cycle did, in one line."""
+    from ..loop.cycle import summarize
+
+    return "; ".join(f"{step['kind']}: {summarize(step) if step['status'] == 'succeeded' else step.get('error')}"
+                     for step in cycle.steps)
 
 
 def traffic_line(served: traffic.Traffic) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
 from ..pipeline.dag import build_graph
@@ -87,6 +88,32 @@ def run_stages(root: Path) -> list[StageOutcome]:
     """
     with _venv_first_on_path():
         return repro(root=root)
+
+
+def add_new_data(store: Store, root: Path, frame: Any, target: str) -> RawData:
+    """Append labelled production rows to the raw data, as a data team would; ``shipyard add`` and commit."""
+    raw = root / RAW_DATA
+    with raw.open() as lines:
+        header = lines.readline().strip().split(",")
+    rows = frame.copy()
+    rows[target] = rows[target].map({1: "Yes", 0: "No"})
+    rows[header].to_csv(raw, mode="a", header=False, index=False)  # in the file's column order
+    with raw.open() as lines:
+        count = sum(1 for _ in lines) - 1
+    (entry,) = add(store, root, [str(raw)], produced=build_graph(load_pipeline(root)).producer)
+    _git(root, "add", "--all")
+    _git(root, "commit", "--quiet", "-m", f"Raw data with {len(rows)} labelled rows from production")
+    return RawData(entry.hash, count, _git(root, "rev-parse", "HEAD").strip())
+
+
+def run_loop(store: Store, root: Path, name: str) -> Any:
+    """One cycle of the project's loop ``name`` (repro -> register -> promote), stage commands on this Python."""
+    from ..loop.cycle import run_cycle
+    from ..loop.spec import get_loop
+
+    pipeline = load_pipeline(root)
+    with _venv_first_on_path():
+        return run_cycle(store, pipeline, get_loop(pipeline, name), trigger="demo: new labelled data")
 
 
 def candidates(root: Path) -> dict[str, dict[str, str]]:

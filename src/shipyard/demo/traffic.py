@@ -38,6 +38,8 @@ class Traffic:
     seconds: float
     logged: Any  # the prediction log of the deployment (DataFrame)
     request_id: str  # one request with feedback, for the lineage line
+    began: Any  # when the server started (datetime): the monitoring window starts here
+    drifted: Any  # the drifted rows with their true labels: the "new data" the loop retrains on
 
 
 def write_config(root: Path, has_challenger: bool) -> Path:
@@ -75,7 +77,8 @@ def serve_and_replay(store_root: Path, root: Path, config: Path, target: str) ->
         labels = test.pop(target).tolist()
         test.insert(0, "customer_id", [f"customer-{index}" for index in test.index])
         answers = _replay(url, test)
-        drifted = _drift(pd.read_parquet(root / "data" / "holdout.parquet").drop(columns=[target]))
+        holdout = pd.read_parquet(root / "data" / "holdout.parquet")
+        drifted = _drift(holdout.drop(columns=[target]))
         _send_batches(url, drifted, size=50)
         sent = _feedback(url, answers, labels)
     finally:
@@ -90,8 +93,9 @@ def serve_and_replay(store_root: Path, root: Path, config: Path, target: str) ->
     seconds = time.perf_counter() - started
     logged = prediction_log(DEPLOYMENT, since=began, with_feedback=True)
     with_label = logged[logged["label"].notna() & ~logged["shadow"]]
-    return Traffic(url, len(answers), len(drifted), sent, seconds, logged,
-                   str(with_label["request_id"].iloc[-1]) if len(with_label) else str(answers[0]["request_id"]))
+    request_id = str(with_label["request_id"].iloc[-1]) if len(with_label) else str(answers[0]["request_id"])
+    labelled = drifted.drop(columns=["customer_id"]).assign(**{target: holdout[target].to_numpy()})
+    return Traffic(url, len(answers), len(drifted), sent, seconds, logged, request_id, began, labelled)
 
 
 def _replay(url: str, frame: Any) -> list[dict[str, Any]]:

@@ -31,9 +31,10 @@ class CheckResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, *, details: bool = False) -> dict[str, Any]:
-        data = asdict(self)
-        if not details:
-            data.pop("details")
+        data = {"check": self.check, "feature": self.feature, "status": self.status, "statistic": self.statistic,
+                "value": self.value, "threshold": self.threshold, "message": self.message}
+        if details:  # copied only when asked: a category with 200,000 levels makes them large
+            data["details"] = asdict(self)["details"]
         return data
 
 
@@ -106,14 +107,15 @@ def volume_check(current: WindowProfile, previous: WindowProfile | None, thresho
     minimum = thresholds.get("volume", "min_rows")
     series = _volume_series(current)
     if previous is None or previous.rows < minimum:
-        return CheckResult("volume", None, "ok", "ratio", None, None,
+        return CheckResult("volume", None, "ok", "change_factor", None, None,
                            f"{current.rows:,} predictions in this window; no comparable earlier window with "
                            f"{minimum}+ predictions yet.", series)
     ratio = current.rows / previous.rows if previous.rows else math.inf
     spread = max(ratio, 1 / ratio) if ratio > 0 else math.inf
     status = _level(spread, thresholds.get("volume", "warn_ratio"), thresholds.get("volume", "alert_ratio"))
     direction = "up" if ratio >= 1 else "down"
-    return CheckResult("volume", None, status, "ratio", ratio, thresholds.get("volume", "warn_ratio"),
+    series["ratio"] = ratio
+    return CheckResult("volume", None, status, "change_factor", spread, thresholds.get("volume", "alert_ratio"),
                        f"{current.rows:,} predictions, {direction} {spread:.1f}x from {previous.rows:,} in the "
                        "previous window of the same length.", series)
 
@@ -123,7 +125,7 @@ def latency_check(current: WindowProfile, thresholds: Thresholds) -> CheckResult
     if p99 is None:
         return CheckResult("latency", None, "ok", "p99_ms", None, None, "No requests in this window.")
     status = _level(p99, thresholds.get("latency", "p99_warn_ms"), thresholds.get("latency", "p99_alert_ms"))
-    return CheckResult("latency", None, status, "p99_ms", p99, thresholds.get("latency", "p99_warn_ms"),
+    return CheckResult("latency", None, status, "p99_ms", p99, thresholds.get("latency", "p99_alert_ms"),
                        f"Server latency p50 {p50:.3g} ms, p95 {p95:.3g} ms, p99 {p99:.3g} ms (bucket upper bounds).",
                        {"p50": p50, "p95": p95, "p99": p99})
 
@@ -148,17 +150,25 @@ def quality_checks(labelled: Labelled, current: WindowProfile, classes: list[str
         if value is None:
             continue
         higher_is_better = name not in ("log_loss", "mae", "rmse")
-        status, floor_text = "ok", ""
+        status, line, reasons = "ok", None, []
+        base = baseline.get(name)
         for level in ("warn", "alert"):
             floor = thresholds.get("quality", f"{level}_below")
             if floor is not None and (value < floor if higher_is_better else value > floor):
-                status, floor_text = level, f", past the {level} line {floor:g}"
-            base = baseline.get(name)
+                status, line = level, floor
+                reasons.append(f"past the {level} line {floor:g}")
             drop = thresholds.get("quality", f"{level}_drop")
             if base is not None and ((base - value) if higher_is_better else (value - base)) >= drop:
-                status, floor_text = level, f", {abs(base - value):.3f} worse than at training ({base:.4f})"
+                status, line = level, base - drop if higher_is_better else base + drop
+                reasons.append(f"{abs(base - value):.3f} worse than at training ({base:.4f})")
+        floor_text = f", {'; '.join(dict.fromkeys(reasons))}" if reasons else ""
         shown = ", ".join(f"{key} {score:.4f}" for key, score in scores.items() if score is not None)
-        results.append(CheckResult("quality", variant, status, name, value, thresholds.get("quality", "alert_below"),
+        if line is None:  # nothing crossed: report the alert line that applies (a floor, or training minus drop)
+            line = thresholds.get("quality", "alert_below")
+            if line is None and base is not None:
+                drop = thresholds.get("quality", "alert_drop")
+                line = base - drop if higher_is_better else base + drop
+        results.append(CheckResult("quality", variant, status, name, value, line,
                                    f"{variant}: {name} {value:.4f} on {len(rows):,} labelled predictions"
                                    f"{floor_text} ({shown}; {coverage:.1%} of predictions labelled).",
                                    {"scores": scores, "rows": len(rows), "coverage": coverage}))
@@ -239,6 +249,19 @@ def ab_check(labelled: Labelled, classes: list[str], thresholds: Thresholds) -> 
                        {"arms": arms, "kpi": kpi, "unit": unit, "base": base, "other": other})
 
 
+def shadow_checks(disagreement: dict[str, dict[str, int]], thresholds: Thresholds) -> list[CheckResult]:
+    """How often each shadow model answers differently from the live one on the same requests."""
+    results = []
+    for variant, counts in sorted(disagreement.items()):
+        rate = counts["differ"] / counts["rows"] if counts["rows"] else 0.0
+        status = _level(rate, thresholds.get("shadow", "warn_rate"), thresholds.get("shadow", "alert_rate"))
+        results.append(CheckResult("shadow", variant, status, "disagreement_rate", rate,
+                                   thresholds.get("shadow", "warn_rate"),
+                                   f"shadow {variant} disagrees with the live answer on {rate:.1%} of "
+                                   f"{counts['rows']:,} rows", dict(counts)))
+    return results
+
+
 def _numeric_drift(name: str, ref: dict[str, Any], window: FeatureWindow, reference: Reference,
                    thresholds: Thresholds) -> CheckResult:
     test = stats.choose_drift_test("numeric", max(ref.get("count", 0), 1), max(window.count, 1))
@@ -251,7 +274,8 @@ def _numeric_drift(name: str, ref: dict[str, Any], window: FeatureWindow, refere
     if test == "ks":
         result = stats.ks_from_binned(ref["decile_counts"], window.decile_counts)
         status = _pvalue_level(result.pvalue, thresholds.get("drift", "p_value", name))
-        return CheckResult("drift", name, status, "ks", result.statistic, thresholds.get("drift", "p_value", name),
+        details["ks_statistic"] = result.statistic
+        return CheckResult("drift", name, status, "ks", result.pvalue, thresholds.get("drift", "p_value", name),
                            f"`{name}`:{shift} KS D = {result.statistic:.3f}, p = {result.pvalue:.3g} "
                            f"(PSI {value:.3f}).", details)
     status = _level(value, thresholds.get("drift", "psi_warn", name), thresholds.get("drift", "psi_alert", name))
@@ -269,7 +293,9 @@ def _categorical_drift(name: str, ref: dict[str, Any], window: FeatureWindow, re
     if test == "chi2":
         result = stats.chi2_homogeneity(aligned.reference, aligned.current)
         status = _pvalue_level(result.pvalue, thresholds.get("drift", "p_value", name))
-        return CheckResult("drift", name, status, "chi2", result.statistic, thresholds.get("drift", "p_value", name),
+        details["chi2_statistic"] = result.statistic
+        return CheckResult("drift", name, status, "chi2", result.pvalue,
+                           thresholds.get("drift", "p_value", name),
                            f"`{name}`: chi-square {result.statistic:.1f}, p = {result.pvalue:.3g} (PSI {value:.3f}).",
                            details)
     distance = stats.jensen_shannon(aligned.reference, aligned.current)
@@ -288,7 +314,8 @@ def _missing(name: str, ref: dict[str, Any], window: FeatureWindow, reference: R
     points = (rate - ref_rate) * 100
     status = _level(points, thresholds.get("missing", "warn_points", name),
                     thresholds.get("missing", "alert_points", name))
-    return CheckResult("missing", name, status, "missing_rate", rate, thresholds.get("missing", "alert_points", name),
+    return CheckResult("missing", name, status, "missing_increase_points", points,
+                       thresholds.get("missing", "alert_points", name),
                        f"missing in `{name}` went from {ref_rate:.1%} to {rate:.1%}" if status != "ok" else
                        f"missing in `{name}`: {rate:.1%} ({ref_rate:.1%} in {reference.kind})",
                        {"reference_rate": ref_rate, "current_rate": rate})
@@ -333,12 +360,13 @@ def _confusion(profile: dict[str, Any], current: WindowProfile, thresholds: Thre
     change = comparison.low_confidence_change
     status = _level(change, thresholds.get("confused", "warn_increase"), thresholds.get("confused", "alert_increase"))
     return [CheckResult(
-        "confused", None, status, "low_confidence_share", comparison.current.low_confidence_share,
-        thresholds.get("confused", "alert_increase"),
+        "confused", None, status, "low_confidence_increase", change, thresholds.get("confused", "alert_increase"),
         f"{comparison.current.low_confidence_share:.1%} of answers are unsure (top probability under 0.55), "
         f"{comparison.reference.low_confidence_share:.1%} on training data; mean entropy "
         f"{comparison.current.mean_entropy:.3f} vs {comparison.reference.mean_entropy:.3f}.",
-        {"labels": [f"{edge:.2f}" for edge in profile.get("probability_edges", [])[:-1]],
+        {"low_confidence_share": comparison.current.low_confidence_share,
+         "reference_low_confidence_share": comparison.reference.low_confidence_share,
+         "labels": [f"{edge:.2f}" for edge in profile.get("probability_edges", [])[:-1]],
          "reference": _shares(reference_counts[classes[-1]]),
          "current": _shares(current.probability_counts[classes[-1]]), "class": classes[-1]})]
 

@@ -34,6 +34,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "quality": {"metric": "auto", "warn_drop": 0.02, "alert_drop": 0.05, "warn_below": None, "alert_below": None,
                 "min_labels": 100},
     "ab": {"alpha": 0.05, "power": 0.8},
+    "shadow": {"warn_rate": 0.2, "alert_rate": 0.5},  # share of rows where a shadow answers differently
     "min_rows": {"rows": 50},  # fewer current rows than this: drift checks say "not enough data"
 }
 

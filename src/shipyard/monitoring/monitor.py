@@ -24,6 +24,7 @@ from .source import (
     dominant_model,
     labelled_rows,
     profile_window,
+    shadow_disagreement,
     training_reference,
     window_from,
 )
@@ -109,6 +110,7 @@ def monitor(deployment: str, *, since: str | None = None, start: str | None = No
     comparison = checks.ab_check(labelled, classes, thresholds)
     if comparison is not None:
         results.append(comparison)
+    results += checks.shadow_checks(shadow_disagreement(deployment, window, log_dir=log_dir), thresholds)
     return MonitoringResult(deployment, window, chosen, current, previous, results, labelled.rows, notes,
                             quality_timeline(labelled, classes))
 
@@ -145,8 +147,11 @@ def _baseline(store: Store, model_uri: str) -> dict[str, float]:
 
 
 def _short(result: checks.CheckResult) -> str:
+    """The message, cut at a word boundary (never inside a number) when long."""
     text = result.message.rstrip(".")
-    return text if len(text) <= 90 else text[:87] + "..."
+    if len(text) <= 100:
+        return text
+    return text[:100].rsplit(" ", 1)[0].rstrip(",;:(") + " ..."
 
 
 def _iso(epoch_ms: int) -> str:

@@ -158,6 +158,33 @@ def labelled_rows(deployment: str, window: Window, *, log_dir: str | None = None
     return out
 
 
+def shadow_disagreement(deployment: str, window: Window, *, log_dir: str | None = None) -> dict[str, dict[str, int]]:
+    """Per shadow variant: rows it answered that have a live answer, and how many of those differ."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    files = _files(deployment, window, log_dir)
+    columns = ["request_id", "row", "variant", "prediction", "shadow", "timestamp"]
+    shadow_parts = list(scan_batches(files, columns, _range(window) & (ds.field("shadow") == True)))  # noqa: E712
+    if not shadow_parts:
+        return {}
+    shadow = pa.Table.from_batches(shadow_parts).select(["request_id", "row", "variant", "prediction"])
+    ids = pc.unique(shadow.column("request_id"))
+    live_parts = list(scan_batches(files, columns, _range(window) & (ds.field("shadow") == False)  # noqa: E712
+                                   & ds.field("request_id").isin(ids)))
+    if not live_parts:
+        return {}
+    live = pa.Table.from_batches(live_parts).select(["request_id", "row", "prediction"]).rename_columns(
+        ["request_id", "row", "live_prediction"])
+    joined = shadow.join(live, keys=["request_id", "row"], join_type="inner")
+    differ = pc.not_equal(joined.column("prediction"), joined.column("live_prediction"))
+    counts = pa.table({"variant": joined.column("variant"), "differ": pc.cast(differ, pa.int64())}).group_by(
+        "variant").aggregate([("differ", "sum"), ("differ", "count")])
+    return {row["variant"]: {"rows": int(row["differ_count"]), "differ": int(row["differ_sum"] or 0)}
+            for row in counts.to_pylist()}
+
+
 def _files(deployment: str, window: Window, log_dir: str | None) -> list[Any]:
     return partition_files(serving_root(log_dir=log_dir) / "predictions", deployment, window.start_ms, window.end_ms)
 
