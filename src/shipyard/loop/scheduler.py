@@ -114,7 +114,9 @@ class Scheduler:
         if trigger is None or previous is None:
             return False
         after = datetime.fromtimestamp(previous.started_at, UTC)
-        due = trigger.get_next_fire_time(None, after)
+        # The last cycle as the previous fire time: without one, an interval trigger answers its own start
+        # (creation time + interval, always in the future), so an "every 6h" loop never caught up.
+        due = trigger.get_next_fire_time(after, after)
         return due is not None and due < datetime.now(UTC)
 
     def _poll(self) -> None:
