@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from pathlib import Path
 
 from ..pipeline.spec import Pipeline
@@ -26,7 +27,7 @@ def dag_source(pipeline: Pipeline, loop: Loop, *, project_dir: Path | None = Non
     tasks = []
     for index, step in enumerate(loop.steps):
         task_id = re.sub(r"[^A-Za-z0-9_]", "_", f"step_{index + 1}_{step.kind}")
-        command = f"cd {folder!s} && shipyard loop run {loop.name} --step {index + 1}"
+        command = f"cd {shlex.quote(folder)} && shipyard loop run {shlex.quote(loop.name)} --step {index + 1}"
         tasks.append((task_id, step.describe(), command))
     lines = [
         f'"""Airflow DAG for the Shipyard loop {loop.name!r} of pipeline {pipeline.name!r}.',
@@ -43,7 +44,11 @@ def dag_source(pipeline: Pipeline, loop: Loop, *, project_dir: Path | None = Non
         "from datetime import datetime, timedelta",
         "",
         "from airflow import DAG",
-        "from airflow.operators.bash import BashOperator",
+        "",
+        "try:",
+        "    from airflow.providers.standard.operators.bash import BashOperator",
+        "except ImportError:  # Airflow 2 without the standard provider",
+        "    from airflow.operators.bash import BashOperator",
         "",
         "default_args = {",
         '    "owner": "shipyard",',
