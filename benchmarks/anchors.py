@@ -1,4 +1,4 @@
-"""Anchor tools (MLflow, later Evidently, DVC) in their own venvs.
+"""Anchor tools (MLflow, Evidently, DVC) in their own venvs.
 
 Benchmarks compare Shipyard against an established tool *in the same run on the same
 machine*, so ratios stay meaningful on any box. Each anchor lives in its own venv under
@@ -41,6 +41,16 @@ ANCHORS: dict[str, Anchor] = {
             "DO_NOT_TRACK": "true",
             "GIT_PYTHON_REFRESH": "quiet",  # no warning when git context is unavailable
             "PYTHONWARNINGS": "ignore",  # deprecation noise on stderr
+        },
+    ),
+    "evidently": Anchor(
+        # Evidently 0.7 does not run on pandas 3; pyarrow reads the benchmark's Parquet files.
+        requirements=("evidently>=0.7,<0.8", "pandas<3", "pyarrow"),
+        module="evidently",
+        dist="evidently",
+        env={
+            "DO_NOT_TRACK": "1",  # no usage pings
+            "PYTHONWARNINGS": "ignore",
         },
     ),
     "dvc": Anchor(

@@ -28,6 +28,7 @@ from ._store import choose
 # typer.Typer becomes a group, a function a command. Adding one is one line, e.g. "serve": "serve:app";
 # keep the new module's top-level imports to Typer, Rich and ``._output``/``._store``.
 _COMMANDS: dict[str, str] = {
+    "init": "init:init_command",
     "runs": "runs:app",
     "experiments": "experiments:app",
     "models": "models:app",

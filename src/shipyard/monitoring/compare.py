@@ -1,0 +1,366 @@
+"""Compare two datasets column by column, without a server: what ``shipyard monitor compare REF CUR`` runs.
+
+The reference (say the training set) is profiled as a model's training data is (``models/profile.py``:
+reference deciles and a 20-bin chart histogram per numeric column, level counts per categorical one), the
+current data is folded into counts on the reference's own bins, as ``windows.WindowBuilder`` folds the
+prediction log, and the input checks of live monitoring run on the two (``checks.input_checks``): drift,
+missing values, new categories and values outside the reference range.
+
+Column kinds come from the reference's Arrow types: integers, floats and decimals are numeric; strings,
+dictionaries (pandas categoricals) and booleans are categorical; anything else (dates, binary...) is only
+checked for missing values. Files are read by ``_datafiles``: the current file in record batches, never
+whole. Counting is vectorised (numpy comparisons and Arrow ``value_counts``): no Python code runs per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from ..errors import ValidationError
+from ..models.profile import MAX_LEVELS, PROFILE_VERSION, numeric_profile
+from . import _datafiles as files, checks
+from ._datafiles import DataSource
+from .config import Thresholds
+from .source import Reference
+from .windows import SCAN_BATCH_ROWS, FeatureWindow, WindowProfile
+
+
+@dataclass
+class Comparison:
+    """The checks of one comparison; ``to_dict`` has the shape of ``MonitoringResult.to_dict``."""
+
+    reference: Reference
+    current: WindowProfile
+    results: list[checks.CheckResult]
+    reference_source: DataSource
+    current_source: DataSource
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return checks.worst(self.results)
+
+    def failing(self) -> list[checks.CheckResult]:
+        return [result for result in self.results if result.status != "ok"]
+
+    def flagged(self, check: str = "drift") -> list[str]:
+        """The features whose ``check`` is not ok, in column order."""
+        return [str(result.feature) for result in self.results if result.check == check and result.status != "ok"]
+
+    def to_dict(self, *, details: bool = False) -> dict[str, Any]:
+        columns = self.reference.profile.get("columns", {})
+        return {
+            "verdict": self.verdict,
+            "deployment": None,
+            "reference": {"kind": "data", **self.reference_source.to_dict(), "columns": list(columns)},
+            "current": {"kind": "data", **self.current_source.to_dict()},
+            "checks": [result.to_dict(details=details) for result in self.results],
+            "notes": self.notes,
+        }
+
+    def summary(self) -> str:
+        """The verdict in one sentence, naming the worst findings."""
+        alerts = [result for result in self.results if result.status == "alert"]
+        warns = [result for result in self.results if result.status == "warn"]
+        if not alerts and not warns:
+            columns = len(self.reference.profile.get("columns", {}))
+            return (f"OK: {self.current_source.rows:,} rows of {self.current_source.label} compared with "
+                    f"{self.reference_source.rows:,} rows of {self.reference_source.label} over {columns} "
+                    "column(s), nothing out of line.")
+        worst = alerts or warns
+        named = "; ".join(_short(result) for result in worst[:4])
+        more = f" and {len(worst) - 4} more" if len(worst) > 4 else ""
+        label = "ALERT" if alerts else "WARN"
+        return f"{label}: {len(alerts)} alert(s), {len(warns)} warning(s): {named}{more}."
+
+
+def compare_frames(reference: Any, current: Any, *, thresholds: Thresholds | None = None,
+                   columns: Sequence[str] | None = None) -> Comparison:
+    """Compare two in-memory datasets (pandas DataFrames or Arrow tables) column by column.
+
+    Args:
+        reference: the data that is right (e.g. the training set); it fixes the columns, kinds and bins.
+        current: the data to check against it; it must have every compared column.
+        thresholds: check thresholds (default: ``monitoring.config.DEFAULTS``).
+        columns: compare only these columns (default: every column of the reference).
+
+    Returns:
+        A :class:`Comparison` with ``verdict``, ``results``, ``summary()`` and ``to_dict()``.
+
+    Raises:
+        ValidationError: not a DataFrame or Arrow table, a column missing from either side, or a current
+            column whose values cannot be read as the reference's kind (text where numbers were).
+    """
+    ref_source, cur_source = files.memory_source(reference, "reference"), files.memory_source(current, "current")
+    ref_table, cur_table = files.as_table(reference, ref_source), files.as_table(current, cur_source)
+    names = _chosen_columns(ref_table.schema.names, columns, ref_source)
+    _require_columns(names, cur_table.schema.names, ref_source, cur_source)
+    return _compare(ref_table.select(names), [cur_table.select(names)], cur_table.schema.names, ref_source,
+                    cur_source, thresholds)
+
+
+def compare_files(reference_path: str | Path, current_path: str | Path, *, thresholds: Thresholds | None = None,
+                  columns: Sequence[str] | None = None, batch_rows: int = SCAN_BATCH_ROWS) -> Comparison:
+    """Compare two CSV or Parquet files column by column, reading the current file in record batches.
+
+    The format comes from the suffix (``.csv``, ``.tsv``, ``.csv.gz``; ``.parquet``, ``.pq``) or, without
+    one, from the content (Parquet files start with ``PAR1``). Empty CSV cells and the usual spellings of a
+    missing value (``NA``, ``NaN``, ``null``...) are missing. The reference file is read whole, as Arrow (its
+    deciles need every value); the current file never is, so its size is bounded by the disk, not memory.
+
+    Args:
+        reference_path: the reference file (e.g. the training set); it fixes the columns, kinds and bins.
+        current_path: the file to check; it must have every compared column.
+        thresholds: check thresholds (default: ``monitoring.config.DEFAULTS``).
+        columns: compare only these columns (default: every column of the reference).
+        batch_rows: rows per Parquet record batch while streaming the current file.
+
+    Returns:
+        A :class:`Comparison` (see :func:`compare_frames`).
+
+    Raises:
+        NotFoundError: a file does not exist.
+        ValidationError: a file that is not readable CSV/Parquet, a column missing from either file, or a
+            current column whose values cannot be read as the reference's kind.
+    """
+    ref_source = files.file_source(reference_path, "reference")
+    cur_source = files.file_source(current_path, "current")
+    ref_names = files.file_schema(ref_source).names
+    names = _chosen_columns(ref_names, columns, ref_source)
+    cur_names = files.file_schema(cur_source).names
+    _require_columns(names, cur_names, ref_source, cur_source)
+    ref_table = files.read_table(ref_source, names, ref_names)
+    batches = files.stream_batches(cur_source, ref_table.schema, cur_names, batch_rows)
+    return _compare(ref_table, batches, cur_names, ref_source, cur_source, thresholds)
+
+
+def reference_profile(table: Any) -> dict[str, Any]:
+    """The profile of an Arrow table, shaped like ``models.profile.profile_frame``'s (its bins come from it).
+
+    Numeric columns get ``numeric_profile``; categorical ones the level counts ``categorical_profile`` keeps
+    (levels as ``str(value)``, the ``MAX_LEVELS`` most frequent, the rest summed as ``other``), counted by
+    Arrow instead of pandas. Other columns (type: their Arrow type) and columns without a single value (type
+    ``"empty"``) only count present and missing values.
+    """
+    columns: dict[str, Any] = {}
+    for name in table.schema.names:
+        column = table.column(name)
+        kind = files.kind_of(column.type)
+        present = len(column) - column.null_count
+        if kind == "numeric":
+            profile = numeric_profile(_float_values(column))
+            columns[name] = profile if profile["min"] is not None else _counts_only(column, "empty")
+        elif kind == "categorical":
+            columns[name] = _categorical_reference(column) if present else _counts_only(column, "empty")
+        else:  # an all-empty CSV column has Arrow's null type
+            columns[name] = _counts_only(column, "empty" if column.null_count == len(column) else str(column.type))
+    return {"version": PROFILE_VERSION, "rows": table.num_rows, "columns": columns}
+
+
+class CurrentProfiler:
+    """Fold record batches (or tables) of current data into a :class:`WindowProfile` on the reference's bins:
+    per feature the counts ``windows.WindowBuilder`` keeps for the prediction log."""
+
+    def __init__(self, reference: dict[str, Any], source: DataSource | None = None) -> None:
+        self.reference = reference  # reference_profile(...): {"columns": {name: profile}}
+        self.source = source or DataSource("current", "the current data", "arrow")
+        self.profile = WindowProfile(0, 0)
+
+    def add(self, batch: Any) -> None:
+        """Count one record batch or table (columns by name; columns not in the reference are ignored)."""
+        self.profile.rows += batch.num_rows
+        names = batch.schema.names
+        for name, reference in self.reference.get("columns", {}).items():
+            if name in names:
+                self._add_feature(name, reference, batch.column(names.index(name)))
+
+    def finish(self) -> WindowProfile:
+        return self.profile
+
+    def _add_feature(self, name: str, reference: dict[str, Any], column: Any) -> None:
+        kind = reference.get("type")
+        feature = self.profile.features.get(name)
+        if kind == "numeric":
+            feature = feature or FeatureWindow("numeric", decile_counts=[0] * (len(reference["decile_edges"]) + 1),
+                                               hist_counts=[0] * max(len(reference["hist_edges"]) - 1, 0))
+            _fold_numeric(feature, reference, self._numbers(name, column))
+        elif kind == "categorical":
+            feature = feature or FeatureWindow("categorical")
+            _fold_levels(feature, column)
+        else:
+            feature = feature or FeatureWindow(str(kind))
+            feature.missing += column.null_count
+            feature.count += len(column) - column.null_count
+        self.profile.features[name] = feature
+
+    def _numbers(self, name: str, column: Any) -> Any:
+        import pyarrow as pa
+
+        try:
+            return _float_values(column)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ValidationError(
+                f"Column `{name}` is numeric in the reference, but {self.source.label} holds values there that are "
+                f"not numbers ({files.arrow_reason(exc)}); fix the data or leave the column out (columns=[...]).",
+                field=name) from None
+
+
+# ------------------------------------------------------------------------------------------------ internals
+
+
+def _compare(ref_table: Any, batches: Iterable[Any], current_names: Sequence[str], ref_source: DataSource,
+             cur_source: DataSource, thresholds: Thresholds | None) -> Comparison:
+    ref_source.rows = ref_table.num_rows
+    if ref_table.num_rows == 0:
+        raise ValidationError(f"{ref_source.label} has no rows: there is nothing to compare against.",
+                              field="reference")
+    profile = reference_profile(ref_table)
+    profiler = CurrentProfiler(profile, cur_source)
+    for batch in batches:
+        profiler.add(batch)
+    current = profiler.finish()
+    cur_source.rows = current.rows
+    if current.rows == 0:
+        raise ValidationError(f"{cur_source.label} has no rows: there is nothing to compare.", field="current")
+    reference = Reference("reference", None, profile, None)
+    results = checks.input_checks(reference, current, thresholds or Thresholds())
+    notes = []
+    for name, column in profile["columns"].items():
+        if column["type"] == "empty":
+            notes.append(f"`{name}` has no values in {ref_source.label}: only its missing values were compared.")
+        elif column["type"] not in ("numeric", "categorical"):
+            notes.append(f"`{name}` ({column['type']}) is neither numeric nor categorical: only its missing values "
+                         "were compared.")
+    extra = [name for name in current_names if name not in profile["columns"]]
+    if extra:
+        notes.append(f"{len(extra)} column(s) of {cur_source.label} are not in the reference and were not compared: "
+                     f"{_listing(extra)}.")
+    return Comparison(reference, current, results, ref_source, cur_source, notes)
+
+
+def _fold_numeric(feature: FeatureWindow, reference: dict[str, Any], values: Any) -> None:
+    """Add a float array's counts (NaN is missing) on the reference's decile and chart bins."""
+    import numpy as np
+
+    nan = np.isnan(values)
+    missing = int(np.count_nonzero(nan))
+    present = int(values.size - missing)
+    feature.missing += missing
+    feature.count += present
+    if not present:
+        return
+    # Each bin count is a difference of two counts of "values at or below an edge": one comparison per edge,
+    # branch-free and many times faster than searchsorted + bincount on unsorted values, and NaN, which
+    # compares false, needs no copy to drop. The bins are WindowBuilder's: the deciles as
+    # searchsorted(side="left"), i.e. (e_i-1, e_i] with open outer bins; the chart bins as np.histogram after
+    # clipping to the outer edges, i.e. [e_i, e_i+1) with the last one closed.
+    at_or_below = [int(np.count_nonzero(values <= edge)) for edge in reference["decile_edges"]]
+    feature.decile_counts = _add(feature.decile_counts, _differences(at_or_below, present))
+    hist_edges = reference["hist_edges"]
+    if len(hist_edges) >= 2:
+        below_edge = [int(np.count_nonzero(values < edge)) for edge in hist_edges[1:-1]]
+        feature.hist_counts = _add(feature.hist_counts, _differences(below_edge, present))
+    feature.below += int(np.count_nonzero(values < reference["min"]))
+    feature.above += int(np.count_nonzero(values > reference["max"]))
+    finite = np.isfinite(values)
+    usable = None if missing == 0 and bool(finite.all()) else finite
+    if usable is None:
+        feature.total += float(values.sum())
+        feature.total_squares += float(np.dot(values, values))
+    else:
+        feature.total += float(np.sum(values, where=usable))
+        feature.total_squares += float(np.sum(values * values, where=usable))
+
+
+def _differences(cumulative: list[int], total: int) -> list[int]:
+    """Bin counts from the running counts at each inner edge."""
+    return [high - low for low, high in pairwise([0, *cumulative, total])]
+
+
+def _fold_levels(feature: FeatureWindow, column: Any) -> None:
+    """Add an Arrow column's level counts (levels named ``str(value)``, as the reference's); null is missing."""
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(column)
+    values = counts.field("values").to_pylist()
+    for value, count in zip(values, counts.field("counts").to_pylist(), strict=True):
+        if value is None:
+            feature.missing += count
+        else:
+            feature.count += count
+            key = str(value)
+            feature.levels[key] = feature.levels.get(key, 0) + count
+
+
+def _categorical_reference(column: Any) -> dict[str, Any]:
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(column)
+    levels: dict[str, int] = {}
+    for value, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True):
+        if value is not None:
+            key = str(value)
+            levels[key] = levels.get(key, 0) + count
+    ranked = sorted(levels.items(), key=lambda item: -item[1])
+    return {"type": "categorical", "count": len(column) - column.null_count, "missing": column.null_count,
+            "levels": dict(ranked[:MAX_LEVELS]), "other": sum(count for _, count in ranked[MAX_LEVELS:])}
+
+
+def _counts_only(column: Any, kind: str) -> dict[str, Any]:
+    return {"type": kind, "count": len(column) - column.null_count, "missing": column.null_count}
+
+
+def _float_values(column: Any) -> Any:
+    """A float64 numpy array of an Arrow column; nulls become NaN."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_float64(column.type):
+        column = pc.cast(column, pa.float64())
+    if column.null_count:
+        column = pc.fill_null(column, float("nan"))  # much faster than to_numpy's own null handling
+    return column.to_numpy(zero_copy_only=False)
+
+
+def _add(first: list[int], second: Any) -> list[int]:
+    if not first:
+        return [int(count) for count in second]
+    return [a + int(b) for a, b in zip(first, second, strict=True)]
+
+
+def _short(result: checks.CheckResult) -> str:
+    """The message, cut at a word boundary when long (as ``MonitoringResult.summary`` cuts it)."""
+    text = result.message.rstrip(".")
+    if len(text) <= 100:
+        return text
+    return text[:100].rsplit(" ", 1)[0].rstrip(",;:(") + " ..."
+
+
+def _chosen_columns(available: Sequence[str], columns: Sequence[str] | None, source: DataSource) -> list[str]:
+    if columns is None:
+        return list(available)
+    unknown = [name for name in columns if name not in available]
+    if unknown:
+        raise ValidationError(f"Column `{unknown[0]}` is not in {source.label}; its columns are "
+                              f"{_listing(available)}.", field=unknown[0])
+    if not columns:
+        raise ValidationError("columns is empty: name at least one column to compare.", field="columns")
+    return list(dict.fromkeys(columns))
+
+
+def _require_columns(names: Sequence[str], available: Sequence[str], ref: DataSource, cur: DataSource) -> None:
+    present = set(available)
+    missing = [name for name in names if name not in present]
+    if missing:
+        others = f" (nor {_listing(missing[1:])})" if len(missing) > 1 else ""
+        raise ValidationError(f"Column `{missing[0]}` is in {ref.label} but not in {cur.label}{others}; add it "
+                              "there, or compare only the columns both have (columns=[...]).", field=missing[0])
+
+
+def _listing(names: Sequence[str]) -> str:
+    shown = ", ".join(f"`{name}`" for name in list(names)[:12])
+    return shown + (f" and {len(names) - 12} more" if len(names) > 12 else "")
