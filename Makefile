@@ -37,6 +37,8 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_tracking
 	$(BIN)/python -m benchmarks.bench_batch
 	$(BIN)/python -m benchmarks.bench_pipeline
+	$(BIN)/python -m benchmarks.bench_serving
+	$(BIN)/python -m benchmarks.bench_monitoring
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -136,7 +136,11 @@ def demo(
     from .runs import runs_table
 
     store = writable_store()
-    experiment = run_demo(console=_output.console, rows=rows or None)
+    from rich.console import Console
+
+    # One line per step, as promised: soft wrap lets the terminal fold long lines instead of Rich cutting them.
+    steps = Console(highlight=False, emoji=False, soft_wrap=True)
+    experiment = run_demo(console=steps, rows=rows or None)
     records = search_run_records(store, experiment=experiment, order_by=["metrics.roc_auc DESC"], max_results=20)
     _output.console.print(runs_table(records))
     best = records[0]

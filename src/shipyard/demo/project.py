@@ -101,7 +101,8 @@ def add_new_data(store: Store, root: Path, frame: Any, target: str) -> RawData:
     with raw.open() as lines:
         count = sum(1 for _ in lines) - 1
     (entry,) = add(store, root, [str(raw)], produced=build_graph(load_pipeline(root)).producer)
-    _git(root, "add", "--all")
+    # Only the pointer: the stages' metrics files, rewritten by each stage, would make the next runs "dirty".
+    _git(root, "add", f"{RAW_DATA}.ship")
     _git(root, "commit", "--quiet", "-m", f"Raw data with {len(rows)} labelled rows from production")
     return RawData(entry.hash, count, _git(root, "rev-parse", "HEAD").strip())
 

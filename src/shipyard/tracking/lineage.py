@@ -10,7 +10,9 @@ cached per process behind a cheap fingerprint and recomputed only when it change
   distribution is installed or removed.
 
 A dirty tree is recorded with the hash of ``git diff HEAD`` and the diff itself is stored as an object,
-so the exact code of any run can be brought back. Untracked files do not make a tree dirty.
+so the exact code of any run can be brought back. Untracked files do not make a tree dirty, and neither
+does ``shipyard.lock``: ``repro`` rewrites it after each stage, so otherwise every stage after the first of
+a committed pipeline would run "dirty".
 """
 
 from __future__ import annotations
@@ -180,13 +182,27 @@ def _tracked(root: Path, index_stat: Any) -> list[str]:
     return names
 
 
+RECORD_FILE = "shipyard.lock"  # written by `shipyard repro` itself: a record of results, not code
+
+
+def _status_path(entry: str) -> str:
+    """The path of one ``git status --porcelain=v2`` entry (ordinary, renamed or unmerged)."""
+    fields = {"1": 8, "2": 9, "u": 10}.get(entry[:1])
+    return entry.split(" ", fields)[-1] if fields else entry
+
+
+def _is_record(path: str) -> bool:
+    return path.rsplit("/", 1)[-1] == RECORD_FILE
+
+
 def _read_git_state(root: Path) -> GitState | None:
     out = _git(root, "status", "--porcelain=v2", "--branch", "--untracked-files=no", "-z")
     if out is None:
         return None
     commit = branch = None
     dirty = False
-    for entry in out.decode(errors="replace").split("\0"):
+    entries = iter(out.decode(errors="replace").split("\0"))
+    for entry in entries:
         if entry.startswith("# branch.oid "):
             value = entry[len("# branch.oid "):]
             commit = None if value == "(initial)" else value
@@ -194,8 +210,12 @@ def _read_git_state(root: Path) -> GitState | None:
             value = entry[len("# branch.head "):]
             branch = None if value == "(detached)" else value
         elif entry and not entry.startswith("#"):
-            dirty = True
-    diff = _git(root, "diff", "HEAD", "--binary") if dirty and commit else None
+            if entry.startswith("2 "):
+                next(entries, None)  # a rename's original path follows as its own field
+            if not _is_record(_status_path(entry)):
+                dirty = True
+    diff = _git(root, "diff", "HEAD", "--binary", "--", ".", f":(exclude,glob)**/{RECORD_FILE}") \
+        if dirty and commit else None
     return GitState(root=str(root), commit=commit, branch=branch, dirty=dirty,
                     diff_hash=hash_bytes(diff) if diff else None, diff=diff or None)
 
