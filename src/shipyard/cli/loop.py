@@ -142,8 +142,12 @@ def scheduler_command(
     Example: shipyard scheduler
     """
     from ..loop.scheduler import Scheduler
+    from ..monitoring.config import load_thresholds
     from ..pipeline.spec import load_pipeline
 
-    scheduler = Scheduler(writable_store(), load_pipeline(), poll_s=poll,
+    pipeline = load_pipeline()
+    config = pipeline.root / "monitoring.yaml"  # the thresholds `shipyard monitor check` uses in the project
+    scheduler = Scheduler(writable_store(), pipeline, poll_s=poll,
+                          thresholds=load_thresholds(config if config.is_file() else None),
                           say=lambda message: _output.console.print(_output.escape(message)))
     scheduler.run()

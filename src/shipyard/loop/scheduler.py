@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ConflictError, NotFoundError
+from ..monitoring.config import Thresholds
 from ..monitoring.monitor import monitor
 from ..pipeline.spec import Pipeline
 from ..store import Store
@@ -30,8 +31,13 @@ log = logging.getLogger("shipyard.loop")
 STATUS_ORDER = {"ok": 0, "warn": 1, "alert": 2}
 
 
-def trigger_reason(store: Store, loop: Loop, *, log_dir: str | None = None) -> str | None:
-    """The first monitoring trigger of ``loop`` that fires now (respecting cooldown and min_new_labels)."""
+def trigger_reason(store: Store, loop: Loop, *, log_dir: str | None = None,
+                   thresholds: Thresholds | None = None) -> str | None:
+    """The first monitoring trigger of ``loop`` that fires now (respecting cooldown and min_new_labels).
+
+    ``thresholds`` are the project's (``monitoring.yaml``), so a trigger fires on the alerts ``shipyard monitor
+    check`` reports; the defaults without them.
+    """
     if not loop.triggers:
         return None
     previous = last_cycle(store, loop.name, trigger_prefix="monitor")
@@ -39,7 +45,8 @@ def trigger_reason(store: Store, loop: Loop, *, log_dir: str | None = None) -> s
         return None
     for trigger in loop.triggers:
         try:
-            result = monitor(trigger.deployment, since=trigger.window, log_dir=log_dir, store=store)
+            result = monitor(trigger.deployment, since=trigger.window, thresholds=thresholds, log_dir=log_dir,
+                             store=store)
         except NotFoundError:  # no traffic in the window: nothing to react to
             continue
         if trigger.check == "quality" and loop.min_new_labels and result.labelled_rows < loop.min_new_labels:
@@ -63,12 +70,13 @@ class Scheduler:
     """Schedules and trigger polling for every loop of one pipeline."""
 
     def __init__(self, store: Store, pipeline: Pipeline, *, poll_s: float = 60.0, log_dir: str | None = None,
-                 say: Callable[[str], None] | None = None) -> None:
+                 thresholds: Thresholds | None = None, say: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.pipeline = pipeline
         self.loops = load_loops(pipeline)
         self.poll_s = poll_s
         self.log_dir = log_dir
+        self.thresholds = thresholds
         self.say = say or (lambda message: log.warning("%s", message))
         self.stop = threading.Event()
         self.results: list[CycleResult] = []
@@ -124,7 +132,7 @@ class Scheduler:
             if self.stop.is_set() or loop.name in self._busy:
                 continue
             try:
-                reason = trigger_reason(self.store, loop, log_dir=self.log_dir)
+                reason = trigger_reason(self.store, loop, log_dir=self.log_dir, thresholds=self.thresholds)
             except Exception as exc:  # a monitoring failure is reported; the scheduler carries on
                 self.say(f"loop '{loop.name}': could not evaluate triggers: {exc}")
                 continue
