@@ -1,0 +1,61 @@
+"""One cycle of a loop at a time: the database lock refuses a second run and survives a crash of its holder.
+
+The first ``shipyard loop run`` is held inside the ``gate`` stage, which waits for a file the test creates,
+so the overlap is real and no sleep decides it. Killing that process with SIGKILL leaves its lock row behind;
+the next run sees the holder's pid is gone, takes the lock over and records the killed cycle as interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from tests.integration._pipelines import plain, run_cli
+from tests.integration.loop._project import calls, make_project, pid_alive, rows, wait_for
+
+GATED = {"schedule": "0 3 * * *", "steps": [{"repro": ["gate"]}]}
+
+
+def test_a_second_run_is_refused_while_one_runs_and_a_killed_holder_is_taken_over(
+        tmp_path: Path, launcher: Any, meta_db: Path, gate: Path) -> None:
+    root = make_project(tmp_path / "loopy", {"gated": GATED})
+    env = {"LOOP_GATE": str(gate)}
+
+    first = launcher.start("loop", "run", "gated", cwd=root, env=env)
+    wait_for(lambda: (gate / "entered").exists() or first.proc.poll() is not None, timeout=60,
+             what="the first cycle to enter the gate stage")
+    assert first.proc.poll() is None, first.output
+    stage_pid = int((gate / "entered").read_text())
+
+    second = run_cli("loop", "run", "gated", cwd=root, env=env)
+    assert second.returncode == 2, second.stdout + second.stderr
+    lines = plain(second.stderr).splitlines()
+    assert len(lines) == 1, second.stderr
+    assert lines[0].startswith(f"Error: Loop 'gated' is already running (pid {first.pid} on "), lines[0]
+    assert "Traceback" not in second.stdout + second.stderr
+    assert rows(meta_db, "select loop, pid from loop_locks") == [("gated", first.pid)]
+    assert rows(meta_db, "select number, status from loop_cycles where loop = 'gated'") == [(1, "running")]
+    assert calls(root) == ["gate"]  # the refused run started nothing
+
+    assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+    os.killpg(os.getpgid(stage_pid), signal.SIGKILL)  # the stage runs in its own session: end it too
+    wait_for(lambda: not pid_alive(stage_pid), timeout=30, what="the orphaned gate stage to end")
+    assert rows(meta_db, "select loop, pid from loop_locks") == [("gated", first.pid)]  # left behind by the crash
+
+    (gate / "entered").unlink()
+    (gate / "open").touch()
+    third = run_cli("loop", "run", "gated", "--json", cwd=root, env=env)
+    assert third.returncode == 0, third.stdout + third.stderr
+    cycle = json.loads(third.stdout)
+    assert (cycle["cycle"], cycle["status"]) == (2, "succeeded")
+    (stage,) = cycle["steps"][0]["stages"]
+    assert (stage["stage"], stage["status"]) == ("gate", "ran")
+    assert calls(root) == ["gate", "gate"]
+
+    assert rows(meta_db, "select * from loop_locks") == []
+    recorded = rows(meta_db, "select number, status, error from loop_cycles where loop = 'gated' order by number")
+    assert [(number, status) for number, status, _ in recorded] == [(1, "interrupted"), (2, "succeeded")]
+    assert f"pid {first.pid}" in recorded[0][2] and "stopped" in recorded[0][2]

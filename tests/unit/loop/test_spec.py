@@ -1,0 +1,266 @@
+"""Loops in ``shipyard.yaml``: what a valid loop becomes, and every mistake refused with the loop, key and line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from shipyard.errors import ConfigError
+from shipyard.loop.spec import Loop, get_loop, load_loops, parse_duration
+from shipyard.pipeline.spec import load_pipeline
+
+STAGES = """\
+name: churn
+stages:
+  prepare:
+    cmd: python prepare.py
+    outs: [data/holdout.parquet]
+  train:
+    cmd: python train.py
+    deps: [data/holdout.parquet]
+  evaluate:
+    cmd: python evaluate.py
+loops:
+"""
+
+VALID = """\
+  churn-retrain:
+    schedule: "0 2 * * *"
+    triggers:
+      - monitor: {deployment: churn, check: drift, level: alert}
+      - monitor: {deployment: churn, check: quality, metric: roc_auc, below: 0.75, window: 6h}
+    cooldown: 12h
+    min_new_labels: 500
+    steps:
+      - repro: [prepare, train, evaluate]
+      - register: {stage: train, artifact: logreg, name: churn, alias: challenger}
+      - promote: {name: churn, candidate: challenger, alias: champion,
+                  data: data/holdout.parquet, target: churn, metric: roc_auc, min_delta: 0.005}
+    on_failure: {notify: "http://127.0.0.1:9000/hook", retries: 2, retry_delay: 5m}
+"""
+
+
+def loops(tmp_path: Path, text: str) -> dict[str, Loop]:
+    """Load ``text`` (one or more loops, indented as you like) as the ``loops:`` of a pipeline; line 12 is its first."""
+    (tmp_path / "shipyard.yaml").write_text(STAGES + textwrap.indent(textwrap.dedent(text), "  "))
+    return load_loops(load_pipeline(tmp_path))
+
+
+def refused(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        loops(tmp_path, text)
+    message = caught.value.message
+    assert "\n" not in message
+    return message
+
+
+def test_the_issue_example_becomes_a_loop_with_every_setting(tmp_path: Path) -> None:
+    (loop,) = loops(tmp_path, VALID).values()
+    assert (loop.name, loop.schedule, loop.interval_seconds()) == ("churn-retrain", "0 2 * * *", None)
+    assert [(t.deployment, t.check, t.level, t.metric, t.below, t.window) for t in loop.triggers] == [
+        ("churn", "drift", "alert", None, None, "1h"), ("churn", "quality", "alert", "roc_auc", 0.75, "6h")]
+    assert [trigger.describe() for trigger in loop.triggers] == ["churn: drift alert", "churn: roc_auc below 0.75"]
+    assert (loop.cooldown_s, loop.min_new_labels) == (43_200.0, 500)
+    assert (loop.notify, loop.retries, loop.retry_delay_s) == ("http://127.0.0.1:9000/hook", 2, 300.0)
+    assert [step.kind for step in loop.steps] == ["repro", "register", "promote"]
+    assert loop.stages == ("prepare", "train", "evaluate")
+    assert [step.describe() for step in loop.steps] == [
+        "repro prepare train evaluate", "register train/logreg as churn@challenger",
+        "promote churn@challenger to champion"]
+    assert loop.steps[2].args["min_delta"] == 0.005
+
+
+def test_defaults_and_interval_schedules(tmp_path: Path) -> None:
+    found = loops(tmp_path, """\
+      hourly:
+        schedule: every 6h
+        steps:
+          - repro: []
+          - register: {model: "runs:/0123456789abcdef0123456789abcdef/model", name: churn, alias: challenger}
+          - promote: {name: churn, candidate: challenger, data: holdout.parquet, target: churn}
+    """)
+    loop = found["hourly"]
+    assert loop.interval_seconds() == 21_600.0
+    assert (loop.cooldown_s, loop.min_new_labels, loop.notify, loop.retries, loop.retry_delay_s) == (
+        0.0, 0, None, 0, 60.0)
+    assert loop.steps[0].describe() == "repro (all stages)"
+    promote = loop.steps[2].args
+    assert (promote["alias"], promote["metric"], promote["min_delta"]) == ("champion", "roc_auc", 0.0)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30.0), ("5m", 300.0), ("12h", 43_200.0), ("7d", 604_800.0),
+                                                ("1.5h", 5_400.0), (90, 90.0), (" 2 w ", 1_209_600.0)])
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text, "here") == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "5 minutes", "-5m", "", "5y", True])
+def test_bad_durations_name_the_place(text: object) -> None:
+    with pytest.raises(ConfigError, match=r"^loop 'x', cooldown: .* is not a duration; use e\.g\. 30s"):
+        parse_duration(text, "loop 'x', cooldown")
+
+
+@pytest.mark.parametrize("schedule", ["61 * * * *", "0 2 * *", "0 2 * * * *", "every day at 2", "0 25 * * *"])
+def test_an_invalid_schedule_names_the_loop_the_key_and_its_line(tmp_path: Path, schedule: str) -> None:
+    message = refused(tmp_path, f"""\
+      nightly:
+        steps:
+          - repro: [train]
+        schedule: "{schedule}"
+    """)
+    assert message.startswith("shipyard.yaml line 15, loop 'nightly', schedule: "), message
+    assert repr(schedule) in message or "'day at 2'" in message
+
+
+def test_a_zero_interval_is_refused(tmp_path: Path) -> None:
+    message = refused(tmp_path, """\
+      nightly:
+        schedule: every 0s
+        steps: [{repro: [train]}]
+    """)
+    assert message == "shipyard.yaml line 13, loop 'nightly', schedule: the interval must be positive."
+
+
+def test_an_unknown_stage_names_the_step_and_the_stages_there_are(tmp_path: Path) -> None:
+    message = refused(tmp_path, """\
+      nightly:
+        schedule: "0 2 * * *"
+        steps:
+          - repro: [prepare, trian]
+    """)
+    assert message == ("shipyard.yaml line 12, loop 'nightly', steps[0]: repro names stage 'trian', which "
+                       "shipyard.yaml does not have (it has: prepare, train, evaluate).")
+
+
+def test_a_register_from_an_unknown_stage_is_refused(tmp_path: Path) -> None:
+    message = refused(tmp_path, """\
+      nightly:
+        schedule: "0 2 * * *"
+        steps:
+          - register: {stage: fit, artifact: model, name: churn}
+    """)
+    assert message.startswith("shipyard.yaml line 12, loop 'nightly', steps[0]: register needs 'model'")
+
+
+def test_an_unknown_loop_key_names_the_loop_the_key_and_its_line(tmp_path: Path) -> None:
+    message = refused(tmp_path, """\
+      nightly:
+        schedule: "0 2 * * *"
+        steps: [{repro: [train]}]
+        retries: 3
+    """)
+    assert message == ("shipyard.yaml line 15, loop 'nightly': unknown key 'retries'; a loop takes cooldown, desc, "
+                       "min_new_labels, on_failure, schedule, steps, triggers.")
+
+
+@pytest.mark.parametrize(("step", "expected"), [
+    ("{register: {stage: train, artifact: model, name: churn, alais: challenger}}",
+     "steps[0]: register has unknown key 'alais'; it takes alias, artifact, description, model, name, stage."),
+    ("{promote: {name: churn, candidate: 3, data: h.parquet, target: churn, metrc: f1}}",
+     "steps[0]: promote has unknown key 'metrc'; it takes alias, candidate, data, metric, min_delta, name, target."),
+    ("{deploy: {name: churn}}", "steps[0]: unknown step 'deploy'; steps are repro, register, promote."),
+    ("{promote: {name: churn, candidate: 3, target: churn}}", "steps[0]: promote needs 'data'."),
+    ("{promote: {name: churn, candidate: 3, data: h.parquet, target: churn, min_delta: -1}}",
+     "steps[0]: promote.min_delta must be a number 0 or more, got -1."),
+])
+def test_a_step_mistake_names_the_loop_the_step_and_the_key(tmp_path: Path, step: str, expected: str) -> None:
+    message = refused(tmp_path, f"""\
+      nightly:
+        schedule: "0 2 * * *"
+        steps: [{step}]
+    """)
+    assert message == f"shipyard.yaml line 12, loop 'nightly', {expected}"
+
+
+def test_a_promote_of_an_alias_no_register_step_sets_is_refused(tmp_path: Path) -> None:
+    message = refused(tmp_path, """\
+      nightly:
+        schedule: "0 2 * * *"
+        steps:
+          - register: {stage: train, artifact: model, name: churn, alias: challenger}
+          - promote: {name: churn, candidate: challenjer, data: h.parquet, target: churn}
+    """)
+    assert message == ("shipyard.yaml line 12, loop 'nightly': promote.candidate 'challenjer' is no alias a register "
+                       "step of this loop sets for 'churn'; set 'alias: challenjer' on the register step.")
+
+
+def test_a_promote_of_a_version_or_of_another_models_alias_is_accepted(tmp_path: Path) -> None:
+    found = loops(tmp_path, """\
+      nightly:
+        schedule: "0 2 * * *"
+        steps:
+          - register: {stage: train, artifact: model, name: churn, alias: challenger}
+          - promote: {name: churn, candidate: "7", data: h.parquet, target: churn}
+          - promote: {name: upsell, candidate: staging, data: h.parquet, target: bought}
+    """)
+    assert [step.args["candidate"] for step in found["nightly"].steps[1:]] == ["7", "staging"]
+
+
+@pytest.mark.parametrize(("monitor", "expected"), [
+    ("{deployment: churn, check: drfit}", "check 'drfit' is not a monitoring check; use one of any, confused, "
+                                          "drift, latency, missing, new_categories, out_of_range, "
+                                          "prediction_drift, quality, volume."),
+    ("{deployment: churn, check: drift, level: critical}", "level must be warn or alert, got 'critical'."),
+    ("{deployment: churn, check: quality, below: high}", "below must be a number, got 'high'."),
+    ("{deployment: churn, check: drift, window: soon}", "triggers[0], window: 'soon' is not a duration; use e.g. "
+                                                        "30s, 5m, 12h or 7d."),
+    ("{check: drift}", "the trigger needs 'deployment'."),
+    ("{deployment: churn, check: drift, severity: alert}", "unknown key 'severity'; a monitor trigger takes below, "
+                                                           "check, deployment, level, metric, window."),
+])
+def test_a_bad_trigger_names_the_loop_and_the_trigger(tmp_path: Path, monitor: str, expected: str) -> None:
+    message = refused(tmp_path, f"""\
+      watch:
+        triggers: [{{monitor: {monitor}}}]
+        steps: [{{repro: [train]}}]
+    """)
+    assert message.startswith("shipyard.yaml line 12, loop 'watch', triggers[0]")
+    assert message.endswith(expected), message
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:9000/hook", "ftp://example.com/hook", "hooks.example.com"])
+def test_a_notify_target_that_is_no_http_url_is_refused(tmp_path: Path, url: str) -> None:
+    message = refused(tmp_path, f"""\
+      nightly:
+        schedule: "0 2 * * *"
+        steps: [{{repro: [train]}}]
+        on_failure: {{notify: "{url}", retries: 1}}
+    """)
+    assert message == f"shipyard.yaml line 12, loop 'nightly': on_failure.notify must be an http(s) URL, got {url!r}."
+
+
+@pytest.mark.parametrize(("failure", "expected"), [
+    ("{retries: -1}", "on_failure.retries must be a whole number 0 or more, got -1."),
+    ("{retries: two}", "on_failure.retries must be a whole number 0 or more, got 'two'."),
+    ("{retry_delay: later}", "on_failure.retry_delay: 'later' is not a duration"),
+    ("{email: ops@example.com}", "'on_failure' takes notify (a URL), retries and retry_delay."),
+])
+def test_bad_failure_settings_are_refused(tmp_path: Path, failure: str, expected: str) -> None:
+    message = refused(tmp_path, f"""\
+      nightly:
+        schedule: "0 2 * * *"
+        steps: [{{repro: [train]}}]
+        on_failure: {failure}
+    """)
+    assert message.startswith("shipyard.yaml line 12, loop 'nightly'")
+    assert expected in message, message
+
+
+def test_a_loop_without_steps_or_without_a_way_to_start_is_refused(tmp_path: Path) -> None:
+    assert refused(tmp_path, """\
+      nightly:
+        schedule: "0 2 * * *"
+    """).endswith("'steps' must be a non-empty list (repro, register, promote).")
+    assert "give a 'schedule'" in refused(tmp_path, """\
+      nightly:
+        steps: [{repro: [train]}]
+    """)
+
+
+def test_an_unknown_loop_name_lists_the_loops_there_are(tmp_path: Path) -> None:
+    loops(tmp_path, VALID)
+    with pytest.raises(ConfigError) as caught:
+        get_loop(load_pipeline(tmp_path), "churn-retrian")
+    assert caught.value.message == "shipyard.yaml has no loop named 'churn-retrian' (it has: churn-retrain)."
