@@ -99,7 +99,32 @@ def load_loops(pipeline: Pipeline) -> dict[str, Loop]:
     if not isinstance(node, dict):
         raise ConfigError(f"{PIPELINE_FILE} line {line_of(pipeline.raw, 'loops')}: 'loops' must be a mapping of "
                           "loop names to loops.")
-    return {str(name): _loop(str(name), spec, line_of(node, str(name)), pipeline) for name, spec in node.items()}
+    loops = {str(name): _loop(str(name), spec, line_of(node, str(name)), pipeline) for name, spec in node.items()}
+    served = _served_deployments(pipeline)
+    if served is not None:
+        for name, loop in loops.items():
+            for index, trigger in enumerate(loop.triggers):
+                if trigger.deployment not in served:
+                    raise ConfigError(
+                        f"{PIPELINE_FILE} line {line_of(node, name)}, loop '{name}', triggers[{index}]: deployment "
+                        f"{trigger.deployment!r} is not in serving.yaml (it defines: {', '.join(sorted(served))}); "
+                        "fix the name or add the deployment.")
+    return loops
+
+
+def _served_deployments(pipeline: Pipeline) -> set[str] | None:
+    """Deployment names of the project's serving.yaml, or None without one (then names cannot be checked)."""
+    import yaml
+
+    path = pipeline.root / "serving.yaml"
+    if not path.is_file():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"serving.yaml cannot be read to check loop triggers: {exc}") from None
+    deployments = data.get("deployments") if isinstance(data, dict) else None
+    return {str(name) for name in deployments} if isinstance(deployments, dict) else set()
 
 
 def get_loop(pipeline: Pipeline, name: str) -> Loop:
@@ -154,9 +179,7 @@ def _loop(name: str, spec: Any, line: int | None, pipeline: Pipeline) -> Loop:
     if not isinstance(triggers_node, list):
         raise ConfigError(f"{where}: 'triggers' must be a list of {{monitor: {{...}}}}.")
     triggers = tuple(_trigger(item, f"{where}, triggers[{index}]") for index, item in enumerate(triggers_node))
-    if schedule is None and not triggers:
-        raise ConfigError(f"{where}: give a 'schedule' (cron or 'every 6h') or 'triggers', or both; otherwise the "
-                          "loop only runs with `shipyard loop run`.")
+    # Neither schedule nor triggers is fine: such a loop runs only when asked (`shipyard loop run`, Airflow).
     failure = spec.get("on_failure") or {}
     if not isinstance(failure, dict) or set(failure) - {"notify", "retries", "retry_delay"}:
         raise ConfigError(f"{where}: 'on_failure' takes notify (a URL), retries and retry_delay.")

@@ -68,9 +68,6 @@ def test_an_unknown_loop_or_step_is_refused_in_one_line(tmp_path: Path, monkeypa
     assert calls(root) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 asks that a trigger on an unknown deployment be refused before "
-                   "anything runs; spec.py checks no deployment names (not against serving.yaml, not against the "
-                   "prediction log), so such a trigger silently never fires")
 def test_a_trigger_on_a_deployment_serving_yaml_does_not_define_is_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     watch = {"triggers": [{"monitor": {"deployment": "chrun", "check": "drift"}}], "steps": [{"repro": ["prepare"]}]}

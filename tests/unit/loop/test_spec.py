@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.errors import ConfigError
-from shipyard.loop.spec import Loop, get_loop, load_loops, parse_duration
+from shipyard.loop.spec import Loop, get_loop, load_loops, parse_duration, schedule_trigger
 from shipyard.pipeline.spec import load_pipeline
 
 STAGES = """\
@@ -248,15 +248,16 @@ def test_bad_failure_settings_are_refused(tmp_path: Path, failure: str, expected
     assert expected in message, message
 
 
-def test_a_loop_without_steps_or_without_a_way_to_start_is_refused(tmp_path: Path) -> None:
+def test_a_loop_without_steps_is_refused_and_one_without_schedule_runs_on_demand(tmp_path: Path) -> None:
     assert refused(tmp_path, """\
       nightly:
         schedule: "0 2 * * *"
     """).endswith("'steps' must be a non-empty list (repro, register, promote).")
-    assert "give a 'schedule'" in refused(tmp_path, """\
+    on_demand = loops(tmp_path, """\
       nightly:
         steps: [{repro: [train]}]
-    """)
+    """)["nightly"]
+    assert on_demand.schedule is None and on_demand.triggers == () and schedule_trigger(on_demand) is None
 
 
 def test_an_unknown_loop_name_lists_the_loops_there_are(tmp_path: Path) -> None:
