@@ -42,6 +42,24 @@ def worst(results: list[CheckResult]) -> str:
     return max((result.status for result in results), key=STATUS_ORDER.__getitem__, default="ok")
 
 
+def findings(results: list[CheckResult]) -> str | None:
+    """The worst findings in one sentence ("ALERT: 2 alert(s), 1 warning(s): ..."), or None when all is ok."""
+    alerts = [result for result in results if result.status == "alert"]
+    warns = [result for result in results if result.status == "warn"]
+    if not alerts and not warns:
+        return None
+    worst = alerts or warns
+    named = "; ".join(_short(result.message) for result in worst[:4])
+    more = f" and {len(worst) - 4} more" if len(worst) > 4 else ""
+    return f"{'ALERT' if alerts else 'WARN'}: {len(alerts)} alert(s), {len(warns)} warning(s): {named}{more}."
+
+
+def _short(message: str) -> str:
+    """A message cut at a word boundary (never inside a number) when long."""
+    text = message.rstrip(".")
+    return text if len(text) <= 100 else text[:100].rsplit(" ", 1)[0].rstrip(",;:(") + " ..."
+
+
 def input_checks(reference: Reference, current: WindowProfile, thresholds: Thresholds) -> list[CheckResult]:
     """Drift, missing values, new categories and out-of-range values, per feature."""
     results: list[CheckResult] = []

@@ -26,7 +26,7 @@ from . import _datafiles as files, checks
 from ._datafiles import DataSource
 from .config import Thresholds
 from .source import Reference
-from .windows import SCAN_BATCH_ROWS, FeatureWindow, WindowProfile
+from .windows import SCAN_BATCH_ROWS, FeatureWindow, WindowProfile, fold_levels
 
 
 @dataclass
@@ -64,18 +64,11 @@ class Comparison:
 
     def summary(self) -> str:
         """The verdict in one sentence, naming the worst findings."""
-        alerts = [result for result in self.results if result.status == "alert"]
-        warns = [result for result in self.results if result.status == "warn"]
-        if not alerts and not warns:
-            columns = len(self.reference.profile.get("columns", {}))
-            return (f"OK: {self.current_source.rows:,} rows of {self.current_source.label} compared with "
-                    f"{self.reference_source.rows:,} rows of {self.reference_source.label} over {columns} "
-                    "column(s), nothing out of line.")
-        worst = alerts or warns
-        named = "; ".join(_short(result) for result in worst[:4])
-        more = f" and {len(worst) - 4} more" if len(worst) > 4 else ""
-        label = "ALERT" if alerts else "WARN"
-        return f"{label}: {len(alerts)} alert(s), {len(warns)} warning(s): {named}{more}."
+        columns = len(self.reference.profile.get("columns", {}))
+        return checks.findings(self.results) or (
+            f"OK: {self.current_source.rows:,} rows of {self.current_source.label} compared with "
+            f"{self.reference_source.rows:,} rows of {self.reference_source.label} over {columns} column(s), "
+            "nothing out of line.")
 
 
 def compare_frames(reference: Any, current: Any, *, thresholds: Thresholds | None = None,
@@ -190,7 +183,7 @@ class CurrentProfiler:
             _fold_numeric(feature, reference, self._numbers(name, column))
         elif kind == "categorical":
             feature = feature or FeatureWindow("categorical")
-            _fold_levels(feature, column)
+            fold_levels(feature, column)
         else:
             feature = feature or FeatureWindow(str(kind))
             feature.missing += column.null_count
@@ -281,21 +274,6 @@ def _differences(cumulative: list[int], total: int) -> list[int]:
     return [high - low for low, high in pairwise([0, *cumulative, total])]
 
 
-def _fold_levels(feature: FeatureWindow, column: Any) -> None:
-    """Add an Arrow column's level counts (levels named ``str(value)``, as the reference's); null is missing."""
-    import pyarrow.compute as pc
-
-    counts = pc.value_counts(column)
-    values = counts.field("values").to_pylist()
-    for value, count in zip(values, counts.field("counts").to_pylist(), strict=True):
-        if value is None:
-            feature.missing += count
-        else:
-            feature.count += count
-            key = str(value)
-            feature.levels[key] = feature.levels.get(key, 0) + count
-
-
 def _categorical_reference(column: Any) -> dict[str, Any]:
     import pyarrow.compute as pc
 
@@ -330,14 +308,6 @@ def _add(first: list[int], second: Any) -> list[int]:
     if not first:
         return [int(count) for count in second]
     return [a + int(b) for a, b in zip(first, second, strict=True)]
-
-
-def _short(result: checks.CheckResult) -> str:
-    """The message, cut at a word boundary when long (as ``MonitoringResult.summary`` cuts it)."""
-    text = result.message.rstrip(".")
-    if len(text) <= 100:
-        return text
-    return text[:100].rsplit(" ", 1)[0].rstrip(",;:(") + " ..."
 
 
 def _chosen_columns(available: Sequence[str], columns: Sequence[str] | None, source: DataSource) -> list[str]:

@@ -66,15 +66,7 @@ class MonitoringResult:
 
     def summary(self) -> str:
         """The verdict in one sentence, naming the worst findings."""
-        alerts = [result for result in self.results if result.status == "alert"]
-        warns = [result for result in self.results if result.status == "warn"]
-        if not alerts and not warns:
-            return f"OK: {self.current.rows:,} predictions checked, nothing out of line."
-        worst = alerts or warns
-        named = "; ".join(_short(result) for result in worst[:4])
-        more = f" and {len(worst) - 4} more" if len(worst) > 4 else ""
-        label = "ALERT" if alerts else "WARN"
-        return f"{label}: {len(alerts)} alert(s), {len(warns)} warning(s): {named}{more}."
+        return checks.findings(self.results) or f"OK: {self.current.rows:,} predictions checked, nothing out of line."
 
 
 def monitor(deployment: str, *, since: str | None = None, start: str | None = None, end: str | None = None,
@@ -146,12 +138,6 @@ def _baseline(store: Store, model_uri: str) -> dict[str, float]:
         return {}
 
 
-def _short(result: checks.CheckResult) -> str:
-    """The message, cut at a word boundary (never inside a number) when long."""
-    text = result.message.rstrip(".")
-    if len(text) <= 100:
-        return text
-    return text[:100].rsplit(" ", 1)[0].rstrip(",;:(") + " ..."
 
 
 def _iso(epoch_ms: int) -> str:

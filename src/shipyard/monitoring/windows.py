@@ -193,15 +193,7 @@ class WindowBuilder:
                 feature.total_squares += float((finite * finite).sum())
         elif reference.get("type") == "categorical":
             feature = feature or FeatureWindow("categorical")
-            counts = column.value_counts()
-            for item in counts.to_pylist():
-                value, count = item["values"], item["counts"]
-                if value is None:
-                    feature.missing += count
-                else:
-                    feature.count += count
-                    key = str(value)
-                    feature.levels[key] = feature.levels.get(key, 0) + count
+            fold_levels(feature, column)
         else:
             feature = feature or FeatureWindow(str(reference.get("type", "other")))
             nulls = column.null_count
@@ -244,6 +236,20 @@ class WindowBuilder:
                     len(reference["decile_edges"]) + 1), hist_counts=[0] * max(len(reference["hist_edges"]) - 1, 0))
                 self._add_feature("__prediction__", reference, batch.column(names.index("prediction_value")))
                 self.profile.prediction_values = self.profile.features.pop("__prediction__")
+
+
+def fold_levels(feature: FeatureWindow, column: Any) -> None:
+    """Add an Arrow column's level counts (levels named ``str(value)``, as the reference's); null is missing."""
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(column)
+    for value, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True):
+        if value is None:
+            feature.missing += count
+        else:
+            feature.count += count
+            key = str(value)
+            feature.levels[key] = feature.levels.get(key, 0) + count
 
 
 def _add(first: list[int], second: list[int]) -> list[int]:
