@@ -87,7 +87,26 @@ def training_reference(store: Store, model_uri: str) -> Reference:
 
 def profile_window(deployment: str, window: Window, reference: Reference, *, shadow: bool = False,
                    log_dir: str | None = None, variant: str | None = None) -> WindowProfile:
-    """Fold the live (or shadow) rows of ``window`` into counts on the reference's bins."""
+    """Fold the live (or shadow) rows of ``window`` into counts on the reference's bins.
+
+    Whole hours that are over (and whose files have not changed since) come from the hourly profile
+    cache: a day is 24 small JSON files, not a rescan of the log. Partial hours are scanned.
+    """
+    profile = WindowProfile(window.start_ms, window.end_ms)
+    cacheable = variant is None and not shadow
+    for part, whole in _hours(window):
+        cached = _cached_hour(deployment, part, reference, log_dir) if whole and cacheable else None
+        if cached is None:
+            cached = _scan(deployment, part, reference, shadow=shadow, log_dir=log_dir, variant=variant)
+            if whole and cacheable:
+                _store_hour(deployment, part, reference, log_dir, cached)
+        profile.merge(cached)
+    profile.start_ms, profile.end_ms = window.start_ms, window.end_ms
+    return profile
+
+
+def _scan(deployment: str, window: Window, reference: Reference, *, shadow: bool, log_dir: str | None,
+          variant: str | None) -> WindowProfile:
     import pyarrow.dataset as ds
 
     builder = WindowBuilder(reference.profile, reference.prediction_profile, window.start_ms, window.end_ms)
@@ -98,6 +117,61 @@ def profile_window(deployment: str, window: Window, reference: Reference, *, sha
     for batch in scan_batches(_files(deployment, window, log_dir), columns, condition):
         builder.add_batch(batch)
     return builder.finish()
+
+
+HOUR_MS = 3_600_000
+
+
+def _hours(window: Window) -> list[tuple[Window, bool]]:
+    """The window cut at hour boundaries; ``True`` marks whole hours that are over."""
+    now_ms = int(time.time() * 1000)
+    parts = []
+    start = window.start_ms
+    while start < window.end_ms:
+        boundary = (start // HOUR_MS + 1) * HOUR_MS
+        end = min(boundary, window.end_ms)
+        parts.append((Window(start, end), start % HOUR_MS == 0 and end == boundary and end <= now_ms))
+        start = end
+    return parts
+
+
+def _cache_path(deployment: str, hour: Window, reference: Reference, log_dir: str | None) -> tuple[Any, str]:
+    """Where an hour's profile is cached, and the fingerprint it must carry (reference + the hour's files)."""
+    from ..store._hashing import hash_json
+
+    files = _files(deployment, hour, log_dir)
+    stamp = [(path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in files]
+    reference_key = hash_json({"profile": reference.profile, "prediction": reference.prediction_profile})
+    folder = serving_root(log_dir=log_dir) / "profiles" / f"deployment={deployment}"
+    return folder / f"{hour.start_ms}-{reference_key[:16]}.json", hash_json({"files": stamp})
+
+
+def _cached_hour(deployment: str, hour: Window, reference: Reference, log_dir: str | None) -> WindowProfile | None:
+    import json
+
+    path, fingerprint = _cache_path(deployment, hour, reference, log_dir)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("fingerprint") != fingerprint:  # new files, a merge or late rows: scan again
+        return None
+    return WindowProfile.from_dict(data["profile"])
+
+
+def _store_hour(deployment: str, hour: Window, reference: Reference, log_dir: str | None,
+                profile: WindowProfile) -> None:
+    import json
+    import os
+
+    path, fingerprint = _cache_path(deployment, hour, reference, log_dir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.tmp")
+        temp.write_text(json.dumps({"fingerprint": fingerprint, "profile": profile.to_dict()}))
+        os.replace(temp, path)
+    except OSError:  # a read-only log folder: monitoring still works, it just scans again next time
+        pass
 
 
 @dataclass

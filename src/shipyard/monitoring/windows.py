@@ -102,6 +102,23 @@ class WindowProfile:
             for version, rows in info["versions"].items():
                 mine["versions"][version] = mine["versions"].get(version, 0) + rows
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for the hourly profile cache); :meth:`from_dict` reads it back."""
+        from dataclasses import asdict
+
+        data = asdict(self)
+        data["per_minute"] = {str(minute): count for minute, count in self.per_minute.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WindowProfile:
+        values = dict(data)
+        values["features"] = {name: FeatureWindow(**feature) for name, feature in data["features"].items()}
+        values["per_minute"] = {int(minute): count for minute, count in data["per_minute"].items()}
+        if data.get("prediction_values") is not None:
+            values["prediction_values"] = FeatureWindow(**data["prediction_values"])
+        return cls(**values)
+
     def latency_quantile(self, q: float) -> float | None:
         """Latency (ms) at quantile ``q`` from the bucket counts (upper bucket edge: never optimistic)."""
         total = sum(self.latency_counts)
