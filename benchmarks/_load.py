@@ -6,6 +6,7 @@ measured the same way in the same run and the report quotes ratios.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -52,18 +53,52 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], deadline_s: float = 1
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group, SIGKILL it after 30 s; then any descendant left behind.
+
+    Some servers (BentoML's circus arbiter) put their workers in process groups of their own: those are
+    recorded before the signal and killed by PID if they outlive their parent.
+    """
     if process.poll() is None:
+        family = descendants(process.pid)
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        deadline = time.monotonic() + 10
+        while (left := [pid for pid in family if _alive(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
-def start(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+def _alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+          log: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a server in a session of its own; its output goes to ``log`` (appended) or is dropped."""
+    if log is None:
+        return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def tail(path: Path, lines: int = 5) -> str:
+    """The last ``lines`` lines of a log file, for an error message ('' when there is none)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 def wrk(url: str, body: dict[str, object], *, connections: int, seconds: int, threads: int = 2) -> LoadResult:
@@ -112,4 +147,16 @@ def children(pid: int) -> list[int]:
                 continue
             if int(fields[1]) == pid:
                 found.append(int(entry.name))
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """Children, grandchildren and so on of ``pid`` (at the time of the call)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children(todo.pop()):
+            if child not in found:
+                found.append(child)
+                todo.append(child)
     return found

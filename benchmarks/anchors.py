@@ -1,4 +1,4 @@
-"""Anchor tools (MLflow, Evidently, DVC) in their own venvs.
+"""Anchor tools (MLflow, Evidently, DVC, BentoML) in their own venvs.
 
 Benchmarks compare Shipyard against an established tool *in the same run on the same
 machine*, so ratios stay meaningful on any box. Each anchor lives in its own venv under
@@ -60,6 +60,18 @@ ANCHORS: dict[str, Anchor] = {
         env={
             "DVC_NO_ANALYTICS": "1",  # no usage pings
             "DVC_NO_UPDATER": "1",  # no version check against the network
+            "PYTHONWARNINGS": "ignore",
+        },
+    ),
+    "bentoml": Anchor(
+        # BentoML 1.2+ for the ``@bentoml.service`` class API; the serving benchmark trains the same
+        # scikit-learn pipeline in this venv (pyarrow reads its Parquet file).
+        requirements=("bentoml>=1.2,<2", "scikit-learn", "pandas", "pyarrow"),
+        module="bentoml",
+        dist="bentoml",
+        env={
+            "BENTOML_DO_NOT_TRACK": "True",  # no usage pings
+            "DO_NOT_TRACK": "1",
             "PYTHONWARNINGS": "ignore",
         },
     ),
