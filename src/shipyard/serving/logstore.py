@@ -290,7 +290,10 @@ def scan_batches(files: list[Path], columns: list[str] | None = None, filter: An
     schema = pa.unify_schemas(schemas, promote_options="permissive") if len(files) > 1 else schemas[0]
     dataset = ds.dataset([str(path) for path in files], schema=schema, format="parquet")
     wanted = [name for name in columns if name in schema.names] if columns else None
-    yield from dataset.to_batches(columns=wanted, filter=filter, batch_size=batch_rows)
+    # No pre-buffering and little read-ahead: memory stays flat however large the files (a day of log).
+    options = ds.ParquetFragmentScanOptions(pre_buffer=False)
+    yield from dataset.to_batches(columns=wanted, filter=filter, batch_size=batch_rows, batch_readahead=2,
+                                  fragment_readahead=1, fragment_scan_options=options)
 
 
 def _hour_key(epoch_ms: int) -> str:
