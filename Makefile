@@ -39,6 +39,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_pipeline
 	$(BIN)/python -m benchmarks.bench_serving
 	$(BIN)/python -m benchmarks.bench_monitoring
+	$(BIN)/python -m benchmarks.bench_monitoring_day
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
