@@ -34,8 +34,11 @@ def user_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A user's shell: this environment's tools first on PATH, no SHIPYARD_STORE, and a git with no identity
     configured unless a test adds one (so the stand-in author of the initial commit is tested too)."""
     monkeypatch.delenv("SHIPYARD_STORE", raising=False)
+    # Not MAKEFLAGS/MAKELEVEL either: under the repo's own `make test`, the project's make would run as a
+    # sub-make and print "Entering directory" lines a user's top-level make does not.
     environment = {key: value for key, value in os.environ.items()
-                   if key not in {"SHIPYARD_RUN_ID", "FORCE_COLOR", "EMAIL"} and not key.startswith("GIT_")}
+                   if key not in {"SHIPYARD_RUN_ID", "FORCE_COLOR", "EMAIL", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"}
+                   and not key.startswith("GIT_")}
     environment["PATH"] = os.pathsep.join([str(BIN), environment.get("PATH", "")])
     environment.update({"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "COLUMNS": "200",
                         # no guessing an identity from the host name either: only what a test configures
