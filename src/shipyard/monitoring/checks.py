@@ -138,6 +138,25 @@ def volume_check(current: WindowProfile, previous: WindowProfile | None, thresho
                        "previous window of the same length.", series)
 
 
+def error_check(errors: dict[tuple[int, str, str], int], current: WindowProfile,
+                thresholds: Thresholds) -> CheckResult:
+    """Share of prediction requests the server refused (4xx) or failed (5xx), with the commonest causes."""
+    failed = sum(errors.values())
+    total = failed + current.requests
+    rate = failed / total if total else 0.0
+    status = _level(rate, thresholds.get("errors", "warn_rate"), thresholds.get("errors", "alert_rate"))
+    if not failed:
+        return CheckResult("errors", None, "ok", "error_rate", 0.0, thresholds.get("errors", "alert_rate"),
+                           f"No failed requests among {current.requests:,}.")
+    causes = sorted(errors.items(), key=lambda item: -item[1])[:3]
+    named = ", ".join(f"{count:,} {kind} ({code}{', field ' + field if field else ''})"
+                      for (code, kind, field), count in causes)
+    return CheckResult("errors", None, status, "error_rate", rate, thresholds.get("errors", "alert_rate"),
+                       f"{rate:.1%} of requests failed ({failed:,} of {total:,}): {named}.",
+                       {"causes": [{"status": code, "type": kind, "field": field or None, "count": count}
+                                   for (code, kind, field), count in causes]})
+
+
 def latency_check(current: WindowProfile, thresholds: Thresholds) -> CheckResult:
     p50, p95, p99 = (current.latency_quantile(q) for q in (0.5, 0.95, 0.99))
     if p99 is None:

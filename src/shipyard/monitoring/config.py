@@ -31,6 +31,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "confused": {"warn_increase": 0.1, "alert_increase": 0.25},  # share of low-margin answers, absolute
     "volume": {"warn_ratio": 2.0, "alert_ratio": 5.0, "min_rows": 100},
     "latency": {"p99_warn_ms": 100.0, "p99_alert_ms": 500.0},
+    "errors": {"warn_rate": 0.01, "alert_rate": 0.05},  # share of prediction requests refused or failed
     "quality": {"metric": "auto", "warn_drop": 0.02, "alert_drop": 0.05, "warn_below": None, "alert_below": None,
                 "min_labels": 100},
     "ab": {"alpha": 0.05, "power": 0.8},

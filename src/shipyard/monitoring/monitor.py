@@ -22,6 +22,7 @@ from .source import (
     Reference,
     Window,
     dominant_model,
+    error_counts,
     labelled_rows,
     profile_window,
     shadow_disagreement,
@@ -96,6 +97,7 @@ def monitor(deployment: str, *, since: str | None = None, start: str | None = No
     results += checks.output_checks(chosen, current, thresholds)
     results.append(checks.volume_check(current, previous, thresholds))
     results.append(checks.latency_check(current, thresholds))
+    results.append(checks.error_check(error_counts(deployment, window, log_dir=log_dir), current, thresholds))
     labelled = labelled_rows(deployment, window, log_dir=log_dir)
     classes = list((training.prediction_profile or {}).get("classes") or [])
     results += checks.quality_checks(labelled, current, classes, _baseline(store, model_uri), thresholds)

@@ -232,6 +232,19 @@ def labelled_rows(deployment: str, window: Window, *, log_dir: str | None = None
     return out
 
 
+def error_counts(deployment: str, window: Window, *, log_dir: str | None = None) -> dict[tuple[int, str, str], int]:
+    """Refused or failed requests of the window, counted by (status, error type, field)."""
+    import pyarrow as pa
+
+    files = partition_files(serving_root(log_dir=log_dir) / "errors", deployment, window.start_ms, window.end_ms)
+    parts = list(scan_batches(files, ["timestamp", "status", "error_type", "field"], _range(window)))
+    if not parts:
+        return {}
+    table = pa.Table.from_batches(parts).select(["status", "error_type", "field"])
+    grouped = table.group_by(["status", "error_type", "field"]).aggregate([([], "count_all")])
+    return {(row["status"], row["error_type"], row["field"] or ""): row["count_all"] for row in grouped.to_pylist()}
+
+
 def shadow_disagreement(deployment: str, window: Window, *, log_dir: str | None = None) -> dict[str, dict[str, int]]:
     """Per shadow variant: rows it answered that have a live answer, and how many of those differ."""
     import pyarrow as pa

@@ -37,7 +37,16 @@ from .fleet import Fleet, LiveDeployment, Serving, VariantSlot
 from .inputs import RawRequest
 from .logstore import PartitionedLog
 from .metrics import ServingMetrics
-from .predlog import FeedbackEntry, PredictionEntry, feedback_table, known_request_ids, predictions_table, serving_root
+from .predlog import (
+    ErrorEntry,
+    FeedbackEntry,
+    PredictionEntry,
+    errors_table,
+    feedback_table,
+    known_request_ids,
+    predictions_table,
+    serving_root,
+)
 from .runtime import Answer, Runner
 
 log = logging.getLogger("shipyard.serving")
@@ -62,6 +71,8 @@ class ServerState:
                                           flush_interval=config.flush_interval_s, name="predictions")
         self.feedback = PartitionedLog(root / "feedback", feedback_table, flush_interval=config.flush_interval_s,
                                        name="feedback")
+        self.errors = PartitionedLog(root / "errors", errors_table, flush_interval=config.flush_interval_s,
+                                     name="errors")
         self.recent: dict[str, collections.OrderedDict[str, int]] = {}
         self.ready = False
         self.refresh_wake = asyncio.Event()
@@ -111,6 +122,7 @@ def create_app(config: ServingConfig, *, store: Store | None = None, preload: bo
         state.fleet.on_swap = lambda slot, serving: _on_swap(state, slot, serving)
         state.predictions.start()
         state.feedback.start()
+        state.errors.start()
         for deployment in state.fleet.deployments.values():
             for slot in deployment.slots:
                 _start_batcher(state, deployment, slot)
@@ -139,6 +151,7 @@ def create_app(config: ServingConfig, *, store: Store | None = None, preload: bo
                     await slot.batcher.stop()
             await asyncio.to_thread(state.predictions.close)
             await asyncio.to_thread(state.feedback.close)
+            await asyncio.to_thread(state.errors.close)
 
     app = FastAPI(title="Shipyard model server", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     handlers.install(app)
@@ -347,6 +360,16 @@ async def _unknown_ids(state: ServerState, deployment: str, ids: set[str]) -> se
             return unknown
         await asyncio.sleep(0.1)
     return unknown
+
+
+def record_error(state: ServerState, deployment: str, status: int, exc: BaseException) -> None:
+    """Log a refused or failed prediction request of a known deployment (monitoring's error rate)."""
+    if deployment not in state.fleet.deployments:
+        return
+    now_ms = time.time_ns() // 1_000_000
+    message = exc.message if isinstance(exc, ShipyardError) else f"{type(exc).__name__}: {exc}"
+    state.errors.append(deployment, now_ms, ErrorEntry(now_ms, status, type(exc).__name__,
+                                                       getattr(exc, "field", None), message))
 
 
 def check_token(state: ServerState, request: Any) -> None:

@@ -44,11 +44,11 @@ class FastPath:
             await self.app(scope, receive, send)
             return
         if len(parts) == 2 and parts[0] == "predict":
-            await self._answer(send, path, self._predict(state, parts[1], scope, receive))
+            await self._answer(send, path, self._predict(state, parts[1], scope, receive), state, parts[1])
         elif len(parts) in (4, 6) and parts[:2] == ["v2", "models"] and parts[-1] == "infer" and (
                 len(parts) == 4 or parts[3] == "versions"):
             version = parts[4] if len(parts) == 6 else None
-            await self._answer(send, path, self._infer(state, parts[2], version, scope, receive))
+            await self._answer(send, path, self._infer(state, parts[2], version, scope, receive), state, parts[2])
         else:
             await self.app(scope, receive, send)
 
@@ -69,10 +69,10 @@ class FastPath:
         body = await read_body(scope, receive, state.config.max_body_bytes)
         return await infer_content(state, name, version, body)
 
-    async def _answer(self, send: Send, path: str, work: Awaitable[Any]) -> None:
+    async def _answer(self, send: Send, path: str, work: Awaitable[Any], state: Any, deployment: str) -> None:
         import orjson
 
-        from .app import error_body
+        from .app import error_body, record_error
 
         try:
             content, status = await work, 200
@@ -81,10 +81,12 @@ class FastPath:
             content = {"error": exc.message} if path.startswith("/v2") else error_body(exc)
             if status >= 500:
                 log.error("POST %s failed: %s", path, exc)
+            record_error(state, deployment, status, exc)
         except Exception as exc:
             log.exception("Bug: POST %s raised %s", path, type(exc).__name__)
             status = 500
             content = {"error": {"type": "InternalError", "message": f"{type(exc).__name__}: {exc}", "field": None}}
+            record_error(state, deployment, status, exc)
         payload = orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
         await send({"type": "http.response.start", "status": status,
                     "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})

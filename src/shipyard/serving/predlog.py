@@ -58,6 +58,17 @@ class FeedbackEntry:
     timestamp_ms: int
 
 
+@dataclass
+class ErrorEntry:
+    """A request a deployment refused (4xx) or failed (5xx): monitoring's error rate counts these."""
+
+    timestamp_ms: int
+    status: int
+    error_type: str
+    field: str | None
+    message: str
+
+
 def serving_root(store: Store | None = None, log_dir: str | None = None) -> Path:
     """Where the logs of this store's servers live."""
     if log_dir:
@@ -154,6 +165,18 @@ def feedback_table(entries: list[FeedbackEntry]) -> Any:
         "label": pa.array([label_text(entry.label) for entry in entries], pa.string()),
         "label_value": pa.array([_number(entry.label) for entry in entries], pa.float64()),
         "timestamp": pa.array([entry.timestamp_ms for entry in entries], pa.timestamp("ms", tz="UTC")),
+    })
+
+
+def errors_table(entries: list[ErrorEntry]) -> Any:
+    import pyarrow as pa
+
+    return pa.table({
+        "timestamp": pa.array([entry.timestamp_ms for entry in entries], pa.timestamp("ms", tz="UTC")),
+        "status": pa.array([entry.status for entry in entries], pa.int32()),
+        "error_type": pa.array([entry.error_type for entry in entries], pa.string()),
+        "field": pa.array([entry.field for entry in entries], pa.string()),
+        "message": pa.array([entry.message[:500] for entry in entries], pa.string()),
     })
 
 
