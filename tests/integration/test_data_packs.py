@@ -69,3 +69,22 @@ def test_a_corrupted_object_inside_a_pack_is_refused_by_name(project: Path, tmp_
         remotes.pull(shipyard.current_store(), project, remote)
     assert caught.value.object_hash == victim
     assert not shipyard.current_store().objects.exists(victim)
+
+
+def test_a_local_remote_ignores_what_an_interrupted_push_left(project: Path, tmp_path: Path) -> None:
+    """Files land under a temporary name and are renamed: a push killed mid-file leaves a ``.tmp`` that no
+    listing takes for an object or an index, so the next push sends everything again, intact."""
+    remote_dir = tmp_path / "remote"
+    (remote_dir / "packs").mkdir(parents=True)
+    (remote_dir / "packs" / ".0123.idx.1a2b3c4d.tmp").write_text('{"half an index')
+    big = (project / "data" / "big.bin").read_bytes()
+    big_hash = shipyard.current_store().objects.put_bytes(big).hash
+    (remote_dir / big_hash[:2]).mkdir()
+    (remote_dir / big_hash[:2] / f".{big_hash[2:]}.5e6f7a8b.tmp").write_bytes(big[:1000])  # a partial object
+
+    pushed = remotes.push(shipyard.current_store(), project, remotes.get_remote(project, None))
+
+    assert len(pushed.transferred) == 102
+    assert (remote_dir / big_hash[:2] / big_hash[2:]).read_bytes() == big
+    finished = [path for path in remote_dir.rglob("*") if path.is_file() and not path.name.endswith(".tmp")]
+    assert len(finished) == 3  # the pack, its index and the big object; the leftovers stay inert

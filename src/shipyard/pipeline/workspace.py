@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store import Store
-from ..store.objects import LinkMode, LocalObjectStore
+from ..store.objects import LinkMode, LocalObjectStore, Method
 from .hashing import read_manifest
 
 
@@ -36,9 +36,17 @@ def restore(store: Store, root: Path, record: dict[str, Any], *, link: LinkMode 
     staging = target.with_name(f".{target.name}.restore-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        for name, digest, _size in read_manifest(store, record["hash"], record["path"]):
-            _place(store, digest, staging / name, f"{record['path']}/{name}", link)
-        staging.mkdir(parents=True, exist_ok=True)
+        manifest = read_manifest(store, record["hash"], record["path"])
+        # Folders once each, before the files: not a mkdir per file. Inside the private staging folder
+        # the files are written under their own names; the folder is renamed into place whole.
+        staging.mkdir(parents=True)
+        for folder in sorted({name.rpartition("/")[0] for name, _, _ in manifest} - {""}):
+            (staging / folder).mkdir(parents=True, exist_ok=True)
+        mode = link
+        for name, digest, _size in manifest:
+            method = _place(store, digest, staging / name, f"{record['path']}/{name}", mode, staged=True)
+            if mode == "reflink" and method == "copy":
+                mode = "copy"  # the cache's filesystem cannot clone into this folder: stop asking, file after file
         if target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
@@ -48,12 +56,13 @@ def restore(store: Store, root: Path, record: dict[str, Any], *, link: LinkMode 
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _place(store: Store, digest: str, dest: Path, label: str, link: LinkMode) -> None:
+def _place(store: Store, digest: str, dest: Path, label: str, link: LinkMode, *, staged: bool = False) -> Method:
     objects = store.objects
     if isinstance(objects, LocalObjectStore):
-        objects.link_file(digest, dest, mode=link, label=label)
-    else:  # objects that are not files on this machine cannot be linked: a verified copy
-        objects.get_file(digest, dest, label=label)
+        return objects.link_file(digest, dest, mode=link, label=label, staged=staged)
+    # objects that are not files on this machine cannot be linked: a verified copy
+    objects.get_file(digest, dest, label=label)
+    return "copy"
 
 
 def ignore_in_git(root: Path, relative: str) -> None:

@@ -10,7 +10,13 @@ that gets through anyway is caught by the hash check of the next read.
 
 Whatever the method, the bytes land in a temporary file beside the destination and are renamed into
 place only once they hash to the expected digest: hashed while copying for a copy, and read once
-(the object's own bytes, shared) for a reflink or hardlink.
+(the object's own bytes, shared) for a reflink or hardlink. A directory is restored into a private
+staging folder that is renamed into place whole (``pipeline/workspace.py``); its files need no
+temporary name of their own, so :func:`link_into_staging` writes them under their final name there,
+sparing a rename per file: checking out 10,000 small files is mostly file creation.
+
+Files are handled through raw descriptors (``os.open``/``os.read``/``os.write``) rather than Python file
+objects, whose buffering and extra system calls cost more than the work itself for small files.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Literal
 
 from ..errors import ValidationError
 from ._hashing import CHUNK_SIZE, hash_file, new_hasher
@@ -35,6 +41,7 @@ FICLONE = 0x40049409
 # A hardlink the filesystem refuses for these reasons falls back to a clone or a copy; other errors
 # (no space, no permission on the folder) are real and raised.
 _NO_HARDLINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def check_link_mode(value: str) -> LinkMode:
@@ -66,13 +73,36 @@ def link_out(source: Path, dest: Path, digest: str, *, mode: LinkMode = "reflink
         temp.unlink(missing_ok=True)
 
 
+def link_into_staging(source: Path, dest: Path, digest: str, *, mode: LinkMode = "reflink") -> Method | None:
+    """:func:`link_out` for a ``dest`` inside a staging folder that no reader sees until it is renamed whole.
+
+    The bytes go straight to ``dest`` (its folder must exist); on ``None`` or an error ``dest`` is
+    removed, and the caller drops the staging folder anyway, so nothing partial reaches the workspace.
+    """
+    try:
+        method = _place(source, dest, digest, mode)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    if method is None:
+        dest.unlink(missing_ok=True)
+    return method
+
+
 def _place(source: Path, temp: Path, digest: str, mode: LinkMode) -> Method | None:
     if mode == "hardlink" and _hardlink(source, temp):
         return "hardlink" if hash_file(temp) == digest else None
-    with open(source, "rb") as reader, open(temp, "wb") as writer:
-        cloned = mode != "copy" and _reflink(reader, writer)
-        if not cloned:
-            return "copy" if _copy_hashing(reader, writer) == digest else None
+    reader = os.open(source, os.O_RDONLY | _O_CLOEXEC)
+    try:
+        writer = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
+        try:
+            cloned = mode != "copy" and _reflink(reader, writer)
+            if not cloned:
+                return "copy" if _copy_hashing(reader, writer) == digest else None
+        finally:
+            os.close(writer)
+    finally:
+        os.close(reader)
     return "reflink" if hash_file(temp) == digest else None
 
 
@@ -93,24 +123,30 @@ def _hardlink(source: Path, temp: Path) -> bool:
     return True
 
 
-def _reflink(reader: BinaryIO, writer: BinaryIO) -> bool:
+def _reflink(reader: int, writer: int) -> bool:
     """Clone ``reader``'s file into ``writer``'s (Linux ``FICLONE``); ``False`` where unsupported."""
     if sys.platform != "linux":
         return False
     import fcntl
 
     try:
-        fcntl.ioctl(writer.fileno(), FICLONE, reader.fileno())
+        fcntl.ioctl(writer, FICLONE, reader)
     except OSError:  # EOPNOTSUPP (ext4, tmpfs), EXDEV (another filesystem), EINVAL, ENOTTY...
-        writer.truncate(0)
+        os.ftruncate(writer, 0)
         return False
     return True
 
 
-def _copy_hashing(reader: BinaryIO, writer: BinaryIO) -> str:
+def _copy_hashing(reader: int, writer: int) -> str:
     """Copy while hashing what was read, so the bytes are verified without a second read."""
-    hasher = new_hasher(os.fstat(reader.fileno()).st_size)
-    while chunk := reader.read(CHUNK_SIZE):
+    remaining = os.fstat(reader).st_size
+    hasher = new_hasher(remaining)
+    # Read exactly the size fstat gave (no 1 MiB buffer for a 500-byte file, no extra read for EOF):
+    # whatever was read is what gets hashed and written, so a file that changed meanwhile fails the check.
+    while remaining > 0 and (chunk := os.read(reader, min(CHUNK_SIZE, remaining))):
+        remaining -= len(chunk)
         hasher.update(chunk)
-        writer.write(chunk)
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(writer, view) :]
     return str(hasher.hexdigest())

@@ -44,10 +44,15 @@ def test_large_files_stream_in_chunks_and_match_the_one_shot_hash(store: LocalOb
 
 
 def test_no_temporary_files_are_left_behind(store: LocalObjectStore) -> None:
+    """Neither in the staging folder (streamed puts) nor in the fan-out folders (puts of bytes in memory)."""
     for index in range(5):
         store.put_bytes(f"object {index}".encode())
     store.put_bytes(b"object 0")
-    leftovers = [path for path in (store.root / "tmp").iterdir()]
+    streamed = store.root.parent / "streamed.bin"
+    streamed.write_bytes(b"streamed through the staging folder")
+    store.put_file(streamed)
+    stored = {store.path_for(digest) for digest in store.iter_hashes()}
+    leftovers = [path for path in store.root.rglob("*") if path.is_file() and path not in stored]
     assert leftovers == []
 
 
@@ -84,3 +89,14 @@ def test_canonical_json_is_order_independent_and_refuses_nan() -> None:
     assert hash_json({"b": 1, "a": 2}) == hash_json({"a": 2, "b": 1})
     with pytest.raises(ValueError, match="nan"):
         canonical_json({"x": [float("nan")]})
+
+
+def test_put_bytes_with_an_expected_hash_stores_nothing_when_it_differs(store: LocalObjectStore) -> None:
+    """A download is checked and named with one hash; bytes that do not match never become an object."""
+    wanted = hash_bytes(b"the bytes the remote promised")
+    with pytest.raises(IntegrityError, match=wanted[:12]) as caught:
+        store.put_bytes(b"the bytes that arrived", expected=wanted)
+    assert caught.value.object_hash == wanted
+    assert list(store.iter_hashes()) == []
+    assert [path for path in store.root.rglob("*") if path.is_file()] == []
+    assert store.put_bytes(b"the bytes the remote promised", expected=wanted).hash == wanted
