@@ -45,7 +45,7 @@ SHIFT = {"monthly_charges": 16.0, "age": 10, "contract": [0.30, 0.30, 0.40]}
 pytestmark = pytest.mark.slow
 CHECK_KEYS = {"check", "feature", "status", "statistic", "value", "threshold", "message"}
 CHECK_NAMES = {"drift", "missing", "new_categories", "out_of_range", "prediction_drift", "confused", "volume",
-               "latency", "quality", "ab"}
+               "latency", "errors", "quality", "ab", "shadow"}  # as docs/monitoring.md lists them
 
 
 def shipyard(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
