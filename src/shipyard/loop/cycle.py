@@ -53,6 +53,7 @@ def run_cycle(store: Store, pipeline: Pipeline, loop: Loop, *, trigger: str = "m
     """Run one cycle (or only step ``only_step``, 0-based) under the loop's lock."""
     tell = say or (lambda message: None)
     stop = stop or threading.Event()
+    check_registry(store, loop)
     lock = LoopLock(store, loop.name)
     number = lock.start_cycle(trigger)
     tell(f"cycle {number} of loop '{loop.name}' started ({trigger})")
@@ -100,6 +101,34 @@ def run_cycle(store: Store, pipeline: Pipeline, loop: Loop, *, trigger: str = "m
         notify(loop.notify, {"loop": loop.name, "cycle": number, "status": status, "error": error,
                              "steps": results}, say=tell)
     return CycleResult(loop.name, number, status, results, error)
+
+
+def check_registry(store: Store, loop: Loop) -> None:
+    """Before anything runs: every promote names a model and candidate that exist or that the loop registers.
+
+    Raises:
+        ConfigError: naming the loop, the step and what is missing.
+    """
+    from ..errors import ConfigError
+
+    registers = {(step.args["name"], step.args.get("alias")) for step in loop.steps if step.kind == "register"}
+    for index, step in enumerate(loop.steps):
+        if step.kind != "promote":
+            continue
+        name, candidate = step.args["name"], str(step.args["candidate"])
+        where = f"loop '{loop.name}', steps[{index}] (promote)"
+        if any(registered == name for registered, _ in registers):
+            continue  # the loop registers it before promoting
+        if not _registered(store, name):
+            raise ConfigError(f"{where}: no model is registered as {name!r} and no register step of the loop "
+                              "registers it; fix 'name' or add a register step.")
+        try:
+            if candidate.isdigit():
+                registry.get_version(store, name, int(candidate))
+            else:
+                registry.resolve(store, f"models:/{name}@{candidate}")
+        except NotFoundError as exc:
+            raise ConfigError(f"{where}: candidate {candidate!r}: {exc.message}") from None
 
 
 def run_step(store: Store, pipeline: Pipeline, step: Step, *, say: Say) -> dict[str, Any]:

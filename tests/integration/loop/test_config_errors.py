@@ -78,3 +78,16 @@ def test_a_trigger_on_a_deployment_serving_yaml_does_not_define_is_refused(
     result = invoke("loop", "list")
     line = input_error(result.exit_code, result.stdout, result.stderr)
     assert "loop 'watch', triggers[0]" in line and "'chrun'" in line
+
+
+def test_a_promote_of_a_model_nobody_registers_is_refused_before_any_step_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = {"steps": [{"repro": ["prepare"]},
+                      {"promote": {"name": "ghost", "candidate": "challenger", "data": "data/holdout.parquet",
+                                   "target": "churn"}}]}
+    root = make_project(tmp_path / "loopy", {"gate": gate})
+    monkeypatch.chdir(root)
+    result = invoke("loop", "run", "gate")
+    line = input_error(result.exit_code, result.stdout, result.stderr)
+    assert "loop 'gate', steps[1] (promote)" in line and "'ghost'" in line
+    assert calls(root) == []  # not even the repro step ran
