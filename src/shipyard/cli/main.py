@@ -51,6 +51,7 @@ _COMMANDS: dict[str, str] = {
     "monitor": "monitor:app",
     "loop": "loop:app",
     "scheduler": "loop:scheduler_command",
+    "ui": "ui:ui_command",
 }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Float, and_, bindparam, case, cast, exists, not_, or_, select
+from sqlalchemy import Connection, Float, and_, bindparam, case, cast, exists, func, not_, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from ..errors import ValidationError
@@ -45,9 +45,13 @@ def search_run_records(
     filter: str | None = None,
     order_by: list[str] | str | None = None,
     max_results: int = 1000,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Matching runs as plain dicts (``params``, ``metrics`` and ``tags`` nested), in order."""
-    found = _find(store, experiment, filter, order_by, max_results)
+    """Matching runs as plain dicts (``params``, ``metrics`` and ``tags`` nested), in order.
+
+    ``offset`` skips that many matches first, so a page of a long listing costs one page of reads.
+    """
+    found = _find(store, experiment, filter, order_by, max_results, offset)
     return [_record(row, {section: found.values[section].get(row.id, {}) for section in _SECTIONS})
             for row in found.runs]
 
@@ -87,23 +91,22 @@ def search_runs(
     return pd.concat(parts, axis=1)
 
 
+def count_runs(store: Store, *, experiment: str | list[str] | None = None, filter: str | None = None) -> int:
+    """How many runs match (the size of a paged listing), counted in the database."""
+    query = select(func.count()).select_from(_base_query(store, experiment, filter).subquery())
+    return int(store.db.read(lambda conn: conn.execute(query).scalar_one()))
+
+
 @dataclass
 class _Found:
     runs: list[Any]
     values: dict[str, dict[str, dict[str, Any]]]  # section -> run id -> key -> value
 
 
-def _find(store: Store, experiment: str | list[str] | None, filter: str | None,
-          order_by: list[str] | str | None, max_results: int) -> _Found:
-    if not isinstance(max_results, int) or not 1 <= max_results <= MAX_RESULTS_LIMIT:
-        raise ValidationError(f"max_results must be between 1 and {MAX_RESULTS_LIMIT}, got {max_results!r}.",
-                              field="max_results")
+def _base_query(store: Store, experiment: str | list[str] | None, filter: str | None) -> Any:
     names = [experiment] if isinstance(experiment, str) else list(experiment or [])
     experiment_ids = [experiment_id(store, name, create=False) for name in names]
     tree = parse_filter(filter or "")
-    orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
-    parsed_orders = [parse_order_by(text) for text in orders]
-
     query = (
         select(runs.c.id, experiments.c.name.label("experiment"), runs.c.name, runs.c.status,
                runs.c.start_time, runs.c.end_time, runs.c.parent_id, runs.c.git_commit, runs.c.git_dirty)
@@ -113,11 +116,26 @@ def _find(store: Store, experiment: str | list[str] | None, filter: str | None,
         query = query.where(runs.c.experiment_id.in_(experiment_ids))
     if tree is not None:
         query = query.where(_compile(tree))
+    return query
+
+
+def _find(store: Store, experiment: str | list[str] | None, filter: str | None,
+          order_by: list[str] | str | None, max_results: int, offset: int = 0) -> _Found:
+    if not isinstance(max_results, int) or not 1 <= max_results <= MAX_RESULTS_LIMIT:
+        raise ValidationError(f"max_results must be between 1 and {MAX_RESULTS_LIMIT}, got {max_results!r}.",
+                              field="max_results")
+    if not isinstance(offset, int) or offset < 0:
+        raise ValidationError(f"offset must be a whole number of runs, 0 or more, got {offset!r}.", field="offset")
+    orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
+    parsed_orders = [parse_order_by(text) for text in orders]
+    query = _base_query(store, experiment, filter)
     for position, (field, descending) in enumerate(parsed_orders):
         sort_values, query = _sort_values(query, field, position)
         for value in sort_values:
             query = query.order_by(value.desc().nulls_last() if descending else value.asc().nulls_last())
     query = query.order_by(runs.c.start_time.desc(), runs.c.seq.desc(), runs.c.id).limit(max_results)
+    if offset:
+        query = query.offset(offset)
 
     def fetch(conn: Connection) -> _Found:
         rows = list(conn.execute(query).all())
