@@ -3,15 +3,19 @@
 The demo runs on the first 1,200 customers to stay quick; everything else is the real thing: the copy of
 ``examples/churn`` becomes a git repository, its raw data is added, ``repro`` runs the three stages as
 child processes, the models the train stage logged are registered and gated, a real server answers
-replayed traffic, the monitoring report is written, and one loop cycle retrains on the new rows.
+replayed traffic, the monitoring report is written, one loop cycle retrains on the new rows, and with
+``--keep`` the server and the web UI stay up until SIGTERM.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -21,14 +25,41 @@ from shipyard.errors import ConfigError
 from tests.e2e.conftest import SHIPYARD_SCRIPT
 
 
+def run_demo_and_keep(tmp_path: Path, environment: dict[str, str]) -> tuple[int, str]:
+    """``shipyard demo --keep``: once it says what it kept running, check both answer, then SIGTERM it."""
+    demo = subprocess.Popen([str(SHIPYARD_SCRIPT), "demo", "--rows", "1200", "--keep"], cwd=tmp_path,
+                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert demo.stdout is not None
+    lines: list[str] = []
+    try:
+        for line in demo.stdout:  # the demo's own deadline is the test timeout
+            lines.append(line)
+            kept = re.search(r"web UI at (http://127\.0\.0\.1:\d+) , model server at (http://127\.0\.0\.1:\d+)",
+                             line)
+            if kept:
+                ui_url, serve_url = kept.groups()
+                assert "churn" in httpx.get(ui_url + "/", timeout=10).text
+                assert httpx.get(ui_url + "/pipelines", timeout=30).status_code == 200
+                assert httpx.get(serve_url + "/health/ready", timeout=10).status_code == 200
+                demo.send_signal(signal.SIGTERM)
+        demo.wait(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        demo.stdout.close()
+    output = "".join(lines)
+    assert "Kept running" in output, output
+    return demo.returncode, output
+
+
 @pytest.mark.slow
 def test_demo_runs_the_example_pipeline_then_registers_gates_and_traces_its_models(tmp_path: Path) -> None:
     environment = {**os.environ, "COLUMNS": "1000", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-    done = subprocess.run([str(SHIPYARD_SCRIPT), "demo", "--rows", "1200"], cwd=tmp_path, env=environment,
-                          capture_output=True, text=True, timeout=240, check=False)
+    returncode, stdout = run_demo_and_keep(tmp_path, environment)
 
-    assert done.returncode == 0, done.stdout + done.stderr
-    steps = [line.split(".", 1)[0] for line in done.stdout.splitlines() if line[:1].isdigit()]
+    assert returncode == 0, stdout
+    steps = [line.split(".", 1)[0] for line in stdout.splitlines() if line[:1].isdigit()]
     assert steps == [str(number) for number in range(1, 14)]
     root = tmp_path / "shipyard-demo" / "churn"
     lock = yaml.safe_load((root / "shipyard.lock").read_text())["stages"]
@@ -65,7 +96,7 @@ def test_demo_runs_the_example_pipeline_then_registers_gates_and_traces_its_mode
     assert len(logged) > 0 and set(logged["variant"]) >= {"champion", "challenger", "challenger-shadow"}
     report = (tmp_path / "shipyard-demo" / "report.html").read_text()
     assert "<html" in report.lower() and "contract" in report  # the drifted contract column is reported
-    assert "loop 'churn-retrain' cycle 1 succeeded" in done.stdout
+    assert "loop 'churn-retrain' cycle 1 succeeded" in stdout
 
 
 def test_the_demo_replaces_its_own_copy_but_never_a_folder_it_did_not_make(tmp_path: Path) -> None:

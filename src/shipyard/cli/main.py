@@ -126,12 +126,15 @@ def _main(
 @app.command()
 def demo(
     rows: int = typer.Option(0, "--rows", help="Use only the first N rows of the data (0 = all)."),
+    keep: bool = typer.Option(False, "--keep", help="Afterwards leave the model server and the web UI running "
+                              "(Ctrl-C stops them)."),
 ) -> None:
-    """Train a churn model on the IBM Telco data as tracked runs and print the runs table.
+    """The whole story on IBM Telco churn: pipeline, registry, ONNX, serving, monitoring, retraining loop.
 
-    Example: shipyard demo
+    Example: shipyard demo --keep
     """
-    from ..demo.churn import run_demo
+    from ..demo.churn import DEMO_DIR, run_demo
+    from ..demo.keep import keep_running, ui_hint
     from ..tracking.search import search_run_records
     from ._store import writable_store
     from .runs import runs_table
@@ -152,6 +155,14 @@ def demo(
         "shipyard models show churn   |   shipyard models history churn   |   "
         "shipyard lineage models:/churn@champion"
     )
+    project = DEMO_DIR / "churn"
+    if keep:
+        assert store.location.root is not None
+        keep_running(store.location.root, project.resolve(), (project / "serving.yaml").resolve(),
+                     say=lambda line: _output.console.print(_output.escape(line)))
+    else:
+        _output.console.print(f"Web UI: {_output.escape(ui_hint())}   |   or run `shipyard demo --keep` to leave "
+                              "the server and the UI running.")
 
 
 def _write_crash_log(exc: BaseException) -> Path:

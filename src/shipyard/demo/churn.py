@@ -34,6 +34,7 @@ from . import project, release, traffic
 from .telco import TARGET as TARGET, build_pipeline as build_pipeline, load_churn as load_churn  # bench_batch.py
 
 LOOP = "churn-retrain"  # the loop of examples/churn/shipyard.yaml the demo runs once
+DEMO_DIR = Path("shipyard-demo")  # where the demo works unless told otherwise; the project is DEMO_DIR/churn
 
 
 def run_demo(console: Console, rows: int | None = None, workdir: Path | None = None) -> str:
@@ -47,7 +48,7 @@ def run_demo(console: Console, rows: int | None = None, workdir: Path | None = N
     """
     started = time.perf_counter()
     store = current_store()
-    folder = workdir or Path("shipyard-demo")
+    folder = workdir or DEMO_DIR
     source = project.example_project()
     root = project.fresh_copy(source, folder / "churn")
     console.print(f"[bold]1.[/] Copied the example project {escape(_shown(source))} to {escape(str(root))}: "

@@ -72,7 +72,7 @@ def serve_and_replay(store_root: Path, root: Path, config: Path, target: str) ->
                                str(port)], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     started = time.perf_counter()
     try:
-        _wait_ready(url, server)
+        wait_ready(url, server)
         test = pd.read_parquet(root / "data" / "test.parquet")
         labels = test.pop(target).tolist()
         test.insert(0, "customer_id", [f"customer-{index}" for index in test.index])
@@ -147,7 +147,8 @@ def _feedback(url: str, answers: list[dict[str, Any]], labels: list[Any]) -> int
     return len(items)
 
 
-def _wait_ready(url: str, server: subprocess.Popen[bytes], deadline_s: float = 120) -> None:
+def wait_ready(url: str, server: subprocess.Popen[bytes], deadline_s: float = 120) -> None:
+    """Poll the server's readiness with a deadline; its stderr (when piped) explains an early exit."""
     import httpx
 
     deadline = time.monotonic() + deadline_s
