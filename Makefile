@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench clean system-deps
+.PHONY: demo test lint bench docs clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_serving
 	$(BIN)/python -m benchmarks.bench_monitoring
 	$(BIN)/python -m benchmarks.bench_monitoring_day
+
+# The documentation site in site/, built offline: the CLI reference is generated from the Typer app first,
+# then mkdocs builds with --strict (any warning fails). NO_MKDOCS_2_WARNING silences Material's banner.
+docs: $(STAMP_DEV)
+	$(BIN)/python scripts/gen_cli_reference.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
