@@ -57,3 +57,31 @@ def test_inline_assets_hold_the_library_and_the_renderer_and_fetch_nothing() -> 
     assert "uPlot" in assets and "shipyardCharts" in assets and 'data-drawn", "1"' in assets
     assert not re.search(r"""(?:src|href)\s*=|@import|fetch\(|XMLHttpRequest""", assets)
     assert 40_000 < len(assets.encode()) < 80_000
+
+
+def test_parallel_makes_numeric_and_category_axes_and_one_line_per_name() -> None:
+    spec = charts.parallel(
+        ["lr", "optimizer", "depth", "auc"],
+        {"a": [0.1, "sgd", "10", 0.7], "b": [0.01, "adam", "2", 0.9], "c": [None, "sgd", None, math.nan]},
+        color_axis="auc",
+    )
+    assert spec["kind"] == "parallel" and spec["color_axis"] == 3 and spec["height"] == 320
+    assert spec["axes"] == [
+        {"name": "lr", "type": "number", "min": 0.01, "max": 0.1},
+        {"name": "optimizer", "type": "category", "categories": ["adam", "sgd"]},
+        {"name": "depth", "type": "category", "categories": ["2", "10"]},  # numbers as text sort by value
+        {"name": "auc", "type": "number", "min": 0.7, "max": 0.9},
+    ]
+    assert spec["lines"] == [{"name": "a", "values": [0.1, 1.0, 1.0, 0.7]},
+                             {"name": "b", "values": [0.01, 0.0, 0.0, 0.9]},
+                             {"name": "c", "values": [None, 1.0, None, None]}]
+    json.dumps(spec, allow_nan=False)  # drawable: no NaN reaches the page
+
+
+def test_parallel_keeps_a_given_category_order_and_refuses_ragged_lines() -> None:
+    spec = charts.parallel(["size"], {"x": ["big"], "y": ["small"]}, categories={"size": ["small", "big"]})
+    assert spec["axes"][0]["categories"] == ["small", "big"] and spec["lines"][0]["values"] == [1.0]
+    with pytest.raises(ValueError, match="2 values for 1 axes"):
+        charts.parallel(["size"], {"x": [1, 2]})
+    with pytest.raises(ValueError, match="color_axis"):
+        charts.parallel(["size"], {"x": [1]}, color_axis="nope")

@@ -2,8 +2,8 @@
 
 The monitoring report and the web UI both call these functions, so a histogram or a time series looks and
 behaves the same everywhere (hover values, drag to zoom on time series). Python builds small JSON specs;
-``assets/charts.js`` draws them. Everything a page needs is inlined by :func:`inline_assets`, so a report
-is one self-contained file.
+``assets/charts.js`` draws them (parallel coordinates, which uPlot does not do, on a canvas of its own).
+Everything a page needs is inlined by :func:`inline_assets`, so a report is one self-contained file.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import functools
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -71,6 +71,50 @@ def lines(x: list[float], series: dict[str, list[float | None]], *, x_label: str
                        for name, values in series.items()]}
 
 
+def parallel(axes: Sequence[str], lines: Mapping[str, Sequence[object]], *, color_axis: str | None = None,
+             categories: Mapping[str, Sequence[str]] | None = None, height: int = 320) -> dict[str, Any]:
+    """Parallel coordinates: one vertical axis per name, one polyline per line crossing them (params -> a metric).
+
+    An axis whose values are all numbers (or missing) is numeric, scaled from its smallest to its largest
+    value; any other axis is categorical, its values placed in order as text. Hovering a line highlights it
+    and shows its name and values.
+
+    Args:
+        axes: the axis names, left to right.
+        lines: line name (e.g. a run) -> one value per axis: a number, a text or ``None`` (missing: the line
+            breaks around that axis; a non-finite number counts as missing).
+        color_axis: colour each line by its value on this (numeric) axis, low to high; default one colour.
+        categories: the order of a categorical axis's values (default: numbers-as-text by value, then text).
+    """
+    names = [str(name) for name in axes]
+    if color_axis is not None and color_axis not in names:
+        raise ValueError(f"color_axis {color_axis!r} is not one of the axes {names}.")
+    rows = {str(name): list(values) for name, values in lines.items()}
+    for name, values in rows.items():
+        if len(values) != len(names):
+            raise ValueError(f"Line {name!r} has {len(values)} values for {len(names)} axes.")
+    spec_axes: list[dict[str, Any]] = []
+    columns: list[list[float | None]] = []
+    for index, name in enumerate(names):
+        present = [values[index] for values in rows.values() if _present(values[index])]
+        if all(isinstance(value, int | float) and not isinstance(value, bool) for value in present):
+            numbers = [float(value) for value in present]  # type: ignore[arg-type]
+            spec_axes.append({"name": name, "type": "number", "min": min(numbers, default=0.0),
+                              "max": max(numbers, default=1.0)})
+            columns.append([_number(values[index]) if _present(values[index]) else None for values in rows.values()])
+            continue
+        texts = [str(value) for value in present]
+        order = [str(item) for item in (categories or {}).get(name, [])]
+        order += sorted(set(texts) - set(order), key=_category_key)
+        spec_axes.append({"name": name, "type": "category", "categories": order})
+        position = {text: float(at) for at, text in enumerate(order)}
+        columns.append([position[str(values[index])] if _present(values[index]) else None for values in rows.values()])
+    return {"kind": "parallel", "height": height, "axes": spec_axes,
+            "color_axis": None if color_axis is None else names.index(color_axis),
+            "lines": [{"name": name, "values": [column[row] for column in columns]}
+                      for row, name in enumerate(rows)]}
+
+
 def chart(spec: dict[str, Any], *, title: str = "", css_class: str = "") -> str:
     """An HTML figure holding one chart; ``title`` and every string in the spec are escaped.
 
@@ -89,3 +133,16 @@ def _number(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+def _present(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and not math.isfinite(value))
+
+
+def _category_key(text: str) -> tuple[int, float, str]:
+    """Numbers written as text first, by value (``"2"`` before ``"10"``), then other text alphabetically."""
+    try:
+        number = float(text)
+    except ValueError:
+        return (1, 0.0, text)
+    return (0, number, text) if math.isfinite(number) else (1, 0.0, text)

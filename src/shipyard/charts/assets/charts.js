@@ -1,7 +1,9 @@
 /* Shipyard charts: draws every <div class="sy-chart" data-spec="..."> with the vendored uPlot.
    One way to draw a chart in the project: the monitoring report and the web UI both emit these specs.
    Spec kinds: "histogram" (grouped bars over labelled bins), "timeseries" (lines over epoch seconds, drag
-   to zoom, double-click to reset), "lines" (lines over numeric x, e.g. metric curves over steps).
+   to zoom, double-click to reset), "lines" (lines over numeric x, e.g. metric curves over steps),
+   "parallel" (parallel coordinates on a canvas of its own: uPlot has none; hover highlights a line and a
+   tooltip lists its values; the box gets data-lines and data-axes, the counts drawn).
    Options: "utc" (timeseries: times in UTC instead of the browser's zone), "y_min" (pin the y axis bottom,
    e.g. 0 for counts), "x_label", "y_label", "colors". A chart that cannot be drawn says so in its box and
    gets data-error; a drawn one gets data-drawn="1" (tests wait for it). Labels reach the page only as text
@@ -12,7 +14,17 @@
   var MAX_TICK_LABELS = 24;
 
   function colour(index, spec) {
-    return (spec.colors && spec.colors[index]) || PALETTE[index % PALETTE.length];
+    return (spec.colors && spec.colors[index]) || (index < PALETTE.length ? PALETTE[index] : spread(index));
+  }
+
+  /* Series past the palette (a comparison of 100 runs) get hues a golden angle apart, as hex (fills append alpha). */
+  function spread(index) {
+    var h = (index * 137.508) % 360, s = 0.6, l = 0.45;
+    function channel(n) {
+      var k = (n + h / 30) % 12, c = l - s * Math.min(l, 1 - l) * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+      return ("0" + Math.round(c * 255).toString(16)).slice(-2);
+    }
+    return "#" + channel(0) + channel(8) + channel(4);
   }
 
   function percent(v, max) {
@@ -121,9 +133,143 @@
     return {opts: opts, data: data};
   }
 
+  function clip(text, n) { text = String(text); return text.length > n ? text.slice(0, n - 1) + "\u2026" : text; }
+
+  /* Parallel coordinates: numeric axes run min (bottom) to max (top), category axes place their values evenly.
+     Lines are coloured by their value on spec.color_axis, blue (low) to orange (high). Names and values are
+     drawn with fillText and shown in the tooltip with textContent, never as markup. */
+  function parallel(el, spec) {
+    var axes = spec.axes, lines = spec.lines, height = spec.height || 320, top = 40, bottom = 14, side = 64;
+    var box = document.createElement("div"), canvas = document.createElement("canvas"), tip = document.createElement("div");
+    box.style.position = "relative";
+    tip.className = "sy-tip";
+    tip.hidden = true;
+    tip.style.cssText = "position:absolute;pointer-events:none;background:#fff;border:1px solid #8c959f;border-radius:4px;" +
+      "padding:4px 7px;font:12px system-ui,sans-serif;white-space:pre;z-index:5;box-shadow:0 1px 4px #0003";
+    box.appendChild(canvas);
+    box.appendChild(tip);
+    el.appendChild(box);
+    var width = 0, hot = -1, c = spec.color_axis;
+    function range(i) {
+      var a = axes[i];
+      return a.type === "category" ? [0, Math.max(a.categories.length - 1, 0)] : [a.min, a.max];
+    }
+    function x(i) { return axes.length < 2 ? width / 2 : side + i * (width - 2 * side) / (axes.length - 1); }
+    function y(i, v) {
+      var r = range(i), t = r[1] > r[0] ? (v - r[0]) / (r[1] - r[0]) : 0.5;
+      return height - bottom - t * (height - top - bottom);
+    }
+    function text(i, v) { return v == null ? "-" : axes[i].type === "category" ? axes[i].categories[v] : number(v); }
+    function ticks(i) {
+      var r = range(i), out = [], k;
+      if (axes[i].type === "category") {
+        for (k = 0; k <= r[1]; k += Math.max(1, Math.ceil((r[1] + 1) / 12))) out.push(k);
+        return out;
+      }
+      if (!(r[1] > r[0])) return [r[0]];
+      for (k = 0; k <= 4; k++) out.push(r[0] + (r[1] - r[0]) * k / 4);
+      return out;
+    }
+    function stroke(line) {
+      if (c == null) return PALETTE[0];
+      var v = line.values[c], r = range(c);
+      if (v == null) return "#8c959f";
+      var t = r[1] > r[0] ? (v - r[0]) / (r[1] - r[0]) : 0.5;
+      return "hsl(" + Math.round(220 - 190 * t) + ",75%," + Math.round(42 + 8 * t) + "%)";
+    }
+    function trace(g, line, alpha, lineWidth) {
+      var pen = false;
+      g.globalAlpha = alpha;
+      g.strokeStyle = stroke(line);
+      g.lineWidth = lineWidth;
+      g.beginPath();
+      line.values.forEach(function (v, i) {
+        if (v == null) { pen = false; return; }
+        if (pen) g.lineTo(x(i), y(i, v)); else g.moveTo(x(i), y(i, v));
+        pen = true;
+      });
+      g.stroke();
+      g.globalAlpha = 1;
+    }
+    function paint() {
+      var ratio = window.devicePixelRatio || 1, g = canvas.getContext("2d");
+      var room = axes.length < 2 ? 30 : Math.max(6, Math.floor((width - 2 * side) / (axes.length - 1) / 7));
+      canvas.width = width * ratio;
+      canvas.height = height * ratio;
+      canvas.style.width = width + "px";
+      canvas.style.height = height + "px";
+      g.setTransform(ratio, 0, 0, ratio, 0, 0);
+      g.clearRect(0, 0, width, height);
+      g.lineJoin = "round";
+      lines.forEach(function (line, j) { if (j !== hot) trace(g, line, hot < 0 ? 0.8 : 0.15, 1.5); });
+      if (hot >= 0) trace(g, lines[hot], 1, 3.5);
+      g.strokeStyle = "#59636e";
+      g.fillStyle = "#1f2328";
+      g.lineWidth = 1;
+      axes.forEach(function (a, i) {
+        var px = Math.round(x(i)) + 0.5;
+        g.beginPath();
+        g.moveTo(px, top);
+        g.lineTo(px, height - bottom);
+        g.stroke();
+        g.textAlign = "center";
+        g.font = "600 12px system-ui,sans-serif";
+        g.fillText(clip(a.name, Math.max(room, 8)), px, 14);
+        g.font = "11px system-ui,sans-serif";
+        g.textAlign = "right";
+        ticks(i).forEach(function (v) {
+          var py = Math.round(y(i, v)) + 0.5;
+          g.beginPath();
+          g.moveTo(px - 4, py);
+          g.lineTo(px, py);
+          g.stroke();
+          g.fillText(clip(text(i, v), 10), px - 6, py + 4);
+        });
+      });
+    }
+    function nearest(mx, my) {
+      var i = 0, best = -1, gap = 8;
+      while (i < axes.length - 2 && mx > x(i + 1)) i++;
+      lines.forEach(function (line, j) {
+        var a = line.values[i], b = line.values[i + 1], py;
+        if (axes.length < 2 || mx <= x(0)) py = a == null ? null : y(0, a);
+        else if (mx >= x(axes.length - 1)) py = line.values[axes.length - 1] == null ? null : y(axes.length - 1, line.values[axes.length - 1]);
+        else if (a == null || b == null) py = null;
+        else py = y(i, a) + (y(i + 1, b) - y(i, a)) * (mx - x(i)) / (x(i + 1) - x(i));
+        if (py != null && Math.abs(py - my) < gap) { gap = Math.abs(py - my); best = j; }
+      });
+      return best;
+    }
+    canvas.addEventListener("mousemove", function (event) {
+      var found = nearest(event.offsetX, event.offsetY);
+      if (found !== hot) { hot = found; paint(); }
+      if (hot < 0) { tip.hidden = true; el.removeAttribute("data-hover"); return; }
+      var line = lines[hot];
+      tip.textContent = line.name + "\n" + axes.map(function (a, i) { return a.name + ": " + text(i, line.values[i]); }).join("\n");
+      tip.hidden = false;
+      tip.style.left = Math.min(event.offsetX + 14, Math.max(0, width - tip.offsetWidth)) + "px";
+      tip.style.top = (event.offsetY + 14) + "px";
+      el.setAttribute("data-hover", line.name);
+    });
+    canvas.addEventListener("mouseleave", function () { hot = -1; tip.hidden = true; el.removeAttribute("data-hover"); paint(); });
+    function fit() {
+      var w = Math.max(260, el.clientWidth || 480);
+      if (w !== width) { width = w; paint(); }
+    }
+    fit();
+    el.setAttribute("data-lines", String(lines.length));
+    el.setAttribute("data-axes", String(axes.length));
+    el.setAttribute("data-drawn", "1");
+    if (window.ResizeObserver) new ResizeObserver(fit).observe(el);
+  }
+
   function draw(el) {
     var spec;
     try { spec = JSON.parse(el.getAttribute("data-spec")); } catch (e) { fail(el, "chart data unreadable"); return; }
+    if (spec.kind === "parallel") {
+      try { parallel(el, spec); } catch (e) { fail(el, "chart could not be drawn: " + e.message); }
+      return;
+    }
     if (typeof uPlot === "undefined") { fail(el, "the chart library did not load"); return; }
     try {
       var made = spec.kind === "histogram" ? histogram(el, spec) : lines(el, spec, spec.kind === "timeseries");
