@@ -67,10 +67,10 @@ def test_parallel_makes_numeric_and_category_axes_and_one_line_per_name() -> Non
     )
     assert spec["kind"] == "parallel" and spec["color_axis"] == 3 and spec["height"] == 320
     assert spec["axes"] == [
-        {"name": "lr", "type": "number", "min": 0.01, "max": 0.1},
+        {"name": "lr", "type": "number", "min": 0.01, "max": 0.1, "log": False},
         {"name": "optimizer", "type": "category", "categories": ["adam", "sgd"]},
         {"name": "depth", "type": "category", "categories": ["2", "10"]},  # numbers as text sort by value
-        {"name": "auc", "type": "number", "min": 0.7, "max": 0.9},
+        {"name": "auc", "type": "number", "min": 0.7, "max": 0.9, "log": False},
     ]
     assert spec["lines"] == [{"name": "a", "values": [0.1, 1.0, 1.0, 0.7]},
                              {"name": "b", "values": [0.01, 0.0, 0.0, 0.9]},
@@ -85,3 +85,8 @@ def test_parallel_keeps_a_given_category_order_and_refuses_ragged_lines() -> Non
         charts.parallel(["size"], {"x": [1, 2]})
     with pytest.raises(ValueError, match="color_axis"):
         charts.parallel(["size"], {"x": [1]}, color_axis="nope")
+
+
+def test_parallel_uses_a_log_axis_for_positive_values_spanning_decades() -> None:
+    spec = charts.parallel(["lr", "shift"], {"a": [0.001, -1.0], "b": [0.1, 100.0]})
+    assert [axis["log"] for axis in spec["axes"]] == [True, False]  # a negative value keeps an axis linear

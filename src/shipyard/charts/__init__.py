@@ -76,7 +76,8 @@ def parallel(axes: Sequence[str], lines: Mapping[str, Sequence[object]], *, colo
     """Parallel coordinates: one vertical axis per name, one polyline per line crossing them (params -> a metric).
 
     An axis whose values are all numbers (or missing) is numeric, scaled from its smallest to its largest
-    value; any other axis is categorical, its values placed in order as text. Hovering a line highlights it
+    value, logarithmically when they are all positive and span a factor of 100 or more (learning rates);
+    any other axis is categorical, its values placed in order as text. Hovering a line highlights it
     and shows its name and values.
 
     Args:
@@ -99,8 +100,9 @@ def parallel(axes: Sequence[str], lines: Mapping[str, Sequence[object]], *, colo
         present = [values[index] for values in rows.values() if _present(values[index])]
         if all(isinstance(value, int | float) and not isinstance(value, bool) for value in present):
             numbers = [float(value) for value in present]  # type: ignore[arg-type]
-            spec_axes.append({"name": name, "type": "number", "min": min(numbers, default=0.0),
-                              "max": max(numbers, default=1.0)})
+            low, high = min(numbers, default=0.0), max(numbers, default=1.0)
+            spec_axes.append({"name": name, "type": "number", "min": low, "max": high,
+                              "log": low > 0 and high >= 100 * low})
             columns.append([_number(values[index]) if _present(values[index]) else None for values in rows.values()])
             continue
         texts = [str(value) for value in present]

@@ -156,7 +156,7 @@
     }
     function x(i) { return axes.length < 2 ? width / 2 : side + i * (width - 2 * side) / (axes.length - 1); }
     function y(i, v) {
-      var r = range(i), t = r[1] > r[0] ? (v - r[0]) / (r[1] - r[0]) : 0.5;
+      var r = range(i), f = axes[i].log ? Math.log10 : Number, t = r[1] > r[0] ? (f(v) - f(r[0])) / (f(r[1]) - f(r[0])) : 0.5;
       return height - bottom - t * (height - top - bottom);
     }
     function text(i, v) { return v == null ? "-" : axes[i].type === "category" ? axes[i].categories[v] : number(v); }
@@ -167,7 +167,14 @@
         return out;
       }
       if (!(r[1] > r[0])) return [r[0]];
-      for (k = 0; k <= 4; k++) out.push(r[0] + (r[1] - r[0]) * k / 4);
+      if (axes[i].log) {  // powers of ten, thinned to about six
+        var first = Math.ceil(Math.log10(r[0]) - 1e-9), last = Math.floor(Math.log10(r[1]) + 1e-9);
+        for (k = first; k <= last; k += Math.max(1, Math.ceil((last - first + 1) / 6))) out.push(Math.pow(10, k));
+        return out;
+      }
+      var raw = (r[1] - r[0]) / 4, size = Math.pow(10, Math.floor(Math.log10(raw))), f = raw / size;
+      var step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * size;  // round steps: 0.02, not 0.02475
+      for (k = Math.ceil(r[0] / step - 1e-9); k * step <= r[1] + step * 1e-9; k++) out.push(+(k * step).toPrecision(12));
       return out;
     }
     function stroke(line) {
