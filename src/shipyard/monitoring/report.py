@@ -43,9 +43,7 @@ def render_report(result: MonitoringResult, *, generated_ms: int | None = None) 
         generated_ms: the time printed in the footer (epoch ms; default now).
     """
     generated = time.time() * 1000 if generated_ms is None else generated_ms
-    sections = [_failing(result), _drift(result), _response(result), _traffic(result), _quality(result),
-                _ab(result)]
-    body = "\n".join([_header(result), _nav(result), *sections, _notes(result)])
+    body = report_body(result)
     data = json.dumps(_finite(result.to_dict()), separators=(",", ":"), allow_nan=False, default=str)
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -56,6 +54,32 @@ def render_report(result: MonitoringResult, *, generated_ms: int | None = None) 
             f"inlined; this file needs no network. The JSON result is embedded as "
             f"<code>#shipyard-result</code>.</footer>\n</main>\n"
             f'<script type="application/json" id="shipyard-result">{data}</script>\n</body>\n</html>\n')
+
+
+def report_body(result: MonitoringResult, *, heading_level: int = 1) -> str:
+    """The report's content without the document around it: :func:`report_summary` then :func:`report_sections`.
+
+    For pages that embed the report (the web UI); they supply the styles (the ``sy-*`` and ``badge-*``
+    classes) and the chart assets.
+    """
+    return "\n".join([report_summary(result, heading_level=heading_level), report_sections(result)])
+
+
+def report_summary(result: MonitoringResult, *, heading_level: int = 1) -> str:
+    """The header with the verdict, the one-sentence summary and the window's facts.
+
+    Args:
+        result: what :func:`shipyard.monitoring.monitor.monitor` returned.
+        heading_level: the level of its heading; 2 on a page that has its own ``<h1>``.
+    """
+    return _header(result, heading_level)
+
+
+def report_sections(result: MonitoringResult) -> str:
+    """The section links, then the sections (failing checks, drift, responses, traffic, quality, A/B) and notes."""
+    sections = [_failing(result), _drift(result), _response(result), _traffic(result), _quality(result),
+                _ab(result)]
+    return "\n".join([_nav(result), *sections, _notes(result)])
 
 
 def write_report(result: MonitoringResult, path: str | Path) -> Path:
@@ -83,7 +107,7 @@ def write_report(result: MonitoringResult, path: str | Path) -> Path:
 
 # ----------------------------------------------------------------------------------------------- sections
 
-def _header(result: MonitoringResult) -> str:
+def _header(result: MonitoringResult, level: int = 1) -> str:
     window, current = result.window, result.current
     coverage = f" ({result.labelled_rows / current.rows:.1%} of predictions)" if current.rows else ""
     reference = result.reference
@@ -99,7 +123,7 @@ def _header(result: MonitoringResult) -> str:
     ]
     rows = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
     return (f'<header id="summary" class="sy-summary verdict-{_e(result.verdict)}">\n'
-            f'<div class="sy-title"><h1>Monitoring report: <code>{_e(result.deployment)}</code></h1>'
+            f'<div class="sy-title"><h{level}>Monitoring report: <code>{_e(result.deployment)}</code></h{level}>'
             f'{_badge(result.verdict, big=True)}</div>\n<p class="sy-verdict">{_text(result.summary())}</p>\n'
             f'<dl class="sy-facts">{rows}</dl>\n</header>')
 
