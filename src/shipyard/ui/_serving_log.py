@@ -1,0 +1,182 @@
+"""What the deployments pages read from ``serving.yaml`` and the prediction log, each read bounded.
+
+The log is Parquet partitioned by deployment and hour (:mod:`shipyard.serving.logstore`), so every read
+here names its deployment and hours: counting a day reads only the ``timestamp`` and ``shadow`` columns
+(whole row groups inside the range are counted from their statistics), the latest answer and the variants
+seen come from the newest hour alone, and the recent predictions table widens from the newest hour back
+only until it has its rows. A page over a day at 500 predictions/s therefore never loads the day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+from ..serving.config import ServingConfig, load_config
+from ..serving.logstore import partition_files, read_table
+from ..serving.predlog import prediction_log, serving_root
+
+if TYPE_CHECKING:
+    from ..monitoring.source import Window
+    from .app import UISettings
+
+SERVING_FILE = "serving.yaml"
+_PREFIX = "deployment="
+
+
+@dataclass
+class ProjectServing:
+    """The project's ``serving.yaml`` (None without one) and the log folder the pages read."""
+
+    config: ServingConfig | None
+    problem: str | None  # why serving.yaml could not be read, shown on the page instead of failing it
+    root: Path  # the serving log root: predictions/, feedback/, errors/ below it
+
+    @property
+    def log_dir(self) -> str:
+        return str(self.root)
+
+    def deployment_names(self) -> list[str]:
+        """Deployments named in ``serving.yaml`` or having a prediction log, sorted."""
+        logged = {path.name[len(_PREFIX):] for path in (self.root / "predictions").glob(f"{_PREFIX}*")
+                  if path.is_dir()}
+        configured = {item.name for item in self.config.deployments} if self.config else set()
+        return sorted(logged | configured)
+
+    def has_log(self, name: str) -> bool:
+        return (self.root / "predictions" / f"{_PREFIX}{name}").is_dir()
+
+
+def project_serving(settings: UISettings) -> ProjectServing:
+    """Read ``serving.yaml`` from the project folder; the log folder is ``--log-dir``, else its ``log_dir``."""
+    config, problem = None, None
+    path = settings.project_dir / SERVING_FILE if settings.project_dir else None
+    if path is not None and path.is_file():
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            problem = exc.message
+    log_dir = settings.log_dir
+    if log_dir is None and config is not None and config.log_dir:
+        configured = Path(config.log_dir).expanduser()
+        if not configured.is_absolute() and settings.project_dir is not None:
+            configured = settings.project_dir / configured
+        log_dir = str(configured)
+    return ProjectServing(config, problem, serving_root(settings.store, log_dir))
+
+
+def live_rows(root: Path, deployment: str, start_ms: int, end_ms: int) -> int:
+    """Live (not shadow) rows logged in ``[start, end)``."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    files = partition_files(root / "predictions", deployment, start_ms, end_ms)
+    if not files:
+        return 0
+    moment, stamp = pa.timestamp("ms", tz="UTC"), ds.field("timestamp")
+    condition = ((stamp >= pa.scalar(start_ms, moment)) & (stamp < pa.scalar(end_ms, moment))
+                 & (ds.field("shadow") == False))  # noqa: E712 (an Arrow expression)
+    return int(ds.dataset([str(path) for path in files], format="parquet").count_rows(filter=condition))
+
+
+@dataclass
+class SeenVariant:
+    name: str
+    shadow: bool
+    models: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
+@dataclass
+class LatestHour:
+    """The newest hour of a deployment's log: its last answer and the variants that answered in it."""
+
+    latest: datetime
+    variants: list[SeenVariant]
+
+
+def latest_hour(root: Path, deployment: str) -> LatestHour | None:
+    """The newest hour partition that holds rows (one hour read, whatever the log's length)."""
+    import pyarrow.compute as pc
+
+    for start_ms in reversed(_hours(root, deployment, None, None)):
+        files = partition_files(root / "predictions", deployment, start_ms, start_ms)
+        table = read_table(files, columns=["timestamp", "variant", "model_uri", "shadow"])
+        if table is None or not table.num_rows:
+            continue
+        seen: dict[tuple[str, bool], SeenVariant] = {}
+        grouped = table.group_by(["variant", "shadow", "model_uri"]).aggregate([("timestamp", "count")])
+        for item in grouped.to_pylist():
+            key = (str(item["variant"]), bool(item["shadow"]))
+            entry = seen.setdefault(key, SeenVariant(*key))
+            entry.models.append(str(item["model_uri"]))
+            entry.rows += int(item["timestamp_count"])
+        variants = sorted(seen.values(), key=lambda entry: (entry.shadow, entry.name))
+        return LatestHour(pc.max(table.column("timestamp")).as_py(), variants)
+    return None
+
+
+def recent_predictions(root: Path, deployment: str, window: Window, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest ``limit`` live rows of the window, newest first, with their latest feedback label.
+
+    Reads the newest hour first and widens (1, 4, 16... hours) only while it has fewer rows than ``limit``.
+    """
+    hours = _hours(root, deployment, window.start_ms, window.end_ms)
+    if not hours:
+        return []
+    taken = 1
+    while True:
+        since = max(window.start_ms, hours[-taken])
+        frame = prediction_log(deployment, since=_moment(since), until=_moment(window.end_ms), shadow=False,
+                               log_dir=str(root))
+        if len(frame) >= limit or taken == len(hours):
+            break
+        taken = min(len(hours), taken * 4)
+    if not len(frame):
+        return []
+    frame = frame.iloc[::-1].head(limit)
+    labels = _labels(root, deployment, set(frame["request_id"]))
+    rows = []
+    for item in frame.itertuples(index=False):
+        version = item.model_version
+        rows.append({"request_id": item.request_id, "row": int(item.row), "timestamp": item.timestamp.to_pydatetime(),
+                     "variant": item.variant, "model_name": item.model_name,
+                     "model_version": None if version is None or version != version else int(version),
+                     "prediction": item.prediction, "latency_ms": float(item.latency_ms),
+                     "label": labels.get((item.request_id, int(item.row)))})
+    return rows
+
+
+def _labels(root: Path, deployment: str, request_ids: set[str]) -> dict[tuple[str, int], str]:
+    """The latest label of each row of ``request_ids`` (a filtered read, not the whole feedback log)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    files = partition_files(root / "feedback", deployment, None, None)
+    table = read_table(files, columns=["request_id", "row", "label", "timestamp"],
+                       filter=ds.field("request_id").isin(pa.array(sorted(request_ids), pa.string())))
+    if table is None:
+        return {}
+    found: dict[tuple[str, int], tuple[Any, str]] = {}
+    for item in table.to_pylist():
+        key = (item["request_id"], int(item["row"]))
+        if key not in found or item["timestamp"] >= found[key][0]:
+            found[key] = (item["timestamp"], item["label"])
+    return {key: label for key, (_, label) in found.items()}
+
+
+def _hours(root: Path, deployment: str, start_ms: int | None, end_ms: int | None) -> list[int]:
+    """Start (epoch ms) of each hour partition holding files in the range, oldest first."""
+    folders = {path.parent for path in partition_files(root / "predictions", deployment, start_ms, end_ms)}
+    starts = []
+    for folder in folders:
+        moment = datetime.strptime(f"{folder.parent.name[5:]} {folder.name[5:]}", "%Y-%m-%d %H")
+        starts.append(int(moment.replace(tzinfo=UTC).timestamp() * 1000))
+    return sorted(starts)
+
+
+def _moment(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
