@@ -54,8 +54,11 @@ def compare(request: Request) -> Response:
         return page(request, "compare_pick.html", runs=runs)
     labels = series_names(runs)
     run_ids = [run["run_id"] for run in runs]
-    metric_keys = sorted({key for run in runs for key in run["metrics"]})
-    chosen = request.query_params.get("metric") or (metric_keys[0] if metric_keys else None)
+    metrics = side_by_side(runs, "metrics", best=True)
+    metric_keys = [row.key for row in metrics]
+    # Default: the first metric on which the runs differ (one that is the same everywhere explains nothing).
+    chosen = request.query_params.get("metric") or next((row.key for row in metrics if row.changed),
+                                                        metric_keys[0] if metric_keys else None)
     if chosen is not None and chosen not in metric_keys:
         raise ValidationError(f"None of these runs logged a metric {chosen!r}; choose one of: "
                               f"{', '.join(metric_keys) or '(no metrics)'}.", field="metric")
@@ -63,7 +66,7 @@ def compare(request: Request) -> Response:
     keys = curve_keys(store, run_ids)
     return page(
         request, "compare.html", runs=runs, labels=labels, params=params, tags=side_by_side(runs, "tags"),
-        metrics=side_by_side(runs, "metrics", best=True), metric_keys=metric_keys, chosen=chosen,
+        metrics=metrics, metric_keys=metric_keys, chosen=chosen,
         curves=[curve_chart(store, run_ids, labels, key) for key in keys[:MAX_CURVE_CHARTS]],
         curves_left_out=max(0, len(keys) - MAX_CURVE_CHARTS),
         parallel=parallel_chart(runs, labels, params, chosen), parallel_params_cap=MAX_PARALLEL_PARAMS,
@@ -111,8 +114,14 @@ def _best(key: str, values: list[Any]) -> set[int]:
 def curve_chart(store: Any, run_ids: list[str], labels: list[str], key: str) -> dict[str, Any]:
     """The overlay of one metric: x = steps, one series per run (runs without the metric left out)."""
     x, by_run = overlay(histories(store, run_ids, key))
-    series = {label: by_run[run_id] for run_id, label in zip(run_ids, labels, strict=True) if run_id in by_run}
+    series = {label: [_rounded(value) for value in by_run[run_id]]
+              for run_id, label in zip(run_ids, labels, strict=True) if run_id in by_run}
     return {"key": key, "spec": charts.lines(x, series, x_label="step", y_label=key, height=240)}
+
+
+def _rounded(value: float | None) -> float | None:
+    """Six significant digits: what a chart can show, and a third of the page's bytes at 100 runs."""
+    return None if value is None or value != value else float(f"{value:.6g}")
 
 
 def parallel_chart(runs: list[dict[str, Any]], labels: list[str], params: list[Row],

@@ -225,13 +225,20 @@
         g.font = "11px system-ui,sans-serif";
         g.textAlign = "right";
         ticks(i).forEach(function (v) {
-          var py = Math.round(y(i, v)) + 0.5;
+          var py = Math.round(y(i, v)) + 0.5, label = clip(text(i, v), 10);
+          g.strokeStyle = "#59636e";
+          g.lineWidth = 1;
           g.beginPath();
           g.moveTo(px - 4, py);
           g.lineTo(px, py);
           g.stroke();
-          g.fillText(clip(text(i, v), 10), px - 6, py + 4);
+          g.strokeStyle = "#fff";  // a halo keeps the label readable over the lines
+          g.lineWidth = 3;
+          g.strokeText(label, px - 6, py + 4);
+          g.fillText(label, px - 6, py + 4);
         });
+        g.strokeStyle = "#59636e";
+        g.lineWidth = 1;
       });
     }
     function nearest(mx, my) {
