@@ -150,8 +150,10 @@ def test_deployments_lists_logged_and_configured_deployments(served: Served, tab
     assert churn.locator(".predictions-24h").inner_text() == f"{served.traffic.logged_rows:,}"
     assert churn.get_by_role("cell", name="models:/churn/2").count() >= 1  # the challenger and the shadow
     assert "30%" in churn.get_by_role("row", name=re.compile("challenger")).inner_text()
+    assert churn.get_by_text(XSS_VARIANT, exact=False).is_visible()  # seen in the log, shown as text
     fraud = page.locator("article.deployment", has=page.get_by_role("link", name="fraud", exact=True))
     assert "No predictions logged" in fraud.inner_text()
+    assert page.locator("main img, main script").count() == 0
     assert tab.errors == []
     shot(page, "deployments")
 
@@ -186,7 +188,10 @@ def test_a_prediction_leads_to_its_model_version_and_run(served: Served, tab: Ta
     page.wait_for_url(f"**/predictions/{request_id}")
     assert page.get_by_role("heading", level=1).inner_text().endswith(request_id)
     assert page.get_by_text(XSS_VARIANT, exact=True).first.is_visible()
+    assert page.get_by_role("columnheader", name=XSS_FEATURE).is_visible()
     assert page.locator("main img, main script").count() == 0
+    chain = page.get_by_role("list", name=re.compile("^Lineage")).inner_text()
+    assert re.search(r"commit [0-9a-f]{12}", chain) and re.search(r"training data [0-9a-f]{12} \(1,000 rows", chain)
     assert tab.errors == []
     shot(page, "prediction")
     run_link = page.get_by_role("link", name=re.compile("^run ")).first.get_attribute("href")
@@ -203,6 +208,10 @@ def test_empty_window_unknown_names_and_bad_ranges(served: Served, tab: Tab) -> 
     response = page.goto(served.ui.url + "/deployments/fraud")
     assert response is not None and response.status == 200
     assert "No predictions" in page.locator("main").inner_text()
+    response = page.goto(served.ui.url + "/deployments/churn?from=2020-01-01T00:00&to=2020-01-02T00:00")
+    assert response is not None and response.status == 200
+    assert "No predictions in this window" in page.locator("main").inner_text()
+    assert page.locator("#recent").count() == 0
     response = page.goto(served.ui.url + "/deployments/churn?since=yesterday")
     assert response is not None and response.status == 422
     assert "neither a duration" in page.get_by_role("alert").inner_text()
