@@ -3,14 +3,15 @@
 The store holds a real model: two runs each fit a small scikit-learn LogisticRegression and log it with
 ``shipyard.log_model``; both are registered, ``champion`` is set on v1 with a reason, and
 ``shipyard.promote_model`` scores v2 against it on the same rows (a decision with both scores in the audit
-log). The project folder the UI starts in has a ``serving.yaml`` whose deployment serves ``@champion``, so the
-lineage graph ends in a deployment. Markup goes wherever the registry accepts free text (a version tag, the
-description, a run name, an alias-move reason; model and alias names only take letters, digits and _ - .) and
-must come back as text.
+log). The project folder the UI starts in has a ``serving.yaml`` whose deployment serves ``@champion``, and
+the store's prediction log holds answers of v1 from a second deployment, so v1's lineage ends in both.
+Markup goes wherever the registry accepts free text (a version tag, the description, a run name, an
+alias-move reason; model and alias names only take letters, digits and _ - .) and must come back as text.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import shipyard
+from shipyard.serving.logstore import PartitionedLog
+from shipyard.serving.predlog import PredictionEntry, predictions_table
 from tests.integration.ui._ui import Tab, UIProcess, filled_store, start_ui
 
 pytestmark = pytest.mark.slow
@@ -66,9 +69,22 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         shipyard.set_alias("churn", "champion", 1, reason=f"first baseline {XSS}")
         shipyard.promote_model("churn", candidate=2, data=x.assign(churn=y), target="churn", metric="roc_auc",
                                min_delta=0.5)  # held back: v2 cannot beat v1 by half an AUC
+    _log_answers(root, "churn-canary", version=1)
     ui = start_ui(root, cwd=project)
     yield Registry(root, project, run_ids, ui)
     ui.stop()
+
+
+def _log_answers(root: Path, deployment: str, *, version: int) -> None:
+    """Two answers of ``models:/churn/VERSION`` in the store's prediction log, by the server's own log writer."""
+    now = time.time_ns() // 1_000_000
+    log = PartitionedLog(root / "serving" / "predictions", predictions_table, name="predictions")
+    log.start()
+    for index in range(2):
+        log.append(deployment, now, PredictionEntry(
+            f"req-{index}", now, deployment, "canary", False, "churn", version, f"models:/churn/{version}", "python",
+            1.5, None, {"tenure": [3.0], "spend": [40.0]}, {"tenure": "float", "spend": "float"}, [1], [[0.3, 0.7]]))
+    log.close()
 
 
 def aliases_of(root: Path, version: int) -> tuple[str, ...]:
@@ -120,16 +136,27 @@ def test_version_page_draws_lineage_and_the_run_node_leads_to_the_run(  # type: 
     assert "classifier" in page.locator("p.output").inner_text()
     assert page.locator(".sy-chart[data-drawn='1']").count() == 3  # tenure, spend, the output classes
     graph = page.locator("svg#lineage")
-    for kind in ("data", "run", "version", "deployment"):
+    for kind in ("data", "run", "version"):
         assert graph.locator(f"g.kind-{kind}").count() == 1, kind
-    assert graph.locator("path.edge").count() == 3  # frame -> run -> version -> deployment
+    assert graph.locator("g.kind-deployment").count() == 2
+    assert graph.locator("path.edge").count() == 4  # frame -> run -> version -> each deployment
     assert graph.locator("a[href='/deployments/churn-api']").count() == 1  # serving.yaml serves @champion
+    canary = graph.locator("a[href='/deployments/churn-canary']")  # the prediction log has its answers
+    assert canary.count() == 1 and "variant canary" in (canary.text_content() or "")
     assert tab.errors == []
     shot(page, "version")
     run_id = registry.run_ids[1]
     graph.locator(f"a[href='/runs/{run_id}']").click()
     page.wait_for_url(f"**/runs/{run_id}")
     assert page.get_by_role("heading", level=1).inner_text().startswith("fit C=1.0 " + XSS)
+
+
+def test_a_version_nobody_serves_has_no_deployment_node(registry: Registry, tab: Tab) -> None:
+    tab.page.goto(registry.ui.url + "/models/churn/2")
+    assert tab.page.locator("svg#lineage g.kind-run").count() == 1
+    assert tab.page.locator("svg#lineage g.kind-deployment").count() == 0
+    assert "No deployment has answered with this version lately" in tab.page.locator("main").inner_text()
+    assert tab.errors == []
 
 
 def test_read_only_ui_refuses_an_alias_move(registry: Registry) -> None:
