@@ -105,8 +105,15 @@ def _cached(store: Store, record: dict[str, Any]) -> bool:
     return all(store.objects.exists(digest) for _, digest, _ in manifest)
 
 
-def pipeline_status(root: Any = None) -> list[StageStatus]:
-    """The status of every stage, in dependency order; a stage below a stale one says so."""
+def pipeline_status(root: Any = None, *, store: Any = None, save_cache: bool = True) -> list[StageStatus]:
+    """The status of every stage, in dependency order; a stage below a stale one says so.
+
+    Args:
+        root: the project folder (default: found from the working directory).
+        store: the store to read (default: the current one).
+        save_cache: remember the hashes computed here in the stat cache. Readers that must write nothing
+            (the web UI) pass False and pay for re-hashing changed files on every call.
+    """
     from ..store import current_store
     from .dag import build_graph
     from .lock import read_lock
@@ -117,14 +124,15 @@ def pipeline_status(root: Any = None) -> list[StageStatus]:
     graph = build_graph(pipeline)
     params = load_params(pipeline.root)
     lock = read_lock(pipeline.root)
-    store = current_store()
+    store = store if store is not None else current_store()
     hasher = Hasher(store, pipeline.root)
     statuses: dict[str, StageStatus] = {}
     for name in graph.order():
         stale_parents = tuple(parent for parent in graph.upstream[name] if statuses[parent].state == STALE)
         statuses[name] = stage_status(pipeline.stages[name], lock.get(name), params, hasher, store,
                                       upstream_stale=stale_parents)
-    hasher.save_cache()
+    if save_cache:
+        hasher.save_cache()
     return list(statuses.values())
 
 

@@ -1,10 +1,10 @@
 """The pipelines page: the project's stage DAG with each stage up to date or stale, and why.
 
-The project is the folder the UI was started in (``UISettings.project_dir``). Status is computed the way
-``shipyard status`` computes it (:func:`shipyard.pipeline.status.stage_status` per stage, in dependency
-order, a stage under a stale one stale too) but strictly read-only: no workspace lock is taken, nothing is
-written to ``shipyard.lock``, and the stat cache of the hashes is read but never saved, so a page load
-cannot race a running ``repro``. The price is that files whose stat changed are re-hashed on every load.
+The project is the folder the UI was started in (``UISettings.project_dir``). Status is what ``shipyard
+status`` computes (:func:`shipyard.pipeline.status.pipeline_status`) but strictly read-only: no workspace
+lock is taken, nothing is written to ``shipyard.lock``, and the stat cache of the hashes is read but never
+saved (``save_cache=False``), so a page load cannot race a running ``repro``. The price is that files whose
+stat changed are re-hashed on every load.
 
 No ``shipyard.yaml`` is not an error but an empty state that says how to make one; a broken one shows its
 ConfigError message with the error's 4xx status, and the rest of the UI is unaffected.
@@ -23,11 +23,9 @@ from starlette.routing import Route
 
 from ..errors import ShipyardError
 from ..pipeline.dag import Graph, build_graph
-from ..pipeline.hashing import Hasher
 from ..pipeline.lock import read_lock
-from ..pipeline.params import load_params
 from ..pipeline.spec import PIPELINE_FILE, load_pipeline
-from ..pipeline.status import STALE, StageStatus, stage_status
+from ..pipeline.status import StageStatus, pipeline_status
 from ..store.schema import experiments, runs
 from ._graph import GraphEdge, GraphNode, Layout, layout
 from ._render import page
@@ -48,26 +46,12 @@ async def pipelines_page(request: Request) -> Response:
     try:
         pipeline = load_pipeline(root)
         graph = build_graph(pipeline)
-        statuses = read_only_status(graph, settings.store)
+        statuses = pipeline_status(root, store=settings.store, save_cache=False)
     except ShipyardError as exc:  # a broken shipyard.yaml, params.yaml or shipyard.lock: say which and why
         return page(request, "pipelines.html", status=exc.http_status, root=root, pipeline=None, error=exc)
     last = last_runs(settings.store, pipeline.name, [status.name for status in statuses], read_lock(pipeline.root))
     return page(request, "pipelines.html", root=root, pipeline=pipeline, error=None, statuses=statuses,
                 last_runs=last, dag=dag_layout(graph, statuses, last))
-
-
-def read_only_status(graph: Graph, store: Any) -> list[StageStatus]:
-    """Every stage's status in dependency order, reading the workspace and the store and writing neither."""
-    pipeline = graph.pipeline
-    params = load_params(pipeline.root)
-    lock = read_lock(pipeline.root)
-    hasher = Hasher(store, pipeline.root)  # its stat cache is read; save_cache() is deliberately never called
-    statuses: dict[str, StageStatus] = {}
-    for name in graph.order():
-        stale_parents = tuple(parent for parent in graph.upstream[name] if statuses[parent].state == STALE)
-        statuses[name] = stage_status(pipeline.stages[name], lock.get(name), params, hasher, store,
-                                      upstream_stale=stale_parents)
-    return list(statuses.values())
 
 
 def last_runs(store: Any, pipeline: str, stages: list[str], lock: dict[str, dict[str, Any]]) -> dict[str, LastRun]:
