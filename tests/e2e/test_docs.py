@@ -206,16 +206,16 @@ def test_mkdocs_builds_strict_and_offline(tmp_path: Path) -> None:
     assert "WARNING" not in log, log
     site = tmp_path / "site"
     pages = sorted(site.rglob("*.html"))
-    for page in ("index.html", "reference/cli/index.html", "http-api/index.html", "configuration/index.html",
-                 "from-mlflow/index.html", "from-dvc/index.html", "from-evidently/index.html", "ui/index.html"):
+    for page in ("index.html", "reference/cli.html", "http-api.html", "configuration.html", "from-mlflow.html",
+                 "from-dvc.html", "from-evidently.html", "ui.html", "getting-started.html"):
         assert (site / page).is_file(), page
     for page in pages:
         html = page.read_text()
         assert not _EXTERNAL_RESOURCE.search(html), f"{page.relative_to(site)} loads something from outside"
         assert "fonts.googleapis" not in html and "--8&lt;--" not in html and '--8<--' not in html, page
     # the snippets were included: the example's code is on the page, not the include line
-    assert "prediction_log" in (site / "http-api" / "index.html").read_text()
-    assert "shipyard runs compare" in (site / "reference" / "cli" / "index.html").read_text()
+    assert "prediction_log" in (site / "http-api.html").read_text()
+    assert "shipyard runs compare" in (site / "reference" / "cli.html").read_text()
 
 
 # --- getting started, as written -------------------------------------------------------------------
