@@ -40,6 +40,8 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_serving
 	$(BIN)/python -m benchmarks.bench_monitoring
 	$(BIN)/python -m benchmarks.bench_monitoring_day
+	$(BIN)/python -m benchmarks.bench_ui
+	$(BIN)/python -m benchmarks.summary
 
 # The documentation site in site/, built offline: the CLI reference is generated from the Typer app first,
 # then mkdocs builds with --strict (any warning fails). NO_MKDOCS_2_WARNING silences Material's banner.

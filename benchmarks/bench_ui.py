@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._load import free_port, start, stop, tail, wait_ready
-from benchmarks._results import machine
+from benchmarks._results import machine, write_section
 from benchmarks.anchors import REPO, VENVS, anchor_env, anchor_python, anchor_version
 from benchmarks.ui_values import FILTER, ORDER, run_values
 
@@ -242,17 +242,23 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # the comparison is optional; our own numbers still stand
                 mlflow_note = f"MLflow not measured: {type(exc).__name__}: {str(exc)[:300]}"
 
-    print(f"\nRuns page over {args.runs:,} runs, {time.strftime('%Y-%m-%d')}, {machine()}")
+    heading = f"Runs page over {args.runs:,} runs, {time.strftime('%Y-%m-%d')}, {machine()}"
+    print(f"\n{heading}")
     print(f"{'case':<48} {'n':>3} {'median ms':>10} {'p95 ms':>10}  target")
+    markdown = [f"## Web UI\n\n{heading}; `python -m benchmarks.bench_ui`; {mlflow_note}\n",
+                "| case | n | median ms | p95 ms | target | result |", "|---|---|---|---|---|---|"]
     for label, seconds in results.items():
         median, p95 = summary(seconds)
-        target = ""
+        target = result = ""
         if not label.startswith(("MLflow", "Chromium: MLflow")):
-            target = f"< {TARGET_S * 1000:.0f} ms: {'pass' if p95 < TARGET_S * 1000 else 'FAIL'}"
-        print(f"{label:<48} {len(seconds):>3} {median:>10.1f} {p95:>10.1f}  {target}")
+            target, result = f"< {TARGET_S * 1000:.0f} ms", "pass" if p95 < TARGET_S * 1000 else "FAIL"
+        print(f"{label:<48} {len(seconds):>3} {median:>10.1f} {p95:>10.1f}  {target}{': ' if target else ''}{result}")
+        markdown.append(f"| {label} | {len(seconds)} | {median:.1f} | {p95:.1f} | {target} | {result} |")
     print(mlflow_note)
-    print("Server cases are timed by a client on the same machine (loopback HTTP included); Chromium from "
-          "navigation start to the table's last row in the DOM.")
+    note = ("Server cases are timed by a client on the same machine (loopback HTTP included); Chromium from "
+            "navigation start to the table's last row in the DOM.")
+    print(note)
+    write_section("Web UI", "\n".join([*markdown, "", note]))
     return 0
 
 
