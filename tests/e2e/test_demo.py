@@ -44,9 +44,13 @@ def run_demo_and_keep(tmp_path: Path, environment: dict[str, str]) -> tuple[int,
                 demo.send_signal(signal.SIGTERM)
         demo.wait(timeout=60)
     finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+        if demo.poll() is None:  # a failed check: SIGTERM lets the demo stop its server and UI too
+            demo.send_signal(signal.SIGTERM)
+            try:
+                demo.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+                demo.wait()
         demo.stdout.close()
     output = "".join(lines)
     assert "Kept running" in output, output

@@ -37,9 +37,10 @@ def keep_running(store_root: Path, project: Path, config: Path, say: Callable[[s
     serve_port = _port(SERVE_PORT)
     server = subprocess.Popen([sys.executable, "-m", "shipyard", "serve", "--config", str(config), "--port",
                                str(serve_port)], cwd=project, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
     ui = subprocess.Popen([sys.executable, "-m", "shipyard", "ui", "--port", str(_port(UI_PORT))], cwd=project,
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          preexec_fn=_die_with_parent)
     stop = False
 
     def on_term(*_: object) -> None:
@@ -88,6 +89,15 @@ def _ui_address(ui: subprocess.Popen[str], deadline_s: float = 60) -> str:
         if found:
             return found.group(1)
     raise ShipyardError("The web UI did not start: " + "".join(seen)[-500:])
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the demo process dies, even by SIGKILL, so nothing is left listening."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _port(preferred: int) -> int:
