@@ -138,8 +138,12 @@ def _params(command: Any, context: typer.Context) -> list[str]:
 def _type(param: Any, context: typer.Context) -> str:
     if getattr(param, "is_flag", False):
         return "flag"
-    shown = str(param.display_type_rich(ctx=context) or "").strip("<>")
-    bounds = param._get_number_range_help_str()  # Typer's own words for a range, e.g. "x>=1"
+    kind = getattr(param, "type", None)
+    choices = getattr(kind, "choices", None)
+    shown = "|".join(str(choice) for choice in choices) if choices else str(getattr(kind, "name", "") or "").upper()
+    shown = shown.removesuffix(" RANGE")  # the bounds follow in brackets
+    describe = getattr(kind, "_describe_range", None)  # click's words for a range, e.g. "x>=1"
+    bounds = describe() if callable(describe) else ""
     return f"{shown} ({bounds})" if bounds else shown
 
 
