@@ -4,7 +4,12 @@ Fixed-window batchers make every request wait for the window, which is how batch
 latency at low load. Here a lone request is scored at once; requests that arrive while the model is
 busy queue up and go together in the next call (up to ``max_batch_size`` rows). ``max_wait_ms`` is only
 spent when the last batch held more than one request, that is when traffic is actually concurrent.
-The model runs in a thread of its own, so the event loop keeps reading requests while it computes.
+A model whose calls take longer than ``INLINE_BELOW_S`` runs in a thread of its own, so the event loop keeps
+reading requests while it computes. A fast one (the usual scikit-learn pipeline: a few milliseconds a call,
+nearly all of it Python holding the GIL) runs on the event loop itself: the thread bought no parallelism,
+only GIL hand-offs (up to the 5 ms switch interval each way) and a wake-up per batch, which cost more
+throughput and tail latency than the few milliseconds the loop is busy. Requests that arrive meanwhile wait
+in the socket buffers and form the next batch. The choice follows the measured call time, per model.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class ModelError(ValidationError):
 
 
 BatchObserver = Callable[[int, int, float], None]  # (requests, rows, model seconds)
+INLINE_BELOW_S = 0.010  # mean model call time under which batches run on the event loop (see the docstring)
 
 
 class Batcher:
@@ -53,6 +59,8 @@ class Batcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"shipyard-{name}")
         self._task: asyncio.Task[None] | None = None
         self._last_requests = 0
+        self._timed: Runner | None = None  # the runner whose call time _call_s tracks
+        self._call_s = 0.0  # moving average of its model seconds per call
         self._closing = False
         self.max_queue_rows = max_queue_rows
 
@@ -100,10 +108,11 @@ class Batcher:
             self._last_requests = len(batch)
             runner = self._runner()
             try:
-                if runner.inline:  # microseconds of work: a thread hop would cost more than it saves
+                if self._inline(runner, sum(item.rows for item in batch)):
                     answers, seconds = _run_batch(runner, batch)
                 else:
                     answers, seconds = await loop.run_in_executor(self._executor, _run_batch, runner, batch)
+                self._time(runner, seconds)
             except Exception as exc:  # the model refused something: find whose request it was
                 answers, seconds = await loop.run_in_executor(self._executor, _run_each, runner, batch, exc)
             if self._observe is not None:
@@ -115,6 +124,17 @@ class Batcher:
                     item.future.set_exception(answer)
                 else:
                     item.future.set_result((answer, runner))
+
+    def _inline(self, runner: Runner, rows: int) -> bool:
+        """Run on the event loop: an ONNX session always; a Python model once its calls are known to be short,
+        unless one request brought more rows than a batch holds (its call may take far longer than usual)."""
+        return runner.inline or (runner is self._timed and self._call_s < INLINE_BELOW_S and rows <= self._max_rows)
+
+    def _time(self, runner: Runner, seconds: float) -> None:
+        if runner is not self._timed:  # a new model (start, or an alias swap): its first call was threaded
+            self._timed, self._call_s = runner, seconds
+        else:
+            self._call_s += 0.2 * (seconds - self._call_s)
 
     async def _gather_company(self) -> None:
         deadline = time.perf_counter() + self._max_wait
