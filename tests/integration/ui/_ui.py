@@ -86,8 +86,14 @@ class Tab:
         page.on("console", lambda message: self.errors.append(f"console: {message.text}")
                 if message.type == "error" else None)
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
-        page.on("requestfailed", lambda request: self.errors.append(f"request failed: {request.url}"))
+        page.on("requestfailed", self._failed)
         page.on("dialog", lambda dialog: self.errors.append(f"dialog: {dialog.message}") or dialog.dismiss())
+
+    def _failed(self, request: Any) -> None:
+        # A load still pending when the test navigates on (the favicon, say) is aborted by the browser: that is
+        # a cancellation, not a failure of the page.
+        if "ERR_ABORTED" not in (request.failure or ""):
+            self.errors.append(f"request failed: {request.url} ({request.failure})")
 
 
 @contextmanager
