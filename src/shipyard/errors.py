@@ -14,8 +14,9 @@ the servers answer with, so both map errors in exactly one place::
     ├── AmbiguousError (LookupError)               exit 2, HTTP 409   a prefix that matches several ids
     ├── ConflictError                              exit 2, HTTP 409   a write that contradicts stored data
     ├── UnauthorizedError (PermissionError)        exit 2, HTTP 401   a write without the server's token
+    ├── ForbiddenError (PermissionError)           exit 2, HTTP 403   a write this server refuses to anyone
     ├── IntegrityError                             exit 1, HTTP 500   stored bytes no longer match their hash
-    └── StoreUnavailableError (OSError)            exit 1, HTTP 503   the store cannot be opened or written
+    └── StoreUnavailableError (OSError)            exit 2, HTTP 503   the store cannot be opened or written
 
 Messages are full sentences naming the thing and what to do next; the inputs are also kept as
 attributes so programs never have to parse a message.
@@ -110,6 +111,14 @@ class UnauthorizedError(ShipyardError, PermissionError):
 
     exit_code = 2
     http_status = 401
+
+
+class ForbiddenError(ShipyardError, PermissionError):
+    """A write the server refuses whoever asks: the web UI was started read-only, or the request came
+    from a page of another site. No token changes that, unlike :class:`UnauthorizedError`."""
+
+    exit_code = 2
+    http_status = 403
 
 
 class IntegrityError(ShipyardError):

@@ -13,6 +13,12 @@ Grammar (keywords are case-insensitive)::
     value      := number | 'single-quoted string' | "double-quoted string"
 
 Errors are :class:`FilterSyntaxError` with the offset of the offending token, which the message points at.
+
+A filter may nest parentheses at most :data:`MAX_DEPTH` deep and hold at most :data:`MAX_CONDITIONS`
+comparisons. Without the first, a filter of a few thousand ``(`` exhausts Python's recursion here; without
+the second, a few thousand conditions joined by ``and`` exceed the database's expression depth and come
+back as a store error. Both limits sit far above any filter a person writes, and every caller (the UI, the
+CLI, ``search_runs``) gets the same precise error.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ ATTRIBUTES = {
 }
 NUMERIC_ATTRIBUTES = {"start_time", "end_time", "duration"}
 _TEXT_OPS = {"like", "ilike", "not like", "not ilike"}
+MAX_DEPTH = 50  # parentheses inside parentheses
+MAX_CONDITIONS = 200  # comparisons in one filter
 
 _TOKEN_RE = re.compile(
     r"""
@@ -114,6 +122,8 @@ class _Parser:
         self.what = what
         self.tokens = _tokenize(text, what)
         self.index = 0
+        self.depth = 0  # parentheses open at the current token
+        self.conditions = 0
 
     def at_end(self) -> bool:
         return self.index >= len(self.tokens)
@@ -157,10 +167,15 @@ class _Parser:
     def primary(self) -> Node:
         if not self.at_end() and self.peek().text == "(":
             opening = self.next()
+            if self.depth >= MAX_DEPTH:
+                raise self.error(f"Parentheses nest more than {MAX_DEPTH} deep, the limit of a filter; "
+                                 "remove the extra ones.", opening)
+            self.depth += 1
             node = self.or_expr()
             if self.at_end() or self.peek().text != ")":
                 raise self.error("This parenthesis is never closed.", opening)
             self.next()
+            self.depth -= 1
             return node
         return self.comparison()
 
@@ -198,6 +213,10 @@ class _Parser:
 
     def comparison(self) -> Comparison:
         start = self.peek() if not self.at_end() else None
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise self.error(f"A filter holds at most {MAX_CONDITIONS} conditions; this is condition "
+                             f"{self.conditions}. Use IN (...) for a list of values.", start)
         field = self.field()
         if self.keyword("is"):
             negated = self.keyword("not")

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from shipyard.errors import FilterSyntaxError
-from shipyard.tracking.filters import Comparison, Field, Logical, parse_filter, parse_order_by
+from shipyard.tracking.filters import (
+    MAX_CONDITIONS,
+    MAX_DEPTH,
+    Comparison,
+    Field,
+    Logical,
+    parse_filter,
+    parse_order_by,
+)
 
 
 def test_the_documented_example() -> None:
@@ -89,3 +97,24 @@ def test_order_by() -> None:
         parse_order_by("metrics.auc sideways")
     with pytest.raises(FilterSyntaxError, match="needs a field"):
         parse_order_by("")
+
+
+def test_parentheses_nest_at_most_max_depth() -> None:
+    deepest = "(" * MAX_DEPTH + "metrics.a > 1" + ")" * MAX_DEPTH
+    assert parse_filter(deepest) == Comparison(Field("metrics", "a"), ">", 1.0)
+    too_deep = "(" * 2000 + "metrics.a > 1" + ")" * 2000  # used to end in RecursionError
+    with pytest.raises(FilterSyntaxError, match=f"nest more than {MAX_DEPTH} deep") as caught:
+        parse_filter(too_deep)
+    assert caught.value.position == MAX_DEPTH  # the first parenthesis past the limit
+    siblings = " or ".join(["(metrics.a > 1)"] * 60)  # many groups side by side are not deep
+    assert isinstance(parse_filter(siblings), Logical)
+
+
+def test_a_filter_holds_at_most_max_conditions() -> None:
+    most = " and ".join(["metrics.a > 1"] * MAX_CONDITIONS)
+    tree = parse_filter(most)
+    assert isinstance(tree, Logical) and len(tree.items) == MAX_CONDITIONS
+    with pytest.raises(FilterSyntaxError, match=f"at most {MAX_CONDITIONS} conditions"):
+        parse_filter(" and ".join(["metrics.a > 1"] * 3000))
+    with pytest.raises(FilterSyntaxError, match=f"at most {MAX_CONDITIONS} conditions"):  # counted across groups
+        parse_filter(" or ".join([f"({' and '.join(['params.x = 1'] * 50)})"] * 5))

@@ -120,3 +120,17 @@ def test_empty_result_has_the_run_columns() -> None:
 def test_bad_filter_is_a_validation_error(runs: dict[str, str]) -> None:
     with pytest.raises(shipyard.FilterSyntaxError):
         shipyard.search_runs(filter="metrics.auc >")
+
+
+def test_oversized_filters_are_validation_errors_not_store_errors(runs: dict[str, str]) -> None:
+    from shipyard.tracking.filters import MAX_CONDITIONS, MAX_DEPTH
+
+    with pytest.raises(shipyard.ValidationError, match=f"nest more than {MAX_DEPTH} deep"):
+        shipyard.search_runs(experiment="churn", filter="(" * 2000 + "metrics.auc > 0" + ")" * 2000)
+    with pytest.raises(shipyard.ValidationError, match=f"at most {MAX_CONDITIONS} conditions"):
+        shipyard.search_runs(experiment="churn", filter=" and ".join(["metrics.auc > 0"] * 3000))
+    # The largest filter allowed still runs in the database (under SQLite's expression depth).
+    widest = " and ".join(["metrics.auc > 0.75"] * MAX_CONDITIONS)
+    assert sorted(names(shipyard.search_runs(experiment="churn", filter=widest))) == ["b", "c", "e"]
+    deepest = "(" * MAX_DEPTH + "metrics.auc > 0.75" + ")" * MAX_DEPTH
+    assert sorted(names(shipyard.search_runs(experiment="churn", filter=deepest))) == ["b", "c", "e"]
