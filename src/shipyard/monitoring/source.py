@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError, ValidationError
 from ..models.package import read_manifest
 from ..models.registry import resolve
-from ..serving.logstore import partition_files, scan_batches
+from ..serving.logstore import HOUR_MS, hour_partitions, partition_files, scan_batches
 from ..serving.predlog import INPUT_PREFIX, parse_time, serving_root
 from ..store import Store
 from .windows import WindowBuilder, WindowProfile
@@ -34,8 +35,8 @@ class Window:
         return (self.end_ms - self.start_ms) / 1000
 
     def before(self) -> Window:
-        """The window of equal length just before this one."""
-        return Window(self.start_ms - (self.end_ms - self.start_ms), self.start_ms)
+        """The window of equal length just before this one (cut at 1970-01-01: no log holds rows before)."""
+        return Window(max(0, self.start_ms - (self.end_ms - self.start_ms)), self.start_ms)
 
 
 @dataclass
@@ -48,16 +49,28 @@ class Reference:
     window: WindowProfile | None = None  # with kind "window": the earlier window's counts
 
 
-def window_from(since: str | None, start: str | None, end: str | None, *, default: str = "24h") -> Window:
-    """The time range a command names: ``--since 24h`` or ``--from T --to T`` (end defaults to now)."""
+CLI_NAMES = ("--since", "--from", "--to")
+
+
+def window_from(since: str | None, start: str | None, end: str | None, *, default: str = "24h",
+                names: tuple[str, str, str] = CLI_NAMES) -> Window:
+    """The time range a command names: ``--since 24h`` or ``--from T --to T`` (end defaults to now).
+
+    ``names`` spell since, from and to in the messages: the CLI's options by default; a web page passes
+    its query parameters, so its visitor is not told about flags they never typed.
+
+    Raises:
+        ValidationError: both forms given, a time that does not parse or is out of range, an empty window.
+    """
+    since_name, from_name, to_name = names
     now_ms = int(time.time() * 1000)
     if since and start:
-        raise ValidationError("Give --since or --from/--to, not both.", field="since")
+        raise ValidationError(f"Give {since_name} or {from_name}/{to_name}, not both.", field="since")
     begin = parse_time(start, "from") if start else parse_time(since or default, "since")
     finish = parse_time(end, "to") if end else now_ms
     assert begin is not None and finish is not None
     if finish <= begin:
-        raise ValidationError("The window is empty: --to must be after --from.", field="to")
+        raise ValidationError(f"The window is empty: {to_name} must be after {from_name}.", field="to")
     return Window(begin, finish)
 
 
@@ -89,23 +102,32 @@ def profile_window(deployment: str, window: Window, reference: Reference, *, sha
                    log_dir: str | None = None, variant: str | None = None) -> WindowProfile:
     """Fold the live (or shadow) rows of ``window`` into counts on the reference's bins.
 
-    Whole hours that are over (and whose files have not changed since) come from the hourly profile
-    cache: a day is 24 small JSON files, not a rescan of the log. Partial hours are scanned.
+    Only hours that have partition files are visited, so a long window over a short log costs what the
+    log holds, not one step per hour of the window. Whole hours that are over (and whose files have not
+    changed since) come from the hourly profile cache: a day is 24 small JSON files, not a rescan of the
+    log. Partial hours are scanned. An hour without files is never cached: there is nothing to save.
     """
     profile = WindowProfile(window.start_ms, window.end_ms)
     cacheable = variant is None and not shadow
-    for part, whole in _hours(window):
-        cached = _cached_hour(deployment, part, reference, log_dir) if whole and cacheable else None
+    root, now_ms = serving_root(log_dir=log_dir), int(time.time() * 1000)
+    for hour in hour_partitions(root / "predictions", deployment, window.start_ms, window.end_ms):
+        files = hour.files()
+        if not files:
+            continue
+        hour_end = hour.start_ms + HOUR_MS
+        part = Window(max(hour.start_ms, window.start_ms), min(hour_end, window.end_ms))
+        whole = cacheable and part.start_ms == hour.start_ms and part.end_ms == hour_end <= now_ms
+        cached = _cached_hour(root, deployment, part, files, reference) if whole else None
         if cached is None:
-            cached = _scan(deployment, part, reference, shadow=shadow, log_dir=log_dir, variant=variant)
-            if whole and cacheable:
-                _store_hour(deployment, part, reference, log_dir, cached)
+            cached = _scan(part, files, reference, shadow=shadow, variant=variant)
+            if whole:
+                _store_hour(root, deployment, part, files, reference, cached)
         profile.merge(cached)
     profile.start_ms, profile.end_ms = window.start_ms, window.end_ms
     return profile
 
 
-def _scan(deployment: str, window: Window, reference: Reference, *, shadow: bool, log_dir: str | None,
+def _scan(window: Window, files: list[Path], reference: Reference, *, shadow: bool,
           variant: str | None) -> WindowProfile:
     import pyarrow.dataset as ds
 
@@ -114,42 +136,27 @@ def _scan(deployment: str, window: Window, reference: Reference, *, shadow: bool
     if variant is not None:
         condition = condition & (ds.field("variant") == variant)
     columns = BASE_COLUMNS + [INPUT_PREFIX + name for name in reference.profile.get("columns", {})]
-    for batch in scan_batches(_files(deployment, window, log_dir), columns, condition):
+    for batch in scan_batches(files, columns, condition):
         builder.add_batch(batch)
     return builder.finish()
 
 
-HOUR_MS = 3_600_000
-
-
-def _hours(window: Window) -> list[tuple[Window, bool]]:
-    """The window cut at hour boundaries; ``True`` marks whole hours that are over."""
-    now_ms = int(time.time() * 1000)
-    parts = []
-    start = window.start_ms
-    while start < window.end_ms:
-        boundary = (start // HOUR_MS + 1) * HOUR_MS
-        end = min(boundary, window.end_ms)
-        parts.append((Window(start, end), start % HOUR_MS == 0 and end == boundary and end <= now_ms))
-        start = end
-    return parts
-
-
-def _cache_path(deployment: str, hour: Window, reference: Reference, log_dir: str | None) -> tuple[Any, str]:
+def _cache_path(root: Path, deployment: str, hour: Window, files: list[Path],
+                reference: Reference) -> tuple[Path, str]:
     """Where an hour's profile is cached, and the fingerprint it must carry (reference + the hour's files)."""
     from ..store._hashing import hash_json
 
-    files = _files(deployment, hour, log_dir)
     stamp = [(path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in files]
     reference_key = hash_json({"profile": reference.profile, "prediction": reference.prediction_profile})
-    folder = serving_root(log_dir=log_dir) / "profiles" / f"deployment={deployment}"
+    folder = root / "profiles" / f"deployment={deployment}"
     return folder / f"{hour.start_ms}-{reference_key[:16]}.json", hash_json({"files": stamp})
 
 
-def _cached_hour(deployment: str, hour: Window, reference: Reference, log_dir: str | None) -> WindowProfile | None:
+def _cached_hour(root: Path, deployment: str, hour: Window, files: list[Path],
+                 reference: Reference) -> WindowProfile | None:
     import json
 
-    path, fingerprint = _cache_path(deployment, hour, reference, log_dir)
+    path, fingerprint = _cache_path(root, deployment, hour, files, reference)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -159,12 +166,12 @@ def _cached_hour(deployment: str, hour: Window, reference: Reference, log_dir: s
     return WindowProfile.from_dict(data["profile"])
 
 
-def _store_hour(deployment: str, hour: Window, reference: Reference, log_dir: str | None,
+def _store_hour(root: Path, deployment: str, hour: Window, files: list[Path], reference: Reference,
                 profile: WindowProfile) -> None:
     import json
     import os
 
-    path, fingerprint = _cache_path(deployment, hour, reference, log_dir)
+    path, fingerprint = _cache_path(root, deployment, hour, files, reference)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.tmp")

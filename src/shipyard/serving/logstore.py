@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -230,22 +231,50 @@ def compact(folder: Path, pid: int) -> Path | None:
     return merged
 
 
-def partition_files(root: Path, deployment: str | None, since_ms: int | None, until_ms: int | None) -> list[Path]:
-    """Files of one deployment (or all) whose hour partition can hold rows in [since, until)."""
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class HourPartition:
+    """One ``deployment=<name>/date=<YYYY-MM-DD>/hour=<HH>`` folder: the only place that layout is parsed."""
+
+    deployment: str
+    start_ms: int  # the hour's first millisecond, UTC
+    folder: Path
+
+    def files(self) -> list[Path]:
+        """The partition's visible Parquet files, minus those a merged file already holds."""
+        return _live_files(self.folder)
+
+
+def hour_partitions(root: Path, deployment: str | None, since_ms: int | None,
+                    until_ms: int | None) -> list[HourPartition]:
+    """The hour partitions of one deployment (or all) that can hold rows in ``[since, until)``.
+
+    Sorted by deployment, then oldest hour first. Only folder names are listed, no file is opened, so a
+    caller can pick the few hours it needs (the newest, say) before paying for any read. Folders whose
+    names are not a date and an hour (not written by :class:`PartitionedLog`) are left out.
+    """
     if not root.is_dir():
         return []
-    low = _hour_key(since_ms) if since_ms is not None else None
-    high = _hour_key(until_ms) if until_ms is not None else None
     folders = [root / f"deployment={deployment}"] if deployment else sorted(root.glob("deployment=*"))
-    files: list[Path] = []
+    found = []
     for folder in folders:
-        for date_dir in sorted(folder.glob("date=*")):
-            for hour_dir in sorted(date_dir.glob("hour=*")):
-                key = f"{date_dir.name[5:]}T{hour_dir.name[5:]}"
-                if (low is not None and key < low) or (high is not None and key > high):
-                    continue
-                files.extend(_live_files(hour_dir))
-    return files
+        name = folder.name[len("deployment="):]
+        for hour_dir in folder.glob("date=*/hour=*"):
+            try:
+                moment = datetime.strptime(f"{hour_dir.parent.name[5:]} {hour_dir.name[5:]}", "%Y-%m-%d %H")
+            except ValueError:
+                continue
+            start_ms = int(moment.replace(tzinfo=UTC).timestamp() * 1000)
+            if (since_ms is None or start_ms + HOUR_MS > since_ms) and (until_ms is None or start_ms < until_ms):
+                found.append(HourPartition(name, start_ms, hour_dir))
+    return sorted(found, key=lambda part: (part.deployment, part.start_ms))
+
+
+def partition_files(root: Path, deployment: str | None, since_ms: int | None, until_ms: int | None) -> list[Path]:
+    """Files of one deployment (or all) whose hour partition can hold rows in [since, until)."""
+    return [path for part in hour_partitions(root, deployment, since_ms, until_ms) for path in part.files()]
 
 
 def _live_files(folder: Path) -> list[Path]:
@@ -295,6 +324,3 @@ def scan_batches(files: list[Path], columns: list[str] | None = None, filter: An
     yield from dataset.to_batches(columns=wanted, filter=filter, batch_size=batch_rows, batch_readahead=2,
                                   fragment_readahead=1, fragment_scan_options=options)
 
-
-def _hour_key(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H")

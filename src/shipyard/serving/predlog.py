@@ -21,12 +21,13 @@ from typing import Any
 from ..errors import ConfigError, ValidationError
 from ..store import Store, current_store
 from .inputs import Columns
-from .logstore import partition_files, read_table
+from .logstore import HOUR_MS, HourPartition, hour_partitions, partition_files, read_table
 
 INPUT_PREFIX = "input."
 _KIND_TYPES = {"integer": "float64", "float": "float64", "boolean": "bool", "string": "string", "datetime": "string"}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+EARLIEST_MS, LATEST_MS = 0, 253_402_300_799_999  # 1970-01-01 and the last millisecond of 9999: what parse_time takes
 
 
 @dataclass
@@ -229,14 +230,45 @@ def feedback_log(deployment: str | None = None, *, log_dir: str | None = None) -
 
 
 def find_prediction(request_id: str, *, log_dir: str | None = None) -> Any:
-    """The rows logged for one request id (every deployment, shadows included), as a DataFrame."""
+    """The rows logged for one request id (every deployment, shadows included), as a DataFrame.
+
+    A request id holds no time, but the ids people look up are mostly recent ones (a link from the latest
+    predictions, a request just sent). So hours are read newest first, a widening batch at a time (1, 4,
+    16... hours, every deployment), and the search stops at the first batch that holds the id, after also
+    reading the hour before its earliest row: a live answer logged at 10:59:59 can have its shadow copy at
+    11:00:00. Finding a recent id reads the newest hours only; an id never logged reads the whole log.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
     root = serving_root(log_dir=log_dir) / "predictions"
-    table = read_table(partition_files(root, None, None, None), filter=ds.field("request_id") == request_id)
-    import pandas as pd
+    by_hour: dict[int, list[HourPartition]] = {}
+    for part in hour_partitions(root, None, None, None):
+        by_hour.setdefault(part.start_ms, []).append(part)
+    hours = sorted(by_hour, reverse=True)
+    condition = ds.field("request_id") == request_id
 
-    return pd.DataFrame() if table is None else table.to_pandas()
+    def read(chosen: list[int]) -> Any:
+        return read_table([path for hour in chosen for part in by_hour[hour] for path in part.files()],
+                          filter=condition)
+
+    done, size = 0, 1
+    while done < len(hours):
+        batch = hours[done:done + size]
+        done, size = done + len(batch), size * 4
+        table = read(batch)
+        if table is None or not table.num_rows:
+            continue
+        earliest = pc.min(pc.cast(table.column("timestamp"), pa.int64())).as_py()
+        before = (earliest // HOUR_MS - 1) * HOUR_MS
+        if before < batch[-1] and before in by_hour:  # that hour is older than any read so far
+            more = read([before])
+            if more is not None and more.num_rows:
+                table = pa.concat_tables([table, more], promote_options="permissive")
+        return table.to_pandas()
+    return pd.DataFrame()
 
 
 def known_request_ids(root: Path, deployment: str, request_ids: set[str], *, days: int = 30) -> set[str]:
@@ -251,20 +283,37 @@ def known_request_ids(root: Path, deployment: str, request_ids: set[str], *, day
 
 
 def parse_time(value: str | datetime | None, field: str) -> int | None:
-    """Epoch milliseconds from a duration back from now (``24h``), an ISO time or a datetime."""
+    """Epoch milliseconds from a duration back from now (``24h``), an ISO time or a datetime.
+
+    Raises:
+        ValidationError: neither form, or a time outside 1970-01-01 to 9999-12-31 (``999999999h`` reaches
+            before year 1): no log holds rows there, and the message names ``field``, not an OverflowError.
+    """
     if value is None:
         return None
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return int(moment.timestamp() * 1000)
     text = str(value)
-    if match := _DURATION_RE.match(text):
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-        return int((datetime.now(UTC) - timedelta(seconds=seconds)).timestamp() * 1000)
+    shown = text if len(text) <= 40 else text[:37] + "..."
     try:
-        return parse_time(datetime.fromisoformat(text.replace("Z", "+00:00")), field)
+        if isinstance(value, datetime):
+            moment = value
+        elif match := _DURATION_RE.match(text):
+            moment = datetime.now(UTC) - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        else:
+            moment = _iso_time(text, shown, field)
+        epoch_ms = int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
+    except OverflowError:
+        epoch_ms = -1
+    if not EARLIEST_MS <= epoch_ms <= LATEST_MS:
+        raise ValidationError(f"{field}={shown!r} is out of range: times must fall between 1970-01-01 and "
+                              "9999-12-31 UTC (a duration such as 24h or 7d counts back from now).", field=field)
+    return epoch_ms
+
+
+def _iso_time(text: str, shown: str, field: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationError(f"{field}={text!r} is neither a duration (30m, 24h, 7d) nor an ISO time "
+        raise ValidationError(f"{field}={shown!r} is neither a duration (30m, 24h, 7d) nor an ISO time "
                               "(2026-11-22T08:00).", field=field) from None
 
 

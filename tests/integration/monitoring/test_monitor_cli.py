@@ -139,16 +139,21 @@ def test_bad_input_exits_2_with_one_clear_line(deployments: Hours, tmp_path: Pat
     unknown_nested.write_text("features:\n  age:\n    drift: {psi_alrt: 0.3}\n")
     span = window(deployments)
 
-    nowhere, since, top, nested = run_all(
+    nowhere, since, top, nested, far, backwards = run_all(
         ["monitor", "check", "-d", "nowhere"], ["monitor", "check", "-d", "calm", "--since", "yesterday"],
         ["monitor", "check", "-d", "calm", *span, "--config", str(unknown_top)],
-        ["monitor", "check", "-d", "calm", *span, "--config", str(unknown_nested)])
+        ["monitor", "check", "-d", "calm", *span, "--config", str(unknown_nested)],
+        ["monitor", "check", "-d", "calm", "--since", "999999999h"],  # before year 1: was an OverflowError
+        ["monitor", "check", "-d", "calm", "--from", span[3], "--to", span[1]])
 
-    assert [done.returncode for done in (nowhere, since, top, nested)] == [2] * 4
+    assert [done.returncode for done in (nowhere, since, top, nested, far, backwards)] == [2] * 6
     assert re.fullmatch(r"Error: Deployment 'nowhere' logged no live predictions between .+ and .+; widen the "
                         r"window \(--since 7d\) or check the name\.", one_line(nowhere))
     assert one_line(since) == ("Error: since='yesterday' is neither a duration (30m, 24h, 7d) nor an ISO time "
                                "(2026-11-22T08:00).")
+    assert one_line(far) == ("Error: since='999999999h' is out of range: times must fall between 1970-01-01 and "
+                             "9999-12-31 UTC (a duration such as 24h or 7d counts back from now).")
+    assert one_line(backwards) == "Error: The window is empty: --to must be after --from."  # the CLI's own flags
     assert one_line(top) == f"Error: {unknown_top}: unknown key 'alerts'; allowed: features, thresholds."
     assert one_line(nested) == (f"Error: {unknown_nested}: features.age.drift.psi_alrt is not a setting; known: "
                                 "js_alert, js_warn, p_value, psi_alert, psi_warn.")

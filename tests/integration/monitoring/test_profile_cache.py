@@ -44,3 +44,14 @@ def test_a_partial_hour_is_never_cached(template: Template, hours: Hours) -> Non
     log_traffic(template, world(300, seed=34), start_ms=hours.current_start, end_ms=middle)
     monitor("churn", start=iso(hours.current_start), end=iso(middle))
     assert _cache_files() == []
+
+
+def test_a_long_window_visits_only_hours_that_have_files(template: Template, hours: Hours) -> None:
+    log_traffic(template, world(400, seed=35), start_ms=hours.previous_start, end_ms=hours.current_end)
+    logged_hours = {folder for folder in (serving_root() / "predictions").rglob("hour=*")}
+
+    result = monitor("churn", since="60d")  # 1,440 hours, and as many in the window before it
+
+    assert result.current.rows == 400
+    assert len(logged_hours) == 2
+    assert len(_cache_files()) == 2  # one per logged hour; an hour without files is neither scanned nor cached

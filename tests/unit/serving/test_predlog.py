@@ -101,3 +101,43 @@ def test_iso_times_and_datetimes() -> None:
     with pytest.raises(ValidationError) as caught:
         parse_time("yesterday", "until")
     assert caught.value.field == "until"
+
+
+@pytest.mark.parametrize("text", ["999999999h", "9" * 400 + "d", "30000w", "0001-01-01", "1969-12-31T23:59",
+                                  "9999-12-31T23:00-05:00"])
+def test_times_no_log_can_hold_are_refused_by_name(text: str) -> None:
+    with pytest.raises(ValidationError) as caught:  # was an OverflowError (a 500 page) for the first three
+        parse_time(text, "since")
+    assert caught.value.field == "since"
+    assert caught.value.message.startswith("since='") and "is out of range: times must fall between 1970-01-01" \
+        in caught.value.message
+    assert len(caught.value.message) < 200  # a long value is shortened, not echoed whole
+    assert parse_time("1970-01-01", "since") == 0 and parse_time("9999-12-31", "since") == 253_402_214_400_000
+
+
+def _hour(offset: int) -> int:
+    """The start of the hour ``offset`` hours from the current one (epoch ms)."""
+    return (time.time_ns() // 1_000_000 // 3_600_000 + offset) * 3_600_000
+
+
+def test_find_prediction_reads_the_newest_hours_first_and_stops(tmp_path: Path) -> None:
+    from shipyard.serving.predlog import find_prediction
+
+    log = PartitionedLog(tmp_path / "predictions", predictions_table, flush_interval=0.05)
+    log.start()
+    boundary = _hour(-1)  # a live answer just before an hour starts, its shadow copy just after
+    log.append("churn", boundary - 1, entry("recent", rows=1, timestamp_ms=boundary - 1))
+    log.append("churn", boundary + 1, entry("recent", rows=1, shadow=True, variant="shadow1",
+                                            timestamp_ms=boundary + 1))
+    log.append("other", _hour(-30), entry("older", rows=1, timestamp_ms=_hour(-30), deployment="other"))
+    log.close()
+    damaged = tmp_path / "predictions" / "deployment=churn" / "date=2020-01-01" / "hour=00"
+    damaged.mkdir(parents=True)
+    (damaged / "part-1577836800000-1-1.parquet").write_bytes(b"not parquet")  # any read of it raises
+
+    found = find_prediction("recent", log_dir=str(tmp_path))  # never opens the 2020 partition
+    assert sorted(zip(found["variant"], found["shadow"], strict=True)) == [("champion", False), ("shadow1", True)]
+
+    (damaged / "part-1577836800000-1-1.parquet").unlink()
+    assert set(find_prediction("older", log_dir=str(tmp_path))["deployment"]) == {"other"}  # a day back, found
+    assert find_prediction("never-logged", log_dir=str(tmp_path)).empty  # the whole log read, nothing found
