@@ -15,10 +15,10 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from ..store import Store
 from ..store._dialect import placeholders, upsert
@@ -166,6 +166,67 @@ def metric_history(store: Store, run_id: str, key: str) -> pd.DataFrame:
     frame["step"] = frame["step"].astype("int64")
     frame["timestamp"] = pd.to_datetime(frame["timestamp"].astype("int64"), unit="ms", utc=True)
     return frame
+
+
+def thinning_stride(steps: int, max_points: int) -> int:
+    """Keep every ``stride``-th of ``steps`` distinct steps so that at most about ``max_points`` remain."""
+    return max(1, -(-steps // max_points))
+
+
+def thinned_steps(steps: Sequence[int], max_points: int) -> list[int]:
+    """The steps a chart keeps of ``steps`` (distinct, ascending): the rule of every thinned history.
+
+    The steps are cut into buckets of :func:`thinning_stride` consecutive steps and each bucket is drawn at
+    its last step, plus the very last step when the final bucket is short: the curve keeps its shape, the
+    final value is shown as logged, and the result has at most ``max_points + 1`` steps.
+    :func:`thinned_histories` applies the same rule inside the database.
+    """
+    stride = thinning_stride(len(steps), max_points)
+    kept = list(steps[stride - 1 :: stride])
+    if steps and (not kept or kept[-1] != steps[-1]):
+        kept.append(steps[-1])
+    return kept
+
+
+def thinned_histories(store: Store, run_id: str, keys: Sequence[str], max_points: int,
+                      ) -> dict[str, list[tuple[int, float | None]]]:
+    """Key -> the (step, value) points of each metric in ``keys``, thinned by :func:`thinned_steps`.
+
+    One count of each metric's distinct steps, then one query for all the keys' points in index order,
+    thinned in a single pass that holds only the kept points: a run with 20 metrics of 50,000 steps
+    costs one scan and no DataFrame, and returns at most ``max_points + 1`` points per metric. (Thinning
+    with SQL window functions was tried: SQLite sorts the whole history in a temporary B-tree for them,
+    which made it slower than this pass.) A step logged twice keeps its later value; NaN is ``None``.
+    """
+    if not keys:
+        return {}
+    writer_for(store).flush()  # read-your-writes for points still in this process's buffer
+    wanted = list(keys)
+    counted = (select(metrics.c.key, func.count(func.distinct(metrics.c.step)))
+               .where(metrics.c.run_id == run_id, metrics.c.key.in_(wanted)).group_by(metrics.c.key))
+    points = (select(metrics.c.key, metrics.c.step, metrics.c.value)
+              .where(metrics.c.run_id == run_id, metrics.c.key.in_(wanted))
+              .order_by(metrics.c.key, metrics.c.step, metrics.c.timestamp))
+
+    def read(conn: Connection) -> dict[str, list[tuple[int, float | None]]]:
+        steps_of: dict[str, int] = {key: int(count) for key, count in conn.execute(counted)}
+        out: dict[str, list[tuple[int, float | None]]] = {}
+        kept: list[tuple[int, float | None]] = []
+        current, position, previous_step, stride, keep = None, 0, None, 1, False
+        for key, step, value in conn.execute(points):
+            if key != current:
+                current, position, previous_step = key, 0, None
+                stride, kept = thinning_stride(steps_of[key], max_points), out.setdefault(key, [])
+            if step != previous_step:
+                position, previous_step = position + 1, step
+                keep = position % stride == 0 or position == steps_of[key]
+                if keep:
+                    kept.append((int(step), value))
+            elif keep:  # the same step again, logged later: its value replaces the kept one
+                kept[-1] = (int(step), value)
+        return out
+
+    return store.db.read(read)
 
 
 def _flush_at_exit() -> None:

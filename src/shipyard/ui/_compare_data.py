@@ -10,7 +10,6 @@ shared grid of steps that keeps each run's last value, so a chart never carries 
 from __future__ import annotations
 
 import bisect
-import math
 import re
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy import Connection, bindparam, func, select
 from ..errors import NotFoundError
 from ..store import Store
 from ..store.schema import metrics
+from ..tracking.metrics import thinned_steps
 from ..tracking.runs import resolve_run_id
 from ..tracking.search import search_run_records
 
@@ -95,18 +95,12 @@ def overlay(points: dict[str, list[tuple[int, float | None]]], max_points: int =
     """One shared x axis of steps and each run's values on it (``None`` where a run has no point).
 
     When the runs together have more than ``max_points`` distinct steps, the steps are cut into about
-    ``max_points`` buckets and each run keeps, per bucket, its value at the highest step in it, drawn at
-    the bucket's last step: the curve's shape survives and every run's final value is shown as logged.
+    ``max_points`` buckets (:func:`~shipyard.tracking.metrics.thinned_steps`, the rule the run page's
+    charts follow too) and each run keeps, per bucket, its value at the highest step in it, drawn at the
+    bucket's last step: the curve's shape survives and every run's final value is shown as logged.
     ``points`` must be ordered by step within each run (as :func:`histories` returns them).
     """
-    steps = sorted({step for run in points.values() for step, _ in run})
-    if len(steps) > max_points:
-        stride = math.ceil(len(steps) / max_points)
-        grid = steps[stride - 1 :: stride]
-        if grid[-1] != steps[-1]:
-            grid.append(steps[-1])
-    else:
-        grid = steps
+    grid = thinned_steps(sorted({step for run in points.values() for step, _ in run}), max_points)
     series: dict[str, list[float | None]] = {}
     for run_id, run in points.items():
         values: list[float | None] = [None] * len(grid)

@@ -48,14 +48,15 @@ def _chart(spec: dict[str, Any], title: str = "", css_class: str = "") -> Any:
 
 
 def query(request: Request, **changes: Any) -> str:
-    """The current page's query string with ``changes`` applied (``None`` removes a key): for sort and page links."""
-    values: dict[str, Any] = dict(request.query_params.multi_items())
-    for key, value in changes.items():
-        if value is None:
-            values.pop(key, None)
-        else:
-            values[key] = value
-    return "?" + urlencode(values) if values else "?"
+    """The current page's query string with ``changes`` applied: for sort, page and filter links.
+
+    A changed key gets the one new value (``None`` removes it); every other key keeps all its values, so a
+    repeated key such as the runs table's ``cols`` survives a sort or a page change. The result is a
+    relative link (``?a=1&b=2``; bare ``?`` for none) to the same path.
+    """
+    kept = [(key, value) for key, value in request.query_params.multi_items() if key not in changes]
+    kept += [(key, str(value)) for key, value in changes.items() if value is not None]
+    return "?" + urlencode(kept)
 
 
 def when(value: Any) -> str:

@@ -3,8 +3,15 @@
 Each page module (``runs``, ``compare``, ``models``, ``pipelines``, ``deployments``) owns its routes in a
 ``ROUTES`` list and its templates; this module adds the shell around them: settings on ``app.state.ui``,
 static files (the UI's own and the shared chart assets), and one place that turns errors into pages. A
-``ShipyardError`` (a bad filter, an unknown run) becomes its own HTTP status with the message shown; only a
-bug of ours gives a 500.
+``ShipyardError`` (a bad filter, an unknown run) becomes its own HTTP status with the message shown; any
+other exception is a bug of ours and gets a 500 page (with the traceback in the server log). Bad input is
+meant to be a ``ShipyardError``; where a page still lets one through as a 500, that page has the bug.
+
+Two layers wrap every request. Outermost, the security headers (a strict Content-Security-Policy and
+friends), outside even Starlette's own error middleware so that 500 pages carry them too. Inside them,
+a ``Host`` allow-list (loopback names, the ``--host`` address, ``--allowed-host`` names): a page of another
+site that resolves its own name to this machine (DNS rebinding) is refused with 400 before any page runs,
+so it can neither read the UI nor post a change that would look same-origin.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ShipyardError, UnauthorizedError
+from ..errors import ForbiddenError, ShipyardError, UnauthorizedError
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
     from ..store import Store
 
 _log = logging.getLogger(__name__)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")  # names a browser on this machine uses for the UI
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,8 @@ class UISettings:
         log_dir: the prediction log's folder when ``serving.yaml`` sets one; None for the store's default.
         allow_write: the UI was started with ``--allow-write``; without it every write is refused (403).
         token: when set, a write must also carry it (form field ``token`` or ``Authorization: Bearer``).
+        allowed_hosts: ``Host`` names accepted besides :data:`LOOPBACK_HOSTS`: the address the UI listens on
+            and the names a proxy in front of it forwards (``shipyard ui --allowed-host``).
     """
 
     store: Store
@@ -44,13 +54,23 @@ class UISettings:
     log_dir: str | None = None
     allow_write: bool = False
     token: str | None = field(default=None, repr=False)
+    allowed_hosts: tuple[str, ...] = ()
 
+    def trusted_hosts(self) -> list[str]:
+        """Every ``Host`` name (without port) this UI answers: loopback, then ``allowed_hosts``.
 
-class WriteRefused(ShipyardError, PermissionError):
-    """A write asked of a UI started read-only."""
-
-    exit_code = 2
-    http_status = 403
+        An IPv6 address is written in brackets, as it appears in a ``Host`` header (``[::1]``). A wildcard
+        address (``0.0.0.0``, ``::``) is not a name any browser sends, so it adds nothing: behind it, list the
+        machine's names with ``--allowed-host``.
+        """
+        names = list(LOOPBACK_HOSTS)
+        for host in self.allowed_hosts:
+            name = host.strip().lower()
+            if ":" in name and not name.startswith("["):
+                name = f"[{name}]"
+            if name and name not in ("0.0.0.0", "[::]") and name not in names:
+                names.append(name)
+        return names
 
 
 def create_app(settings: UISettings) -> Starlette:
@@ -58,10 +78,17 @@ def create_app(settings: UISettings) -> Starlette:
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
     from . import compare, deployments, home, models, pipelines, runs
+
+    class _UIApp(Starlette):
+        """Starlette with the security headers outside its whole stack, error middleware included."""
+
+        def build_middleware_stack(self) -> Any:
+            return _SecurityHeaders(super().build_middleware_stack())
 
     static = Path(__file__).with_name("static")
     chart_assets = Path(__file__).parent.parent / "charts" / "assets"
@@ -71,8 +98,10 @@ def create_app(settings: UISettings) -> Starlette:
         Mount("/static/charts", StaticFiles(directory=chart_assets), name="chart-assets"),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)],
-                    exception_handlers={ShipyardError: _shipyard_error, HTTPException: _http_error, Exception: _bug})
+    app = _UIApp(routes=routes,
+                 middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts(),
+                                        www_redirect=False)],
+                 exception_handlers={ShipyardError: _shipyard_error, HTTPException: _http_error, Exception: _bug})
     app.state.ui = settings
     return app
 
@@ -88,7 +117,11 @@ _SECURITY_HEADERS = [
 
 
 class _SecurityHeaders:
-    """Adds the security headers to every response (a plain ASGI wrapper: no buffering of bodies)."""
+    """Adds the security headers to every response (a plain ASGI wrapper: no buffering of bodies).
+
+    It wraps the app's whole middleware stack (see ``create_app``), so the 500 page that Starlette's
+    outermost error middleware sends for a bug carries the headers as well.
+    """
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -110,7 +143,7 @@ def require_write(request: Request, token: str | None) -> None:
     """Refuse a write unless the UI allows writes and, when it has a token, ``token`` (or the header) matches it."""
     settings: UISettings = request.app.state.ui
     if not settings.allow_write:
-        raise WriteRefused("This UI is read-only; restart it with `shipyard ui --allow-write` to change aliases.")
+        raise ForbiddenError("This UI is read-only; restart it with `shipyard ui --allow-write` to change aliases.")
     if settings.token:
         header = request.headers.get("authorization", "")
         given = token or (header[7:] if header.lower().startswith("bearer ") else "")

@@ -13,7 +13,7 @@ from ..store.schema import experiments, runs
 from ._render import page
 
 
-async def home(request: Request) -> Response:
+def home(request: Request) -> Response:
     latest = func.max(runs.c.start_time)
     query = (
         select(experiments.c.name, func.count(runs.c.id).label("runs"), latest.label("latest"))

@@ -6,6 +6,9 @@ runs) and what it made (artifacts, model versions). Metric histories with more t
 charts; artifacts are previewed when that is cheap and safe: raster images through the download URL, and
 small CSV and JSON files parsed here and shown as text. SVG and everything else is offered as a download
 only (``Content-Disposition: attachment``): a file a run logged is never rendered as a page of ours.
+
+The endpoints are plain functions: Starlette runs them in its thread pool, so the database reads and file
+copies here never stall the server's event loop (and with it every other page and ``/health``).
 """
 
 from __future__ import annotations
@@ -14,22 +17,26 @@ import csv
 import io
 import json
 import mimetypes
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from sqlalchemy import Connection, func, select
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import charts
 from ..errors import NotFoundError
 from ..models.registry import versions_of_run
 from ..store.schema import metrics, runs
-from ..tracking.artifacts import read_artifact
-from ..tracking.metrics import metric_history
+from ..tracking.artifacts import list_artifacts, read_artifact
+from ..tracking.metrics import thinned_histories
 from ..tracking.runs import Run, environment_packages, get_run, resolve_run_id
 from ._render import page
 
@@ -38,8 +45,9 @@ PREVIEW_MAX_FILES = 12  # previews per page, so a run with thousands of artifact
 CSV_PREVIEW_ROWS = 20
 CSV_PREVIEW_COLUMNS = 40
 MAX_CHARTS = 40
-MAX_CHART_POINTS = 5_000  # longer histories are thinned evenly (every k-th step, always the last)
+MAX_CHART_POINTS = 5_000  # longer histories are thinned (tracking.metrics.thinned_steps: the last step kept)
 MAX_CHILDREN = 200
+DOWNLOAD_CHUNK_BYTES = 256 * 1024
 # Raster images only: a browser renders these as pictures and nothing else. SVG can carry script.
 INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 DATA_HASH_TAGS = (("shipyard.dep.", "input"), ("shipyard.out.", "output"), ("shipyard.added.", "tracked by"))
@@ -59,7 +67,7 @@ class Artifact:
     truncated: bool = False  # csv: more rows than shown
 
 
-async def run_detail(request: Request) -> Response:
+def run_detail(request: Request) -> Response:
     store = request.app.state.ui.store
     run = get_run(store, request.path_params["run_id"])
     parent, children, points = store.db.read(lambda conn: _relatives_and_points(conn, run))
@@ -78,19 +86,52 @@ async def run_detail(request: Request) -> Response:
     )
 
 
-async def artifact_download(request: Request) -> Response:
-    """The artifact's bytes, verified against their hash; pictures inline on ``?inline=1``, all else attached."""
+def artifact_download(request: Request) -> Response:
+    """The artifact's bytes, verified against their hash; pictures inline on ``?inline=1``, all else attached.
+
+    Verification needs every byte, and an HTTP response cannot be taken back once its first bytes are
+    sent: a check that failed at the end of a stream would leave the browser holding a complete-looking file
+    of corrupted bytes. So the object is first copied to a private temporary file by the object store's
+    ``get_file``, which hashes while it copies and raises ``IntegrityError`` (a 500 error page, nothing
+    sent) on a mismatch; only the verified copy is then streamed, a chunk at a time. The copy is opened and
+    its name removed before streaming starts, so it vanishes with the open file even if the browser goes
+    away mid-download. Memory stays at one chunk whatever the artifact's size; the price is one disk copy.
+    """
     store = request.app.state.ui.store
     run_id = resolve_run_id(store, request.path_params["run_id"])
     path = request.path_params["path"]
-    data = read_artifact(store, run_id, path)
+    entry = next((item for item in list_artifacts(store, run_id) if item["path"] == path), None)
+    if entry is None:
+        raise NotFoundError(f"Run {run_id[:8]} has no artifact {path!r}; its run page lists the artifacts.")
+    stream = _verified_copy(store, entry["hash"], f"artifact {path!r} of run {run_id[:8]}")
     media_type = _media_type(path)
     name = path.rsplit("/", 1)[-1]
     inline = request.query_params.get("inline") == "1" and media_type in INLINE_IMAGE_TYPES
     fallback = "".join(ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in name)
     disposition = f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
-    return Response(data, media_type=media_type, headers={"content-disposition": disposition,
-                                                           "cache-control": "private, max-age=3600"})
+    return StreamingResponse(_chunks(stream), media_type=media_type, headers={
+        "content-disposition": disposition, "content-length": str(os.fstat(stream.fileno()).st_size),
+        "cache-control": "private, max-age=3600"})
+
+
+def _verified_copy(store: Any, digest: str, label: str) -> BinaryIO:
+    """An open, already unlinked copy of the object ``digest``, its hash checked while it was copied."""
+    folder = tempfile.mkdtemp(prefix="shipyard-ui-download-")
+    try:
+        copy = os.path.join(folder, "artifact")
+        try:
+            store.objects.get_file(digest, copy, label=label)
+        except NotFoundError as exc:
+            raise NotFoundError(f"The {label} is recorded but its object is missing from the store: {exc}") from None
+        return open(copy, "rb")  # closed by _chunks once streamed
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+    with stream:
+        while chunk := stream.read(DOWNLOAD_CHUNK_BYTES):
+            yield chunk
 
 
 def _relatives_and_points(conn: Connection, run: Run) -> tuple[Any, list[Any], dict[str, tuple[int, int]]]:
@@ -109,20 +150,21 @@ def _relatives_and_points(conn: Connection, run: Run) -> tuple[Any, list[Any], d
 
 def _metric_charts(store: Any, run: Run, points: dict[str, tuple[int, int]]
                    ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, float, int | None]]]:
-    """One line chart per metric logged at more than one point; the others as (key, value, step) rows."""
-    specs: list[tuple[str, dict[str, Any]]] = []
+    """One line chart per metric logged at more than one point (at most MAX_CHARTS, their histories read
+    together and thinned to MAX_CHART_POINTS); the others as (key, value, step) rows."""
+    charted: list[str] = []
     single: list[tuple[str, float, int | None]] = []
     for key, value in run.metrics.items():
         count, last_step = points.get(key, (1, None))
-        if count <= 1 or len(specs) >= MAX_CHARTS:
+        if count <= 1 or len(charted) >= MAX_CHARTS:
             single.append((key, value, last_step))
-            continue
-        history = metric_history(store, run.id, key)
-        steps, values = history["step"].tolist(), history["value"].tolist()
-        if len(steps) > MAX_CHART_POINTS:
-            stride = -(-len(steps) // MAX_CHART_POINTS)
-            keep = [*range(0, len(steps) - 1, stride), len(steps) - 1]
-            steps, values = [steps[i] for i in keep], [values[i] for i in keep]
+        else:
+            charted.append(key)
+    histories = thinned_histories(store, run.id, charted, MAX_CHART_POINTS)
+    specs = []
+    for key in charted:
+        history = histories.get(key, [])
+        steps, values = [float(step) for step, _ in history], [value for _, value in history]
         specs.append((key, charts.lines(steps, {key: values}, y_label=key)))
     return specs, single
 

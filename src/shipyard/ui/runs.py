@@ -10,11 +10,9 @@ place. The run page itself lives in :mod:`.run_page`.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy import Connection, select
 from starlette.requests import Request
@@ -26,7 +24,8 @@ from ..store.schema import experiments, latest_metrics, params, runs
 from ..tracking.experiments import experiment_id
 from ..tracking.search import count_runs, search_run_records
 from . import run_page
-from ._render import page
+from ._paging import page_count, requested_page, whole_number
+from ._render import page, query
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -57,16 +56,16 @@ class Column:
         return f"{self.section}.{self.key}"
 
 
-async def runs_table(request: Request) -> Response:
+def runs_table(request: Request) -> Response:
     store = request.app.state.ui.store
     args = request.query_params
     experiment = args.get("experiment") or None
     filter_text = args.get("filter", "").strip()
     order = args.get("order", "").strip()
-    size = _whole(args.get("size"), "size", DEFAULT_PAGE_SIZE)
+    size = whole_number(args.get("size"), "size", DEFAULT_PAGE_SIZE)
     if size not in PAGE_SIZES:
         raise ValidationError(f"size must be one of {', '.join(map(str, PAGE_SIZES))}, got {size}.", field="size")
-    page_number = max(1, _whole(args.get("page"), "page", 1))
+    page_number = requested_page(request)
 
     experiment_ids = [experiment_id(store, experiment, create=False)] if experiment else []
     names, param_keys, metric_keys = store.db.read(lambda conn: _names_and_keys(conn, experiment_ids))
@@ -78,23 +77,19 @@ async def runs_table(request: Request) -> Response:
     error, total, records = None, 0, []
     try:
         total = count_runs(store, experiment=experiment, filter=filter_text or None)
-        pages = max(1, math.ceil(total / size))
-        page_number = min(page_number, pages)
+        page_number = min(page_number, page_count(total, size))
         if total:
             records = search_run_records(store, experiment=experiment, filter=filter_text or None,
                                          order_by=[order] if order else None, max_results=size,
                                          offset=(page_number - 1) * size)
     except ValidationError as exc:  # a filter or order that does not parse: shown inline, form kept
         error, total, records = exc.message, 0, []
-    pages = max(1, math.ceil(total / size))
+    pages = page_count(total, size)
     sorted_by, descending = _current_order(order)
-
-    def href(**changes: Any) -> str:
-        return _href(request, **changes)
 
     def sort_link(field: str) -> str:
         direction = "ASC" if field != sorted_by or descending else "DESC"
-        return href(order=f"{field} {direction}", page=None)
+        return query(request, order=f"{field} {direction}", page=None)
 
     def aria_sort(field: str | None) -> str:
         if field is None or field != sorted_by:
@@ -108,7 +103,7 @@ async def runs_table(request: Request) -> Response:
         attribute_columns=ATTRIBUTE_COLUMNS, all_params=param_columns, all_metrics=metric_columns,
         param_columns=[column for column, shown in param_columns if shown],
         metric_columns=[column for column, shown in metric_columns if shown],
-        explicit_cols=explicit, chosen_cols=sorted(chosen), href=href, sort_link=sort_link, aria_sort=aria_sort,
+        explicit_cols=explicit, chosen_cols=sorted(chosen), sort_link=sort_link, aria_sort=aria_sort,
     )
 
 
@@ -152,22 +147,6 @@ def _current_order(order: str) -> tuple[str, bool]:
     if direction.upper() in ("ASC", "DESC") and field:
         return field.strip(), direction.upper() == "DESC"
     return order, False
-
-
-def _href(request: Request, **changes: Any) -> str:
-    """This page's URL with ``changes`` (None drops a key); repeated keys such as ``cols`` are kept."""
-    kept = [(key, value) for key, value in request.query_params.multi_items() if key not in changes]
-    kept += [(key, str(value)) for key, value in changes.items() if value is not None]
-    return "/runs?" + urlencode(kept) if kept else "/runs"
-
-
-def _whole(text: str | None, name: str, default: int) -> int:
-    if text is None or text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise ValidationError(f"{name} must be a whole number, got {text!r}.", field=name) from None
 
 
 ROUTES = [Route("/runs", runs_table, name="runs"), *run_page.ROUTES]
