@@ -2,7 +2,9 @@
 
 The churn experiment holds 28 runs whose metric ``roc_auc`` is 0.60 + i/100 and whose param ``model`` cycles
 gbm, lr, rf, so each sort, filter and page below has one right answer computed here. Run 27 is named like
-an XSS payload; run 5 carries artifacts (a PNG, a CSV, a JSON file) and a ``loss`` curve over ten steps.
+an XSS payload; run 5 carries artifacts (a PNG, a CSV, a JSON file) and a ``loss`` curve over ten steps. In
+the "curves" experiment one run logs three metrics over 12,000 steps (longer than a chart keeps) and one holds
+an artifact whose stored object is then corrupted.
 """
 
 from __future__ import annotations
@@ -14,17 +16,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
+import httpx
 import pytest
 
 import shipyard
+from shipyard.store import current_store
+from shipyard.tracking.metrics import thinned_steps
+from shipyard.ui.run_page import MAX_CHART_POINTS
 from tests.integration.ui._ui import Tab, UIProcess, filled_store, start_ui
 
 pytestmark = pytest.mark.slow
 XSS_NAME = "<img src=x onerror=alert(1)>"
 MODELS = ("gbm", "lr", "rf")
 RUNS = 28
+CURVE_STEPS = 12_000
+CURVES = {"loss": lambda step: 1 / (step + 1), "accuracy": lambda step: step / CURVE_STEPS,
+          "lr": lambda step: 0.1 * 0.5 ** (step // 3000)}
 
 
 @dataclass
@@ -34,6 +43,8 @@ class Fixture:
     parent_run: str
     child_run: str
     files: dict[str, bytes]
+    curves_run: str
+    corrupted_run: str
 
 
 def _roc_auc(index: int) -> float:
@@ -79,8 +90,17 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
         with shipyard.start_run(experiment="sweeps", name="sweep") as parent, \
                 shipyard.start_run(name="trial-1") as child:
             shipyard.log_param("lr", 0.1)
+        with shipyard.start_run(experiment="curves", name="long") as curves:
+            for step in range(CURVE_STEPS):
+                shipyard.log_metrics({key: value(step) for key, value in CURVES.items()}, step=step * 2)
+        (base / "secret.txt").write_bytes(b"the bytes as logged\n" * 1000)
+        with shipyard.start_run(experiment="curves", name="corrupted") as corrupted:
+            shipyard.log_artifact(base / "secret.txt")
+        stored = current_store().objects.path_for(shipyard.get_run(corrupted.id).artifacts[0]["hash"])
+    stored.chmod(0o644)
+    stored.write_bytes(b"TAMPERED " * 2000)
     process = start_ui(root)
-    yield Fixture(process, artifact_run, parent.id, child.id, files)
+    yield Fixture(process, artifact_run, parent.id, child.id, files, curves.id, corrupted.id)
     process.stop()
 
 
@@ -282,3 +302,59 @@ def test_unknown_run_and_bad_page_size_are_error_pages(store: Fixture, tab: Tab)
     answer = tab.page.goto(store.ui.url + "/runs?size=7")
     assert answer is not None and answer.status == 422
     assert "25, 50, 100, 200" in tab.page.get_by_role("alert").inner_text()
+
+
+def test_run_page_draws_every_long_metric_thinned_like_the_compare_page(store: Fixture, tab: Tab) -> None:
+    page = tab.page
+    page.goto(f"{store.ui.url}/runs/{store.curves_run}")
+    charts = page.locator('.sy-chart[data-drawn="1"]')
+    charts.first.wait_for()
+    assert charts.count() == len(CURVES)
+    steps = [step * 2 for step in range(CURVE_STEPS)]
+    kept = thinned_steps(steps, MAX_CHART_POINTS)  # the compare overlay's rule, the last step included
+    assert len(kept) <= MAX_CHART_POINTS + 1 and kept[-1] == steps[-1]
+    drawn = {}
+    for index in range(charts.count()):
+        spec = json.loads(charts.nth(index).get_attribute("data-spec") or "{}")
+        [series] = spec["series"]
+        drawn[series["name"]] = spec
+        assert spec["x"] == [float(step) for step in kept], series["name"]
+        assert series["values"][-1] == pytest.approx(CURVES[series["name"]](CURVE_STEPS - 1))
+    assert set(drawn) == set(CURVES)
+    assert tab.errors == []
+
+
+def test_a_corrupted_artifact_is_refused_not_sent(store: Fixture) -> None:
+    answer = httpx.get(f"{store.ui.url}/runs/{store.corrupted_run}/artifacts/secret.txt")
+    assert answer.status_code == 500 and "IntegrityError" in answer.text and "corrupted" in answer.text
+    assert b"TAMPERED" not in answer.content and answer.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+
+
+def test_oversized_filters_and_bad_page_numbers_are_422(store: Fixture, tab: Tab) -> None:
+    deep = "(" * 2000 + "metrics.roc_auc > 0.5" + ")" * 2000
+    answer = tab.page.goto(f"{store.ui.url}/runs?{urlencode({'filter': deep})}")
+    assert answer is not None and answer.status == 422
+    assert "nest more than 50 deep" in tab.page.get_by_role("alert").inner_text()
+    wide = " and ".join(["metrics.roc_auc > 0.5"] * 250)  # (3,000 would not fit in a request line)
+    answer = tab.page.goto(f"{store.ui.url}/runs?{urlencode({'filter': wide})}")
+    assert answer is not None and answer.status == 422
+    assert "at most 200 conditions" in tab.page.get_by_role("alert").inner_text()
+    for bad in ("0", "-1", "²", "99999999999999999999999", "two"):
+        answer = tab.page.goto(f"{store.ui.url}/runs?{urlencode({'page': bad})}")
+        assert answer is not None and answer.status == 422, bad
+        assert "page" in tab.page.get_by_role("alert").inner_text()
+    answer = tab.page.goto(f"{store.ui.url}/runs?experiment=churn&page=99")  # past the end: the last page
+    assert answer is not None and answer.status == 200
+    assert tab.page.locator(".page-status").inner_text() == f"Page 1 of 1, {RUNS} runs"
+
+
+def test_sort_and_page_links_keep_the_chosen_columns(store: Fixture, tab: Tab) -> None:
+    page = tab.page
+    page.goto(store.ui.url + "/runs?experiment=churn&size=25&cols=params.seed&cols=metrics.accuracy")
+    assert page.get_by_role("columnheader", name="seed").count() == 1
+    assert page.get_by_role("columnheader", name="model").count() == 0
+    for link in (page.locator("a[rel=next]"), page.get_by_role("columnheader", name="Run").get_by_role("link")):
+        query = parse_qs(urlparse(link.get_attribute("href") or "").query)
+        assert query["cols"] == ["params.seed", "metrics.accuracy"] and query["experiment"] == ["churn"]
+    assert tab.errors == []
