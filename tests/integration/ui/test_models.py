@@ -194,8 +194,9 @@ def test_alias_move_needs_the_token_and_is_audited(registry: Registry, tab: Tab)
 
         page.goto(ui.url + "/models/churn")
         move("T0k3n")
-        page.wait_for_url("**/models/churn?moved=challenger*")
+        page.wait_for_url("**/models/churn?moved=1*")
         assert aliases_of(registry.root, 2) == ("challenger",)
+        assert page.get_by_role("status").inner_text().startswith("Moved @challenger to v2")  # from the audit log
         newest = page.locator("table.audit tbody tr").nth(0).inner_text()
         assert "@challenger" in newest and f"try v2 {XSS}" in newest and "via shipyard ui" in newest
         # Chromium may log the refused post's 401 as a failed load; nothing else may go wrong (no dialog, no error)
@@ -209,5 +210,42 @@ def test_alias_move_needs_the_token_and_is_audited(registry: Registry, tab: Tab)
         bad_version = httpx.post(ui.url + "/models/churn/aliases",
                                  data={"alias": "champion", "version": "7", "token": "T0k3n"})
         assert bad_version.status_code == 404 and aliases_of(registry.root, 1) == ("champion",)
+        for text in ("²", "\u0661", "99999999999999999999999", "1e3", "-1"):  # no 500, no Arabic-Indic 1 read as 1
+            odd = httpx.post(ui.url + "/models/churn/aliases", data={"alias": "champion", "version": text,
+                                                                     "token": "T0k3n"})
+            assert odd.status_code == 422 and "not a version number" in odd.text, text
+        assert aliases_of(registry.root, 1) == ("champion",)
+        # DNS rebinding: the attacker's page is same-origin with itself, but its Host is not this UI's.
+        rebound = httpx.post(ui.url + "/models/churn/aliases", data={"alias": "rebound", "version": "1",
+                                                                     "token": "T0k3n"},
+                             headers={"Host": "evil.example:5711", "Origin": "http://evil.example:5711",
+                                      "Sec-Fetch-Site": "same-origin"})
+        assert rebound.status_code == 400 and "script-src 'self'" in rebound.headers["content-security-policy"]
+        assert aliases_of(registry.root, 1) == ("champion",)
     finally:
         ui.stop()
+
+
+def test_a_moved_link_cannot_fake_a_notice(registry: Registry, tab: Tab) -> None:
+    tab.page.goto(registry.ui.url + "/models/churn?moved=" + "champion%20to%20v9%20by%20the%20admin")
+    # A notice, if any, states the newest audit event (a move made from a UI in an earlier test), never the URL.
+    assert all("v9" not in notice for notice in tab.page.get_by_role("status").all_inner_texts())
+    assert "by the admin" not in tab.page.locator("main").inner_text()
+    assert tab.errors == []
+
+
+def test_odd_version_numbers_and_pages_are_404_or_422_pages(registry: Registry) -> None:
+    huge = httpx.get(registry.ui.url + "/models/churn/99999999999999999999999")
+    assert huge.status_code == 404 and "Not found" in huge.text
+    assert httpx.get(registry.ui.url + "/models/churn/%C2%B2").status_code == 404  # ², not a digit of ours
+    assert httpx.get(registry.ui.url + "/models/churn/999999999").status_code == 404  # 9 digits: the registry says
+    for bad in ("0", "-1", "²", "x"):
+        answer = httpx.get(registry.ui.url + "/models/churn", params={"page": bad})
+        assert answer.status_code == 422 and "page" in answer.text, bad
+
+
+def test_pages_for_another_host_name_are_refused(registry: Registry) -> None:
+    for path in ("/models/churn", "/runs", "/health"):
+        answer = httpx.get(registry.ui.url + path, headers={"Host": "evil.example:5711"})
+        assert answer.status_code == 400, path
+    assert httpx.get(registry.ui.url + "/models/churn", headers={"Host": "localhost"}).status_code == 200
