@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,15 +50,17 @@ def test_unknown_page_is_a_404_page_not_a_traceback(ui: UIProcess, tab: Tab) -> 
 
 
 def test_every_page_carries_a_script_policy(ui: UIProcess) -> None:
-    headers = httpx.get(ui.url + "/").headers
-    assert "script-src 'self'" in headers["content-security-policy"]
-    assert headers["x-content-type-options"] == "nosniff"
+    # Error pages too: 404 and 422 from the app, 400 from the Host check (a 500 is checked in tests/unit/ui).
+    for path, status in (("/", 200), ("/no/such/page", 404), ("/runs?page=0", 422)):
+        answer = httpx.get(ui.url + path)
+        assert answer.status_code == status, path
+        assert "script-src 'self'" in answer.headers["content-security-policy"], path
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+    refused = httpx.get(ui.url + "/", headers={"Host": "evil.example"})
+    assert refused.status_code == 400 and "script-src 'self'" in refused.headers["content-security-policy"]
 
 
 def test_cli_refuses_a_token_without_allow_write(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     with filled_store(tmp_path / "s" / ".shipyard"), shipyard.start_run(experiment="e"):
         pass
     done = subprocess.run([sys.executable, "-m", "shipyard", "ui", "--token", "t"], capture_output=True, text=True,
@@ -65,3 +69,32 @@ def test_cli_refuses_a_token_without_allow_write(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--allow-write" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def _ui_command(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "shipyard", "ui", *args], capture_output=True, text=True,
+                          env={"SHIPYARD_STORE": str(store), "PATH": "/usr/bin:/bin"}, timeout=60, check=False)
+
+
+def test_cli_refuses_writes_beyond_loopback_without_a_token(tmp_path: Path) -> None:
+    store = tmp_path / "s" / ".shipyard"
+    with filled_store(store), shipyard.start_run(experiment="e"):
+        pass
+    done = _ui_command(store, "--host", "0.0.0.0", "--port", "0", "--allow-write")
+    assert done.returncode == 2
+    output = done.stdout + done.stderr
+    assert "--token" in output and "0.0.0.0" in output and "Traceback" not in output
+
+
+def test_an_allowed_host_name_is_answered(ui: UIProcess, tmp_path: Path) -> None:
+    store = tmp_path / "s" / ".shipyard"
+    with filled_store(store), shipyard.start_run(experiment="e"):
+        pass
+    proxied = start_ui(store, "--allowed-host", "shipyard.internal", "--allowed-host", "ui.example")
+    try:
+        for name in ("shipyard.internal", "ui.example:443", "localhost"):
+            assert httpx.get(proxied.url + "/", headers={"Host": name}).status_code == 200, name
+        assert httpx.get(proxied.url + "/", headers={"Host": "evil.example"}).status_code == 400
+    finally:
+        proxied.stop()
+    assert httpx.get(ui.url + "/", headers={"Host": "ui.example"}).status_code == 400  # only where it was given
