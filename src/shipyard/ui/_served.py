@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ShipyardError
 from ..models.registry import ModelVersion
 from ..models.uri import parse_model_uri
-from ..serving.logstore import partition_files, read_table
-from ..serving.predlog import serving_root
+from ..serving.logstore import HourPartition, hour_partitions, read_table
+from ._serving_log import log_root, serving_file
 
 RECENT_HOURS = 3  # hour partitions read per deployment
 _log = logging.getLogger(__name__)
@@ -45,15 +45,20 @@ class Served:
 def served_by(settings: Any, version: ModelVersion) -> list[Served]:
     """Deployments that answered with ``version`` lately or that serving.yaml points at it, by name."""
     found: dict[str, Served] = {}
-    config = _serving_config(settings.project_dir)
+    config, problem = serving_file(settings)
+    if problem:  # the deployments page reports a broken file; here it only adds nothing
+        _log.info("serving.yaml not used for lineage: %s", problem)
     for deployment in config.deployments if config is not None else ():
         for variant in deployment.all_variants:
             if _names_version(variant.model, version):
                 kind = "shadow" if variant.shadow else f"weight {variant.weight:g}"
                 found.setdefault(deployment.name, Served(deployment.name)).configured.append(
                     f"{variant.name}: {variant.model} ({kind})")
-    log_dir = settings.log_dir or _config_log_dir(config, settings.project_dir)
-    for name, variants, last in _logged(settings.store, log_dir, version):
+    try:
+        logged = _logged(log_root(settings, config) / "predictions", version)
+    except ConfigError:  # a database store without a log_dir: no log to read
+        logged = []
+    for name, variants, last in logged:
         served = found.setdefault(name, Served(name))
         served.variants.update(variants)
         served.last_seen = last
@@ -70,47 +75,19 @@ def _names_version(uri: str, version: ModelVersion) -> bool:
     return parsed.version == version.version if parsed.kind == "version" else parsed.alias in version.aliases
 
 
-def _serving_config(project_dir: Path | None) -> Any:
-    from ..serving.config import load_config
-
-    path = project_dir / "serving.yaml" if project_dir is not None else None
-    if path is None or not path.is_file():
-        return None
-    try:
-        return load_config(path)
-    except ConfigError as exc:  # the deployments page reports a broken file; here it only adds nothing
-        _log.info("serving.yaml not used for lineage: %s", exc.message)
-        return None
-
-
-def _config_log_dir(config: Any, project_dir: Path | None) -> str | None:
-    if config is None or not config.log_dir:
-        return None
-    folder = Path(config.log_dir).expanduser()
-    return str(folder if folder.is_absolute() or project_dir is None else project_dir / folder)
-
-
-def _logged(store: Any, log_dir: str | None, version: ModelVersion) -> list[tuple[str, set[str], datetime | None]]:
+def _logged(root: Path, version: ModelVersion) -> list[tuple[str, set[str], datetime | None]]:
     """(deployment, variants, newest answer) for each deployment whose recent log rows name ``version``."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    try:
-        root = serving_root(store, log_dir) / "predictions"
-    except ConfigError:  # a database store without a log_dir: no log to read
-        return []
-    if not root.is_dir():
-        return []
+    by_deployment: dict[str, list[HourPartition]] = {}
+    for hour in hour_partitions(root, None, None, None):  # folder names only, oldest first
+        by_deployment.setdefault(hour.deployment, []).append(hour)
     wanted = (ds.field("model_name") == version.name) & (ds.field("model_version") == version.version)
     result = []
-    for folder in sorted(root.glob("deployment=*")):
-        name = folder.name[len("deployment="):]
-        hours = sorted(folder.glob("date=*/hour=*"))[-RECENT_HOURS:]
-        if not hours:
-            continue
+    for name, hours in sorted(by_deployment.items()):
         try:
-            oldest = datetime.strptime(f"{hours[0].parent.name[5:]} {hours[0].name[5:]}", "%Y-%m-%d %H")
-            files = partition_files(root, name, int(oldest.replace(tzinfo=UTC).timestamp() * 1000), None)
+            files = [path for hour in hours[-RECENT_HOURS:] for path in hour.files()]
             table = read_table(files, ["model_name", "model_version", "variant", "timestamp"], wanted)
         except (OSError, ValueError) as exc:  # a partition being written or damaged: leave this deployment out
             _log.info("prediction log of %s not read for lineage: %s", name, exc)

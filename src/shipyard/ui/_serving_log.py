@@ -1,10 +1,13 @@
-"""What the deployments pages read from ``serving.yaml`` and the prediction log, each read bounded.
+"""What the UI reads from ``serving.yaml`` and the prediction log, each log read limited to the hours it needs.
 
-The log is Parquet partitioned by deployment and hour (:mod:`shipyard.serving.logstore`), so every read
-here names its deployment and hours: counting a day reads only the ``timestamp`` and ``shadow`` columns
-(whole row groups inside the range are counted from their statistics), the latest answer and the variants
-seen come from the newest hour alone, and the recent predictions table widens from the newest hour back
-only until it has its rows. A page over a day at 500 predictions/s therefore never loads the day.
+``serving.yaml`` and the log folder it (or ``--log-dir``) names are read here and nowhere else in the UI
+(:func:`serving_file`, :func:`log_root`). The log is Parquet partitioned by deployment and hour
+(:mod:`shipyard.serving.logstore`), so every read here names its deployment and hours: counting a window
+reads only the ``timestamp`` and ``shadow`` columns (whole row groups inside the range are counted from
+their statistics), the latest answer and the variants seen come from the newest hour that has rows, and
+the recent predictions table widens from the newest hour back only until it has its rows, their labels
+read from the feedback logged since the oldest of them. A page over a day at 500 predictions/s therefore
+never loads the day; the window itself is bounded by the page (:mod:`.deployments`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..serving.config import ServingConfig, load_config
-from ..serving.logstore import partition_files, read_table
+from ..serving.logstore import hour_partitions, partition_files, read_table
 from ..serving.predlog import prediction_log, serving_root
 
 if TYPE_CHECKING:
@@ -51,21 +54,40 @@ class ProjectServing:
 
 
 def project_serving(settings: UISettings) -> ProjectServing:
-    """Read ``serving.yaml`` from the project folder; the log folder is ``--log-dir``, else its ``log_dir``."""
-    config, problem = None, None
+    """The project's ``serving.yaml`` and its log folder, for the deployments and prediction pages.
+
+    Raises:
+        ConfigError: a database store and no log folder named anywhere (see :func:`log_root`).
+    """
+    config, problem = serving_file(settings)
+    return ProjectServing(config, problem, log_root(settings, config))
+
+
+def serving_file(settings: UISettings) -> tuple[ServingConfig | None, str | None]:
+    """``serving.yaml`` of the project folder (``None`` without one), and why it could not be read, if so."""
     path = settings.project_dir / SERVING_FILE if settings.project_dir else None
-    if path is not None and path.is_file():
-        try:
-            config = load_config(path)
-        except ConfigError as exc:
-            problem = exc.message
+    if path is None or not path.is_file():
+        return None, None
+    try:
+        return load_config(path), None
+    except ConfigError as exc:  # shown on the page, which still lists what the log holds
+        return None, exc.message
+
+
+def log_root(settings: UISettings, config: ServingConfig | None) -> Path:
+    """The serving log folder: ``--log-dir``, else serving.yaml's ``log_dir`` (relative to the project), else
+    the store's own ``serving/`` folder.
+
+    Raises:
+        ConfigError: the store is a database URI and neither names a folder.
+    """
     log_dir = settings.log_dir
     if log_dir is None and config is not None and config.log_dir:
         configured = Path(config.log_dir).expanduser()
         if not configured.is_absolute() and settings.project_dir is not None:
             configured = settings.project_dir / configured
         log_dir = str(configured)
-    return ProjectServing(config, problem, serving_root(settings.store, log_dir))
+    return serving_root(settings.store, log_dir)
 
 
 def live_rows(root: Path, deployment: str, start_ms: int, end_ms: int) -> int:
@@ -102,9 +124,8 @@ def latest_hour(root: Path, deployment: str) -> LatestHour | None:
     """The newest hour partition that holds rows (one hour read, whatever the log's length)."""
     import pyarrow.compute as pc
 
-    for start_ms in reversed(_hours(root, deployment, None, None)):
-        files = partition_files(root / "predictions", deployment, start_ms, start_ms)
-        table = read_table(files, columns=["timestamp", "variant", "model_uri", "shadow"])
+    for hour in reversed(hour_partitions(root / "predictions", deployment, None, None)):
+        table = read_table(hour.files(), columns=["timestamp", "variant", "model_uri", "shadow"])
         if table is None or not table.num_rows:
             continue
         seen: dict[tuple[str, bool], SeenVariant] = {}
@@ -124,7 +145,8 @@ def recent_predictions(root: Path, deployment: str, window: Window, limit: int =
 
     Reads the newest hour first and widens (1, 4, 16... hours) only while it has fewer rows than ``limit``.
     """
-    hours = _hours(root, deployment, window.start_ms, window.end_ms)
+    hours = [hour.start_ms for hour in hour_partitions(root / "predictions", deployment, window.start_ms,
+                                                       window.end_ms)]
     if not hours:
         return []
     taken = 1
@@ -138,7 +160,8 @@ def recent_predictions(root: Path, deployment: str, window: Window, limit: int =
     if not len(frame):
         return []
     frame = frame.iloc[::-1].head(limit)
-    labels = _labels(root, deployment, set(frame["request_id"]))
+    oldest_ms = int(frame["timestamp"].min().timestamp() * 1000)
+    labels = _labels(root, deployment, set(frame["request_id"]), oldest_ms)
     rows = []
     for item in frame.itertuples(index=False):
         version = item.model_version
@@ -150,12 +173,13 @@ def recent_predictions(root: Path, deployment: str, window: Window, limit: int =
     return rows
 
 
-def _labels(root: Path, deployment: str, request_ids: set[str]) -> dict[tuple[str, int], str]:
-    """The latest label of each row of ``request_ids`` (a filtered read, not the whole feedback log)."""
+def _labels(root: Path, deployment: str, request_ids: set[str], since_ms: int) -> dict[tuple[str, int], str]:
+    """The latest label of each row of ``request_ids``: feedback comes after its prediction, so only the
+    feedback logged since the oldest of them is read, filtered to those ids."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    files = partition_files(root / "feedback", deployment, None, None)
+    files = partition_files(root / "feedback", deployment, since_ms, None)
     table = read_table(files, columns=["request_id", "row", "label", "timestamp"],
                        filter=ds.field("request_id").isin(pa.array(sorted(request_ids), pa.string())))
     if table is None:
@@ -166,16 +190,6 @@ def _labels(root: Path, deployment: str, request_ids: set[str]) -> dict[tuple[st
         if key not in found or item["timestamp"] >= found[key][0]:
             found[key] = (item["timestamp"], item["label"])
     return {key: label for key, (_, label) in found.items()}
-
-
-def _hours(root: Path, deployment: str, start_ms: int | None, end_ms: int | None) -> list[int]:
-    """Start (epoch ms) of each hour partition holding files in the range, oldest first."""
-    folders = {path.parent for path in partition_files(root / "predictions", deployment, start_ms, end_ms)}
-    starts = []
-    for folder in folders:
-        moment = datetime.strptime(f"{folder.parent.name[5:]} {folder.name[5:]}", "%Y-%m-%d %H")
-        starts.append(int(moment.replace(tzinfo=UTC).timestamp() * 1000))
-    return sorted(starts)
 
 
 def _moment(epoch_ms: int) -> datetime:

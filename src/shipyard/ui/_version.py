@@ -4,6 +4,9 @@ The lineage comes from :func:`shipyard.models.lineage.lineage` (version -> run -
 ``repro`` recorded them) and is extended forward with the deployments that served the version
 (:mod:`shipyard.ui._served`). The graph is laid out by :mod:`shipyard.ui._graph` and drawn as SVG on the
 server, so following lineage is a plain link per node.
+
+The page reads the manifest and the newest hours of the prediction log (file IO, Parquet): its endpoint is a
+plain ``def``, which Starlette runs in its thread pool, so a slow disk never stalls the event loop.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ MAX_PROFILE_CHARTS = 60  # features beyond this are listed in the signature tabl
 MAX_LEVELS_CHARTED = 20
 
 
-async def version_page(request: Request) -> Response:
+def version_page(request: Request) -> Response:
     settings = request.app.state.ui
     name, number = request.path_params["name"], request.path_params["version"]
     version = registry.get_version(settings.store, name, number)  # NotFoundError -> 404 page
@@ -38,7 +41,7 @@ async def version_page(request: Request) -> Response:
     graph = lineage_graph(chain, version, served)
     profile = manifest.get("profile") or {}
     return page(request, "version.html", version=version, manifest=manifest, chain=chain, served=served,
-                graph=graph, sources=chain.get("sources", []), stages=_stages(chain),
+                graph=graph, sources=chain.get("sources", []), stages=pipeline_stages(chain),
                 profile_rows=profile.get("rows"), profile_charts=profile_charts(profile, manifest),
                 onnx=_onnx(version))
 
@@ -51,7 +54,7 @@ def lineage_graph(chain: dict[str, Any], version: ModelVersion, served: list[Ser
                        f"run {run['run_id'][:8]} · {run['experiment']}", href=f"/runs/{run['run_id']}",
                        title=f"run {run['name']} ({run['run_id']})\nexperiment {run['experiment']}\n{run['status']}")]
     edges: list[GraphEdge] = []
-    for record in _stages(chain):
+    for record in pipeline_stages(chain):
         stage_node = f"run:{record['run_id']}"
         if stage_node != run_node:
             nodes.append(GraphNode(stage_node, f"stage {record['stage']}", "stage", f"run {record['run_id'][:8]}",
@@ -136,7 +139,9 @@ def _feature_histogram(column: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _stages(chain: dict[str, Any]) -> list[dict[str, Any]]:
+def pipeline_stages(chain: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stage runs behind a model version's lineage (:func:`shipyard.models.lineage.lineage`): the stage
+    whose run logged the model, then the stages upstream of it; none for a run outside a pipeline."""
     return [chain["stage"], *chain.get("upstream", [])] if chain.get("stage") else []
 
 

@@ -7,11 +7,14 @@ renderers, so the page and ``shipyard monitor report`` can never disagree, follo
 predictions, each linking to its lineage (``/predictions/{request_id}``, in :mod:`.predictions`).
 
 Monitoring a big log takes seconds, so the log reads and the monitoring pass run in a worker thread
-(``run_in_threadpool``): the event loop keeps serving other pages meanwhile.
+(``run_in_threadpool``): the event loop keeps serving other pages meanwhile. A window is at most
+``MAX_WINDOW_DAYS`` long (a 422 page beyond, naming the query parameters): a link can then never ask one
+page load for years of log. ``shipyard monitor report`` takes any window.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import NotFoundError
+from ..errors import NotFoundError, ValidationError
 from ..monitoring.monitor import MonitoringResult, monitor
 from ..monitoring.report import report_sections, report_summary
-from ..monitoring.source import window_from
+from ..monitoring.source import Window, window_from
 from . import predictions
 from ._render import page
 from ._serving_log import LatestHour, ProjectServing, latest_hour, live_rows, project_serving, recent_predictions
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
     from .app import UISettings
 
 DAY_MS = 86_400_000
+MAX_WINDOW_DAYS = 90
+PARAMETERS = ("'since'", "'from'", "'to'")  # the query parameters, as this page's messages name them
 RECENT_ROWS = 50
 WINDOWS = ("1h", "6h", "24h", "7d")  # the quick choices above the monitoring
 Seen = dict[tuple[str, bool], tuple[int, list[str]]]  # (variant, shadow) -> (live rows, models) in the log
@@ -70,8 +75,8 @@ async def deployment_page(request: Request) -> Response:
     name = request.path_params["name"]
     params = request.query_params
     since, start, end = params.get("since") or None, params.get("from") or None, params.get("to") or None
-    window_from(since, start, end)  # a bad range is a 422 page at once, with monitoring's own message
-    context = await run_in_threadpool(_deployment, settings, name, since, start, end)
+    window = page_window(since, start, end)  # a bad range is a 422 page at once
+    context = await run_in_threadpool(_deployment, settings, name, window, since, start, end)
     return page(request, "deployment.html", since=since, start=start, end=end, windows=WINDOWS, **context)
 
 
@@ -90,7 +95,24 @@ def _overview(settings: UISettings) -> tuple[ProjectServing, list[DeploymentSumm
     return serving, summaries
 
 
-def _deployment(settings: UISettings, name: str, since: str | None, start: str | None,
+def page_window(since: str | None, start: str | None, end: str | None) -> Window:
+    """The window the query names (monitoring's own parsing), at most ``MAX_WINDOW_DAYS`` long.
+
+    Raises:
+        ValidationError: a bad or empty range, or a longer one; the message names ``since``/``from``/``to``.
+    """
+    window = window_from(since, start, end, names=PARAMETERS)
+    days = math.ceil((window.end_ms - window.start_ms) / DAY_MS)
+    if days > MAX_WINDOW_DAYS:
+        raise ValidationError(
+            f"The window is {days:,} days long; this page monitors at most {MAX_WINDOW_DAYS} days: give "
+            f"'since' up to {MAX_WINDOW_DAYS}d, or 'from' and 'to' at most {MAX_WINDOW_DAYS} days apart. "
+            "`shipyard monitor report --from ... --to ...` takes a longer window.",
+            field="from" if start else "to" if end else "since")
+    return window
+
+
+def _deployment(settings: UISettings, name: str, window: Window, since: str | None, start: str | None,
                 end: str | None) -> dict[str, Any]:
     serving = project_serving(settings)
     deployment = serving.config.deployment(name) if serving.config else None
@@ -98,7 +120,6 @@ def _deployment(settings: UISettings, name: str, since: str | None, start: str |
         known = ", ".join(serving.deployment_names()) or "none yet"
         raise NotFoundError(f"No deployment named {name!r}: serving.yaml does not define it and it has no "
                             f"prediction log (deployments: {known}).")
-    window = window_from(since, start, end)
     rows = live_rows(serving.root, name, window.start_ms, window.end_ms) if serving.has_log(name) else 0
     result: MonitoringResult | None = None
     problem = None

@@ -25,6 +25,7 @@ from ..serving.lineage import prediction_lineage
 from ..serving.predlog import find_prediction
 from ._render import page
 from ._serving_log import project_serving
+from ._version import pipeline_stages
 
 if TYPE_CHECKING:
     from .app import UISettings
@@ -59,11 +60,10 @@ def _model_link(uri: str, found: dict[str, Any]) -> dict[str, Any]:
     git = found.get("git") or {}
     sources = [{"path": item["path"], "hash": item["hash"], "stage": item.get("read_by")}
                for item in found.get("sources") or []]
-    stages = [found["stage"], *found.get("upstream", [])] if found.get("stage") else []
     return {
         "uri": uri, "error": found.get("error"), "name": version.get("name"), "version": version.get("version"),
         "aliases": found.get("alias_holders") or [], "run": run, "git": git,
-        "training_data": found.get("training_data"), "stages": stages, "sources": sources,
+        "training_data": found.get("training_data"), "stages": pipeline_stages(found), "sources": sources,
         "package": found.get("package") or {},
     }
 

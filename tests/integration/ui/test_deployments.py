@@ -11,10 +11,12 @@ that has served nothing yet.
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +128,7 @@ def build_traffic(root: Path) -> Traffic:
 class Served:
     ui: UIProcess
     traffic: Traffic
+    root: Path  # the store: its prediction log and profile cache are under serving/
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +137,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with filled_store(root):
         traffic = build_traffic(root)
     process = start_ui(root, cwd=root.parent)
-    yield Served(process, traffic)
+    yield Served(process, traffic, root)
     process.stop()
 
 
@@ -221,4 +224,34 @@ def test_empty_window_unknown_names_and_bad_ranges(served: Served, tab: Tab) -> 
     response = page.goto(served.ui.url + "/predictions/no-such-request")
     assert response is not None and response.status == 404
     assert "no-such-request" in page.get_by_role("alert").inner_text()
-    assert httpx.get(served.ui.url + "/deployments/churn?from=2020-01-02&to=2020-01-01").status_code == 422
+    response = page.goto(served.ui.url + "/deployments/churn?from=2020-01-02&to=2020-01-01")
+    assert response is not None and response.status == 422
+    alert = page.get_by_role("alert").inner_text()
+    assert "The window is empty: 'to' must be after 'from'." in alert and "--" not in alert  # the page's words
+    response = page.goto(served.ui.url + "/deployments/churn?since=1h&from=2020-01-01")
+    assert response is not None and response.status == 422
+    assert "Give 'since' or 'from'/'to', not both." in page.get_by_role("alert").inner_text()
+
+
+@pytest.mark.parametrize(("query", "words"), [
+    ("since=999999999h", "since='999999999h' is out of range"),  # was a 500 (OverflowError)
+    ("from=0001-01-01", "from='0001-01-01' is out of range"),
+    ("to=9999-12-31", "this page monitors at most 90 days"),  # each was minutes of work and thousands of files
+    ("since=365d", "The window is 365 days long; this page monitors at most 90 days"),
+    ("from=2020-01-01&to=2020-06-01", "give 'since' up to 90d, or 'from' and 'to' at most 90 days apart"),
+])
+def test_windows_no_page_should_compute_are_refused_at_once(served: Served, query: str, words: str) -> None:
+    response = httpx.get(f"{served.ui.url}/deployments/churn?{query}", timeout=30)
+    assert response.status_code == 422
+    assert words in html.unescape(response.text)
+
+
+def test_a_long_window_caches_only_hours_that_have_files(served: Served) -> None:
+    response = httpx.get(served.ui.url + "/deployments/churn?since=90d", timeout=60)
+    assert response.status_code == 200
+    serving = served.root / "serving"
+    logged = {int(datetime.strptime(f"{hour.parent.name[5:]} {hour.name[5:]}", "%Y-%m-%d %H")
+                  .replace(tzinfo=UTC).timestamp() * 1000)
+              for hour in (serving / "predictions" / "deployment=churn").glob("date=*/hour=*")}
+    cached = {int(path.name.split("-")[0]) for path in (serving / "profiles").rglob("*.json")}
+    assert cached and cached <= logged  # before: one file per hour of the 90 days and of the 90 before them
