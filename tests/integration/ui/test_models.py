@@ -11,9 +11,14 @@ alias-move reason; model and alias names only take letters, digits and _ - .) an
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -249,3 +254,48 @@ def test_pages_for_another_host_name_are_refused(registry: Registry) -> None:
         answer = httpx.get(registry.ui.url + path, headers={"Host": "evil.example:5711"})
         assert answer.status_code == 400, path
     assert httpx.get(registry.ui.url + "/models/churn", headers={"Host": "localhost"}).status_code == 200
+
+
+def _release_reader(fifo: Path, deadline: float) -> None:
+    """Wait (polling, until ``deadline``) for a reader to block opening ``fifo``, then let it through.
+
+    Opening a FIFO's write end without blocking fails with ENXIO until someone opens the read end; once it
+    succeeds the reader's open returns too, and closing at once gives it an empty file (an unreadable partition).
+    """
+    while True:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            return
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
+def test_version_page_reads_the_log_off_the_event_loop(registry: Registry) -> None:
+    """Two log partitions that are FIFOs hold the version page inside its log read, one after the other. Once the
+    first is let through, the page is (or will be, with nothing to wait for) stuck opening the second; /health
+    must still answer then. An ``async def`` page did that read on the event loop, and /health waited for it."""
+    hour = datetime.now(UTC)
+    fifos = []
+    for deployment in ("aa-first", "ab-second"):  # read in this order, before churn-canary
+        folder = registry.root / "serving" / "predictions" / f"deployment={deployment}" / f"date={hour:%Y-%m-%d}" \
+            / f"hour={hour:%H}"
+        folder.mkdir(parents=True)
+        fifos.append(folder / "part-1-1-1.parquet")
+        os.mkfifo(fifos[-1])
+    answer: list[httpx.Response] = []
+    loading = threading.Thread(target=lambda: answer.append(
+        httpx.get(registry.ui.url + "/models/churn/1", timeout=60)))
+    loading.start()
+    try:
+        _release_reader(fifos[0], time.monotonic() + 30)
+        assert httpx.get(registry.ui.url + "/health", timeout=10).json() == {"ok": True}
+        assert loading.is_alive()  # the page is still waiting for the second partition
+    finally:
+        _release_reader(fifos[1], time.monotonic() + 30)
+        loading.join(60)
+        for fifo in fifos:
+            shutil.rmtree(fifo.parents[2])
+    assert answer and answer[0].status_code == 200
+    assert "/deployments/churn-canary" in answer[0].text and "aa-first" not in answer[0].text
