@@ -179,6 +179,7 @@ def test_deployment_page_shows_verdict_drift_charts_and_ab(served: Served, tab: 
     assert page.get_by_text(XSS_VARIANT, exact=True).count() > 0
     assert page.locator("main img, main script").count() == 0
     assert page.locator("#recent tbody tr").count() == 50
+    assert page.locator("#recent tbody .badge.ok, #recent tbody .badge.alert").count() > 20  # ~60% labelled
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366  # wide tables scroll in their box
     assert tab.errors == []
     shot(page, "deployment")
