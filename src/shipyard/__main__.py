@@ -1,5 +1,5 @@
 """``python -m shipyard``: the same as the ``shipyard`` command."""
 
-from .cli.main import main
+from .cli.console_script import main
 
 main()

@@ -22,7 +22,12 @@ STATUS_STYLE = {"RUNNING": "cyan", "FINISHED": "green", "FAILED": "red", "KILLED
 
 def print_json(data: Any) -> None:
     """Machine output: plain JSON on stdout, NaN and infinities as strings (JSON has none)."""
-    sys.stdout.write(json.dumps(_jsonable(data), indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(data))
+
+
+def json_text(data: Any) -> str:
+    """What :func:`print_json` prints."""
+    return json.dumps(_jsonable(data), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
 def _jsonable(value: Any) -> Any:

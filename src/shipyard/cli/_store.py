@@ -54,10 +54,8 @@ def writable_store() -> Store:
 
 def project_root() -> Path:
     """The project folder: the nearest one above the working directory holding shipyard.yaml or .git."""
-    from ..pipeline.spec import PIPELINE_FILE
+    import os
 
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / PIPELINE_FILE).is_file() or (folder / ".git").exists():
-            return folder
-    return here
+    from ..pipeline.status_memo import project_root as find_root  # the console script's fast path uses it too
+
+    return Path(find_root(os.getcwd()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 
 import typer
@@ -67,17 +68,28 @@ def status_command(json_output: bool = typer.Option(False, "--json", help="Print
     Example: shipyard status
     """
     from ..pipeline.spec import PIPELINE_FILE, find_pipeline_root
-    from ..pipeline.status import data_status, pipeline_status
+    from ..pipeline.status import UP_TO_DATE, data_status, pipeline_status, watched_paths
+    from ..pipeline.status_memo import fingerprint, forget, remember
     from ._store import project_root, writable_store
 
     writable_store()
     root = project_root()
+    watched = watched_paths(root)
+    before = fingerprint(str(root), watched)
     stages = pipeline_status(find_pipeline_root(root)) if (root / PIPELINE_FILE).is_file() else []
     data = data_status(root)
+    payload = {"stages": [status.to_dict() for status in stages],
+               "data": [{"path": item.name, "state": item.state, "reasons": item.reasons} for item in data]}
+    if (stages or data) and all(status.state == UP_TO_DATE for status in (*stages, *data)):
+        # The one-line answer the console script repeats from the memo while nothing changes.
+        text = up_to_date_line(len(stages), len(data))
+        json_text = _output.json_text(payload)
+        remember(str(root), watched, before, text=text, json_text=json_text)
+        sys.stdout.write(json_text if json_output else text)
+        return
+    forget(str(root))
     if json_output:
-        _output.print_json({"stages": [status.to_dict() for status in stages],
-                            "data": [{"path": item.name, "state": item.state, "reasons": item.reasons}
-                                     for item in data]})
+        _output.print_json(payload)
         return
     styles = {"up to date": "green", "stale": "yellow", "restorable": "cyan"}
     for title, statuses in (("Stage", stages), ("Data", data)):
@@ -90,6 +102,16 @@ def status_command(json_output: bool = typer.Option(False, "--json", help="Print
         _output.console.print(table)
     if not stages and not data:
         _output.console.print("Nothing to report: no shipyard.yaml stages and no data added.")
+
+
+def up_to_date_line(stages: int, data: int) -> str:
+    """The answer when nothing is stale, e.g. ``Everything is up to date: 3 stages, 1 tracked data path.``
+
+    Plain text, not Rich markup: the console script prints the same string from the memo.
+    """
+    parts = [f"{count} {noun}{'' if count == 1 else 's'}"
+             for count, noun in ((stages, "stage"), (data, "tracked data path")) if count]
+    return f"Everything is up to date: {', '.join(parts)}.\n"
 
 
 def dag_command(mermaid: bool = typer.Option(False, "--mermaid", help="Print Mermaid text for docs.")) -> None:

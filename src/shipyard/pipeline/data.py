@@ -25,13 +25,11 @@ import yaml
 from ..errors import ConfigError, NotFoundError, ValidationError
 from ..store import Store
 from ..store.objects import LinkMode, check_link_mode
+from ._files import POINTER_SUFFIX as POINTER_SUFFIX, SKIP_DIRS as _SKIP_DIRS
 from .hashing import Entry, Hasher
 from .lock import read_lock
 from .workspace import ignore_in_git, restore
 from .workspace_lock import lock_path, workspace_lock
-
-POINTER_SUFFIX = ".ship"
-_SKIP_DIRS = {".git", ".shipyard", ".venv", "node_modules", "__pycache__"}
 
 OnWait = Callable[[dict[str, object]], None]  # told who holds the workspace lock while waiting for it
 

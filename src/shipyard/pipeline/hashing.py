@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store._hashing import hash_bytes, hash_file
+from ._files import IGNORED_IN_DATA as _IGNORED_NAMES
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -35,7 +36,6 @@ _PARALLEL_MEAN_SIZE = 256 << 10  # bytes per file on average
 
 def _worth_threads(sizes: list[int]) -> bool:
     return len(sizes) >= _PARALLEL_FROM and sum(sizes) / len(sizes) >= _PARALLEL_MEAN_SIZE
-_IGNORED_NAMES = {".git", ".shipyard", "__pycache__", ".ipynb_checkpoints"}
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ._files import LOCK_FILE as LOCK_FILE
 
-LOCK_FILE = "shipyard.lock"
 LOCK_SCHEMA = 1
 
 

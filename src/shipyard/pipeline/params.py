@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ._files import PARAMS_FILE as PARAMS_FILE
 from ._yaml import load_yaml
-
-PARAMS_FILE = "params.yaml"
 
 
 def load_params(root: Path) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import ConfigError
+from ._files import PIPELINE_FILE as PIPELINE_FILE
 from ._yaml import line_of, load_yaml
 
-PIPELINE_FILE = "shipyard.yaml"
 _STAGE_KEYS = {"cmd", "notebook", "deps", "params", "outs", "metrics", "plots", "desc"}
 _TOP_LEVEL_KEYS = {"name", "stages", "remotes", "loops"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]*$")

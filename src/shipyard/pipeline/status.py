@@ -9,6 +9,7 @@ instead of recomputing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..errors import ShipyardError
@@ -138,8 +139,6 @@ def pipeline_status(root: Any = None, *, store: Any = None, save_cache: bool = T
 
 def data_status(root: Any = None) -> list[StageStatus]:
     """Data tracked with ``shipyard add``: up to date, changed since it was added, or missing."""
-    from pathlib import Path
-
     from ..store import current_store
     from .data import POINTER_SUFFIX, tracked
 
@@ -161,3 +160,18 @@ def data_status(root: Any = None) -> list[StageStatus]:
             statuses.append(StageStatus(item.path, UP_TO_DATE))
     hasher.save_cache()
     return statuses
+
+
+def watched_paths(root: Path) -> list[str]:
+    """Every path whose state decides the status at ``root``: stage deps, notebooks, outs, metrics and plots,
+    and the data tracked by pointer files (what the status memo fingerprints)."""
+    from .data import tracked
+    from .spec import PIPELINE_FILE, load_pipeline
+
+    paths: dict[str, None] = {}
+    if (root / PIPELINE_FILE).is_file():
+        for stage in load_pipeline(root).stages.values():
+            notebook = (stage.notebook,) if stage.notebook else ()
+            paths.update(dict.fromkeys((*stage.deps, *notebook, *stage.produced)))
+    paths.update(dict.fromkeys(item.path for item in tracked(root) if item.is_raw_data))
+    return sorted(paths)
