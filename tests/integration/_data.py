@@ -7,6 +7,7 @@ autouse fixture in ``tests/conftest.py``), as it would for a user whose cache li
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -40,11 +41,14 @@ class Project:
         return self.objects / digest[:2] / digest[2:]
 
     def object_hashes(self) -> set[str]:
-        """Every object in the local cache, read from the directory layout (not through Shipyard)."""
+        """Every object in the local cache, read from the directory layout (not through Shipyard): loose
+        objects, and those listed by the pack indexes a pull leaves in ``packs/``."""
         if not self.objects.is_dir():
             return set()
-        return {fan.name + item.name for fan in self.objects.iterdir() if len(fan.name) == 2 and fan.is_dir()
-                for item in fan.iterdir()}
+        loose = {fan.name + item.name for fan in self.objects.iterdir() if len(fan.name) == 2 and fan.is_dir()
+                 for item in fan.iterdir()}
+        packed = {digest for index in self.objects.glob("packs/*.idx") for digest in json.loads(index.read_text())}
+        return loose | packed
 
     def lose_cache(self) -> None:
         """Delete the local cache, as on a new machine; the next command opens the store afresh, as a new

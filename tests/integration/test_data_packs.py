@@ -88,3 +88,71 @@ def test_a_local_remote_ignores_what_an_interrupted_push_left(project: Path, tmp
     assert (remote_dir / big_hash[:2] / big_hash[2:]).read_bytes() == big
     finished = [path for path in remote_dir.rglob("*") if path.is_file() and not path.name.endswith(".tmp")]
     assert len(finished) == 3  # the pack, its index and the big object; the leftovers stay inert
+
+
+def pulled_into_a_fresh_cache(project: Path) -> shipyard.Store:
+    """Push, empty the cache and the data, pull: the store the pull filled."""
+    store = shipyard.current_store()
+    remote = remotes.get_remote(project, None)
+    remotes.push(store, project, remote)
+    shutil.rmtree(store.location.root / "objects")
+    shutil.rmtree(project / "data" / "rows")
+    shipyard.set_store(None)
+    store = shipyard.current_store()
+    remotes.pull(store, project, remote)
+    return store
+
+
+def test_a_pull_keeps_a_remote_pack_packed_in_the_cache(project: Path, tmp_path: Path) -> None:
+    """100 small objects arrive as one pack file and one index, not 100 files; every read verifies them."""
+    before = {path.name: path.read_bytes() for path in (project / "data" / "rows").iterdir()}
+    store = pulled_into_a_fresh_cache(project)
+    objects = store.location.root / "objects"
+    assert sorted(path.suffix for path in (objects / "packs").iterdir()) == [".idx", ".pack"]
+    loose = [path for path in objects.rglob("*") if path.is_file() and path.parent.name != "packs"]
+    assert len(loose) == 2  # the directory manifest (fetched first, to learn the files) and the big file
+
+    restored, _ = checkout(store, project)
+    assert restored == ["data/rows"]
+    assert {path.name: path.read_bytes() for path in (project / "data" / "rows").iterdir()} == before
+    index = json.loads(next((objects / "packs").glob("*.idx")).read_text())
+    some = sorted(index)[0]
+    assert store.objects.exists(some) and store.objects.size(some) == index[some][1]
+    assert store.objects.get_bytes(some) in before.values()
+    assert set(index) <= set(store.objects.iter_hashes())
+
+    again = tmp_path / "second-remote"  # and what is packed here can be pushed on from here
+    remotes.add_remote(project, "second", str(again))
+    pushed = remotes.push(store, project, remotes.get_remote(project, "second"))
+    assert len(pushed.transferred) == 102
+
+
+def test_a_corrupted_object_in_a_local_pack_is_refused_at_checkout(project: Path) -> None:
+    store = pulled_into_a_fresh_cache(project)
+    index_path = next((store.location.root / "objects" / "packs").glob("*.idx"))
+    victim, (offset, _size) = sorted(json.loads(index_path.read_text()).items())[0]
+    pack = index_path.with_suffix(".pack")
+    body = bytearray(pack.read_bytes())
+    body[offset] ^= 0xFF
+    pack.write_bytes(bytes(body))
+    with pytest.raises(shipyard.IntegrityError, match=f"{victim[:12]}.*{pack.name}") as caught:
+        checkout(store, project)
+    assert caught.value.object_hash == victim
+    assert not (project / "data" / "rows").exists()  # nothing partial in the workspace
+
+
+def test_gc_rewrites_a_local_pack_without_the_objects_it_removes(project: Path) -> None:
+    store = pulled_into_a_fresh_cache(project)
+    checkout(store, project)
+    packs = store.location.root / "objects" / "packs"
+    index = json.loads(next(packs.glob("*.idx")).read_text())
+    doomed = set(sorted(index)[:10])
+    store.objects.delete_many(doomed)
+    rewritten = json.loads(next(packs.glob("*.idx")).read_text())
+    assert len(list(packs.iterdir())) == 2 and set(rewritten) == set(index) - doomed
+    assert not any(store.objects.exists(digest) for digest in doomed)
+    kept = sorted(set(index) - doomed)
+    assert all(store.objects.get_bytes(digest) for digest in kept)  # verified reads from the new pack
+
+    store.objects.delete_many(set(kept))
+    assert list(packs.iterdir()) == []  # a pack with nothing left goes, index and all

@@ -48,8 +48,7 @@ def collect(store: Store, root: Path, *, keep_revs: int = 0, force: bool = False
         result.removable.append(digest)
         result.removed_bytes += objects.size(digest)
     if force:
-        for digest in result.removable:
-            objects.delete(digest)
+        objects.delete_many(result.removable)  # packs are rewritten once each, not once per object
         result.deleted = True
     return result
 

@@ -34,6 +34,7 @@ import yaml
 from ..errors import ConfigError, IntegrityError, NotFoundError, ValidationError
 from ..store import Store
 from ..store._hashing import hash_bytes
+from ..store.objects import LocalObjectStore
 from ._yaml import load_yaml
 from .data import tracked
 from .hashing import read_manifest
@@ -181,9 +182,7 @@ def pull(store: Store, root: Path, remote: Remote, *, jobs: int = DEFAULT_JOBS,
         try:
             store.objects.put_bytes(data, expected=digest)  # hashed once: the check and the object's name
         except IntegrityError as exc:
-            raise IntegrityError(f"Object {digest[:12]} on remote '{remote.name}' is corrupted: its bytes do not match "
-                                 "their hash. Push it again from a machine that has it intact.",
-                                 object_hash=digest) from exc
+            raise _corrupted_on_remote(digest, remote.name) from exc
         return digest
 
     def download(digest: str) -> str:
@@ -226,6 +225,19 @@ def pull(store: Store, root: Path, remote: Remote, *, jobs: int = DEFAULT_JOBS,
         tick(len(digests))
         return digests
 
+    keep_packed = isinstance(store.objects, LocalObjectStore)
+
+    def keep_pack(body: bytes, digests: list[str]) -> list[str]:
+        """Many objects from one remote pack stay packed in the cache: two files written, not thousands."""
+        assert isinstance(store.objects, LocalObjectStore)
+        pairs = [(digest, body[packed[digest][1] : packed[digest][1] + packed[digest][2]]) for digest in digests]
+        try:
+            store.objects.put_pack(pairs)  # every object verified first; nothing written on a mismatch
+        except IntegrityError as exc:
+            raise _corrupted_on_remote(exc.object_hash or "?", remote.name) from exc
+        tick(len(digests))
+        return digests
+
     def take_single(digest: str) -> str:
         download(digest)
         tick(1)
@@ -242,6 +254,8 @@ def pull(store: Store, root: Path, remote: Remote, *, jobs: int = DEFAULT_JOBS,
         def take_pack(pack: str) -> list[str]:
             body = fs.cat_file(f"{base}/{PACKS}/{pack}.pack")
             digests = from_packs[pack]
+            if keep_packed and len(digests) >= PACK_FROM:
+                return keep_pack(body, digests)
             step = max(_SLICE_MIN, -(-len(digests) // workers))
             parts = [digests[start : start + step] for start in range(0, len(digests), step)]
             return [digest for part in writers.map(lambda part: take_objects(body, part), parts) for digest in part]
@@ -250,6 +264,11 @@ def pull(store: Store, root: Path, remote: Remote, *, jobs: int = DEFAULT_JOBS,
             result.transferred.extend(taken)
         result.transferred.extend(pool.map(take_single, singles))
     return result
+
+
+def _corrupted_on_remote(digest: str, remote: str) -> IntegrityError:
+    return IntegrityError(f"Object {digest[:12]} on remote '{remote}' is corrupted: its bytes do not match their "
+                          "hash. Push it again from a machine that has it intact.", object_hash=digest)
 
 
 def referenced(store: Store, root: Path, *, fetch: Callable[[str], None] | None) -> set[str]:

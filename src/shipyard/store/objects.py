@@ -1,8 +1,9 @@
 """Content-addressed objects: the bytes of artifacts, models and data, keyed by their BLAKE3 hash.
 
-Objects live at ``objects/ab/cdef…`` (the first two hex digits fan the files out). A write goes to a
-temporary file in the same directory, is fsynced and then renamed, so a reader sees a whole object or
-none; a read re-hashes the bytes and refuses ones that no longer match. ``ObjectStore`` is the
+Objects live at ``objects/ab/cdef…`` (the first two hex digits fan the files out), or, when they came
+from a remote in bulk, in packs under ``objects/packs/`` (:mod:`.packs`). A write goes to a temporary
+file in the same directory, is fsynced and then renamed, so a reader sees a whole object or none; a read
+re-hashes the bytes and refuses ones that no longer match. ``ObjectStore`` is the
 contract; :class:`LocalObjectStore` keeps objects on a local disk, and a remote implementation (fsspec)
 only has to honour the same methods.
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import NamedTuple, Protocol, runtime_checkable
@@ -28,6 +30,7 @@ from ._linking import (
     link_into_staging,
     link_out,
 )
+from .packs import LocalPacks
 
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -64,6 +67,10 @@ class ObjectStore(Protocol):
 
     def delete(self, digest: str) -> None: ...
 
+    def delete_many(self, digests: Iterable[str]) -> None:
+        """Delete several objects at once (``gc``): a store that groups objects rewrites each group once."""
+        ...
+
     def iter_hashes(self) -> Iterator[str]: ...
 
     def batch(self) -> AbstractContextManager[None]:
@@ -89,6 +96,7 @@ class LocalObjectStore:
         self._batch_lock = threading.Lock()
         self._made_dirs: set[str] = set()  # fan-out directories known to exist (saves a syscall a put)
         self._serial = itertools.count()
+        self.packs = LocalPacks(self.root)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -119,16 +127,42 @@ class LocalObjectStore:
         return f"{self._root_text}{os.sep}{digest[:2]}{os.sep}{digest[2:]}"
 
     def exists(self, digest: str) -> bool:
-        return os.path.isfile(self._location(digest))
+        return os.path.isfile(self._location(digest)) or self.packs.locate(digest) is not None
 
     def size(self, digest: str) -> int:
         try:
             return os.stat(self._location(digest)).st_size
         except FileNotFoundError:
-            raise self._not_found(digest, None) from None
+            packed = self.packs.locate(digest)
+            if packed is None:
+                raise self._not_found(digest, None) from None
+            return packed.size
 
     def delete(self, digest: str) -> None:
-        self.path_for(digest).unlink(missing_ok=True)
+        self.delete_many([digest])
+
+    def delete_many(self, digests: Iterable[str]) -> None:
+        doomed = set(digests)
+        for digest in doomed:
+            self.path_for(digest).unlink(missing_ok=True)
+        self.packs.remove(doomed)
+
+    def put_pack(self, objects: list[tuple[str, bytes]]) -> None:
+        """Store many small objects as one pack (two files instead of one per object).
+
+        Each ``(digest, bytes)`` is verified first; on a mismatch nothing is written and the
+        :class:`IntegrityError` names the object, as ``put_bytes(data, expected=digest)`` does.
+        """
+        for digest, data in objects:
+            check_digest(digest)
+            actual = hash_bytes(data)
+            if actual != digest:
+                raise IntegrityError(f"Bytes given as object {digest[:12]} hash to {actual[:12]}; nothing was stored.",
+                                     object_hash=digest)
+        try:
+            self.packs.add(objects, durable=not self._batching())
+        except OSError as exc:
+            raise StoreUnavailableError(f"Cannot write objects under {self.root}: {exc.strerror}.") from exc
 
     def put_file(self, path: str | os.PathLike[str]) -> ObjectInfo:
         try:
@@ -246,9 +280,18 @@ class LocalObjectStore:
             with open(location, "rb") as stream:
                 data = stream.read()
         except (FileNotFoundError, IsADirectoryError):
-            raise self._not_found(digest, label) from None
+            return self._packed_bytes(digest, label)
         if hash_bytes(data) != digest:
             raise _corrupted(digest, Path(location), label)
+        return data
+
+    def _packed_bytes(self, digest: str, label: str | None) -> bytes:
+        data = self.packs.read(digest)
+        if data is None:
+            raise self._not_found(digest, label)
+        if hash_bytes(data) != digest:
+            where = self.packs.locate(digest)
+            raise _corrupted(digest, Path(where.pack if where else self.packs.folder), label)
         return data
 
     def get_file(self, digest: str, dest: str | os.PathLike[str], *, label: str | None = None) -> None:
@@ -268,9 +311,12 @@ class LocalObjectStore:
         try:
             method = (link_into_staging if staged else link_out)(path, dest, digest, mode=mode)
         except FileNotFoundError:
-            if not path.is_file():  # asked of the object only when something was missing: one stat less per file
+            if path.is_file():  # asked of the object only when something was missing: one stat less per file
+                raise
+            if self.packs.locate(digest) is None:
                 raise self._not_found(digest, label) from None
-            raise
+            _write_out(self._packed_bytes(digest, label), dest, staged=staged)  # verified: a copy, never partial
+            return "copy"
         if method is None:
             raise _corrupted(digest, path, label, linked=dest if _same_file(dest, path) else None)
         return method
@@ -278,13 +324,12 @@ class LocalObjectStore:
     def iter_hashes(self) -> Iterator[str]:
         if not self.root.is_dir():
             return
-        for fan in sorted(self.root.iterdir()):
+        found: set[str] = set(self.packs.hashes())
+        for fan in self.root.iterdir():
             if len(fan.name) != 2 or not fan.is_dir():
                 continue
-            for entry in sorted(fan.iterdir()):
-                digest = fan.name + entry.name
-                if _HASH_RE.match(digest):
-                    yield digest
+            found.update(digest for entry in fan.iterdir() if _HASH_RE.match(digest := fan.name + entry.name))
+        yield from sorted(found)
 
     def _existing(self, digest: str, label: str | None) -> Path:
         path = self.path_for(digest)
@@ -311,6 +356,26 @@ def _corrupted(digest: str, path: Path, label: str | None, *, linked: Path | Non
         message = (f"Object {digest[:12]}{what} is corrupted: the bytes in {path} no longer match their hash. "
                    "Restore it from a remote or log it again.")
     return IntegrityError(message, object_hash=digest, path=label)
+
+
+def _write_out(data: bytes, dest: Path, *, staged: bool) -> None:
+    """``data`` at ``dest``: directly inside a staging folder, else through a temporary file and a rename."""
+    target = dest if staged else dest.parent / f".{dest.name}.{secrets.token_hex(4)}.tmp"
+    if not staged:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        if not staged:
+            os.replace(target, dest)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
 
 
 def _same_file(one: Path, other: Path) -> bool:
