@@ -135,10 +135,13 @@ def test_a_change_while_the_status_ran_writes_no_memo(project: Path) -> None:
 
 
 def test_a_damaged_memo_is_ignored(project: Path) -> None:
-    (project / ".shipyard" / MEMO_FILE).write_text('{"format": 1, "root": ')
-    assert recall(str(project)) is None
-    (project / ".shipyard" / MEMO_FILE).write_text(json.dumps({"format": 1, "root": str(project), "watched": [3]}))
-    assert recall(str(project)) is None
+    memo = project / ".shipyard" / MEMO_FILE
+    good = memo.read_text()
+    for damaged in (good[: len(good) // 2], good[:-1], good.replace("\0", "", 1),
+                    good.replace(str(project), "/elsewhere", 1),
+                    "shipyard status memo 0" + good[len("shipyard status memo 1"):], "\0\0", ""):
+        memo.write_text(damaged)
+        assert recall(str(project)) is None, repr(damaged[:80])
     assert invoke("status").stdout == UP_TO_DATE  # and the full status writes a good one again
     assert recall(str(project)) == UP_TO_DATE
 

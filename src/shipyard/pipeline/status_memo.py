@@ -4,7 +4,7 @@ milliseconds.
 Whether every stage and tracked path is up to date depends on the workspace alone: the bytes of
 shipyard.yaml, params.yaml, shipyard.lock and the pointer files, and the state of every dependency,
 output, metrics/plots file and tracked path. After a full status that found nothing stale, a
-*fingerprint* of all that is written to ``.shipyard/status-memo.json`` at the project root, with the
+*fingerprint* of all that is written to ``.shipyard/status-memo`` at the project root, with the
 answer it printed. The console script checks the memo before it imports Typer, Rich, YAML or the store:
 if the fingerprint still matches, the answer still holds and is printed again; if anything differs, the
 full status runs and explains.
@@ -20,7 +20,6 @@ Only the standard library and blake3 are imported here: this runs before anythin
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from array import array
@@ -30,8 +29,11 @@ from blake3 import blake3
 
 from ._files import IGNORED_IN_DATA, LOCK_FILE, PARAMS_FILE, PIPELINE_FILE, POINTER_SUFFIX, SKIP_DIRS
 
-MEMO_FILE = "status-memo.json"  # in the project's .shipyard/ folder
-_FORMAT = 1
+MEMO_FILE = "status-memo"  # in the project's .shipyard/ folder
+# The memo is plain text, not JSON: importing json (and re with it) would be a tenth of the fast path.
+# Lines: this tag, the project folder, the fingerprint, then the watched paths; a NUL; the plain answer;
+# a NUL; the --json answer; a NUL and "end", so that a memo cut short is never taken for a whole one.
+_TAG = "shipyard status memo 1"
 _STORE_VARIABLES = ("SHIPYARD_STORE", "SHIPYARD_OBJECTS")
 
 
@@ -82,15 +84,16 @@ def remember(root: str, watched: Sequence[str], before: str, *, text: str, json_
     never vouches for a state that was not the one checked. Returns whether the memo was written.
     """
     folder = os.path.join(root, ".shipyard")
+    header = [_TAG, root, before, *watched]
+    if any("\n" in line or "\0" in line for line in header) or "\0" in text + json_text:
+        return False  # a name this format cannot hold (a newline in a path): no memo, just the full status
     if not os.path.isdir(folder) or fingerprint(root, watched) != before:
         return False
-    memo = {"format": _FORMAT, "root": root, "fingerprint": before, "watched": list(watched),
-            "text": text, "json": json_text}
     path = os.path.join(folder, MEMO_FILE)
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(memo, handle)
+        with open(temporary, "w", encoding="utf-8", errors="surrogateescape") as handle:
+            handle.write("\0".join(("\n".join(header), text, json_text, "end")))
         os.replace(temporary, path)
     except OSError:
         return False  # a read-only store folder: the next status just runs in full
@@ -109,18 +112,17 @@ def recall(start: str, *, json_output: bool = False) -> str | None:
     """The remembered answer if the workspace around ``start`` is as it was then, else ``None``."""
     root = project_root(start)
     try:
-        with open(os.path.join(root, ".shipyard", MEMO_FILE), encoding="utf-8") as handle:
-            memo = json.load(handle)
+        with open(os.path.join(root, ".shipyard", MEMO_FILE), encoding="utf-8", errors="surrogateescape") as handle:
+            parts = handle.read().split("\0")
     except (OSError, ValueError):
         return None
-    if not isinstance(memo, dict) or memo.get("format") != _FORMAT or memo.get("root") != root:
+    if len(parts) != 4 or parts[3] != "end":
         return None
-    watched, answer = memo.get("watched"), memo.get("json" if json_output else "text")
-    if not isinstance(watched, list) or not all(isinstance(path, str) for path in watched):
+    header, text, json_text, _ = parts
+    lines = header.split("\n")
+    if len(lines) < 3 or lines[0] != _TAG or lines[1] != root or fingerprint(root, lines[3:]) != lines[2]:
         return None
-    if not isinstance(answer, str) or fingerprint(root, watched) != memo.get("fingerprint"):
-        return None
-    return answer
+    return json_text if json_output else text
 
 
 def _pointer_files(root: str, skip: set[str]) -> list[str]:
