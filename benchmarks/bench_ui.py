@@ -13,7 +13,7 @@ With ``--mlflow`` the same runs go into MLflow (anchor venv, see ``anchors.py``;
 its UI's search call ``/ajax-api/2.0/mlflow/runs/search`` (max_results=100) and its page in Chromium are
 timed the same way. MLflow's fill clones one run logged through its client by SQL, because logging
 10,000 runs through its API takes several minutes; the search then reads ordinary rows.
-Prints a table; does not touch RESULTS.md.
+Prints a table and writes the "Web UI" section of RESULTS.md.
 """
 
 from __future__ import annotations
