@@ -3,7 +3,10 @@
 Fixed-window batchers make every request wait for the window, which is how batching triples tail
 latency at low load. Here a lone request is scored at once; requests that arrive while the model is
 busy queue up and go together in the next call (up to ``max_batch_size`` rows). ``max_wait_ms`` is only
-spent when the last batch held more than one request, that is when traffic is actually concurrent.
+spent when the last batch held more than one request, that is when traffic is actually concurrent, and
+only until as many rows are queued as the last batch had: clients who just got their answers are the ones
+about to send the next requests, and waiting for more company than exists (64 rows when 32 clients are
+connected) would add the whole wait to every batch.
 A model whose calls take longer than ``INLINE_BELOW_S`` runs in a thread of its own, so the event loop keeps
 reading requests while it computes. A fast one (the usual scikit-learn pipeline: a few milliseconds a call,
 nearly all of it Python holding the GIL) runs on the event loop itself: the thread bought no parallelism,
@@ -59,6 +62,7 @@ class Batcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"shipyard-{name}")
         self._task: asyncio.Task[None] | None = None
         self._last_requests = 0
+        self._last_rows = 0
         self._timed: Runner | None = None  # the runner whose call time _call_s tracks
         self._call_s = 0.0  # moving average of its model seconds per call
         self._closing = False
@@ -102,10 +106,12 @@ class Batcher:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            if self._last_requests > 1 and self._max_wait > 0 and self._queued_rows < self._max_rows:
-                await self._gather_company()
+            expected = min(self._max_rows, self._last_rows)
+            if self._last_requests > 1 and self._max_wait > 0 and self._queued_rows < expected:
+                await self._gather_company(expected)
             batch = self._take()
             self._last_requests = len(batch)
+            self._last_rows = sum(item.rows for item in batch)
             runner = self._runner()
             try:
                 if self._inline(runner, sum(item.rows for item in batch)):
@@ -136,9 +142,10 @@ class Batcher:
         else:
             self._call_s += 0.2 * (seconds - self._call_s)
 
-    async def _gather_company(self) -> None:
+    async def _gather_company(self, expected: int) -> None:
+        """Wait (at most ``max_wait_ms``) until ``expected`` rows are queued."""
         deadline = time.perf_counter() + self._max_wait
-        while self._queued_rows < self._max_rows:
+        while self._queued_rows < expected:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 return
