@@ -99,6 +99,14 @@ def rows_in_page(expected: int) -> Callable[[bytes], None]:
     return check
 
 
+def compared(runs: int) -> Callable[[bytes], None]:
+    def check(body: bytes) -> None:
+        found = body.count(b'<th scope="col"><a href="/runs/')
+        if b'id="compare-runs"' not in body or found != runs:
+            raise AssertionError(f"the compare page named {found} runs, expected {runs}")
+    return check
+
+
 def browser_times(url: str, ready_selector: str, loads: int = 5) -> list[float]:
     """Seconds from navigation start until ``ready_selector`` is on the page, over ``loads`` fresh tabs."""
     from playwright.sync_api import sync_playwright
@@ -157,9 +165,16 @@ def measure_shipyard(work: Path, runs: int, repeat: int) -> dict[str, list[float
             print(f"  {label}: median {summary(results[label])[0]:.1f} ms", flush=True)
         results["GET /runs/{id} (run page)"] = timed_requests(get(f"{base}/runs/{first}"), repeat,
                                                               lambda body: None)
+        page = get(f"{base}/runs?experiment={EXPERIMENT}&size=100")()
+        hundred = list(dict.fromkeys(part[:32].decode() for part in page.split(b'data-run-id="')[1:]))[:100]
+        compare = f"{base}/compare?" + "&".join(f"run={run}" for run in hundred)
+        results[f"GET /compare ({len(hundred)} runs)"] = timed_requests(get(compare), repeat,
+                                                                        compared(len(hundred)))
         if CHROMIUM.exists():
             results["Chromium: /runs to a drawn table"] = browser_times(
                 f"{base}/runs?experiment={EXPERIMENT}", ".runs-table tbody tr:nth-child(50)")
+            results[f"Chromium: /compare ({len(hundred)} runs) to a drawn chart"] = browser_times(
+                compare, ".sy-figure.parallel .sy-chart canvas")
     except Exception:
         print(tail(log, 15), file=sys.stderr)
         raise

@@ -14,7 +14,8 @@ from typing import Any
 from ..errors import NotFoundError, ValidationError
 from ..models.lineage import lineage as model_lineage
 from ..store import Store, current_store
-from .predlog import INPUT_PREFIX, feedback_log, find_prediction
+from .logstore import HOUR_MS
+from .predlog import INPUT_PREFIX, feedback_for, find_prediction
 
 
 def lineage(target: str, *, store: Store | None = None, log_dir: str | None = None) -> dict[str, Any]:
@@ -63,10 +64,11 @@ def prediction_lineage(store: Store, rows: Any, *, log_dir: str | None = None) -
             "probabilities": None if row["probabilities"] is None else [float(p) for p in row["probabilities"]],
             "inputs": inputs})
     deployments = sorted({answer["deployment"] for answer in answers})
+    logged_ms = int(rows["timestamp"].min().value // 1_000_000)
     labels = []
     for deployment in deployments:
-        received = feedback_log(deployment, log_dir=log_dir)
-        for _, item in received[received["request_id"] == request_id].iterrows():
+        received = feedback_for(request_id, deployment, since_ms=logged_ms - HOUR_MS, log_dir=log_dir)
+        for _, item in received.iterrows():
             labels.append({"deployment": deployment, "row": int(item["row"]), "label": item["label"],
                            "received": item["timestamp"].isoformat()})
     models = {}

@@ -229,6 +229,18 @@ def feedback_log(deployment: str | None = None, *, log_dir: str | None = None) -
         else table.to_pandas().sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 
+def feedback_for(request_id: str, deployment: str, *, since_ms: int | None = None, log_dir: str | None = None) -> Any:
+    """The labels received for one request (latest last): only the hours from ``since_ms`` on are read (a
+    label arrives after its prediction), and only the rows with that id are taken out of them."""
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    files = partition_files(serving_root(log_dir=log_dir) / "feedback", deployment, since_ms, None)
+    table = read_table(files, filter=ds.field("request_id") == request_id)
+    return pd.DataFrame(columns=["request_id", "row", "label", "label_value", "timestamp"]) if table is None \
+        else table.to_pandas().sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
 def find_prediction(request_id: str, *, log_dir: str | None = None) -> Any:
     """The rows logged for one request id (every deployment, shadows included), as a DataFrame.
 
