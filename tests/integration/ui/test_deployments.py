@@ -55,6 +55,7 @@ class Traffic:
     runs: dict[int, str]  # model version -> the run that logged it
     logged_rows: int
     challenger_request: str
+    challenger_label: str  # the feedback it got (the latest v2 answer is always labelled)
 
 
 def customers(rows: int, rng: np.random.Generator, *, drifted: bool = False) -> pd.DataFrame:
@@ -97,7 +98,7 @@ def build_traffic(root: Path) -> Traffic:
     serving = root / "serving"
     predictions = PartitionedLog(serving / "predictions", predictions_table, flush_interval=0.1)
     feedback = PartitionedLog(serving / "feedback", feedback_table, flush_interval=0.1)
-    challenger_request = ""
+    challenger_request = challenger_label = ""
     for hour, drifted in ((2, False), (1, True)):
         frame = customers(ROWS_PER_HOUR, rng, drifted=drifted)
         truth = churned(frame, rng)
@@ -114,14 +115,16 @@ def build_traffic(root: Path) -> Traffic:
                 f"models:/churn/{version}", "sklearn", float(rng.lognormal(1.2, 0.5)), None,
                 {name: [value] for name, value in record.items()}, KINDS,
                 [str(int(probability[1] > 0.5))], [probability.tolist()]))
-            if rng.random() < 0.6:
-                feedback.append("churn", now_ms, FeedbackEntry(request_id, 0, str(truth[index]), now_ms))
+            labelled = rng.random() < 0.6
             if drifted and version == 2:
                 challenger_request = request_id  # the latest v2 answer: on the first page of recent predictions
+                challenger_label = str(truth[index])
+            if labelled or (drifted and version == 2):
+                feedback.append("churn", now_ms, FeedbackEntry(request_id, 0, str(truth[index]), now_ms))
     predictions.close()
     feedback.close()
     (root.parent / "serving.yaml").write_text(SERVING_YAML)
-    return Traffic(runs, 2 * ROWS_PER_HOUR, challenger_request)
+    return Traffic(runs, 2 * ROWS_PER_HOUR, challenger_request, challenger_label)
 
 
 @dataclass
@@ -197,6 +200,9 @@ def test_a_prediction_leads_to_its_model_version_and_run(served: Served, tab: Ta
     assert page.locator("main img, main script").count() == 0
     chain = page.get_by_role("list", name=re.compile("^Lineage")).inner_text()
     assert re.search(r"commit [0-9a-f]{12}", chain) and re.search(r"training data [0-9a-f]{12} \(1,000 rows", chain)
+    feedback = page.locator("h2:has-text('Feedback') + .table-wrap tbody tr")
+    assert feedback.count() == 1  # its label, found in the feedback logged after the prediction
+    assert feedback.locator("td").nth(1).inner_text() == served.traffic.challenger_label
     assert tab.errors == []
     shot(page, "prediction")
     run_link = page.get_by_role("link", name=re.compile("^run ")).first.get_attribute("href")
