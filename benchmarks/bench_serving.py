@@ -328,32 +328,38 @@ def _report(results: dict[str, object]) -> None:
     shipyard_rate = get("shipyard_batching", "busy", "requests_per_s")
     soak: dict[str, Any] = results["soak"]  # type: ignore[assignment]
     soak_load = soak["load"]
+    p99 = get("shipyard_batching", "busy", "p99_ms")
     lines += [
         "",
         f"- Throughput vs MLflow: {shipyard_rate / mlflow_rate:.1f}x "
-        f"(target >= {TARGET_RATIO:g}x); p99 at 64 connections {get('shipyard_batching', 'busy', 'p99_ms'):.1f} ms "
-        "(target < 25 ms).",
+        f"(target >= {TARGET_RATIO:g}x: {_verdict(shipyard_rate / mlflow_rate >= TARGET_RATIO)}).",
+        f"- p99 latency at 64 connections, adaptive batching: {p99:.1f} ms (target < 25 ms: {_verdict(p99 < 25)}).",
         ("- Throughput vs BentoML: skipped." if bento_skipped else
          f"- Throughput vs BentoML: {shipyard_rate / bento_rate:.1f}x with adaptive batching, "
          f"{get('shipyard_no_batching', 'busy', 'requests_per_s') / bento_rate:.1f}x with batching off "
-         f"(target > 1x); at 1 connection p50 {get('shipyard_batching', 'lone', 'p50_ms'):.2f} ms vs "
-         f"{get('bentoml', 'lone', 'p50_ms'):.2f} ms."),
+         f"(target > 1x: {_verdict(shipyard_rate > bento_rate)}); at 1 connection p50 "
+         f"{get('shipyard_batching', 'lone', 'p50_ms'):.2f} ms vs {get('bentoml', 'lone', 'p50_ms'):.2f} ms."),
         f"- Micro-batching gain under load: {batching_gain:.1f}x; at 1 connection p50 with batching is "
-        f"{lone_ratio:.2f}x the p50 without (target within 1.10x).",
+        f"{lone_ratio:.2f}x the p50 without "
+        f"(target within 1.10x: {_verdict(batching_gain > 1 and lone_ratio <= 1.1)}).",
         f"- ONNX runtime over the Python runtime under load: {onnx_gain:.1f}x.",
         f"- Per-request overhead in the server at 1 connection (request time minus model time): {overhead:.2f} ms "
-        "(target < 1 ms).",
+        f"(target < 1 ms: {_verdict(float(overhead) < 1)}).",
         f"- Resident memory per worker: {results['rss_1_model_mb']} MiB with 1 model, "
         f"{results['rss_5_models_mb']} MiB with 5 models.",
         f"- Reliability soak ({soak['seconds']} s at 64 connections, adaptive batching, python runtime): "
         f"{soak_load['requests']:,} requests served, {soak_load['errors']} failed "
-        f"(target 0{'' if soak_load['errors'] == 0 else ': FAIL'}), "
+        f"(target 0: {_verdict(soak_load['errors'] == 0)}), "
         f"{soak_load['requests_per_s']:,.0f} req/s, p50 / p99 {soak_load['p50_ms']:.1f} / "
         f"{soak_load['p99_ms']:.1f} ms; server "
         f"{'alive and ready' if soak['alive_after'] and soak['ready_after'] else 'NOT alive and ready'} after.",
     ]
     write_section("Online serving (shipyard serve vs mlflow models serve)", "\n".join(lines))
     print("\n".join(lines))
+
+
+def _verdict(met: bool) -> str:
+    return "pass" if met else "FAIL"
 
 
 if __name__ == "__main__":

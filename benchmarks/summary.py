@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from benchmarks._results import RESULTS, machine
 
 # Which column of a table is "the figure": a ratio against the anchor first, then Shipyard's own measurement.
-_FIGURE_COLUMNS = ("ratio", "evidently /", "vs ", "shipyard", "seconds")
+_FIGURE_COLUMNS = ("ratio", "evidently /", "vs ", "shipyard", "seconds", "median")
 
 
 @dataclass
@@ -35,9 +35,9 @@ def rows_with_targets(text: str) -> list[Row]:
         for line in body.splitlines():
             if not line.startswith("|"):
                 header = []
-                bullet = re.match(r"- (.+?): (.+?) \(target ([^)]+)\)", line)
+                bullet = re.match(r"- (.+?): (.+?) \(target ([^)]+?)(?:: (pass|FAIL))?\)", line)
                 if bullet:
-                    found.append(Row(section, bullet.group(1), bullet.group(2), bullet.group(3), ""))
+                    found.append(Row(section, bullet.group(1), bullet.group(2), bullet.group(3), bullet.group(4) or ""))
                 continue
             cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
             if not header:
