@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import yaml
 
 from ..errors import ConfigError, IntegrityError, NotFoundError, ValidationError
 from ..store import Store
+from ..store._atomic import write_atomically
 from ..store._hashing import hash_bytes
 from ..store.objects import LocalObjectStore
 from ._yaml import load_yaml
@@ -334,23 +334,9 @@ class _LocalDirectory:
             return stream.read() if end is None else stream.read(end - (start or 0))
 
     def pipe_file(self, path: str, data: bytes) -> None:
-        folder, name = os.path.split(path)
+        folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
-        temp = f"{folder}/.{name}.{secrets.token_hex(4)}.tmp"  # never read as an object or an index
-        try:
-            with open(temp, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        directory = os.open(folder, os.O_RDONLY)  # the rename too: a pack's index never outlives its pack
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_atomically(Path(path), data)  # fsynced, folder too: a pack's index never outlives its pack
 
 
 def _listing(fs: Any, base: str) -> tuple[set[str], dict[str, tuple[str, int, int]]]:

@@ -114,7 +114,7 @@ class Batcher:
             self._last_rows = sum(item.rows for item in batch)
             runner = self._runner()
             try:
-                if self._inline(runner, sum(item.rows for item in batch)):
+                if self._inline(runner, self._last_rows):
                     answers, seconds = _run_batch(runner, batch)
                 else:
                     answers, seconds = await loop.run_in_executor(self._executor, _run_batch, runner, batch)
@@ -122,7 +122,7 @@ class Batcher:
             except Exception as exc:  # the model refused something: find whose request it was
                 answers, seconds = await loop.run_in_executor(self._executor, _run_each, runner, batch, exc)
             if self._observe is not None:
-                self._observe(len(batch), sum(item.rows for item in batch), seconds)
+                self._observe(len(batch), self._last_rows, seconds)
             for item, answer in zip(batch, answers, strict=True):
                 if item.future.done():
                     continue

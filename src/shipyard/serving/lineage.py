@@ -15,7 +15,7 @@ from ..errors import NotFoundError, ValidationError
 from ..models.lineage import lineage as model_lineage
 from ..store import Store, current_store
 from .logstore import HOUR_MS
-from .predlog import INPUT_PREFIX, feedback_for, find_prediction
+from .predlog import INPUT_PREFIX, feedback_log, find_prediction
 
 
 def lineage(target: str, *, store: Store | None = None, log_dir: str | None = None) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def prediction_lineage(store: Store, rows: Any, *, log_dir: str | None = None) -
     logged_ms = int(rows["timestamp"].min().value // 1_000_000)
     labels = []
     for deployment in deployments:
-        received = feedback_for(request_id, deployment, since_ms=logged_ms - HOUR_MS, log_dir=log_dir)
+        received = feedback_log(deployment, request_id=request_id, since_ms=logged_ms - HOUR_MS, log_dir=log_dir)
         for _, item in received.iterrows():
             labels.append({"deployment": deployment, "row": int(item["row"]), "label": item["label"],
                            "received": item["timestamp"].isoformat()})

@@ -220,23 +220,19 @@ def prediction_log(deployment: str | None = None, since: str | datetime | None =
     return frame
 
 
-def feedback_log(deployment: str | None = None, *, log_dir: str | None = None) -> Any:
-    """Every label received for a deployment (latest last) as a DataFrame."""
-    import pandas as pd
+def feedback_log(deployment: str | None = None, *, log_dir: str | None = None, request_id: str | None = None,
+                 since_ms: int | None = None) -> Any:
+    """The labels received for a deployment (latest last) as a DataFrame.
 
-    table = read_table(partition_files(serving_root(log_dir=log_dir) / "feedback", deployment, None, None))
-    return pd.DataFrame(columns=["request_id", "row", "label", "label_value", "timestamp"]) if table is None \
-        else table.to_pandas().sort_values("timestamp", kind="stable").reset_index(drop=True)
-
-
-def feedback_for(request_id: str, deployment: str, *, since_ms: int | None = None, log_dir: str | None = None) -> Any:
-    """The labels received for one request (latest last): only the hours from ``since_ms`` on are read (a
-    label arrives after its prediction), and only the rows with that id are taken out of them."""
+    ``request_id`` takes only that request's labels out of the files, and ``since_ms`` reads only the hours
+    from then on (a label arrives after its prediction): what one prediction's lineage needs, without the
+    whole log.
+    """
     import pandas as pd
     import pyarrow.dataset as ds
 
     files = partition_files(serving_root(log_dir=log_dir) / "feedback", deployment, since_ms, None)
-    table = read_table(files, filter=ds.field("request_id") == request_id)
+    table = read_table(files, filter=None if request_id is None else ds.field("request_id") == request_id)
     return pd.DataFrame(columns=["request_id", "row", "label", "label_value", "timestamp"]) if table is None \
         else table.to_pandas().sort_values("timestamp", kind="stable").reset_index(drop=True)
 

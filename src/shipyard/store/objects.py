@@ -206,9 +206,7 @@ class LocalObjectStore:
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)  # as open(): umask applies
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
+                _write_all(fd, data)
                 if not self._batching():
                     os.fsync(fd)
             finally:
@@ -366,9 +364,7 @@ def _write_out(data: bytes, dest: Path, *, staged: bool) -> None:
     try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            _write_all(fd, data)
         finally:
             os.close(fd)
         if not staged:
@@ -376,6 +372,13 @@ def _write_out(data: bytes, dest: Path, *, staged: bool) -> None:
     except BaseException:
         target.unlink(missing_ok=True)
         raise
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is out (it may write fewer than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _same_file(one: Path, other: Path) -> bool:

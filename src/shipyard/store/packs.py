@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from ._atomic import write_atomically
 from ._hashing import hash_bytes
 
 PACKS_DIR = "packs"
+_UNREAD = (-1, -1)  # never a folder's (mtime, inode): the next lookup reads the indexes again
 
 
 class Location(NamedTuple):
@@ -39,7 +40,8 @@ class LocalPacks:
     def __init__(self, objects_root: Path) -> None:
         self.folder = objects_root / PACKS_DIR
         self._index: dict[str, Location] = {}
-        self._seen: tuple[int, int] | None = None  # (mtime_ns, inode) of the folder when the index was read
+        # (mtime_ns, inode) of the folder when the index was read, None when it did not exist
+        self._seen: tuple[int, int] | None = _UNREAD
         self._lock = threading.Lock()
 
     def locate(self, digest: str) -> Location | None:
@@ -56,7 +58,7 @@ class LocalPacks:
             try:
                 handle = os.open(where.pack, os.O_RDONLY)
             except FileNotFoundError:  # gc rewrote the pack meanwhile: read the new index once
-                self._seen = None
+                self._seen = _UNREAD
                 continue
             try:
                 return os.pread(handle, where.size, where.offset)
@@ -82,10 +84,10 @@ class LocalPacks:
         body = b"".join(blobs)
         name = hash_bytes(body)
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self.folder / f"{name}.pack", body, durable=durable)
-        _write_atomically(self.folder / f"{name}.idx", json.dumps(offsets, separators=(",", ":")).encode(),
-                          durable=durable)
-        self._seen = None
+        write_atomically(self.folder / f"{name}.pack", body, durable=durable)
+        write_atomically(self.folder / f"{name}.idx", json.dumps(offsets, separators=(",", ":")).encode(),
+                         durable=durable)
+        self._seen = _UNREAD
         return name
 
     def remove(self, digests: set[str]) -> None:
@@ -107,7 +109,7 @@ class LocalPacks:
                 self.add(kept)
             Path(pack).with_suffix(".idx").unlink(missing_ok=True)  # the index first: it never outlives its pack
             Path(pack).unlink(missing_ok=True)
-        self._seen = None
+        self._seen = _UNREAD
 
     def _refresh(self) -> None:
         try:
@@ -115,9 +117,7 @@ class LocalPacks:
             seen: tuple[int, int] | None = (info.st_mtime_ns, info.st_ino)
         except FileNotFoundError:
             seen = None
-            if self._seen is None and not self._index:
-                return
-        if seen is not None and seen == self._seen:
+        if seen == self._seen:
             return
         with self._lock:
             self._index = _read_indexes(self.folder) if seen is not None else {}
@@ -142,22 +142,3 @@ def _read_indexes(folder: Path) -> dict[str, Location]:
             index[digest] = Location(pack, int(offset), int(size))
     return index
 
-
-def _write_atomically(path: Path, data: bytes, *, durable: bool) -> None:
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temp, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            if durable:
-                os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    if durable:
-        handle = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
