@@ -1,22 +1,29 @@
-# The README's two commands: `make demo` and `make test`. Both create .venv on a fresh machine.
+# The README's two commands: `make demo` and `make test`. Both create .venv on a fresh machine and install
+# only what uv.lock pins (`uv sync --frozen`), with bytecode compiled so that no command pays for it later.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The uv that bootstraps the install; uv.lock pins the same version in its `tools` group (a test keeps them equal).
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_DEV := $(VENV)/.installed-dev
+export UV_COMPILE_BYTECODE := 1
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint bench docs clean system-deps
+.PHONY: demo test lint lock lock-upgrade dist bench docs clean system-deps
 
-$(BIN)/python:
+$(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -qq --disable-pip-version-check 'uv==$(UV_VERSION)'
 
-$(STAMP_DEMO): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[demo]'
+$(STAMP_DEMO): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet --python $(BIN)/python --extra demo
 	touch $@
 
-$(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP_DEV): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet --python $(BIN)/python --extra dev
 	touch $@ $(STAMP_DEMO)
 
 demo: $(STAMP_DEMO)
@@ -26,6 +33,7 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 lint: $(STAMP_DEV)
+	$(UV) lock --check --quiet || { echo "uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock" >&2; exit 1; }
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/mypy
@@ -43,6 +51,18 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_ui
 	$(BIN)/python -m benchmarks.summary
 
+# After editing dependencies in pyproject.toml: resolve again, keeping every pin that still fits.
+lock: | $(UV)
+	$(UV) lock
+
+# Move every pin to the newest release the ranges allow (then run `make test` before committing).
+lock-upgrade: | $(UV)
+	$(UV) lock --upgrade
+
+# The wheel a user installs until the package is published: dist/shipyard_ml-<version>-py3-none-any.whl.
+dist: | $(UV)
+	$(UV) build --wheel --quiet --out-dir dist
+
 # The documentation site in site/, built offline: the CLI reference is generated from the Typer app first,
 # then mkdocs builds with --strict (any warning fails). NO_MKDOCS_2_WARNING silences Material's banner.
 docs: $(STAMP_DEV)
@@ -50,4 +70,4 @@ docs: $(STAMP_DEV)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache
