@@ -51,13 +51,20 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_ui
 	$(BIN)/python -m benchmarks.summary
 
-# After editing dependencies in pyproject.toml: resolve again, keeping every pin that still fits.
+# After editing dependencies in pyproject.toml: resolve again, keeping every pin that still fits. The second
+# file installs the core dependencies at their lower bounds (tests/integration/test_base_install.py runs the
+# base-only commands on it), so that the ranges pyproject.toml promises are ranges something tested.
+BASE_LOWEST := requirements/base-lowest.txt
 lock: | $(UV)
 	$(UV) lock
+	$(UV) pip compile pyproject.toml --quiet --resolution lowest-direct --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes --no-emit-package uv \
+	  --custom-compile-command "make lock" -o $(BASE_LOWEST)
 
 # Move every pin to the newest release the ranges allow (then run `make test` before committing).
 lock-upgrade: | $(UV)
 	$(UV) lock --upgrade
+	$(MAKE) lock
 
 # The wheel a user installs until the package is published: dist/shipyard_ml-<version>-py3-none-any.whl.
 dist: | $(UV)

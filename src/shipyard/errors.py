@@ -16,7 +16,8 @@ the servers answer with, so both map errors in exactly one place::
     ├── UnauthorizedError (PermissionError)        exit 2, HTTP 401   a write without the server's token
     ├── ForbiddenError (PermissionError)           exit 2, HTTP 403   a write this server refuses to anyone
     ├── IntegrityError                             exit 1, HTTP 500   stored bytes no longer match their hash
-    └── StoreUnavailableError (OSError)            exit 2, HTTP 503   the store cannot be opened or written
+    ├── StoreUnavailableError (OSError)            exit 2, HTTP 503   the store cannot be opened or written
+    └── MissingExtraError (ImportError)            exit 2, HTTP 503   an optional dependency is not installed
 
 Messages are full sentences naming the thing and what to do next; the inputs are also kept as
 attributes so programs never have to parse a message.
@@ -139,3 +140,17 @@ class StoreUnavailableError(ShipyardError, OSError):
 
     exit_code = 2
     http_status = 503
+
+
+class MissingExtraError(ShipyardError, ImportError):
+    """A feature needs an optional dependency that is not installed. ``extra`` is the extra that brings it
+    (``serve``, ``sklearn``, ...), ``module`` the missing module and ``command`` the install line to run."""
+
+    exit_code = 2
+    http_status = 503
+
+    def __init__(self, message: str, *, extra: str, module: str, command: str) -> None:
+        super().__init__(message)
+        self.extra = extra
+        self.module = module
+        self.command = command

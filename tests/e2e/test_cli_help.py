@@ -53,3 +53,34 @@ def test_importing_the_cli_does_not_import_pandas_or_sklearn() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "False False\n"
+
+
+def _every_command_path() -> list[list[str]]:
+    """Every command and group of the CLI, walked from the click tree Typer builds."""
+    import click
+    import typer.main
+
+    from shipyard.cli.main import app
+
+    paths: list[list[str]] = []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        paths.append(path)
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+@pytest.mark.parametrize("command", _every_command_path(), ids=lambda command: " ".join(command) or "shipyard")
+def test_help_names_placeholders_the_way_clis_do(cli: CliInvoker, command: list[str]) -> None:
+    """`Usage: shipyard lineage [OPTIONS] TARGET` and `--store TEXT`: not `{target}` or `<str>`, which
+    typer 0.27 started printing (the reason pyproject.toml keeps typer below it)."""
+    result = cli(*command, "--help")
+    assert result.exit_code == 0, result.output
+    usage = next(line for line in result.stdout.splitlines() if "Usage:" in line)
+    assert "{" not in usage, usage
+    for placeholder in ("<str>", "<int>", "<float>", "<path>", "<bool>"):
+        assert placeholder not in result.stdout, (command, placeholder)

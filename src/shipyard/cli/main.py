@@ -17,6 +17,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
 from typer.core import TyperGroup
 
@@ -55,6 +56,13 @@ _COMMANDS: dict[str, str] = {
 }
 
 
+_GIVEN_ARGS = "shipyard.given_args"
+# Commands that need a whole extra: a missing module of an extra it includes names this one instead, so
+# `shipyard ui` without starlette asks for [ui] (which brings [serve]) rather than for [serve] alone.
+_COMMAND_EXTRAS = {"ui": "ui", "demo": "demo", "scheduler": "loop", "loop": "loop", "monitor": "monitoring",
+                   "serve": "serve", "models export-onnx": "onnx"}
+
+
 class _ShipyardGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer.Context; its vendored click types differ
         try:
@@ -64,9 +72,19 @@ class _ShipyardGroup(TyperGroup):
             if exc.hint:
                 _output.err_console.print(f"[dim]Hint:[/] {_output.escape(exc.hint)}")
             ctx.exit(exc.exit_code)
-        except (typer.Exit, typer.Abort, typer.TyperException):
-            raise  # usage errors and exits: Typer prints and exits as usual
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # usage errors and exits: Click prints and exits as usual
         except Exception as exc:
+            if isinstance(exc, ModuleNotFoundError):  # an optional dependency: name its extra, not a bug
+                from ..extras import from_module_not_found
+
+                path = self._command_path(ctx)
+                wanted = next((extra for command, extra in _COMMAND_EXTRAS.items()
+                               if f"{path} ".startswith(f"shipyard {command} ")), None)
+                missing = from_module_not_found(exc, f"`{path}`", wanted=wanted)
+                if missing is not None:
+                    _output.err_console.print(f"[bold red]Error:[/] {_output.escape(missing.message)}")
+                    ctx.exit(missing.exit_code)
             if ctx.find_root().params.get("debug"):
                 raise
             log = _write_crash_log(exc)
@@ -75,6 +93,29 @@ class _ShipyardGroup(TyperGroup):
                 f"The traceback is in {log}; run again with --debug to see it, and please report it."
             )
             ctx.exit(1)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta[_GIVEN_ARGS] = list(args)  # for _command_path: click empties ctx.args as it dispatches
+        return super().parse_args(ctx, args)
+
+    def _command_path(self, ctx: Any) -> str:
+        """``shipyard monitor compare`` for the arguments that were given, options and their values left out."""
+        takes_value = {opt for param in self.params if isinstance(param, click.Option) and not param.is_flag
+                       for opt in param.opts}
+        words, given = ["shipyard"], ctx.meta.get(_GIVEN_ARGS, [])
+        group: click.Command = self
+        index = 0
+        while index < len(given):
+            arg = given[index]
+            if arg.startswith("-"):
+                index += 2 if arg in takes_value else 1
+                continue
+            command = group.get_command(ctx, arg) if isinstance(group, click.Group) else None
+            if command is None:
+                break
+            words.append(arg)
+            group, index = command, index + 1
+        return " ".join(words)
 
 
 app = typer.Typer(

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import ConfigError, ValidationError
+from ..errors import ValidationError
+from ..extras import from_module_not_found, require
 
 # Types skops flags as unknown that Shipyard trusts by default: they carry data, never code, and are
 # scikit-learn's own internals (trees, tree predictors, neighbour indexes) that every tree or neighbour
@@ -54,16 +55,13 @@ def serialize(model: Any, flavor: str, serializer: str) -> tuple[dict[str, bytes
     if flavor == "onnx":
         return {ONNX_FILE: model.onnx_bytes}, []
     if serializer == "pickle":
-        try:
-            import cloudpickle
-        except ImportError as exc:
-            raise ConfigError("serializer='pickle' needs cloudpickle: pip install 'shipyard-ml[sklearn]'.") from exc
+        cloudpickle = require("cloudpickle", "Saving a model with serializer='pickle'")
         return {MODEL_FILE["pickle"]: cloudpickle.dumps(model)}, []
     if flavor != "sklearn":
         raise ValidationError(
             f"A {type(model).__name__} is not a scikit-learn estimator, so skops cannot store it safely; "
             "pass serializer='pickle' (loading it will then need trust=True).", field="serializer")
-    skops_io = _skops()
+    skops_io = require("skops.io", "Saving scikit-learn models")
     data = skops_io.dumps(model)
     untrusted = sorted(set(skops_io.get_untrusted_types(data=data)) - SAFE_TYPES)
     return {MODEL_FILE["skops"]: data}, untrusted
@@ -94,8 +92,14 @@ def deserialize(files: dict[str, bytes], serializer: str, untrusted: list[str],
         raise ValidationError(
             f"{source} contains types skops cannot vouch for: {', '.join(refused)}. Pass "
             f"trust={refused!r} (or trust=True) if you trust them.", field="trust")
-    skops_io = _skops()
-    return skops_io.loads(files[MODEL_FILE["skops"]], trusted=sorted(SAFE_TYPES | set(untrusted)))
+    skops_io = require("skops.io", f"Loading {source}, a scikit-learn model,")
+    try:
+        return skops_io.loads(files[MODEL_FILE["skops"]], trusted=sorted(SAFE_TYPES | set(untrusted)))
+    except ModuleNotFoundError as exc:  # skops is there but the model's library (scikit-learn) is not
+        missing = from_module_not_found(exc, f"Loading {source}, a scikit-learn model,")
+        if missing is None:
+            raise
+        raise missing from exc
 
 
 def library_versions(flavor: str, serializer: str) -> dict[str, str]:
@@ -121,10 +125,3 @@ def _installed(name: str) -> bool:
 
     return util.find_spec(name) is not None
 
-
-def _skops() -> Any:
-    try:
-        import skops.io as skops_io
-    except ImportError as exc:
-        raise ConfigError("Saving scikit-learn models needs skops: pip install 'shipyard-ml[sklearn]'.") from exc
-    return skops_io

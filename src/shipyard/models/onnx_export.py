@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, ShipyardError, ValidationError
+from ..errors import ShipyardError, ValidationError
+from ..extras import require
 from ..store import Store
 from ..store._hashing import hash_bytes
 from ..tracking import artifacts as run_artifacts
@@ -87,11 +88,9 @@ def export_onnx(store: Store, uri: str, output: str | os.PathLike[str], *, toler
 
 def convert(model: LoadedModel) -> bytes:
     """The pipeline as ONNX bytes: one input per column, probabilities as a plain tensor."""
-    try:
-        from skl2onnx import convert_sklearn
-        from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-    except ImportError as exc:
-        raise ConfigError("ONNX export needs skl2onnx and onnxruntime: pip install 'shipyard-ml[onnx]'.") from exc
+    convert_sklearn = require("skl2onnx", "ONNX export").convert_sklearn
+    data_types = require("skl2onnx.common.data_types", "ONNX export")
+    FloatTensorType, StringTensorType = data_types.FloatTensorType, data_types.StringTensorType
     initial_types = []
     for spec in model.signature.inputs:
         if spec.kind == "datetime":

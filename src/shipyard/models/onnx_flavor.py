@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError, ValidationError
+from ..errors import ValidationError
+from ..extras import require
 from .signature import Signature
 
 
@@ -17,10 +18,7 @@ class OnnxPredictor:
     """An ONNX graph with a scikit-learn-like face. ``classes_`` is set for classifiers."""
 
     def __init__(self, onnx_bytes: bytes, signature: Signature, classes: tuple[Any, ...] = ()) -> None:
-        try:
-            import onnxruntime
-        except ImportError as exc:
-            raise ConfigError("ONNX models need onnxruntime: pip install 'shipyard-ml[onnx]'.") from exc
+        onnxruntime = require("onnxruntime", "Running an ONNX model")
         self.onnx_bytes = onnx_bytes
         self.signature = signature
         self.session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])

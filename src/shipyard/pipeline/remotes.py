@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError, IntegrityError, NotFoundError, ValidationError
+from ..extras import missing_extra
 from ..store import Store
 from ..store._atomic import write_atomically
 from ..store._hashing import hash_bytes
@@ -309,8 +310,10 @@ def _filesystem(remote: Remote) -> tuple[Any, str]:
     try:
         fs, base = fsspec.core.url_to_fs(remote.url, **options)
     except ImportError as exc:
-        raise ConfigError(f"Remote '{remote.name}' ({remote.url}) needs an fsspec driver: {exc}. For S3: "
-                          "pip install 'shipyard-ml[s3]'.") from exc
+        if protocol in ("s3", "s3a"):
+            raise missing_extra("s3fs", f"Remote '{remote.name}' ({remote.url})") from exc
+        raise ConfigError(f"Remote '{remote.name}' ({remote.url}) needs an fsspec driver for {protocol}://: "
+                          f"{exc}.") from exc
     return fs, str(base).rstrip("/")
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from ..errors import ShipyardError, ValidationError
+from ..extras import from_module_not_found
 from ..store import Store, current_store
 from ..tracking import artifacts as run_artifacts, runs as run_records
 from ..tracking._validation import check_key
@@ -305,9 +306,11 @@ def run_notebook(root: Path, stage: Stage, parameters: dict[str, Any]) -> list[s
     """Execute a notebook stage headless with papermill, parameters injected."""
     try:
         import papermill
-    except ImportError:
-        raise StageFailedError(f"Stage '{stage.name}' is a notebook; notebook stages need papermill and ipykernel: "
-                               "pip install 'shipyard-ml[notebook]'.", stage=stage.name, tail=[]) from None
+    except ModuleNotFoundError as exc:
+        missing = from_module_not_found(exc, f"Stage '{stage.name}' is a notebook; running it")
+        if missing is None:
+            raise
+        raise StageFailedError(missing.message, stage=stage.name, tail=[]) from None
     assert stage.notebook is not None
     output = next((path for path in stage.outs if path.endswith(".ipynb")), None)
     target = root / (output or f".shipyard-{stage.name}-executed.ipynb")
