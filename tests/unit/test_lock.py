@@ -61,3 +61,27 @@ def test_lock_check_fails_when_pyproject_changed_without_make_lock(project_copy:
     pyproject.write_text(re.sub(r'"pyyaml>=[^"]*"', '"pyyaml>=6.0.3"', text, count=1))
     done = _uv_lock_check(project_copy)
     assert done.returncode != 0
+
+
+def _lower_bound(requirement: str) -> tuple[str, str]:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    parsed = Requirement(requirement)
+    bounds = [spec.version for spec in parsed.specifier if spec.operator == ">="]
+    assert len(bounds) == 1, f"{requirement}: every core dependency needs exactly one >= lower bound"
+    return canonicalize_name(parsed.name), bounds[0]
+
+
+def test_base_lowest_requirements_pin_every_core_dependency_at_its_lower_bound() -> None:
+    """requirements/base-lowest.txt is what the base-install test installs: if a lower bound in pyproject.toml
+    moves without `make lock`, the bound we promise is not the one we test."""
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    promised = dict(_lower_bound(requirement) for requirement in project["dependencies"])
+    text = (ROOT / "requirements" / "base-lowest.txt").read_text()
+    pins = {canonicalize_name(name): Version(version)
+            for name, version in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", text, re.MULTILINE)}
+    assert {name: pins.get(name) for name in promised} == {name: Version(bound) for name, bound in promised.items()}

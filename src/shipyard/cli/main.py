@@ -217,7 +217,16 @@ def _write_crash_log(exc: BaseException) -> Path:
     return path
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A library warning as one yellow line, without the source path and line it was raised at."""
+    _output.err_console.print(f"[yellow]Warning:[/] {_output.escape(message)}")
+
+
 def main() -> None:
+    import warnings
+
+    warnings.showwarning = _show_warning
     app(prog_name="shipyard")
 
 

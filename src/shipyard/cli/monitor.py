@@ -88,6 +88,9 @@ def compare_command(
 
     Example: shipyard monitor compare data/train.parquet data/this_week.parquet
     """
+    from ..extras import require
+
+    require("scipy", "`shipyard monitor compare`")  # up front: whether a test needs it depends on the data
     from ..monitoring.compare import compare_files
     from ..monitoring.config import load_thresholds
 

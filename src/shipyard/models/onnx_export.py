@@ -57,6 +57,8 @@ class OnnxReport:
 def export_onnx(store: Store, uri: str, output: str | os.PathLike[str], *, tolerance: float = DEFAULT_TOLERANCE,
                 attach: bool = True, trust: bool | Iterable[str] = ()) -> OnnxReport:
     """Convert, verify, and write ``output``; with ``attach``, also store the file with the registry version."""
+    for module in ("skl2onnx", "onnxruntime"):  # before loading the model, so the [onnx] extra is named
+        require(module, "ONNX export")
     version, run_id, path = registry.resolve(store, uri)
     model = load_package(store, run_id, path, uri=uri, trust=trust)
     if model.manifest["flavor"] != "sklearn":

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from ..errors import ShipyardError, ValidationError
-from ..extras import from_module_not_found
+from ..extras import from_module_not_found, require
 from ..store import Store, current_store
 from ..tracking import artifacts as run_artifacts, runs as run_records
 from ..tracking._validation import check_key
@@ -117,6 +117,10 @@ class _Runner:
         to_run = [(name, status) for name, status in plans if self._decide(name, status)]
         if not to_run:
             return
+        notebooks = [name for name, _ in to_run if self.pipeline.stages[name].notebook is not None]
+        if notebooks:  # before any run is recorded: a missing extra is the user's to fix, not a failed stage
+            for module in ("papermill", "ipykernel"):
+                require(module, f"Stage '{notebooks[0]}', a notebook,")
         if jobs == 1 or len(to_run) == 1:
             for name, status in to_run:
                 self._execute(self.pipeline.stages[name], status)
