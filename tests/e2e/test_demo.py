@@ -119,3 +119,76 @@ def test_the_demo_replaces_its_own_copy_but_never_a_folder_it_did_not_make(tmp_p
     with pytest.raises(ConfigError, match="was not made by the demo"):
         project.fresh_copy(source, mine)
     assert (mine / "notes.txt").read_text() == "precious"
+
+
+def _try_it_yourself(stdout: str) -> tuple[str, list[str]]:
+    """The venv line and the commands of the demo's closing "Try it yourself" block, as printed."""
+    lines = stdout.splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("Try it yourself"))
+    commands = [line.strip() for line in lines[start + 1:] if line.startswith("  ")]
+    activate = re.search(r"`source (\S+)`", lines[start])
+    return (f"source {activate.group(1)}" if activate else "true"), commands
+
+
+@pytest.mark.slow
+def test_each_demo_run_tells_its_story_in_a_fresh_project_and_store_and_its_next_steps_run_as_printed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run twice without a store named: the first run is set aside whole (project, store, exports) under the
+    time it ran, the second starts from v1 again, and every command printed at the end runs as printed."""
+    monkeypatch.delenv("SHIPYARD_STORE")
+    environment = {key: value for key, value in os.environ.items() if key != "SHIPYARD_STORE"}
+    environment.update({"COLUMNS": "1000", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+                        "PATH": "/usr/bin:/bin"})  # the venv's shipyard is not on PATH, as after `make demo`
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run([str(SHIPYARD_SCRIPT), "demo", "--rows", "500"], cwd=tmp_path, env=environment,
+                              capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        outputs.append(done.stdout)
+
+    (kept,) = tmp_path.glob("shipyard-demo-*")
+    assert "The previous demo is kept in" in outputs[1] and kept.name in outputs[1]
+    assert "previous demo" not in outputs[0]
+    for folder in (kept, tmp_path / "shipyard-demo"):
+        store = folder / "churn" / ".shipyard"
+        versions = shipyard.set_store(store) and shipyard.list_model_versions("churn")
+        assert sorted(version.version for version in versions) == [1, 2, 3]  # each run registered its own three
+        assert len(shipyard.search_runs(experiment="churn")) == 6
+        lineage = shipyard.lineage("models:/churn@champion")
+        (raw,) = [source for source in lineage["sources"] if source["added"]]
+        commits = subprocess.run(["git", "-C", str(folder / "churn"), "log", "--format=%H"], capture_output=True,
+                                 text=True, check=True).stdout.split()
+        assert raw["git"]["commit"] in commits  # lineage points into this folder's own repository
+    shipyard.set_store(None)
+
+    activate, commands = _try_it_yourself(outputs[1])
+    assert commands[0] == "cd shipyard-demo/churn" and commands[-1].startswith("shipyard ui")
+    assert any(command.startswith("shipyard runs compare ") for command in commands)
+    for command in commands[1:-1]:
+        done = subprocess.run(["bash", "-c", f"{activate} && {commands[0]} && {command}"], cwd=tmp_path,
+                              env=environment, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        assert "Error" not in done.stderr, (command, done.stderr)
+    compared = subprocess.run(["bash", "-c", f"{activate} && {commands[0]} && "
+                               + next(c for c in commands if c.startswith("shipyard runs compare"))],
+                              cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120, check=True)
+    assert "values differ" in compared.stdout and "0 of" not in compared.stdout  # two runs that differ
+    ui = subprocess.Popen(["bash", "-c", f"{activate} && {commands[0]} && exec shipyard ui --port 0"],
+                          cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert ui.stdout is not None
+        address = None
+        for line in ui.stdout:  # the test timeout bounds the wait
+            found = re.search(r"Shipyard UI at (http://127\.0\.0\.1:\d+)", line)
+            if found:
+                address = found.group(1)
+                break
+        assert address, "the UI did not say where it listens"
+        pipelines = httpx.get(address + "/pipelines", timeout=30).text
+        assert all(stage in pipelines for stage in ("prepare", "train", "evaluate"))
+        assert "churn" in httpx.get(address + "/", timeout=30).text
+    finally:
+        ui.send_signal(signal.SIGTERM)
+        ui.wait(timeout=30)
+        if ui.stdout is not None:
+            ui.stdout.close()

@@ -17,11 +17,12 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, log_loss
 import shipyard
 
 TARGET = "churn"
+ID = "customer_id"
 
 threshold = yaml.safe_load(pathlib.Path("params.yaml").read_text())["evaluate"]["threshold"]
 candidates = json.loads(pathlib.Path("models/candidates.json").read_text())
 holdout = pd.read_parquet("data/holdout.parquet")
-x_holdout, y_holdout = holdout.drop(columns=[TARGET]), holdout[TARGET]
+x_holdout, y_holdout = holdout.drop(columns=[TARGET, ID]), holdout[TARGET]
 
 results: dict[str, float | dict[str, float]] = {}
 with shipyard.start_run():  # joins this stage's run

@@ -26,6 +26,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import shipyard
 
 TARGET = "churn"
+ID = "customer_id"  # who the row is, not something the model should learn from
 
 
 def build(features: pd.DataFrame, model: Any) -> Pipeline:
@@ -46,8 +47,8 @@ def scores(y_true: pd.Series, probability: Any) -> dict[str, float]:
 
 params = yaml.safe_load(pathlib.Path("params.yaml").read_text())["train"]
 train, test = pd.read_parquet("data/train.parquet"), pd.read_parquet("data/test.parquet")
-x_train, y_train = train.drop(columns=[TARGET]), train[TARGET]
-x_test, y_test = test.drop(columns=[TARGET]), test[TARGET]
+x_train, y_train = train.drop(columns=[TARGET, ID]), train[TARGET]
+x_test, y_test = test.drop(columns=[TARGET, ID]), test[TARGET]
 candidates = {
     "logreg": LogisticRegression(C=params["logreg"]["C"], max_iter=2000),
     "boosting": GradientBoostingClassifier(**params["boosting"], random_state=params["seed"]),

@@ -59,3 +59,17 @@ def project_root() -> Path:
     from ..pipeline.status_memo import project_root as find_root  # the console script's fast path uses it too
 
     return Path(find_root(os.getcwd()))
+
+
+def chosen_store_option() -> str | None:
+    """The ``--store`` value of this invocation, if one was given."""
+    return _chosen
+
+
+def store_was_chosen() -> bool:
+    """Whether the user named a store (``--store`` or ``SHIPYARD_STORE``) rather than leaving it to discovery."""
+    import os
+
+    from ..config import STORE_ENV
+
+    return bool(_chosen) or bool(os.environ.get(STORE_ENV))

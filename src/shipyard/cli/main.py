@@ -172,38 +172,41 @@ def demo(
 ) -> None:
     """The whole story on IBM Telco churn: pipeline, registry, ONNX, serving, monitoring, retraining loop.
 
+    Works in shipyard-demo/ (an earlier run's folder is kept as shipyard-demo-DATE-TIME/) with a store of its
+    own in shipyard-demo/churn/.shipyard, unless --store or SHIPYARD_STORE names one.
+
     Example: shipyard demo --keep
     """
-    from ..demo.churn import DEMO_DIR, run_demo
-    from ..demo.keep import keep_running, ui_hint
-    from ..tracking.search import search_run_records
-    from ._store import writable_store
-    from .runs import runs_table
-
-    store = writable_store()
     from rich.console import Console
+
+    from ..demo.churn import run_demo
+    from ..demo.keep import keep_running
+    from ..demo.next_steps import next_steps
+    from ..tracking.search import search_run_records
+    from ._store import chosen_store_option, store_was_chosen, writable_store
+    from .runs import runs_table
 
     # One line per step, as promised: soft wrap lets the terminal fold long lines instead of Rich cutting them.
     steps = Console(highlight=False, emoji=False, soft_wrap=True)
-    experiment = run_demo(console=steps, rows=rows or None)
-    records = search_run_records(store, experiment=experiment, order_by=["metrics.roc_auc DESC"], max_results=20)
+    if store_was_chosen():
+        writable_store()  # --store applies to this process before the demo looks for the current store
+    made = run_demo(console=steps, rows=rows or None, own_store=not store_was_chosen())
+    store = writable_store()
+    records = search_run_records(store, experiment=made.experiment, order_by=["metrics.roc_auc DESC"],
+                                 max_results=20)
     _output.console.print(runs_table(records))
+    evaluations = sorted((record for record in records if record["name"] == "evaluate"),
+                         key=lambda record: record["start_time"])
     best = records[0]
-    _output.console.print(
-        f"Best: [bold]{_output.escape(best['name'])}[/] (run {best['run_id'][:8]}), "
-        f"ROC AUC {best['metrics']['roc_auc']:.4f}. Store: {store.location.describe()}\n"
-        f"Next: shipyard runs compare {' '.join(record['run_id'][:8] for record in records[:2])}   |   "
-        "shipyard models show churn   |   shipyard models history churn   |   "
-        "shipyard lineage models:/churn@champion"
-    )
-    project = DEMO_DIR / "churn"
+    _output.console.print(f"Best: [bold]{_output.escape(best['name'])}[/] (run {best['run_id'][:8]}), holdout "
+                          f"ROC AUC {best['metrics']['roc_auc']:.4f}. Store: {store.location.describe()}")
     if keep:
         assert store.location.root is not None
-        keep_running(store.location.root, project.resolve(), (project / "serving.yaml").resolve(),
+        keep_running(store.location.root, made.project, made.project / "serving.yaml",
                      say=lambda line: _output.console.print(_output.escape(line)))
-    else:
-        _output.console.print(f"Web UI: {_output.escape(ui_hint())}   |   or run `shipyard demo --keep` to leave "
-                              "the server and the UI running.")
+        return
+    for line in next_steps(made.project, [record["run_id"] for record in evaluations], chosen_store_option()):
+        _output.console.print(_output.escape(line))
 
 
 def _write_crash_log(exc: BaseException) -> Path:

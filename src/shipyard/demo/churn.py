@@ -16,12 +16,14 @@ tells the story.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
+from ..config import STORE_DIRNAME
 from ..models.lineage import lineage
 from ..monitoring.monitor import monitor
 from ..monitoring.report import write_report
@@ -29,6 +31,7 @@ from ..pipeline.repro import StageFailedError
 from ..serving.lineage import prediction_lineage
 from ..serving.predlog import find_prediction
 from ..store import current_store
+from ..tracking.fluent import set_store
 from ..tracking.runs import get_run
 from . import project, release, traffic
 from .telco import TARGET as TARGET, build_pipeline as build_pipeline, load_churn as load_churn  # bench_batch.py
@@ -37,22 +40,41 @@ LOOP = "churn-retrain"  # the loop of examples/churn/shipyard.yaml the demo runs
 DEMO_DIR = Path("shipyard-demo")  # where the demo works unless told otherwise; the project is DEMO_DIR/churn
 
 
-def run_demo(console: Console, rows: int | None = None, workdir: Path | None = None) -> str:
-    """Run the example pipeline and the registry steps; returns the pipeline's experiment name.
+@dataclass(frozen=True)
+class Demo:
+    """What a demo run leaves: the experiment of its stage runs, the project folder, and where the run before
+    it was set aside (``None`` on a first run)."""
+
+    experiment: str
+    project: Path
+    set_aside: Path | None
+
+
+def run_demo(console: Console, rows: int | None = None, workdir: Path | None = None, *,
+             own_store: bool = True) -> Demo:
+    """Run the example pipeline and the registry steps.
 
     Args:
         console: where the step lines go.
         rows: use only the first ``rows`` customers (quick runs, tests); ``None`` for all 7,043.
         workdir: the demo folder (default ``shipyard-demo/`` in the working directory); the project copy
-            is ``workdir/churn``, replaced on every run, and exports land beside it.
+            is ``workdir/churn`` and exports land beside it. An earlier demo's folder is moved aside first.
+        own_store: keep the store in the project (``churn/.shipyard``), new on every run, so the commands a
+            user types in the project afterwards find it; ``False`` uses the current store (``--store`` or
+            ``SHIPYARD_STORE`` given).
     """
     started = time.perf_counter()
-    store = current_store()
     folder = workdir or DEMO_DIR
+    set_aside = project.set_aside(folder)
     source = project.example_project()
     root = project.fresh_copy(source, folder / "churn")
+    if own_store:
+        set_store(root / STORE_DIRNAME)
+    store = current_store()
+    earlier = f" The previous demo is kept in {escape(str(set_aside))}." if set_aside else ""
     console.print(f"[bold]1.[/] Copied the example project {escape(_shown(source))} to {escape(str(root))}: "
-                  "shipyard.yaml (prepare -> train -> evaluate), params.yaml, src/.")
+                  f"shipyard.yaml (prepare -> train -> evaluate), params.yaml, src/; store "
+                  f"{escape(store.location.describe())}.{earlier}")
 
     raw = project.track_raw_data(store, root, rows)
     console.print(f"[bold]2.[/] Wrote IBM Telco churn ({raw.rows:,} customers) to {project.RAW_DATA}, tracked it "
@@ -70,8 +92,11 @@ def run_demo(console: Console, rows: int | None = None, workdir: Path | None = N
     pipeline = stage_runs["train"].experiment
     done = ", ".join(f"{outcome.name} (run {outcome.run_id[:8]}, {outcome.seconds:.1f}s)"
                      for outcome in outcomes if outcome.run_id)
+    sizes = project.split_sizes(root)
     console.print(f"[bold]3.[/] shipyard repro ran {done} as runs of experiment '{escape(pipeline)}'; "
-                  "shipyard.lock records each stage's dep and out hashes.")
+                  "shipyard.lock records each stage's dep and out hashes. prepare split the customers by a hash "
+                  f"of their id ({sizes['train']:,} train / {sizes['test']:,} test / {sizes['holdout']:,} "
+                  "holdout): a customer never changes split as data grows.")
 
     candidates = project.candidates(root)
     holdout = root / "data" / "holdout.parquet"
@@ -120,12 +145,15 @@ def run_demo(console: Console, rows: int | None = None, workdir: Path | None = N
 
     fresh = project.add_new_data(store, root, served.drifted, release.TARGET)
     cycle = project.run_loop(store, root, LOOP)
-    console.print(f"[bold]12.[/] {fresh.rows - raw.rows:,} labelled rows from production appended to the raw data "
-                  f"(hash {fresh.hash[:12]}, commit {fresh.commit[:8]}); loop '{LOOP}' cycle {cycle.number} "
-                  f"{cycle.status}: {escape(loop_line(cycle))}.")
+    placed = project.split_sizes(root, only_new=True)
+    console.print(f"[bold]12.[/] {fresh.rows - raw.rows:,} labelled rows of new customers from production appended "
+                  f"to the raw data (hash {fresh.hash[:12]}, commit {fresh.commit[:8]}); loop '{LOOP}' cycle "
+                  f"{cycle.number} {cycle.status}: {escape(loop_line(cycle))}. The new customers fell into "
+                  f"train/test/holdout as {placed['train']:,}/{placed['test']:,}/{placed['holdout']:,} and no "
+                  "earlier customer moved, so the gate scored both models on holdout customers neither trained on.")
     console.print(f"[bold]13.[/] Done in {time.perf_counter() - started:.1f}s. Runs of experiment "
-                  f"'{escape(pipeline)}', best first:")
-    return pipeline
+                  f"'{escape(pipeline)}', best holdout ROC AUC first:")
+    return Demo(pipeline, root, set_aside)
 
 
 def loop_line(cycle: Any) -> str:

@@ -26,11 +26,6 @@ SERVE_PORT = 8000
 _UI_ADDRESS = re.compile(r"Shipyard UI at (http://\S+)")
 
 
-def ui_hint(port: int = UI_PORT) -> str:
-    """How to open the UI on the demo's store afterwards, for the demo's last line."""
-    return f"shipyard ui --port {port}  (then http://127.0.0.1:{port})"
-
-
 def keep_running(store_root: Path, project: Path, config: Path, say: Callable[[str], None]) -> None:
     """Start the server and the UI, print their addresses with ``say``, and wait until interrupted."""
     env = {**os.environ, "SHIPYARD_STORE": str(store_root), "PYTHONUNBUFFERED": "1"}

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +52,30 @@ def example_project() -> Path:
             return candidate
     raise ConfigError(f"The example project examples/churn was not found above {here.parent}; the demo runs from "
                       "a Shipyard source checkout (git clone, then `make demo`).")
+
+
+def set_aside(folder: Path) -> Path | None:
+    """Move an earlier demo's folder (project, store, exports) to ``<folder>-<when it ran>``; returns where.
+
+    Each run tells its story from a fresh project and store: a second run into the same store would gate
+    new versions against the first run's champion and trace lineage to commits of a replaced repository.
+    The earlier run is kept, not deleted, under the date and time it ran. A folder the demo did not make is
+    never touched.
+    """
+    if not folder.exists():
+        return None
+    marker = folder / "churn" / _MARKER
+    if not marker.is_file():
+        raise ConfigError(f"{folder} exists and was not made by the demo; move it away or run the demo from "
+                          "another folder.")
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(marker.stat().st_mtime))
+    kept = folder.with_name(f"{folder.name}-{stamp}")
+    suffix = 1
+    while kept.exists():
+        suffix += 1
+        kept = folder.with_name(f"{folder.name}-{stamp}-{suffix}")
+    folder.rename(kept)
+    return kept
 
 
 def fresh_copy(source: Path, target: Path) -> Path:
@@ -105,6 +130,18 @@ def add_new_data(store: Store, root: Path, frame: Any, target: str) -> RawData:
     _git(root, "add", f"{RAW_DATA}.ship")
     _git(root, "commit", "--quiet", "-m", f"Raw data with {len(rows)} labelled rows from production")
     return RawData(entry.hash, count, _git(root, "rev-parse", "HEAD").strip())
+
+
+def split_sizes(root: Path, *, only_new: bool = False) -> dict[str, int]:
+    """Rows of data/{train,test,holdout}.parquet; with ``only_new``, only the production customers' rows
+    (ids starting with N, as the demo's traffic names them)."""
+    import pyarrow.parquet as pq
+
+    sizes = {}
+    for name in ("train", "test", "holdout"):
+        ids = pq.read_table(root / "data" / f"{name}.parquet", columns=["customer_id"]).column(0).to_pylist()
+        sizes[name] = sum(1 for value in ids if str(value).startswith("N")) if only_new else len(ids)
+    return sizes
 
 
 def run_loop(store: Store, root: Path, name: str) -> Any:

@@ -67,16 +67,17 @@ def score_holdout(store: Store, champion: int, holdout: Path, folder: Path) -> t
     model = load_package(store, version.run_id, version.path, uri=CHAMPION_URI)
     model.name, model.version = MODEL_NAME, champion
     started = time.perf_counter()
-    scored = predict_file(model, holdout, folder / "holdout-scored.parquet", id_columns=[TARGET])
+    scored = predict_file(model, holdout, folder / "holdout-scored.parquet", id_columns=["customer_id", TARGET])
     return scored, scored.rows_out / max(time.perf_counter() - started, 1e-9)
 
 
 def describe(decision: PromotionDecision) -> str:
-    """One decision in a few words, e.g. ``v2 held back, 0.8440 vs v1's 0.8429``."""
-    verdict = "promoted" if decision.promoted else "held back"
+    """One decision in plain words, e.g. ``v2 held back: roc_auc 0.8440 vs v1's 0.8429 (higher is better):
+    better by only 0.0011, less than the required 0.002``: a higher score that is not higher by enough is not
+    promoted, and the line says why."""
+    candidate = f"v{decision.candidate_version}"
     if decision.current_version is None:
-        return f"v{decision.candidate_version} {verdict}, no champion yet"
+        return f"{candidate} promoted ({decision.candidate_score:.4f}), no champion yet"
     if decision.current_version == decision.candidate_version:
-        return f"v{decision.candidate_version} already champion"
-    return (f"v{decision.candidate_version} {verdict}, {decision.candidate_score:.4f} vs "
-            f"v{decision.current_version}'s {decision.current_score:.4f}")
+        return f"{candidate} already champion"
+    return f"{candidate} {'promoted' if decision.promoted else 'held back'}: {decision.reason}"

@@ -75,8 +75,7 @@ def serve_and_replay(store_root: Path, root: Path, config: Path, target: str) ->
         wait_ready(url, server)
         test = pd.read_parquet(root / "data" / "test.parquet")
         labels = test.pop(target).tolist()
-        test.insert(0, "customer_id", [f"customer-{index}" for index in test.index])
-        answers = _replay(url, test)
+        answers = _replay(url, test)  # customer_id rides along: the sticky key, not a model input
         holdout = pd.read_parquet(root / "data" / "holdout.parquet")
         drifted = _drift(holdout.drop(columns=[target]))
         _send_batches(url, drifted, size=50)
@@ -94,7 +93,7 @@ def serve_and_replay(store_root: Path, root: Path, config: Path, target: str) ->
     logged = prediction_log(DEPLOYMENT, since=began, with_feedback=True)
     with_label = logged[logged["label"].notna() & ~logged["shadow"]]
     request_id = str(with_label["request_id"].iloc[-1]) if len(with_label) else str(answers[0]["request_id"])
-    labelled = drifted.drop(columns=["customer_id"]).assign(**{target: holdout[target].to_numpy()})
+    labelled = drifted.assign(**{target: holdout[target].to_numpy()})
     return Traffic(url, len(answers), len(drifted), sent, seconds, logged, request_id, began, labelled)
 
 
@@ -114,7 +113,8 @@ def _replay(url: str, frame: Any) -> list[dict[str, Any]]:
 
 
 def _drift(frame: Any) -> Any:
-    """What production does to data: higher charges, a new contract type, missing charges."""
+    """What production does to data: higher charges, a new contract type, missing charges; the rows are new
+    customers (ids N00001, ...), who will fall into train, test or holdout by their own ids' hashes."""
     drifted = frame.copy()
     drifted["monthly_charges"] = drifted["monthly_charges"] * 1.35 + 10
     drifted["total_charges"] = drifted["total_charges"] * 1.35
@@ -122,7 +122,7 @@ def _drift(frame: Any) -> Any:
     drifted.loc[every_fourth, "contract"] = "Four year"
     drifted["total_charges"] = drifted["total_charges"].astype(object)
     drifted.loc[drifted.index[1::3], "total_charges"] = None
-    drifted.insert(0, "customer_id", [f"drift-{index}" for index in drifted.index])
+    drifted["customer_id"] = [f"N{number:05d}" for number in range(1, len(drifted) + 1)]
     return drifted
 
 

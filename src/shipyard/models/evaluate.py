@@ -68,7 +68,14 @@ def score(model: Any, frame: Any, target: str, metric: str) -> float:
         raise ValidationError(f"The data has no target column {target!r} (columns: "
                               f"{', '.join(map(str, frame.columns[:12]))}).", field="target")
     truth = frame[target]
-    features = frame.drop(columns=[target])
+    # A labelled table usually carries more than the model's inputs (customer ids, dates): score on exactly the
+    # columns the signature names, so that an id column is neither an error nor a feature.
+    expected = list(model.signature.column_names)
+    missing = [name for name in expected if name not in frame.columns]
+    if missing:
+        raise ValidationError(f"The data lacks the model's input column(s) {', '.join(map(repr, missing))}.",
+                              field=missing[0])
+    features = frame[expected]
     if chosen.task == "regression":
         predicted = model.predict(features)
         if metric == "rmse":

@@ -57,9 +57,13 @@ def promote(store: Store, name: str, *, candidate: int | str, alias: str = "cham
         gain = candidate_score - current_score if chosen.higher_is_better else current_score - candidate_score
         promoted = gain >= min_delta
         direction = "higher" if chosen.higher_is_better else "lower"
-        reason = (f"{metric} {candidate_score:.4f} vs {current_score:.4f}: "
-                  f"{'beats' if promoted else 'does not beat'} v{current_version} by the required {min_delta:g} "
-                  f"({direction} is better)")
+        reason = f"{metric} {candidate_score:.4f} vs v{current_version}'s {current_score:.4f} ({direction} is better): "
+        if promoted:
+            reason += f"better by {gain:.4f}, at least the required {min_delta:g}"
+        elif gain > 0:
+            reason += f"better by only {gain:.4f}, less than the required {min_delta:g}"
+        else:
+            reason += f"worse by {-gain:.4f}" if gain < 0 else "no better"
     details = {"metric": metric, "candidate_version": candidate_version, "candidate_score": candidate_score,
                "current_version": current_version, "current_score": current_score, "min_delta": min_delta,
                "rows": len(frame)}

@@ -88,7 +88,7 @@ def test_a_better_model_is_promoted_and_one_no_better_is_held_back_with_both_sco
         assert event["details"]["candidate_score"] == pytest.approx(step["candidate_score"])
         assert event["details"]["current_score"] == pytest.approx(step["current_score"])
         assert event["details"]["metric"] == "roc_auc" and event["details"]["min_delta"] == 0.01
-    assert "does not beat v2" in decisions[2]["reason"]
+    assert "vs v2's" in decisions[2]["reason"]
     challenger = [(event["action"], event["to_version"]) for event in events if event["alias"] == "challenger"]
     assert challenger == [("set", 1), ("set", 2), ("set", 3)]
 

@@ -68,7 +68,20 @@ def test_the_margin_is_required(holdout: tuple[pd.DataFrame, Path]) -> None:
     second = register(train, ["signal", "noise"])  # the same model again: no gain
     shipyard.set_alias("churn", "champion", first)
     decision = shipyard.promote_model("churn", candidate=second, data=path, target="churn", min_delta=0.001)
-    assert not decision.promoted and "does not beat" in decision.reason
+    assert not decision.promoted and decision.reason.endswith("no better")
+
+
+def test_a_gain_below_the_margin_says_so_in_plain_words(holdout: tuple[pd.DataFrame, Path]) -> None:
+    """"v2 held back, 0.8440 vs v1's 0.8429" read as if the higher score lost: the reason names the gain."""
+    train, path = holdout
+    weak = register(train, ["noise"])
+    strong = register(train, ["signal", "noise"])
+    shipyard.set_alias("churn", "champion", weak)
+    decision = shipyard.promote_model("churn", candidate=strong, data=path, target="churn", min_delta=0.9)
+    gain = decision.candidate_score - decision.current_score
+    assert not decision.promoted and gain > 0
+    assert decision.reason.endswith(f"better by only {gain:.4f}, less than the required 0.9")
+    assert f"vs v{weak}'s {decision.current_score:.4f}" in decision.reason
 
 
 def test_bad_promotion_input(holdout: tuple[pd.DataFrame, Path], tmp_path: Path) -> None:
