@@ -272,7 +272,8 @@ def test_getting_started_commands_run_as_written(tmp_path: Path, monkeypatch: py
     assert "prepare: up to date" in page and "train: running" in again, again
     second = run("make", "register")
     assert "register: churn version 2 (models:/churn/2)" in page and "register: churn version 2" in second, second
-    shown = re.search(r"register: (held back, the champion stays version 1: roc_auc [0-9.]+ vs [0-9.]+)", page)
+    shown = re.search(r"register: (held back, the champion stays version 1: roc_auc [0-9.]+ vs v1's [0-9.]+ "
+                      r"\(higher is better\): worse by [0-9.]+)", page)
     assert shown is not None and shown.group(1) in second, second
     run("shipyard", "models", "history", "churn")
     history = json.loads(run("shipyard", "models", "history", "churn", "--json"))
@@ -312,7 +313,9 @@ def test_getting_started_commands_run_as_written(tmp_path: Path, monkeypatch: py
         assert {"predictions", "probabilities", "request_id"} <= set(answered)
         traffic = next(block for block in _blocks(page, "bash") if block.startswith("python - <<'EOF'"))
         script = traffic.split("<<'EOF'\n", 1)[1].split("\nEOF", 1)[0].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
-        run("python", "-c", script)
+        assert "/predict/churn" not in script  # the deployment is asked for, not assumed
+        sent = run("python", "-c", script)
+        assert re.search(r"sent \d+ rows to churn", sent), sent
         report_command = traffic.split("\nEOF\n", 1)[1].strip()
         assert report_command == "shipyard monitor report -d churn -o report.html"
     finally:
