@@ -72,7 +72,7 @@ def report_command(
     if json_output:
         _output.print_json({**result.to_dict(), "report": str(written)})
         return
-    _output.console.print(f"{_badge(result.verdict)} {_output.escape(result.summary())}")
+    _output.console.print(f"{_badge(result.verdict)}: {_output.escape(result.summary(status=False))}")
     _output.console.print(f"Report: {_output.escape(str(written))} ({written.stat().st_size / 1024:,.0f} kB)")
 
 
@@ -114,7 +114,7 @@ def _finish(result: Any, *, json_output: bool, strict: bool, notify: str | None)
 def _print_table(result: Any) -> None:
     from rich.table import Table
 
-    _output.console.print(f"{_badge(result.verdict)} {_output.escape(result.summary())}")
+    _output.console.print(f"{_badge(result.verdict)}: {_output.escape(result.summary(status=False))}")
     failing = [item for item in result.results if item.status != "ok"]
     if not failing:
         return

@@ -22,6 +22,7 @@ from ..store import Store
 from ..store._hashing import hash_bytes
 from ..tracking import artifacts as run_artifacts
 from . import registry
+from ._onnx_steps import as_converted, refusal
 from .package import LoadedModel, load_package
 from .signature import ColumnSpec, Signature
 
@@ -89,7 +90,10 @@ def export_onnx(store: Store, uri: str, output: str | os.PathLike[str], *, toler
 
 
 def convert(model: LoadedModel) -> bytes:
-    """The pipeline as ONNX bytes: one input per column, probabilities as a plain tensor."""
+    """The pipeline as ONNX bytes: one input per column, probabilities as a plain tensor.
+
+    A model that takes its columns as one matrix gets its numeric inputs joined first (``_onnx_steps``).
+    """
     convert_sklearn = require("skl2onnx", "ONNX export").convert_sklearn
     data_types = require("skl2onnx.common.data_types", "ONNX export")
     FloatTensorType, StringTensorType = data_types.FloatTensorType, data_types.StringTensorType
@@ -103,12 +107,10 @@ def convert(model: LoadedModel) -> bytes:
     final = _final_estimator(model.model)
     options = {id(final): {"zipmap": False}} if hasattr(final, "predict_proba") else None
     try:
-        onnx_model = convert_sklearn(model.model, initial_types=initial_types, options=options)
+        onnx_model = convert_sklearn(as_converted(model.model, model.signature), initial_types=initial_types,
+                                     options=options)
     except Exception as exc:
-        step = _failing_step(model.model, exc)
-        raise ValidationError(
-            f"Cannot convert {model.uri} to ONNX: step {step} is not supported ({type(exc).__name__}: {exc}). "
-            "Replace that step or serve the Python model.", field="model") from exc
+        raise refusal(model.uri, model.model, model.signature, exc) from exc
     return bytes(onnx_model.SerializeToString())
 
 
@@ -190,26 +192,6 @@ def _typical(spec: ColumnSpec) -> Any:
 def _final_estimator(model: Any) -> Any:
     steps = getattr(model, "steps", None)
     return _final_estimator(steps[-1][1]) if steps else model
-
-
-def _failing_step(model: Any, exc: Exception) -> str:
-    """The pipeline step whose type the converter complained about, for the error message."""
-    text = str(exc)
-    for name, step in _walk(model):
-        if type(step).__name__ in text:
-            return f"{name!r} ({type(step).__name__})"
-    return f"of type {type(model).__name__}"
-
-
-def _walk(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    found = []
-    for name, step in getattr(model, "steps", []) or []:
-        found.append((prefix + name, step))
-        found.extend(_walk(step, prefix + name + "/"))
-    for name, transformer, _columns in getattr(model, "transformers", []) or []:
-        found.append((prefix + name, transformer))
-        found.extend(_walk(transformer, prefix + name + "/"))
-    return found
 
 
 def _plain(value: Any) -> Any:

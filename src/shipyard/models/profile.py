@@ -25,6 +25,9 @@ DECILE_POINTS = tuple(index / 10 for index in range(1, 10))
 HISTOGRAM_BINS = 20
 PROBABILITY_BINS = 20
 MAX_LEVELS = 1000
+# Values are scaled (exactly, by a power of two) only past 2**480 (about 3e144): their squares stay under
+# 2**962, so sums of squares over 2**60 rows stay finite (see scale_exponent).
+SQUARES_LIMIT_EXPONENT = 480
 
 
 def profile_frame(frame: pd.DataFrame, signature: Signature) -> dict[str, Any]:
@@ -63,15 +66,24 @@ def numeric_profile(values: Any, reference: dict[str, Any] | None = None) -> dic
                            decile_counts=[0] * (len(reference["decile_edges"]) + 1),
                            hist_counts=[0] * max(len(reference["hist_edges"]) - 1, 0))
         return profile
+    low, high = float(finite.min()), float(finite.max())
+    exponent = scale_exponent(max(-low, high), SQUARES_LIMIT_EXPONENT)
+    scaled = np.ldexp(finite, -exponent) if exponent else finite  # exact: a power of two
+
+    def unscaled(value: Any) -> Any:
+        return np.ldexp(value, exponent) if exponent else value
+
     if reference is None:
-        decile_edges = sorted(set(np.quantile(finite, DECILE_POINTS).tolist()))
-        low, high = float(finite.min()), float(finite.max())
-        hist_edges = np.linspace(low, high if high > low else low + 1.0, HISTOGRAM_BINS + 1).tolist()
+        decile_edges = sorted(set(unscaled(np.quantile(scaled, DECILE_POINTS)).tolist()))
+        top = high if high > low else low + 1.0
+        hist_edges = unscaled(np.linspace(low * 2.0 ** -exponent, top * 2.0 ** -exponent,
+                                          HISTOGRAM_BINS + 1)).tolist()
     else:
         decile_edges, hist_edges = list(reference["decile_edges"]), list(reference["hist_edges"])
     profile.update(
-        min=float(finite.min()), max=float(finite.max()), mean=float(finite.mean()), std=float(finite.std()),
-        quantiles={str(q): float(v) for q, v in zip(QUANTILES, np.quantile(finite, QUANTILES), strict=True)},
+        min=low, max=high, mean=float(unscaled(scaled.mean())), std=float(unscaled(scaled.std())),
+        quantiles={str(q): float(v) for q, v in zip(QUANTILES, unscaled(np.quantile(scaled, QUANTILES)),
+                                                    strict=True)},
         decile_edges=decile_edges,
         decile_counts=_open_bin_counts(finite, decile_edges),
         hist_edges=hist_edges,
@@ -126,12 +138,23 @@ def merge_numeric(first: dict[str, Any], second: dict[str, Any]) -> dict[str, An
         hist_counts=[a + b for a, b in zip(first["hist_counts"], second["hist_counts"], strict=True)],
         quantiles={},  # exact quantiles do not merge; the binned counts carry the distribution
     )
-    if count and first["mean"] is not None and second["mean"] is not None:
-        merged["mean"] = (first["mean"] * first["count"] + second["mean"] * second["count"]) / count
+    if count and first["mean"] is not None and second["mean"] is not None:  # weights first: no overflow near 1e308
+        merged["mean"] = first["mean"] * (first["count"] / count) + second["mean"] * (second["count"] / count)
     else:
         merged["mean"] = first["mean"] if second["mean"] is None else second["mean"]
     merged["std"] = None
     return merged
+
+
+def scale_exponent(magnitude: float, limit_exponent: int) -> int:
+    """The power of two to divide values of up to ``magnitude`` by so that they stay under 2**limit_exponent.
+
+    0 (no scaling) for all ordinary data. Scaling by a power of two is exact, and sums, means, quantile
+    interpolation and linspace all commute with it, so statistics computed on scaled values and scaled back
+    are the very numbers numpy gives on the originals, minus the overflow that values near the largest
+    double (1.8e308) cause: two of them already sum to infinity, and squares overflow past 1.3e154.
+    """
+    return max(0, math.frexp(magnitude)[1] - limit_exponent) if math.isfinite(magnitude) else 0
 
 
 def _open_bin_counts(values: Any, inner_edges: list[float]) -> list[int]:

@@ -43,7 +43,10 @@ def worst(results: list[CheckResult]) -> str:
 
 
 def findings(results: list[CheckResult]) -> str | None:
-    """The worst findings in one sentence ("ALERT: 2 alert(s), 1 warning(s): ..."), or None when all is ok."""
+    """The worst findings in one sentence ("2 alert(s), 1 warning(s): ..."), or None when all is ok.
+
+    The status word is not part of it: :func:`verdict_sentence` puts it in front, once.
+    """
     alerts = [result for result in results if result.status == "alert"]
     warns = [result for result in results if result.status == "warn"]
     if not alerts and not warns:
@@ -51,7 +54,20 @@ def findings(results: list[CheckResult]) -> str | None:
     worst = alerts or warns
     named = "; ".join(_short(result.message) for result in worst[:4])
     more = f" and {len(worst) - 4} more" if len(worst) > 4 else ""
-    return f"{'ALERT' if alerts else 'WARN'}: {len(alerts)} alert(s), {len(warns)} warning(s): {named}{more}."
+    end = "" if (named + more).endswith("...") else "."  # a cut message ends in "...", not "...."
+    return f"{len(alerts)} alert(s), {len(warns)} warning(s): {named}{more}{end}"
+
+
+def verdict_sentence(verdict: str, text: str, *, status: bool = True) -> str:
+    """``ALERT: text`` (or ``WARN:``/``OK:``); just ``text`` where the caller shows the status already, as the
+    CLI's coloured badge and the report's header do (else they would say ``ALERT ALERT: ...``)."""
+    return f"{verdict.upper()}: {text}" if status else text
+
+
+def new_column(name: str, current_label: str, reference_label: str) -> CheckResult:
+    """A column that only the current data has: it was not compared, and the data changed shape (a warning)."""
+    return CheckResult("new_columns", name, "warn", None, None, None,
+                       f"New column `{name}` is in {current_label} but not in {reference_label}: it was not compared.")
 
 
 def _short(message: str) -> str:
@@ -76,10 +92,10 @@ def input_checks(reference: Reference, current: WindowProfile, thresholds: Thres
             continue
         if ref.get("type") == "numeric":
             results.append(_numeric_drift(name, ref, window, reference, thresholds))
-            results.append(_out_of_range(name, ref, window, thresholds))
+            results.append(_out_of_range(name, ref, window, reference, thresholds))
         elif ref.get("type") == "categorical":
             results.append(_categorical_drift(name, ref, window, reference, thresholds))
-            results.append(_new_categories(name, ref, window, thresholds))
+            results.append(_new_categories(name, ref, window, reference, thresholds))
         results.append(_missing(name, ref, window, reference, thresholds))
     return results
 
@@ -358,7 +374,8 @@ def _missing(name: str, ref: dict[str, Any], window: FeatureWindow, reference: R
                        {"reference_rate": ref_rate, "current_rate": rate})
 
 
-def _new_categories(name: str, ref: dict[str, Any], window: FeatureWindow, thresholds: Thresholds) -> CheckResult:
+def _new_categories(name: str, ref: dict[str, Any], window: FeatureWindow, reference: Reference,
+                    thresholds: Thresholds) -> CheckResult:
     known = set(ref.get("levels", {}))
     if ref.get("other"):
         return CheckResult("new_categories", name, "ok", "share", None, None,
@@ -369,18 +386,21 @@ def _new_categories(name: str, ref: dict[str, Any], window: FeatureWindow, thres
                     thresholds.get("new_categories", "alert_share", name)) if new else "ok"
     listed = ", ".join(f"'{level}'" for level in sorted(new, key=lambda level: -new[level])[:5])
     message = (f"`{name}` has {len(new)} new level{'s' if len(new) != 1 else ''}: {listed} ({share:.1%} of rows)"
-               if new else f"`{name}`: no levels unseen in training")
+               if new else f"`{name}`: no levels unseen in {_levels_source(reference)}")
     return CheckResult("new_categories", name, status, "share", share,
                        thresholds.get("new_categories", "alert_share", name), message, {"levels": new})
 
 
-def _out_of_range(name: str, ref: dict[str, Any], window: FeatureWindow, thresholds: Thresholds) -> CheckResult:
+def _out_of_range(name: str, ref: dict[str, Any], window: FeatureWindow, reference: Reference,
+                  thresholds: Thresholds) -> CheckResult:
     outside = window.below + window.above
     share = outside / window.count if window.count else 0.0
     status = _level(share, thresholds.get("out_of_range", "warn_share", name),
                     thresholds.get("out_of_range", "alert_share", name))
     low, high = ref.get("min"), ref.get("max")
-    where = f" the training range {low:.4g} to {high:.4g}" if low is not None and high is not None else " range"
+    # a window reference keeps the training profile's range; only a data file (compare) has a range of its own
+    kind = "reference" if reference.kind == "reference" else "training"
+    where = f" the {kind} range {low:.4g} to {high:.4g}" if low is not None and high is not None else " range"
     return CheckResult("out_of_range", name, status, "share", share,
                        thresholds.get("out_of_range", "alert_share", name),
                        f"{share:.1%} of `{name}` values are outside{where} ({window.below:,} below, "
@@ -406,6 +426,11 @@ def _confusion(profile: dict[str, Any], current: WindowProfile, thresholds: Thre
          "labels": [f"{edge:.2f}" for edge in profile.get("probability_edges", [])[:-1]],
          "reference": _shares(reference_counts[classes[-1]]),
          "current": _shares(current.probability_counts[classes[-1]]), "class": classes[-1]})]
+
+
+def _levels_source(reference: Reference) -> str:
+    """Where the known levels come from: training, the previous window (its own counts) or a data file."""
+    return {"training": "training", "window": "the previous window"}.get(reference.kind, "the reference")
 
 
 def _volume_series(current: WindowProfile) -> dict[str, Any]:

@@ -4,7 +4,8 @@ The reference (say the training set) is profiled as a model's training data is (
 reference deciles and a 20-bin chart histogram per numeric column, level counts per categorical one), the
 current data is folded into counts on the reference's own bins, as ``windows.WindowBuilder`` folds the
 prediction log, and the input checks of live monitoring run on the two (``checks.input_checks``): drift,
-missing values, new categories and values outside the reference range.
+missing values, new categories and values outside the reference range. A column only the current data has is
+a finding of its own (``new_columns``, a warning): it cannot be compared, and the data changed shape.
 
 Column kinds come from the reference's Arrow types: integers, floats and decimals are numeric; strings,
 dictionaries (pandas categoricals) and booleans are categorical; anything else (dates, binary...) is only
@@ -62,13 +63,15 @@ class Comparison:
             "notes": self.notes,
         }
 
-    def summary(self) -> str:
-        """The verdict in one sentence, naming the worst findings."""
+    def summary(self, *, status: bool = True) -> str:
+        """The verdict in one sentence, naming the worst findings ("WARN: 0 alert(s), 1 warning(s): ...");
+        ``status=False`` leaves out the leading status word for a caller that shows it already."""
         columns = len(self.reference.profile.get("columns", {}))
-        return checks.findings(self.results) or (
-            f"OK: {self.current_source.rows:,} rows of {self.current_source.label} compared with "
+        text = checks.findings(self.results) or (
+            f"{self.current_source.rows:,} rows of {self.current_source.label} compared with "
             f"{self.reference_source.rows:,} rows of {self.reference_source.label} over {columns} column(s), "
             "nothing out of line.")
+        return checks.verdict_sentence(self.verdict, text, status=status)
 
 
 def compare_frames(reference: Any, current: Any, *, thresholds: Thresholds | None = None,
@@ -92,8 +95,8 @@ def compare_frames(reference: Any, current: Any, *, thresholds: Thresholds | Non
     ref_table, cur_table = files.as_table(reference, ref_source), files.as_table(current, cur_source)
     names = _chosen_columns(ref_table.schema.names, columns, ref_source)
     _require_columns(names, cur_table.schema.names, ref_source, cur_source)
-    return _compare(ref_table.select(names), [cur_table.select(names)], cur_table.schema.names, ref_source,
-                    cur_source, thresholds)
+    new = _new_columns(ref_table.schema.names, cur_table.schema.names) if columns is None else []
+    return _compare(ref_table.select(names), [cur_table.select(names)], new, ref_source, cur_source, thresholds)
 
 
 def compare_files(reference_path: str | Path, current_path: str | Path, *, thresholds: Thresholds | None = None,
@@ -128,7 +131,8 @@ def compare_files(reference_path: str | Path, current_path: str | Path, *, thres
     _require_columns(names, cur_names, ref_source, cur_source)
     ref_table = files.read_table(ref_source, names, ref_names)
     batches = files.stream_batches(cur_source, ref_table.schema, cur_names, batch_rows)
-    return _compare(ref_table, batches, cur_names, ref_source, cur_source, thresholds)
+    new = _new_columns(ref_names, cur_names) if columns is None else []
+    return _compare(ref_table, batches, new, ref_source, cur_source, thresholds)
 
 
 def reference_profile(table: Any) -> dict[str, Any]:
@@ -205,7 +209,7 @@ class CurrentProfiler:
 # ------------------------------------------------------------------------------------------------ internals
 
 
-def _compare(ref_table: Any, batches: Iterable[Any], current_names: Sequence[str], ref_source: DataSource,
+def _compare(ref_table: Any, batches: Iterable[Any], new_columns: Sequence[str], ref_source: DataSource,
              cur_source: DataSource, thresholds: Thresholds | None) -> Comparison:
     ref_source.rows = ref_table.num_rows
     if ref_table.num_rows == 0:
@@ -221,6 +225,7 @@ def _compare(ref_table: Any, batches: Iterable[Any], current_names: Sequence[str
         raise ValidationError(f"{cur_source.label} has no rows: there is nothing to compare.", field="current")
     reference = Reference("reference", None, profile, None)
     results = checks.input_checks(reference, current, thresholds or Thresholds())
+    results += [checks.new_column(name, cur_source.label, ref_source.label) for name in new_columns]
     notes = []
     for name, column in profile["columns"].items():
         if column["type"] == "empty":
@@ -228,10 +233,6 @@ def _compare(ref_table: Any, batches: Iterable[Any], current_names: Sequence[str
         elif column["type"] not in ("numeric", "categorical"):
             notes.append(f"`{name}` ({column['type']}) is neither numeric nor categorical: only its missing values "
                          "were compared.")
-    extra = [name for name in current_names if name not in profile["columns"]]
-    if extra:
-        notes.append(f"{len(extra)} column(s) of {cur_source.label} are not in the reference and were not compared: "
-                     f"{_listing(extra)}.")
     return Comparison(reference, current, results, ref_source, cur_source, notes)
 
 
@@ -260,13 +261,13 @@ def _fold_numeric(feature: FeatureWindow, reference: dict[str, Any], values: Any
     feature.below += int(np.count_nonzero(values < reference["min"]))
     feature.above += int(np.count_nonzero(values > reference["max"]))
     finite = np.isfinite(values)
-    usable = None if missing == 0 and bool(finite.all()) else finite
-    if usable is None:
-        feature.total += float(values.sum())
-        feature.total_squares += float(np.dot(values, values))
-    else:
-        feature.total += float(np.sum(values, where=usable))
-        feature.total_squares += float(np.sum(values * values, where=usable))
+    feature.add_total(values if missing == 0 and bool(finite.all()) else values[finite])
+
+
+def _new_columns(reference_names: Sequence[str], current_names: Sequence[str]) -> list[str]:
+    """Columns only the current data has, in its order (columns left out with ``columns=`` are not new)."""
+    known = set(reference_names)
+    return [name for name in current_names if name not in known]
 
 
 def _differences(cumulative: list[int], total: int) -> list[int]:

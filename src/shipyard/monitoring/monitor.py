@@ -65,9 +65,11 @@ class MonitoringResult:
             "notes": self.notes,
         }
 
-    def summary(self) -> str:
-        """The verdict in one sentence, naming the worst findings."""
-        return checks.findings(self.results) or f"OK: {self.current.rows:,} predictions checked, nothing out of line."
+    def summary(self, *, status: bool = True) -> str:
+        """The verdict in one sentence, naming the worst findings ("ALERT: 2 alert(s), ..."); ``status=False``
+        leaves out the leading status word for a caller that shows it already."""
+        text = checks.findings(self.results) or f"{self.current.rows:,} predictions checked, nothing out of line."
+        return checks.verdict_sentence(self.verdict, text, status=status)
 
 
 def monitor(deployment: str, *, since: str | None = None, start: str | None = None, end: str | None = None,

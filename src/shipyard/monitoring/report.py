@@ -122,9 +122,10 @@ def _header(result: MonitoringResult, level: int = 1) -> str:
                                for name, info in sorted(current.variants.items())) or "-"),
     ]
     rows = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
+    verdict = _text(result.summary(status=False))  # the badge shows the status: not "ALERT" twice
     return (f'<header id="summary" class="sy-summary verdict-{_e(result.verdict)}">\n'
             f'<div class="sy-title"><h{level}>Monitoring report: <code>{_e(result.deployment)}</code></h{level}>'
-            f'{_badge(result.verdict, big=True)}</div>\n<p class="sy-verdict">{_text(result.summary())}</p>\n'
+            f'{_badge(result.verdict, big=True)}</div>\n<p class="sy-verdict">{verdict}</p>\n'
             f'<dl class="sy-facts">{rows}</dl>\n</header>')
 
 

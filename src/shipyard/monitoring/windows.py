@@ -14,11 +14,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..models.profile import scale_exponent
 from ..serving.predlog import INPUT_PREFIX
 
 LATENCY_EDGES_MS = tuple(round(0.1 * 10 ** (index / 12), 6) for index in range(61))  # 0.1 ms .. 10 s
 LOW_MARGIN = 0.1  # top-two probability gap under which an answer counts as unsure
 SCAN_BATCH_ROWS = 262_144
+SUM_LIMIT_EXPONENT = 960  # running sums keep their values under 2**960 (FeatureWindow.add_total)
 
 
 @dataclass
@@ -30,8 +32,8 @@ class FeatureWindow:
     hist_counts: list[int] = field(default_factory=list)
     below: int = 0  # under the training minimum
     above: int = 0  # over the training maximum
-    total: float = 0.0
-    total_squares: float = 0.0
+    total: float = 0.0  # the sum of the finite values, divided by 2**total_exponent
+    total_exponent: int = 0  # 0 unless a value passed 2**960 (~1e289): see add_total
     levels: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: FeatureWindow) -> None:
@@ -41,14 +43,36 @@ class FeatureWindow:
         self.hist_counts = _add(self.hist_counts, other.hist_counts)
         self.below += other.below
         self.above += other.above
-        self.total += other.total
-        self.total_squares += other.total_squares
+        self._rescale(max(self.total_exponent, other.total_exponent))
+        self.total += math.ldexp(other.total, other.total_exponent - self.total_exponent)
         for level, count in other.levels.items():
             self.levels[level] = self.levels.get(level, 0) + count
 
+    def add_total(self, finite: Any) -> None:
+        """Add a float array of finite values to the running sum without ever overflowing.
+
+        Two values near the largest double already sum past it; the sum is therefore kept divided by a power
+        of two (exact) that grows when a value past 2**960 arrives, which leaves 2**63 rows of headroom. For
+        ordinary data the power is 2**0 and the sum is numpy's own.
+        """
+        import numpy as np
+
+        if not finite.size:
+            return
+        magnitude = max(float(finite.max()), -float(finite.min()))
+        self._rescale(max(self.total_exponent, scale_exponent(magnitude, SUM_LIMIT_EXPONENT)))
+        exponent = self.total_exponent
+        self.total += float((np.ldexp(finite, -exponent) if exponent else finite).sum())
+
+    def _rescale(self, exponent: int) -> None:
+        if exponent != self.total_exponent:
+            self.total = math.ldexp(self.total, self.total_exponent - exponent)
+            self.total_exponent = exponent
+
     @property
     def mean(self) -> float | None:
-        return self.total / self.count if self.count else None
+        """The mean of the finite values (never past the largest of them, so always finite)."""
+        return math.ldexp(self.total / self.count, self.total_exponent) if self.count else None
 
 
 @dataclass
@@ -113,10 +137,10 @@ class WindowProfile:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WindowProfile:
         values = dict(data)
-        values["features"] = {name: FeatureWindow(**feature) for name, feature in data["features"].items()}
+        values["features"] = {name: _feature(feature) for name, feature in data["features"].items()}
         values["per_minute"] = {int(minute): count for minute, count in data["per_minute"].items()}
         if data.get("prediction_values") is not None:
-            values["prediction_values"] = FeatureWindow(**data["prediction_values"])
+            values["prediction_values"] = _feature(data["prediction_values"])
         return cls(**values)
 
     def latency_quantile(self, q: float) -> float | None:
@@ -205,9 +229,7 @@ class WindowBuilder:
                 if reference.get("min") is not None:
                     feature.below += int((present < reference["min"]).sum())
                     feature.above += int((present > reference["max"]).sum())
-                finite = present[np.isfinite(present)]
-                feature.total += float(finite.sum())
-                feature.total_squares += float((finite * finite).sum())
+                feature.add_total(present[np.isfinite(present)])
         elif reference.get("type") == "categorical":
             feature = feature or FeatureWindow("categorical")
             fold_levels(feature, column)
@@ -267,6 +289,14 @@ def fold_levels(feature: FeatureWindow, column: Any) -> None:
             feature.count += count
             key = str(value)
             feature.levels[key] = feature.levels.get(key, 0) + count
+
+
+def _feature(data: dict[str, Any]) -> FeatureWindow:
+    """A cached feature window; keys of older versions (``total_squares``) are dropped."""
+    from dataclasses import fields
+
+    known = {item.name for item in fields(FeatureWindow)}
+    return FeatureWindow(**{key: value for key, value in data.items() if key in known})
 
 
 def _add(first: list[int], second: list[int]) -> list[int]:

@@ -80,8 +80,8 @@ def test_the_current_file_streams_in_batches_with_the_same_counts(data: dict[str
     assert streamed.current.rows == whole.current.rows == ROWS
     for name, feature in whole.current.features.items():
         other = streamed.current.features[name]
-        assert math.isclose(other.total, feature.total) and math.isclose(other.total_squares, feature.total_squares)
-        other.total, other.total_squares = feature.total, feature.total_squares  # sums differ in the last bits
+        assert math.isclose(other.total, feature.total) and other.total_exponent == feature.total_exponent == 0
+        other.total = feature.total  # sums differ in the last bits
         assert other == feature, name
     assert [item.status for item in streamed.results] == [item.status for item in whole.results]
 
@@ -167,6 +167,11 @@ def shipyard(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, env={**os.environ, "COLUMNS": "200"}, check=False)
 
 
+def verdict_line(stdout: str) -> str:
+    """The verdict sentence printed above the table, unwrapped (Rich folds it at the terminal width)."""
+    return " ".join(line.strip() for line in stdout.split("\u250f")[0].splitlines() if line.strip())
+
+
 def test_the_cli_exit_codes_and_json(data: dict[str, Path]) -> None:
     drifted = shipyard(str(data["reference.parquet"]), str(data["current.csv"]), "--json")
     assert drifted.returncode == 3, drifted.stderr
@@ -176,7 +181,40 @@ def test_the_cli_exit_codes_and_json(data: dict[str, Path]) -> None:
         "monthly_charges", "contract", "total_charges"}
     same = shipyard(str(data["reference.csv"]), str(data["reference.parquet"]))
     assert same.returncode == 0, same.stdout + same.stderr
-    assert "OK:" in same.stdout
+    assert verdict_line(same.stdout).startswith(f"OK: {ROWS:,} rows of "), same.stdout  # once, not "OK OK:"
     missing = shipyard(str(data["reference.csv"]), "absent.csv")
     assert missing.returncode == 2
     assert "absent.csv does not exist" in missing.stdout + missing.stderr
+
+
+def test_the_cli_reports_new_columns_and_huge_values_once_and_without_warnings(data: dict[str, Path],
+                                                                               tmp_path: Path) -> None:
+    """A column only in the current file is a finding (exit 0, 1 with --strict); values near the largest double
+    give finite statistics with no numpy warning on stderr; the verdict's status is printed once."""
+    current = churn_like(ROWS, 3, drifted=False)
+    current["discount"] = 0.1
+    wider = tmp_path / "wider.csv"
+    current.to_csv(wider, index=False)
+    huge = churn_like(ROWS, 4, drifted=False)
+    huge.loc[:ROWS // 2, "monthly_charges"] = 1e308  # half the rows: out of range, and a sum past the largest double
+    huge_path = tmp_path / "huge.csv"
+    huge.to_csv(huge_path, index=False)
+    reference_path = data["reference.csv"]
+
+    warned, strict, alerted = (shipyard(str(reference_path), str(wider)),
+                               shipyard(str(reference_path), str(wider), "--strict"),
+                               shipyard(str(reference_path), str(huge_path)))
+
+    assert (warned.returncode, strict.returncode, alerted.returncode) == (0, 1, 3), warned.stderr + alerted.stderr
+    for done in (warned, strict, alerted):
+        assert done.stderr == "", done.stderr  # no RuntimeWarning, no traceback
+    first = verdict_line(warned.stdout)  # the message is cut past 100 characters in the verdict (long paths)
+    assert first.startswith(f"WARN: 0 alert(s), 1 warning(s): New column `discount` is in {str(wider)[:40]}"), first
+    assert not first.endswith("...."), first
+    assert "│ new_columns " in warned.stdout and "discount" in warned.stdout
+    verdict = verdict_line(alerted.stdout)
+    assert verdict.startswith("ALERT: ") and not verdict.startswith("ALERT ALERT"), verdict
+    assert "outside the reference range" in alerted.stdout and "training range" not in alerted.stdout
+    assert "inf" not in alerted.stdout and "nan" not in alerted.stdout.lower(), alerted.stdout
+    share_mean = float(f"{(ROWS // 2 + 1) / ROWS * 1e308:.4g}")  # the non-huge half adds < 1e-300 of it
+    assert f"mean {share_mean:.4g} vs " in alerted.stdout, alerted.stdout

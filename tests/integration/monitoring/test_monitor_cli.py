@@ -107,10 +107,10 @@ def test_check_exit_codes_follow_the_verdict_and_json_is_the_documented_shape(de
         ["monitor", "check", "-d", "slow", *span, "--strict"], ["monitor", "check", "-d", "drifted", *span, "--json"])
 
     assert calm.returncode == 0, calm.stdout + calm.stderr  # --strict, and still 0: not even a warning
-    assert calm.stdout.strip() == "OK OK: 1,000 predictions checked, nothing out of line."
+    assert calm.stdout.strip() == "OK: 1,000 predictions checked, nothing out of line."  # the status once
     assert (slow.returncode, slow_strict.returncode) == (0, 1), slow.stdout + slow.stderr
     for done in (slow, slow_strict):
-        assert done.stdout.startswith("WARN WARN: 0 alert(s), 1 warning(s): Server latency p50 "), done.stdout
+        assert done.stdout.startswith("WARN: 0 alert(s), 1 warning(s): Server latency p50 "), done.stdout
         assert re.search(r"│ WARN\s+│ latency\s+│ -\s+│ p99_ms\s+│ 261\s+│", done.stdout), done.stdout
         assert "│ drift " not in done.stdout  # the table lists only what is out of line
     assert drifted.returncode == 3, drifted.stdout + drifted.stderr
@@ -157,6 +157,35 @@ def test_bad_input_exits_2_with_one_clear_line(deployments: Hours, tmp_path: Pat
     assert one_line(top) == f"Error: {unknown_top}: unknown key 'alerts'; allowed: features, thresholds."
     assert one_line(nested) == (f"Error: {unknown_nested}: features.age.drift.psi_alrt is not a setting; known: "
                                 "js_alert, js_warn, p_value, psi_alert, psi_warn.")
+
+
+def test_huge_request_values_are_checked_without_numpy_warnings(template: Template, hours: Hours,
+                                                                tmp_path: Path) -> None:
+    """A finite value near the largest double (1e308) in logged requests: check and report print no
+    RuntimeWarning, the mean stays finite and the verdict is printed once."""
+    frame = world(1000, seed=38)
+    frame.loc[:99, "monthly_charges"] = 1e308  # 10% of the rows: their sum is past the largest double
+    log_traffic(template, frame, start_ms=hours.current_start, end_ms=hours.current_end)
+    span = window(hours)
+    checked, reported, as_json = run_all(
+        ["monitor", "check", "-d", "churn", *span], ["monitor", "report", "-d", "churn", *span, "-o",
+                                                      str(tmp_path / "report.html")],
+        ["monitor", "check", "-d", "churn", *span, "--json"])
+
+    for done in (checked, reported, as_json):
+        assert done.stderr == "", done.stderr
+    assert checked.returncode == 3 and checked.stdout.startswith("ALERT: "), checked.stdout
+    assert reported.returncode == 0 and reported.stdout.startswith("ALERT: "), reported.stdout
+    assert "ALERT ALERT" not in checked.stdout + reported.stdout
+    drift = next(item for item in json.loads(as_json.stdout)["checks"]
+                 if item["check"] == "drift" and item["feature"] == "monthly_charges")
+    expected = 1e308 / 10 + frame.loc[100:, "monthly_charges"].sum() / 1000  # 100 of the 1,000 rows at 1e308
+    assert f"mean {expected:.4g} vs " in drift["message"], drift["message"]
+    out = next(item for item in json.loads(as_json.stdout)["checks"]
+               if item["check"] == "out_of_range" and item["feature"] == "monthly_charges")
+    assert out["status"] == "warn" and "10.0% of `monthly_charges` values are outside the training range" in out[
+        "message"], out  # 5% warns, 20% alerts
+    assert (tmp_path / "report.html").stat().st_size > 0
 
 
 # ------------------------------------------------------------------------------------------------ webhook

@@ -1,4 +1,10 @@
-"""Verified ONNX export: verified, refused with the mismatching rows, unsupported steps named, attached."""
+"""Verified ONNX export: verified, refused with the mismatching rows, unsupported steps named, attached.
+
+The refusals are checked on real scikit-learn models converted by the real skl2onnx: a bare estimator fitted
+on several numeric columns (exported by joining its one-per-column inputs into the matrix it expects), the
+same with a text column (refused, saying why and what to change), and a string-column ``SimpleImputer``
+that skl2onnx rejects (named by its path in the pipeline).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import onnxruntime
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -121,3 +127,70 @@ def test_an_onnx_graph_is_a_flavor_of_its_own(frame, tmp_path: Path) -> None:  #
     np.testing.assert_array_equal(loaded.predict(data.head(30)), python_model.predict(data.head(30)))
     np.testing.assert_allclose(loaded.predict_proba(data.head(30)).to_numpy(),
                                python_model.predict_proba(data.head(30)).to_numpy(), atol=1e-5)
+
+
+NUMERIC_COLUMNS = ["tenure", "charges", "total", "age"]
+
+
+@pytest.fixture
+def numbers() -> tuple[pd.DataFrame, pd.Series]:
+    """Four numeric columns (no missing values: a bare LogisticRegression cannot take NaN)."""
+    rng = np.random.default_rng(11)
+    size = 300
+    data = pd.DataFrame({"tenure": rng.integers(1, 72, size), "charges": rng.uniform(18, 120, size).round(2),
+                         "total": rng.uniform(0, 8000, size).round(2), "age": rng.integers(18, 90, size)})
+    target = ((data["tenure"] < 30) ^ (data["charges"] > 90)).astype(int)
+    return data, target
+
+
+def test_a_bare_estimator_on_numeric_columns_is_exported_with_its_inputs_joined(numbers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One ONNX input per column, joined into the one matrix the estimator was fitted on, in its column order."""
+    data, target = numbers
+    shuffled = data[["age", "total", "tenure", "charges"]]  # the estimator's own order, not alphabetical
+    with shipyard.start_run():
+        info = shipyard.log_model(LogisticRegression(max_iter=1000).fit(shuffled, target), input_example=shuffled)
+    uri = shipyard.register_model(info, "bare").uri
+    report = shipyard.export_onnx(uri, tmp_path / "bare.onnx")
+    assert report.max_abs_diff <= 1e-5 and report.attached_to == "models:/bare/1"
+    session = onnxruntime.InferenceSession((tmp_path / "bare.onnx").read_bytes(), providers=["CPUExecutionProvider"])
+    assert sorted(item.name for item in session.get_inputs()) == sorted(NUMERIC_COLUMNS)
+    loaded = shipyard.load_model(uri)
+    labels, probabilities = session.run(None, onnx_feeds(loaded.signature, loaded.check_input(shuffled)))
+    np.testing.assert_array_equal(labels.reshape(-1), loaded.predict(shuffled))
+    np.testing.assert_allclose(probabilities, loaded.predict_proba(shuffled).to_numpy(), atol=1e-5)
+
+
+def test_a_bare_estimator_on_text_and_numbers_is_refused_with_the_reason_and_the_fix(tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    data = pd.DataFrame({"contract": pd.Categorical(rng.choice(["monthly", "yearly"], 200)),
+                         "tenure": rng.integers(1, 72, 200)})
+    target = ((data["contract"] == "monthly") & (data["tenure"] < 40)).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=5).fit(data, target)  # takes pandas categories itself
+    with shipyard.start_run():
+        info = shipyard.log_model(model, input_example=data)
+    with pytest.raises(shipyard.ValidationError) as caught:
+        shipyard.export_onnx(info.uri, tmp_path / "mixed.onnx",
+                             trust=["functools.partial", "sklearn.utils.validation.check_array"])
+    message = caught.value.message
+    assert message.startswith(f"Cannot convert {info.uri} to ONNX: the model (HistGradientBoostingClassifier) takes "
+                              "the columns as one matrix, but an ONNX graph gets one input per column (2: contract, "
+                              "tenure)"), message
+    assert "text column contract cannot be joined with numbers into one tensor" in message, message
+    assert "ColumnTransformer" in message and "OneHotEncoder" in message, message
+    assert not (tmp_path / "mixed.onnx").exists()
+
+
+def test_a_string_imputer_that_skl2onnx_rejects_is_named_by_its_path(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    data = pd.DataFrame({"tenure": rng.integers(1, 72, 200).astype(float),
+                         "contract": rng.choice(["monthly", "yearly", None], 200)})
+    target = (data["tenure"] < 30).astype(int)
+    text = Pipeline([("imp", SimpleImputer(strategy="most_frequent")), ("hot", OneHotEncoder(handle_unknown="ignore"))])
+    prepare = ColumnTransformer([("num", StandardScaler(), ["tenure"]), ("cat", text, ["contract"])])
+    model = Pipeline([("pre", prepare), ("model", LogisticRegression())]).fit(data, target)
+    with shipyard.start_run():
+        info = shipyard.log_model(model, input_example=data)
+    named = r"step 'pre/cat/imp' \(SimpleImputer\) is not supported"
+    with pytest.raises(shipyard.ValidationError, match=named) as caught:
+        shipyard.export_onnx(info.uri, tmp_path / "x.onnx")
+    assert "of type Pipeline" not in caught.value.message

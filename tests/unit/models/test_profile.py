@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from shipyard.models.profile import (
     categorical_profile,
@@ -74,3 +75,42 @@ def test_frame_profile_and_predictions() -> None:
     assert predictions["probability_counts"]["1"][-1] == 1  # probability 1.0 lands in the last bin
     regression = prediction_profile(np.array([1.0, 2.0, 3.0]))
     assert regression["kind"] == "regressor" and regression["values"]["mean"] == 2.0
+
+
+def test_huge_finite_values_give_finite_golden_statistics() -> None:
+    """Values near the largest double: sums and squares would overflow (a numpy RuntimeWarning, an error under
+    pytest, and inf or NaN results); computed on values scaled by a power of two they are exact and finite."""
+    profile = numeric_profile(np.array([1e308, 1e308, 1e308, -1e308]))
+    assert (profile["min"], profile["max"]) == (-1e308, 1e308)
+    assert profile["mean"] == pytest.approx(5e307, rel=1e-15)
+    # std: mean of squared deviations (3 x 5e307^2 + 1.5e308^2) / 4 = 7.5e615, square root 8.660254e307
+    assert profile["std"] == pytest.approx(8.660254037844386e307, rel=1e-15)
+    # numpy's linear interpolation between -1e308 and 1e308 (positions 0.03, 0.15, 0.75 of the sorted values)
+    quantiles = profile["quantiles"]
+    assert [quantiles[key] for key in ("0.01", "0.05", "0.25", "0.5")] == pytest.approx(
+        [-9.4e307, -7e307, 5e307, 1e308], rel=1e-14)
+    assert profile["decile_edges"] == pytest.approx([-4e307, 2e307, 8e307, 1e308], rel=1e-14)
+    edges = profile["hist_edges"]
+    assert len(edges) == 21 and edges[0] == -1e308 and edges[-1] == 1e308
+    assert np.all(np.isfinite(edges)) and np.all(np.diff(edges) > 0)
+    assert edges[1] == pytest.approx(-9e307, rel=1e-14)
+    assert profile["hist_counts"] == [1] + [0] * 18 + [3]
+    assert profile["decile_counts"] == [1, 0, 0, 3, 0]
+
+
+def test_huge_means_merge_without_overflow() -> None:
+    reference = numeric_profile(np.array([1e308, 1e308, 1e308, -1e308]))
+    first = numeric_profile(np.array([1e308, 1e308]), reference)
+    second = numeric_profile(np.array([1e308, -1e308]), reference)
+    merged = merge_numeric(first, second)
+    assert merged["mean"] == pytest.approx(5e307, rel=1e-15)
+    assert merged["decile_counts"] == reference["decile_counts"]
+
+
+def test_ordinary_values_keep_their_exact_statistics() -> None:
+    """The scaling is by a power of two and only for huge values: ordinary data gives numpy's own numbers."""
+    rng = np.random.default_rng(8)
+    values = rng.normal(1e6, 3e5, 5_000)
+    profile = numeric_profile(values)
+    assert profile["mean"] == float(values.mean()) and profile["std"] == float(values.std())
+    assert profile["decile_edges"] == sorted(set(np.quantile(values, [i / 10 for i in range(1, 10)]).tolist()))

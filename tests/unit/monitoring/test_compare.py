@@ -155,7 +155,7 @@ def test_counts_are_the_window_builders_counts() -> None:
                                                                       theirs.above), name
         assert mine.decile_counts == theirs.decile_counts and mine.hist_counts == theirs.hist_counts, name
         assert mine.levels == theirs.levels, name
-        assert math.isclose(mine.total, theirs.total) and math.isclose(mine.total_squares, theirs.total_squares)
+        assert math.isclose(mine.total, theirs.total) and mine.total_exponent == theirs.total_exponent
     finite = x[np.isfinite(x)]
     assert ours.finish().features["x"].decile_counts[1:-1] == numeric_profile(finite, profile["columns"]["x"])[
         "decile_counts"][1:-1]
@@ -208,7 +208,7 @@ def test_thresholds_and_columns_are_honoured() -> None:
     assert {item.feature for item in result.results} == {"income", "usage"}
     assert result.flagged("drift") == ["usage"]
     assert result.to_dict()["reference"]["columns"] == ["income", "usage"]
-    assert any("not in the reference and were not compared" in note for note in result.notes)
+    assert result.notes == []  # the other columns were left out by choice: no finding, no note
 
 
 def test_a_column_without_reference_values_only_counts_missing() -> None:
@@ -243,3 +243,49 @@ def test_an_unknown_column_is_refused_with_the_known_ones_listed() -> None:
     with pytest.raises(ValidationError, match=r"Column `nope` is not in the reference data; its columns are `a`, `b`"):
         compare_frames(pd.DataFrame({"a": [1.0], "b": [1.0]}), pd.DataFrame({"a": [1.0], "b": [1.0]}),
                        columns=["nope"])
+
+
+def test_a_column_only_in_the_current_data_is_a_finding() -> None:
+    reference = make_table(3_000, 6, shifted=False)
+    current = reference.append_column("discount", pa.array(np.linspace(0, 1, 3_000))).append_column(
+        "channel", pa.array(["web"] * 3_000))
+    result = compare_frames(reference, current)
+    found = [item for item in result.results if item.check == "new_columns"]
+    assert [(item.feature, item.status) for item in found] == [("discount", "warn"), ("channel", "warn")]
+    assert found[0].message == ("New column `discount` is in the current data but not in the reference data: "
+                                "it was not compared.")
+    assert result.verdict == "warn"
+    assert result.summary() == ("WARN: 0 alert(s), 2 warning(s): New column `discount` is in the current data but "
+                                "not in the reference data: it was not compared; New column `channel` is in the "
+                                "current data but not in the reference data: it was not compared.")
+    assert result.notes == []  # said once, as findings
+
+
+def test_ranges_and_levels_are_named_after_the_reference_they_come_from() -> None:
+    reference = pd.DataFrame({"x": np.linspace(10, 20, 1_000), "c": ["a", "b"] * 500})
+    current = pd.DataFrame({"x": np.linspace(15, 35, 1_000), "c": ["a", "b"] * 500})
+    result = compare_frames(reference, current)
+    messages = {item.check: item.message for item in result.results}
+    assert messages["out_of_range"] == ("75.0% of `x` values are outside the reference range 10 to 20 (0 below, "
+                                        "750 above)")
+    assert messages["new_categories"] == "`c`: no levels unseen in the reference"
+    assert "training" not in " ".join(messages.values())
+
+
+def test_huge_finite_values_give_a_finite_mean_without_warnings() -> None:
+    """Two values of 1e308 overflow a plain sum (numpy's RuntimeWarning, an error here, and a mean of inf)."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(9)
+    reference = pd.DataFrame({"x": rng.normal(50, 10, 2_000)})
+    values = rng.normal(50, 10, 2_000)
+    values[[10, 20]] = 1e308
+    result = compare_frames(reference, pd.DataFrame({"x": values}))
+    expected = float(sum(Fraction(value) for value in values) / len(values))  # exact, then rounded once
+    window = result.current.features["x"]
+    assert window.mean == pytest.approx(expected, rel=1e-14) and math.isfinite(expected)
+    drift = next(item for item in result.results if item.check == "drift")
+    assert f"mean {expected:.4g} vs " in drift.message, drift.message
+    out = next(item for item in result.results if item.check == "out_of_range")
+    assert (window.above, out.status) == (2, "ok")
+    assert result.verdict == "ok"

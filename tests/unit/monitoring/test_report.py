@@ -170,7 +170,8 @@ def test_sections_come_in_order_after_the_verdict(drifted: MonitoringResult, dri
     assert ids == ["summary", "failing", "drift", "response", "traffic", "quality", "ab"]
     assert drifted.verdict == "alert"
     assert 'class="badge badge-alert badge-big">alert</span>' in drifted_html
-    assert html.escape(drifted.summary()).split("`")[0] in drifted_html
+    assert html.escape(drifted.summary()).split("`")[0] not in drifted_html  # the badge says ALERT: once
+    assert f'<p class="sy-verdict">{html.escape(drifted.summary(status=False)).split("`")[0]}' in drifted_html
     assert "2027-01-15 02:00 UTC to 2027-01-15 08:00 UTC (6 hours)" in drifted_html
     assert "training, 5,000 rows" in drifted_html and "<code>models:/churn/1</code>" in drifted_html
     assert "20,000 rows in 20,000 requests" in drifted_html and "2,000 (10.0% of predictions)" in drifted_html
