@@ -209,7 +209,7 @@ def test_the_cli_reports_new_columns_and_huge_values_once_and_without_warnings(d
     for done in (warned, strict, alerted):
         assert done.stderr == "", done.stderr  # no RuntimeWarning, no traceback
     first = verdict_line(warned.stdout)  # the message is cut past 100 characters in the verdict (long paths)
-    assert first.startswith(f"WARN: 0 alert(s), 1 warning(s): New column `discount` is in {str(wider)[:40]}"), first
+    assert first.startswith("WARN: 0 alert(s), 1 warning(s): New column `discount` is in "), first  # path may be cut
     assert not first.endswith("...."), first
     assert "│ new_columns " in warned.stdout and "discount" in warned.stdout
     verdict = verdict_line(alerted.stdout)
