@@ -17,6 +17,7 @@ the servers answer with, so both map errors in exactly one place::
     ├── ForbiddenError (PermissionError)           exit 2, HTTP 403   a write this server refuses to anyone
     ├── IntegrityError                             exit 1, HTTP 500   stored bytes no longer match their hash
     ├── StoreUnavailableError (OSError)            exit 2, HTTP 503   the store cannot be opened or written
+    ├── NothingScoredError                         exit 1, HTTP 422   batch scoring refused every row of a file
     └── MissingExtraError (ImportError)            exit 2, HTTP 503   an optional dependency is not installed
 
 Messages are full sentences naming the thing and what to do next; the inputs are also kept as
@@ -140,6 +141,19 @@ class StoreUnavailableError(ShipyardError, OSError):
 
     exit_code = 2
     http_status = 503
+
+
+class NothingScoredError(ShipyardError):
+    """Batch scoring set every row of a non-empty file aside as bad: a failure, not an empty success. ``rows`` is
+    how many were read and ``errors_file`` where the refused rows are listed (no output file is written)."""
+
+    exit_code = 1
+    http_status = 422
+
+    def __init__(self, message: str, *, rows: int, errors_file: str | None) -> None:
+        super().__init__(message)
+        self.rows = rows
+        self.errors_file = errors_file
 
 
 class MissingExtraError(ShipyardError, ImportError):

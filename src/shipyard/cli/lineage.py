@@ -12,13 +12,14 @@ from ._store import existing_store
 
 def lineage_command(
     target: str = typer.Argument(..., help="models:/NAME@ALIAS, models:/NAME/N, runs:/RUN/PATH, a run id, or the "
-                                 "request id of a logged prediction."),
+                                 "request id of a logged prediction (a unique prefix of either is enough; request "
+                                 "id prefixes need 4 characters and search the last 30 days)."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show what produced a model, a run or a single prediction: inputs, outputs, feedback, version, run, params,
     metrics, commit, environment, data.
 
-    Example: shipyard lineage models:/churn@champion   |   shipyard lineage 3f2a9c0e...  (a request id)
+    Example: shipyard lineage models:/churn@champion   |   shipyard lineage 3f2a9c0e  (a request id's prefix)
     """
     from ..serving.lineage import lineage
 

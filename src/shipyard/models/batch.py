@@ -8,9 +8,14 @@ Classifiers are scored once per batch: the label is the class with the highest p
 pipeline does not run twice (``predict`` and ``predict_proba``); for the usual estimators (logistic
 regression, trees, boosting) that is exactly what their ``predict`` returns.
 
-A batch that fails validation is re-checked row by row: with ``on_error="fail"`` the first bad row is
-reported with its row number and column; with ``"skip"`` bad rows are left out and listed in
-``<output>.errors.csv`` while the rest is scored.
+Values are read by the coercion rule every predict path shares (:mod:`.coercion`). A CSV holds only text,
+so its model columns are read as text and each cell as what it spells for its column (``3.0`` in an
+integer column is 3, ``2.5`` is refused); Parquet keeps types, so numbers stored as text are refused there
+as on the server. A column the model needs that the file lacks is not a row error: it stops the run before
+any row is scored. A refused value makes its row bad: with ``on_error="fail"`` the first one stops the run
+(naming the row and column, and suggesting ``skip`` only when skipping would leave rows to score); with
+``"skip"`` bad rows are left out and listed in ``<output>.errors.csv``. A file none of whose rows could be
+scored is a failure (:class:`~shipyard.errors.NothingScoredError`), never an empty success.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFoundError, ValidationError
+from ..errors import NotFoundError, NothingScoredError, ValidationError
+from .coercion import from_text
 from .package import LoadedModel
+from .signature import Signature
 
 ON_ERROR = ("fail", "skip")
 DEFAULT_BATCH_SIZE = 50_000
@@ -60,18 +67,17 @@ def predict_file(model: LoadedModel, source: str | os.PathLike[str], output: str
     if not source_path.is_file():
         raise NotFoundError(f"Input file {str(source_path)!r} does not exist.")
     writer_kind = _format(output_path, "output")
-    batches, total = _read_batches(source_path, batch_size)
     ids = list(id_columns or [])
+    batches, total, names = _read_batches(source_path, batch_size, model.signature)
+    _check_columns(model.signature, names, ids, source_path.name)
     result = BatchResult(output_path)
     temp = output_path.with_name(f".{output_path.name}.{secrets.token_hex(4)}.tmp")
+    errors_file = output_path.with_name(output_path.name + ".errors.csv")
+    text = _format(source_path, "input") == "csv"
     writer: Any = None
     try:
-        for batch in batches:
-            frame = batch.to_pandas()
-            missing_ids = [name for name in ids if name not in frame.columns]
-            if missing_ids:
-                raise ValidationError(f"Id column {missing_ids[0]!r} is not in {source_path.name}.",
-                                      field=missing_ids[0])
+        for batch in _readable(batches, source_path.name):
+            frame = _from_csv_text(batch, model.signature) if text else batch.to_pandas()
             start = result.rows_in
             result.rows_in += len(frame)
             frame.index = range(start, start + len(frame))
@@ -83,7 +89,10 @@ def predict_file(model: LoadedModel, source: str | os.PathLike[str], output: str
                 result.rows_out += len(scored)
             if progress is not None:
                 progress(result.rows_in, total)
-        if writer is None:  # nothing scored: still write an empty file with the right columns
+        _write_errors(result, errors_file)
+        if result.rows_in and not result.rows_out:
+            raise _nothing_scored(result, source_path.name)
+        if writer is None:  # an empty input: still write an empty file with the right columns
             empty = _to_arrow(_empty_output(model, ids))
             writer = _open_writer(writer_kind, temp, empty.schema, model)
         writer.close()
@@ -95,45 +104,75 @@ def predict_file(model: LoadedModel, source: str | os.PathLike[str], output: str
         temp.unlink(missing_ok=True)
     if writer_kind == "csv":
         _write_sidecar(output_path, model)
-    if result.skipped:
-        result.errors_file = output_path.with_name(output_path.name + ".errors.csv")
-        import pandas as pd
-
-        pd.DataFrame(result.skipped).to_csv(result.errors_file, index=False)
     return result
+
+
+def _check_columns(signature: Signature, names: list[str], ids: list[str], source_name: str) -> None:
+    """A column the model or ``--id-column`` needs and the file lacks fails the run before any row is read."""
+    present = set(names)
+    missing = [name for name in signature.column_names if name not in present]
+    if missing:
+        listed = ", ".join(repr(name) for name in missing[:8]) + (f" and {len(missing) - 8} more"
+                                                                   if len(missing) > 8 else "")
+        raise ValidationError(f"{source_name} has no column{'s' if len(missing) > 1 else ''} {listed}, which the "
+                              f"model needs (it takes {len(signature.column_names)}: "
+                              f"{', '.join(signature.column_names[:12])}"
+                              f"{', ...' if len(signature.column_names) > 12 else ''}); nothing was scored.",
+                              field=missing[0])
+    missing_ids = [name for name in ids if name not in present]
+    if missing_ids:
+        raise ValidationError(f"Id column {missing_ids[0]!r} is not in {source_name}.", field=missing_ids[0])
+
+
+def _from_csv_text(batch: Any, signature: Signature) -> Any:
+    """A batch of CSV text as a DataFrame, each model column's cells read as what they spell for the column.
+
+    Arrow casts a whole column of clean numbers at C speed (integers first, so none is rounded through a
+    float); a column where some cell does not parse goes through :func:`from_text`, which keeps such cells as
+    text for the rule to refuse by row.
+    """
+    import pyarrow as pa
+
+    kinds = {spec.name: spec.kind for spec in signature.inputs}
+    arrays, fallback = [], []
+    for name, column in zip(batch.column_names, batch.columns, strict=True):
+        kind = kinds.get(name)
+        cast = None
+        for target in {"integer": (pa.int64(), pa.float64()), "float": (pa.float64(),)}.get(kind or "", ()):
+            try:
+                cast = column.cast(target)
+                break
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+        if cast is None and kind in ("integer", "float", "boolean"):
+            fallback.append(name)
+        arrays.append(column if cast is None else cast)
+    frame = pa.table(arrays, names=batch.column_names).to_pandas()
+    for name in fallback:
+        frame[name] = from_text(frame[name], kinds[name])
+    return frame
 
 
 def _score(model: LoadedModel, frame: Any, ids: list[str], on_error: str, result: BatchResult,
            source_name: str) -> Any:
     import pandas as pd
 
-    wanted = set(model.signature.column_names)
+    signature = model.signature
+    wanted = set(signature.column_names)
     extra = [str(name) for name in frame.columns if name not in wanted]
     for name in extra:  # ids and unrelated columns are normal in files: reported once, not warned per batch
         if name not in ids and name not in result.ignored_columns:
             result.ignored_columns.append(name)
     features = frame.drop(columns=extra)
-    try:
-        checked = model.check_input(features)
-    except ValidationError:
-        good = []
-        for position in range(len(features)):
-            row = features.iloc[position : position + 1]
-            try:
-                model.check_input(row)
-            except ValidationError as exc:
-                where = {"row": int(frame.index[position]), "column": exc.field, "message": exc.message}
-                if on_error == "fail":
-                    raise ValidationError(
-                        f"{source_name} row {where['row']} (0-based, header excluded), column {exc.field!r}: "
-                        f"{exc.message} Use --on-error skip to score the other rows.", field=exc.field) from None
-                result.skipped.append(where)
-                continue
-            good.append(position)
-        if not good:
-            return None
-        frame = frame.iloc[good]
-        checked = model.check_input(features.iloc[good])
+    checked = model.check_input(features, skip_bad_rows=True)
+    refused = model.last_report.refused
+    if refused and on_error == "fail":
+        raise _first_bad_row(refused, features, result, source_name)
+    for bad in refused:
+        result.skipped.append({"row": int(features.index[bad.row]), "column": bad.column, "message": bad.short()})
+    if not len(checked):
+        return None
+    frame = frame.loc[checked.index]
     _count(result, model)
     output = frame[ids].copy() if ids else pd.DataFrame(index=frame.index)
     output["prediction"], probabilities = _predict(model, checked)
@@ -141,6 +180,39 @@ def _score(model: LoadedModel, frame: Any, ids: list[str], on_error: str, result
         for name, values in zip(model.signature.output.probability_columns, probabilities.T, strict=True):
             output[name] = values
     return output
+
+
+def _first_bad_row(refused: list[Any], features: Any, result: BatchResult, source_name: str) -> ValidationError:
+    """The error for the first bad row; it suggests skipping only when skipping would leave rows to score."""
+    first = refused[0]
+    row = int(features.index[first.row])
+    message = f"{source_name} row {row} (0-based, header excluded), column {first.column!r}: {first.short()}."
+    if len(refused) == len(features) and not result.rows_out:
+        hint = (f"None of the {result.rows_in:,} rows read so far can be scored, so skipping bad rows would "
+                "leave nothing: fix the file (or the column's type) first.")
+    else:
+        hint = ("Use --on-error skip (on_error='skip' in Python) to score the other rows and list the bad ones in "
+                "OUTPUT.errors.csv.")
+    return ValidationError(message, field=first.column, hint=hint)
+
+
+def _nothing_scored(result: BatchResult, source_name: str) -> NothingScoredError:
+    first = result.skipped[0]
+    return NothingScoredError(
+        f"No row could be scored: all {result.rows_in:,} rows of {source_name} have a bad value, listed in "
+        f"{result.errors_file} (the first: row {first['row']}, column {first['column']!r}: {first['message']}).",
+        rows=result.rows_in, errors_file=str(result.errors_file))
+
+
+def _write_errors(result: BatchResult, errors_file: Path) -> None:
+    """List the skipped rows, or remove the list an earlier run of the same output left."""
+    if not result.skipped:
+        errors_file.unlink(missing_ok=True)
+        return
+    import pandas as pd
+
+    pd.DataFrame(result.skipped, columns=["row", "column", "message"]).to_csv(errors_file, index=False)
+    result.errors_file = errors_file
 
 
 def _predict(model: LoadedModel, frame: Any) -> tuple[Any, Any]:
@@ -162,22 +234,42 @@ def _count(result: BatchResult, model: LoadedModel) -> None:
         result.out_of_range[column] = result.out_of_range.get(column, 0) + count
 
 
-def _read_batches(path: Path, batch_size: int) -> tuple[Iterator[Any], int | None]:
+def _read_batches(path: Path, batch_size: int, signature: Signature) -> tuple[Iterator[Any], int | None, list[str]]:
+    """Record batches of ``path``, the row count when the format knows it, and the column names.
+
+    CSV columns the model reads are read as text (cells that are empty, ``NA`` or ``null`` as missing):
+    type inference would make ``02134`` the number 2134 in a text column, and a column inferred as numbers
+    from the first block would fail the whole file at the first text cell of a later one.
+    """
     kind = _format(path, "input")
     try:
         if kind == "parquet":
             import pyarrow.parquet as pq
 
             parquet = pq.ParquetFile(path)
-            return parquet.iter_batches(batch_size=batch_size), parquet.metadata.num_rows
+            return parquet.iter_batches(batch_size=batch_size), parquet.metadata.num_rows, parquet.schema_arrow.names
+        import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=max(1 << 20, batch_size * 256)))
-        return _rebatch(iter(reader), batch_size), None
+        as_text = pacsv.ConvertOptions(column_types={name: pa.string() for name in signature.column_names},
+                                       strings_can_be_null=True)
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=max(1 << 20, batch_size * 256)),
+                                convert_options=as_text)
+        return _rebatch(iter(reader), batch_size), None, reader.schema.names
     except OSError as exc:
         raise ValidationError(f"Cannot read {path.name}: {exc}", field="input") from exc
     except Exception as exc:  # pyarrow.ArrowInvalid and friends: a malformed file
         raise ValidationError(f"Cannot read {path.name}: {exc}", field="input") from exc
+
+
+def _readable(batches: Iterator[Any], source_name: str) -> Iterator[Any]:
+    """The batches, with a file that turns out malformed halfway (a ragged CSV row) reported as an input error."""
+    import pyarrow as pa
+
+    try:
+        yield from batches
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ValidationError(f"Cannot read {source_name}: {exc}", field="input") from exc
 
 
 def _rebatch(batches: Iterator[Any], size: int) -> Iterator[Any]:

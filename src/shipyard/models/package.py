@@ -147,9 +147,10 @@ class LoadedModel:
         return pd.DataFrame(self.model.predict_proba(frame), columns=list(self.signature.output.probability_columns),
                             index=frame.index)
 
-    def check_input(self, data: Any) -> Any:
-        """The input checked and cast to the signature (``last_report`` holds what was counted)."""
-        frame, self.last_report = validate(data, self.signature)
+    def check_input(self, data: Any, *, skip_bad_rows: bool = False) -> Any:
+        """The input checked and converted by the signature's rule (``last_report`` holds what was counted);
+        with ``skip_bad_rows`` rows holding a refused value are left out and listed in ``last_report.refused``."""
+        frame, self.last_report = validate(data, self.signature, skip_bad_rows=skip_bad_rows)
         return frame
 
     def __repr__(self) -> str:

@@ -2,9 +2,10 @@
 
 The signature records, per input column, its kind, whether it may be missing, the levels seen in
 training (categoricals) and the range seen (numerics). Enforcement is strict where serving garbage
-would be silent (a missing column, text in a numeric column) and lenient where production data
-legitimately differs (unseen levels, values out of the training range): those are accepted and
-counted, because monitoring reports them.
+would be silent (a missing column, a value the coercion rule of :mod:`.coercion` refuses, such as text
+in a numeric column) and lenient where production data legitimately differs (unseen levels, values out
+of the training range, extra columns): those are accepted and counted or dropped, because monitoring
+reports them.
 
 Pure computation: values in, values out; no files, clock or randomness.
 """
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
+from .coercion import BadValue, read_column
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,6 +78,7 @@ class ValidationReport:
     unseen_levels: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> level -> count
     out_of_range: dict[str, int] = field(default_factory=dict)  # column -> rows outside training range
     missing: dict[str, int] = field(default_factory=dict)  # column -> missing values in a non-nullable column
+    refused: list[BadValue] = field(default_factory=list)  # rows left out by validate(skip_bad_rows=True)
 
 
 def infer_signature(example: Any, model: Any = None) -> Signature:
@@ -117,15 +120,25 @@ def as_frame(data: Any, columns: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(array, columns=names)
 
 
-def validate(data: Any, signature: Signature) -> tuple[pd.DataFrame, ValidationReport]:
-    """Check and cast input to the signature; returns the frame in signature order and a report.
+def validate(data: Any, signature: Signature, *, skip_bad_rows: bool = False) -> tuple[pd.DataFrame, ValidationReport]:
+    """Check and convert input to the signature by the coercion rule (:mod:`.coercion`); returns the frame in
+    signature order and a report. Columns the model does not take are dropped with one warning.
+
+    With ``skip_bad_rows`` a row holding a value the rule refuses is left out of the frame (whose index keeps
+    the input's labels) and listed in ``report.refused``, instead of raising; batch scoring uses that.
 
     Raises:
-        ValidationError: a column is missing, or holds values that cannot be read as its kind.
+        ValidationError: a column is missing, or (without ``skip_bad_rows``) a value is refused: the first in
+            row order, naming its column and row.
     """
     import pandas as pd
 
-    frame = as_frame(data, signature.column_names if not _has_names(data) else None)
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        # Records keep each value as given (as the server reads JSON): a column pandas would make float64 would
+        # already have rounded 2**53 + 1 before the rule could refuse it.
+        frame = pd.DataFrame(data, dtype=object)
+    else:
+        frame = as_frame(data, signature.column_names if not _has_names(data) else None)
     report = ValidationReport(rows=len(frame))
     names = signature.column_names
     missing = [name for name in names if name not in frame.columns]
@@ -142,9 +155,22 @@ def validate(data: Any, signature: Signature) -> tuple[pd.DataFrame, ValidationR
         report.dropped_columns = extra
         warnings.warn(f"Dropping {len(extra)} column(s) the model does not use: {', '.join(extra[:10])}.",
                       UserWarning, stacklevel=2)
+    read = {spec.name: read_column(frame[spec.name], spec.kind) for spec in signature.inputs}
+    refused: dict[int, BadValue] = {}
+    for spec in signature.inputs:  # the first refused value of each row, in signature order
+        for position in read[spec.name].bad:
+            refused.setdefault(int(position), read[spec.name].bad_value(frame[spec.name], int(position), spec.name))
+    if refused:
+        report.refused = [refused[position] for position in sorted(refused)]
+        if not skip_bad_rows:
+            raise report.refused[0].error()
+        keep = [position for position in range(len(frame)) if position not in refused]
+        frame = frame.iloc[keep]
+        read = {spec.name: read_column(frame[spec.name], spec.kind) for spec in signature.inputs}
     columns = {}
     for spec in signature.inputs:
-        columns[spec.name] = _cast(frame[spec.name], spec, report)
+        columns[spec.name] = read[spec.name].values
+        _count(columns[spec.name], spec, report)
     return pd.DataFrame(columns, index=frame.index), report
 
 
@@ -172,87 +198,26 @@ def _column_spec(name: str, series: Any) -> ColumnSpec:
     return ColumnSpec(name, "string", nullable, levels=tuple(levels) if len(levels) <= MAX_LEVELS else None)
 
 
-def _cast(series: Any, spec: ColumnSpec, report: ValidationReport) -> Any:
+def _count(values: Any, spec: ColumnSpec, report: ValidationReport) -> None:
+    """What was accepted but is worth counting: values outside the training range, unseen levels, missing
+    values in a column that had none in training."""
     import pandas as pd
 
-    if spec.kind in ("integer", "float"):
-        already = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
-        numbers = series if already else pd.to_numeric(series, errors="coerce")
-        bad = numbers.isna() & series.notna()
-        if not already and bad.any():
-            position = int(bad.to_numpy().nonzero()[0][0])
-            raise ValidationError(
-                f"Column {spec.name!r} expects {spec.kind} values, got {series.iloc[position]!r} "
-                f"(row {position}); fix the value or send null if it is unknown.",
-                field=spec.name,
-            )
-        numbers = numbers.astype("int64" if spec.kind == "integer" and _whole(numbers) else "float64")
-        if spec.minimum is not None and spec.maximum is not None:
-            outside = int(((numbers < spec.minimum) | (numbers > spec.maximum)).sum())
-            if outside:
-                report.out_of_range[spec.name] = outside
-        result = numbers
-    elif spec.kind == "boolean":
-        # True == 1 and False == 0 as dict keys, so integers 1/0 are covered by the booleans.
-        mapping = {True: True, False: False, "true": True, "false": False, "True": True, "False": False}
-        mapped = series.map(lambda value: mapping.get(value) if not _is_missing(value) else None)
-        bad = mapped.isna() & series.notna()
-        if bad.any():
-            position = int(bad.to_numpy().nonzero()[0][0])
-            raise ValidationError(f"Column {spec.name!r} expects true/false, got {series.iloc[position]!r} "
-                                  f"(row {position}).", field=spec.name)
-        result = mapped.astype("boolean") if spec.nullable or mapped.isna().any() else mapped.astype(bool)
-    elif spec.kind == "datetime":
-        result = pd.to_datetime(series, errors="coerce")
-        bad = result.isna() & series.notna()
-        if bad.any():
-            position = int(bad.to_numpy().nonzero()[0][0])
-            raise ValidationError(f"Column {spec.name!r} expects a date/time, got {series.iloc[position]!r} "
-                                  f"(row {position}).", field=spec.name)
-    else:
-        missing = series.isna().to_numpy()  # once, on the original column (fast for Arrow-backed text)
-        result = _as_text(series, missing)
-        if spec.levels is not None:
-            known = set(spec.levels)
-            # Compare the few distinct values, not every row; count rows only when something is new.
-            distinct = {str(value) for value in series.unique() if not _is_missing(value) and value is not pd.NA}
-            unseen_values = sorted(distinct - known)
-            if unseen_values:
-                unseen = result[result.isin(unseen_values)]
-                report.unseen_levels[spec.name] = {str(k): int(v) for k, v in unseen.value_counts().items()}
-        missing_count = int(missing.sum())
-        if missing_count and not spec.nullable:
-            report.missing[spec.name] = missing_count
-        return result
-    missing_count = int(result.isna().sum())
+    if spec.kind in ("integer", "float") and spec.minimum is not None and spec.maximum is not None:
+        outside = int(((values < spec.minimum) | (values > spec.maximum)).sum())
+        if outside:
+            report.out_of_range[spec.name] = outside
+    if spec.kind == "string" and spec.levels is not None:
+        known = set(spec.levels)
+        # Compare the few distinct values, not every row; count rows only when something is new.
+        distinct = {str(value) for value in values.unique() if not _is_missing(value) and value is not pd.NA}
+        unseen_values = sorted(distinct - known)
+        if unseen_values:
+            unseen = values[values.isin(unseen_values)]
+            report.unseen_levels[spec.name] = {str(k): int(v) for k, v in unseen.value_counts().items()}
+    missing_count = int(values.isna().sum())
     if missing_count and not spec.nullable:
         report.missing[spec.name] = missing_count
-    return result
-
-
-def _whole(numbers: Any) -> bool:
-    """Whether a numeric column can be integers: an integer dtype, or floats that are all whole."""
-    import pandas as pd
-
-    if pd.api.types.is_integer_dtype(numbers.dtype):
-        return True
-    return not numbers.isna().any() and bool((numbers == numbers.round()).all())
-
-
-def _as_text(series: Any, missing: Any) -> Any:
-    """Text values as strings. A column that already holds only strings (pandas' text dtype, or objects
-    that are all ``str``) is passed through untouched: converting it would cost more than the model."""
-    import numpy as np
-    import pandas as pd
-
-    if pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(series.dtype):
-        return series
-    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
-        return series
-    values = series.to_numpy(dtype=object)
-    converted = np.array([None if gone else str(value) for value, gone in zip(values, missing, strict=True)],
-                         dtype=object)
-    return pd.Series(converted, index=series.index, dtype=object)
 
 
 def _is_missing(value: Any) -> bool:

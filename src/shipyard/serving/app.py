@@ -18,7 +18,7 @@ import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import (
@@ -50,6 +50,7 @@ from .predlog import (
 from .runtime import Answer, Runner
 
 log = logging.getLogger("shipyard.serving")
+IGNORED_SAID_LIMIT = 1000  # column names remembered per variant for "said once" (clients may invent many)
 RECENT_IDS = 200_000  # request ids remembered per process for duplicate checks and fast feedback joins
 # Shadows answer nobody, so they take bigger batches (cheaper per row) and may fall further behind before
 # copies are shed; shedding, never unbounded queues, is what keeps a slow shadow from hurting live traffic.
@@ -74,6 +75,7 @@ class ServerState:
         self.errors = PartitionedLog(root / "errors", errors_table, flush_interval=config.flush_interval_s,
                                      name="errors")
         self.recent: dict[str, collections.OrderedDict[str, int]] = {}
+        self.ignored_said: dict[tuple[str, str, str], set[str]] = {}
         self.ready = False
         self.refresh_wake = asyncio.Event()
         self.tasks: list[asyncio.Task[Any]] = []
@@ -84,6 +86,16 @@ class ServerState:
             known = ", ".join(sorted(self.fleet.deployments)) or "none"
             raise NotFoundError(f"No deployment named {name!r} on this server (it serves: {known}).")
         return found
+
+    def note_ignored(self, deployment: str, slot: VariantSlot, columns: list[str]) -> None:
+        """Log each column a variant's model ignores once (per model version), not once per request."""
+        said = self.ignored_said.setdefault((deployment, slot.name, slot.serving.resolved), set())
+        new = [name for name in columns if name not in said]
+        if new and len(said) < IGNORED_SAID_LIMIT:
+            said.update(new)
+            log.warning("%s/%s ignores column(s) %s: %s does not take them (answers list them in "
+                        "'ignored_columns'; said once per column).", deployment, slot.name,
+                        ", ".join(repr(name) for name in new), slot.serving.resolved)
 
     def remember(self, deployment: str, request_id: str, rows: int) -> None:
         recent = self.recent.setdefault(deployment, collections.OrderedDict())
@@ -247,14 +259,27 @@ async def read_json(request: Any, limit: int) -> Any:
         raise MalformedRequestError(f"The body is not valid JSON: {exc}.", field="body") from None
 
 
+@dataclass
+class Predicted:
+    """One answered request, as the handlers render it."""
+
+    request_id: str
+    slot: VariantSlot
+    answer: Answer
+    runner: Runner
+    ignored: list[str]  # columns of the request the model does not take (dropped, and said in the answer)
+
+
 async def predict(state: ServerState, deployment: LiveDeployment, raw: RawRequest, *,
-                  slot: VariantSlot | None = None) -> tuple[str, VariantSlot, Answer, Runner]:
-    """Route, check, batch and log one request; shadows get a copy. Returns what the handler renders."""
+                  slot: VariantSlot | None = None) -> Predicted:
+    """Route, check, batch and log one request; shadows get a copy."""
     started = time.perf_counter()
     slot = slot or deployment.variants[deployment.router.choose(raw.sticky_key)]
     serving = slot.serving
     try:
         columns = serving.checker.check(raw)
+        # Every model column is there once check() passed, so only a longer request can hold others.
+        ignored = serving.checker.ignored(raw) if len(raw.columns) > len(columns) else []
         request_id = raw.request_id or uuid.uuid4().hex
         state.remember(deployment.name, request_id, raw.rows)
     except ShipyardError as exc:  # refused inputs and reused ids count under the variant they were routed to
@@ -275,7 +300,9 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
     state.metrics.latency.labels(deployment.name, slot.name).observe(latency)
     for shadow in deployment.shadows:
         _shadow(state, deployment, shadow, raw, request_id)
-    return request_id, slot, answer, runner
+    if ignored:
+        state.note_ignored(deployment.name, slot, ignored)
+    return Predicted(request_id, slot, answer, runner, ignored)
 
 
 def _shadow(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, raw: RawRequest,

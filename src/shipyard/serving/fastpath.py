@@ -60,8 +60,7 @@ class FastPath:
         deployment = state.deployment(name)
         body = await read_body(scope, receive, state.config.max_body_bytes)
         raw = parse_body(body, deployment.spec.sticky_key)
-        request_id, slot, answer, runner = await predict(state, deployment, raw)
-        return predict_content(deployment.name, request_id, slot, answer, runner)
+        return predict_content(deployment.name, await predict(state, deployment, raw))
 
     async def _infer(self, state: Any, name: str, version: str | None, scope: Scope, receive: Receive) -> Any:
         from .oip import infer_content

@@ -10,10 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import ShipyardError
-from .app import ServerState, check_token, error_body, predict, read_json, record_feedback
-from .fleet import VariantSlot
+from .app import Predicted, ServerState, check_token, error_body, predict, read_json, record_feedback
 from .inputs import parse_body
-from .runtime import Answer, Runner
 
 log = logging.getLogger("shipyard.serving")
 
@@ -37,8 +35,7 @@ def install(app: Any) -> None:
         state = state_of(request)
         live = state.deployment(deployment)
         raw = parse_body(await read_json(request, state.config.max_body_bytes), live.spec.sticky_key)
-        request_id, slot, answer, runner = await predict(state, live, raw)
-        return json_response(predict_content(live.name, request_id, slot, answer, runner))
+        return json_response(predict_content(live.name, await predict(state, live, raw)))
 
     @app.post("/feedback/{deployment}", tags=["feedback"], summary="Send ground truth for logged predictions")
     async def feedback_route(deployment: str, request: Request) -> Response:
@@ -98,15 +95,17 @@ def install(app: Any) -> None:
                                          "field": None}}, 500)
 
 
-def predict_content(deployment: str, request_id: str, slot: VariantSlot, answer: Answer,
-                    runner: Runner) -> dict[str, Any]:
+def predict_content(deployment: str, predicted: Predicted) -> dict[str, Any]:
+    answer, runner = predicted.answer, predicted.runner
     content: dict[str, Any] = {
-        "request_id": request_id, "deployment": deployment, "variant": slot.name,
+        "request_id": predicted.request_id, "deployment": deployment, "variant": predicted.slot.name,
         "model": {"name": runner.name, "version": runner.version, "uri": runner.uri},
         "predictions": answer.labels}
     if answer.probabilities is not None:
         content["classes"] = runner.classes
         content["probabilities"] = answer.probabilities
+    if predicted.ignored:
+        content["ignored_columns"] = predicted.ignored
     return content
 
 

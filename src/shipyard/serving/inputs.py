@@ -3,25 +3,37 @@
 ``models.signature.validate`` is right for batch files but costs milliseconds per call, most of it
 building and casting DataFrames. A one-row request must cost microseconds, so each deployment compiles
 its signature into per-column converters that check plain Python values; the batcher builds one
-DataFrame (or one set of ONNX feeds) for many requests at once. The rules are the signature's: a missing
-or unknown column, or a value that cannot be read as its column's kind, is refused naming the column;
-unseen categories and out-of-range numbers are accepted (monitoring counts them from the log).
+DataFrame (or one set of ONNX feeds) for many requests at once. Values are read by the one coercion rule
+of :mod:`shipyard.models.coercion` (lossless conversions only), value by value with the same readers the
+DataFrame path uses; a missing column or a refused value is a 422 naming the column and the row. Columns
+the model does not take are left out and reported (:meth:`InputChecker.ignored`): a client that sends the
+union of the columns of two variants, or of a model version and the next, must not fail. Unseen
+categories and out-of-range numbers are accepted (monitoring counts them from the log).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MalformedRequestError, ValidationError
-from ..models.signature import ColumnSpec, Signature
+from ..models.coercion import datetime_column, read_values, reader
+from ..models.signature import Signature
 
 Columns = dict[str, list[Any]]
 _MISSING = object()
-_BOOLEANS = {True: True, False: False, "true": True, "false": False, "True": True, "False": False}
-V2_NUMERIC = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+V2_INTEGERS = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+
+
+def _v2_integer(value: Any) -> bool:
+    return type(value) is int or (type(value) is float and value.is_integer())
+
+
+# What a tensor's declared datatype may hold; the column's kind then decides (``shipyard.models.coercion``).
+_V2_HOLDS = {"BYTES": lambda value: isinstance(value, str), "BOOL": lambda value: isinstance(value, bool),
+             **dict.fromkeys(V2_INTEGERS, _v2_integer),
+             **dict.fromkeys(("FP16", "FP32", "FP64"), lambda value: type(value) in (int, float))}
 
 
 @dataclass
@@ -33,6 +45,7 @@ class RawRequest:
     request_id: str | None = None
     sticky_key: str | None = None
     source: str = "records"
+    gaps: set[str] = field(default_factory=set)  # columns some records lack (their values hold _MISSING there)
 
 
 def parse_body(body: Any, sticky_column: str | None = None) -> RawRequest:
@@ -46,7 +59,7 @@ def parse_body(body: Any, sticky_column: str | None = None) -> RawRequest:
     sticky = _optional_id(body.get("sticky_key"), "sticky_key")
     if "records" in body or "dataframe_records" in body:
         key = "records" if "records" in body else "dataframe_records"
-        raw, rows = _from_records(body[key], key)
+        raw, rows, gaps = _from_records(body[key], key)
     elif "columns" in body or "dataframe_split" in body:
         key = "dataframe_split" if "dataframe_split" in body else "data"
         split = body.get("dataframe_split", body)
@@ -54,10 +67,11 @@ def parse_body(body: Any, sticky_column: str | None = None) -> RawRequest:
             raise MalformedRequestError("'dataframe_split' must be an object with 'columns' and 'data'.",
                                         field="dataframe_split")
         raw, rows = _from_split(split.get("columns"), split.get("data"))
+        gaps = set()
     else:
         raise MalformedRequestError("The request body needs 'records' (a list of objects) or 'columns' and "
                                     "'data' (a list of rows).", field="records")
-    return _with_sticky(RawRequest(raw, rows, request_id, sticky, key), sticky_column)
+    return _with_sticky(RawRequest(raw, rows, request_id, sticky, key, gaps), sticky_column)
 
 
 def parse_v2(body: Any, sticky_column: str | None = None) -> RawRequest:
@@ -87,17 +101,17 @@ def parse_v2(body: Any, sticky_column: str | None = None) -> RawRequest:
 
 
 class InputChecker:
-    """A signature compiled into fast per-value converters; one per served model version."""
+    """A signature compiled into per-column readers; one per served model version."""
 
     def __init__(self, signature: Signature) -> None:
         self.signature = signature
         self.names = signature.column_names
         self.known = set(self.names)
-        self._converters: dict[str, Callable[[Any, int], Any]] = {
-            spec.name: _converter(spec) for spec in signature.inputs}
+        self._kinds = [(spec.name, spec.kind, reader(spec.kind)) for spec in signature.inputs]
 
     def check(self, request: RawRequest) -> Columns:
-        """Convert every value of every model column, refusing missing and unknown columns."""
+        """Read every value of every model column by the coercion rule; columns the model does not take are
+        left out (see :meth:`ignored`)."""
         raw, rows, where = request.columns, request.rows, request.source
         if rows == 0:
             raise ValidationError("The request has no rows; send at least one.", field=where)
@@ -107,26 +121,16 @@ class InputChecker:
                 f"Column {missing[0]!r} is missing" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
                 + f"; the model expects {len(self.names)} columns: {', '.join(self.names[:12])}"
                 + (", ..." if len(self.names) > 12 else "") + ".", field=missing[0])
-        extra = sorted(name for name in raw if name not in self.known)
-        if extra:
-            raise ValidationError(f"Column {extra[0]!r} is not an input of this model; remove it "
-                                  f"(the model expects: {', '.join(self.names[:12])}).", field=extra[0])
-        converted: Columns = {}
         for name in self.names:
-            convert = self._converters[name]
-            values = raw[name]
-            try:
-                converted[name] = [convert(value, row) for row, value in enumerate(values)]
-            except _Absent as absent:
-                raise ValidationError(f"{where}[{absent.row}] has no column {name!r}; every record needs all "
-                                      f"{len(self.names)} model inputs (send null for an unknown value).",
-                                      field=name) from None
-        return converted
+            if name in request.gaps:
+                row = next(row for row, value in enumerate(raw[name]) if value is _MISSING)
+                raise ValidationError(f"{where}[{row}] has no column {name!r}; every record needs all "
+                                      f"{len(self.names)} model inputs (send null for an unknown value).", field=name)
+        return {name: read_values(raw[name], name, kind, read) for name, kind, read in self._kinds}
 
-
-class _Absent(Exception):
-    def __init__(self, row: int) -> None:
-        self.row = row
+    def ignored(self, request: RawRequest) -> list[str]:
+        """The columns of ``request`` this model does not take, sorted: they are dropped, and the answer says so."""
+        return sorted(name for name in request.columns if name not in self.known)
 
 
 def _with_sticky(request: RawRequest, sticky_column: str | None) -> RawRequest:
@@ -137,15 +141,16 @@ def _with_sticky(request: RawRequest, sticky_column: str | None) -> RawRequest:
     return request
 
 
-def _from_records(records: Any, key: str) -> tuple[Columns, int]:
+def _from_records(records: Any, key: str) -> tuple[Columns, int, set[str]]:
     if not isinstance(records, list):
         raise MalformedRequestError(f"'{key}' must be a list of objects, one per row.", field=key)
     if not records:
-        return {}, 0
+        return {}, 0, set()
     first = records[0]
     if not isinstance(first, dict):
         raise MalformedRequestError(f"{key}[0] must be an object of column: value.", field=key)
     raw: Columns = {name: [] for name in first}
+    gaps: set[str] = set()
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise MalformedRequestError(f"{key}[{index}] must be an object of column: value.", field=key)
@@ -153,9 +158,11 @@ def _from_records(records: Any, key: str) -> tuple[Columns, int]:
             for name in record:
                 if name not in raw:
                     raw[name] = [_MISSING] * index
+                    gaps.add(name)
+            gaps.update(name for name in raw if name not in record)
         for name, values in raw.items():
             values.append(record.get(name, _MISSING))
-    return raw, len(records)
+    return raw, len(records), gaps
 
 
 def _from_split(columns: Any, data: Any) -> tuple[Columns, int]:
@@ -185,17 +192,15 @@ def build_frame(signature: Signature, columns: Columns) -> Any:
     data: dict[str, Any] = {}
     for spec in signature.inputs:
         values = columns[spec.name]
-        if spec.kind in ("integer", "float"):
-            array = np.array(values, dtype="float64")
-            if (spec.kind == "integer" and not np.isnan(array).any() and (array == np.round(array)).all()
-                    and (np.abs(array) < 2**63).all()):  # past int64 the cast would make up a value
-                array = array.astype("int64")
-            data[spec.name] = array
+        if spec.kind == "integer" and all(type(value) is int for value in values):
+            data[spec.name] = np.array(values, dtype="int64")  # straight from the ints: a float would round past 2**53
+        elif spec.kind in ("integer", "float"):
+            data[spec.name] = np.array(values, dtype="float64")  # integers with a missing value: as pandas has them
         elif spec.kind == "boolean":
             data[spec.name] = (pd.array(values, dtype="boolean") if any(value is None for value in values)
                                else np.array(values, dtype=bool))
         elif spec.kind == "datetime":
-            data[spec.name] = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce")
+            data[spec.name] = datetime_column(values).to_numpy()
         else:
             array = np.empty(len(values), dtype=object)
             array[:] = values
@@ -219,56 +224,6 @@ def build_onnx_feeds(signature: Signature, columns: Columns) -> dict[str, Any]:
     return feeds
 
 
-def _converter(spec: ColumnSpec) -> Callable[[Any, int], Any]:
-    name = spec.name
-    if spec.kind in ("integer", "float"):
-        def number(value: Any, row: int) -> Any:
-            if value is _MISSING:
-                raise _Absent(row)
-            if value is None:
-                return math.nan
-            if type(value) is float or type(value) is int:
-                return value
-            if isinstance(value, str):
-                try:
-                    return float(value) if value.strip() else math.nan
-                except ValueError:
-                    pass
-            raise ValidationError(f"Column {name!r} expects {spec.kind} values, got {value!r} (row {row}); send a "
-                                  "number, or null if it is unknown.", field=name)
-        return number
-    if spec.kind == "boolean":
-        def boolean(value: Any, row: int) -> Any:
-            if value is _MISSING:
-                raise _Absent(row)
-            if value is None:
-                return None
-            if isinstance(value, bool | str | int) and value in _BOOLEANS:
-                return _BOOLEANS[value]
-            raise ValidationError(f"Column {name!r} expects true/false, got {value!r} (row {row}).", field=name)
-        return boolean
-    if spec.kind == "datetime":
-        def moment(value: Any, row: int) -> Any:
-            if value is _MISSING:
-                raise _Absent(row)
-            if value is None or (isinstance(value, str | int | float) and not isinstance(value, bool)):
-                return value
-            raise ValidationError(f"Column {name!r} expects a date/time string, got {value!r} (row {row}).",
-                                  field=name)
-        return moment
-
-    def text(value: Any, row: int) -> Any:
-        if value is _MISSING:
-            raise _Absent(row)
-        if value is None or type(value) is str:
-            return value
-        if isinstance(value, bool | int | float):
-            return None if isinstance(value, float) and math.isnan(value) else str(value)
-        raise ValidationError(f"Column {name!r} expects text, got {type(value).__name__} {value!r} (row {row}).",
-                              field=name)
-    return text
-
-
 def _v2_values(item: dict[str, Any], name: str) -> list[Any]:
     data = item.get("data")
     if not isinstance(data, list):
@@ -283,11 +238,9 @@ def _v2_values(item: dict[str, Any], name: str) -> list[Any]:
     if len(flat) != shape[0]:
         raise ValidationError(f"Input {name!r} has shape {shape} but {len(flat)} values.", field=name)
     datatype = item.get("datatype")
-    if datatype == "BYTES" or datatype == "BOOL":
-        return flat
-    if datatype in V2_NUMERIC:
-        bad = next((value for value in flat if value is not None and (isinstance(value, bool)
-                                                                       or not isinstance(value, int | float))), None)
+    if datatype in _V2_HOLDS:
+        holds = _V2_HOLDS[datatype]
+        bad = next((value for value in flat if value is not None and not holds(value)), None)
         if bad is not None:
             raise ValidationError(f"Input {name!r} is declared {datatype} but holds {bad!r}.", field=name)
         return flat

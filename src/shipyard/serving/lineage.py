@@ -11,18 +11,29 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..errors import NotFoundError, ValidationError
+from ..errors import ConfigError, NotFoundError, ValidationError
 from ..models.lineage import lineage as model_lineage
 from ..store import Store, current_store
 from .logstore import HOUR_MS
-from .predlog import INPUT_PREFIX, feedback_log, find_prediction
+from .predlog import INPUT_PREFIX, feedback_log, serving_root
+from .request_lookup import (
+    PREFIX_WINDOW_DAYS,
+    ambiguous,
+    find_request,
+    is_request_prefix,
+    requests_starting_with,
+)
 
 
 def lineage(target: str, *, store: Store | None = None, log_dir: str | None = None) -> dict[str, Any]:
     """The chain behind a model URI (``models:/churn@champion``), a run id, or a logged prediction's request id.
 
+    Run ids and request ids may be shortened to a unique prefix (request ids: at least 4 characters, matched
+    among the requests of the last 30 days; see :mod:`.request_lookup`). A prefix that starts both a run id
+    and a request id is ambiguous, as one that starts two of either.
+
     Args:
-        target: the model URI, run id (or unique prefix), or request id.
+        target: the model URI, run id or request id (or a unique prefix of either).
         store: the store (default: the current one).
         log_dir: the ``log_dir`` of ``serving.yaml`` when it sets one.
 
@@ -32,19 +43,39 @@ def lineage(target: str, *, store: Store | None = None, log_dir: str | None = No
 
     Raises:
         NotFoundError: the target is none of these.
+        AmbiguousError: a prefix matches several runs or requests (``candidates`` lists them).
+        ValidationError: a prefix too short to look up a request by.
     """
     store = store or current_store()
     text = str(target).strip()
     if ":/" in text:
         return model_lineage(store, text)
     try:
-        return model_lineage(store, text)
+        chain = model_lineage(store, text)
     except (NotFoundError, ValidationError) as not_a_run:  # not a run id (or not hex at all): a request id?
-        rows = find_prediction(text, log_dir=log_dir)
-        if not len(rows):
-            raise NotFoundError(f"{text!r} is not a model URI, a run id or a logged request id; list requests with "
-                                "`shipyard predictions DEPLOYMENT`.") from not_a_run
-    return prediction_lineage(store, rows, log_dir=log_dir)
+        try:
+            rows = find_request(text, store=store, log_dir=log_dir)
+        except NotFoundError:
+            window = f" (nor the start of one logged in the last {PREFIX_WINDOW_DAYS} days)" if is_request_prefix(
+                text) else ""
+            raise NotFoundError(f"{text!r} is not a model URI, a run id or a logged request id{window}; list "
+                                "requests with `shipyard predictions DEPLOYMENT`.") from not_a_run
+        return prediction_lineage(store, rows, log_dir=log_dir)
+    run_id = chain["run"]["run_id"]
+    if run_id != text and is_request_prefix(text):
+        requests = _logged_requests_starting_with(store, text, log_dir)
+        if requests:
+            raise ambiguous(text, [f"run {run_id}", *(f"request {found}" for found in requests)], [run_id, *requests])
+    return chain
+
+
+def _logged_requests_starting_with(store: Store, prefix: str, log_dir: str | None) -> list[str]:
+    """Request ids a run prefix also starts; none when this store keeps no prediction log."""
+    try:
+        serving_root(store, log_dir)
+    except ConfigError:  # a database store without log_dir: there is no log to be ambiguous with
+        return []
+    return requests_starting_with(prefix, store=store, log_dir=log_dir)
 
 
 def prediction_lineage(store: Store, rows: Any, *, log_dir: str | None = None) -> dict[str, Any]:

@@ -83,10 +83,13 @@ async def infer_content(state: Any, name: str, version: str | None, body: Any) -
             raise NotFoundError(f"Deployment {name!r} does not serve version {version!r} (it serves "
                                 f"{', '.join(serving)}).")
     raw = parse_v2(body, deployment.spec.sticky_key)
-    request_id, chosen, answer, runner = await predict(state, deployment, raw, slot=slot)
-    return {"model_name": name, "model_version": str(runner.version or ""), "id": request_id,
-            "parameters": {"variant": chosen.name, "model_uri": runner.uri},
-            "outputs": _output_tensors(answer, runner)}
+    predicted = await predict(state, deployment, raw, slot=slot)
+    runner = predicted.runner
+    parameters: dict[str, Any] = {"variant": predicted.slot.name, "model_uri": runner.uri}
+    if predicted.ignored:
+        parameters["ignored_columns"] = predicted.ignored
+    return {"model_name": name, "model_version": str(runner.version or ""), "id": predicted.request_id,
+            "parameters": parameters, "outputs": _output_tensors(predicted.answer, runner)}
 
 
 def _output_tensors(answer: Answer, runner: Runner) -> list[dict[str, Any]]:

@@ -11,7 +11,8 @@ from typing import Any
 
 from ..models.signature import ColumnSpec, Signature
 
-_JSON_TYPES = {"integer": "number", "float": "number", "boolean": "boolean", "string": "string",
+# JSON Schema's "integer" is any number without a fractional part (3.0 included): the coercion rule exactly.
+_JSON_TYPES = {"integer": "integer", "float": "number", "boolean": "boolean", "string": "string",
                "datetime": "string"}
 
 
@@ -41,7 +42,8 @@ def install(app: Any) -> None:
 
 
 def request_schema(signature: Signature, sticky_key: str | None = None) -> dict[str, Any]:
-    record: dict[str, Any] = {"type": "object", "additionalProperties": False,
+    record: dict[str, Any] = {"type": "object", "additionalProperties": {
+                  "description": "Not an input of the model: dropped, and listed in the answer's ignored_columns"},
               "required": signature.column_names,
               "properties": {spec.name: _column_schema(spec) for spec in signature.inputs}}
     if sticky_key:

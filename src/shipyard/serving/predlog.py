@@ -237,7 +237,7 @@ def feedback_log(deployment: str | None = None, *, log_dir: str | None = None, r
         else table.to_pandas().sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 
-def find_prediction(request_id: str, *, log_dir: str | None = None) -> Any:
+def find_prediction(request_id: str, *, log_dir: str | None = None, store: Store | None = None) -> Any:
     """The rows logged for one request id (every deployment, shadows included), as a DataFrame.
 
     A request id holds no time, but the ids people look up are mostly recent ones (a link from the latest
@@ -251,7 +251,7 @@ def find_prediction(request_id: str, *, log_dir: str | None = None) -> Any:
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    root = serving_root(log_dir=log_dir) / "predictions"
+    root = serving_root(store, log_dir) / "predictions"
     by_hour: dict[int, list[HourPartition]] = {}
     for part in hour_partitions(root, None, None, None):
         by_hour.setdefault(part.start_ms, []).append(part)

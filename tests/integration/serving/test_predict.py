@@ -119,15 +119,18 @@ def test_shadow_answers_are_logged_and_never_returned(main_server: Server, templ
 
 
 def test_an_answered_prediction_with_extreme_numbers_is_logged(main_server: Server, template: Template) -> None:
-    """A 64-bit unsigned integer reaches the model as a float; the log must still take the row."""
+    """The largest values the coercion rule takes reach the model and the log (past 64 bits is a 422)."""
     record = records(template.holdout(rows=1))[0]
     request_id = unique_id("huge")
-    record["tenure"] = 2**64 - 1
+    record["tenure"], record["monthly_charges"] = 2**63 - 1, 1.7e308
     response = main_server.post("/predict/churn", json={"records": [record], "request_id": request_id})
     assert response.status_code == 200, response.text
     assert main_server.log_dir is not None
     logged = log_rows(main_server.log_dir, {request_id}, deployment="churn", shadow=False)
-    assert logged["input.tenure"].tolist() == [float(2**64 - 1)]
+    assert logged["input.tenure"].tolist() == [float(2**63 - 1)]
+    assert logged["input.monthly_charges"].tolist() == [1.7e308]
+    past = main_server.post("/predict/churn", json={"records": [{**record, "tenure": 2**64 - 1}]})
+    assert past.status_code == 422 and past.json()["error"]["field"] == "tenure"
     ready = main_server.get("/health/ready").json()
     assert "prediction_log_error" not in ready, ready["prediction_log_error"]
 

@@ -58,13 +58,13 @@ def test_parquet_in_several_chunks_matches_direct_scoring(model_and_data, tmp_pa
 
 def test_a_bad_row_fails_with_its_number_and_column(model_and_data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, live = model_and_data
-    live["tenure"] = live["tenure"].astype(str)  # numbers as text are cast; one value is not a number
+    live["tenure"] = live["tenure"].astype(object)  # a CSV cell is text: one of them does not spell a number
     live.loc[737, "tenure"] = "unknown"
-    live.to_parquet(tmp_path / "in.parquet")
+    live.to_csv(tmp_path / "in.csv", index=False)
     with pytest.raises(shipyard.ValidationError, match=r"row 737 .*column 'tenure'") as caught:
-        shipyard.predict_batch("models:/churn/1", tmp_path / "in.parquet", tmp_path / "out.parquet", batch_size=250)
-    assert caught.value.field == "tenure"
-    shipyard.predict_batch("models:/churn/1", tmp_path / "in.parquet", tmp_path / "fine.parquet", on_error="skip")
+        shipyard.predict_batch("models:/churn/1", tmp_path / "in.csv", tmp_path / "out.parquet", batch_size=250)
+    assert caught.value.field == "tenure" and "on-error skip" in (caught.value.hint or "")
+    shipyard.predict_batch("models:/churn/1", tmp_path / "in.csv", tmp_path / "fine.parquet", on_error="skip")
     assert not (tmp_path / "out.parquet").exists()  # nothing half-written
     assert [path.name for path in tmp_path.iterdir() if path.name.endswith(".tmp")] == []  # no temp file left
 

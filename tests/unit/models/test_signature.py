@@ -103,9 +103,13 @@ def test_values_that_cannot_be_cast_are_refused_with_row_and_column(frame: pd.Da
         validate(live, signature)
 
 
-def test_numeric_strings_are_cast(frame: pd.DataFrame) -> None:
+def test_numeric_strings_are_not_numbers(frame: pd.DataFrame) -> None:
+    """Text that spells a number is refused like any text (docs/models.md, "Input values"); integers are taken."""
     signature = infer_signature(frame)
     live = frame.head(2).astype({"charges": object})
     live["charges"] = ["19.5", 20]
+    with pytest.raises(ValidationError, match=r"got '19.5' \(row 0\); text is not a number"):
+        validate(live, signature)
+    live["charges"] = [19.5, 20]
     checked, _ = validate(live, signature)
     assert checked["charges"].tolist() == [19.5, 20.0]
