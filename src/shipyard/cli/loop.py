@@ -18,6 +18,15 @@ app = typer.Typer(help="Continuous improvement loops: retrain, compare with the 
 def run_command(
     name: str = typer.Argument(..., help="The loop, as named under loops: in shipyard.yaml."),
     step: int | None = typer.Option(None, "--step", min=1, help="Run only this step (1-based), as Airflow tasks do."),
+    cycle_key: str | None = typer.Option(
+        None, "--cycle-key", metavar="KEY",
+        help="Join the loop's cycle with this key, or start it: the steps an orchestrator runs one by one make one "
+             "cycle (the Airflow DAG passes its run id)."),
+    attempt: int | None = typer.Option(
+        None, "--attempt", min=1, metavar="N",
+        help="The orchestrator's try number, for an orchestrator that retries failed steps itself (the Airflow DAG "
+             "passes its try number): the step runs once, without on_failure.retries, and the webhook is sent "
+             "only when N is past them."),
     json_output: bool = typer.Option(False, "--json", help="Print the cycle as JSON."),
 ) -> None:
     """Run one cycle of a loop now: its steps in order, under the loop's lock; exit 1 if a step failed.
@@ -34,13 +43,16 @@ def run_command(
     if step is not None and step > len(loop.steps):
         raise ValidationError(f"Loop '{name}' has {len(loop.steps)} steps; --step {step} does not exist.",
                               field="step")
+    if cycle_key is not None and (not cycle_key.strip() or len(cycle_key) > 250):
+        raise ValidationError(f"--cycle-key must be 1 to 250 characters and not blank, got {cycle_key!r}.",
+                              field="cycle_key")
     say = None if json_output else (lambda message: _output.console.print(_output.escape(message)))
     result = run_cycle(writable_store(), pipeline, loop, trigger="manual" if step is None else f"step {step}",
-                       only_step=None if step is None else step - 1, say=say)
+                       only_step=None if step is None else step - 1, say=say, cycle_key=cycle_key, attempt=attempt)
     if json_output:
         _output.print_json({"loop": result.loop, "cycle": result.number, "status": result.status,
                             "error": result.error, "steps": result.steps})
-    if result.status != "succeeded":
+    if result.status not in ("succeeded", "running"):  # running: a keyed cycle with steps still to come
         raise typer.Exit(1)
 
 
@@ -120,17 +132,27 @@ def history_command(
 def export_airflow_command(
     name: str = typer.Argument(..., help="The loop."),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the DAG file."),
+    project_dir: str | None = typer.Option(
+        None, "--project-dir", metavar="DIR",
+        help="The project folder as Airflow's workers see it, absolute or relative to the DAG file's folder "
+             "(default: this project, relative to the DAG file)."),
+    shipyard: str = typer.Option("shipyard", "--shipyard", metavar="COMMAND",
+                                 help="The Shipyard CLI on Airflow's workers: a command on PATH or a path."),
 ) -> None:
-    """Write an Airflow DAG for a loop: one task per step calling the shipyard CLI; schedule and retries kept.
+    """Write an Airflow DAG for a loop: one task per step, one cycle per DAG run, retries done by Airflow.
 
-    Example: shipyard loop export-airflow churn-retrain -o dags/churn_retrain.py
+    Example: shipyard loop export-airflow churn-retrain -o dags/churn_retrain.py --shipyard /opt/venv/bin/shipyard
     """
+    from ..errors import ValidationError
     from ..loop.airflow import write_dag
     from ..loop.spec import get_loop
     from ..pipeline.spec import load_pipeline
 
+    for flag, value in (("--project-dir", project_dir), ("--shipyard", shipyard)):
+        if value is not None and not value.strip():
+            raise ValidationError(f"{flag} must not be empty.", field=flag.lstrip("-").replace("-", "_"))
     pipeline = load_pipeline()
-    written = write_dag(pipeline, get_loop(pipeline, name), output)
+    written = write_dag(pipeline, get_loop(pipeline, name), output, project_dir=project_dir, shipyard=shipyard)
     _output.console.print(f"Wrote {_output.escape(str(written))}.")
 
 

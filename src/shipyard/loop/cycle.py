@@ -5,6 +5,10 @@ step after ``retry_delay`` up to ``retries`` times, and on final failure the ``n
 loop, cycle, step and error. Each step's result (the stage runs it made, the version it registered, the
 promotion decision with both scores) is written to the cycle record as soon as the step ends, so
 ``shipyard loop history`` links a cycle to everything it produced even if the process dies later.
+
+An orchestrator that owns the retries (the exported Airflow DAG) runs one step per task with a cycle key and its
+own try number (``attempt``): the step then runs once, the result joins the keyed cycle, and the webhook goes out
+only from the last attempt, so neither the runs nor the messages multiply.
 """
 
 from __future__ import annotations
@@ -48,20 +52,28 @@ class CycleResult:
 
 
 def run_cycle(store: Store, pipeline: Pipeline, loop: Loop, *, trigger: str = "manual",
-              only_step: int | None = None, say: Say | None = None,
-              stop: threading.Event | None = None) -> CycleResult:
-    """Run one cycle (or only step ``only_step``, 0-based) under the loop's lock."""
+              only_step: int | None = None, say: Say | None = None, stop: threading.Event | None = None,
+              cycle_key: str | None = None, attempt: int | None = None) -> CycleResult:
+    """Run one cycle (or only step ``only_step``, 0-based) under the loop's lock.
+
+    Args:
+        cycle_key: join the loop's cycle with this key (or start it): one cycle per orchestrator run.
+        attempt: the orchestrator's try number (1 first). Given, each step runs once, without the loop's own
+            retries (the orchestrator retries), and ``notify`` is called only when ``attempt > retries``.
+    """
     tell = say or (lambda message: None)
     stop = stop or threading.Event()
     check_registry(store, loop)
     lock = LoopLock(store, loop.name)
-    number = lock.start_cycle(trigger)
-    tell(f"cycle {number} of loop '{loop.name}' started ({trigger})")
+    number, results = lock.start_cycle(trigger if cycle_key is None else f"key {cycle_key}", key=cycle_key)
+    tell(f"cycle {number} of loop '{loop.name}' " + ("started" if not results else "joined")
+         + f" ({trigger if cycle_key is None else f'key {cycle_key}'})")
     steps = list(enumerate(loop.steps)) if only_step is None else [(only_step, loop.steps[only_step])]
-    results: list[dict[str, Any]] = []
+    retries = loop.retries if attempt is None else 0
+    first_try = 0 if attempt is None else attempt - 1  # 0-based, as ``tried`` counts
     error: str | None = None
     position = 0
-    attempt = 0
+    tried = first_try
     try:
         while position < len(steps):
             if stop.is_set():
@@ -73,34 +85,42 @@ def run_cycle(store: Store, pipeline: Pipeline, loop: Loop, *, trigger: str = "m
                 outcome = run_step(store, pipeline, step, say=tell)
             except Exception as exc:  # any failure stops the cycle; the record says which step and why
                 error = f"step {index + 1} ({step.describe()}) failed: {_reason(exc)}"
-                results.append({"step": index + 1, "kind": step.kind, "status": "failed", "attempt": attempt + 1,
+                results.append({"step": index + 1, "kind": step.kind, "status": "failed", "attempt": tried + 1,
                                 "error": _reason(exc), "seconds": round(time.perf_counter() - started, 3)})
                 lock.record_steps(number, results)
                 tell(error)
-                if attempt < loop.retries:
-                    attempt += 1
-                    tell(f"retrying step {index + 1} in {loop.retry_delay_s:g}s (attempt {attempt + 1} of "
-                         f"{loop.retries + 1})")
+                if tried < retries:
+                    tried += 1
+                    tell(f"retrying step {index + 1} in {loop.retry_delay_s:g}s (attempt {tried + 1} of "
+                         f"{retries + 1})")
                     if stop.wait(loop.retry_delay_s):
                         continue  # the stop check at the top ends the cycle
                     continue
                 break
-            results.append({"step": index + 1, "kind": step.kind, "status": "succeeded", "attempt": attempt + 1,
+            results.append({"step": index + 1, "kind": step.kind, "status": "succeeded", "attempt": tried + 1,
                             "seconds": round(time.perf_counter() - started, 3), **outcome})
             lock.record_steps(number, results)
             tell(f"step {index + 1} ({step.describe()}): {summarize(outcome)}")
             position += 1
-            attempt = 0
+            tried = first_try
             error = None
     except BaseException:
         lock.finish(number, "interrupted", "the cycle's process was interrupted")
         raise
-    status = "succeeded" if error is None else "failed"
+    status = "failed" if error is not None else _status_of_keyed(loop, results) if cycle_key else "succeeded"
     lock.finish(number, status, error)
-    if error is not None and loop.notify:
+    last_word = tried + 1 > loop.retries  # the orchestrator will not try again (always so without --attempt)
+    if error is not None and loop.notify and last_word:
         notify(loop.notify, {"loop": loop.name, "cycle": number, "status": status, "error": error,
                              "steps": results}, say=tell)
     return CycleResult(loop.name, number, status, results, error)
+
+
+def _status_of_keyed(loop: Loop, results: list[dict[str, Any]]) -> str:
+    """A keyed cycle has succeeded once every step's latest result is a success; until then it is running."""
+    latest = {result["step"]: result["status"] for result in results}
+    done = all(latest.get(number) == "succeeded" for number in range(1, len(loop.steps) + 1))
+    return "succeeded" if done else "running"
 
 
 def check_registry(store: Store, loop: Loop) -> None:

@@ -5,6 +5,10 @@ refreshes. A second scheduler (or ``shipyard loop run``) finds the row and refus
 killed stops its heartbeat, and after ``LOCK_TTL_S`` (or at once when its pid is gone on this host) the next
 one takes the lock over and marks the dead holder's cycle ``interrupted``. Acquiring the lock and numbering
 the cycle happen in one transaction, so two processes can never both start cycle N.
+
+A cycle may carry a key, unique per loop: an orchestrator that runs a loop one step per task (the exported
+Airflow DAG, keyed by its run id) starts the cycle with its first task, and every later or retried task of the
+same run joins it again under the lock. Between two such tasks the cycle stays ``running`` with no lock held.
 """
 
 from __future__ import annotations
@@ -40,13 +44,15 @@ class Cycle:
     steps: list[dict[str, Any]]
     host: str | None = None
     pid: int | None = None
+    key: str | None = None
 
     @property
     def duration_s(self) -> float | None:
         return None if self.finished_at is None else self.finished_at - self.started_at
 
     def to_dict(self) -> dict[str, Any]:
-        return {"loop": self.loop, "number": self.number, "trigger": self.trigger, "status": self.status,
+        return {"loop": self.loop, "number": self.number, "key": self.key, "trigger": self.trigger,
+                "status": self.status,
                 "started_at": _iso(self.started_at),
                 "finished_at": _iso(self.finished_at) if self.finished_at else None,
                 "duration_s": self.duration_s, "error": self.error, "steps": self.steps}
@@ -63,8 +69,11 @@ class LoopLock:
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
 
-    def start_cycle(self, trigger: str) -> int:
-        """Take the lock and record a new running cycle; returns its number.
+    def start_cycle(self, trigger: str, *, key: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+        """Take the lock and record a running cycle; returns its number and the step results it already has.
+
+        Without ``key`` the cycle is new. With one, it is the loop's cycle of that key when there is one (a later
+        or retried step of the same orchestrator run joins it, its results kept), else a new cycle with that key.
 
         Raises:
             ConflictError: another live process holds the loop.
@@ -72,30 +81,42 @@ class LoopLock:
         now = time.time()
         host, pid = socket.gethostname(), os.getpid()
 
-        def write(conn: Connection) -> int:
+        def write(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
             held = conn.execute(select(loop_locks).where(loop_locks.c.loop == self.loop)).mappings().first()
             if held is not None:
                 if not _stale(held, now, self.ttl):
                     raise ConflictError(
                         f"Loop '{self.loop}' is already running (pid {held['pid']} on {held['host']}, since "
                         f"{_iso(held['acquired_at'] / 1000)}); wait for that cycle or stop it.")
+                # Only the dead holder's cycle: a keyed cycle waiting for its orchestrator's next task is not dead.
                 conn.execute(update(loop_cycles).where(loop_cycles.c.loop == self.loop,
-                                                       loop_cycles.c.status == "running").values(
+                                                       loop_cycles.c.status == "running",
+                                                       loop_cycles.c.host == held["host"],
+                                                       loop_cycles.c.pid == held["pid"]).values(
                     status="interrupted", finished_at=int(now * 1000),
                     error=f"the process running it (pid {held['pid']} on {held['host']}) stopped"))
                 conn.execute(delete(loop_locks).where(loop_locks.c.loop == self.loop))
             conn.execute(insert(loop_locks).values(loop=self.loop, holder=self.token, host=host, pid=pid,
                                                    acquired_at=int(now * 1000), heartbeat_at=int(now * 1000)))
+            if key is not None:
+                keyed = conn.execute(select(loop_cycles.c.number, loop_cycles.c.steps).where(
+                    loop_cycles.c.loop == self.loop, loop_cycles.c.cycle_key == key)).first()
+                if keyed is not None:
+                    conn.execute(update(loop_cycles).where(loop_cycles.c.loop == self.loop,
+                                                           loop_cycles.c.number == keyed.number).values(
+                        status="running", finished_at=None, error=None, host=host, pid=pid))
+                    return int(keyed.number), list(json.loads(keyed.steps))
             number = (conn.execute(select(func.max(loop_cycles.c.number)).where(
                 loop_cycles.c.loop == self.loop)).scalar() or 0) + 1
             conn.execute(insert(loop_cycles).values(loop=self.loop, number=number, trigger=trigger, status="running",
-                                                    started_at=int(now * 1000), steps="[]", host=host, pid=pid))
-            return int(number)
+                                                    started_at=int(now * 1000), steps="[]", host=host, pid=pid,
+                                                    cycle_key=key))
+            return int(number), []
 
-        number = self.store.db.write(write)
+        started = self.store.db.write(write)
         self._beat = threading.Thread(target=self._heartbeat, name=f"shipyard-loop-{self.loop}", daemon=True)
         self._beat.start()
-        return number
+        return started
 
     def record_steps(self, number: int, steps: list[dict[str, Any]]) -> None:
         text = json.dumps(steps, default=str)
@@ -107,14 +128,18 @@ class LoopLock:
         self.store.db.write(write)
 
     def finish(self, number: int, status: str, error: str | None = None) -> None:
-        """Record the outcome and release the lock, in one transaction."""
+        """Record the outcome and release the lock, in one transaction.
+
+        ``running`` is an outcome too: a keyed cycle whose orchestrator has steps left to run stays open.
+        """
         self._stop.set()
         if self._beat is not None:
             self._beat.join()
 
         def write(conn: Connection) -> None:
+            finished = None if status == "running" else int(time.time() * 1000)
             conn.execute(update(loop_cycles).where(loop_cycles.c.loop == self.loop, loop_cycles.c.number == number)
-                         .values(status=status, error=error, finished_at=int(time.time() * 1000)))
+                         .values(status=status, error=error, finished_at=finished))
             conn.execute(delete(loop_locks).where(loop_locks.c.loop == self.loop, loop_locks.c.holder == self.token))
 
         self.store.db.write(write)
@@ -150,7 +175,7 @@ def last_cycle(store: Store, loop: str, *, trigger_prefix: str | None = None) ->
 def _cycle(row: Any) -> Cycle:
     return Cycle(row["loop"], row["number"], row["trigger"], row["status"], row["started_at"] / 1000,
                  row["finished_at"] / 1000 if row["finished_at"] is not None else None, row["error"],
-                 json.loads(row["steps"]), row["host"], row["pid"])
+                 json.loads(row["steps"]), row["host"], row["pid"], row["cycle_key"])
 
 
 def _stale(held: Any, now: float, ttl: float) -> bool:

@@ -3,7 +3,7 @@
 ```yaml
 loops:
   churn-retrain:
-    schedule: "0 2 * * *"                # cron (UTC), or "every 6h"
+    schedule: "0 2 * * *"                # standard cron (UTC; see cron.py), "@daily", or "every 6h"
     triggers:
       - monitor: {deployment: churn, check: drift, level: alert}
       - monitor: {deployment: churn, check: quality, metric: roc_auc, below: 0.75}
@@ -31,6 +31,7 @@ from ..errors import ConfigError
 from ..models.uri import parse_model_uri
 from ..pipeline._yaml import line_of
 from ..pipeline.spec import PIPELINE_FILE, Pipeline
+from .cron import parse_cron
 
 _LOOP_KEYS = {"schedule", "triggers", "cooldown", "min_new_labels", "steps", "on_failure", "desc"}
 _STEP_KEYS = {"repro": None, "register": {"stage", "artifact", "model", "name", "alias", "description"},
@@ -147,7 +148,6 @@ def parse_duration(text: Any, where: str) -> float:
 
 def schedule_trigger(loop: Loop) -> Any:
     """The APScheduler trigger of a loop's schedule (``None`` when it has none)."""
-    from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
     if loop.schedule is None:
@@ -155,7 +155,7 @@ def schedule_trigger(loop: Loop) -> Any:
     seconds = loop.interval_seconds()
     if seconds is not None:
         return IntervalTrigger(seconds=seconds, timezone="UTC")
-    return CronTrigger.from_crontab(loop.schedule, timezone="UTC")
+    return parse_cron(loop.schedule, f"loop '{loop.name}', schedule").trigger()
 
 
 def _loop(name: str, spec: Any, line: int | None, pipeline: Pipeline) -> Loop:
@@ -287,10 +287,4 @@ def _check_schedule(schedule: str, where: str) -> None:
         if parse_duration(match.group(1), where) <= 0:
             raise ConfigError(f"{where}: the interval must be positive.")
         return
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        CronTrigger.from_crontab(schedule, timezone="UTC")
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {schedule!r} is not a valid cron expression ({exc}); use five fields "
-                          "(minute hour day month weekday, e.g. '0 2 * * *') or 'every 6h'.") from None
+    parse_cron(schedule, where)

@@ -203,9 +203,10 @@ stat_cache = Table(
 )
 
 
-# --- loops (migration 0004) -------------------------------------------------------------------------
+# --- loops (migration 0004; cycle_key 0005) ---------------------------------------------------------
 
 # One row per cycle of a loop: what started it, each step's result (runs, versions, decisions) as JSON.
+# ``cycle_key`` names a cycle an orchestrator runs one step at a time (Airflow's run id): unique per loop.
 loop_cycles = Table(
     "loop_cycles",
     metadata,
@@ -220,8 +221,10 @@ loop_cycles = Table(
     Column("steps", Text, nullable=False),
     Column("host", String(250), nullable=True),
     Column("pid", Integer, nullable=True),
+    Column("cycle_key", String(250), nullable=True),
     UniqueConstraint("loop", "number", name="uq_loop_cycles_number"),
     Index("ix_loop_cycles_loop", "loop", "started_at"),
+    Index("ix_loop_cycles_key", "loop", "cycle_key", unique=True),
 )
 
 # Who runs a loop's cycle now; a holder whose heartbeat stopped (a killed scheduler) is taken over.

@@ -27,7 +27,7 @@ def _lines(spec: Path) -> dict[str, int]:
 @pytest.mark.parametrize(("loop", "args", "expected"), [
     ({**GOOD, "schedule": "0 25 * * *"}, ["loop", "run", "nightly"],
      r"Error: shipyard\.yaml line {schedule}, loop 'nightly', schedule: '0 25 \* \* \*' is not a valid cron "
-     r"expression \("),
+     r"expression: the hour field '25': 25 is outside 0-23; use five fields"),
     ({**GOOD, "triggers": [{"monitor": {"deployment": "churn", "check": "drfit"}}]}, ["scheduler", "--poll", "1"],
      r"Error: shipyard\.yaml line {nightly}, loop 'nightly', triggers\[0\]: check 'drfit' is not a monitoring check; "
      r"use one of any, "),

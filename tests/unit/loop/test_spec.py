@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,61 @@ def test_an_unknown_loop_name_lists_the_loops_there_are(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         get_loop(load_pipeline(tmp_path), "churn-retrian")
     assert caught.value.message == "shipyard.yaml has no loop named 'churn-retrian' (it has: churn-retrain)."
+
+
+def test_a_weekday_schedule_loaded_from_the_file_fires_on_monday_after_a_sunday(tmp_path: Path) -> None:
+    (loop,) = loops(tmp_path, """\
+      weekdays:
+        schedule: "0 2 * * 1-5"
+        steps: [{repro: [train]}]
+    """).values()
+    sunday = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    assert schedule_trigger(loop).get_next_fire_time(None, sunday) == datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("schedule", "detail"), [
+    ("61 * * * *", "the minute field '61': 61 is outside 0-59"),
+    ("0 24 * * *", "the hour field '24': 24 is outside 0-23"),
+    ("0 0 0 * *", "the day-of-month field '0': 0 is outside 1-31"),
+    ("0 0 * 13 *", "the month field '13': 13 is outside 1-12"),
+    ("0 0 * * 8", "the day-of-week field '8': 8 is outside 0-7"),
+    ("0 2 * * mon-fir", "the day-of-week field 'mon-fir': 'fir' is not a day of the week (sun-sat, or 0-7 with 0 "
+                        "and 7 for Sunday)"),
+    ("0 2 * jam *", "the month field 'jam': 'jam' is not a month (jan-dec or 1-12)"),
+    ("0 2 * * sunday", "the day-of-week field 'sunday': 'sunday' is not a day of the week"),
+    ("*/0 * * * *", "the minute field '*/0': the step must be 1 or more"),
+    ("5-5 * * * *", "the minute field '5-5': a range whose ends are equal; write 5"),
+    ("0 0 * * sat-tue/2", "the day-of-week field 'sat-tue/2': a range that wraps around cannot take a step"),
+    ("*,5 * * * *", "the minute field '*,5': '*' cannot be part of a list"),
+    ("0 0 L * *", "the day-of-month field 'L': 'L' is not a number"),
+    ("0 0 ? * 1", "the day-of-month field '?': '?' is not a number"),
+    ("0 0 * * 1#2", "the day-of-week field '1#2': '1#2' is not a day of the week"),
+    ("0 0 30 2 *", "it never fires: no month it names has day 30"),
+    ("0 0 31 4,6 *", "it never fires: no month it names has day 31"),
+    ("0 2 * *", "5 fields are needed (minute hour day-of-month month day-of-week), it has 4"),
+    ("0 0 2 * * *", "5 fields are needed (minute hour day-of-month month day-of-week), it has 6"),
+    ("@reboot", "'@reboot' is not a schedule alias (use @hourly, @daily, @midnight, @weekly, @monthly, @yearly "
+                "or @annually)"),
+])
+def test_a_bad_cron_expression_names_the_loop_the_line_and_the_cron_field(tmp_path: Path, schedule: str,
+                                                                          detail: str) -> None:
+    message = refused(tmp_path, f"""\
+      nightly:
+        steps:
+          - repro: [train]
+        schedule: "{schedule}"
+    """)
+    assert message.startswith(f"shipyard.yaml line 15, loop 'nightly', schedule: {schedule!r} is not a valid cron "
+                              f"expression: {detail}"), message
+    assert message.endswith("use five fields (minute hour day-of-month month day-of-week, e.g. '0 2 * * 1-5'), "
+                            "an alias such as '@daily', or 'every 6h'."), message
+
+
+@pytest.mark.parametrize("schedule", ["@daily", "@Weekly", "0 0 * * 7", "30 4 1,15 * mon-fri", "0 0 * * sat-sun"])
+def test_standard_cron_forms_are_accepted(tmp_path: Path, schedule: str) -> None:
+    (loop,) = loops(tmp_path, f"""\
+      nightly:
+        schedule: "{schedule}"
+        steps: [{{repro: [train]}}]
+    """).values()
+    assert schedule_trigger(loop) is not None and loop.interval_seconds() is None
