@@ -102,9 +102,9 @@ def run_in_terminal(*args: str, columns: int, cwd: Path, env: dict[str, str | No
     return Screen(args=args, columns=columns, raw=raw, exit_code=exit_code)
 
 
-def assert_fits(screen: Screen) -> None:
-    """No line is wider than the terminal and no value was cut to an ellipsis."""
-    assert screen.exit_code == 0, screen
+def assert_fits(screen: Screen, *, exit_code: int = 0) -> None:
+    """The command ended as expected, no line is wider than the terminal and no value was cut to an ellipsis."""
+    assert screen.exit_code == exit_code, screen
     too_wide = [line for line in screen.lines if cell_len(line) > screen.columns]
     assert not too_wide, f"{len(too_wide)} lines wider than {screen.columns} columns:\n{screen}"
     assert ELLIPSIS not in screen.text, screen

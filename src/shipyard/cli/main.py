@@ -186,8 +186,9 @@ def demo(
     # One line per step, as promised: soft wrap lets the terminal fold long lines instead of Rich cutting them.
     steps = Console(highlight=False, emoji=False, soft_wrap=True)
     experiment = run_demo(console=steps, rows=rows or None)
-    records = search_run_records(store, experiment=experiment, order_by=["metrics.roc_auc DESC"], max_results=20)
-    _output.console.print(runs_table(records))
+    order = ["metrics.roc_auc DESC"]
+    records = search_run_records(store, experiment=experiment, order_by=order, max_results=20)
+    _output.console.print(runs_table(records, sort=order))  # the table keeps the column it is sorted by
     best = records[0]
     _output.console.print(
         f"Best: [bold]{_output.escape(best['name'])}[/] (run {best['run_id'][:8]}), "
