@@ -30,7 +30,7 @@ def markup_runs() -> MarkupRuns:
 
 
 def test_list_prints_markup_literally(cli: CliInvoker, markup_runs: MarkupRuns) -> None:
-    result = cli("runs", "list")
+    result = cli("runs", "list", "--wide")
     assert result.exit_code == 0, result.output
     for text in ("[bold]x[/]", "[red]", "[b]team[/b]", "[i]adam[/i]"):
         assert text in result.stdout
@@ -58,7 +58,7 @@ def test_compare_and_experiments_print_markup_literally(cli: CliInvoker, markup_
 def test_emoji_codes_in_user_strings_are_printed_literally(cli: CliInvoker) -> None:
     with shipyard.start_run(name="ship it :rocket:") as run:
         shipyard.log_params({"layers": "64:100:10"})
-    for args in (["runs", "list"], ["runs", "show", run.id[:8]]):
+    for args in (["runs", "list", "--wide"], ["runs", "show", run.id[:8]]):
         result = cli(*args)
         assert result.exit_code == 0
         assert "ship it :rocket:" in result.stdout and "64:100:10" in result.stdout

@@ -95,7 +95,7 @@ def test_filters_and_experiments_select_runs(cli: CliInvoker, seeded: Seeded, ar
 
 
 def test_table_shows_child_runs_right_under_their_parent(cli: CliInvoker, seeded: Seeded) -> None:
-    result = cli("runs", "list")
+    result = cli("runs", "list", "--wide")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert "5 runs" in result.stdout

@@ -9,12 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
-# Piped output is read by people in logs and CI too: give it room instead of Rich's 80 columns, and
-# never fold an error message (one line each, as promised).
-_PIPE_WIDTH = 240
-# emoji=False: a run named "ship it :rocket:" must print as typed.
-console = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+# Both consoles are as wide as the terminal, or COLUMNS, or 80 (Rich's rules): tables fit that width
+# (see _table.py). Lines of text are never folded when they go to a pipe or a log (soft_wrap), nor on
+# stderr at all: an error is one line, as promised. emoji=False: "ship it :rocket:" prints as typed.
+console = Console(highlight=False, emoji=False, soft_wrap=not sys.stdout.isatty())
 err_console = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 STATUS_STYLE = {"RUNNING": "cyan", "FINISHED": "green", "FAILED": "red", "KILLED": "yellow"}
@@ -63,17 +63,36 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 def fmt_value(value: Any) -> str:
+    """A value for people: numbers to 6 significant digits (never 17 decimals), whole numbers as integers,
+    lists (and numpy arrays) item by item, ``-`` for nothing."""
     if value is None:
         return "-"
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy scalars and arrays
+        value = value.tolist()
     if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        return f"{value:.6g}"
+        return fmt_number(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt_value(item) for item in value) + "]"
     return str(value)
+
+
+def fmt_number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"
 
 
 def fmt_status(status: str) -> str:
     return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def status_text(status: str) -> Text:
+    """A run status as a styled table cell."""
+    return Text(status, style=STATUS_STYLE.get(status, "white"))
 
 
 def escape(text: Any) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from . import _output
 from ._store import project_root
+from ._table import COLUMNS_OPTION, WIDE_OPTION, ColumnChoice, column_choice
 
 if TYPE_CHECKING:  # pipeline.diff imports YAML and the pipeline spec: only the diff commands need them
     from ..pipeline.diff import Change
@@ -199,25 +199,27 @@ def gc_command(
                           f"{result.kept:,} kept.")
 
 
-def _diff_table(changes: list[Change], json_output: bool) -> None:
+def _diff_table(changes: list[Change], json_output: bool, choice: ColumnChoice) -> None:
+    from ._table import Column, FittedTable, show
+
     if json_output:
         _output.print_json([change.to_dict() for change in changes])
         return
     if not changes:
         _output.console.print("No differences.")
         return
-    table = Table("File", "Key", "Old", "New", "Change")
-    for change in changes:
-        delta = f"{change.delta:+.6g}" if change.delta is not None else ""
-        table.add_row(*(_output.escape(str(value)) for value in (change.source, change.key, change.old, change.new)),
-                      delta)
-    _output.console.print(table)
+    rows = [(change.source, change.key, _output.fmt_value(change.old), _output.fmt_value(change.new),
+             f"{change.delta:+.6g}" if change.delta is not None else "") for change in changes]
+    show(FittedTable([Column("File", 2), Column("Key"), Column("Old"), Column("New"),
+                      Column("Change", 1, justify="right")], rows, choice=choice))
 
 
 @params_app.command("diff")
 def params_diff_command(
     revision: str = typer.Argument("HEAD", help="Git revision to compare with."),
     all_keys: bool = typer.Option(False, "--all", help="Show unchanged keys too."),
+    columns: str | None = COLUMNS_OPTION,
+    wide: bool = WIDE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Compare params.yaml in the workspace with a git revision.
@@ -226,13 +228,16 @@ def params_diff_command(
     """
     from ..pipeline.diff import params_diff
 
-    _diff_table(params_diff(project_root(), revision, all_keys=all_keys), json_output)
+    choice = column_choice(columns, wide)
+    _diff_table(params_diff(project_root(), revision, all_keys=all_keys), json_output, choice)
 
 
 @metrics_app.command("diff")
 def metrics_diff_command(
     revision: str = typer.Argument("HEAD", help="Git revision to compare with."),
     all_keys: bool = typer.Option(False, "--all", help="Show unchanged keys too."),
+    columns: str | None = COLUMNS_OPTION,
+    wide: bool = WIDE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Compare the pipeline's metrics files in the workspace with a git revision.
@@ -241,4 +246,5 @@ def metrics_diff_command(
     """
     from ..pipeline.diff import metrics_diff
 
-    _diff_table(metrics_diff(project_root(), revision, all_keys=all_keys), json_output)
+    choice = column_choice(columns, wide)
+    _diff_table(metrics_diff(project_root(), revision, all_keys=all_keys), json_output, choice)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from . import _output
 from ._store import existing_store
+from ._table import COLUMNS_OPTION, WIDE_OPTION, Column, FittedTable, column_choice, show
 
 app = typer.Typer(help="List experiments.\n\nExample: shipyard experiments list --json", no_args_is_help=True)
 
 
 @app.command("list")
-def list_command(json_output: bool = typer.Option(False, "--json", help="Print JSON (see docs/cli-json.md).")) -> None:
+def list_command(
+    columns: str | None = COLUMNS_OPTION,
+    wide: bool = WIDE_OPTION,
+    json_output: bool = typer.Option(False, "--json", help="Print JSON (see docs/cli-json.md)."),
+) -> None:
     """List experiments with their run counts.
 
     Example: shipyard experiments list --json
@@ -21,6 +25,7 @@ def list_command(json_output: bool = typer.Option(False, "--json", help="Print J
 
     from ..tracking.experiments import list_experiments
 
+    choice = column_choice(columns, wide)
     found = list_experiments(existing_store())
     if json_output:
         _output.print_json([
@@ -32,8 +37,7 @@ def list_command(json_output: bool = typer.Option(False, "--json", help="Print J
     if not found:
         _output.console.print("No experiments yet.")
         return
-    table = Table("Experiment", "Runs", "Created")
-    for exp in found:
-        created = datetime.fromtimestamp(exp.created_at_ms / 1000, tz=UTC)
-        table.add_row(_output.escape(exp.name), str(exp.run_count), _output.fmt_time(created))
-    _output.console.print(table)
+    rows = [(exp.name, str(exp.run_count), _output.fmt_time(datetime.fromtimestamp(exp.created_at_ms / 1000, tz=UTC)))
+            for exp in found]
+    show(FittedTable([Column("Experiment"), Column("Runs", 1, justify="right"), Column("Created", 2)], rows,
+                     choice=choice))

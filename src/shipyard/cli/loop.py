@@ -9,6 +9,7 @@ import typer
 
 from . import _output
 from ._store import writable_store
+from ._table import COLUMNS_OPTION, WIDE_OPTION, column_choice
 
 app = typer.Typer(help="Continuous improvement loops: retrain, compare with the champion, promote when better.",
                   no_args_is_help=True)
@@ -57,7 +58,11 @@ def run_command(
 
 
 @app.command("list")
-def list_command(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def list_command(
+    columns: str | None = COLUMNS_OPTION,
+    wide: bool = WIDE_OPTION,
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Loops with their schedule, next run, triggers, and the last cycle's outcome and duration.
 
     Example: shipyard loop list
@@ -67,6 +72,7 @@ def list_command(json_output: bool = typer.Option(False, "--json", help="Print J
     from ..loop.spec import load_loops
     from ..pipeline.spec import load_pipeline
 
+    choice = column_choice(columns, wide)
     pipeline = load_pipeline()
     store = writable_store()
     rows: list[dict[str, Any]] = []
@@ -84,17 +90,18 @@ def list_command(json_output: bool = typer.Option(False, "--json", help="Print J
     if not rows:
         _output.console.print("No loops in shipyard.yaml; add one under loops: (docs/loop.md).")
         return
-    from rich.table import Table
+    from ._table import Column, FittedTable, show
 
-    table = Table("loop", "schedule", "next run (UTC)", "triggers", "last cycle", "duration")
+    cells = []
     for row in rows:
         last = row["last"]
         outcome = f"#{last['number']} {last['status']} {last['started_at']}" if last else "-"
         duration = f"{last['duration_s']:.1f}s" if last and last["duration_s"] is not None else "-"
-        table.add_row(_output.escape(row["loop"]), _output.escape(row["schedule"] or "-"),
-                      (row["next_run"] or "-")[:19], _output.escape("; ".join(row["triggers"]) or "-"),
-                      _output.escape(outcome), duration)
-    _output.console.print(table)
+        cells.append((row["loop"], row["schedule"] or "-", (row["next_run"] or "-")[:19],
+                      "; ".join(row["triggers"]) or "-", outcome, duration))
+    show(FittedTable([Column("loop"), Column("schedule", 1), Column("next run (UTC)", 2),
+                      Column("triggers", 4, wrap=True), Column("last cycle", 1, wrap=True), Column("duration", 3)],
+                     cells, choice=choice))
 
 
 @app.command("history")

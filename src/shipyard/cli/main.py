@@ -192,9 +192,9 @@ def demo(
         writable_store()  # --store applies to this process before the demo looks for the current store
     made = run_demo(console=steps, rows=rows or None, own_store=not store_was_chosen())
     store = writable_store()
-    records = search_run_records(store, experiment=made.experiment, order_by=["metrics.roc_auc DESC"],
-                                 max_results=20)
-    _output.console.print(runs_table(records))
+    order = ["metrics.roc_auc DESC"]
+    records = search_run_records(store, experiment=made.experiment, order_by=order, max_results=20)
+    _output.console.print(runs_table(records, sort=order))  # the table keeps the column it is sorted by
     evaluations = sorted((record for record in records if record["name"] == "evaluate"),
                          key=lambda record: record["start_time"])
     best = records[0]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from . import _output
 from ._store import existing_store
+from ._table import COLUMNS_OPTION, WIDE_OPTION, Column, FittedTable, column_choice, show
 
 app = typer.Typer(help="Registered models: versions, aliases, promotion.\n\nExample: shipyard models show churn",
                   no_args_is_help=True)
@@ -18,13 +19,18 @@ TRUST_HELP = "A type the model package lists as unknown to trust (repeatable); s
 
 
 @app.command("list")
-def list_command(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def list_command(
+    columns: str | None = COLUMNS_OPTION,
+    wide: bool = WIDE_OPTION,
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """List registered models with their latest version and aliases.
 
     Example: shipyard models list
     """
     from ..models.registry import list_models
 
+    choice = column_choice(columns, wide)
     models = list_models(existing_store())
     if json_output:
         _output.print_json(models)
@@ -32,17 +38,18 @@ def list_command(json_output: bool = typer.Option(False, "--json", help="Print J
     if not models:
         _output.console.print("No registered models yet; register one with shipyard.register_model().")
         return
-    table = Table("Model", "Latest", "Aliases", "Updated")
-    for model in models:
-        aliases = ", ".join(f"{alias}→v{version}" for alias, version in sorted(model["aliases"].items()))
-        table.add_row(_output.escape(model["name"]), f"v{model['latest_version']}", _output.escape(aliases or "-"),
-                      model["updated_at"][:19].replace("T", " "))
-    _output.console.print(table)
+    rows = [(model["name"], f"v{model['latest_version']}",
+             ", ".join(f"{alias}→v{version}" for alias, version in sorted(model["aliases"].items())) or "-",
+             model["updated_at"][:19].replace("T", " ")) for model in models]
+    show(FittedTable([Column("Model"), Column("Latest"), Column("Aliases", 1, wrap=True), Column("Updated", 2)],
+                     rows, choice=choice))
 
 
 @app.command("show")
 def show_command(
     target: str = typer.Argument(..., help="NAME for all versions, or NAME/VERSION for one."),
+    columns: str | None = COLUMNS_OPTION,
+    wide: bool = WIDE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a model's versions (with aliases, metrics and lineage), or one version in detail.
@@ -53,6 +60,7 @@ def show_command(
     from ..models import registry
     from ..models.lineage import lineage
 
+    choice = column_choice(columns, wide)
     store = existing_store()
     name, _, version_text = target.partition("/")
     if version_text and not version_text.isdigit():
@@ -63,22 +71,22 @@ def show_command(
     if json_output:
         _output.print_json({"name": name, "versions": details})
         return
-    esc = _output.escape
-    table = Table("Version", "Aliases", "Run", "Commit", "Metrics", "Training data", "Created",
-                  title=f"Model {esc(name)}", title_justify="left")
+    rows = []
     for chain in details:
         model_version = chain["model_version"]
         git = chain.get("git") or {}
         commit = (git.get("commit") or "-")[:8] + ("*" if git.get("dirty") else "") if git else "-"
         metrics = ", ".join(f"{key}={_output.fmt_value(value)}" for key, value in list(chain["metrics"].items())[:4])
         data = chain.get("training_data") or {}
-        table.add_row(
-            f"v{model_version['version']}", esc(", ".join(model_version["aliases"]) or "-"),
-            f"{chain['run']['run_id'][:8]} {esc(chain['run']['name'])}", commit, esc(metrics or "-"),
+        rows.append((
+            f"v{model_version['version']}", ", ".join(model_version["aliases"]) or "-",
+            f"{chain['run']['run_id'][:8]} {chain['run']['name']}", commit, metrics or "-",
             f"{data.get('hash', '-')[:12]} ({data.get('rows', '?')} rows)" if data else "-",
             model_version["created_at"][:19].replace("T", " "),
-        )
-    _output.console.print(table)
+        ))
+    table_columns = [Column("Version"), Column("Aliases", 1, wrap=True), Column("Run", 3), Column("Commit", 5),
+                Column("Metrics", 2, wrap=True), Column("Training data", 6), Column("Created", 4)]
+    show(FittedTable(table_columns, rows, choice=choice, title=f"Model {name}"))
 
 
 @app.command("alias")
@@ -103,6 +111,8 @@ def alias_command(
 @app.command("history")
 def history_command(
     name: str = typer.Argument(..., help="Registered model name."),
+    columns: str | None = COLUMNS_OPTION,
+    wide: bool = WIDE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """The audit log: every alias move and promotion decision, with scores.
@@ -111,17 +121,17 @@ def history_command(
     """
     from ..models import registry
 
+    choice = column_choice(columns, wide)
     events = registry.alias_history(existing_store(), name)
     if json_output:
         _output.print_json([event.to_dict() for event in events])
         return
-    table = Table("When", "Alias", "Action", "From", "To", "Who", "Why")
-    for event in events:
-        style = {"promoted": "green", "held_back": "yellow", "delete": "red"}.get(event.action, "white")
-        table.add_row(_output.fmt_time(event.at), _output.escape(event.alias), f"[{style}]{event.action}[/]",
-                      _version(event.from_version), _version(event.to_version), _output.escape(event.actor or "-"),
-                      _output.escape(event.reason or "-"))
-    _output.console.print(table)
+    styles = {"promoted": "green", "held_back": "yellow", "delete": "red"}
+    rows = [(_output.fmt_time(event.at), event.alias, Text(event.action, style=styles.get(event.action, "white")),
+             _version(event.from_version), _version(event.to_version), event.actor or "-", event.reason or "-")
+            for event in events]
+    show(FittedTable([Column("When"), Column("Alias", 1), Column("Action"), Column("From", 3), Column("To", 1),
+                      Column("Who", 4), Column("Why", 2, wrap=True)], rows, choice=choice))
 
 
 @app.command("promote")
@@ -183,13 +193,12 @@ def export_onnx_command(
         if json_output:
             _output.print_json({"verified": False, "message": exc.message, "mismatches": exc.mismatches})
         else:
-            table = Table("Row", "Python", "ONNX", "Max |diff|", "Input", title="Rows where the models disagree",
-                          title_justify="left")
-            for row in exc.mismatches[:20]:
-                shown = ", ".join(f"{key}={value}" for key, value in list(row["input"].items())[:6])
-                table.add_row(str(row["row"]), str(row["python_label"]), str(row["onnx_label"]),
-                              f"{row['max_abs_diff']:.3g}", _output.escape(shown))
-            _output.console.print(table)
+            rows = [(str(row["row"]), str(row["python_label"]), str(row["onnx_label"]), f"{row['max_abs_diff']:.3g}",
+                     ", ".join(f"{key}={_output.fmt_value(value)}" for key, value in list(row["input"].items())[:6]))
+                    for row in exc.mismatches[:20]]
+            show(FittedTable([Column("Row"), Column("Python"), Column("ONNX"), Column("Max |diff|"),
+                              Column("Input", 1, wrap=True)], rows, title="Rows where the models disagree",
+                             flags=["--json"]))
         raise
     if json_output:
         _output.print_json({"verified": True, **report.to_dict()})

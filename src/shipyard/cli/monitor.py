@@ -13,6 +13,7 @@ import typer
 
 from . import _output
 from ._store import existing_store
+from ._table import COLUMNS_OPTION, WIDE_OPTION, ColumnChoice, column_choice
 
 app = typer.Typer(help="Monitoring: drift, response distribution, volume, latency, quality and A/B from the "
                   "prediction log.", no_args_is_help=True)
@@ -35,6 +36,8 @@ def check_command(
     notify: str | None = typer.Option(None, "--notify", help="POST the result as JSON to this webhook URL when "
                                       "something is out of line."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON (docs/monitoring.md)."),
+    columns: str | None = COLUMNS_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Run every check on a deployment's logged traffic and print what is out of line.
 
@@ -43,10 +46,11 @@ def check_command(
     from ..monitoring.config import load_thresholds
     from ..monitoring.monitor import monitor
 
+    choice = column_choice(columns, wide)
     store = existing_store()
     result = monitor(deployment, since=since, start=start, end=end, reference=reference,
                      thresholds=load_thresholds(config), store=store)
-    _finish(result, json_output=json_output, strict=strict, notify=notify)
+    _finish(result, json_output=json_output, strict=strict, notify=notify, choice=choice)
 
 
 @app.command("report")
@@ -83,6 +87,8 @@ def compare_command(
     config: Path | None = _CONFIG,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings (alerts always exit 3)."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    columns: str | None = COLUMNS_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Compare two data files column by column (drift, missing values, new categories, range), no server needed.
 
@@ -94,36 +100,38 @@ def compare_command(
     from ..monitoring.compare import compare_files
     from ..monitoring.config import load_thresholds
 
+    choice = column_choice(columns, wide)
     result = compare_files(reference, current, thresholds=load_thresholds(config))
-    _finish(result, json_output=json_output, strict=strict, notify=None)
+    _finish(result, json_output=json_output, strict=strict, notify=None, choice=choice)
 
 
-def _finish(result: Any, *, json_output: bool, strict: bool, notify: str | None) -> None:
+def _finish(result: Any, *, json_output: bool, strict: bool, notify: str | None, choice: ColumnChoice) -> None:
     if notify and result.verdict != "ok":
         _post(notify, {**result.to_dict(), "summary": result.summary()})
     if json_output:
         _output.print_json(result.to_dict())
     else:
-        _print_table(result)
+        _print_table(result, choice)
     if result.verdict == "alert":
         raise typer.Exit(3)
     if result.verdict == "warn" and strict:
         raise typer.Exit(1)
 
 
-def _print_table(result: Any) -> None:
-    from rich.table import Table
+def _print_table(result: Any, choice: ColumnChoice) -> None:
+    from rich.text import Text
+
+    from ._table import Column, FittedTable, show
 
     _output.console.print(f"{_badge(result.verdict)}: {_output.escape(result.summary(status=False))}")
     failing = [item for item in result.results if item.status != "ok"]
     if not failing:
         return
-    table = Table("status", "check", "feature", "statistic", "value", "message")
-    for item in sorted(failing, key=lambda item: item.status != "alert"):
-        value = "" if item.value is None else f"{item.value:.4g}"
-        table.add_row(_badge(item.status), item.check, _output.escape(item.feature or "-"),
-                      item.statistic or "-", value, _output.escape(item.message))
-    _output.console.print(table)
+    rows = [(Text.from_markup(_badge(item.status)), item.check, item.feature or "-", item.statistic or "-",
+             "" if item.value is None else f"{item.value:.4g}", item.message)
+            for item in sorted(failing, key=lambda item: item.status != "alert")]
+    show(FittedTable([Column("status"), Column("check"), Column("feature", 1), Column("statistic", 3),
+                      Column("value", 2), Column("message", 1, wrap=True)], rows, choice=choice))
 
 
 def _badge(status: str) -> str:

@@ -6,9 +6,10 @@ import sys
 from collections import Counter
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from . import _output
+from ._table import COLUMNS_OPTION, WIDE_OPTION, Column, FittedTable, column_choice, show
 
 
 def repro_command(
@@ -62,7 +63,11 @@ def repro_command(
                           f"{counts['skipped']} up to date.")
 
 
-def status_command(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def status_command(
+    columns: str | None = COLUMNS_OPTION,
+    wide: bool = WIDE_OPTION,
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Show, per stage and per tracked data path, whether it is up to date and, if not, every reason why.
 
     Example: shipyard status
@@ -72,6 +77,7 @@ def status_command(json_output: bool = typer.Option(False, "--json", help="Print
     from ..pipeline.status_memo import fingerprint, forget, remember
     from ._store import project_root, writable_store
 
+    choice = column_choice(columns, wide)
     writable_store()
     root = project_root()
     watched = watched_paths(root)
@@ -92,14 +98,13 @@ def status_command(json_output: bool = typer.Option(False, "--json", help="Print
         _output.print_json(payload)
         return
     styles = {"up to date": "green", "stale": "yellow", "restorable": "cyan"}
-    for title, statuses in (("Stage", stages), ("Data", data)):
-        if not statuses:
-            continue
-        table = Table(title, "State", "Why")
-        for status in statuses:
-            table.add_row(_output.escape(status.name), f"[{styles[status.state]}]{status.state}[/]",
-                          _output.escape("; ".join(status.reasons) or "-"))
-        _output.console.print(table)
+    tables = [FittedTable([Column(title, pinned=True), Column("State"), Column("Why", 1, wrap=True)],
+                          [(status.name, Text(status.state, style=styles[status.state]),
+                            "; ".join(status.reasons) or "-") for status in statuses],
+                          choice=choice, other_names={"stage", "data"})
+              for title, statuses in (("Stage", stages), ("Data", data)) if statuses]
+    for table in tables:
+        show(table)
     if not stages and not data:
         _output.console.print("Nothing to report: no shipyard.yaml stages and no data added.")
 

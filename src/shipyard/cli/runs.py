@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from . import _output
 from ._store import existing_store
+from ._table import COLUMNS_OPTION, WIDE_OPTION, Column, ColumnChoice, FittedTable, column_choice, show
 
 app = typer.Typer(help="List, show and compare runs.\n\nExample: shipyard runs list -e churn --sort -metrics.auc",
                   no_args_is_help=True)
-
-_MAX_METRIC_COLUMNS = 6
-_MAX_PARAM_COLUMNS = 4
-
 
 @app.command("list")
 def list_command(
@@ -25,15 +23,18 @@ def list_command(
         [], "--sort", "-s", help="Order, e.g. 'metrics.auc DESC' or -metrics.auc (repeatable). Newest first by default."
     ),
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="At most this many runs."),
+    columns: str | None = COLUMNS_OPTION,
+    wide: bool = WIDE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="Print JSON (see docs/cli-json.md)."),
 ) -> None:
-    """List runs with their status, duration, commit, metrics and params.
+    """List runs with their status, metrics and params; the columns that fit, sorted and filtered ones first.
 
     Example: shipyard runs list -e churn -f "metrics.auc > 0.8" -s -metrics.auc -n 10
     """
     from ..tracking.search import search_run_records
 
-    orders = [f"{text[1:]} DESC" if text.startswith("-") else text for text in sort]
+    choice = column_choice(columns, wide)
+    orders = [_order(text) for text in sort]
     records = search_run_records(existing_store(), experiment=experiment or None, filter=filter or None,
                                  order_by=orders, max_results=limit)
     if json_output:
@@ -42,33 +43,81 @@ def list_command(
     if not records:
         _output.console.print("No runs match." if filter or experiment else "No runs yet.")
         return
-    _output.console.print(runs_table(records))
+    show(runs_table(records, sort=orders, filter=filter, choice=choice))
 
 
-def runs_table(records: list[dict[str, Any]]) -> Table:
-    """The runs table shared by ``runs list`` and the demo."""
-    metric_keys = sorted({key for record in records for key in record["metrics"]})
-    param_keys = sorted({key for record in records for key in record["params"]})
-    shown_metrics, shown_params = metric_keys[:_MAX_METRIC_COLUMNS], param_keys[:_MAX_PARAM_COLUMNS]
-    hidden = (len(metric_keys) - len(shown_metrics)) + (len(param_keys) - len(shown_params))
-    caption = f"{len(records)} run{'s' if len(records) != 1 else ''}"
-    table = Table(caption=caption + (f"; {hidden} more columns in --json" if hidden else ""))
-    for header in ("Run", "Name", "Experiment", "Status", "Started", "Duration", "Commit"):
-        table.add_column(header, no_wrap=header in ("Run", "Started"))
-    for key in shown_metrics:
-        table.add_column(_output.escape(key), justify="right", style="bold")
-    for key in shown_params:
-        table.add_column(_output.escape(key), style="dim")
+# The run columns in display order with their priorities (0: always shown): id, name, status, then what the
+# runs are sorted or filtered by (_FOCUS), the other metrics, where and when they ran, and the params last.
+_RUN_COLUMNS = {"Run": 0, "Name": 0, "Experiment": 4, "Status": 1, "Started": 5, "Duration": 6, "Commit": 7}
+_FOCUS, _METRICS, _PARAMS = 2, 3, 8
+_ATTRIBUTE_HEADERS = {"run_id": "Run", "name": "Name", "experiment": "Experiment", "status": "Status",
+                      "start_time": "Started", "end_time": "Duration", "duration": "Duration", "git_commit": "Commit"}
+
+
+def runs_table(records: list[dict[str, Any]], *, sort: Sequence[str] = (), filter: str | None = None,
+               choice: ColumnChoice = ColumnChoice()) -> FittedTable:
+    """The runs table shared by ``runs list`` and the demo, fitted to the width it is printed at.
+
+    ``sort`` (orders as ``search_run_records`` takes them, e.g. ``"metrics.roc_auc DESC"`` or
+    ``"-metrics.roc_auc"``) and ``filter`` name the metrics, params and attributes the reader is looking
+    at: those columns come right after id, name and status, so a table sorted by a metric always shows it.
+    """
+    focus = _focus([_order(text) for text in sort], filter)
+    metric_keys = _keys(records, "metrics", focus)
+    param_keys = _keys(records, "params", focus)
+    focused = {_ATTRIBUTE_HEADERS.get(key) for key in focus.get("attributes", ())}
+    columns = [Column(header, min(priority, _FOCUS) if header in focused else priority)
+               for header, priority in _RUN_COLUMNS.items()]
+    columns += [Column(key, _FOCUS if key in focus.get("metrics", ()) else _METRICS, justify="right", style="bold",
+                       aliases=(f"metrics.{key}",)) for key in metric_keys]
+    columns += [Column(key, _FOCUS if key in focus.get("params", ()) else _PARAMS, style="dim",
+                       aliases=(f"params.{key}",)) for key in param_keys]
+    rows = []
     for record, depth in _under_parents(records):
         commit = record["git_commit"][:8] + ("*" if record["git_dirty"] else "") if record["git_commit"] else "-"
-        name = ("  " * (depth - 1) + "└ " if depth else "") + _output.escape(record["name"])
-        table.add_row(
-            record["run_id"][:8], name, _output.escape(record["experiment"]), _output.fmt_status(record["status"]),
-            _output.fmt_time(record["start_time"]), _output.fmt_duration(record["duration_s"]), commit,
-            *[_output.fmt_value(record["metrics"].get(key)) for key in shown_metrics],
-            *[_output.escape(_output.fmt_value(record["params"].get(key))) for key in shown_params],
-        )
-    return table
+        rows.append((
+            record["run_id"][:8], ("  " * (depth - 1) + "└ " if depth else "") + record["name"], record["experiment"],
+            _output.status_text(record["status"]), _output.fmt_time(record["start_time"]),
+            _output.fmt_duration(record["duration_s"]), commit,
+            *[_output.fmt_value(record["metrics"].get(key)) for key in metric_keys],
+            *[_output.fmt_value(record["params"].get(key)) for key in param_keys],
+        ))
+    caption = f"{len(records)} run{'s' if len(records) != 1 else ''}"
+    return FittedTable(columns, rows, choice=choice, caption=caption)
+
+
+def _order(text: str) -> str:
+    """``-metrics.auc`` is short for ``metrics.auc DESC``."""
+    return f"{text[1:]} DESC" if text.startswith("-") else text
+
+
+def _focus(orders: list[str], filter: str | None) -> dict[str, list[str]]:
+    """The keys the orders and the filter use, by kind (metrics, params, tags, attributes), in order."""
+    from ..tracking.filters import Comparison, Node, parse_filter, parse_order_by
+
+    fields = [parse_order_by(text)[0] for text in orders]
+
+    def visit(node: Node | None) -> None:
+        if isinstance(node, Comparison):
+            fields.append(node.field)
+        elif node is not None:
+            for item in node.items:
+                visit(item)
+
+    visit(parse_filter(filter) if filter else None)
+    focus: dict[str, list[str]] = {}
+    for field in fields:
+        focus.setdefault(field.kind, [])
+        if field.key not in focus[field.kind]:
+            focus[field.kind].append(field.key)
+    return focus
+
+
+def _keys(records: list[dict[str, Any]], section: str, focus: dict[str, list[str]]) -> list[str]:
+    """The keys of a section the records have: those in focus first, in their order, then alphabetical."""
+    present = {key for record in records for key in record[section]}
+    first = [key for key in focus.get(section, ()) if key in present]
+    return first + sorted(present - set(first))
 
 
 def _under_parents(records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
@@ -134,17 +183,14 @@ def show_command(
     for title, values, numeric in (("Params", run.params, False), ("Metrics", run.metrics, True),
                                    ("Tags", run.tags, False)):
         if values:
-            table = Table(title=title, title_justify="left", show_header=False)
-            table.add_column("key", style="bold")
-            table.add_column("value", justify="right" if numeric else "left")
-            for key, value in values.items():
-                table.add_row(esc(key), esc(_output.fmt_value(value)))
-            _output.console.print(table)
+            show(FittedTable([Column("key", pinned=True, style="bold"),
+                              Column("value", justify="right" if numeric else "left", wrap=True)],
+                             [(key, _output.fmt_value(value)) for key, value in values.items()],
+                             title=title, show_header=False, flags=["--json"]))
     if run.artifacts:
-        table = Table("Artifact", "Size", "Hash", title="Artifacts", title_justify="left")
-        for item in run.artifacts:
-            table.add_row(esc(item["path"]), f"{item['size']:,}", item["hash"][:12])
-        _output.console.print(table)
+        show(FittedTable([Column("Artifact", wrap=True), Column("Size", 1, justify="right"), Column("Hash", 2)],
+                         [(item["path"], f"{item['size']:,}", item["hash"][:12]) for item in run.artifacts],
+                         title="Artifacts", flags=["--json"]))
 
 
 @app.command("compare")
@@ -152,14 +198,20 @@ def compare_command(
     run_ids: list[str] = typer.Argument(..., help="Two or more run ids (unique prefixes are enough)."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON (see docs/cli-json.md)."),
     only_diff: bool = typer.Option(False, "--only-diff", help="Show only the params and metrics that differ."),
+    columns: str | None = typer.Option(None, "--columns", metavar="A,B,C",
+                                       help="Show these runs' columns in this order (run names or 8-digit ids)."),
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Compare runs side by side: params and metrics, differences highlighted.
+
+    A run that does not fit the terminal's width is left out whole and named below the table.
 
     Example: shipyard runs compare 3f2a 9b1c
     """
     from ..errors import ValidationError
     from ..tracking.runs import Run, get_run
 
+    choice = column_choice(columns, wide)
     store = existing_store()
     found: list[Run] = []
     for run_id in run_ids:
@@ -179,17 +231,22 @@ def compare_command(
                                       "status": run.status} for run in found],
                             **sections, "differences": differences})
         return
-    table = Table("", *[f"{_output.escape(run.name)}\n[dim]{run.id[:8]}[/]" for run in found])
-    for name, rows in sections.items():
-        table.add_row(f"[bold underline]{name}[/]", *[""] * len(found))
-        for key, row in rows.items():
+    # One column per run, the first two always shown; a long name folds in its header, values never do.
+    table_columns = [Column("key", pinned=True, label=Text(""))] + [
+        Column(run.id[:8], 0 if position < 2 else 1, wrap=True, min_width=16, aliases=(run.name,),
+               label=Text.assemble(run.name, "\n", (run.id[:8], "dim")))
+        for position, run in enumerate(found)]
+    rows: list[list[str | Text]] = []
+    for name, section in sections.items():
+        rows.append([Text(name, style="bold underline"), *[""] * len(found)])
+        for key, row in section.items():
             differs = key in differences[name]
             if only_diff and not differs:
                 continue
             style = "bold yellow" if differs else "dim"
-            table.add_row(f"[{style}]{_output.escape(key)}[/]",
-                          *[f"[{style}]{_output.escape(_output.fmt_value(value))}[/]" for value in row.values()])
-    _output.console.print(table)
+            rows.append([Text(key, style=style), *[Text(_output.fmt_value(value), style=style)
+                                                   for value in row.values()]])
+    show(FittedTable(table_columns, rows, choice=choice, hidden_noun="run"))
     total = sum(len(keys) for keys in differences.values())
     _output.console.print(f"{total} of {sum(len(rows) for rows in sections.values())} values differ "
                           "(highlighted).")

@@ -8,6 +8,7 @@ import typer
 
 from . import _output
 from ._store import existing_store
+from ._table import COLUMNS_OPTION, WIDE_OPTION, column_choice
 
 
 def serve_command(
@@ -90,6 +91,8 @@ def predictions_command(
     deployment: str | None = typer.Argument(None, help="Deployment name (default: all)."),
     since: str | None = typer.Option("24h", "--since", help="A duration (30m, 24h, 7d) or an ISO time."),
     limit: int = typer.Option(20, "--limit", min=0, help="Rows to show (newest last; 0 = all)."),
+    columns: str | None = COLUMNS_OPTION,
+    wide: bool = WIDE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="Print JSON records."),
 ) -> None:
     """Show the prediction log of a deployment.
@@ -98,12 +101,12 @@ def predictions_command(
     """
     from ..serving.predlog import prediction_log
 
+    choice = column_choice(columns, wide)
     existing_store()
     frame = prediction_log(deployment, since=since)
     if limit:
         frame = frame.tail(limit)
-    columns = [name for name in ("timestamp", "request_id", "deployment", "variant", "shadow", "model_version",
-                                 "prediction", "latency_ms") if name in frame.columns]
+    shown = [name for name in _PREDICTION_COLUMNS if name in frame.columns]
     if json_output:  # through pandas' JSON writer: arrays (probabilities) and timestamps become plain JSON
         import json
 
@@ -112,9 +115,20 @@ def predictions_command(
     if not len(frame):
         _output.console.print("No predictions logged in that range.")
         return
-    from rich.table import Table
+    from ._table import Column, FittedTable, show
 
-    table = Table(*columns)
-    for record in frame[columns].itertuples(index=False):
-        table.add_row(*(_output.escape(str(value)) for value in record))
-    _output.console.print(table)
+    def cell(name: str, value: object) -> str:
+        if name == "timestamp":  # UTC, as --since and --from take it; to the second, like every table here
+            return str(value.strftime("%Y-%m-%d %H:%M:%S")) if hasattr(value, "strftime") else str(value)
+        return _output.fmt_value(value)
+
+    rows = [tuple(cell(name, value) for name, value in zip(shown, record, strict=True))
+            for record in frame[shown].itertuples(index=False)]
+    show(FittedTable([Column("timestamp (UTC)" if name == "timestamp" else name, _PREDICTION_COLUMNS[name],
+                             justify="right" if name == "latency_ms" else "left") for name in shown],
+                     rows, choice=choice))
+
+
+# The prediction log's columns a table shows, by priority (0: always): which request, what it answered, when.
+_PREDICTION_COLUMNS = {"timestamp": 1, "request_id": 0, "deployment": 5, "variant": 3, "shadow": 6,
+                       "model_version": 4, "prediction": 0, "latency_ms": 2, "probabilities": 7}
