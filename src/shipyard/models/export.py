@@ -43,6 +43,7 @@ from .package import MANIFEST, read_manifest
 from .registry import ModelVersion, resolve
 
 ONNX_TAG_PREFIX = "onnx."
+Rows = list[tuple[Table, list[dict[str, Any]]]]  # table -> its rows to copy, in foreign-key order
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def _package_objects(store: Store, package: Package) -> dict[str, str]:
     return found
 
 
-def _rows(conn: Connection, packages: list[Package], artifact_paths: dict[str, set[str]]) -> list[tuple[Table, list]]:
+def _rows(conn: Connection, packages: list[Package], artifact_paths: dict[str, set[str]]) -> Rows:
     """Every row the exported store needs, table by table, in an order that satisfies the foreign keys."""
     run_rows = _runs_with_ancestors(conn, set(artifact_paths))
     run_ids = [row["id"] for row in run_rows]
@@ -216,7 +217,7 @@ def _select(conn: Connection, table: Table, condition: Any) -> list[dict[str, An
     return [dict(row) for row in conn.execute(select(table).where(condition)).mappings().all()]
 
 
-def _insert(conn: Connection, rows: list[tuple[Table, list]]) -> None:
+def _insert(conn: Connection, rows: Rows) -> None:
     for table, values in rows:
         if values:
             conn.execute(insert(table), values)

@@ -78,8 +78,12 @@ def write_dockerfile(store: Store, config: ServingConfig, output: Path, *, model
     if folder.exists() and not (folder / _README).is_file():
         raise ConflictError(f"{folder} exists and was not written by `shipyard dockerfile`; move it away or choose "
                             "another Dockerfile name with -o.")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=output.parent))
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=output.parent))
+    except OSError as exc:
+        raise ConfigError(f"Cannot write into {output.parent} ({exc.strerror}); choose another place with -o.") \
+            from None
     staging.chmod(0o755)  # mkdtemp's 0700 would make the folder private to its writer
     try:
         built = shipyard_wheel(staging, given=wheel)
