@@ -55,6 +55,7 @@ def _check_record(archive: zipfile.ZipFile) -> None:
         assert digest == f"sha256={expected}", path
 
 
+@pytest.mark.slow  # the module's wheel takes a few seconds to build
 def test_a_wheel_of_the_source_tree_holds_the_package_and_its_data(built: Path) -> None:
     assert built.name == f"shipyard_ml-{VERSION}-py3-none-any.whl"
     assert check_wheel(built) == VERSION
@@ -65,6 +66,7 @@ def test_a_wheel_of_the_source_tree_holds_the_package_and_its_data(built: Path) 
     assert any(name.startswith("shipyard/scaffold/templates/") for name in names)
 
 
+@pytest.mark.slow  # the module's wheel takes a few seconds to build
 def test_an_install_from_the_wheel_packs_back_into_the_same_files(built: Path, tmp_path: Path) -> None:
     site = tmp_path / "site-packages"
     with zipfile.ZipFile(built) as archive:
@@ -82,6 +84,7 @@ def test_an_install_from_the_wheel_packs_back_into_the_same_files(built: Path, t
     assert repacked == original  # the installer's file and the console script stay out
 
 
+@pytest.mark.slow  # the module's wheel takes a few seconds to build
 def test_a_modified_install_is_refused_naming_the_option(built: Path, tmp_path: Path) -> None:
     site = tmp_path / "site-packages"
     with zipfile.ZipFile(built) as archive:
@@ -106,6 +109,7 @@ def test_an_editable_install_names_its_source_tree_and_a_missing_tree_is_refused
     assert editable_source(distribution) is None  # installed from a folder, not editable: its files are packed
 
 
+@pytest.mark.slow  # the module's wheel takes a few seconds to build
 def test_a_given_wheel_is_checked_and_copied(built: Path, tmp_path: Path) -> None:
     wheel = shipyard_wheel(tmp_path / "context", given=built)
     assert (wheel.origin, wheel.version) == ("given", VERSION)
