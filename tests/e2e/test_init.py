@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,7 @@ import yaml
 
 import shipyard
 from tests.e2e.conftest import SHIPYARD_SCRIPT
+from tests.integration.serving._dockerfile import lay_out_image, missing_sources
 
 if TYPE_CHECKING:
     from .conftest import CliInvoker, ErrorCheck
@@ -72,7 +75,7 @@ def test_a_classification_project_passes_its_own_tests_runs_its_pipeline_and_reg
     assert lines[0] == "Creating churn-model in churn-model (template classification, package churn_model):"
     made = {line.split()[0]: line for line in lines[1:lines.index("Next:")]}
     for thing in ("shipyard.yaml", "params.yaml", "src/churn_model/", "tests/", "notebooks/explore.ipynb", "Makefile",
-                  ".github/workflows/ci.yml", "Dockerfile", ".gitignore", "pyproject.toml", "README.md",
+                  ".github/workflows/ci.yml", ".dockerignore", ".gitignore", "pyproject.toml", "README.md", "vendor/",
                   "data/raw/customers.csv", ".shipyard/", "git"):
         assert thing in made, output
     assert "tracked with shipyard add" in made["data/raw/customers.csv"]
@@ -84,7 +87,8 @@ def test_a_classification_project_passes_its_own_tests_runs_its_pipeline_and_reg
     assert git(project, "log", "--format=%an").splitlines() == ["Shipyard init"]
     committed = set(git(project, "ls-files").splitlines())
     assert {"data/raw/customers.csv.ship", "src/churn_model/train.py", "tests/test_pipeline.py",
-            ".github/workflows/ci.yml", "notebooks/explore.ipynb"} <= committed
+            ".github/workflows/ci.yml", "notebooks/explore.ipynb",
+            f"vendor/shipyard_ml-{metadata.version('shipyard-ml')}-py3-none-any.whl"} <= committed
     assert not any(path.startswith((".shipyard/", "data/raw/customers.csv")) and not path.endswith(".ship")
                    for path in committed)
     assert git(project, "status", "--porcelain") == ""
@@ -114,6 +118,22 @@ def test_a_classification_project_passes_its_own_tests_runs_its_pipeline_and_reg
     assert "promoted to champion" in registered.stdout
     serve = run(["make", "-n", "serve"], project, user_env).stdout.strip()
     assert serve == "shipyard serve models:/churn-model@champion"
+
+    # `make docker`, up to the docker build that needs an engine: the image gets the champion's package and
+    # a Shipyard wheel, and neither the data cache nor the rest of the project.
+    docker = run(["make", "-n", "docker"], project, user_env).stdout.strip().splitlines()
+    assert docker == ["shipyard dockerfile models:/churn-model@champion -o Dockerfile",
+                      "docker build -t churn-model-server -f Dockerfile ."]
+    written = run(docker[0].split(), project, user_env)
+    assert written.returncode == 0, written.stdout + written.stderr
+    assert missing_sources(project / "Dockerfile") == []
+    image = lay_out_image(project / "Dockerfile", tmp_path / "image")
+    data_hash = re.search(r"[0-9a-f]{64}", (project / "data" / "raw" / "customers.csv.ship").read_text())
+    assert data_hash is not None
+    copied = {path.parent.name + path.name for path in (image / "app" / ".shipyard" / "objects").glob("*/*")}
+    assert copied and data_hash.group(0) not in copied
+    assert data_hash.group(0)[2:] in {path.name for path in (project / ".shipyard" / "objects").rglob("*")}
+    assert "Dockerfile.context" not in git(project, "status", "--porcelain")  # ignored: written again each time
 
     shipyard.set_store(project / ".shipyard")  # what the project's own commands used, found from its folder
     train = shipyard.get_run(lock["train"]["run_id"])
@@ -206,6 +226,9 @@ def test_from_notebook_adds_a_draft_module_with_magics_and_shell_escapes_comment
                      "Error: old.ipynb is not a Jupyter notebook (nbformat 4)", id="notebook-format"),
         pytest.param(["new", "--from-notebook", "missing.ipynb"], "Error: --from-notebook missing.ipynb: no such file",
                      id="notebook-missing"),
+        pytest.param(["new", "--shipyard-wheel", "missing.whl"], "Error: --shipyard-wheel missing.whl: no such file",
+                     id="wheel-missing"),
+        pytest.param(["new", "--shipyard-wheel", "broken.ipynb"], "is not a shipyard-ml wheel", id="not-a-wheel"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_makes_nothing(tmp_path: Path, user_env: dict[str, str],
@@ -220,3 +243,18 @@ def test_bad_input_exits_2_with_one_line_and_makes_nothing(tmp_path: Path, user_
     assert line.startswith(message) or message in line, line
     assert not (tmp_path / "new").exists()
     assert sorted(path.name for path in (tmp_path / "taken").iterdir()) == ["notes.txt"]
+
+
+def test_without_a_wheel_to_vendor_the_project_is_made_and_the_report_says_what_to_do(
+        tmp_path: Path, user_env: dict[str, str]) -> None:
+    """Shipyard installed in editable mode from a clone that was deleted since: no wheel can be built."""
+    version = metadata.version("shipyard-ml")
+    info = tmp_path / "site" / f"shipyard_ml-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: shipyard-ml\nVersion: {version}\n")
+    (info / "direct_url.json").write_text(json.dumps({"url": (tmp_path / "deleted-clone").as_uri(),
+                                                      "dir_info": {"editable": True}}))
+    output = init(tmp_path, {**user_env, "PYTHONPATH": str(tmp_path / "site")}, "churn").stdout
+    said = " ".join(output.split("\n  vendor/", 1)[1].split("\n  data/", 1)[0].split())  # wrapped at 200 columns
+    assert said.startswith("NOT WRITTEN") and "deleted-clone" in said and "--shipyard-wheel PATH" in said, output
+    assert not (tmp_path / "churn" / "vendor").exists() and (tmp_path / "churn" / "Makefile").is_file()

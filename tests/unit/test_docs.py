@@ -27,3 +27,19 @@ def test_models_quickstart_promotes_the_better_model(capsys: pytest.CaptureFixtu
     assert lines[0] == "promoted: True | champion is now 2"
     assert lines[1] == "scored rows: 500"
     assert lines[2] == "trained on: 1500 rows"
+
+
+def test_the_wheel_the_install_sections_name_is_the_one_make_dist_builds() -> None:
+    """shipyard-ml is not on an index: the docs name the wheel `make dist` writes, so it must follow the version."""
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    version = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    named = {match for page in pages for match in re.findall(r"dist/shipyard_ml-([^-\s]+)-py3-none-any\.whl",
+                                                             page.read_text())}
+    assert named == {version}
+    for page in pages:
+        text = page.read_text()
+        assert not re.search(r"pip install ['\"]?shipyard-ml\b", text), f"{page.name} installs from an index"

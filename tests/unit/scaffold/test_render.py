@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import runpy
@@ -28,7 +29,7 @@ def test_every_template_folder_is_a_listed_template() -> None:
 
 
 def test_a_project_gets_every_file_it_is_promised(files: dict[str, str]) -> None:
-    expected = {"shipyard.yaml", "params.yaml", "pyproject.toml", "Makefile", "Dockerfile", ".dockerignore",
+    expected = {"shipyard.yaml", "params.yaml", "pyproject.toml", "Makefile", ".dockerignore",
                 ".gitignore", "README.md", ".github/workflows/ci.yml", "notebooks/explore.ipynb",
                 "tests/test_prepare.py", "tests/test_train.py", "tests/test_pipeline.py"}
     expected |= {f"src/my_proj/{module}.py" for module in
@@ -62,6 +63,31 @@ def test_the_makefile_recipes_are_indented_with_tabs(files: dict[str, str]) -> N
     recipes = [line for line in lines if line.startswith((" ", "\t")) and line.strip()]
     assert recipes and all(line.startswith("\t") for line in recipes)
     assert "\tpython -m pytest" not in lines and "\t$(PYTHON) -m pytest" in lines  # no venv of its own
+
+
+def test_the_image_is_written_by_shipyard_dockerfile_and_only_its_context_is_sent(files: dict[str, str]) -> None:
+    """No Dockerfile that installs shipyard-ml from an index and copies the whole store: `make docker` writes
+    one with `shipyard dockerfile` (the served model only, a Shipyard wheel), and Docker gets only its folder."""
+    assert "Dockerfile" not in files
+    lines = files["Makefile"].splitlines()
+    after = lines[lines.index(next(line for line in lines if line.startswith("docker:"))) + 1:]
+    recipe = [line.strip() for line in itertools.takewhile(lambda line: line.startswith("\t"), after)]
+    assert recipe == ["$(SHIPYARD) dockerfile models:/$(MODEL)@champion -o Dockerfile",
+                      "docker build -t $(MODEL)-server -f Dockerfile ."]
+    ignore = [line for line in files[".dockerignore"].splitlines() if line and not line.startswith("#")]
+    assert ignore == ["*", "!Dockerfile.context"]
+    assert "/Dockerfile.context/" in files[".gitignore"].splitlines()
+
+
+def test_every_install_line_finds_shipyard_in_vendor(files: dict[str, str]) -> None:
+    """shipyard-ml is not on an index: the project installs it from the wheel `shipyard init` puts in vendor/."""
+    lines = [(path, line) for path, text in files.items() for line in text.splitlines()
+             if re.search(r"pip install (?!--find-links vendor ).*-e ", line)]
+    assert lines == []
+    workflow = yaml.safe_load(files[".github/workflows/ci.yml"])
+    steps = [step.get("run", "") for step in workflow["jobs"]["test"]["steps"]]
+    assert 'python -m pip install --find-links vendor -e ".[dev]"' in steps
+    assert 'pip install --find-links vendor -e ".[dev,serve]"' in files["README.md"]
 
 
 def test_the_notebook_is_nbformat_4_and_imports_the_package(files: dict[str, str]) -> None:
