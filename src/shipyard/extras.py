@@ -17,9 +17,13 @@ import json
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from .errors import MissingExtraError
+
+if TYPE_CHECKING:
+    from importlib.metadata import Distribution
 
 DISTRIBUTION = "shipyard-ml"
 
@@ -105,14 +109,23 @@ def from_module_not_found(exc: ModuleNotFoundError, purpose: str, *,
 
 
 def _installed_from() -> tuple[str, bool] | None:
-    """(clone directory or wheel file, editable?) when PEP 610's direct_url.json says where Shipyard came
-    from and that place still exists; ``None`` for an install from an index."""
+    """(clone directory or wheel file, editable?) when Shipyard came from a place on this machine that still
+    exists; ``None`` for an install from an index."""
     from importlib.metadata import PackageNotFoundError, distribution
 
     try:
-        text = distribution(DISTRIBUTION).read_text("direct_url.json")
+        origin = local_origin(distribution(DISTRIBUTION))
     except PackageNotFoundError:
         return None
+    if origin is None or not origin[0].exists():
+        return None
+    return str(origin[0]), origin[1]
+
+
+def local_origin(installed: Distribution) -> tuple[Path, bool] | None:
+    """Where an installed distribution came from on this machine, by PEP 610's ``direct_url.json``: (the
+    folder or wheel file, whether the install is editable); ``None`` for an index or a remote URL."""
+    text = installed.read_text("direct_url.json")
     if not text:
         return None
     try:
@@ -122,7 +135,4 @@ def _installed_from() -> tuple[str, bool] | None:
     url = urlparse(str(record.get("url", "")))
     if url.scheme != "file":
         return None
-    path = Path(unquote(url.path))
-    if not path.exists():
-        return None
-    return str(path), bool(record.get("dir_info", {}).get("editable"))
+    return Path(unquote(url.path)), bool(record.get("dir_info", {}).get("editable"))

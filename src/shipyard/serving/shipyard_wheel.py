@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -31,11 +30,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from ..errors import ConfigError
+from ..extras import DISTRIBUTION, local_origin
 
-DISTRIBUTION = "shipyard-ml"
 _OPTION = "--shipyard-wheel"
 _INSTALLER_FILES = {"INSTALLER", "REQUESTED", "direct_url.json", "RECORD"}
 _WHEEL_NAME = re.compile(r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-]+)-(?:\d[^-]*-)?[^-]+-[^-]+-[^-]+\.whl$")
@@ -99,19 +97,8 @@ def check_wheel(path: Path) -> str:
 
 def editable_source(distribution: metadata.Distribution) -> Path | None:
     """The source tree of an editable install (``direct_url.json``), or ``None`` for any other install."""
-    text = distribution.read_text("direct_url.json")
-    if not text:
-        return None
-    try:
-        direct = json.loads(text)
-    except ValueError:
-        return None
-    if not direct.get("dir_info", {}).get("editable"):
-        return None
-    address = urlsplit(direct.get("url", ""))
-    if address.scheme != "file":
-        return None
-    return Path(unquote(address.path))
+    origin = local_origin(distribution)
+    return origin[0] if origin is not None and origin[1] else None
 
 
 def build_from_source(source: Path, folder: Path, version: str) -> Path:
