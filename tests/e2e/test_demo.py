@@ -63,7 +63,7 @@ def test_demo_runs_the_example_pipeline_then_registers_gates_and_traces_its_mode
     returncode, stdout = run_demo_and_keep(tmp_path, environment)
 
     assert returncode == 0, stdout
-    steps = [line.split(".", 1)[0] for line in stdout.splitlines() if line[:1].isdigit()]
+    steps = [line.split(".", 1)[0] for line in stdout.splitlines() if re.match(r"\d+\. ", line)]
     assert steps == [str(number) for number in range(1, 14)]
     root = tmp_path / "shipyard-demo" / "churn"
     lock = yaml.safe_load((root / "shipyard.lock").read_text())["stages"]

@@ -238,7 +238,7 @@ def _v2_values(item: dict[str, Any], name: str) -> list[Any]:
     if len(flat) != shape[0]:
         raise ValidationError(f"Input {name!r} has shape {shape} but {len(flat)} values.", field=name)
     datatype = item.get("datatype")
-    if datatype in _V2_HOLDS:
+    if isinstance(datatype, str) and datatype in _V2_HOLDS:
         holds = _V2_HOLDS[datatype]
         bad = next((value for value in flat if value is not None and not holds(value)), None)
         if bad is not None:

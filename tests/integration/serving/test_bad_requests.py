@@ -194,6 +194,15 @@ def test_v2_errors_are_4xx_with_a_message_string(main_server: Server, path: str,
     assert isinstance(error, str) and mentions in error
 
 
+@pytest.mark.parametrize("datatype", [["FP64"], {"type": "FP64"}, 64, None])
+def test_a_v2_datatype_that_is_not_a_name_is_a_422_naming_the_input(main_server: Server, datatype: Any) -> None:
+    """Found by the fuzz test: a list or object as ``datatype`` was looked up in a dict and raised TypeError."""
+    body = {"inputs": [{"name": "tenure", "shape": [1], "datatype": datatype, "data": [3.0]}]}
+    response = main_server.post("/v2/models/churn/infer", json=body)
+    assert response.status_code == 422, response.text
+    assert "tenure" in response.json()["error"] and "datatype" in response.json()["error"]
+
+
 def test_nothing_a_client_sent_was_counted_as_a_server_error(main_server: Server) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
