@@ -4,7 +4,8 @@ A flavor turns a fitted model into named files and back. scikit-learn models (an
 models through their scikit-learn API) are written with ``skops.io``, which rebuilds objects without
 running arbitrary code; types skops does not know are listed in the manifest and must be trusted by
 the caller. ``serializer="pickle"`` (cloudpickle) accepts any Python object, and its packages refuse to
-load unless the caller passes ``trust=True``: unpickling runs code.
+load unless the caller passes ``trust=True``: unpickling runs code. Only Python callers can pass it; the
+server's ``trust:`` and the CLI's ``--trust`` name skops types, so neither ever unpickles.
 """
 
 from __future__ import annotations
@@ -81,8 +82,10 @@ def deserialize(files: dict[str, bytes], serializer: str, untrusted: list[str],
     if serializer == "pickle":
         if trust is not True:
             raise ValidationError(
-                f"{source} was saved with pickle, and loading a pickle runs code. Load it with trust=True "
-                "only if you trust whoever logged it.", field="trust")
+                f"{source} was saved with pickle, and loading a pickle runs code: only Python's load_model(uri, "
+                "trust=True) loads it, if you trust whoever logged it. A server never unpickles, nor does the CLI; "
+                "to serve the model, log it with serializer='skops' (scikit-learn) or as an ONNX graph.",
+                field="trust")
         import pickle
 
         return pickle.loads(files[MODEL_FILE["pickle"]])  # the caller trusted it explicitly, above

@@ -133,9 +133,7 @@ def parse_config(data: Any, source: str = "serving.yaml") -> ServingConfig:
     if not deployments_data:
         raise ConfigError(f"{source}: 'deployments' is empty; name at least one deployment with its variants.")
     deployments = tuple(_deployment(str(name), spec, source) for name, spec in deployments_data.items())
-    trust = top.get("trust") or []
-    if not isinstance(trust, list) or not all(isinstance(item, str) for item in trust):
-        raise ConfigError(f"{source}: 'trust' must be a list of type names.")
+    trust = _trust(top.get("trust"), source)
     return ServingConfig(
         deployments,
         refresh_interval_s=_number(top.get("refresh_interval_s", DEFAULT_REFRESH_S), "refresh_interval_s", source,
@@ -149,6 +147,21 @@ def parse_config(data: Any, source: str = "serving.yaml") -> ServingConfig:
         token=_optional_text(top.get("token"), "token", source),
         monitor_interval_s=_number(top.get("monitor_interval_s", 60.0), "monitor_interval_s", source, minimum=1),
     )
+
+
+def _trust(value: Any, source: str) -> list[str]:
+    """Type names skops cannot vouch for that this server may rebuild. Never a way to load a pickle: a pickle
+    runs code, a served alias can move to a version nobody looked at, and a blanket ``true`` names no package."""
+    what = f"{source}: 'trust' must be a list of type names skops cannot vouch for, such as [mypackage.MyTransformer]"
+    if value is True:
+        raise ConfigError(f"{what}, not true: a server never unpickles, so no 'trust' value loads a pickled "
+                          "package. To serve such a model, log it with serializer='skops' (scikit-learn) or as an "
+                          "ONNX graph.")
+    if value is None or value is False:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{what}.")
+    return value
 
 
 def _deployment(name: str, data: Any, source: str) -> Deployment:
