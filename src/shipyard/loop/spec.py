@@ -31,6 +31,7 @@ from ..errors import ConfigError
 from ..models.uri import parse_model_uri
 from ..pipeline._yaml import line_of
 from ..pipeline.spec import PIPELINE_FILE, Pipeline
+from ..tracking.artifact_paths import check_artifact_path
 from .cron import parse_cron
 
 _LOOP_KEYS = {"schedule", "triggers", "cooldown", "min_new_labels", "steps", "on_failure", "desc"}
@@ -231,6 +232,11 @@ def _step(item: Any, where: str, pipeline: Pipeline) -> Step:
         elif args.get("stage") not in pipeline.stages or not isinstance(args.get("artifact"), str):
             raise ConfigError(f"{where}: register needs 'model' (a runs:/ URI) or 'stage' (a stage of the pipeline) "
                               "and 'artifact' (the model path that stage's run logged).")
+        if "model" not in args:
+            try:
+                check_artifact_path(args["artifact"])
+            except ValueError as exc:
+                raise ConfigError(f"{where}: register.artifact: {exc}") from None
         return Step("register", dict(args))
     for key in ("candidate", "data", "target"):
         if key not in args:

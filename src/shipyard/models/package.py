@@ -4,7 +4,10 @@ A package is a set of run artifacts under one path (``model`` by default): the s
 manifest ``model.json`` naming the flavor, serializer, library versions, signature, profile of the
 training data and of the model's own predictions on it, the run, the creation time and the hash of
 every file. Loading verifies each file twice: against the object store's content hash and against
-the hash the manifest recorded when the package was made.
+the hash the manifest recorded when the package was made. The manifest itself must be the one Shipyard
+last wrote there: its hash is recorded in the run's artifact index whenever Shipyard writes it (see
+:mod:`shipyard.tracking.artifacts`), and, for a registered version, in the registry; both are checked
+before a single byte of the model is deserialized, so a swapped pickle never runs.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from . import flavors, onnx_flavor
 from .profile import prediction_profile, profile_frame
 from .signature import Signature, ValidationReport, as_frame, infer_signature, validate
 
-MANIFEST = "model.json"
-PACKAGE_FORMAT = "shipyard-model/1"
+MANIFEST = run_artifacts.MANIFEST_FILE
+PACKAGE_FORMAT = run_artifacts.PACKAGE_FORMAT
 EXAMPLE_ROWS = 20
 _warned_versions: set[str] = set()
 
@@ -65,6 +68,7 @@ def log_model(
     Returns:
         A :class:`ModelInfo` whose ``uri`` (``runs:/<run_id>/<name>``) loads the model back.
     """
+    run_artifacts.check_package_path(name)
     frame = as_frame(input_example)
     if onnx_flavor.is_onnx(model):  # run the graph through onnxruntime from here on
         probe = infer_signature(frame)
@@ -101,10 +105,10 @@ def log_model(
     manifest["requirements"] = [f"{lib}=={version}" for lib, version in libraries.items() if lib != "python"]
     for filename, data in files.items():
         run_artifacts.log_bytes(store, run.id, data, f"{name}/{filename}")
+    # Written last, with the record of its hash (the run tag shipyard.model.<name>) in the same transaction.
     run_artifacts.log_bytes(store, run.id, json.dumps(manifest, indent=1, sort_keys=True).encode(),
                             f"{name}/{MANIFEST}")
     manifest_hash = hash_json(manifest)
-    fluent.set_tag(f"shipyard.model.{name}", manifest_hash)
     return ModelInfo(f"runs:/{run.id}/{name}", run.id, name, manifest_hash, signature)
 
 
@@ -159,10 +163,17 @@ class LoadedModel:
 
 
 def load_package(store: Store, run_id_or_prefix: str, path: str, *, trust: bool | Iterable[str] = (),
-                 uri: str | None = None) -> LoadedModel:
+                 uri: str | None = None, registered: tuple[str, int] | None = None) -> LoadedModel:
+    """Load the package at ``path`` of a run; ``registered`` is (manifest hash, version number) of a registry
+    version, checked with the run's own record before anything is deserialized."""
     run_id = resolve_run_id(store, run_id_or_prefix)
     source = uri or f"runs:/{run_id}/{path}"
     manifest = read_manifest(store, run_id, path)
+    if registered is not None and (now := hash_json(manifest)) != registered[0]:
+        raise IntegrityError(
+            f"The package behind {source} changed after it was registered as version {registered[1]} (manifest "
+            f"{registered[0][:12]} then, {now[:12]} now); it was not loaded.",
+            object_hash=registered[0], path=f"{path}/{MANIFEST}")
     files = {}
     for filename, recorded in manifest["files"].items():
         data = run_artifacts.read_artifact(store, run_id, f"{path}/{filename}")
@@ -194,25 +205,51 @@ def load_model(uri: str, *, trust: bool | Iterable[str] = ()) -> LoadedModel:
 
     store = current_store()
     version, run_id, path = resolve(store, uri)
-    loaded = load_package(store, run_id, path, trust=trust, uri=uri)
+    registered = (version.manifest_hash, version.version) if version is not None else None
+    loaded = load_package(store, run_id, path, trust=trust, uri=uri, registered=registered)
     if version is not None:
-        if loaded.manifest_hash != version.manifest_hash:
-            raise IntegrityError(
-                f"The package behind {uri} changed after it was registered as version {version.version}.",
-                object_hash=version.manifest_hash, path=path)
         loaded.name, loaded.version = version.name, version.version
     return loaded
 
 
 def read_manifest(store: Store, run_id: str, path: str) -> dict[str, Any]:
+    """The manifest of the package at ``path``, if it is the one Shipyard's writers last recorded there.
+
+    Raises:
+        NotFoundError: the run has no ``<path>/model.json``.
+        ValidationError: that file is not a Shipyard model package.
+        IntegrityError: its hash differs from the run's record, or there is no record (it was written or
+            swapped behind Shipyard's back, in ``meta.db`` or by another tool).
+    """
+    where = f"{path}/{MANIFEST}"
     try:
-        raw = run_artifacts.read_artifact(store, run_id, f"{path}/{MANIFEST}")
+        raw, recorded = run_artifacts.read_package_manifest(store, run_id, path)
     except NotFoundError:
-        raise NotFoundError(f"Run {run_id[:8]} has no model at {path!r} (no {path}/{MANIFEST} artifact).") from None
-    manifest: dict[str, Any] = json.loads(raw)
-    if manifest.get("format") != PACKAGE_FORMAT:
-        raise ValidationError(f"{path}/{MANIFEST} of run {run_id[:8]} is not a Shipyard model package "
-                              f"(format {manifest.get('format')!r}).", field="format")
+        raise NotFoundError(f"Run {run_id[:8]} has no model at {path!r} (no {where} artifact).") from None
+    try:
+        manifest = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ValidationError(f"{where} of run {run_id[:8]} is not a Shipyard model package (not JSON).",
+                              field="format") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != PACKAGE_FORMAT:
+        found_format = manifest.get("format") if isinstance(manifest, dict) else None
+        raise ValidationError(f"{where} of run {run_id[:8]} is not a Shipyard model package "
+                              f"(format {found_format!r}).", field="format")
+    found = run_artifacts.manifest_digest(raw)
+    if found is None:
+        raise ValidationError(f"{where} of run {run_id[:8]} holds NaN or infinity, which no Shipyard manifest "
+                              "does; it was not loaded.", field="format")
+    if recorded is None:
+        raise IntegrityError(
+            f"The manifest {where} of run {run_id[:8]} (hash {found[:12]}) has no recorded hash in the run's "
+            "artifact index: Shipyard records one whenever it writes a manifest, so this one was written around "
+            "it. It was not loaded; log the model again.", object_hash=found, path=where)
+    if found != recorded:
+        raise IntegrityError(
+            f"The manifest {where} of run {run_id[:8]} hashes to {found[:12]}, but the run's artifact index "
+            f"recorded {recorded[:12]} when Shipyard last wrote it: the manifest was changed behind Shipyard's "
+            "back (in meta.db or by another tool). It was not loaded; log the model again.",
+            object_hash=recorded, path=where)
     return manifest
 
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ValidationError
 from ..store._hashing import hash_bytes, hash_file
+from ..tracking.artifact_paths import artifact_path_problem
 from ._files import IGNORED_IN_DATA as _IGNORED_NAMES
 
 if TYPE_CHECKING:
@@ -107,7 +110,9 @@ class Hasher:
             self._remember(path, signature, digest)
             results[path] = (digest, signature[1])
         cut = len(folder) + 1
-        return [(path[cut:].replace(os.sep, "/"), *results[path]) for path in files]
+        manifest = [(path[cut:].replace(os.sep, "/"), *results[path]) for path in files]
+        _check_names(relative, (name for name, _, _ in manifest))
+        return manifest
 
     def hash_and_save(self, relative: str) -> Entry | None:
         """Hash and cache a path in one pass: each new file is read once, stored while it is hashed."""
@@ -122,9 +127,10 @@ class Hasher:
             return None
         folder = str(path)
         files = sorted(_walk(folder))
+        cut = len(folder) + 1
+        _check_names(relative, (file[cut:].replace(os.sep, "/") for file in files))  # before storing any
         known = self._known()
         manifest: list[tuple[str, str, int]] = []
-        cut = len(folder) + 1
         with objects.batch():
             for file in files:
                 info = os.stat(file)
@@ -195,8 +201,26 @@ def manifest_bytes(manifest: list[tuple[str, str, int]]) -> bytes:
 
 
 def read_manifest(store: Store, digest: str, label: str) -> list[tuple[str, str, int]]:
-    return [(str(name), str(item_hash), int(size))
-            for name, item_hash, size in json.loads(store.objects.get_bytes(digest, label=label))]
+    """A directory's manifest; every name is checked, so none can lead a restore outside the directory
+    (a pointer file in git may name a manifest that no ``add`` wrote)."""
+    manifest = [(str(name), str(item_hash), int(size))
+                for name, item_hash, size in json.loads(store.objects.get_bytes(digest, label=label))]
+    _check_names(label, (name for name, _, _ in manifest), listed=True)
+    return manifest
+
+
+def _check_names(label: str, names: Iterable[str], *, listed: bool = False) -> None:
+    """Refuse the first name that breaks the artifact-path rule (relative, '/'-joined, no '..', no backslash):
+    such a name could not be restored on every system, or would be restored outside the directory."""
+    for name in names:
+        problem = artifact_path_problem(name)
+        if problem is not None:
+            where = "its manifest lists" if listed else "it holds"
+            raise ValidationError(
+                f"Cannot use {label}: {where} the file {name!r}, which is refused: {problem}. "
+                + ("Nothing was written; the pointer file or lock entry names a manifest no `shipyard add` made."
+                   if listed else "Rename the file: a directory's files must be restorable on any system."),
+                field="path")
 
 
 def _walk(folder: str) -> list[str]:

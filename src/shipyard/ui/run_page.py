@@ -35,7 +35,7 @@ from .. import charts
 from ..errors import NotFoundError
 from ..models.registry import versions_of_run
 from ..store.schema import metrics, runs
-from ..tracking.artifacts import list_artifacts, read_artifact
+from ..tracking.artifacts import check_artifact_path, list_artifacts, read_artifact
 from ..tracking.metrics import thinned_histories
 from ..tracking.runs import Run, environment_packages, get_run, resolve_run_id
 from ._render import page
@@ -99,7 +99,7 @@ def artifact_download(request: Request) -> Response:
     """
     store = request.app.state.ui.store
     run_id = resolve_run_id(store, request.path_params["run_id"])
-    path = request.path_params["path"]
+    path = check_artifact_path(request.path_params["path"])  # 422 naming it, even for an older index's row
     entry = next((item for item in list_artifacts(store, run_id) if item["path"] == path), None)
     if entry is None:
         raise NotFoundError(f"Run {run_id[:8]} has no artifact {path!r}; its run page lists the artifacts.")

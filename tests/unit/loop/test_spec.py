@@ -161,6 +161,9 @@ def test_an_unknown_loop_key_names_the_loop_the_key_and_its_line(tmp_path: Path)
      "steps[0]: register has unknown key 'alais'; it takes alias, artifact, description, model, name, stage."),
     ("{promote: {name: churn, candidate: 3, data: h.parquet, target: churn, metrc: f1}}",
      "steps[0]: promote has unknown key 'metrc'; it takes alias, candidate, data, metric, min_delta, name, target."),
+    ("{register: {stage: train, artifact: ../model, name: churn}}",
+     "steps[0]: register.artifact: The artifact path '../model' is refused: it has a '..' segment. An artifact "
+     "path is a relative path of names joined by '/', such as 'plots/roc.png'."),
     ("{deploy: {name: churn}}", "steps[0]: unknown step 'deploy'; steps are repro, register, promote."),
     ("{promote: {name: churn, candidate: 3, target: churn}}", "steps[0]: promote needs 'data'."),
     ("{promote: {name: churn, candidate: 3, data: h.parquet, target: churn, min_delta: -1}}",
