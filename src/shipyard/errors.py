@@ -9,6 +9,7 @@ the servers answer with, so both map errors in exactly one place::
     ├── ValidationError (ValueError)               exit 2, HTTP 422   bad input: keys, values, filters
     │   ├── FilterSyntaxError                      exit 2, HTTP 422   a search filter that does not parse
     │   ├── MalformedRequestError                  exit 2, HTTP 400   a request body that is not valid JSON/shape
+    │   ├── TextEncodingError                      exit 2, HTTP 400   a file or body that is not text in its encoding
     │   └── PayloadTooLargeError                   exit 2, HTTP 413   a request body over the server's limit
     ├── NotFoundError (LookupError)                exit 2, HTTP 404   unknown run, experiment, object
     ├── AmbiguousError (LookupError)               exit 2, HTTP 409   a prefix that matches several ids
@@ -18,6 +19,7 @@ the servers answer with, so both map errors in exactly one place::
     ├── IntegrityError                             exit 1, HTTP 500   stored bytes no longer match their hash
     ├── StoreUnavailableError (OSError)            exit 2, HTTP 503   the store cannot be opened or written
     ├── NothingScoredError                         exit 1, HTTP 422   batch scoring refused every row of a file
+    ├── ModelOutputError                           exit 1, HTTP 503   a model answered a non-finite probability
     └── MissingExtraError (ImportError)            exit 2, HTTP 503   an optional dependency is not installed
 
 Messages are full sentences naming the thing and what to do next; the inputs are also kept as
@@ -71,6 +73,24 @@ class MalformedRequestError(ValidationError):
     """A request body that cannot be read at all (not JSON, or not one of the accepted shapes)."""
 
     http_status = 400
+
+
+class TextEncodingError(ValidationError):
+    """Bytes that are not text in the encoding they are read with (UTF-8 unless told): a data file, a metrics or
+    params file, a request body. ``source`` names it, ``offset`` is the 0-based byte offset of the first bad byte,
+    ``line`` its 1-based line, and for a CSV ``row`` (0-based, header excluded; None in the header) and ``column``."""
+
+    http_status = 400
+
+    def __init__(self, message: str, *, source: str, offset: int, encoding: str, line: int,
+                 row: int | None = None, column: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, field=field or column)
+        self.source = source
+        self.offset = offset
+        self.encoding = encoding
+        self.line = line
+        self.row = row
+        self.column = column
 
 
 class PayloadTooLargeError(ValidationError):
@@ -154,6 +174,21 @@ class NothingScoredError(ShipyardError):
         super().__init__(message)
         self.rows = rows
         self.errors_file = errors_file
+
+
+class ModelOutputError(ShipyardError):
+    """A model answered what must never be returned: a probability or prediction that is not finite (NaN or
+    infinity), for input that passed every check. The model's failure, not the caller's: exit 1, and HTTP 503 for
+    the variant that answered (the server logs and counts it and keeps serving). ``row`` is the row of the input
+    (0-based) and ``output`` what was not finite ("probability" or "prediction")."""
+
+    exit_code = 1
+    http_status = 503
+
+    def __init__(self, message: str, *, row: int, output: str) -> None:
+        super().__init__(message)
+        self.row = row
+        self.output = output
 
 
 class MissingExtraError(ShipyardError, ImportError):

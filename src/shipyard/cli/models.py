@@ -145,6 +145,7 @@ def promote_command(
                                "rmse, mae or r2."),
     min_delta: float = typer.Option(0.0, "--min-delta", help="How much better the candidate must be."),
     trust: list[str] = typer.Option([], "--trust", help=TRUST_HELP),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of a CSV --data file (e.g. latin-1)."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Promote a candidate only if it beats the current alias holder; exit 0 promoted, 3 held back.
@@ -154,7 +155,7 @@ def promote_command(
     from ..models.promote import promote
 
     decision = promote(existing_store(), name, candidate=candidate, alias=alias, data=data, target=target,
-                       metric=metric, min_delta=min_delta, trust=trust)
+                       metric=metric, min_delta=min_delta, trust=trust, encoding=encoding)
     if json_output:
         _output.print_json(decision.to_dict())
     else:

@@ -87,6 +87,8 @@ def compare_command(
     config: Path | None = _CONFIG,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings (alerts always exit 3)."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of CSV files (e.g. latin-1); a byte "
+                                 "that is not text in it is an error naming its row and byte offset."),
     columns: str | None = COLUMNS_OPTION,
     wide: bool = WIDE_OPTION,
 ) -> None:
@@ -101,7 +103,7 @@ def compare_command(
     from ..monitoring.config import load_thresholds
 
     choice = column_choice(columns, wide)
-    result = compare_files(reference, current, thresholds=load_thresholds(config))
+    result = compare_files(reference, current, thresholds=load_thresholds(config), encoding=encoding)
     _finish(result, json_output=json_output, strict=strict, notify=None, choice=choice)
 
 

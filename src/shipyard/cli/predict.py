@@ -20,6 +20,8 @@ def predict_command(
                                  "out and list them in OUTPUT.errors.csv."),
     trust: list[str] = typer.Option([], "--trust", help="A type the model package lists as unknown to trust "
                                     "(repeatable)."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of a CSV input (e.g. latin-1); a byte "
+                                 "that is not text in it stops the run, naming its row and byte offset."),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Score a file with a registered model, streaming it so memory stays flat.
@@ -42,7 +44,7 @@ def predict_command(
             progress.update(task, completed=done, total=total)
 
         result = predict_file(model, input, output, batch_size=batch_size, id_columns=id_column, on_error=on_error,
-                              progress=advance)
+                              progress=advance, encoding=encoding)
     if json_output:
         _output.print_json(result.to_dict())
         return

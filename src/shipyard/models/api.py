@@ -58,8 +58,8 @@ def alias_history(name: str) -> list[AliasEvent]:
 
 
 def promote_model(name: str, *, candidate: int | str, data: Any, target: str, alias: str = "champion",
-                  metric: str = "roc_auc", min_delta: float = 0.0,
-                  trust: bool | Iterable[str] = ()) -> PromotionDecision:
+                  metric: str = "roc_auc", min_delta: float = 0.0, trust: bool | Iterable[str] = (),
+                  encoding: str | None = None) -> PromotionDecision:
     """Move ``alias`` to ``candidate`` only if it beats the current holder on ``data`` by ``min_delta``.
 
     Args:
@@ -71,17 +71,19 @@ def promote_model(name: str, *, candidate: int | str, data: Any, target: str, al
         metric: one of roc_auc, log_loss, accuracy, f1, precision, recall, rmse, mae, r2.
         min_delta: how much better the candidate must be.
         trust: types to trust when loading either model (see :func:`load_model`).
+        encoding: the text encoding of a CSV ``data`` file (UTF-8 by default, decoded strictly).
 
     Returns:
         The :class:`PromotionDecision` with both scores; it is also in :func:`alias_history`.
     """
     return promote(current_store(), name, candidate=candidate, alias=alias, data=data, target=target, metric=metric,
-                   min_delta=min_delta, trust=trust)
+                   min_delta=min_delta, trust=trust, encoding=encoding)
 
 
 def predict_batch(uri: str, input: str | os.PathLike[str], output: str | os.PathLike[str], *,
                   batch_size: int = DEFAULT_BATCH_SIZE, id_columns: list[str] | None = None,
-                  on_error: str = "fail", trust: bool | Iterable[str] = ()) -> BatchResult:
+                  on_error: str = "fail", trust: bool | Iterable[str] = (),
+                  encoding: str | None = None) -> BatchResult:
     """Score a CSV or Parquet file of any size into ``output`` (CSV or Parquet), streaming in batches.
 
     Args:
@@ -93,9 +95,12 @@ def predict_batch(uri: str, input: str | os.PathLike[str], output: str | os.Path
         on_error: ``"fail"`` stops at the first bad row (naming row and column); ``"skip"`` leaves bad rows
             out and lists them in ``<output>.errors.csv``.
         trust: see :func:`load_model`.
+        encoding: the text encoding of a CSV input (UTF-8 by default, decoded strictly: a byte that is not
+            text fails naming its row and byte offset), e.g. ``"latin-1"``.
     """
     model = load_model(uri, trust=trust)
-    return predict_file(model, input, output, batch_size=batch_size, id_columns=id_columns, on_error=on_error)
+    return predict_file(model, input, output, batch_size=batch_size, id_columns=id_columns, on_error=on_error,
+                        encoding=encoding)
 
 
 def export_onnx(uri: str, output: str | os.PathLike[str], *, tolerance: float = 1e-5, attach: bool = True,

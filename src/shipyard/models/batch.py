@@ -10,12 +10,15 @@ regression, trees, boosting) that is exactly what their ``predict`` returns.
 
 Values are read by the coercion rule every predict path shares (:mod:`.coercion`). A CSV holds only text,
 so its model columns are read as text and each cell as what it spells for its column (``3.0`` in an
-integer column is 3, ``2.5`` is refused); Parquet keeps types, so numbers stored as text are refused there
-as on the server. A column the model needs that the file lacks is not a row error: it stops the run before
-any row is scored. A refused value makes its row bad: with ``on_error="fail"`` the first one stops the run
-(naming the row and column, and suggesting ``skip`` only when skipping would leave rows to score); with
-``"skip"`` bad rows are left out and listed in ``<output>.errors.csv``. A file none of whose rows could be
-scored is a failure (:class:`~shipyard.errors.NothingScoredError`), never an empty success.
+integer column is 3, ``2.5`` is refused); its text is decoded strictly as UTF-8 unless ``encoding`` names the
+file's encoding (:mod:`.datafile`: a byte that is not text fails the run naming its row and byte offset).
+Parquet keeps types, so a column whose type cannot hold what the model takes (numbers stored as text, bytes
+where it takes text) fails the run naming the column. A column the model needs that the file lacks is not a
+row error either: it stops the run before any row is scored. A refused value makes its row bad: with
+``on_error="fail"`` the first one stops the run (naming the row and column, and suggesting ``skip`` only when
+skipping would leave rows to score); with ``"skip"`` bad rows are left out and listed in
+``<output>.errors.csv``. A file none of whose rows could be scored is a failure
+(:class:`~shipyard.errors.NothingScoredError`), never an empty success.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError, NothingScoredError, ValidationError
+from .answers import check_finite
 from .coercion import from_text
+from .datafile import check_column_types, open_csv
 from .package import LoadedModel
 from .signature import Signature
 
@@ -57,8 +62,10 @@ class BatchResult:
 
 def predict_file(model: LoadedModel, source: str | os.PathLike[str], output: str | os.PathLike[str], *,
                  batch_size: int = DEFAULT_BATCH_SIZE, id_columns: list[str] | None = None, on_error: str = "fail",
-                 progress: Callable[[int, int | None], None] | None = None) -> BatchResult:
-    """Score ``source`` into ``output`` (format by extension); see the module docstring."""
+                 progress: Callable[[int, int | None], None] | None = None,
+                 encoding: str | None = None) -> BatchResult:
+    """Score ``source`` into ``output`` (format by extension); see the module docstring. ``encoding`` is a CSV
+    file's text encoding (UTF-8 when None)."""
     if on_error not in ON_ERROR:
         raise ValidationError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}.", field="on_error")
     if batch_size < 1:
@@ -68,15 +75,18 @@ def predict_file(model: LoadedModel, source: str | os.PathLike[str], output: str
         raise NotFoundError(f"Input file {str(source_path)!r} does not exist.")
     writer_kind = _format(output_path, "output")
     ids = list(id_columns or [])
-    batches, total, names = _read_batches(source_path, batch_size, model.signature)
+    batches, total, names = _read_batches(source_path, batch_size, model.signature, encoding)
     _check_columns(model.signature, names, ids, source_path.name)
     result = BatchResult(output_path)
     temp = output_path.with_name(f".{output_path.name}.{secrets.token_hex(4)}.tmp")
     errors_file = output_path.with_name(output_path.name + ".errors.csv")
     text = _format(source_path, "input") == "csv"
+    kinds = {spec.name: spec.kind for spec in model.signature.inputs}
     writer: Any = None
     try:
         for batch in _readable(batches, source_path.name):
+            if not text:
+                check_column_types(batch.schema, kinds, source_path.name, values=batch)
             frame = _from_csv_text(batch, model.signature) if text else batch.to_pandas()
             start = result.rows_in
             result.rows_in += len(frame)
@@ -175,7 +185,7 @@ def _score(model: LoadedModel, frame: Any, ids: list[str], on_error: str, result
     frame = frame.loc[checked.index]
     _count(result, model)
     output = frame[ids].copy() if ids else pd.DataFrame(index=frame.index)
-    output["prediction"], probabilities = _predict(model, checked)
+    output["prediction"], probabilities = _predict(model, checked, source_name)
     if probabilities is not None:
         for name, values in zip(model.signature.output.probability_columns, probabilities.T, strict=True):
             output[name] = values
@@ -215,15 +225,20 @@ def _write_errors(result: BatchResult, errors_file: Path) -> None:
     result.errors_file = errors_file
 
 
-def _predict(model: LoadedModel, frame: Any) -> tuple[Any, Any]:
+def _predict(model: LoadedModel, frame: Any, source_name: str) -> tuple[Any, Any]:
+    """Labels and probabilities of a checked batch; an answer that is not finite fails the run (row of the file)."""
     import numpy as np
 
     signature = model.signature
+    answered_on = f"{model.uri} on {source_name}"
     if signature.output.kind == "classifier" and hasattr(model.model, "predict_proba"):
         probabilities = np.asarray(model.model.predict_proba(frame))
+        check_finite(probabilities, None, answered_on, rows=frame.index)
         classes = np.asarray(getattr(model.model, "classes_", signature.output.classes))
         return classes[probabilities.argmax(axis=1)], probabilities
-    return np.asarray(model.model.predict(frame)), None
+    predictions = np.asarray(model.model.predict(frame))
+    check_finite(None, predictions, answered_on, rows=frame.index)
+    return predictions, None
 
 
 def _count(result: BatchResult, model: LoadedModel) -> None:
@@ -234,7 +249,8 @@ def _count(result: BatchResult, model: LoadedModel) -> None:
         result.out_of_range[column] = result.out_of_range.get(column, 0) + count
 
 
-def _read_batches(path: Path, batch_size: int, signature: Signature) -> tuple[Iterator[Any], int | None, list[str]]:
+def _read_batches(path: Path, batch_size: int, signature: Signature,
+                  encoding: str | None) -> tuple[Iterator[Any], int | None, list[str]]:
     """Record batches of ``path``, the row count when the format knows it, and the column names.
 
     CSV columns the model reads are read as text (cells that are empty, ``NA`` or ``null`` as missing):
@@ -249,13 +265,12 @@ def _read_batches(path: Path, batch_size: int, signature: Signature) -> tuple[It
             parquet = pq.ParquetFile(path)
             return parquet.iter_batches(batch_size=batch_size), parquet.metadata.num_rows, parquet.schema_arrow.names
         import pyarrow as pa
-        import pyarrow.csv as pacsv
 
-        as_text = pacsv.ConvertOptions(column_types={name: pa.string() for name in signature.column_names},
-                                       strings_can_be_null=True)
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=max(1 << 20, batch_size * 256)),
-                                convert_options=as_text)
+        reader = open_csv(path, encoding=encoding, block_size=max(1 << 20, batch_size * 256),
+                          column_types={name: pa.string() for name in signature.column_names})
         return _rebatch(iter(reader), batch_size), None, reader.schema.names
+    except ValidationError:
+        raise
     except OSError as exc:
         raise ValidationError(f"Cannot read {path.name}: {exc}", field="input") from exc
     except Exception as exc:  # pyarrow.ArrowInvalid and friends: a malformed file

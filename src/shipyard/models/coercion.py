@@ -10,14 +10,18 @@ kind       accepted                                             refused
 =========  ===================================================  ==============================================
 integer    integers in the 64-bit range; a number with no       2.5, infinity, true/false, text ("3"),
            fractional part (3.0 becomes 3)                      integers past 64 bits
-float      numbers; an integer a float holds exactly            true/false, text ("89.5"), an integer a float
-           (3 becomes 3.0)                                      cannot hold (2**53 + 1)
+float      finite numbers; an integer a float holds exactly     infinity, true/false, text ("89.5"), an integer
+           (3 becomes 3.0)                                      a float cannot hold (2**53 + 1), a number
+                                                                outside the model's input type (1e39: float32)
 boolean    true/false                                           numbers (1, 0), text ("true")
 string     text                                                 numbers, true/false
 datetime   ISO 8601 text, date/time values                      other text, numbers
 =========  ===================================================  ==============================================
 
-``null`` (None, NaN, NA) is a missing value in any column; lists and objects are refused everywhere.
+``null`` (None, NaN, NA) is a missing value in any column; lists and objects are refused everywhere. Infinity is
+never a value: a model fed one answers NaN or a saturated probability, and JSON numbers past 1.8e308 (``1e309``)
+read as infinity. A model whose inputs are narrower than float64 (an ONNX graph takes float32) declares a
+:class:`NumberRange` per column, and a number outside it is refused rather than rounded to infinity on the way in.
 A CSV file holds only text, so batch scoring first reads each cell as what it spells for its column
 (:func:`from_text`: ``3.0`` is a number, ``true``/``1`` a boolean, an empty cell missing) and then applies
 the same rule, which is why ``2.5`` in an integer column of a CSV is refused exactly as in JSON.
@@ -49,6 +53,23 @@ UNKNOWN = "or null if it is unknown"
 CSV_TRUE, CSV_FALSE = ("true", "True", "TRUE", "1"), ("false", "False", "FALSE", "0")
 
 ValueReader = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class NumberRange:
+    """The finite numbers a model's input type holds: ``limit`` is the largest magnitude."""
+
+    name: str
+    limit: float
+
+    def advice(self) -> str:
+        return (f"it is outside the {self.name} range the model's input takes (magnitude up to {self.limit:.7g}); "
+                f"send a smaller number, {UNKNOWN}")
+
+
+FLOAT32 = NumberRange("float32", 3.4028234663852886e38)
+NOT_FINITE = (f"it is not a finite number (infinity, or a number past 1.8e308 such as 1e309); send a finite number, "
+              f"{UNKNOWN}")
 
 
 class ValueRefused(Exception):
@@ -95,10 +116,25 @@ def is_missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType") or (type(value).__name__ == "datetime64" and value != value)
 
 
-def reader(kind: str) -> ValueReader:
+def reader(kind: str, bound: NumberRange | None = None) -> ValueReader:
     """The per-value reader of ``kind``: returns the value the model sees (``math.nan`` or ``None`` when missing)
-    or raises :class:`ValueRefused`. The common types are tested first: the server calls this per value."""
+    or raises :class:`ValueRefused`. The common types are tested first: the server calls this per value.
+    ``bound`` is the range of the model's input type for a float column (None: float64, any finite number)."""
+    if kind == "float" and bound is not None:
+        return _bounded(bound)
     return {"integer": _integer, "float": _float, "boolean": _boolean, "datetime": _moment}.get(kind, _text)
+
+
+def _bounded(bound: NumberRange) -> ValueReader:
+    limit = bound.limit
+
+    def read(value: Any) -> Any:
+        number = _float(value)
+        if -limit <= number <= limit or number != number:
+            return number
+        raise ValueRefused(bound.advice())
+
+    return read
 
 
 def _integer(value: Any) -> Any:
@@ -112,6 +148,8 @@ def _integer(value: Any) -> Any:
             return int(value)
         if value != value:
             return math.nan
+        if math.isinf(value):
+            raise ValueRefused(NOT_FINITE)
         if value.is_integer():
             raise ValueRefused(f"it is outside the 64-bit integer range; send a smaller number, {UNKNOWN}")
         raise ValueRefused(f"it is not a whole number; send an integer, {UNKNOWN}")
@@ -123,7 +161,9 @@ def _integer(value: Any) -> Any:
 def _float(value: Any) -> Any:
     kind = type(value)
     if kind is float:
-        return value
+        if value - value == 0.0 or value != value:  # finite, or NaN (missing): the common case costs one test
+            return value
+        raise ValueRefused(NOT_FINITE)
     if kind is int:
         if -EXACT_FLOAT_INT <= value <= EXACT_FLOAT_INT or _exact_float(value):
             return float(value)
@@ -153,8 +193,10 @@ def _as_number(value: Any) -> int | float:
     if type(value).__module__ == "numpy" and getattr(getattr(value, "dtype", None), "kind", "") in ("i", "u", "f"):
         number: int | float = value.item()
         return number
-    if isinstance(value, int | float):
-        return value
+    if isinstance(value, float):  # subclasses as plain floats: the readers test the exact type
+        return float(value)
+    if isinstance(value, int):
+        return int(value)
     if isinstance(value, Decimal) and value.is_finite():
         return int(value) if value == value.to_integral_value() else float(value)
     raise ValueRefused(f"send a number, {UNKNOWN}")
@@ -259,18 +301,19 @@ class ReadColumn:
     values: pd.Series
     bad: np.ndarray  # positions, ascending
     kind: str
+    bound: NumberRange | None = None
 
     def bad_value(self, original: pd.Series, position: int, column: str) -> BadValue:
         value = original.iloc[position]
         try:
-            reader(self.kind)(value)
+            reader(self.kind, self.bound)(value)
         except ValueRefused as refused:
             return BadValue(position, column, self.kind, value, refused.advice)
         raise AssertionError(f"{value!r} was refused in column {column!r} but its reader accepts it")
 
 
-def read_column(series: pd.Series, kind: str) -> ReadColumn:
-    """A whole DataFrame column read by the rule, vectorised for typed columns.
+def read_column(series: pd.Series, kind: str, bound: NumberRange | None = None) -> ReadColumn:
+    """A whole DataFrame column read by the rule, vectorised for typed columns (``bound`` as in :func:`reader`).
 
     The verdicts are those of :func:`reader` value by value (a test holds both paths to the same table of
     cases); only the way they are reached differs, because a 50,000-row batch cannot afford Python per value.
@@ -288,7 +331,10 @@ def read_column(series: pd.Series, kind: str) -> ReadColumn:
         if kind == "float":
             if pd.api.types.is_integer_dtype(dtype):  # with missing values: check the integers one by one
                 return _by_value(series, kind)
-            return ReadColumn(pd.Series(numbers, index=series.index), none, kind)
+            limit = np.inf if bound is None else bound.limit
+            with np.errstate(invalid="ignore"):  # NaN compares false: missing, never refused
+                bad = np.flatnonzero(np.abs(numbers) > limit) if bound else np.flatnonzero(np.isinf(numbers))
+            return ReadColumn(pd.Series(numbers, index=series.index), bad, kind, bound)
         whole = np.isnan(numbers) | (np.isfinite(numbers) & (numbers == np.round(numbers))
                                      & (np.abs(numbers) < 2.0**63))
         bad = np.flatnonzero(~whole)
@@ -302,7 +348,7 @@ def read_column(series: pd.Series, kind: str) -> ReadColumn:
         return ReadColumn(series, none, kind)
     if kind == "datetime" and pd.api.types.is_datetime64_any_dtype(dtype):
         return ReadColumn(series, none, kind)
-    return _by_value(series, kind)
+    return _by_value(series, kind, bound)
 
 
 def _integers(series: pd.Series, kind: str) -> ReadColumn:
@@ -321,12 +367,12 @@ def _integers(series: pd.Series, kind: str) -> ReadColumn:
     return ReadColumn(pd.Series(numbers, index=series.index), bad, kind)
 
 
-def _by_value(series: pd.Series, kind: str) -> ReadColumn:
+def _by_value(series: pd.Series, kind: str, bound: NumberRange | None = None) -> ReadColumn:
     """Object columns (what records with mixed values give) and anything unusual: the per-value reader."""
     import numpy as np
     import pandas as pd
 
-    read = reader(kind)
+    read = reader(kind, bound)
     out: list[Any] = []
     bad: list[int] = []
     for position, value in enumerate(series.to_numpy(dtype=object)):
@@ -346,7 +392,7 @@ def _by_value(series: pd.Series, kind: str) -> ReadColumn:
         values = datetime_column(pd.Series(out, index=series.index, dtype=object))
     else:
         values = pd.Series(out, index=series.index, dtype=object)
-    return ReadColumn(values, positions, kind)
+    return ReadColumn(values, positions, kind, bound)
 
 
 def from_text(series: pd.Series, kind: str) -> pd.Series:

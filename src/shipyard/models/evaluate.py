@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NotFoundError, ValidationError
+from .datafile import checked_encoding, encoding_error
 
 
 @dataclass(frozen=True)
@@ -41,19 +42,27 @@ def get_metric(name: str) -> Metric:
                               field="metric") from None
 
 
-def read_table(path: str | os.PathLike[str]) -> Any:
-    """A CSV or Parquet file as a DataFrame, with errors that name the file."""
+def read_table(path: str | os.PathLike[str], *, encoding: str | None = None) -> Any:
+    """A CSV or Parquet file as a DataFrame, with errors that name the file.
+
+    pandas reads the CSV (its types are what the gate has always scored on) and decodes it strictly in
+    ``encoding`` (UTF-8 by default); a byte that is not text is reported by :mod:`.datafile`, the one place of
+    the encoding rule, naming the row, the column and the byte offset (pandas' own offset counts from a chunk).
+    """
     import pandas as pd
 
     text = os.fspath(path)
     if not os.path.exists(text):
         raise NotFoundError(f"Data file {text!r} does not exist.")
     lowered = text.lower()
+    name = checked_encoding(encoding)
     try:
         if lowered.endswith((".parquet", ".pq")):
             return pd.read_parquet(text)
         if lowered.endswith((".csv", ".csv.gz", ".txt")):
-            return pd.read_csv(text)
+            return pd.read_csv(text, encoding=name, encoding_errors="strict")
+    except UnicodeDecodeError as exc:
+        raise (encoding_error(text, name) or ValidationError(f"Cannot read {text!r}: {exc}", field="data")) from None
     except Exception as exc:
         raise ValidationError(f"Cannot read {text!r}: {exc}", field="data") from exc
     raise ValidationError(f"{text!r} is neither CSV nor Parquet (by its extension).", field="data")

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..extras import require
+from .coercion import FLOAT32, NumberRange
 from .signature import Signature
 
 
@@ -33,19 +34,30 @@ class OnnxPredictor:
 
             self.classes_ = np.asarray(classes)
 
+    @property
+    def input_ranges(self) -> dict[str, NumberRange]:
+        """Numbers are fed as float32 (``onnx_export.onnx_feeds``): a number past its range would arrive as
+        infinity, so the coercion rule refuses it by column first."""
+        return {spec.name: FLOAT32 for spec in self.signature.inputs if spec.kind == "float"}
+
     def _run(self, frame: Any) -> list[Any]:
         from .onnx_export import onnx_feeds
 
         return list(self.session.run(None, onnx_feeds(self.signature, frame)))
 
+    def answer(self, frame: Any) -> tuple[Any, Any]:
+        """Labels and probabilities (None when the graph has no second output) from one run of the graph."""
+        outputs = self._run(frame)
+        return outputs[0].reshape(-1), outputs[1] if len(outputs) > 1 else None
+
     def predict(self, frame: Any) -> Any:
-        return self._run(frame)[0].reshape(-1)
+        return self.answer(frame)[0]
 
     def predict_proba(self, frame: Any) -> Any:
-        outputs = self._run(frame)
-        if len(outputs) < 2:
+        probabilities = self.answer(frame)[1]
+        if probabilities is None:
             raise ValidationError("This ONNX graph has no probability output.", field="model")
-        return outputs[1]
+        return probabilities
 
 
 def is_onnx(model: Any) -> bool:

@@ -25,6 +25,8 @@ from ..store._hashing import hash_bytes, hash_json
 from ..tracking import artifacts as run_artifacts, fluent
 from ..tracking.runs import get_run, resolve_run_id
 from . import flavors, onnx_flavor
+from .answers import check_finite
+from .coercion import NumberRange
 from .profile import prediction_profile, profile_frame
 from .signature import Signature, ValidationReport, as_frame, infer_signature, validate
 
@@ -137,24 +139,40 @@ class LoadedModel:
         return {"run_id": run.id, "experiment": run.experiment, "run_name": run.name, "params": run.params,
                 "metrics": run.metrics, **run.lineage}
 
+    @property
+    def input_ranges(self) -> dict[str, NumberRange]:
+        """The ranges of the model's own input types by column: float32 for an ONNX graph's float columns;
+        nothing for models that take float64, where every finite number fits."""
+        return self.model.input_ranges if isinstance(self.model, onnx_flavor.OnnxPredictor) else {}
+
     def predict(self, data: Any) -> Any:
+        """Predictions for ``data`` (checked first). A prediction that is not finite raises ModelOutputError, and so
+        does an ONNX graph's label whose probabilities are not (the graph answers both in one run)."""
         frame = self.check_input(data)
-        return self.model.predict(frame)
+        if isinstance(self.model, onnx_flavor.OnnxPredictor):
+            predictions, probabilities = self.model.answer(frame)
+        else:
+            predictions, probabilities = self.model.predict(frame), None
+        check_finite(probabilities, predictions, self.uri)
+        return predictions
 
     def predict_proba(self, data: Any) -> Any:
-        """Class probabilities as a DataFrame with one ``proba_<class>`` column per class."""
+        """Class probabilities as a DataFrame with one ``proba_<class>`` column per class; a probability that is
+        not finite raises :class:`~shipyard.errors.ModelOutputError` rather than being returned."""
         import pandas as pd
 
         if self.signature.output.kind != "classifier" or not hasattr(self.model, "predict_proba"):
             raise ValidationError(f"The model at {self.uri} is not a probabilistic classifier.", field="model")
         frame = self.check_input(data)
-        return pd.DataFrame(self.model.predict_proba(frame), columns=list(self.signature.output.probability_columns),
-                            index=frame.index)
+        probabilities = self.model.predict_proba(frame)
+        check_finite(probabilities, None, self.uri)
+        return pd.DataFrame(probabilities, columns=list(self.signature.output.probability_columns), index=frame.index)
 
     def check_input(self, data: Any, *, skip_bad_rows: bool = False) -> Any:
         """The input checked and converted by the signature's rule (``last_report`` holds what was counted);
         with ``skip_bad_rows`` rows holding a refused value are left out and listed in ``last_report.refused``."""
-        frame, self.last_report = validate(data, self.signature, skip_bad_rows=skip_bad_rows)
+        frame, self.last_report = validate(data, self.signature, skip_bad_rows=skip_bad_rows,
+                                           ranges=self.input_ranges)
         return frame
 
     def __repr__(self) -> str:

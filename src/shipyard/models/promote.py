@@ -36,13 +36,14 @@ class PromotionDecision:
 
 def promote(store: Store, name: str, *, candidate: int | str, alias: str = "champion", data: Any,
             target: str, metric: str = "roc_auc", min_delta: float = 0.0,
-            trust: bool | Iterable[str] = ()) -> PromotionDecision:
+            trust: bool | Iterable[str] = (), encoding: str | None = None) -> PromotionDecision:
     """Score ``candidate`` (a version number or an alias) and the holder of ``alias`` on ``data``; move the
-    alias to the candidate only if it wins by at least ``min_delta``. Every decision is audited."""
+    alias to the candidate only if it wins by at least ``min_delta``. Every decision is audited. ``encoding`` is
+    the text encoding of a CSV ``data`` file (UTF-8 when None)."""
     chosen = get_metric(metric)
     if min_delta < 0:
         raise ValidationError(f"min_delta must be 0 or more, got {min_delta}.", field="min_delta")
-    frame = read_table(data) if not hasattr(data, "columns") else data
+    frame = read_table(data, encoding=encoding) if not hasattr(data, "columns") else data
     candidate_version = _version_number(store, name, candidate)
     current_version = _holder(store, name, alias)
     candidate_score = _score(store, name, candidate_version, frame, target, metric, trust)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
-from .coercion import BadValue, read_column
+from .coercion import BadValue, NumberRange, read_column
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -120,12 +121,15 @@ def as_frame(data: Any, columns: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(array, columns=names)
 
 
-def validate(data: Any, signature: Signature, *, skip_bad_rows: bool = False) -> tuple[pd.DataFrame, ValidationReport]:
+def validate(data: Any, signature: Signature, *, skip_bad_rows: bool = False,
+             ranges: Mapping[str, NumberRange] | None = None) -> tuple[pd.DataFrame, ValidationReport]:
     """Check and convert input to the signature by the coercion rule (:mod:`.coercion`); returns the frame in
     signature order and a report. Columns the model does not take are dropped with one warning.
 
     With ``skip_bad_rows`` a row holding a value the rule refuses is left out of the frame (whose index keeps
     the input's labels) and listed in ``report.refused``, instead of raising; batch scoring uses that.
+    ``ranges`` are the ranges of the model's input types by column (an ONNX graph's float32), for the rule to
+    refuse a number the model cannot take instead of letting it become infinity on the way in.
 
     Raises:
         ValidationError: a column is missing, or (without ``skip_bad_rows``) a value is refused: the first in
@@ -155,7 +159,8 @@ def validate(data: Any, signature: Signature, *, skip_bad_rows: bool = False) ->
         report.dropped_columns = extra
         warnings.warn(f"Dropping {len(extra)} column(s) the model does not use: {', '.join(extra[:10])}.",
                       UserWarning, stacklevel=2)
-    read = {spec.name: read_column(frame[spec.name], spec.kind) for spec in signature.inputs}
+    bounds = ranges or {}
+    read = {spec.name: read_column(frame[spec.name], spec.kind, bounds.get(spec.name)) for spec in signature.inputs}
     refused: dict[int, BadValue] = {}
     for spec in signature.inputs:  # the first refused value of each row, in signature order
         for position in read[spec.name].bad:
@@ -166,7 +171,8 @@ def validate(data: Any, signature: Signature, *, skip_bad_rows: bool = False) ->
             raise report.refused[0].error()
         keep = [position for position in range(len(frame)) if position not in refused]
         frame = frame.iloc[keep]
-        read = {spec.name: read_column(frame[spec.name], spec.kind) for spec in signature.inputs}
+        read = {spec.name: read_column(frame[spec.name], spec.kind, bounds.get(spec.name))
+                for spec in signature.inputs}
     columns = {}
     for spec in signature.inputs:
         columns[spec.name] = read[spec.name].values

@@ -4,6 +4,8 @@ Everything becomes Arrow: the reference as one table, the current data as a stre
 large current file is never whole in memory. Categorical columns are read dictionary-encoded (as Parquet
 stores them) so no Python string is built per row, and the current file is parsed with the reference's
 kinds (a CSV column that is numeric in the reference is read as numbers, its text as an error naming it).
+CSV text is decoded by the one reader of data files (``models.datafile``): UTF-8 unless an encoding is given,
+and a byte that is not text is an error naming the file, row and byte offset, never a column of bytes.
 Arrow's errors become :class:`~shipyard.errors.ValidationError` naming the file and, when Arrow says, the
 column; a missing file is a :class:`~shipyard.errors.NotFoundError`.
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError, ValidationError
+from ..models.datafile import checked_encoding, open_csv, read_csv
 
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
@@ -33,6 +36,7 @@ class DataSource:
     format: str  # "csv" | "parquet" | "dataframe" | "arrow"
     path: str | None = None
     rows: int = 0
+    encoding: str | None = None  # of a CSV file's text (None: UTF-8)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "format": self.format, "rows": self.rows}
@@ -86,7 +90,7 @@ def as_table(data: Any, source: DataSource) -> Any:
 # ------------------------------------------------------------------------------------------------- files
 
 
-def file_source(path: str | Path, side: str) -> DataSource:
+def file_source(path: str | Path, side: str, encoding: str | None = None) -> DataSource:
     """Check that ``path`` is a file and tell its format (suffix first, else Parquet's ``PAR1`` magic)."""
     location = Path(path)
     if not location.exists():
@@ -102,7 +106,7 @@ def file_source(path: str | Path, side: str) -> DataSource:
     else:
         with location.open("rb") as handle:
             kind = "parquet" if handle.read(4) == b"PAR1" else "csv"
-    return DataSource(side, str(location), kind, str(location))
+    return DataSource(side, str(location), kind, str(location), encoding=checked_encoding(encoding))
 
 
 def file_schema(source: DataSource) -> Any:
@@ -114,9 +118,7 @@ def file_schema(source: DataSource) -> Any:
             import pyarrow.parquet as pq
 
             return pq.read_schema(source.label)
-        import pyarrow.csv as pcsv
-
-        with pcsv.open_csv(source.label, **_csv_options(source, None, {})) as reader:
+        with open_csv(source.label, **_csv_options(source, None, {})) as reader:
             return reader.schema
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
         raise unreadable(source, exc, []) from None
@@ -133,9 +135,7 @@ def read_table(source: DataSource, names: Sequence[str], file_names: Sequence[st
             schema = pq.read_schema(source.label)
             labels = [name for name in names if kind_of(schema.field(name).type) == "categorical"]
             return pq.read_table(source.label, columns=list(names), read_dictionary=labels, pre_buffer=False)
-        import pyarrow.csv as pcsv
-
-        return pcsv.read_csv(source.label, **_csv_options(source, names, {}))
+        return read_csv(source.label, **_csv_options(source, names, {}))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
         raise unreadable(source, exc, file_names) from None
 
@@ -158,8 +158,6 @@ def stream_batches(source: DataSource, reference_schema: Any, file_names: Sequen
                                 buffer_size=PARQUET_BUFFER_BYTES) as handle:
                 yield from handle.iter_batches(batch_size=batch_rows, columns=list(names))
             return
-        import pyarrow.csv as pcsv
-
         types = {}
         for name in names:
             if kinds[name] == "numeric":
@@ -167,7 +165,7 @@ def stream_batches(source: DataSource, reference_schema: Any, file_names: Sequen
             elif kinds[name] == "categorical":
                 boolean = pa.types.is_boolean(reference_schema.field(name).type)
                 types[name] = pa.bool_() if boolean else pa.dictionary(pa.int32(), pa.string())
-        with pcsv.open_csv(source.label, **_csv_options(source, names, types)) as reader:
+        with open_csv(source.label, **_csv_options(source, names, types)) as reader:
             yield from reader
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
         raise unreadable(source, exc, file_names) from None
@@ -186,15 +184,9 @@ def unreadable(source: DataSource, exc: Exception, file_names: Sequence[str]) ->
 
 
 def _csv_options(source: DataSource, names: Sequence[str] | None, types: dict[str, Any]) -> dict[str, Any]:
-    import pyarrow.csv as pcsv
-
     delimiter = "\t" if source.label.lower().endswith((".tsv", ".tsv.gz")) else ","
-    return {
-        "read_options": pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-        "parse_options": pcsv.ParseOptions(delimiter=delimiter),
-        "convert_options": pcsv.ConvertOptions(include_columns=list(names) if names else None, column_types=types,
-                                               strings_can_be_null=True),  # an empty cell is missing, as in pandas
-    }
+    return {"encoding": source.encoding, "block_size": CSV_BLOCK_BYTES, "delimiter": delimiter,
+            "include_columns": list(names) if names else None, "column_types": types}
 
 
 def arrow_reason(exc: Exception) -> str:

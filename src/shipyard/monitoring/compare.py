@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationError
+from ..models.datafile import type_family
 from ..models.profile import MAX_LEVELS, PROFILE_VERSION, numeric_profile
 from . import _datafiles as files, checks
 from ._datafiles import DataSource
@@ -100,7 +101,8 @@ def compare_frames(reference: Any, current: Any, *, thresholds: Thresholds | Non
 
 
 def compare_files(reference_path: str | Path, current_path: str | Path, *, thresholds: Thresholds | None = None,
-                  columns: Sequence[str] | None = None, batch_rows: int = SCAN_BATCH_ROWS) -> Comparison:
+                  columns: Sequence[str] | None = None, batch_rows: int = SCAN_BATCH_ROWS,
+                  encoding: str | None = None) -> Comparison:
     """Compare two CSV or Parquet files column by column, reading the current file in record batches.
 
     The format comes from the suffix (``.csv``, ``.tsv``, ``.csv.gz``; ``.parquet``, ``.pq``) or, without
@@ -114,17 +116,19 @@ def compare_files(reference_path: str | Path, current_path: str | Path, *, thres
         thresholds: check thresholds (default: ``monitoring.config.DEFAULTS``).
         columns: compare only these columns (default: every column of the reference).
         batch_rows: rows per Parquet record batch while streaming the current file.
+        encoding: the text encoding of CSV files (UTF-8 by default, decoded strictly: a byte that is not text is
+            an error naming the file, row and byte offset), e.g. ``"latin-1"``.
 
     Returns:
         A :class:`Comparison` (see :func:`compare_frames`).
 
     Raises:
         NotFoundError: a file does not exist.
-        ValidationError: a file that is not readable CSV/Parquet, a column missing from either file, or a
-            current column whose values cannot be read as the reference's kind.
+        ValidationError: a file that is not readable CSV/Parquet or not text in its encoding, a column missing
+            from either file, or a current column whose values cannot be read as the reference's kind.
     """
-    ref_source = files.file_source(reference_path, "reference")
-    cur_source = files.file_source(current_path, "current")
+    ref_source = files.file_source(reference_path, "reference", encoding)
+    cur_source = files.file_source(current_path, "current", encoding)
     ref_names = files.file_schema(ref_source).names
     names = _chosen_columns(ref_names, columns, ref_source)
     cur_names = files.file_schema(cur_source).names
@@ -186,6 +190,10 @@ class CurrentProfiler:
                                                hist_counts=[0] * max(len(reference["hist_edges"]) - 1, 0))
             _fold_numeric(feature, reference, self._numbers(name, column))
         elif kind == "categorical":
+            if type_family(column.type) == "binary":
+                raise ValidationError(
+                    f"Column `{name}` is text in the reference, but {self.source.label} holds binary data (raw bytes) "
+                    "there; decode it as text with its encoding first (e.g. .str.decode('latin-1')).", field=name)
             feature = feature or FeatureWindow("categorical")
             fold_levels(feature, column)
         else:
@@ -197,6 +205,12 @@ class CurrentProfiler:
     def _numbers(self, name: str, column: Any) -> Any:
         import pyarrow as pa
 
+        family = type_family(column.type)
+        if family not in ("integer", "float", "decimal", "null"):  # text that spells numbers is still text
+            raise ValidationError(
+                f"Column `{name}` is numeric in the reference, but {self.source.label} holds values there that are "
+                f"not numbers (its type is {column.type}); fix the data or leave the column out (columns=[...]).",
+                field=name)
         try:
             return _float_values(column)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..models.datafile import read_text
 
 
 class LinedDict(dict[str, Any]):
@@ -40,7 +41,7 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 def load_yaml(path: Path) -> Any:
     """Parse ``path``; a syntax error names the file, line and column."""
     try:
-        text = path.read_text()
+        text = read_text(path, path.name)  # UTF-8, strictly: a byte that is not names its line and offset
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from exc
     try:

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..models.datafile import decode_text, read_text
 from .params import PARAMS_FILE, flatten
 from .spec import load_pipeline
 
@@ -49,7 +50,7 @@ def _diff(root: Path, revision: str, files: list[str], all_keys: bool) -> list[C
     for name in files:
         old = _flat(_git_show(root, revision, name), name)
         new_path = root / name
-        new = _flat(new_path.read_text() if new_path.exists() else None, name)
+        new = _flat(read_text(new_path, name) if new_path.exists() else None, name)
         for key in sorted(set(old) | set(new)):
             if all_keys or old.get(key) != new.get(key):
                 changes.append(Change(name, key, old.get(key), new.get(key)))
@@ -75,6 +76,5 @@ def _check_revision(root: Path, revision: str) -> None:
 
 def _git_show(root: Path, revision: str, name: str) -> str | None:
     # "./" makes the path relative to the project folder, which may be a subfolder of the repository.
-    done = subprocess.run(["git", "-C", str(root), "show", f"{revision}:./{name}"], capture_output=True, text=True,
-                          check=False)
-    return done.stdout if done.returncode == 0 else None
+    done = subprocess.run(["git", "-C", str(root), "show", f"{revision}:./{name}"], capture_output=True, check=False)
+    return decode_text(done.stdout, f"{name} at {revision}") if done.returncode == 0 else None

@@ -29,6 +29,7 @@ import yaml
 
 from ..errors import ShipyardError, ValidationError
 from ..extras import from_module_not_found, require
+from ..models.datafile import read_text
 from ..store import Store, current_store
 from ..tracking import artifacts as run_artifacts, runs as run_records
 from ..tracking._validation import check_key
@@ -293,7 +294,7 @@ def read_metrics(root: Path, paths: tuple[str, ...]) -> dict[str, float]:
     """The numbers in the stage's metrics files (JSON or YAML), flattened to dotted keys."""
     numbers: dict[str, float] = {}
     for path in paths:
-        text = (root / path).read_text()
+        text = read_text(root / path, path)  # UTF-8, strictly: a stray latin-1 byte names its line and offset
         try:
             data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as exc:

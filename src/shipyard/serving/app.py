@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import (
     ConflictError,
     MalformedRequestError,
+    ModelOutputError,
     NotFoundError,
     PayloadTooLargeError,
     ShipyardError,
@@ -34,7 +35,7 @@ from ..store import Store, current_store
 from .batching import Batcher
 from .config import ServingConfig
 from .fleet import Fleet, LiveDeployment, Serving, VariantSlot
-from .inputs import RawRequest
+from .inputs import RawRequest, parse_json
 from .logstore import PartitionedLog
 from .metrics import ServingMetrics
 from .predlog import (
@@ -235,8 +236,6 @@ def _watch_sighup(state: ServerState) -> None:
 
 async def read_json(request: Any, limit: int) -> Any:
     """The body as JSON, refusing oversized bodies before reading them and Triton's binary extension."""
-    import orjson
-
     if "inference-header-content-length" in request.headers:
         raise MalformedRequestError("This server speaks the JSON form of the inference protocol only; send "
                                     "tensors as JSON (tritonclient: binary_data=False).", field="body")
@@ -253,10 +252,7 @@ async def read_json(request: Any, limit: int) -> Any:
         chunks.append(chunk)
     if not size:
         raise MalformedRequestError("The request has no body; send a JSON object.", field="body")
-    try:
-        return orjson.loads(b"".join(chunks))
-    except orjson.JSONDecodeError as exc:
-        raise MalformedRequestError(f"The body is not valid JSON: {exc}.", field="body") from None
+    return parse_json(b"".join(chunks))
 
 
 @dataclass
@@ -294,6 +290,13 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
         state.metrics.requests.labels(deployment.name, slot.name, "422").inc()
         state.recent[deployment.name].pop(request_id, None)  # nothing was logged: the id is free for a retry
         raise
+    except ModelOutputError as exc:  # never returned, never logged: counted, and a 503 for this variant only
+        state.metrics.model_errors.labels(deployment.name, slot.name).inc()
+        state.metrics.requests.labels(deployment.name, slot.name, str(exc.http_status)).inc()
+        state.recent[deployment.name].pop(request_id, None)
+        raise ModelOutputError(f"Variant {slot.name!r} of deployment {deployment.name!r} could not answer request "
+                               f"{request_id}: {exc.message} Other requests are answered as usual.",
+                               row=exc.row, output=exc.output) from None
     latency = time.perf_counter() - started
     _log(state, deployment, slot, runner, request_id, raw.sticky_key, columns, answer, latency)
     state.metrics.requests.labels(deployment.name, slot.name, "200").inc()
@@ -322,9 +325,14 @@ def _shadow(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, r
     def done(finished: asyncio.Future[tuple[Answer, Runner]]) -> None:
         if finished.cancelled():
             return
-        if finished.exception() is not None:
-            log.warning("Shadow %s/%s failed on request %s: %s", deployment.name, slot.name, request_id,
-                        finished.exception())
+        failure = finished.exception()
+        if isinstance(failure, ModelOutputError):
+            log.error("Shadow %s/%s could not answer request %s: %s", deployment.name, slot.name, request_id,
+                      failure.message)
+            state.metrics.model_errors.labels(deployment.name, slot.name).inc()
+            return
+        if failure is not None:
+            log.warning("Shadow %s/%s failed on request %s: %s", deployment.name, slot.name, request_id, failure)
             state.metrics.shadow_dropped.labels(deployment.name, slot.name).inc()
             return
         answer, runner = finished.result()

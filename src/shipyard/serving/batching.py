@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ValidationError
+from ..errors import ModelOutputError, ValidationError
 from .config import Batching
 from .inputs import Columns
 from .runtime import Answer, Runner
@@ -188,7 +188,10 @@ def _run_each(runner: Runner, batch: list[Pending], first: Exception) -> tuple[l
     return answers, time.perf_counter() - started
 
 
-def _model_error(exc: Exception) -> ModelError:
+def _model_error(exc: Exception) -> ModelError | ModelOutputError:
+    """What the request gets when the model raised: a non-finite answer stays the model's failure (503)."""
+    if isinstance(exc, ModelOutputError):
+        return exc
     return ModelError(f"The model could not score this input: {type(exc).__name__}: {exc}", field="records")
 
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..errors import MalformedRequestError, PayloadTooLargeError, ShipyardError
+from .inputs import parse_json
 
 log = logging.getLogger("shipyard.serving")
 
@@ -94,8 +95,6 @@ class FastPath:
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> Any:
     """The JSON body, with the same limits and messages as :func:`shipyard.serving.app.read_json`."""
-    import orjson
-
     declared = None
     for key, value in scope["headers"]:
         if key == b"content-length":
@@ -121,7 +120,4 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> Any:
             break
     if not size:
         raise MalformedRequestError("The request has no body; send a JSON object.", field="body")
-    try:
-        return orjson.loads(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-    except orjson.JSONDecodeError as exc:
-        raise MalformedRequestError(f"The body is not valid JSON: {exc}.", field="body") from None
+    return parse_json(chunks[0] if len(chunks) == 1 else b"".join(chunks))

@@ -149,7 +149,7 @@ class Fleet:
             runner = load_runner(self.store, resolved, runtime, trust=self.config.trust)
             with self._runner_lock:
                 runner = self._runners.setdefault(key, runner)
-        return Serving(runner, InputChecker(runner.signature), resolved)
+        return Serving(runner, InputChecker(runner.signature, runner.input_ranges), resolved)
 
 
 def resolve_version(store: Store, uri: str) -> str:

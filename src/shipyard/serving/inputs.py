@@ -14,11 +14,14 @@ categories and out-of-range numbers are accepted (monitoring counts them from th
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MalformedRequestError, ValidationError
-from ..models.coercion import datetime_column, read_values, reader
+from ..models.coercion import NumberRange, datetime_column, read_values, reader
+from ..models.datafile import decode_text
 from ..models.signature import Signature
 
 Columns = dict[str, list[Any]]
@@ -46,6 +49,65 @@ class RawRequest:
     sticky_key: str | None = None
     source: str = "records"
     gaps: set[str] = field(default_factory=set)  # columns some records lack (their values hold _MISSING there)
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_BODY_ADVICE = "send the JSON body encoded as UTF-8"
+
+
+def parse_json(data: bytes) -> Any:
+    """A request body as JSON: UTF-8 strictly (400 naming the byte offset otherwise), and numbers too large for a
+    64-bit float (``1e309``) read as infinity, so that the column checks refuse them naming the column.
+
+    orjson refuses a whole body for such a number ("number is infinity when parsed as double"), which would be a
+    400 that names no column. Only then, and only when the bytes at orjson's error position do spell a number that
+    overflows, is the body parsed again by the standard library (slower, rare); JSON's ``NaN``/``Infinity``
+    literals stay invalid, as do strings orjson refuses (lone surrogates).
+    """
+    import orjson
+
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        error = exc
+    text = decode_text(data, "The request body", advice=_BODY_ADVICE, field="body")
+    number = _JSON_NUMBER.match(text, error.pos)
+    if number is None or not math.isinf(float(number.group())):
+        raise MalformedRequestError(f"The body is not valid JSON: {error}.", field="body") from None
+    return _with_huge_numbers(text, error)
+
+
+def _with_huge_numbers(text: str, error: Exception) -> Any:
+    import json
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        value = json.loads(text, parse_constant=refuse)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; so is an integer of 4,300+ digits
+        raise MalformedRequestError(f"The body is not valid JSON: {error}.", field="body") from None
+    if _has_lone_surrogate(value):
+        raise MalformedRequestError("The body is not valid JSON: a string holds a lone surrogate escape.",
+                                    field="body")
+    return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def parse_body(body: Any, sticky_column: str | None = None) -> RawRequest:
@@ -103,11 +165,12 @@ def parse_v2(body: Any, sticky_column: str | None = None) -> RawRequest:
 class InputChecker:
     """A signature compiled into per-column readers; one per served model version."""
 
-    def __init__(self, signature: Signature) -> None:
+    def __init__(self, signature: Signature, ranges: Mapping[str, NumberRange] | None = None) -> None:
         self.signature = signature
         self.names = signature.column_names
         self.known = set(self.names)
-        self._kinds = [(spec.name, spec.kind, reader(spec.kind)) for spec in signature.inputs]
+        bounds = ranges or {}  # the model's input types: an ONNX graph takes float32 (see models.coercion)
+        self._kinds = [(spec.name, spec.kind, reader(spec.kind, bounds.get(spec.name))) for spec in signature.inputs]
 
     def check(self, request: RawRequest) -> Columns:
         """Read every value of every model column by the coercion rule; columns the model does not take are

@@ -39,6 +39,9 @@ class ServingMetrics:
                                   ["deployment", "variant"], multiprocess_mode=maximum, **extra)
         self.predictions = Counter("shipyard_predictions_total", "Predicted records, by predicted class.",
                                    ["deployment", "variant", "prediction"], **extra)
+        self.model_errors = Counter("shipyard_model_errors_total", "Answers refused because the model returned a "
+                                    "probability or prediction that is not finite (503 for live variants).",
+                                    ["deployment", "variant"], **extra)
         self.shadow_dropped = Counter("shipyard_shadow_dropped_total", "Shadow copies shed because the shadow "
                                       "model fell behind.", ["deployment", "variant"], **extra)
         self.log_queue = Gauge("shipyard_prediction_log_queue_entries", "Answers waiting to be written to the "

@@ -4,6 +4,11 @@
 verified ONNX export attached to the registry version (``shipyard models export-onnx``) straight from the
 columns, with no DataFrame at all; ``auto`` takes ONNX when the version has a verified export and
 onnxruntime is installed. Labels of classifiers are the argmax of the probabilities, so one pass gives both.
+
+Every runtime sits behind the same checks: :attr:`Runner.input_ranges` tells the input checker what the
+model's own input types hold (an ONNX graph takes float32, so ``1e39`` is refused by column instead of reaching
+it as infinity), and an answer holding a probability or prediction that is not finite raises
+:class:`~shipyard.errors.ModelOutputError` (a 503 for the variant) instead of being returned as ``null``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 
 from ..errors import ConfigError, IntegrityError
 from ..models import registry
+from ..models.answers import check_finite
+from ..models.coercion import NumberRange
 from ..models.onnx_flavor import OnnxPredictor
 from ..models.package import LoadedModel, load_model
 from ..models.signature import Signature
@@ -41,6 +48,7 @@ class Runner:
         self.load_seconds = load_seconds
         self.signature: Signature = loaded.signature
         self.kinds = {spec.name: spec.kind for spec in self.signature.inputs}  # shared by every log entry
+        self.input_ranges: dict[str, NumberRange] = onnx.input_ranges if onnx is not None else loaded.input_ranges
         output = self.signature.output
         self.classes = list(output.classes)
         # ONNX answers a batch in tens of microseconds: run it on the event loop rather than in a thread.
@@ -68,20 +76,27 @@ class Runner:
             started = time.perf_counter()
             outputs = self.onnx.session.run(None, feeds)
             seconds = time.perf_counter() - started
-            predicted = np.asarray(outputs[0]).reshape(-1).tolist()
-            if self.probabilistic and len(outputs) > 1:
-                return Answer(predicted, np.asarray(outputs[1], dtype="float64").tolist(), seconds)
-            return Answer(predicted, None, seconds)
+            labels = np.asarray(outputs[0]).reshape(-1)
+            found = np.asarray(outputs[1], dtype="float64") if self.probabilistic and len(outputs) > 1 else None
+            check_finite(found, labels, self._answered_by)
+            return Answer(labels.tolist(), None if found is None else found.tolist(), seconds)
         frame = build_frame(self.signature, columns)
         model = self.loaded.model
         started = time.perf_counter()
         if self.probabilistic:
             probabilities = np.asarray(model.predict_proba(frame), dtype="float64")
             seconds = time.perf_counter() - started
+            check_finite(probabilities, None, self._answered_by)
             classes = np.asarray(self.classes if self.classes else model.classes_)
             return Answer(classes[probabilities.argmax(axis=1)].tolist(), probabilities.tolist(), seconds)
-        labels = np.asarray(model.predict(frame)).reshape(-1).tolist()
-        return Answer(labels, None, time.perf_counter() - started)
+        labels = np.asarray(model.predict(frame)).reshape(-1)
+        seconds = time.perf_counter() - started
+        check_finite(None, labels, self._answered_by)
+        return Answer(labels.tolist(), None, seconds)
+
+    @property
+    def _answered_by(self) -> str:
+        return f"{self.uri} ({self.runtime} runtime)"
 
 
 def load_runner(store: Store, uri: str, runtime: str, *, trust: bool | Iterable[str] = ()) -> Runner:

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from shipyard.errors import ValidationError
+from shipyard.models.coercion import FLOAT32
 from shipyard.models.signature import ColumnSpec, OutputSpec, Signature, validate
 from shipyard.serving.inputs import InputChecker, parse_body
 
@@ -39,6 +40,8 @@ REFUSED: list[tuple[str, Any]] = [
     ("contract", 3), ("contract", 1.5), ("contract", True),
     ("paperless", 1), ("paperless", 0.0), ("paperless", "true"),
     ("signup", "yesterday"), ("signup", 1714567800), ("signup", True),
+    # Not finite: what a JSON number past 1.8e308 (1e309) reads as, or np.inf in a user's DataFrame.
+    ("charges", math.inf), ("charges", -math.inf), ("tenure", math.inf), ("tenure", -math.inf),
 ]
 
 
@@ -88,6 +91,8 @@ def test_everything_else_is_refused_with_the_same_message_on_both_paths(column: 
     ("charges", pd.Series(["89.5", None, "70"], dtype="str"), 0),
     ("charges", pd.Series([1, 2, 2**53 + 1], dtype="int64"), 2),
     ("charges", pd.Series([True, None, False], dtype="boolean"), 0),
+    ("charges", pd.Series([70.5, np.nan, -np.inf]), 2),
+    ("charges", pd.Series(["70.5", "inf"], dtype="str"), 0),
     ("contract", pd.Series([1, 2, 3]), 0),
     ("contract", pd.Series([None, 2.0, None]), 1),
     ("paperless", pd.Series([1, 0, 1]), 0),
@@ -128,3 +133,36 @@ def test_extra_columns_are_dropped_with_a_warning_on_the_python_path() -> None:
         checked, report = validate([{**GOOD, "zip": "9000"}], SIGNATURE)
     assert report.dropped_columns == ["zip"] and "zip" not in checked.columns
     assert [str(item.message) for item in caught] == ["Dropping 1 column(s) the model does not use: zip."]
+
+
+def test_infinity_is_refused_as_not_finite_rather_than_as_a_fraction() -> None:
+    with pytest.raises(ValidationError) as caught:
+        _server({**GOOD, "tenure": math.inf})
+    assert "not a finite number" in caught.value.message and "whole number" not in caught.value.message
+
+
+RANGES = {"charges": FLOAT32}
+
+
+@pytest.mark.parametrize("sent", [1e39, -1e39, 3.5e38, float(2**128)])
+def test_a_number_outside_the_model_input_type_is_refused_on_both_paths(sent: float) -> None:
+    """An ONNX graph takes float32: 1e39 would reach it as infinity (and answer [[0.0, 1.0]])."""
+    record = {**GOOD, "charges": sent}
+    with pytest.raises(ValidationError) as on_server:
+        InputChecker(SIGNATURE, RANGES).check(parse_body({"records": [GOOD, record]}))
+    with pytest.raises(ValidationError) as on_frame:
+        validate([GOOD, record], SIGNATURE, ranges=RANGES)
+    typed = pd.DataFrame([GOOD, record]).astype({"charges": "float64"})
+    with pytest.raises(ValidationError) as on_typed:
+        validate(typed, SIGNATURE, ranges=RANGES)
+    assert on_server.value.field == on_frame.value.field == on_typed.value.field == "charges"
+    assert on_server.value.message == on_frame.value.message == on_typed.value.message
+    assert "float32" in on_server.value.message and "(row 1)" in on_server.value.message
+
+
+def test_numbers_inside_the_range_pass_and_other_models_keep_float64() -> None:
+    largest = float(np.finfo(np.float32).max)
+    record = {**GOOD, "charges": largest}
+    assert InputChecker(SIGNATURE, RANGES).check(parse_body({"records": [record]}))["charges"] == [largest]
+    assert validate([record], SIGNATURE, ranges=RANGES)[0]["charges"].tolist() == [largest]
+    assert validate([{**GOOD, "charges": 1e39}], SIGNATURE)[0]["charges"].tolist() == [1e39]  # float64 holds it
