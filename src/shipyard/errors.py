@@ -9,6 +9,7 @@ the servers answer with, so both map errors in exactly one place::
     ├── ValidationError (ValueError)               exit 2, HTTP 422   bad input: keys, values, filters
     │   ├── FilterSyntaxError                      exit 2, HTTP 422   a search filter that does not parse
     │   ├── MalformedRequestError                  exit 2, HTTP 400   a request body that is not valid JSON/shape
+    │   │   └── UnsupportedMediaTypeError          exit 2, HTTP 415   a request body sent as a type other than JSON
     │   ├── TextEncodingError                      exit 2, HTTP 400   a file or body that is not text in its encoding
     │   └── PayloadTooLargeError                   exit 2, HTTP 413   a request body over the server's limit
     ├── NotFoundError (LookupError)                exit 2, HTTP 404   unknown run, experiment, object
@@ -75,6 +76,13 @@ class MalformedRequestError(ValidationError):
     http_status = 400
 
 
+class UnsupportedMediaTypeError(MalformedRequestError):
+    """A request body declared as something other than JSON (``text/plain``, a form): refused before it is read,
+    because those are the types a web page of another site can make a browser send without asking first."""
+
+    http_status = 415
+
+
 class TextEncodingError(ValidationError):
     """Bytes that are not text in the encoding they are read with (UTF-8 unless told): a data file, a metrics or
     params file, a request body. ``source`` names it, ``offset`` is the 0-based byte offset of the first bad byte,
@@ -129,10 +137,15 @@ class ConflictError(ShipyardError):
 
 
 class UnauthorizedError(ShipyardError, PermissionError):
-    """A write to a shared server without the token it was started with."""
+    """A write to a shared server without the token it was started with; ``field`` names the part of the request
+    that needed it (``request_id``), or is None when the whole request does."""
 
     exit_code = 2
     http_status = 401
+
+    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
 
 
 class ForbiddenError(ShipyardError, PermissionError):

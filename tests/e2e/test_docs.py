@@ -54,7 +54,7 @@ EXPECTED: dict[str, list[str]] = {
                            'bad input: 422 {"error": {"type": "ValidationError", "message": "Column \'tenure\' '
                            "expects integer values, got 'long' (row 0); send a number, or null if it is unknown.\", "
                            '"field": "tenure"}}',
-                           "feedback: 200 {'accepted': 2, 'unknown': []}",
+                           "feedback: 200 {'accepted': 2, 'unknown': [], 'unknown_rows': []}",
                            "open inference protocol: 200 ['predictions', 'probabilities']", "metrics: 200 True",
                            "server exit code: 0", "logged rows: 4 | labelled: 2"],
 }

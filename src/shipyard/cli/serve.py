@@ -22,11 +22,22 @@ def serve_command(
     runtime: str = typer.Option("auto", "--runtime", help="auto | python | onnx (with MODEL_URI)."),
     max_batch_size: int = typer.Option(64, "--max-batch-size", min=1, help="Micro-batch rows (1 = no batching; "
                                        "with MODEL_URI)."),
-    token: str | None = typer.Option(None, "--token", envvar="SHIPYARD_TOKEN", help="Token the feedback endpoint "
-                                     "requires (Authorization: Bearer TOKEN)."),
+    token: str | None = typer.Option(None, "--token", envvar="SHIPYARD_TOKEN", help="Token that writes (feedback, "
+                                     "request ids chosen by the client) must carry: Authorization: Bearer TOKEN."),
+    allowed_host: list[str] = typer.Option([], "--allowed-host", metavar="NAME", envvar="SHIPYARD_ALLOWED_HOSTS",
+                                           help="A Host name the server answers besides loopback names, IP addresses "
+                                           "and --host, e.g. the name a proxy or a Kubernetes Service forwards "
+                                           "(repeatable; SHIPYARD_ALLOWED_HOSTS takes names separated by spaces)."),
+    insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth", help="Beyond loopback, start without a "
+                                          "token and let anyone who reaches the port write (not recommended)."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve registered models over HTTP: /predict/NAME, the Open Inference Protocol, feedback, /metrics.
+
+    A server that other machines can reach (--host other than a loopback address) refuses to start without a
+    --token unless given --insecure-no-auth; on loopback, local programs may write without one. Requests whose
+    Host is not a loopback name, an IP address, the --host name or an --allowed-host name are refused (400),
+    and bodies a web page of another site could send (text, forms; any body with a foreign Origin) are refused.
 
     Example: shipyard serve models:/churn@champion --port 8000 --workers 2
     """
@@ -34,6 +45,7 @@ def serve_command(
     from importlib.util import find_spec
 
     from ..errors import ConfigError
+    from ..serving.access import check_exposure
     from ..serving.config import Batching, config_for_uri, load_config
     from ..serving.server import serve
 
@@ -48,6 +60,11 @@ def serve_command(
         settings = config_for_uri(model_uri, batching=Batching(max_batch_size), runtime=runtime)
     if token:
         settings = replace(settings, token=token)
+    settings = replace(settings, allowed_hosts=(*settings.allowed_hosts, *allowed_host),
+                       insecure_no_auth=insecure_no_auth)
+    warning = check_exposure(host, token=settings.token, insecure_no_auth=insecure_no_auth)
+    if warning:
+        _output.err_console.print(_output.escape(warning), style="yellow", soft_wrap=True)
     if find_spec("scipy") is not None:  # the monitoring extra: drift and health gauges on /metrics
         settings = replace(settings, plugins=(*settings.plugins, "shipyard.monitoring.gauges:jobs"))
 

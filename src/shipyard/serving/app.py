@@ -32,6 +32,7 @@ from ..errors import (
     ValidationError,
 )
 from ..store import Store, current_store
+from .access import Access
 from .batching import Batcher
 from .config import ServingConfig
 from .fleet import Fleet, LiveDeployment, Serving, VariantSlot
@@ -44,7 +45,7 @@ from .predlog import (
     PredictionEntry,
     errors_table,
     feedback_table,
-    known_request_ids,
+    logged_rows,
     predictions_table,
     serving_root,
 )
@@ -167,10 +168,12 @@ def create_app(config: ServingConfig, *, store: Store | None = None, preload: bo
             await asyncio.to_thread(state.errors.close)
 
     app = FastAPI(title="Shipyard model server", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    access = Access(config.token, config.allowed_hosts)
+    app.state.access = access
     handlers.install(app)
     oip.install(app)
     openapi.install(app)
-    return FastPath(app)
+    return FastPath(app, access)
 
 
 def _plugin_jobs(config: ServingConfig) -> list[Any]:
@@ -267,12 +270,21 @@ class Predicted:
 
 
 async def predict(state: ServerState, deployment: LiveDeployment, raw: RawRequest, *,
-                  slot: VariantSlot | None = None) -> Predicted:
-    """Route, check, batch and log one request; shadows get a copy."""
+                  slot: VariantSlot | None = None, authorized: bool = False) -> Predicted:
+    """Route, check, batch and log one request; shadows get a copy.
+
+    The server picks the request id unless the client may write (``authorized``: it sent the token, or the
+    server has none): whoever picks the id decides which prediction feedback joins.
+    """
     started = time.perf_counter()
     slot = slot or deployment.variants[deployment.router.choose(raw.sticky_key)]
     serving = slot.serving
     try:
+        if raw.request_id is not None and not authorized:
+            key = "id" if raw.source == "inputs" else "request_id"
+            raise UnauthorizedError(f"'{key}' is chosen by this server unless the request carries its token "
+                                    f"('Authorization: Bearer <token>'); leave '{key}' out and use the one in the "
+                                    "answer.", field=key)
         columns = serving.checker.check(raw)
         # Every model column is there once check() passed, so only a longer request can hold others.
         ignored = serving.checker.ignored(raw) if len(raw.columns) > len(columns) else []
@@ -286,14 +298,15 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
     assert future is not None  # live variants are never shed
     try:
         answer, runner = await future
-    except ValidationError:
-        state.metrics.requests.labels(deployment.name, slot.name, "422").inc()
-        state.recent[deployment.name].pop(request_id, None)  # nothing was logged: the id is free for a retry
-        raise
-    except ModelOutputError as exc:  # never returned, never logged: counted, and a 503 for this variant only
+    except BaseException as exc:  # nothing was logged: the id is free for a retry, and feedback cannot name it
+        state.recent[deployment.name].pop(request_id, None)
+        if isinstance(exc, ValidationError):
+            state.metrics.requests.labels(deployment.name, slot.name, "422").inc()
+        if not isinstance(exc, ModelOutputError):
+            raise
+        # never returned, never logged: counted, and a 503 for this variant only
         state.metrics.model_errors.labels(deployment.name, slot.name).inc()
         state.metrics.requests.labels(deployment.name, slot.name, str(exc.http_status)).inc()
-        state.recent[deployment.name].pop(request_id, None)
         raise ModelOutputError(f"Variant {slot.name!r} of deployment {deployment.name!r} could not answer request "
                                f"{request_id}: {exc.message} Other requests are answered as usual.",
                                row=exc.row, output=exc.output) from None
@@ -356,7 +369,8 @@ def _log(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, runn
 
 
 async def record_feedback(state: ServerState, deployment: LiveDeployment, body: Any) -> dict[str, Any]:
-    """Store labels for logged predictions; unknown request ids are reported back, never dropped silently."""
+    """Store labels for logged predictions; unknown request ids, and rows beyond the rows a request had, are
+    reported back (``unknown``, ``unknown_rows``) and neither stored nor counted as accepted."""
     items = body if isinstance(body, list) else [body]
     entries: list[FeedbackEntry] = []
     for index, item in enumerate(items):
@@ -365,6 +379,8 @@ async def record_feedback(state: ServerState, deployment: LiveDeployment, body: 
             raise MalformedRequestError(f"Feedback{where} must be an object with 'request_id' and 'label'.",
                                         field="request_id")
         request_id, label, row = item["request_id"], item["label"], item.get("row", 0)
+        if isinstance(row, float) and row.is_integer():  # as in an integer column: 3.0 is row 3
+            row = int(row)
         if not isinstance(request_id, str | int) or isinstance(request_id, bool) or not str(request_id):
             raise ValidationError(f"Feedback{where}: 'request_id' must be a string.", field="request_id")
         if label is None or isinstance(label, dict | list):
@@ -374,27 +390,39 @@ async def record_feedback(state: ServerState, deployment: LiveDeployment, body: 
         entries.append(FeedbackEntry(str(request_id), row, label, time.time_ns() // 1_000_000))
     if not entries:
         raise ValidationError("The feedback list is empty.", field="request_id")
-    unknown = await _unknown_ids(state, deployment.name, {entry.request_id for entry in entries})
-    accepted = [entry for entry in entries if entry.request_id not in unknown]
+    rows = await _logged_rows(state, deployment.name, {entry.request_id for entry in entries})
+    unknown = sorted({entry.request_id for entry in entries if entry.request_id not in rows})
+    beyond = sorted({(entry.request_id, entry.row) for entry in entries
+                     if entry.request_id in rows and entry.row >= rows[entry.request_id]})
+    accepted = [entry for entry in entries if entry.row < rows.get(entry.request_id, 0)]
     if accepted:
         await asyncio.wrap_future(state.feedback.append_durable(deployment.name, accepted[0].timestamp_ms,
                                                                 accepted))
     if not accepted:
-        raise NotFoundError(f"No prediction of deployment {deployment.name!r} has request_id "
-                            f"{', '.join(sorted(unknown)[:5])}; feedback must name a logged request.")
-    return {"accepted": len(accepted), "unknown": sorted(unknown)}
+        if unknown:
+            raise NotFoundError(f"No prediction of deployment {deployment.name!r} has request_id "
+                                f"{', '.join(unknown[:5])}; feedback must name a logged request.")
+        request_id, row = beyond[0]
+        raise NotFoundError(f"Request {request_id!r} of deployment {deployment.name!r} had {rows[request_id]} "
+                            f"row(s), so it has no row {row}; 'row' is the record's index in its request.")
+    return {"accepted": len(accepted), "unknown": unknown,
+            "unknown_rows": [{"request_id": request_id, "row": row} for request_id, row in beyond]}
 
 
-async def _unknown_ids(state: ServerState, deployment: str, ids: set[str]) -> set[str]:
+async def _logged_rows(state: ServerState, deployment: str, ids: set[str]) -> dict[str, int]:
+    """How many rows each known request of ``ids`` had: this worker's recent ids, then the log."""
     recent: dict[str, int] = state.recent.get(deployment) or {}
-    unknown = {request_id for request_id in ids if request_id not in recent}
+    rows = {request_id: recent[request_id] for request_id in ids if request_id in recent}
+    missing = ids - rows.keys()
     deadline = time.monotonic() + state.config.flush_interval_s * 2 + 0.5  # other workers flush within that
-    while unknown:
-        unknown -= await asyncio.to_thread(known_request_ids, state.predictions_root, deployment, unknown)
-        if not unknown or time.monotonic() > deadline:
-            return unknown
+    while missing:
+        found = await asyncio.to_thread(logged_rows, state.predictions_root, deployment, missing)
+        rows.update(found)
+        missing -= found.keys()
+        if not missing or time.monotonic() > deadline:
+            break
         await asyncio.sleep(0.1)
-    return unknown
+    return rows
 
 
 def record_error(state: ServerState, deployment: str, status: int, exc: BaseException) -> None:
@@ -407,11 +435,9 @@ def record_error(state: ServerState, deployment: str, status: int, exc: BaseExce
                                                        getattr(exc, "field", None), message))
 
 
-def check_token(state: ServerState, request: Any) -> None:
-    token = state.config.token
-    if token is None:
-        return
-    if request.headers.get("authorization", "") != f"Bearer {token}":
+def require_write(access: Access, authorization: str | None) -> None:
+    """Refuse a write (feedback) without the server's token, when it has one."""
+    if not access.authorized(authorization):
         raise UnauthorizedError("This endpoint needs the server's token: send 'Authorization: Bearer <token>'.")
 
 

@@ -64,7 +64,10 @@ class ServingConfig:
     log_dir: str | None = None  # default: <store>/predictions
     flush_interval_s: float = 1.0
     trust: tuple[str, ...] = ()
-    token: str | None = None  # required by write endpoints (feedback) when set
+    token: str | None = None  # required by writes (feedback, client-chosen request ids) when set
+    # Host names answered besides loopback names and IP addresses (serving/access.py); serve() adds --host's name.
+    allowed_hosts: tuple[str, ...] = ()
+    insecure_no_auth: bool = False  # --insecure-no-auth: beyond loopback without a token, anyone may write
     monitor_interval_s: float = 60.0  # how often plugins such as the monitoring gauges recompute
     # Periodic jobs by import path ("package.module:factory"), the factory taking the config and returning
     # objects with ``interval`` and ``run(state)``: how layers above serving (monitoring) add work to a server.
@@ -95,6 +98,7 @@ def from_dict(data: dict[str, Any]) -> ServingConfig:
     settings = {key: value for key, value in data.items() if key != "deployments"}
     settings["trust"] = tuple(settings.get("trust") or ())
     settings["plugins"] = tuple(settings.get("plugins") or ())
+    settings["allowed_hosts"] = tuple(settings.get("allowed_hosts") or ())
     return ServingConfig(deployments=deployments, **settings)
 
 
@@ -128,12 +132,15 @@ def load_config(path: str | os.PathLike[str]) -> ServingConfig:
 def parse_config(data: Any, source: str = "serving.yaml") -> ServingConfig:
     top = _mapping(data, "the top level", source)
     _known(top, {"deployments", "refresh_interval_s", "max_body_bytes", "log_dir", "flush_interval_s", "trust",
-                 "token", "monitor_interval_s"}, "the top level", source)
+                 "token", "monitor_interval_s", "allowed_hosts"}, "the top level", source)
     deployments_data = _mapping(top.get("deployments"), "deployments", source)
     if not deployments_data:
         raise ConfigError(f"{source}: 'deployments' is empty; name at least one deployment with its variants.")
     deployments = tuple(_deployment(str(name), spec, source) for name, spec in deployments_data.items())
     trust = _trust(top.get("trust"), source)
+    allowed_hosts = top.get("allowed_hosts") or []
+    if not isinstance(allowed_hosts, list) or not all(isinstance(item, str) and item.strip() for item in allowed_hosts):
+        raise ConfigError(f"{source}: 'allowed_hosts' must be a list of host names (such as models.example.com).")
     return ServingConfig(
         deployments,
         refresh_interval_s=_number(top.get("refresh_interval_s", DEFAULT_REFRESH_S), "refresh_interval_s", source,
@@ -145,6 +152,7 @@ def parse_config(data: Any, source: str = "serving.yaml") -> ServingConfig:
                                  maximum=1.0),
         trust=tuple(trust),
         token=_optional_text(top.get("token"), "token", source),
+        allowed_hosts=tuple(allowed_hosts),
         monitor_interval_s=_number(top.get("monitor_interval_s", 60.0), "monitor_interval_s", source, minimum=1),
     )
 

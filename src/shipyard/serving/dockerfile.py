@@ -170,6 +170,9 @@ def _render(config: ServingConfig, name: str, folder: str, wheel: str, *, model_
 # Everything it copies is in {folder}/: the Shipyard wheel, the requirements pinned where it was written,
 # and a store holding only the served model versions. In production, point SHIPYARD_STORE at a shared
 # database and object store instead of the copied store (the same image works).
+# It listens on 0.0.0.0, so it starts only with a token that writes (feedback) must carry, and answers only
+# IP addresses and the Host names it is given:
+#   docker run -e SHIPYARD_TOKEN=... -e SHIPYARD_ALLOWED_HOSTS="churn.example.com" -p 8000:8000 IMAGE
 FROM python:{python}-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 SHIPYARD_STORE=/app/.shipyard
 RUN useradd --create-home --uid 10001 shipyard

@@ -5,6 +5,9 @@ and scoring one row with ONNX. ``POST /predict/{deployment}`` and the V2 ``infer
 answered here, straight from the ASGI scope and messages, by the same functions the FastAPI routes call
 (which stay for OpenAPI, ``/docs`` and everything else). Responses and errors are byte-for-byte the ones
 the FastAPI routes give.
+
+Being the outermost layer, it also screens every request (:class:`.access.Access`: Host, Origin, content
+type, token) before anything else runs, so no route can forget it; the cost is one pass over the headers.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..errors import MalformedRequestError, PayloadTooLargeError, ShipyardError
+from .access import Access
 from .inputs import parse_json
 
 log = logging.getLogger("shipyard.serving")
@@ -26,16 +30,25 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class FastPath:
-    """Serve ``/predict/*`` and ``/v2/models/*/infer`` directly; pass everything else to ``app``."""
+    """Screen every request; serve ``/predict/*`` and ``/v2/models/*/infer`` directly, the rest through ``app``."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, access: Access) -> None:
         self.app = app
+        self.access = access
 
     def __getattr__(self, name: str) -> Any:  # state, routes, openapi(): the FastAPI app's
         return getattr(self.app, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            authorized = self.access.screen(scope)
+        except ShipyardError as exc:
+            await _send_json(send, exc.http_status, _error_content(scope["path"], exc))
+            return
+        if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
@@ -45,15 +58,17 @@ class FastPath:
             await self.app(scope, receive, send)
             return
         if len(parts) == 2 and parts[0] == "predict":
-            await self._answer(send, path, self._predict(state, parts[1], scope, receive), state, parts[1])
+            work = self._predict(state, parts[1], scope, receive, authorized)
+            await self._answer(send, path, work, state, parts[1])
         elif len(parts) in (4, 6) and parts[:2] == ["v2", "models"] and parts[-1] == "infer" and (
                 len(parts) == 4 or parts[3] == "versions"):
             version = parts[4] if len(parts) == 6 else None
-            await self._answer(send, path, self._infer(state, parts[2], version, scope, receive), state, parts[2])
+            work = self._infer(state, parts[2], version, scope, receive, authorized)
+            await self._answer(send, path, work, state, parts[2])
         else:
             await self.app(scope, receive, send)
 
-    async def _predict(self, state: Any, name: str, scope: Scope, receive: Receive) -> Any:
+    async def _predict(self, state: Any, name: str, scope: Scope, receive: Receive, authorized: bool) -> Any:
         from .app import predict
         from .handlers import predict_content
         from .inputs import parse_body
@@ -61,24 +76,23 @@ class FastPath:
         deployment = state.deployment(name)
         body = await read_body(scope, receive, state.config.max_body_bytes)
         raw = parse_body(body, deployment.spec.sticky_key)
-        return predict_content(deployment.name, await predict(state, deployment, raw))
+        return predict_content(deployment.name, await predict(state, deployment, raw, authorized=authorized))
 
-    async def _infer(self, state: Any, name: str, version: str | None, scope: Scope, receive: Receive) -> Any:
+    async def _infer(self, state: Any, name: str, version: str | None, scope: Scope, receive: Receive,
+                     authorized: bool) -> Any:
         from .oip import infer_content
 
         body = await read_body(scope, receive, state.config.max_body_bytes)
-        return await infer_content(state, name, version, body)
+        return await infer_content(state, name, version, body, authorized=authorized)
 
     async def _answer(self, send: Send, path: str, work: Awaitable[Any], state: Any, deployment: str) -> None:
-        import orjson
-
-        from .app import error_body, record_error
+        from .app import record_error
 
         try:
             content, status = await work, 200
         except ShipyardError as exc:
             status = exc.http_status
-            content = {"error": exc.message} if path.startswith("/v2") else error_body(exc)
+            content = _error_content(path, exc)
             if status >= 500:
                 log.error("POST %s failed: %s", path, exc)
             record_error(state, deployment, status, exc)
@@ -87,10 +101,22 @@ class FastPath:
             status = 500
             content = {"error": {"type": "InternalError", "message": f"{type(exc).__name__}: {exc}", "field": None}}
             record_error(state, deployment, status, exc)
-        payload = orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})
+        await _send_json(send, status, content)
+
+
+def _error_content(path: str, exc: ShipyardError) -> Any:
+    from .app import error_body
+
+    return {"error": exc.message} if path.startswith("/v2") else error_body(exc)
+
+
+async def _send_json(send: Send, status: int, content: Any) -> None:
+    import orjson
+
+    payload = orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> Any:

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import ShipyardError
-from .app import Predicted, ServerState, check_token, error_body, predict, read_json, record_feedback
+from .app import Predicted, ServerState, error_body, predict, read_json, record_feedback, require_write
 from .inputs import parse_body
 
 log = logging.getLogger("shipyard.serving")
@@ -35,12 +35,13 @@ def install(app: Any) -> None:
         state = state_of(request)
         live = state.deployment(deployment)
         raw = parse_body(await read_json(request, state.config.max_body_bytes), live.spec.sticky_key)
-        return json_response(predict_content(live.name, await predict(state, live, raw)))
+        authorized = request.app.state.access.authorized(request.headers.get("authorization"))
+        return json_response(predict_content(live.name, await predict(state, live, raw, authorized=authorized)))
 
     @app.post("/feedback/{deployment}", tags=["feedback"], summary="Send ground truth for logged predictions")
     async def feedback_route(deployment: str, request: Request) -> Response:
         state = state_of(request)
-        check_token(state, request)
+        require_write(request.app.state.access, request.headers.get("authorization"))
         live = state.deployment(deployment)
         body = await read_json(request, state.config.max_body_bytes)
         return json_response(await record_feedback(state, live, body))
@@ -85,8 +86,12 @@ def install(app: Any) -> None:
                    405: f"{request.method} is not allowed on {request.url.path}; see /docs."}.get(
             exc.status_code, str(exc.detail))
         if request.url.path.startswith("/v2"):
-            return json_response({"error": message}, exc.status_code)
-        return json_response({"error": {"type": "HTTPError", "message": message, "field": None}}, exc.status_code)
+            response = json_response({"error": message}, exc.status_code)
+        else:
+            response = json_response({"error": {"type": "HTTPError", "message": message, "field": None}},
+                                     exc.status_code)
+        response.headers.update(exc.headers or {})  # the Allow header of a 405
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -23,6 +23,7 @@ from ..errors import MalformedRequestError, ValidationError
 from ..models.coercion import NumberRange, datetime_column, read_values, reader
 from ..models.datafile import decode_text
 from ..models.signature import Signature
+from .jsonbody import loads
 
 Columns = dict[str, list[Any]]
 _MISSING = object()
@@ -67,7 +68,7 @@ def parse_json(data: bytes) -> Any:
     import orjson
 
     try:
-        return orjson.loads(data)
+        return loads(data)  # orjson, or the standard library when an integer may be past 64 bits
     except orjson.JSONDecodeError as exc:
         error = exc
     text = decode_text(data, "The request body", advice=_BODY_ADVICE, field="body")

@@ -67,11 +67,14 @@ def install(app: Any) -> None:
 async def _infer(request: Any, name: str, version: str | None) -> Any:
     state = state_of(request)
     body = await read_json(request, state.config.max_body_bytes)
-    return json_response(await infer_content(state, name, version, body))
+    authorized = request.app.state.access.authorized(request.headers.get("authorization"))
+    return json_response(await infer_content(state, name, version, body, authorized=authorized))
 
 
-async def infer_content(state: Any, name: str, version: str | None, body: Any) -> dict[str, Any]:
-    """Route an inference request (to the variant serving ``version`` when given) and build the V2 answer."""
+async def infer_content(state: Any, name: str, version: str | None, body: Any, *,
+                        authorized: bool = False) -> dict[str, Any]:
+    """Route an inference request (to the variant serving ``version`` when given) and build the V2 answer;
+    ``authorized`` lets the client's own ``id`` be the request id (see :func:`.app.predict`)."""
     deployment = state.deployment(name)
     slot = None
     if version is not None:
@@ -83,7 +86,7 @@ async def infer_content(state: Any, name: str, version: str | None, body: Any) -
             raise NotFoundError(f"Deployment {name!r} does not serve version {version!r} (it serves "
                                 f"{', '.join(serving)}).")
     raw = parse_v2(body, deployment.spec.sticky_key)
-    predicted = await predict(state, deployment, raw, slot=slot)
+    predicted = await predict(state, deployment, raw, slot=slot, authorized=authorized)
     runner = predicted.runner
     parameters: dict[str, Any] = {"variant": predicted.slot.name, "model_uri": runner.uri}
     if predicted.ignored:

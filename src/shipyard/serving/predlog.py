@@ -279,15 +279,20 @@ def find_prediction(request_id: str, *, log_dir: str | None = None, store: Store
     return pd.DataFrame()
 
 
-def known_request_ids(root: Path, deployment: str, request_ids: set[str], *, days: int = 30) -> set[str]:
-    """Which of ``request_ids`` were logged for ``deployment`` in the last ``days`` days."""
+def logged_rows(root: Path, deployment: str, request_ids: set[str], *, days: int = 30) -> dict[str, int]:
+    """How many rows each of ``request_ids`` logged for ``deployment`` in the last ``days`` days had (absent: none)."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     since = int((time.time() - days * 86400) * 1000)
-    table = read_table(partition_files(root, deployment, since, None), columns=["request_id"],
+    table = read_table(partition_files(root, deployment, since, None), columns=["request_id", "row"],
                        filter=ds.field("request_id").isin(pa.array(sorted(request_ids), pa.string())))
-    return set() if table is None else set(table.column("request_id").to_pylist())
+    rows: dict[str, int] = {}
+    if table is not None:
+        for request_id, row in zip(table.column("request_id").to_pylist(), table.column("row").to_pylist(),
+                                   strict=True):
+            rows[request_id] = max(rows.get(request_id, 0), row + 1)
+    return rows
 
 
 def parse_time(value: str | datetime | None, field: str) -> int | None:

@@ -19,10 +19,12 @@ import socket
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from ..errors import ConfigError, ShipyardError
 from ..store import current_store, set_store
+from .access import check_exposure, host_names
 from .config import ServingConfig, from_dict
 from .fleet import check_resolvable
 
@@ -35,6 +37,8 @@ def serve(config: ServingConfig, *, host: str = "127.0.0.1", port: int = 8000, w
     """Serve until SIGTERM/SIGINT; returns the exit status (0 after a clean stop)."""
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}.")
+    check_exposure(host, token=config.token, insecure_no_auth=config.insecure_no_auth)
+    config = replace(config, allowed_hosts=host_names(host, config.allowed_hosts))
     store = current_store()
     check_resolvable(store, config)
     location = store.location

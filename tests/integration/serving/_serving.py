@@ -40,6 +40,7 @@ from tests.integration._children import wait_until
 FEATURES = ["tenure", "monthly_charges", "contract", "payment"]
 TARGET = "churn"
 TOKEN = "s3cret-token"
+AUTH = {"authorization": f"Bearer {TOKEN}"}  # what a client sends to choose its own request ids, or to send feedback
 _URL_RE = re.compile(r"API docs at (http://127\.0\.0\.1:\d+)/docs")
 
 

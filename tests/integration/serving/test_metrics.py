@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.serving._serving import Server, Template, records, unique_id
+from tests.integration.serving._serving import AUTH, Server, Template, records, unique_id
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def page(main_server: Server, template: Template) -> str:
         assert main_server.post("/predict/churn", json={"records": inputs}).status_code == 200
     assert main_server.post("/predict/churn", json={"records": [{"tenure": "x"}]}).status_code == 422
     reused = {"records": inputs, "request_id": unique_id("metrics")}
-    assert [main_server.post("/predict/churn", json=reused).status_code for _ in range(2)] == [200, 409]
+    assert [main_server.post("/predict/churn", json=reused, headers=AUTH).status_code for _ in range(2)] == [200, 409]
     response = main_server.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")

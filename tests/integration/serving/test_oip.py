@@ -9,7 +9,7 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from tests.integration.serving._serving import FEATURES, V2_DATATYPES, Server, Template, records, v2_body
+from tests.integration.serving._serving import AUTH, FEATURES, V2_DATATYPES, Server, Template, records, v2_body
 
 
 def _probabilities(answer: dict[str, Any]) -> np.ndarray:
@@ -40,7 +40,7 @@ def test_model_metadata_lists_columns_and_served_versions(main_server: Server) -
 
 def test_infer_answers_the_models_own_probabilities(main_server: Server, template: Template) -> None:
     inputs = template.holdout(rows=8)
-    response = main_server.post("/v2/models/churn/infer", json=v2_body(inputs, id="v2-request"))
+    response = main_server.post("/v2/models/churn/infer", json=v2_body(inputs, id="v2-request"), headers=AUTH)
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["model_name"] == "churn" and answer["model_version"] == "1" and answer["id"] == "v2-request"
@@ -99,7 +99,7 @@ def test_tritonclient_infers_with_json_tensors(main_server: Server, template: Te
             tensor.set_data_from_numpy(array, binary_data=False)
             tensors.append(tensor)
         outputs = [triton.InferRequestedOutput(name, binary_data=False) for name in ("predictions", "probabilities")]
-        result = client.infer("churn", tensors, outputs=outputs, request_id="triton-1")
+        result = client.infer("churn", tensors, outputs=outputs, request_id="triton-1", headers=AUTH)  # own id
         assert result.get_response()["id"] == "triton-1"
         np.testing.assert_array_equal(result.as_numpy("predictions"), template.models[1].predict(inputs))
         np.testing.assert_allclose(result.as_numpy("probabilities"), template.probabilities(1, inputs), atol=1e-12)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.integration.serving._serving import (
+    AUTH,
     FEATURES,
     Server,
     Template,
@@ -51,7 +52,7 @@ def test_every_body_format_gives_the_models_own_probabilities(main_server: Serve
 def test_the_answer_echoes_the_request_id_and_names_the_model(main_server: Server, template: Template) -> None:
     request_id = unique_id("echo")
     body = {"records": records(template.holdout(rows=1)), "request_id": request_id}
-    response = main_server.post("/predict/churn", json=body)
+    response = main_server.post("/predict/churn", json=body, headers=AUTH)  # the token: a client-chosen id
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     answer = response.json()
@@ -68,7 +69,7 @@ def test_the_prediction_log_holds_one_row_per_record_with_inputs_and_model(main_
     inputs.loc[2, "monthly_charges"] = np.nan
     request_id = unique_id("logged")
     answer = main_server.post("/predict/churn", json={"records": records(inputs),
-                                                               "request_id": request_id}).json()
+                                                               "request_id": request_id}, headers=AUTH).json()
     assert main_server.log_dir is not None
     live = log_rows(main_server.log_dir, {request_id}, deployment="churn", shadow=False, expected=3)
     assert len(live) == 3
@@ -97,7 +98,8 @@ def test_shadow_answers_are_logged_and_never_returned(main_server: Server, templ
     with main_server.client() as client:
         for index in range(3):
             request_id = unique_id(f"copied-{index}")
-            response = client.post("/predict/churn", json={"records": records(inputs), "request_id": request_id})
+            response = client.post("/predict/churn", json={"records": records(inputs), "request_id": request_id},
+                                   headers=AUTH)
             answer = response.json()
             assert response.status_code == 200
             assert "shadow" not in response.text and "/2" not in response.text
@@ -123,7 +125,8 @@ def test_an_answered_prediction_with_extreme_numbers_is_logged(main_server: Serv
     record = records(template.holdout(rows=1))[0]
     request_id = unique_id("huge")
     record["tenure"], record["monthly_charges"] = 2**63 - 1, 1.7e308
-    response = main_server.post("/predict/churn", json={"records": [record], "request_id": request_id})
+    response = main_server.post("/predict/churn", json={"records": [record], "request_id": request_id},
+                                headers=AUTH)
     assert response.status_code == 200, response.text
     assert main_server.log_dir is not None
     logged = log_rows(main_server.log_dir, {request_id}, deployment="churn", shadow=False)
@@ -139,10 +142,10 @@ def test_openapi_lists_each_deployment_with_its_columns(main_server: Server) -> 
     document = main_server.get("/openapi.json").json()
     for name in ("churn", "ab"):
         schema = document["paths"][f"/predict/{name}"]["post"]["requestBody"]["content"]["application/json"]
-        record = schema["schema"]["properties"]["records"]["items"]
+        record = schema["schema"]["anyOf"][0]["properties"]["records"]["items"]  # anyOf: records, columns, MLflow's
         assert record["required"] == FEATURES
     assert "customer_id" in document["paths"]["/predict/ab"]["post"]["requestBody"]["content"][
-        "application/json"]["schema"]["properties"]["records"]["items"]["properties"]
+        "application/json"]["schema"]["anyOf"][0]["properties"]["records"]["items"]["properties"]
     assert main_server.get("/docs").status_code == 200
 
 
