@@ -71,7 +71,7 @@ def _create_root(root: Path) -> None:
 def _ignore_in_git(root: Path) -> None:
     ignore = root / ".gitignore"
     if not ignore.exists():
-        with suppress(FileExistsError, PermissionError):  # written by another process first; a read-only store
+        with suppress(OSError):  # written by another process first, or a read-only store: not worth failing for
             write_private_text(ignore, _GITIGNORE)
 
 
