@@ -116,3 +116,15 @@ def test_script_garbage_meta_db_and_missing_store(run_script: ScriptRunner, inpu
     done = run_script("--store", str(missing), "experiments", "list")
     assert f"No Shipyard store at {missing}" in input_error(done.returncode, done.stdout, done.stderr)
     assert not (tmp_path / "missing").exists()
+
+
+def test_script_names_an_empty_meta_db_instead_of_calling_the_store_missing(
+        run_script: ScriptRunner, input_error: ErrorCheck, isolated_store: Path, tmp_path: Path) -> None:
+    isolated_store.mkdir()
+    db = isolated_store / "meta.db"
+    db.write_bytes(b"")
+    for args in (["runs", "list"], ["experiments", "list", "--json"]):
+        done = run_script(*args)
+        line = input_error(done.returncode, done.stdout, done.stderr)
+        assert f"{db} is empty (0 bytes)" in line and "No Shipyard store" not in line
+    assert db.read_bytes() == b""

@@ -126,6 +126,7 @@ def real_database(isolated_store: Path) -> bytes:
 
 
 GARBAGE = {
+    "empty": lambda good: b"",  # SQLite itself takes a 0-byte file for a new database: Shipyard must not
     "random-bytes": lambda good: bytes((i * 7919 + 13) % 251 for i in range(8192)),
     "text": lambda good: b"this is not a database\n" * 200,
     "too-short": lambda good: b"SQLite",
@@ -158,3 +159,42 @@ def test_a_garbage_database_fails_a_script_with_the_message(isolated_store: Path
     assert "shipyard.errors.StoreUnavailableError" in done.stderr
     assert str(db) in done.stderr
     assert db.read_bytes() == b"\x00garbage" * 512  # nothing overwrote the user's file
+
+
+@pytest.mark.parametrize("opener", ["set_store", "current_store", "start_run", "log_metric"])
+def test_an_empty_meta_db_is_refused_by_name_and_left_as_it_is(isolated_store: Path, opener: str) -> None:
+    """A truncated meta.db (a full disk, a copy cut short) was silently replaced by an empty store."""
+    isolated_store.mkdir()
+    db = isolated_store / "meta.db"
+    db.write_bytes(b"")
+    open_it = {"set_store": lambda: shipyard.set_store(isolated_store), "current_store": shipyard.current_store,
+               "start_run": shipyard.start_run, "log_metric": lambda: shipyard.log_metric("loss", 1.0)}[opener]
+    with pytest.raises(shipyard.StoreUnavailableError) as caught:
+        open_it()
+    message = str(caught.value)
+    assert f"The metadata database {db} is empty (0 bytes)" in message
+    assert "backup" in message  # what to do next
+    assert caught.value.exit_code == 2
+    assert db.read_bytes() == b""
+    assert sorted(path.name for path in isolated_store.iterdir()) == ["meta.db"]  # nothing created beside it
+
+
+def test_a_store_whose_meta_db_is_gone_is_not_started_afresh(isolated_store: Path) -> None:
+    """Objects without their database: the metadata was deleted or moved, and a new database would hide that."""
+    with shipyard.start_run() as run:
+        shipyard.log_text("notes", "notes.txt")
+    shipyard.set_store(None)
+    for name in ("meta.db", "meta.db-wal", "meta.db-shm"):
+        (isolated_store / name).unlink(missing_ok=True)
+    with pytest.raises(shipyard.StoreUnavailableError) as caught:
+        shipyard.start_run()
+    assert f"{isolated_store} holds objects but no meta.db" in str(caught.value)
+    assert not (isolated_store / "meta.db").exists()
+    assert run.id  # the run existed; its record is what the user must restore
+
+
+def test_an_empty_store_folder_is_a_new_store(isolated_store: Path) -> None:
+    isolated_store.mkdir()
+    with shipyard.start_run() as run:
+        shipyard.log_metric("loss", 0.5)
+    assert shipyard.get_run(run.id).status == "FINISHED"

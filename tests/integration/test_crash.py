@@ -178,3 +178,127 @@ def test_ctrl_c_of_a_script_logging_implicitly_marks_the_run_killed(tmp_path: Pa
     run = shipyard.get_run(run_id)
     assert run.metrics == {"loss": 0.5} and run.end_time is not None
     assert run.status == "KILLED"
+
+
+# SIGTERM (what `kill`, systemd, Kubernetes and `timeout` send) gets what Ctrl-C gets: the buffered points are
+# written and the run ends KILLED; then the process still dies by SIGTERM, as its parent expects. 500 points are
+# logged and the signal sent at once, well inside the background flusher's one-second interval.
+TERMINATED = """
+import time
+
+import shipyard
+
+{start}
+for step in range(500):
+    shipyard.log_metric("loss", step * 0.5)
+print(shipyard.active_run().id, flush=True)
+time.sleep(600)
+"""
+
+STARTS = {
+    "implicit": "",
+    "with-block": "run = shipyard.start_run(experiment='term')\nrun.__enter__()",
+    "nested": "outer = shipyard.start_run(experiment='term')\ninner = shipyard.start_run(name='inner')",
+}
+
+
+def _terminate(tmp_path: Path, code: str) -> tuple[str, int, str]:
+    """Run ``code`` until it prints its run id, send it SIGTERM; return (run id, exit status, stderr)."""
+    out_path, err_path = tmp_path / "terminated.out", tmp_path / "terminated.err"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        child = subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=err)
+    try:
+        run_id = wait_until(lambda: out_path.read_text().strip(), timeout=20, what="the child to print its run id")
+        child.send_signal(signal.SIGTERM)
+        status = child.wait(timeout=20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    return run_id.splitlines()[-1], status, err_path.read_text()
+
+
+@pytest.mark.parametrize("start", list(STARTS), ids=list(STARTS))
+def test_sigterm_writes_the_buffered_points_and_marks_the_run_killed(tmp_path: Path, meta_db: Path,
+                                                                     start: str) -> None:
+    run_id, status, stderr = _terminate(tmp_path, TERMINATED.format(start=STARTS[start]))
+    assert status == -signal.SIGTERM, stderr  # still dies by SIGTERM: the exit status a supervisor expects
+    assert "Traceback" not in stderr
+    assert query(meta_db, "SELECT COUNT(*) FROM metrics WHERE run_id = ?", (run_id,)) == [(500,)]
+    run = shipyard.get_run(run_id)
+    assert (run.status, run.error, run.metrics) == ("KILLED", "terminated by SIGTERM", {"loss": 499 * 0.5})
+    assert run.end_time is not None
+    if start == "nested":  # every run the process had open ends the same way
+        statuses = query(meta_db, "SELECT name, status FROM runs ORDER BY seq")
+        assert [status for _, status in statuses] == ["KILLED", "KILLED"]
+
+
+OWN_HANDLER = """
+import pathlib
+import signal
+import sys
+import time
+
+import shipyard
+
+
+def mine(signum, frame):
+    pathlib.Path("mine.txt").write_text("my handler ran")
+    sys.exit(0)
+
+
+signal.signal(signal.SIGTERM, mine)
+with shipyard.start_run(experiment="own") as run:
+    shipyard.log_metric("loss", 0.5)
+    assert signal.getsignal(signal.SIGTERM) is mine
+    print(run.id, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_program_with_its_own_sigterm_handler_keeps_it(tmp_path: Path) -> None:
+    run_id, status, stderr = _terminate(tmp_path, OWN_HANDLER)
+    assert status == 0, stderr
+    assert (tmp_path / "mine.txt").read_text() == "my handler ran"
+    run = shipyard.get_run(run_id)
+    assert run.metrics == {"loss": 0.5}
+    assert run.status in ("FINISHED", "FAILED")  # ended by the program's own exit, not by a SIGTERM of ours
+
+
+def test_a_run_started_in_another_thread_leaves_sigterm_alone(run_python) -> None:  # type: ignore[no-untyped-def]
+    """Only the main thread may set a signal handler: a run started elsewhere must neither fail nor try."""
+    done = run_python(
+        "import signal, threading\n"
+        "import shipyard\n"
+        "errors = []\n"
+        "def work():\n"
+        "    try:\n"
+        "        with shipyard.start_run(experiment='threaded'):\n"
+        "            shipyard.log_metric('loss', 0.5)\n"
+        "    except BaseException as exc:\n"
+        "        errors.append(exc)\n"
+        "worker = threading.Thread(target=work)\n"
+        "worker.start()\n"
+        "worker.join()\n"
+        "print(errors, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)\n"
+    )
+    assert done.stdout.split() == ["[]", "True"]
+
+
+def test_forked_workers_of_a_tracked_program_still_die_by_sigterm(run_python) -> None:  # type: ignore[no-untyped-def]
+    """A multiprocessing pool ends its workers with SIGTERM: they inherit the handler, not its thread."""
+    done = run_python(
+        "import multiprocessing\n"
+        "import shipyard\n"
+        "def square(value):\n"
+        "    return value * value\n"
+        "if __name__ == '__main__':\n"
+        "    with shipyard.start_run(experiment='pool'):\n"
+        "        pool = multiprocessing.get_context('fork').Pool(2)\n"
+        "        print(sum(pool.map(square, range(10))))\n"
+        "        pool.terminate()\n"
+        "        pool.join()\n"
+        "        print('terminated')\n",
+        timeout=60,
+    )
+    assert done.stdout.split() == ["285", "terminated"]

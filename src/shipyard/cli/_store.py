@@ -9,6 +9,7 @@ imported inside the functions: ``shipyard --help`` and commands that never open 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ def existing_store() -> Store:
     location = location_for(_chosen) if _chosen else resolve_location()
     if location.root is not None:
         database = location.root / "meta.db"
-        if not database.exists() or database.stat().st_size == 0:
+        if not os.path.lexists(database):  # one that is there but damaged is named by the store when it opens
             where = ("" if _chosen else f" (searched from {Path.cwd()} upwards for .shipyard/)")
             raise NotFoundError(
                 f"No Shipyard store at {location.root}{where}. Log a run with shipyard.start_run(), "
@@ -54,8 +55,6 @@ def writable_store() -> Store:
 
 def project_root() -> Path:
     """The project folder: the nearest one above the working directory holding shipyard.yaml or .git."""
-    import os
-
     from ..pipeline.status_memo import project_root as find_root  # the console script's fast path uses it too
 
     return Path(find_root(os.getcwd()))
@@ -68,8 +67,6 @@ def chosen_store_option() -> str | None:
 
 def store_was_chosen() -> bool:
     """Whether the user named a store (``--store`` or ``SHIPYARD_STORE``) rather than leaving it to discovery."""
-    import os
-
     from ..config import STORE_ENV
 
     return bool(_chosen) or bool(os.environ.get(STORE_ENV))

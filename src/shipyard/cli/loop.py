@@ -37,6 +37,7 @@ def run_command(
     from ..errors import ValidationError
     from ..loop.cycle import run_cycle
     from ..loop.spec import get_loop
+    from ..pipeline.interrupts import sigterm_as_interrupt
     from ..pipeline.spec import load_pipeline
 
     pipeline = load_pipeline()
@@ -48,8 +49,10 @@ def run_command(
         raise ValidationError(f"--cycle-key must be 1 to 250 characters and not blank, got {cycle_key!r}.",
                               field="cycle_key")
     say = None if json_output else (lambda message: _output.console.print(_output.escape(message)))
-    result = run_cycle(writable_store(), pipeline, loop, trigger="manual" if step is None else f"step {step}",
-                       only_step=None if step is None else step - 1, say=say, cycle_key=cycle_key, attempt=attempt)
+    with sigterm_as_interrupt():  # SIGTERM: the stages end, the cycle is recorded interrupted, then we die by it
+        result = run_cycle(writable_store(), pipeline, loop, trigger="manual" if step is None else f"step {step}",
+                           only_step=None if step is None else step - 1, say=say, cycle_key=cycle_key,
+                           attempt=attempt)
     if json_output:
         _output.print_json({"loop": result.loop, "cycle": result.number, "status": result.status,
                             "error": result.error, "steps": result.steps})

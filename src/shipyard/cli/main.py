@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import suppress
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -87,11 +88,19 @@ class _ShipyardGroup(TyperGroup):
                     ctx.exit(missing.exit_code)
             if ctx.find_root().params.get("debug"):
                 raise
-            log = _write_crash_log(exc)
-            _output.err_console.print(
-                f"[bold red]Unexpected error:[/] {_output.escape(type(exc).__name__)}: {_output.escape(exc)}\n"
-                f"The traceback is in {log}; run again with --debug to see it, and please report it."
-            )
+            import traceback
+
+            text = "".join(traceback.format_exception(exc))
+            headline = f"[bold red]Unexpected error:[/] {_output.escape(type(exc).__name__)}: {_output.escape(exc)}"
+            try:
+                log = _write_crash_log(text)
+            except OSError as failure:  # no safe place for it: show it rather than lose it
+                _output.err_console.print(f"{headline}\nThe traceback could not be kept: "
+                                          f"{_output.escape(failure.strerror or failure)}. Please report it:")
+                _output.err_console.print(_output.escape(text.rstrip()))
+            else:
+                _output.err_console.print(
+                    f"{headline}\nThe traceback is in {log}; run again with --debug to see it, and please report it.")
             ctx.exit(1)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -209,15 +218,57 @@ def demo(
         _output.console.print(_output.escape(line))
 
 
-def _write_crash_log(exc: BaseException) -> Path:
-    import tempfile  # here, not at the top: together they cost more to import than a no-op command takes
-    import traceback
+def _write_crash_log(text: str) -> Path:
+    """Keep a traceback in a new file under the user's cache folder (``$XDG_CACHE_HOME/shipyard``, else
+    ``~/.cache/shipyard``), private to them, and return its path.
 
-    folder = Path(tempfile.gettempdir()) / "shipyard-logs"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    path.write_text("".join(traceback.format_exception(exc)))
-    return path
+    Not in the system temp folder: anyone can create ``/tmp/shipyard-logs`` first, or a symlink there that
+    makes the next crash write wherever its planter chose. The folder is opened without following a
+    symlink and must belong to this user; the file is created 0600 and exclusively (``O_EXCL``), never
+    through a symlink. Raises ``OSError`` (its ``strerror`` says why) when that cannot be done.
+    """
+    folder = _crash_folder()
+    _make_private_dirs(folder.parent)
+    with suppress(FileExistsError):
+        os.mkdir(folder, 0o700)
+    try:
+        directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:  # ELOOP: a symlink; ENOTDIR: a file
+        raise OSError(exc.errno, f"{folder} is not a folder of yours (a symlink or a file is in its place)") from exc
+    try:
+        if os.fstat(directory).st_uid != os.getuid():
+            raise OSError(0, f"{folder} is not a folder of yours (another user owns it)")
+        stamp = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        for attempt in range(100):
+            name = f"{stamp}{f'-{attempt}' if attempt else ''}.log"
+            try:
+                descriptor = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                     0o600, dir_fd=directory)
+            except FileExistsError:
+                continue
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return folder / name
+        raise OSError(0, f"{folder} already holds 100 crash logs named {stamp}*")
+    finally:
+        os.close(directory)
+
+
+def _crash_folder() -> Path:
+    """``$XDG_CACHE_HOME/shipyard`` (an absolute path, as the XDG spec requires), else ``~/.cache/shipyard``."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "shipyard"
+
+
+def _make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents 0700 (the XDG spec's mode for the folders it names)."""
+    missing = []
+    while not folder.is_dir() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        with suppress(FileExistsError):
+            os.mkdir(path, 0o700)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

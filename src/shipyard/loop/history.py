@@ -1,10 +1,12 @@
 """Cycles on record and the per-loop lock, both in the metadata database.
 
-The lock is a row per loop: who holds it (a random token, host and pid) and a heartbeat the holder
+The lock is a row per loop: who holds it (a random token, host, pid and start key) and a heartbeat the holder
 refreshes. A second scheduler (or ``shipyard loop run``) finds the row and refuses; a holder that was
-killed stops its heartbeat, and after ``LOCK_TTL_S`` (or at once when its pid is gone on this host) the next
-one takes the lock over and marks the dead holder's cycle ``interrupted``. Acquiring the lock and numbering
-the cycle happen in one transaction, so two processes can never both start cycle N.
+killed stops its heartbeat, and after ``LOCK_TTL_S`` (or at once when its process is gone from this machine,
+see ``store/processes.py``) the next one takes the lock over and marks the dead holder's cycle
+``interrupted``. Any process that opens the store does the same for a dead holder (``store/reaper.py``).
+Acquiring the lock and numbering the cycle happen in one transaction, so two processes can never both start
+cycle N.
 
 A cycle may carry a key, unique per loop: an orchestrator that runs a loop one step per task (the exported
 Airflow DAG, keyed by its run id) starts the cycle with its first task, and every later or retried task of the
@@ -14,8 +16,6 @@ same run joins it again under the lock. Between two such tasks the cycle stays `
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
 import time
 import uuid
@@ -27,9 +27,11 @@ from sqlalchemy.engine import Connection
 
 from ..errors import ConflictError
 from ..store import Store
+from ..store.processes import this_process
+from ..store.reaper import LOOP_LOCK_TTL_S, why_gone
 from ..store.schema import loop_cycles, loop_locks
 
-LOCK_TTL_S = 60.0
+LOCK_TTL_S = LOOP_LOCK_TTL_S
 
 
 @dataclass
@@ -79,7 +81,8 @@ class LoopLock:
             ConflictError: another live process holds the loop.
         """
         now = time.time()
-        host, pid = socket.gethostname(), os.getpid()
+        me = this_process()
+        host, pid = me.host, me.pid
 
         def write(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
             held = conn.execute(select(loop_locks).where(loop_locks.c.loop == self.loop)).mappings().first()
@@ -97,7 +100,8 @@ class LoopLock:
                     error=f"the process running it (pid {held['pid']} on {held['host']}) stopped"))
                 conn.execute(delete(loop_locks).where(loop_locks.c.loop == self.loop))
             conn.execute(insert(loop_locks).values(loop=self.loop, holder=self.token, host=host, pid=pid,
-                                                   acquired_at=int(now * 1000), heartbeat_at=int(now * 1000)))
+                                                   process_start=me.start, acquired_at=int(now * 1000),
+                                                   heartbeat_at=int(now * 1000)))
             if key is not None:
                 keyed = conn.execute(select(loop_cycles.c.number, loop_cycles.c.steps).where(
                     loop_cycles.c.loop == self.loop, loop_cycles.c.cycle_key == key)).first()
@@ -179,16 +183,8 @@ def _cycle(row: Any) -> Cycle:
 
 
 def _stale(held: Any, now: float, ttl: float) -> bool:
-    if now - held["heartbeat_at"] / 1000 > ttl:
-        return True
-    if held["host"] == socket.gethostname():
-        try:
-            os.kill(int(held["pid"]), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-    return False
+    owner = (held["loop"], held["host"], held["pid"], held["process_start"], held["heartbeat_at"])
+    return why_gone("loop", owner, int(now * 1000), timeout_s=ttl) is not None
 
 
 def _iso(epoch_s: float) -> str:

@@ -171,11 +171,15 @@ def _store_hour(root: Path, deployment: str, hour: Window, files: list[Path], re
     import json
     import os
 
+    from ..store.files import make_private_dirs, open_private
+
     path, fingerprint = _cache_path(root, deployment, hour, files, reference)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.tmp")
-        temp.write_text(json.dumps({"fingerprint": fingerprint, "profile": profile.to_dict()}))
+        make_private_dirs(path.parent)  # a cache of the prediction log: private like the log itself
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temp.unlink(missing_ok=True)
+        with os.fdopen(open_private(temp), "w") as handle:
+            handle.write(json.dumps({"fingerprint": fingerprint, "profile": profile.to_dict()}))
         os.replace(temp, path)
     except OSError:  # a read-only log folder: monitoring still works, it just scans again next time
         pass

@@ -6,21 +6,23 @@ and the git commit: the lineage link from data to run. Code inside the stage tha
 ``shipyard.start_run()`` joins that run (``SHIPYARD_RUN_ID`` is set for it) instead of starting another.
 
 A failing stage stops the pipeline: its output tail is shown, its previous lock entry and cached
-outputs stay, and stages that already finished keep their new entries. Ctrl-C ends the running stage,
-marks its run KILLED and leaves the lock file as it was before that stage.
+outputs stay, and stages that already finished keep their new entries. Ctrl-C ends the running stages,
+marks their runs KILLED and leaves the lock file as it was before them. SIGTERM does the same (SIGTERM to
+the stages' process groups first), and then repro dies by SIGTERM as its sender expects. A repro killed
+with SIGKILL cannot do anything: its watchdog ends the stages (``_stage_watchdog.py``), and the next process
+to open the store records their runs KILLED (``store/reaper.py``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,18 +33,21 @@ from ..errors import ShipyardError, ValidationError
 from ..extras import from_module_not_found, require
 from ..models.datafile import read_text
 from ..store import Store, current_store
+from ..store.files import make_private_dirs, open_private
 from ..tracking import artifacts as run_artifacts, runs as run_records
 from ..tracking._validation import check_key
 from ..tracking.metrics import writer_for
+from ._stage_watchdog import StageWatchdog
 from .dag import Graph, build_graph
 from .data import POINTER_SUFFIX
 from .hashing import Entry, Hasher
+from .interrupts import Terminated, again, end_groups, first_signal, sigterm_as_interrupt
 from .lock import read_lock, write_lock
 from .params import flatten, load_params, resolve
 from .spec import Pipeline, Stage, load_pipeline
 from .status import RESTORABLE, STALE, UP_TO_DATE, StageStatus, stage_status
 from .workspace import ignore_in_git, restore
-from .workspace_lock import workspace_lock
+from .workspace_lock import HeldLock, workspace_lock
 
 TAIL_LINES = 20
 
@@ -93,25 +98,39 @@ def repro(root: Path | None = None, targets: list[str] | None = None, *, force: 
         say("", f"waiting for the workspace lock held by pid {holder.get('pid')} ({holder.get('command')}, "
                 f"since {holder.get('since')})")
 
-    with workspace_lock(lock_path(pipeline.root), timeout=lock_timeout, on_wait=waiting):
-        runner = _Runner(pipeline, graph, params, store, force=force, dry_run=dry_run, say=say, on_output=on_output)
+    with sigterm_as_interrupt(), workspace_lock(lock_path(pipeline.root), timeout=lock_timeout,
+                                                 on_wait=waiting) as held:
+        runner = _Runner(pipeline, graph, params, store, held, force=force, dry_run=dry_run, say=say,
+                         on_output=on_output)
         try:
             for level in graph.levels(order):
                 runner.run_level(level, jobs)
         finally:
-            runner.hasher.save_cache()
+            runner.close()
         return [runner.outcomes[name] for name in order if name in runner.outcomes]
 
 
 class _Runner:
-    def __init__(self, pipeline: Pipeline, graph: Graph, params: dict[str, Any], store: Store, *, force: bool,
-                 dry_run: bool, say: Events, on_output: Events | None) -> None:
+    def __init__(self, pipeline: Pipeline, graph: Graph, params: dict[str, Any], store: Store, held: HeldLock, *,
+                 force: bool, dry_run: bool, say: Events, on_output: Events | None) -> None:
         self.pipeline, self.graph, self.params, self.store = pipeline, graph, params, store
         self.force, self.dry_run, self.say, self.on_output = force, dry_run, say, on_output
         self.hasher = Hasher(store, pipeline.root)
         self.lock = read_lock(pipeline.root)
         self.outcomes: dict[str, StageOutcome] = {}
         self._lock_guard = threading.Lock()
+        self._held = held
+        self._watchdog: StageWatchdog | None = None
+        self._live: set[subprocess.Popen[str]] = set()  # stage processes running now
+        self._live_guard = threading.Lock()
+        self._stopping: KeyboardInterrupt | None = None  # set when an interrupt ends every running stage
+
+    def close(self) -> None:
+        try:
+            self.hasher.save_cache()
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.close()
 
     def run_level(self, names: list[str], jobs: int) -> None:
         plans = [(name, self._plan(name)) for name in names]
@@ -128,9 +147,24 @@ class _Runner:
             return
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(self._execute, self.pipeline.stages[name], status) for name, status in to_run]
+            self._wait_or_stop(futures)
             errors = [error for error in (future.exception() for future in futures) if error is not None]
             if errors:  # siblings already running finish and are recorded; the first failure is reported
                 raise errors[0]
+
+    def _wait_or_stop(self, futures: list[Future[None]]) -> None:
+        """Wait for the stages of a level; an interrupt (Ctrl-C, SIGTERM) ends all of them, then propagates."""
+        try:
+            wait(futures)
+        except KeyboardInterrupt as interrupt:
+            with self._live_guard:
+                self._stopping = interrupt
+                running = list(self._live)
+            for future in futures:
+                future.cancel()  # those not started yet never start
+            end_groups(running, first_signal(interrupt))
+            wait(futures)  # each running stage records its run KILLED as it ends
+            raise
 
     def _plan(self, name: str) -> StageStatus:
         stage = self.pipeline.stages[name]
@@ -162,6 +196,8 @@ class _Runner:
         return True
 
     def _execute(self, stage: Stage, status: StageStatus) -> None:
+        if self._stopping is not None:
+            raise again(self._stopping)
         self.say(stage.name, f"running ({'; '.join(status.reasons)})")
         started = time.perf_counter()
         stage_params = resolve(self.params, stage.params, stage.name)
@@ -174,8 +210,9 @@ class _Runner:
             run_records.log_params(self.store, run_id, stage_params)
         try:
             tail = self._run_command(stage, run_id)
-        except KeyboardInterrupt:
-            run_records.end_run(self.store, run_id, run_records.KILLED, "KeyboardInterrupt")
+        except KeyboardInterrupt as interrupt:
+            reason = str(interrupt) if isinstance(interrupt, Terminated) else "KeyboardInterrupt"
+            run_records.end_run(self.store, run_id, run_records.KILLED, reason)
             raise
         except StageFailedError as exc:
             writer_for(self.store).flush()
@@ -234,17 +271,25 @@ class _Runner:
         logs = self.store.logs_dir
         log_file = None
         if logs is not None:
-            logs.mkdir(parents=True, exist_ok=True)
-            log_file = open(logs / f"{stage.name}-{run_id[:8]}.log", "w")  # noqa: SIM115 - closed below
+            make_private_dirs(logs)
+            log_file = os.fdopen(open_private(logs / f"{stage.name}-{run_id[:8]}.log",
+                                              os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w")
         tail: deque[str] = deque(maxlen=TAIL_LINES)
+        watchdog = self._ensure_watchdog()
         try:
             # Its own process group: an interrupt ends the command and everything it started, not just the
             # shell in front of it.
             with subprocess.Popen(stage.cmd, shell=True, cwd=self.pipeline.root, env=env, text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1,
                                   start_new_session=True) as process:
+                watchdog.watch(process.pid)
+                with self._live_guard:
+                    self._live.add(process)
+                    stopping = self._stopping
                 assert process.stdout is not None
                 try:
+                    if stopping is not None:  # started as the others were being stopped
+                        end_groups([process], first_signal(stopping))
                     for line in process.stdout:
                         tail.append(line.rstrip("\n"))
                         if log_file is not None:
@@ -252,16 +297,30 @@ class _Runner:
                         if self.on_output is not None:
                             self.on_output(stage.name, line.rstrip("\n"))
                     code = process.wait()
-                except BaseException:
-                    _end_group(process)
+                except BaseException as exc:
+                    end_groups([process], first_signal(exc))
                     raise
+                finally:
+                    with self._live_guard:
+                        self._live.discard(process)
+                    watchdog.forget(process.pid)
         finally:
             if log_file is not None:
                 log_file.close()
+        if self._stopping is not None:
+            raise again(self._stopping)
         if code != 0:
             raise StageFailedError(f"Stage '{stage.name}' failed with exit code {code}: {stage.cmd}",
                                    stage=stage.name, tail=list(tail))
         return list(tail)
+
+    def _ensure_watchdog(self) -> StageWatchdog:
+        """The watchdog that ends the stages if this process dies, started with the first stage."""
+        with self._live_guard:
+            if self._watchdog is None:
+                self._watchdog = StageWatchdog()
+                self._held.add_guard(self._watchdog.pid)  # the next repro waits until the stages are gone
+            return self._watchdog
 
     def _store_spec(self) -> str:
         location = self.store.location
@@ -336,20 +395,6 @@ def notebook_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
     short = [key.rsplit(".", 1)[-1] for key in parameters]
     return {(name if short.count(name) == 1 else key.replace(".", "_")): value
             for key, name, value in zip(parameters, short, parameters.values(), strict=True)}
-
-
-def _end_group(process: subprocess.Popen[str]) -> None:
-    """Interrupt the stage's whole process group, then kill what is left after a grace period."""
-    for signal_number, grace in ((signal.SIGINT, 5.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, signal_number)
-        except (ProcessLookupError, PermissionError):
-            return
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _keep_out_of_git(root: Path, path: str) -> None:

@@ -92,7 +92,11 @@ def remember(root: str, watched: Sequence[str], before: str, *, text: str, json_
     path = os.path.join(folder, MEMO_FILE)
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
-        with open(temporary, "w", encoding="utf-8", errors="surrogateescape") as handle:
+        if os.path.lexists(temporary):  # left by a killed process that had this pid: O_EXCL needs it gone
+            os.unlink(temporary)
+        # 0600, like every file of the store (store/files.py, not imported: this module serves the fast path).
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(descriptor, "w", encoding="utf-8", errors="surrogateescape") as handle:
             handle.write("\0".join(("\n".join(header), text, json_text, "end")))
         os.replace(temporary, path)
     except OSError:

@@ -1,8 +1,10 @@
 """One ``shipyard`` process at a time per workspace, and a lock left by a killed process is taken over.
 
-The lock is a file created exclusively (``O_EXCL``) holding the owner's pid, host and command. A second
-process waits, saying who holds the lock, until it is released or ``timeout`` passes. A lock whose
-owner is gone (same host, pid no longer alive) is stale and taken over.
+The lock is a file created exclusively (``O_EXCL``) holding the owner's pid, host, start key and command. A
+second process waits, saying who holds the lock, until it is released or ``timeout`` passes. A lock whose
+owner is gone (same machine, that process no longer alive: ``store/processes.py``) is stale and taken over,
+unless the owner named a guard that still lives: repro's stage watchdog, which ends the stages of a repro
+killed with SIGKILL, so that the next repro waits for them to be gone (``_stage_watchdog.py``).
 
 Every command that writes the workspace or deletes from the cache takes it: ``repro``, ``add``,
 ``checkout`` (and ``pull``, which checks out), ``gc --force``.
@@ -20,6 +22,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from ..errors import ConflictError
+from ..store.processes import is_alive, start_key
 
 _POLL_S = 0.1
 _UNREADABLE_GRACE_S = 2.0
@@ -37,9 +40,25 @@ def describe_holder(holder: dict[str, object]) -> str:
     return f"pid {holder.get('pid')} ({holder.get('command')}, since {holder.get('since')})"
 
 
+class HeldLock:
+    """The lock while this process holds it."""
+
+    def __init__(self, path: Path, record: dict[str, object]) -> None:
+        self.path = path
+        self.record = record
+
+    def add_guard(self, pid: int) -> None:
+        """Keep the lock held while process ``pid`` lives, even once this process is gone."""
+        record = {**self.record, "guard_pid": pid, "guard_start": start_key(pid)}
+        temp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        temp.write_text(json.dumps(record))
+        os.replace(temp, self.path)  # readers see the old record or the new one, never half of one
+        self.record = record
+
+
 @contextmanager
 def workspace_lock(path: Path, *, timeout: float = 60.0,
-                   on_wait: Callable[[dict[str, object]], None] | None = None) -> Iterator[None]:
+                   on_wait: Callable[[dict[str, object]], None] | None = None) -> Iterator[HeldLock]:
     """Hold the lock file at ``path`` for the block, waiting up to ``timeout`` seconds for its holder.
 
     ``on_wait`` is called with the holder's record when waiting starts and again whenever another
@@ -49,7 +68,7 @@ def workspace_lock(path: Path, *, timeout: float = 60.0,
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
     told: dict[str, object] | None = None
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "command": _command(),
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "start": start_key(os.getpid()), "command": _command(),
           "since": time.strftime("%Y-%m-%d %H:%M:%S")}
     while True:
         try:
@@ -75,10 +94,11 @@ def workspace_lock(path: Path, *, timeout: float = 60.0,
         with os.fdopen(descriptor, "w") as handle:
             json.dump(me, handle)
         break
+    held = HeldLock(path, me)
     try:
-        yield
+        yield held
     finally:
-        _remove_if_same(path, me)
+        _remove_if_same(path, held.record)
 
 
 def _command() -> str:
@@ -97,18 +117,19 @@ def _holder(path: Path) -> dict[str, object] | None:
 
 
 def _is_stale(holder: dict[str, object]) -> bool:
-    if holder.get("host") != socket.gethostname():
-        return False  # another machine's process: we cannot tell, so we wait
+    """The holder and its guard, if it named one, are both known to be gone (another machine's: never known)."""
     pid = holder.get("pid")
     if not isinstance(pid, int):
         return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    for who, start in ((pid, holder.get("start")), (holder.get("guard_pid"), holder.get("guard_start"))):
+        if who is None:
+            continue
+        host = holder.get("host")
+        alive = is_alive(host if isinstance(host, str) else None, who if isinstance(who, int) else None,
+                         start if isinstance(start, str) else None)
+        if alive is not False:
+            return False  # alive, or another machine's process: we cannot tell, so we wait
+    return True
 
 
 def _age(path: Path) -> float:

@@ -9,12 +9,19 @@ with jittered backoff absorbs what is left, so no "database is locked" ever reac
 The engine is created on first use, and SQLAlchemy imported with it: importing it takes longer than a
 whole no-op ``shipyard status``. Opening a store whose SQLite schema is already at head, and the hot reads
 that :meth:`Database.read_sqlite` serves, never create it.
+
+An existing SQLite file is checked before anything opens it: SQLite takes a 0-byte file for a new, empty
+database and would write a fresh schema over what was a truncated store, so such a file is refused by name.
+A new database is built whole under a temporary name (0600, so its ``-wal`` and ``-shm`` are too) and linked
+into place, so no process ever sees a half-created ``meta.db``, and an empty one always means damage.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import StoreUnavailableError
+from .files import FILE_MODE
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -29,10 +37,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 _BUSY_TIMEOUT_S = 5.0
 _RETRY_DEADLINE_S = 120.0
 _MIGRATIONS = Path(__file__).with_name("migrations")
+_NO_HARDLINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV}
 
 
 class Database:
@@ -99,7 +108,18 @@ class Database:
             self._engines[0].dispose()
 
     def ensure_schema(self) -> None:
-        """Bring the schema to head; cheap when it already is, safe when several processes race."""
+        """Bring the schema to head; cheap when it already is, safe when several processes race.
+
+        A SQLite file that does not exist yet is created at head; one that exists is checked first.
+
+        Raises:
+            StoreUnavailableError: the SQLite file is empty (0 bytes), or the database cannot be opened.
+        """
+        if self.sqlite_path is not None:
+            if os.path.lexists(self.sqlite_path):
+                check_sqlite_file(self.sqlite_path)
+            else:
+                _create_sqlite(self.sqlite_path)
         if self.read_sqlite("SELECT version_num FROM alembic_version") == [(SCHEMA_HEAD,)]:
             return  # the usual case, answered without creating the engine
         if self.read(_schema_revision) == SCHEMA_HEAD:
@@ -125,6 +145,60 @@ class Database:
                 if _is_not_a_database(exc):
                     raise _unavailable(self.uri, exc) from exc
                 raise
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Refuse a database file SQLite would silently treat as a new one: an empty file.
+
+    Other damage (garbage bytes, a truncated file) SQLite itself reports when the file is read.
+    """
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        raise StoreUnavailableError(
+            f"The metadata database {path} cannot be read: {exc.strerror}. Check the path and its permissions, "
+            "or point SHIPYARD_STORE at another store.") from exc
+    if size == 0:
+        raise StoreUnavailableError(
+            f"The metadata database {path} is empty (0 bytes): it was cut short (a full disk, an interrupted "
+            "copy) or emptied, and opening it would start a new, empty store in its place. Restore meta.db "
+            "from a backup, or move it away to start a new store there.")
+
+
+def _create_sqlite(path: Path) -> None:
+    """Create the database at ``path`` at schema head, appearing there whole or not at all.
+
+    It is built under a temporary name and hard-linked into place: of processes creating one store at once,
+    the first link wins and the others find its database, and a crash leaves no half-created ``meta.db``.
+    """
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.new")
+    try:
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        fresh = Database(f"sqlite:///{temp}")
+        try:
+            fresh.write(_upgrade_to_head)
+        finally:
+            fresh.dispose()  # the last connection closes: SQLite checkpoints the WAL into the file
+        descriptor = os.open(temp, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another process created it first: its database serves as well
+        except OSError as exc:
+            if exc.errno not in _NO_HARDLINKS or os.path.lexists(path):
+                raise
+            os.rename(temp, path)  # a filesystem without hard links: a rename, nearly as safe
+    except OSError as exc:
+        raise StoreUnavailableError(
+            f"Cannot create the metadata database {path}: {exc.strerror}. Choose a writable place with "
+            "SHIPYARD_STORE or shipyard.set_store().") from exc
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{temp}{suffix}").unlink(missing_ok=True)
 
 
 def _sqlite_file(uri: str) -> Path | None:

@@ -16,7 +16,7 @@ import re
 import secrets
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -30,6 +30,7 @@ from ._linking import (
     link_into_staging,
     link_out,
 )
+from .files import DIR_MODE, FILE_MODE, make_private_dirs
 from .packs import LocalPacks
 
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -204,7 +205,7 @@ class LocalObjectStore:
             raise StoreUnavailableError(f"Cannot write objects under {self.root}: {exc.strerror}.") from exc
         temp = f"{fan}{os.sep}.{digest[2:10]}.{os.getpid()}-{threading.get_ident()}-{next(self._serial)}.tmp"
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)  # as open(): umask applies
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, FILE_MODE)
             try:
                 _write_all(fd, data)
                 if not self._batching():
@@ -241,7 +242,7 @@ class LocalObjectStore:
         hasher = new_hasher()
         size = 0
         try:
-            with open(temp, "wb") as sink:
+            with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, FILE_MODE), "wb") as sink:
                 while chunk := read(CHUNK_SIZE):
                     hasher.update(chunk)
                     sink.write(chunk)
@@ -266,7 +267,11 @@ class LocalObjectStore:
     def _ensure_dir(self, folder: Path | str, *, parents: bool) -> None:
         key = str(folder)
         if key not in self._made_dirs:
-            Path(folder).mkdir(parents=parents, exist_ok=True)
+            if parents:
+                make_private_dirs(key)
+            else:
+                with suppress(FileExistsError):
+                    os.mkdir(key, DIR_MODE)
             self._made_dirs.add(key)
 
     def _batching(self) -> bool:

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from ._atomic import write_atomically
 from ._hashing import hash_bytes
+from .files import FILE_MODE, make_private_dirs
 
 PACKS_DIR = "packs"
 _UNREAD = (-1, -1)  # never a folder's (mtime, inode): the next lookup reads the indexes again
@@ -83,10 +84,10 @@ class LocalPacks:
             position += len(data)
         body = b"".join(blobs)
         name = hash_bytes(body)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.folder / f"{name}.pack", body, durable=durable)
+        make_private_dirs(self.folder)
+        write_atomically(self.folder / f"{name}.pack", body, durable=durable, mode=FILE_MODE)
         write_atomically(self.folder / f"{name}.idx", json.dumps(offsets, separators=(",", ":")).encode(),
-                         durable=durable)
+                         durable=durable, mode=FILE_MODE)
         self._seen = _UNREAD
         return name
 

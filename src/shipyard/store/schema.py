@@ -26,6 +26,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# The values of ``runs.status``; tracking/runs.py names them, the reaper (store/reaper.py) ends runs with KILLED.
+RUN_RUNNING, RUN_FINISHED, RUN_FAILED, RUN_KILLED = RUN_STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
+
 experiments = Table(
     "experiments",
     metadata,
@@ -68,9 +71,14 @@ runs = Table(
     Column("pid", Integer, nullable=True),
     # Creation order, for runs started within the same millisecond (sweeps); added in migration 0003.
     Column("seq", Integer, nullable=True),
+    # Migration 0006: which process owns a RUNNING run and when it last said it was alive (store/reaper.py).
+    # ``process_start`` tells the owner apart from a later process given the same pid (store/processes.py).
+    Column("process_start", String(100), nullable=True),
+    Column("heartbeat_at", BigInteger, nullable=True),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     Index("ix_runs_seq", "seq"),
     Index("ix_runs_parent", "parent_id"),
+    Index("ix_runs_status", "status"),  # the reaper looks for RUNNING runs each time a store opens
 )
 
 params = Table(
@@ -237,4 +245,5 @@ loop_locks = Table(
     Column("pid", Integer, nullable=False),
     Column("acquired_at", BigInteger, nullable=False),
     Column("heartbeat_at", BigInteger, nullable=False),
+    Column("process_start", String(100), nullable=True),  # migration 0006, as in runs
 )

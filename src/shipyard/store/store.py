@@ -2,19 +2,28 @@
 
 The process has one *current* store (chosen by ``set_store`` or found by :mod:`shipyard.config`). It is
 opened lazily and re-opened after ``fork`` because a SQLite connection must never cross processes.
+
+Opening reads before it writes: an existing ``meta.db`` is checked (:mod:`.db` refuses an empty one by
+name), a folder that holds objects but lost its ``meta.db`` is refused rather than given a new, empty
+database, and only a new or empty folder gets one. Then runs and loop cycles whose process is gone are
+ended (:mod:`.reaper`). The folder and everything in it are private to their owner (:mod:`.files`).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from ..config import StoreLocation, resolve_location
 from ..errors import StoreUnavailableError
 from .db import Database
+from .files import make_private_dirs, write_private_text
 from .objects import LocalObjectStore, ObjectStore
+from .packs import PACKS_DIR
+from .reaper import reap
 
 _GITIGNORE = "# Shipyard's store: metadata, objects and logs. Track data with *.ship and shipyard.lock.\n*\n"
 
@@ -30,9 +39,13 @@ class Store:
         self.cache: dict[str, Any] = {}
         if location.root is not None:
             _create_root(location.root)
+            _refuse_lost_database(location)
         self.db = Database(location.db_uri)
         self.db.ensure_schema()
+        if location.root is not None:
+            _ignore_in_git(location.root)
         self.objects: ObjectStore = _open_objects(location.objects_uri)
+        reap(self.db)
 
     @property
     def logs_dir(self) -> Path | None:
@@ -47,15 +60,44 @@ class Store:
 
 def _create_root(root: Path) -> None:
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        ignore = root / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text(_GITIGNORE)
+        make_private_dirs(root)
     except OSError as exc:
         raise StoreUnavailableError(
             f"Cannot create the store directory {root}: {exc.strerror}. "
             "Choose a writable place with SHIPYARD_STORE or shipyard.set_store()."
         ) from exc
+
+
+def _ignore_in_git(root: Path) -> None:
+    ignore = root / ".gitignore"
+    if not ignore.exists():
+        with suppress(OSError):  # written by another process first, or a read-only store: not worth failing for
+            write_private_text(ignore, _GITIGNORE)
+
+
+def _refuse_lost_database(location: StoreLocation) -> None:
+    """A store folder whose objects are there but whose ``meta.db`` is not lost its metadata: say so."""
+    assert location.root is not None
+    if os.path.lexists(location.root / "meta.db") or location.objects_uri != str(location.root / "objects"):
+        return
+    if _holds_objects(location.root / "objects"):
+        raise StoreUnavailableError(
+            f"The store {location.root} holds objects but no meta.db: its metadata database was deleted or "
+            "moved, and a new one would silently forget every run, model and pipeline record. Put meta.db back "
+            f"(from a backup), or move {location.root} away to start a new store.")
+
+
+def _holds_objects(folder: Path) -> bool:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return False
+    for entry in entries:
+        if entry.name == PACKS_DIR or (len(entry.name) == 2 and entry.is_dir()):
+            with suppress(OSError), os.scandir(entry.path) as inside:
+                if any(not item.name.startswith(".") for item in inside):
+                    return True
+    return False
 
 
 def _open_objects(uri: str) -> ObjectStore:

@@ -6,6 +6,9 @@ this process started and has not ended is the active one, as MLflow users expect
 
 Logging with no active run starts one implicitly (experiment ``$SHIPYARD_EXPERIMENT`` or "Default"); it
 ends at interpreter exit, FINISHED, or FAILED when the program died of an uncaught exception.
+
+Ctrl-C (SIGINT) and SIGTERM end the process's runs KILLED with every buffered point written; for SIGTERM
+see :mod:`._termination`, installed when the first run starts.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConflictError
 from ..store import Store, current_store, set_store as _set_store
-from . import artifacts as _artifacts, runs as _runs, search as _search
+from . import _termination, artifacts as _artifacts, runs as _runs, search as _search
 from ._names import random_run_name
 from .experiments import DEFAULT_EXPERIMENT, Experiment, list_experiments as _list_experiments
+from .heartbeat import heartbeat_for
 from .metrics import flush_all, metric_history as _metric_history, writer_for
 
 if TYPE_CHECKING:
@@ -291,6 +295,7 @@ def _push(run: ActiveRun) -> None:
     _stack.set((*_stack.get(), run))
     with _process_lock:
         _process_runs.append(run)
+    _termination.install(_end_runs_on_signal)
 
 
 def _end(run: ActiveRun, status: str, error: str | None) -> None:
@@ -301,6 +306,7 @@ def _end(run: ActiveRun, status: str, error: str | None) -> None:
     try:
         if run.owned:
             writer_for(store).flush(also=lambda conn: _runs.mark_ended(conn, run.id, status, error))
+            heartbeat_for(store).release(run.id)
         else:
             writer_for(store).flush()
     finally:
@@ -351,6 +357,15 @@ def _end_runs_at_exit() -> None:
         flush_all()
     except Exception as exc:
         print(f"shipyard: metrics could not be written at exit: {exc}", file=sys.stderr)
+
+
+def _end_runs_on_signal(reason: str) -> None:
+    """Every run this process has open ends KILLED with ``reason``, its buffered points written first."""
+    with _process_lock:
+        remaining = [run for run in _process_runs if not run.ended]
+    for run in reversed(remaining):  # the innermost first, as with-blocks unwind
+        _end(run, _runs.KILLED, reason)
+    flush_all()
 
 
 atexit.register(_end_runs_at_exit)

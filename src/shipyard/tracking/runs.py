@@ -16,14 +16,15 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from ..errors import AmbiguousError, NotFoundError, ValidationError
 from ..store import Store
 from ..store._dialect import insert_ignore, upsert
-from ..store.schema import artifacts, environments, experiments, latest_metrics, params, runs, tags
+from ..store.processes import this_process
+from ..store.schema import RUN_STATUSES, artifacts, environments, experiments, latest_metrics, params, runs, tags
 from . import lineage
 from ._names import random_run_name
 from ._validation import MAX_PARAM_LENGTH, MAX_TAG_LENGTH, check_key, check_name, check_text
 from .experiments import experiment_id
+from .heartbeat import heartbeat_for
 
-RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
-STATUSES = (RUNNING, FINISHED, FAILED, KILLED)
+RUNNING, FINISHED, FAILED, KILLED = STATUSES = RUN_STATUSES
 _ID_PREFIX_RE = re.compile(r"^[0-9a-f]{1,32}$")
 _NEXT_SEQ = select(func.coalesce(func.max(runs.c.seq), 0) + 1)
 
@@ -82,7 +83,7 @@ def create_run(
     workdir: Path | None = None,
 ) -> str:
     """Create a RUNNING run with its lineage captured (git state of ``workdir``, default the working
-    directory); return its id."""
+    directory); return its id. This process owns it: it beats for it until it ends (``heartbeat.py``)."""
     exp_id = experiment_id(store, experiment)
     run_name = check_name(name, "run") if name is not None else random_run_name()
     tag_rows = _tag_rows(tags_ or {})
@@ -93,6 +94,7 @@ def create_run(
         store.objects.put_bytes(git.diff)  # the uncommitted code itself, so the run can be reproduced
     run_id = uuid.uuid4().hex
     now = _now_ms()
+    owner = this_process()
     known_environments: set[str] = store.cache.setdefault("environments", set())
 
     def write(conn: Connection) -> None:
@@ -110,13 +112,14 @@ def create_run(
             "git_dirty": git.dirty if git else None, "git_diff_hash": git.diff_hash if git else None,
             "git_root": git.root if git else None, "environment_hash": env.hash,
             "python_version": proc.python_version, "os": proc.os, "host": proc.host, "user_name": proc.user,
-            "command": proc.command, "pid": proc.pid,
+            "command": proc.command, "pid": proc.pid, "process_start": owner.start, "heartbeat_at": now,
         })
         if tag_rows:
             conn.execute(tags.insert(), [{"run_id": run_id, **row} for row in tag_rows])
 
     store.db.write(write)
     known_environments.add(env.hash)
+    heartbeat_for(store).own(run_id)
     return run_id
 
 
@@ -129,6 +132,7 @@ def check_status(status: str) -> str:
 def end_run(store: Store, run_id: str, status: str = FINISHED, error: str | None = None) -> None:
     check_status(status)
     store.db.write(lambda conn: mark_ended(conn, run_id, status, error))
+    heartbeat_for(store).release(run_id)
 
 
 _END_STATEMENT = update(runs).where(runs.c.id == bindparam("run_id")).values(
@@ -140,9 +144,15 @@ def mark_ended(conn: Connection, run_id: str, status: str, error: str | None) ->
 
 
 def reopen(store: Store, run_id: str) -> None:
-    """Mark an ended run RUNNING again (resumed with ``start_run(run_id=...)``)."""
+    """Mark an ended run RUNNING again (resumed with ``start_run(run_id=...)``), owned by this process now.
+
+    Its ``host`` and ``pid`` keep naming the process that created it; its start key names the new owner.
+    """
+    start = this_process().start
     store.db.write(lambda conn: conn.execute(
-        update(runs).where(runs.c.id == run_id).values(status=RUNNING, end_time=None, error=None)))
+        update(runs).where(runs.c.id == run_id).values(status=RUNNING, end_time=None, error=None,
+                                                       process_start=start, heartbeat_at=_now_ms())))
+    heartbeat_for(store).own(run_id)
 
 
 def log_params(store: Store, run_id: str, values: dict[str, Any]) -> None:
