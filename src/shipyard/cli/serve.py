@@ -24,6 +24,12 @@ def serve_command(
                                        "with MODEL_URI)."),
     token: str | None = typer.Option(None, "--token", envvar="SHIPYARD_TOKEN", help="Token the feedback endpoint "
                                      "requires (Authorization: Bearer TOKEN)."),
+    max_request_rows: int | None = typer.Option(None, "--max-request-rows", min=1, help="Rows one request may "
+                                                "hold; more get 413 (default 10000, or max_request_rows of "
+                                                "--config)."),
+    body_timeout: float | None = typer.Option(None, "--body-timeout", min=0.1, help="Seconds a request body may "
+                                              "take to arrive; slower ones get 408 (default 10, or "
+                                              "body_timeout_s of --config)."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve registered models over HTTP: /predict/NAME, the Open Inference Protocol, feedback, /metrics.
@@ -48,6 +54,10 @@ def serve_command(
         settings = config_for_uri(model_uri, batching=Batching(max_batch_size), runtime=runtime)
     if token:
         settings = replace(settings, token=token)
+    if max_request_rows is not None:
+        settings = replace(settings, max_request_rows=max_request_rows)
+    if body_timeout is not None:
+        settings = replace(settings, body_timeout_s=body_timeout)
     if find_spec("scipy") is not None:  # the monitoring extra: drift and health gauges on /metrics
         settings = replace(settings, plugins=(*settings.plugins, "shipyard.monitoring.gauges:jobs"))
 
