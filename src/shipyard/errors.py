@@ -11,7 +11,8 @@ the servers answer with, so both map errors in exactly one place::
     │   ├── MalformedRequestError                  exit 2, HTTP 400   a request body that is not valid JSON/shape
     │   │   └── UnsupportedMediaTypeError          exit 2, HTTP 415   a request body sent as a type other than JSON
     │   ├── TextEncodingError                      exit 2, HTTP 400   a file or body that is not text in its encoding
-    │   └── PayloadTooLargeError                   exit 2, HTTP 413   a request body over the server's limit
+    │   ├── PayloadTooLargeError                   exit 2, HTTP 413   a request body over the server's limit
+    │   └── RequestTimeoutError                    exit 2, HTTP 408   a request body that stopped arriving
     ├── NotFoundError (LookupError)                exit 2, HTTP 404   unknown run, experiment, object
     ├── AmbiguousError (LookupError)               exit 2, HTTP 409   a prefix that matches several ids
     ├── ConflictError                              exit 2, HTTP 409   a write that contradicts stored data
@@ -102,13 +103,25 @@ class TextEncodingError(ValidationError):
 
 
 class PayloadTooLargeError(ValidationError):
-    """A request body larger than the server accepts; ``limit`` is that limit in bytes."""
+    """A request larger than the server accepts; ``limit`` is that limit (bytes of the body, or rows when
+    ``field`` names the rows)."""
 
     http_status = 413
 
-    def __init__(self, message: str, *, limit: int) -> None:
-        super().__init__(message, field="body")
+    def __init__(self, message: str, *, limit: int, field: str = "body") -> None:
+        super().__init__(message, field=field)
         self.limit = limit
+
+
+class RequestTimeoutError(ValidationError):
+    """A request body that was not whole ``timeout_s`` seconds after its headers; the server closes the
+    connection, since the rest of the body may still come."""
+
+    http_status = 408
+
+    def __init__(self, message: str, *, timeout_s: float) -> None:
+        super().__init__(message, field="body")
+        self.timeout_s = timeout_s
 
 
 class NotFoundError(ShipyardError, LookupError):

@@ -30,6 +30,12 @@ def serve_command(
                                            "(repeatable; SHIPYARD_ALLOWED_HOSTS takes names separated by spaces)."),
     insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth", help="Beyond loopback, start without a "
                                           "token and let anyone who reaches the port write (not recommended)."),
+    max_request_rows: int | None = typer.Option(None, "--max-request-rows", min=1, help="Rows one request may "
+                                                "hold; more get 413 (default 10000, or max_request_rows of "
+                                                "--config)."),
+    body_timeout: float | None = typer.Option(None, "--body-timeout", min=0.1, help="Seconds a request body may "
+                                              "take to arrive; slower ones get 408 (default 10, or "
+                                              "body_timeout_s of --config)."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve registered models over HTTP: /predict/NAME, the Open Inference Protocol, feedback, /metrics.
@@ -62,6 +68,10 @@ def serve_command(
         settings = replace(settings, token=token)
     settings = replace(settings, allowed_hosts=(*settings.allowed_hosts, *allowed_host),
                        insecure_no_auth=insecure_no_auth)
+    if max_request_rows is not None:
+        settings = replace(settings, max_request_rows=max_request_rows)
+    if body_timeout is not None:
+        settings = replace(settings, body_timeout_s=body_timeout)
     warning = check_exposure(host, token=settings.token, insecure_no_auth=insecure_no_auth)
     if warning:
         _output.err_console.print(_output.escape(warning), style="yellow", soft_wrap=True)

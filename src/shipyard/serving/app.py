@@ -17,7 +17,7 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,9 +34,11 @@ from ..errors import (
 from ..store import Store, current_store
 from .access import Access
 from .batching import Batcher
-from .config import ServingConfig
+from .config import DEFAULT_BODY_TIMEOUT_S, ServingConfig
+from .durability import PredictionCommits
 from .fleet import Fleet, LiveDeployment, Serving, VariantSlot
-from .inputs import RawRequest, parse_json
+from .inputs import RawRequest
+from .limits import body_timed_out, check_rows, decode_body, is_large, sized
 from .logstore import PartitionedLog
 from .metrics import ServingMetrics
 from .predlog import (
@@ -76,11 +78,18 @@ class ServerState:
                                        name="feedback")
         self.errors = PartitionedLog(root / "errors", errors_table, flush_interval=config.flush_interval_s,
                                      name="errors")
+        self.commits = PredictionCommits(self.predictions, strict=config.durability == "strict")
         self.recent: dict[str, collections.OrderedDict[str, int]] = {}
         self.ignored_said: dict[tuple[str, str, str], set[str]] = {}
         self.ready = False
         self.refresh_wake = asyncio.Event()
         self.tasks: list[asyncio.Task[Any]] = []
+        self.background: set[asyncio.Task[Any]] = set()  # shadow copies of large requests being checked
+
+    def keep(self, task: asyncio.Task[Any]) -> None:
+        """Hold a reference to ``task`` until it is done (the loop keeps only weak ones)."""
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     def deployment(self, name: str) -> LiveDeployment:
         found = self.fleet.deployments.get(name)
@@ -160,6 +169,7 @@ def create_app(config: ServingConfig, *, store: Store | None = None, preload: bo
             state.ready = False
             for task in state.tasks:
                 task.cancel()
+            await asyncio.gather(*state.background, return_exceptions=True)
             for slot in state.fleet.slots():
                 if slot.batcher is not None:
                     await slot.batcher.stop()
@@ -237,8 +247,11 @@ def _watch_sighup(state: ServerState) -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, state.refresh_wake.set)
 
 
-async def read_json(request: Any, limit: int) -> Any:
-    """The body as JSON, refusing oversized bodies before reading them and Triton's binary extension."""
+async def read_json(request: Any, limit: int, *, timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+                    decode: Callable[[Any], Any] | None = None) -> Any:
+    """The body as JSON (passed through ``decode`` when given), refusing oversized bodies before reading them,
+    bodies not whole ``timeout_s`` seconds after the headers, and Triton's binary extension. Large bodies are
+    decoded off the event loop (:mod:`.limits`)."""
     if "inference-header-content-length" in request.headers:
         raise MalformedRequestError("This server speaks the JSON form of the inference protocol only; send "
                                     "tensors as JSON (tritonclient: binary_data=False).", field="body")
@@ -247,15 +260,19 @@ async def read_json(request: Any, limit: int) -> Any:
         raise PayloadTooLargeError(f"The body is {int(declared):,} bytes; this server accepts at most {limit:,} "
                                    "(max_body_bytes in serving.yaml); split the request.", limit=limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"The body is over {limit:,} bytes, the most this server accepts; split "
-                                       "the request.", limit=limit)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLargeError(f"The body is over {limit:,} bytes, the most this server accepts; "
+                                               "split the request.", limit=limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise body_timed_out(declared, size, timeout_s) from None
     if not size:
         raise MalformedRequestError("The request has no body; send a JSON object.", field="body")
-    return parse_json(b"".join(chunks))
+    return await decode_body(b"".join(chunks), decode)
 
 
 @dataclass
@@ -285,7 +302,8 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
             raise UnauthorizedError(f"'{key}' is chosen by this server unless the request carries its token "
                                     f"('Authorization: Bearer <token>'); leave '{key}' out and use the one in the "
                                     "answer.", field=key)
-        columns = serving.checker.check(raw)
+        check_rows(raw, state.config.max_request_rows)
+        columns = await sized(raw.rows, serving.checker.check, raw)
         # Every model column is there once check() passed, so only a longer request can hold others.
         ignored = serving.checker.ignored(raw) if len(raw.columns) > len(columns) else []
         request_id = raw.request_id or uuid.uuid4().hex
@@ -311,9 +329,11 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
                                f"{request_id}: {exc.message} Other requests are answered as usual.",
                                row=exc.row, output=exc.output) from None
     latency = time.perf_counter() - started
-    _log(state, deployment, slot, runner, request_id, raw.sticky_key, columns, answer, latency)
+    sequence = _log(state, deployment, slot, runner, request_id, raw.sticky_key, columns, answer, latency)
+    state.commits.logged(deployment.name, request_id, sequence)
+    await state.commits.answered(sequence)  # durability: strict waits here for the group commit
     state.metrics.requests.labels(deployment.name, slot.name, "200").inc()
-    state.metrics.latency.labels(deployment.name, slot.name).observe(latency)
+    state.metrics.latency.labels(deployment.name, slot.name).observe(time.perf_counter() - started)
     for shadow in deployment.shadows:
         _shadow(state, deployment, shadow, raw, request_id)
     if ignored:
@@ -323,12 +343,31 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
 
 def _shadow(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, raw: RawRequest,
             request_id: str) -> None:
+    if is_large(raw.rows):  # checked in a thread, then queued like a small one
+        state.keep(asyncio.get_running_loop().create_task(_large_shadow(state, deployment, slot, raw, request_id)))
+        return
     started = time.perf_counter()
     try:
         columns = slot.serving.checker.check(raw)
     except ValidationError as exc:
         log.info("Shadow %s/%s cannot take request %s: %s", deployment.name, slot.name, request_id, exc)
         return
+    _queue_shadow(state, deployment, slot, raw, request_id, columns, started)
+
+
+async def _large_shadow(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, raw: RawRequest,
+                        request_id: str) -> None:
+    started = time.perf_counter()
+    try:
+        columns = await asyncio.to_thread(slot.serving.checker.check, raw)
+    except ValidationError as exc:
+        log.info("Shadow %s/%s cannot take request %s: %s", deployment.name, slot.name, request_id, exc)
+        return
+    _queue_shadow(state, deployment, slot, raw, request_id, columns, started)
+
+
+def _queue_shadow(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, raw: RawRequest,
+                  request_id: str, columns: dict[str, list[Any]], started: float) -> None:
     assert slot.batcher is not None
     future = slot.batcher.submit(columns, raw.rows)
     if future is None:
@@ -356,16 +395,19 @@ def _shadow(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, r
 
 
 def _log(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, runner: Runner, request_id: str,
-         sticky_key: str | None, columns: dict[str, list[Any]], answer: Answer, latency: float) -> None:
+         sticky_key: str | None, columns: dict[str, list[Any]], answer: Answer, latency: float) -> int:
+    """Hand one answer to the prediction log; returns its sequence number there."""
     now_ms = time.time_ns() // 1_000_000
-    state.predictions.append(deployment.name, now_ms, PredictionEntry(
+    sequence = state.predictions.append(deployment.name, now_ms, PredictionEntry(
         request_id, now_ms, deployment.name, slot.name, slot.spec.shadow, runner.name, runner.version, runner.uri,
-        runner.runtime, latency * 1000, sticky_key, columns, runner.kinds, answer.labels, answer.probabilities))
+        runner.runtime, latency * 1000, sticky_key, columns, runner.kinds, answer.labels, answer.probabilities),
+        large=is_large(len(answer.labels)))
     counter = state.metrics.predictions
     for label in set(answer.labels) if len(answer.labels) > 1 else answer.labels:
         count = answer.labels.count(label) if len(answer.labels) > 1 else 1
         counter.labels(deployment.name, slot.name, str(label)[:40]).inc(count)
     state.metrics.log_queue.set(state.predictions.queued)
+    return sequence
 
 
 async def record_feedback(state: ServerState, deployment: LiveDeployment, body: Any) -> dict[str, Any]:
@@ -395,7 +437,8 @@ async def record_feedback(state: ServerState, deployment: LiveDeployment, body: 
     beyond = sorted({(entry.request_id, entry.row) for entry in entries
                      if entry.request_id in rows and entry.row >= rows[entry.request_id]})
     accepted = [entry for entry in entries if entry.row < rows.get(entry.request_id, 0)]
-    if accepted:
+    if accepted:  # a label must never outlive its prediction: that goes to disk first (see .durability)
+        await state.commits.before_feedback(deployment.name, (entry.request_id for entry in accepted))
         await asyncio.wrap_future(state.feedback.append_durable(deployment.name, accepted[0].timestamp_ms,
                                                                 accepted))
     if not accepted:

@@ -7,7 +7,8 @@ spent when the last batch held more than one request, that is when traffic is ac
 only until as many rows are queued as the last batch had: clients who just got their answers are the ones
 about to send the next requests, and waiting for more company than exists (64 rows when 32 clients are
 connected) would add the whole wait to every batch.
-A model whose calls take longer than ``INLINE_BELOW_S`` runs in a thread of its own, so the event loop keeps
+A model whose calls take longer than ``INLINE_BELOW_S``, and any batch of more than ``LARGE_REQUEST_ROWS``
+rows (:mod:`.limits`), runs in a thread of its own, so the event loop keeps
 reading requests while it computes. A fast one (the usual scikit-learn pipeline: a few milliseconds a call,
 nearly all of it Python holding the GIL) runs on the event loop itself: the thread bought no parallelism,
 only GIL hand-offs (up to the 5 ms switch interval each way) and a wake-up per batch, which cost more
@@ -28,6 +29,7 @@ from typing import Any
 from ..errors import ModelOutputError, ValidationError
 from .config import Batching
 from .inputs import Columns
+from .limits import is_large
 from .runtime import Answer, Runner
 
 
@@ -45,6 +47,7 @@ class ModelError(ValidationError):
 
 BatchObserver = Callable[[int, int, float], None]  # (requests, rows, model seconds)
 INLINE_BELOW_S = 0.010  # mean model call time under which batches run on the event loop (see the docstring)
+SLICE_ROWS = 8192  # rows per model call of a large batch (see _predict_in_slices)
 
 
 class Batcher:
@@ -118,7 +121,8 @@ class Batcher:
                     answers, seconds = _run_batch(runner, batch)
                 else:
                     answers, seconds = await loop.run_in_executor(self._executor, _run_batch, runner, batch)
-                self._time(runner, seconds)
+                if not is_large(self._last_rows):  # a rare huge batch says nothing about the usual call time
+                    self._time(runner, seconds)
             except Exception as exc:  # the model refused something: find whose request it was
                 answers, seconds = await loop.run_in_executor(self._executor, _run_each, runner, batch, exc)
             if self._observe is not None:
@@ -132,8 +136,11 @@ class Batcher:
                     item.future.set_result((answer, runner))
 
     def _inline(self, runner: Runner, rows: int) -> bool:
-        """Run on the event loop: an ONNX session always; a Python model once its calls are known to be short,
-        unless one request brought more rows than a batch holds (its call may take far longer than usual)."""
+        """Run on the event loop: an ONNX session, or a Python model once its calls are known to be short, unless
+        the batch is large (building a large batch's inputs and answers takes long whatever the model: .limits)
+        or one request brought more rows than a batch holds (its call may take far longer than usual)."""
+        if is_large(rows):
+            return False
         return runner.inline or (runner is self._timed and self._call_s < INLINE_BELOW_S and rows <= self._max_rows)
 
     def _time(self, runner: Runner, seconds: float) -> None:
@@ -171,8 +178,33 @@ def _run_batch(runner: Runner, batch: list[Pending]) -> tuple[list[Answer | Base
         columns = batch[0].columns
     else:
         columns = {name: [value for item in batch for value in item.columns[name]] for name in batch[0].columns}
-    answer = runner.predict(columns)
-    return list(_split(answer, [item.rows for item in batch])), answer.model_seconds
+    sizes = [item.rows for item in batch]
+    answer = _predict_in_slices(runner, columns, sum(sizes))
+    return list(_split(answer, sizes)), answer.model_seconds
+
+
+def _predict_in_slices(runner: Runner, columns: Columns, rows: int) -> Answer:
+    """One model call for a batch of ordinary size; a large one a slice of ``SLICE_ROWS`` at a time.
+
+    Building a batch's inputs and reading its answer back into Python are single calls that hold the GIL
+    (100,000 rows of probabilities become 100,000 lists in one ``tolist()``, collections of the young
+    generation included: 30 ms and more here), so even in this thread one such call stops the event loop.
+    Rows are scored independently (batches already join unrelated requests), so slices give the same answer.
+    """
+    if rows <= SLICE_ROWS:
+        return runner.predict(columns)
+    labels: list[Any] = []
+    probabilities: list[list[float]] | None = []
+    seconds = 0.0
+    for start in range(0, rows, SLICE_ROWS):
+        part = runner.predict({name: values[start:start + SLICE_ROWS] for name, values in columns.items()})
+        labels.extend(part.labels)
+        if part.probabilities is None or probabilities is None:
+            probabilities = None
+        else:
+            probabilities.extend(part.probabilities)
+        seconds += part.model_seconds
+    return Answer(labels, probabilities, seconds)
 
 
 def _run_each(runner: Runner, batch: list[Pending], first: Exception) -> tuple[list[Answer | BaseException], float]:

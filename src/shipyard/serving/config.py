@@ -19,6 +19,10 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,99}$")
 RUNTIMES = ("auto", "python", "onnx")
 DEFAULT_REFRESH_S = 10.0
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+DEFAULT_MAX_REQUEST_ROWS = 10_000
+DEFAULT_BODY_TIMEOUT_S = 10.0
+# buffered: the prediction log group-commits every flush_interval_s; strict: before each answer (docs/serving.md)
+DURABILITY = ("buffered", "strict")
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,11 @@ class ServingConfig:
     deployments: tuple[Deployment, ...]
     refresh_interval_s: float = DEFAULT_REFRESH_S
     max_body_bytes: int = DEFAULT_MAX_BODY
+    max_request_rows: int = DEFAULT_MAX_REQUEST_ROWS  # more rows in one request: 413
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S  # a body not whole this long after its headers: 408
     log_dir: str | None = None  # default: <store>/predictions
     flush_interval_s: float = 1.0
+    durability: str = "buffered"  # or "strict": every prediction on disk before its answer
     trust: tuple[str, ...] = ()
     token: str | None = None  # required by writes (feedback, client-chosen request ids) when set
     # Host names answered besides loopback names and IP addresses (serving/access.py); serve() adds --host's name.
@@ -131,8 +138,9 @@ def load_config(path: str | os.PathLike[str]) -> ServingConfig:
 
 def parse_config(data: Any, source: str = "serving.yaml") -> ServingConfig:
     top = _mapping(data, "the top level", source)
-    _known(top, {"deployments", "refresh_interval_s", "max_body_bytes", "log_dir", "flush_interval_s", "trust",
-                 "token", "monitor_interval_s", "allowed_hosts"}, "the top level", source)
+    _known(top, {"deployments", "refresh_interval_s", "max_body_bytes", "max_request_rows", "body_timeout_s",
+                 "log_dir", "flush_interval_s", "durability", "trust", "token", "monitor_interval_s",
+                 "allowed_hosts"}, "the top level", source)
     deployments_data = _mapping(top.get("deployments"), "deployments", source)
     if not deployments_data:
         raise ConfigError(f"{source}: 'deployments' is empty; name at least one deployment with its variants.")
@@ -147,9 +155,13 @@ def parse_config(data: Any, source: str = "serving.yaml") -> ServingConfig:
                                    minimum=0.1),
         max_body_bytes=int(_number(top.get("max_body_bytes", DEFAULT_MAX_BODY), "max_body_bytes", source,
                                    minimum=1024)),
+        max_request_rows=_whole(top.get("max_request_rows", DEFAULT_MAX_REQUEST_ROWS), "max_request_rows", source),
+        body_timeout_s=_number(top.get("body_timeout_s", DEFAULT_BODY_TIMEOUT_S), "body_timeout_s", source,
+                               minimum=0.1),
         log_dir=_optional_text(top.get("log_dir"), "log_dir", source),
         flush_interval_s=_number(top.get("flush_interval_s", 1.0), "flush_interval_s", source, minimum=0.01,
                                  maximum=1.0),
+        durability=_choice(top.get("durability", "buffered"), DURABILITY, "durability", source),
         trust=tuple(trust),
         token=_optional_text(top.get("token"), "token", source),
         allowed_hosts=tuple(allowed_hosts),
@@ -240,9 +252,20 @@ def _batching(data: Any, where: str, source: str) -> Batching:
 
 
 def _runtime(value: Any, where: str, source: str) -> str:
-    if value not in RUNTIMES:
-        raise ConfigError(f"{source}: {where} must be one of {', '.join(RUNTIMES)}, got {value!r}.")
+    return _choice(value, RUNTIMES, where, source)
+
+
+def _choice(value: Any, choices: tuple[str, ...], where: str, source: str) -> str:
+    if value not in choices:
+        raise ConfigError(f"{source}: {where} must be one of {', '.join(choices)}, got {value!r}.")
     return str(value)
+
+
+def _whole(value: Any, where: str, source: str) -> int:
+    number = _number(value, where, source, minimum=1)
+    if number != int(number):
+        raise ConfigError(f"{source}: {where} must be a whole number, got {value!r}.")
+    return int(number)
 
 
 def _mapping(data: Any, where: str, source: str) -> dict[str, Any]:

@@ -12,13 +12,15 @@ type, token) before anything else runs, so no route can forget it; the cost is o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..errors import MalformedRequestError, PayloadTooLargeError, ShipyardError
 from .access import Access
-from .inputs import parse_json
+from .config import DEFAULT_BODY_TIMEOUT_S
+from .limits import body_timed_out, closes_connection, decode_body, sized
 
 log = logging.getLogger("shipyard.serving")
 
@@ -27,6 +29,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_CLOSE = [(b"connection", b"close")]
 
 
 class FastPath:
@@ -74,23 +77,30 @@ class FastPath:
         from .inputs import parse_body
 
         deployment = state.deployment(name)
-        body = await read_body(scope, receive, state.config.max_body_bytes)
-        raw = parse_body(body, deployment.spec.sticky_key)
+        sticky = deployment.spec.sticky_key
+        raw = await read_body(scope, receive, state.config.max_body_bytes, timeout_s=state.config.body_timeout_s,
+                              decode=lambda body: parse_body(body, sticky))
         return predict_content(deployment.name, await predict(state, deployment, raw, authorized=authorized))
 
     async def _infer(self, state: Any, name: str, version: str | None, scope: Scope, receive: Receive,
                      authorized: bool) -> Any:
-        from .oip import infer_content
+        from .inputs import parse_v2
+        from .oip import infer_content, infer_target
 
-        body = await read_body(scope, receive, state.config.max_body_bytes)
-        return await infer_content(state, name, version, body, authorized=authorized)
+        deployment, slot = infer_target(state, name, version)
+        sticky = deployment.spec.sticky_key
+        raw = await read_body(scope, receive, state.config.max_body_bytes, timeout_s=state.config.body_timeout_s,
+                              decode=lambda body: parse_v2(body, sticky))
+        return await infer_content(state, deployment, slot, raw, authorized=authorized)
 
     async def _answer(self, send: Send, path: str, work: Awaitable[Any], state: Any, deployment: str) -> None:
         from .app import record_error
 
+        close = False
         try:
             content, status = await work, 200
         except ShipyardError as exc:
+            close = closes_connection(exc)
             status = exc.http_status
             content = _error_content(path, exc)
             if status >= 500:
@@ -101,7 +111,7 @@ class FastPath:
             status = 500
             content = {"error": {"type": "InternalError", "message": f"{type(exc).__name__}: {exc}", "field": None}}
             record_error(state, deployment, status, exc)
-        await _send_json(send, status, content)
+        await _send_json(send, status, content, close=close)
 
 
 def _error_content(path: str, exc: ShipyardError) -> Any:
@@ -110,17 +120,28 @@ def _error_content(path: str, exc: ShipyardError) -> Any:
     return {"error": exc.message} if path.startswith("/v2") else error_body(exc)
 
 
-async def _send_json(send: Send, status: int, content: Any) -> None:
+async def _send_json(send: Send, status: int, content: Any, *, close: bool = False) -> None:
     import orjson
 
-    payload = orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+    payload = await sized(_rows(content), orjson.dumps, content, None, orjson.OPT_SERIALIZE_NUMPY)
     await send({"type": "http.response.start", "status": status,
-                "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
+                "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()),
+                            *(_CLOSE if close else ())]})
     await send({"type": "http.response.body", "body": payload})
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> Any:
-    """The JSON body, with the same limits and messages as :func:`shipyard.serving.app.read_json`."""
+def _rows(content: dict[str, Any]) -> int:
+    """The rows of an answer (``/predict`` or V2), so a large one is serialized off the event loop."""
+    if "predictions" in content:
+        return len(content["predictions"])
+    outputs = content.get("outputs") or [{}]
+    return int((outputs[0].get("shape") or [0])[0])
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, *, timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+                    decode: Callable[[Any], Any] | None = None) -> Any:
+    """The JSON body through ``decode``, with the same limits and messages as
+    :func:`shipyard.serving.app.read_json`."""
     declared = None
     for key, value in scope["headers"]:
         if key == b"content-length":
@@ -132,18 +153,23 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> Any:
         raise PayloadTooLargeError(f"The body is {int(declared):,} bytes; this server accepts at most {limit:,} "
                                    "(max_body_bytes in serving.yaml); split the request.", limit=limit)
     chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise MalformedRequestError("The client disconnected before sending the whole body.", field="body")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"The body is over {limit:,} bytes, the most this server accepts; split "
-                                       "the request.", limit=limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise MalformedRequestError("The client disconnected before sending the whole body.",
+                                                field="body")
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLargeError(f"The body is over {limit:,} bytes, the most this server accepts; "
+                                               "split the request.", limit=limit)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        raise body_timed_out(declared, size, timeout_s) from None
     if not size:
         raise MalformedRequestError("The request has no body; send a JSON object.", field="body")
-    return parse_json(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+    return await decode_body(chunks[0] if len(chunks) == 1 else b"".join(chunks), decode)

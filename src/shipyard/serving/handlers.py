@@ -12,6 +12,7 @@ from starlette.responses import Response
 from ..errors import ShipyardError
 from .app import Predicted, ServerState, error_body, predict, read_json, record_feedback, require_write
 from .inputs import parse_body
+from .limits import closes_connection
 
 log = logging.getLogger("shipyard.serving")
 
@@ -34,7 +35,9 @@ def install(app: Any) -> None:
     async def predict_route(deployment: str, request: Request) -> Response:
         state = state_of(request)
         live = state.deployment(deployment)
-        raw = parse_body(await read_json(request, state.config.max_body_bytes), live.spec.sticky_key)
+        sticky = live.spec.sticky_key
+        raw = await read_json(request, state.config.max_body_bytes, timeout_s=state.config.body_timeout_s,
+                              decode=lambda body: parse_body(body, sticky))
         authorized = request.app.state.access.authorized(request.headers.get("authorization"))
         return json_response(predict_content(live.name, await predict(state, live, raw, authorized=authorized)))
 
@@ -43,7 +46,7 @@ def install(app: Any) -> None:
         state = state_of(request)
         require_write(request.app.state.access, request.headers.get("authorization"))
         live = state.deployment(deployment)
-        body = await read_json(request, state.config.max_body_bytes)
+        body = await read_json(request, state.config.max_body_bytes, timeout_s=state.config.body_timeout_s)
         return json_response(await record_feedback(state, live, body))
 
     @app.get("/health/live", tags=["health"])
@@ -77,8 +80,12 @@ def install(app: Any) -> None:
         if exc.http_status >= 500:
             log.error("Request %s %s failed: %s", request.method, request.url.path, exc)
         if request.url.path.startswith("/v2"):
-            return json_response({"error": exc.message}, exc.http_status)
-        return json_response(error_body(exc), exc.http_status)
+            response = json_response({"error": exc.message}, exc.http_status)
+        else:
+            response = json_response(error_body(exc), exc.http_status)
+        if closes_connection(exc):
+            response.headers["connection"] = "close"
+        return response
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

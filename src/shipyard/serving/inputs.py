@@ -56,7 +56,7 @@ _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?
 _BODY_ADVICE = "send the JSON body encoded as UTF-8"
 
 
-def parse_json(data: bytes) -> Any:
+def parse_json(data: bytes, *, sliced: bool = False) -> Any:
     """A request body as JSON: UTF-8 strictly (400 naming the byte offset otherwise), and numbers too large for a
     64-bit float (``1e309``) read as infinity, so that the column checks refuse them naming the column.
 
@@ -68,7 +68,7 @@ def parse_json(data: bytes) -> Any:
     import orjson
 
     try:
-        return loads(data)  # orjson, or the standard library when an integer may be past 64 bits
+        return loads(data, sliced=sliced)  # orjson, or the standard library when an integer may be past 64 bits
     except orjson.JSONDecodeError as exc:
         error = exc
     text = decode_text(data, "The request body", advice=_BODY_ADVICE, field="body")

@@ -19,15 +19,17 @@ _DIGITS = bytes(0x31 if 0x30 <= byte <= 0x39 else 0x30 for byte in range(256))
 _LONG_RUN = b"1" * 19
 
 
-def loads(body: bytes) -> Any:
-    """The JSON value of ``body``.
+def loads(body: bytes, *, sliced: bool = False) -> Any:
+    """The JSON value of ``body``; ``sliced`` parses a large records body a slice at a time (:mod:`.sliced_json`).
 
     Raises:
         orjson.JSONDecodeError: not JSON (the callers turn it into a 400 naming the body).
     """
     import orjson
 
-    value = orjson.loads(body)
+    from .sliced_json import loads as sliced_loads
+
+    value = sliced_loads(body) if sliced else orjson.loads(body)
     if _LONG_RUN not in body.translate(_DIGITS):
         return value
     import json

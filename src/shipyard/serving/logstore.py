@@ -7,6 +7,11 @@ range and every column it does not need (pyarrow here, DuckDB reads the same lay
 worker processes append without sharing a writer. Each flush is one group commit: a file written to a
 hidden temporary name, fsynced and renamed, so readers never see half a file and a crash loses at most
 the last flush interval. Hidden names (``.`` or ``_`` prefix) are ignored by readers.
+
+Every entry gets a sequence number when it is appended and :attr:`PartitionedLog.durable_sequence` says how
+far the log is on disk, so a server can wait for a group commit exactly when it must (an answer with
+``durability: strict``, feedback naming a prediction still in memory: :mod:`.durability`). The log holds
+every input a server was sent: folders are created 0700 and files 0600 whatever the umask.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ TableBuilder = Callable[[list[Any]], Any]  # entries of one partition -> pyarrow
 _sequence = itertools.count()
 CONVERT_EVERY = 0.2  # seconds between conversions to Arrow: short GIL holds instead of one long one per write
 REPLACES_KEY = b"shipyard.replaces"
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
 
 
 class PartitionedLog:
@@ -38,6 +45,10 @@ class PartitionedLog:
         self._interval = flush_interval
         self._lock = threading.Condition()
         self._pending: list[tuple[str, int, Any]] = []  # (deployment, epoch ms, entry)
+        # Entries too large to convert on the event loop in one go: the writer thread converts these.
+        self._large: list[tuple[str, int, Any]] = []
+        self._appended = 0  # sequence number of the last entry appended (under _lock)
+        self.durable_sequence = 0  # every entry up to this sequence number is on disk (or its write failed)
         self._waiters: list[Future[None]] = []
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"shipyard-{name}-writer", daemon=True)
@@ -55,23 +66,34 @@ class PartitionedLog:
 
     @property
     def queued(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._large)
 
     def start(self) -> None:
         self._thread.start()
 
-    def append(self, deployment: str, timestamp_ms: int, entry: Any) -> None:
+    def append(self, deployment: str, timestamp_ms: int, entry: Any, *, large: bool = False) -> int:
+        """Buffer one entry and return its sequence number; ``large`` entries are converted by the writer
+        thread rather than by :meth:`convert_some` on the event loop."""
         with self._lock:
-            self._pending.append((deployment, timestamp_ms, entry))
+            (self._large if large else self._pending).append((deployment, timestamp_ms, entry))
+            self._appended += 1
+            return self._appended
 
     def append_durable(self, deployment: str, timestamp_ms: int, entries: Iterable[Any]) -> Future[None]:
         """Append and get a future that resolves once the entries are on disk (for acknowledged writes)."""
         done: Future[None] = Future()
         with self._lock:
+            before = len(self._pending)
             self._pending.extend((deployment, timestamp_ms, entry) for entry in entries)
+            self._appended += len(self._pending) - before
             self._waiters.append(done)
             self._lock.notify()
         return done
+
+    def commit(self) -> Future[None]:
+        """Ask for a group commit now: the future resolves once everything appended so far is on disk (and
+        raises what the write raised). Requests that ask while a write runs share the next one."""
+        return self.append_durable("", 0, ())
 
     def convert_some(self, limit: int = 256) -> int:
         """Convert up to ``limit`` buffered entries to Arrow now, in the calling thread; returns how many.
@@ -98,7 +120,7 @@ class PartitionedLog:
 
     def flush(self) -> None:
         """Write everything buffered now (from another thread than the writer)."""
-        self.append_durable("", 0, ()).result()
+        self.commit().result()
 
     def close(self) -> None:
         """Write what is buffered, merge this process's files, and stop the writer thread."""
@@ -110,14 +132,15 @@ class PartitionedLog:
         else:
             self._cycle(closing=True)
 
-    def _swap(self) -> tuple[list[tuple[str, int, Any]], list[Future[None]], dict[Path, list[Any]]]:
+    def _swap(self) -> tuple[list[tuple[str, int, Any]], list[Future[None]], dict[Path, list[Any]], int]:
         with self._lock:
             while self._converting:  # entries taken by convert_some() must reach this write, before its waiters
                 self._lock.wait()
-            pending, self._pending = self._pending, []
+            pending, self._pending = self._pending + self._large, []
+            self._large = []
             waiters, self._waiters = self._waiters, []
             converted, self._converted = self._converted, {}
-        return pending, waiters, converted
+            return pending, waiters, converted, self._appended
 
     def _run(self) -> None:
         while True:
@@ -131,7 +154,7 @@ class PartitionedLog:
 
     def _cycle(self, *, closing: bool) -> None:
         """Convert what arrived (small GIL holds, often), write once per interval, merge finished hours."""
-        pending, waiters, converted = self._swap()
+        pending, waiters, converted, taken_through = self._swap()
         for folder, tables in converted.items():
             self._ready.setdefault(folder, []).extend(tables)
         for folder, table in self._tables(pending).items():
@@ -140,7 +163,7 @@ class PartitionedLog:
         now = time.monotonic()
         if closing or self._held_waiters or now - self._last_write >= self._interval:
             self._last_write = now
-            self._write_converted()
+            self._write_converted(taken_through)
         moment = datetime.now(UTC)
         current = (f"date={moment:%Y-%m-%d}", f"hour={moment:%H}")
         for folder in [folder for folder in self._written if closing or (folder.parent.name, folder.name) != current]:
@@ -164,7 +187,7 @@ class PartitionedLog:
                 self.last_error = f"{type(exc).__name__}: {exc}"
         return tables
 
-    def _write_converted(self) -> None:
+    def _write_converted(self, taken_through: int) -> None:
         import pyarrow as pa
 
         error, self._failure = self._failure, None
@@ -178,6 +201,8 @@ class PartitionedLog:
             except Exception as exc:
                 error = exc
                 self.last_error = f"{type(exc).__name__}: {exc}"
+        # Advanced even past a failed write: its entries are lost for good, and the waiters learn it below.
+        self.durable_sequence = max(self.durable_sequence, taken_through)
         waiters, self._held_waiters = self._held_waiters, []
         for waiter in waiters:
             if error is None:
@@ -191,13 +216,19 @@ class PartitionedLog:
 
 
 def write_file(folder: Path, table: Any, *, name: str | None = None) -> Path:
-    """Write ``table`` into ``folder`` durably: hidden temporary name, fsync, rename, fsync the folder."""
+    """Write ``table`` into ``folder`` durably: hidden temporary name, fsync, rename, fsync the folder.
+
+    The file is created 0600 and any folder made on the way 0700, with explicit modes rather than the
+    process umask: the log holds every input the server was sent.
+    """
     import pyarrow.parquet as pq
 
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     name = name or f"part-{time.time_ns() // 1_000_000}-{os.getpid()}-{next(_sequence)}.parquet"
     temp = folder / f".{name}.tmp"
-    with open(temp, "wb") as handle:
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    os.fchmod(descriptor, FILE_MODE)  # the mode given to open() passes through the umask; this does not
+    with os.fdopen(descriptor, "wb") as handle:
         pq.write_table(table, handle, compression="zstd")
         handle.flush()
         os.fsync(handle.fileno())
@@ -208,6 +239,22 @@ def write_file(folder: Path, table: Any, *, name: str | None = None) -> Path:
     finally:
         os.close(directory)
     return folder / name
+
+
+def private_folder(folder: Path) -> None:
+    """Make ``folder`` and the missing folders above it, each 0700 whatever the umask; existing ones are
+    left as they are (a ``log_dir`` the user made is theirs)."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.is_dir():
+            break
+        missing.append(candidate)
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, FOLDER_MODE)
+        except FileExistsError:  # another worker made it first: it made it 0700 too
+            continue
+        os.chmod(path, FOLDER_MODE)
 
 
 def compact(folder: Path, pid: int) -> Path | None:

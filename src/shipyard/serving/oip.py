@@ -16,8 +16,9 @@ from starlette.responses import Response
 from ..errors import NotFoundError
 from ..models.signature import Signature
 from .app import predict, read_json
+from .fleet import LiveDeployment, VariantSlot
 from .handlers import json_response, state_of
-from .inputs import parse_v2
+from .inputs import RawRequest, parse_v2
 from .runtime import Answer, Runner
 
 _DATATYPES = {"integer": "FP64", "float": "FP64", "boolean": "BOOL", "string": "BYTES", "datetime": "BYTES"}
@@ -66,15 +67,17 @@ def install(app: Any) -> None:
 
 async def _infer(request: Any, name: str, version: str | None) -> Any:
     state = state_of(request)
-    body = await read_json(request, state.config.max_body_bytes)
+    deployment, slot = infer_target(state, name, version)
+    sticky = deployment.spec.sticky_key
+    raw = await read_json(request, state.config.max_body_bytes, timeout_s=state.config.body_timeout_s,
+                          decode=lambda body: parse_v2(body, sticky))
     authorized = request.app.state.access.authorized(request.headers.get("authorization"))
-    return json_response(await infer_content(state, name, version, body, authorized=authorized))
+    return json_response(await infer_content(state, deployment, slot, raw, authorized=authorized))
 
 
-async def infer_content(state: Any, name: str, version: str | None, body: Any, *,
-                        authorized: bool = False) -> dict[str, Any]:
-    """Route an inference request (to the variant serving ``version`` when given) and build the V2 answer;
-    ``authorized`` lets the client's own ``id`` be the request id (see :func:`.app.predict`)."""
+def infer_target(state: Any, name: str, version: str | None) -> tuple[LiveDeployment, VariantSlot | None]:
+    """The deployment and, for ``/versions/{version}/infer``, the variant serving that version: a 404 before the
+    body is read."""
     deployment = state.deployment(name)
     slot = None
     if version is not None:
@@ -85,7 +88,14 @@ async def infer_content(state: Any, name: str, version: str | None, body: Any, *
             serving = sorted({str(item.serving.runner.version) for item in deployment.variants})
             raise NotFoundError(f"Deployment {name!r} does not serve version {version!r} (it serves "
                                 f"{', '.join(serving)}).")
-    raw = parse_v2(body, deployment.spec.sticky_key)
+    return deployment, slot
+
+
+async def infer_content(state: Any, deployment: LiveDeployment, slot: VariantSlot | None, raw: RawRequest, *,
+                        authorized: bool = False) -> dict[str, Any]:
+    """Predict (with the variant ``slot`` when one was asked for) and build the V2 answer; ``authorized`` lets the
+    client's own ``id`` be the request id (see :func:`.app.predict`)."""
+    name = deployment.name
     predicted = await predict(state, deployment, raw, slot=slot, authorized=authorized)
     runner = predicted.runner
     parameters: dict[str, Any] = {"variant": predicted.slot.name, "model_uri": runner.uri}

@@ -5,6 +5,12 @@ to re-resolve its aliases now (uvicorn would restart them, reloading every model
 so each worker stops accepting, answers what it accepted, flushes its prediction log and exits. Workers
 are spawned (not forked) so none inherits a SQLite connection; each loads its models once. Worker
 metrics are summed through ``PROMETHEUS_MULTIPROC_DIR``.
+
+A supervisor killed outright (SIGKILL, the OOM killer) cannot stop its workers, and orphans would keep
+serving and holding the port, so the restart that follows fails with "Address already in use". Each
+worker therefore watches its parent: on Linux the kernel sends it SIGTERM when the supervisor dies
+(``PR_SET_PDEATHSIG``), and everywhere a watchdog thread notices that its parent changed. Either way it
+drains as on SIGTERM, and exits within ``ORPHAN_GRACE_S`` whatever is left.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -30,6 +38,9 @@ from .fleet import check_resolvable
 
 log = logging.getLogger("shipyard.serving")
 GRACEFUL_SECONDS = 30
+ORPHAN_GRACE_S = 1.5  # how long a worker whose supervisor died may drain before it exits anyway
+WATCH_PARENT_EVERY_S = 0.25  # with ORPHAN_GRACE_S: gone within 1.75 s of the supervisor
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def serve(config: ServingConfig, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
@@ -106,13 +117,34 @@ def _announce_when_started(server: Any, on_ready: Callable[[str], None], url: st
 
 
 def _worker_main(config_data: dict[str, Any], store_spec: tuple[str, str], listener: socket.socket,
-                 log_level: str, index: int) -> None:
+                 log_level: str, index: int, parent: int) -> None:
+    _die_with_parent(parent)
     try:
         status = _run_worker(config_data, store_spec, listener, log_level, plugins=index == 0)
     except ShipyardError as exc:  # one line, as the CLI prints it, not a traceback per worker
         sys.stderr.write(f"Error: {exc.message}\n")
         status = exc.exit_code
     raise SystemExit(status)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Stop this worker when the supervisor ``parent`` dies, however it dies (see the module docstring)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):  # no prctl: the watchdog below still works
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_PARENT_EVERY_S)
+        os.kill(os.getpid(), signal.SIGTERM)  # the graceful stop; a no-op if PR_SET_PDEATHSIG got here first
+        time.sleep(ORPHAN_GRACE_S)
+        sys.stderr.write(f"Worker {os.getpid()}: the supervisor (pid {parent}) is gone; exiting.\n")
+        os._exit(1)
+
+    # Started after prctl: a parent that died in between is seen by the first look at getppid().
+    threading.Thread(target=watch, name="shipyard-parent-watch", daemon=True).start()
 
 
 def _supervise(config: ServingConfig, store_spec: tuple[str, str], listener: socket.socket, workers: int,
@@ -123,8 +155,8 @@ def _supervise(config: ServingConfig, store_spec: tuple[str, str], listener: soc
     data = config.to_dict()
 
     def start(index: int) -> Any:
-        process = context.Process(target=_worker_main, args=(data, store_spec, listener, log_level, index),
-                                  daemon=False)
+        process = context.Process(target=_worker_main,
+                                  args=(data, store_spec, listener, log_level, index, os.getpid()), daemon=False)
         process.start()
         return process
 

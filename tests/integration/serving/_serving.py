@@ -203,19 +203,21 @@ class Server:
 @contextlib.contextmanager
 def running_server(args: list[str], *, cwd: Path, store: Path, log_dir: Path | None = None,
                    timeout: float = 90, shipyard: list[str] | None = None,
-                   environment: dict[str, str] | None = None) -> Iterator[Server]:
-    """Start ``python -m shipyard serve ARGS`` on a free port; yield once ``/health/ready`` answers 200.
+                   environment: dict[str, str] | None = None, port: int = 0,
+                   umask: int | None = None) -> Iterator[Server]:
+    """Start ``python -m shipyard serve ARGS`` on ``port`` (a free one by default); yield once
+    ``/health/ready`` answers 200.
 
     ``shipyard`` replaces the ``python -m shipyard`` command (a ``shipyard`` script of another environment),
-    and ``environment`` this process's environment variables.
+    ``environment`` this process's environment variables, and ``umask`` this process's umask.
     """
     out, err = cwd / f"server-{time.monotonic_ns()}.out", cwd / f"server-{time.monotonic_ns()}.err"
     env = {**(os.environ if environment is None else environment), "SHIPYARD_STORE": str(store), "COLUMNS": "300",
            "PYTHONUNBUFFERED": "1"}
     command = shipyard or [sys.executable, "-m", "shipyard"]
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen([*command, "serve", *args, "--host", "127.0.0.1", "--port", "0"], stdout=stdout,
-                                stderr=stderr, cwd=cwd, env=env)
+        proc = subprocess.Popen([*command, "serve", *args, "--host", "127.0.0.1", "--port", str(port)], stdout=stdout,
+                                stderr=stderr, cwd=cwd, env=env, umask=-1 if umask is None else umask)
     server = Server(proc, "", out, err, store, log_dir)
     try:
         def announced() -> str | None:

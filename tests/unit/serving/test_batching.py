@@ -7,17 +7,19 @@ The model is a real scikit-learn pipeline logged to an isolated store and loaded
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
 import shipyard
-from shipyard.serving.batching import Batcher
+from shipyard.serving.batching import SLICE_ROWS, Batcher
 from shipyard.serving.config import Batching
-from shipyard.serving.runtime import Runner, load_runner
+from shipyard.serving.runtime import Answer, Runner, load_runner
 
 LONG_WAIT_MS = 5_000.0  # far beyond the time a test step takes: sitting it out would show
 
@@ -77,3 +79,41 @@ def test_a_lone_request_is_never_held_back(runner: Runner) -> None:
     sizes, elapsed = asyncio.run(batches_for(runner, [(0, 1), (0, 1)]))
     assert sizes == [1, 1]
     assert elapsed < LONG_WAIT_MS / 1000 / 2
+
+
+def test_a_large_request_is_scored_in_slices_to_the_same_answer_off_the_event_loop(runner: Runner) -> None:
+    """More rows than a slice holds: several model calls in the batcher's thread, one answer as a single call
+    gives, and no call on the event loop's thread."""
+    rows = SLICE_ROWS * 2 + 5
+    columns = {"x": [float(index % 7) for index in range(rows)], "y": [float(index % 3) for index in range(rows)]}
+    threads: list[str] = []
+    seen = ThreadRecordingRunner(runner, threads)
+
+    async def score() -> Any:
+        batcher = Batcher(lambda: seen, Batching(max_batch_size=64, max_wait_ms=0))
+        batcher.start()
+        future = batcher.submit(columns, rows)
+        assert future is not None
+        answer, _ = await future
+        await batcher.stop()
+        return answer
+
+    loop_thread = threading.current_thread().name
+    answer = asyncio.run(score())
+    whole = runner.predict(columns)
+    assert answer.labels == whole.labels
+    assert answer.probabilities == whole.probabilities
+    assert len(threads) == 3 and loop_thread not in threads
+
+
+class ThreadRecordingRunner(Runner):
+    """The same loaded model, noting the thread of each call."""
+
+    def __init__(self, runner: Runner, threads: list[str]) -> None:
+        super().__init__(runner.loaded, runner.runtime, runner.onnx, runner.load_seconds)
+        self.inline = True  # as an ONNX session: the batcher would run it on the loop, were the batch small
+        self._threads = threads
+
+    def predict(self, columns: Any) -> Answer:
+        self._threads.append(threading.current_thread().name)
+        return super().predict(columns)

@@ -9,7 +9,9 @@ import pytest
 
 from shipyard.errors import ConfigError
 from shipyard.serving.config import (
+    DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_MAX_BODY,
+    DEFAULT_MAX_REQUEST_ROWS,
     DEFAULT_REFRESH_S,
     Batching,
     config_for_uri,
@@ -22,6 +24,9 @@ FULL = """
 refresh_interval_s: 5
 max_body_bytes: 65536
 flush_interval_s: 0.5
+durability: strict
+max_request_rows: 500
+body_timeout_s: 2.5
 log_dir: logs
 token: secret
 trust: [numpy.dtype]
@@ -46,6 +51,7 @@ def test_a_full_file_gives_every_setting(tmp_path: Path) -> None:
     config = load_config(path)
     assert (config.refresh_interval_s, config.max_body_bytes, config.flush_interval_s) == (5.0, 65536, 0.5)
     assert (config.log_dir, config.token, config.trust) == ("logs", "secret", ("numpy.dtype",))
+    assert (config.durability, config.max_request_rows, config.body_timeout_s) == ("strict", 500, 2.5)
     churn = config.deployment("churn")
     assert churn is not None
     assert [(item.name, item.model, item.weight) for item in churn.variants] == [
@@ -68,6 +74,8 @@ def test_defaults() -> None:
                                                                   {"model": "models:/churn/2"}]}}})
     assert config.refresh_interval_s == DEFAULT_REFRESH_S and config.max_body_bytes == DEFAULT_MAX_BODY
     assert config.token is None and config.log_dir is None and config.flush_interval_s == 1.0
+    assert config.durability == "buffered" and config.max_request_rows == DEFAULT_MAX_REQUEST_ROWS == 10_000
+    assert config.body_timeout_s == DEFAULT_BODY_TIMEOUT_S == 10.0
     churn = config.deployments[0]
     assert [item.name for item in churn.variants] == ["champion", "variant2"]  # alias, else position
     assert [item.weight for item in churn.variants] == [1.0, 1.0]
@@ -88,6 +96,7 @@ def test_a_model_uri_becomes_one_deployment_named_after_the_model() -> None:
     assert [(item.name, item.model, item.weight) for item in deployment.variants] == [
         ("champion", "models:/churn@champion", 100.0)]
     assert config_for_uri("models:/churn/4").deployments[0].variants[0].name == "v4"
+    assert config_for_uri("models:/churn/4").max_request_rows == DEFAULT_MAX_REQUEST_ROWS
     with pytest.raises(ConfigError, match="must be one of auto, python, onnx"):
         config_for_uri("models:/churn/4", runtime="gpu")
 
@@ -137,6 +146,11 @@ ERRORS = {
     "refresh too fast": ({"refresh_interval_s": 0, **_variant()}, "refresh_interval_s must be at least 0.1"),
     "trust not a list": ({"trust": "numpy.dtype", **_variant()}, "'trust' must be a list of type names"),
     "token not text": ({"token": ["a"], **_variant()}, "token must be text"),
+    "unknown durability": ({"durability": "fsync", **_variant()},
+                           "durability must be one of buffered, strict, got 'fsync'"),
+    "no rows allowed": ({"max_request_rows": 0, **_variant()}, "max_request_rows must be at least 1, got 0"),
+    "fractional rows": ({"max_request_rows": 2.5, **_variant()}, "max_request_rows must be a whole number"),
+    "no body timeout": ({"body_timeout_s": 0, **_variant()}, "body_timeout_s must be at least 0.1"),
 }
 
 

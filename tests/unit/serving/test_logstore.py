@@ -1,0 +1,101 @@
+"""The log's files on disk: private modes whatever the umask, and how far the log is known to be on disk."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from shipyard.serving.logstore import PartitionedLog, compact, partition_files, read_table, write_file
+from shipyard.serving.predlog import PredictionEntry, feedback_table, predictions_table
+
+KINDS = {"tenure": "integer", "contract": "string"}
+
+
+def entry(request_id: str, rows: int = 1) -> PredictionEntry:
+    now = time.time_ns() // 1_000_000
+    return PredictionEntry(request_id, now, "churn", "champion", False, "churn", 1, "models:/churn/1", "python", 1.0,
+                           None, {"tenure": list(range(rows)), "contract": ["One year"] * rows}, KINDS, [1] * rows,
+                           [[0.25, 0.75]] * rows)
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """A umask that takes nothing away: modes must come from the code, not from the process."""
+    previous = os.umask(0o000)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {str(path.relative_to(root)): stat.S_IMODE(path.stat().st_mode) for path in [root, *root.rglob("*")]}
+
+
+def test_log_files_are_0600_in_0700_folders_whatever_the_umask(tmp_path: Path, permissive_umask: None) -> None:
+    root = tmp_path / "store" / "serving" / "predictions"  # none of these folders exist yet
+    log = PartitionedLog(root, predictions_table, flush_interval=0.05)
+    log.start()
+    for round_ in range(2):  # two files in one hour, then merged into a third on close
+        log.append("churn", time.time_ns() // 1_000_000, entry(f"r{round_}"))
+        log.flush()
+    log.close()
+    modes = _modes(tmp_path / "store")
+    files = {name: mode for name, mode in modes.items() if name.endswith(".parquet")}
+    folders = {name: mode for name, mode in modes.items() if name not in files}
+    assert files and all(mode == 0o600 for mode in files.values()), files
+    assert len(folders) == 6 and all(mode == 0o700 for mode in folders.values()), folders  # serving ... hour=
+
+
+def test_a_merged_file_is_private_too(tmp_path: Path, permissive_umask: None) -> None:
+    folder = tmp_path / "deployment=churn" / "date=2026-01-01" / "hour=00"
+    for name in ("part-1-42-1.parquet", "part-2-42-2.parquet"):
+        write_file(folder, feedback_table([]), name=name)
+    merged = compact(folder, 42)
+    assert merged is not None and stat.S_IMODE(merged.stat().st_mode) == 0o600
+    assert [path.name for path in folder.iterdir()] == [merged.name]
+
+
+def test_a_folder_the_user_made_keeps_its_mode(tmp_path: Path, permissive_umask: None) -> None:
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir(mode=0o750)
+    os.chmod(log_dir, 0o750)
+    write_file(log_dir / "predictions", feedback_table([]), name="part-1-1-1.parquet")
+    assert stat.S_IMODE(log_dir.stat().st_mode) == 0o750
+    assert stat.S_IMODE((log_dir / "predictions").stat().st_mode) == 0o700
+
+
+def test_sequence_numbers_say_what_is_on_disk(tmp_path: Path) -> None:
+    log = PartitionedLog(tmp_path / "predictions", predictions_table, flush_interval=1.0)
+    log.start()
+    try:
+        first = log.append("churn", time.time_ns() // 1_000_000, entry("a"))
+        second = log.append("churn", time.time_ns() // 1_000_000, entry("b"))
+        assert (first, second) == (1, 2)
+        assert log.durable_sequence == 0  # a second's interval: nothing written yet
+        log.commit().result(timeout=10)
+        assert log.durable_sequence == 2
+        rows = pq.read_table(next((tmp_path / "predictions").rglob("part-*.parquet"))).num_rows
+        assert rows == 2
+    finally:
+        log.close()
+
+
+def test_a_large_entry_is_converted_by_the_writer_not_by_convert_some(tmp_path: Path) -> None:
+    log = PartitionedLog(tmp_path / "predictions", predictions_table, flush_interval=0.05)
+    log.append("churn", time.time_ns() // 1_000_000, entry("big", rows=5000), large=True)
+    log.append("churn", time.time_ns() // 1_000_000, entry("small"))
+    assert log.queued == 2
+    assert log.convert_some(100) == 1  # the event loop's share: the small entry only
+    log.start()
+    log.flush()
+    log.close()
+    table = read_table(partition_files(tmp_path / "predictions", "churn", None, None))
+    assert table.num_rows == 5001
+    assert sorted(set(table.column("request_id").to_pylist())) == ["big", "small"]
