@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from ..models.datafile import read_text
 from ..models.uri import parse_model_uri
 from ..pipeline._yaml import line_of
 from ..pipeline.spec import PIPELINE_FILE, Pipeline
@@ -122,7 +123,7 @@ def _served_deployments(pipeline: Pipeline) -> set[str] | None:
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(read_text(path))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"serving.yaml cannot be read to check loop triggers: {exc}") from None
     deployments = data.get("deployments") if isinstance(data, dict) else None

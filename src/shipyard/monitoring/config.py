@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..models.datafile import read_text
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     # js_*: Jensen-Shannon distance (base 2), used for categorical columns on large samples.
@@ -92,7 +93,7 @@ def load_thresholds(path: str | Path | None) -> Thresholds:
             raise ConfigError(f"{candidate}: no such file.")
         return Thresholds()
     try:
-        data = yaml.safe_load(candidate.read_text())
+        data = yaml.safe_load(read_text(candidate))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{candidate}: not valid YAML: {exc}") from None
     return Thresholds(data, str(candidate))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..models.datafile import read_text
 from ..models.uri import parse_model_uri
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,99}$")
@@ -128,7 +129,7 @@ def load_config(path: str | os.PathLike[str]) -> ServingConfig:
 
     source = Path(path)
     try:
-        data = yaml.safe_load(source.read_text())
+        data = yaml.safe_load(read_text(source))
     except FileNotFoundError:
         raise ConfigError(f"{source}: no such file; write a serving.yaml (see docs/serving.md).") from None
     except (OSError, yaml.YAMLError) as exc:
