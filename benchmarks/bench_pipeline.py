@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def hashing_row(work: Path, *, quick: bool) -> list[str]:
-    from shipyard.store._hashing import hash_file
+    from shipyard.store.hashing import hash_file
 
     size = (256 if quick else 1024) << 20
     path = work / "big.bin"

@@ -45,7 +45,7 @@ os.umask(0)
 import shipyard
 from shipyard.pipeline.repro import repro
 from shipyard.store import current_store
-from shipyard.store._hashing import hash_bytes
+from shipyard.store.hashing import hash_bytes
 
 root = pathlib.Path(sys.argv[1])
 with shipyard.start_run(experiment="modes") as run:

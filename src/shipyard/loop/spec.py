@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from ..models.datafile import read_text
 from ..models.uri import parse_model_uri
-from ..pipeline._yaml import line_of
 from ..pipeline.spec import PIPELINE_FILE, Pipeline
+from ..store.text import read_text
+from ..store.yaml_file import line_of
 from ..tracking.artifact_paths import check_artifact_path
 from .cron import parse_cron
 

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TextEncodingError, ValidationError
+from ..store.text import decode_text as decode_text, quoted_context, read_text as read_text
 from .coercion import EXPECTS
 
 DEFAULT_ENCODING = "utf-8"
 SCAN_CHUNK_BYTES = 1 << 20
-CONTEXT_BYTES = 24  # shown on each side of a bad byte, within its line (and its CSV field)
 _MARK = "\ue000"  # a private-use character that marks where the bad byte was, for the CSV parser to place it
 
 # What a column of each Arrow type may hold for each kind of the signature; the coercion rule (``.coercion``)
@@ -63,24 +63,6 @@ def _is_utf8(encoding: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- text files
-
-
-def decode_text(data: bytes, source: str, *, advice: str = "re-save it as UTF-8", field: str | None = None) -> str:
-    """``data`` decoded as UTF-8, or a TextEncodingError naming ``source``, the line and the byte offset."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        where = f"line {line} has byte 0x{data[exc.start]:02X} at byte offset {exc.start}"
-        context = _context(data, exc.start, "utf-8")
-        raise TextEncodingError(f"{source} is not valid UTF-8: {where} ({context}); {advice}.",
-                                source=source, offset=exc.start, encoding="utf-8", line=line,
-                                field=field or source) from None
-
-
-def read_text(path: Path, source: str | None = None) -> str:
-    """A text file Shipyard reads itself (metrics, params, pipeline): UTF-8, strictly (see :func:`decode_text`)."""
-    return decode_text(path.read_bytes(), source or str(path))
 
 
 # -------------------------------------------------------------------------------------------- CSV files
@@ -215,23 +197,11 @@ def _first_bad_bytes(stream: Any, encoding: str, delimiter: str | None) -> _BadB
             data = exc.object
             start = exc.start
             return _BadBytes(consumed - len(pending) + start, data[start:exc.end],
-                             lines + data.count(b"\n", 0, start) + 1, _context(data, start, encoding, delimiter))
+                             lines + data.count(b"\n", 0, start) + 1, quoted_context(data, start, encoding, delimiter))
         if not chunk:
             return None
         consumed += len(chunk)
         lines += chunk.count(b"\n")
-
-
-def _context(data: bytes, start: int, encoding: str, delimiter: str | None = None) -> str:
-    """The bytes around ``start`` within their line (and CSV field), decoded with \\xNN for what does not decode."""
-    low = max(0, start - CONTEXT_BYTES)
-    high = start + CONTEXT_BYTES
-    for stop in (b"\n", b"\r", *([delimiter.encode()] if delimiter else [])):
-        found = data.rfind(stop, low, start)
-        low = max(low, found + 1) if found >= 0 else low
-        found = data.find(stop, start, high)
-        high = min(high, found) if found >= 0 else high
-    return '"' + data[low:high].decode(encoding, "backslashreplace") + '"'
 
 
 class _Prefix(io.RawIOBase):

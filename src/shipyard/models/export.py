@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Table, insert, select, tuple_
 from ..config import location_for
 from ..errors import ConflictError, IntegrityError, NotFoundError
 from ..store import Store
-from ..store._hashing import hash_json
+from ..store.hashing import hash_json
 from ..store.schema import (
     artifacts,
     environments,

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import ShipyardError, ValidationError
 from ..extras import require
 from ..store import Store
-from ..store._hashing import hash_bytes
+from ..store.hashing import hash_bytes
 from ..tracking import artifacts as run_artifacts
 from . import registry
 from ._onnx_steps import as_converted, refusal

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import IntegrityError, NotFoundError, ValidationError
 from ..store import Store, current_store
-from ..store._hashing import hash_bytes, hash_json
+from ..store.hashing import hash_bytes, hash_json
 from ..tracking import artifacts as run_artifacts, fluent
 from ..tracking.runs import get_run, resolve_run_id
 from . import flavors, onnx_flavor

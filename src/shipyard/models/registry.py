@@ -19,7 +19,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from ..errors import NotFoundError, ValidationError
 from ..store import Store
-from ..store._dialect import upsert
+from ..store.dialect import upsert
 from ..store.schema import (
     alias_events,
     model_aliases,
@@ -84,7 +84,7 @@ def register_model(store: Store, source: str, name: str, *, description: str | N
     _check_name(name)
     run_id, path = _package_source(store, source)
     manifest = read_manifest(store, run_id, path)  # refuses anything that is not a model package
-    from ..store._hashing import hash_json
+    from ..store.hashing import hash_json
 
     manifest_hash = hash_json(manifest)
     now = _now_ms()

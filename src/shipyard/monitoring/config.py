@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..models.datafile import read_text
+from ..store.text import read_text
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     # js_*: Jensen-Shannon distance (base 2), used for categorical columns on large samples.

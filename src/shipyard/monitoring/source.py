@@ -144,7 +144,7 @@ def _scan(window: Window, files: list[Path], reference: Reference, *, shadow: bo
 def _cache_path(root: Path, deployment: str, hour: Window, files: list[Path],
                 reference: Reference) -> tuple[Path, str]:
     """Where an hour's profile is cached, and the fingerprint it must carry (reference + the hour's files)."""
-    from ..store._hashing import hash_json
+    from ..store.hashing import hash_json
 
     stamp = [(path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in files]
     reference_key = hash_json({"profile": reference.profile, "prediction": reference.prediction_profile})

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
-from ..models.datafile import decode_text, read_text
+from ..store.text import decode_text, read_text
 from .params import PARAMS_FILE, flatten
 from .spec import load_pipeline
 

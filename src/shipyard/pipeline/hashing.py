@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
-from ..store._hashing import hash_bytes, hash_file
+from ..store.hashing import hash_bytes, hash_file
 from ..tracking.artifact_paths import artifact_path_problem
 from ._files import IGNORED_IN_DATA as _IGNORED_NAMES
 
@@ -149,7 +149,7 @@ class Hasher:
     def save_cache(self) -> None:
         if not self._fresh:
             return
-        from ..store._dialect import upsert
+        from ..store.dialect import upsert
         from ..store.schema import stat_cache
 
         rows = [{"path": path, "inode": inode, "size": size, "mtime_ns": mtime, "ctime_ns": ctime, "hash": digest}

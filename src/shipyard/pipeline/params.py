@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..store.yaml_file import load_yaml
 from ._files import PARAMS_FILE as PARAMS_FILE
-from ._yaml import load_yaml
 
 
 def load_params(root: Path) -> dict[str, Any]:

@@ -33,10 +33,10 @@ import yaml
 from ..errors import ConfigError, IntegrityError, NotFoundError, ValidationError
 from ..extras import missing_extra
 from ..store import Store
-from ..store._atomic import write_atomically
-from ..store._hashing import hash_bytes
+from ..store.atomic import write_atomically
+from ..store.hashing import hash_bytes
 from ..store.objects import LocalObjectStore
-from ._yaml import load_yaml
+from ..store.yaml_file import load_yaml
 from .data import tracked
 from .hashing import read_manifest
 from .spec import PIPELINE_FILE

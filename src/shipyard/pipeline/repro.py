@@ -31,12 +31,12 @@ import yaml
 
 from ..errors import ShipyardError, ValidationError
 from ..extras import from_module_not_found, require
-from ..models.datafile import read_text
 from ..store import Store, current_store
 from ..store.files import make_private_dirs, open_private
+from ..store.text import read_text
 from ..tracking import artifacts as run_artifacts, runs as run_records
-from ..tracking._validation import check_key
 from ..tracking.metrics import writer_for
+from ..tracking.validation import check_key
 from ._stage_watchdog import StageWatchdog
 from .dag import Graph, build_graph
 from .data import POINTER_SUFFIX

@@ -13,8 +13,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import ConfigError
+from ..store.yaml_file import line_of, load_yaml
 from ._files import PIPELINE_FILE as PIPELINE_FILE
-from ._yaml import line_of, load_yaml
 
 _STAGE_KEYS = {"cmd", "notebook", "deps", "params", "outs", "metrics", "plots", "desc"}
 _TOP_LEVEL_KEYS = {"name", "stages", "remotes", "loops"}

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..models.datafile import read_text
 from ..models.uri import parse_model_uri
+from ..store.text import read_text
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,99}$")
 RUNTIMES = ("auto", "python", "onnx")

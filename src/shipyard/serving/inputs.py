@@ -21,8 +21,8 @@ from typing import Any
 
 from ..errors import MalformedRequestError, ValidationError
 from ..models.coercion import NumberRange, datetime_column, read_values, reader
-from ..models.datafile import decode_text
 from ..models.signature import Signature
+from ..store.text import decode_text
 from .jsonbody import loads
 
 Columns = dict[str, list[Any]]

@@ -26,7 +26,7 @@ from ..models.onnx_flavor import OnnxPredictor
 from ..models.package import LoadedModel, load_model
 from ..models.signature import Signature
 from ..store import Store
-from ..store._hashing import hash_bytes
+from ..store.hashing import hash_bytes
 from ..tracking import artifacts as run_artifacts
 from .inputs import Columns, build_frame, build_onnx_feeds
 

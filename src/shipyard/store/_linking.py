@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ValidationError
-from ._hashing import CHUNK_SIZE, hash_file, new_hasher
+from .hashing import CHUNK_SIZE, hash_file, new_hasher
 
 LinkMode = Literal["reflink", "copy", "hardlink"]
 LINK_MODES: tuple[LinkMode, ...] = ("reflink", "copy", "hardlink")

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from ..errors import IntegrityError, NotFoundError, StoreUnavailableError, ValidationError
-from ._hashing import CHUNK_SIZE, hash_bytes, new_hasher
 from ._linking import (
     LINK_MODES as LINK_MODES,
     LinkMode as LinkMode,
@@ -31,6 +30,7 @@ from ._linking import (
     link_out,
 )
 from .files import DIR_MODE, FILE_MODE, make_private_dirs
+from .hashing import CHUNK_SIZE, hash_bytes, new_hasher
 from .packs import LocalPacks
 
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from ._atomic import write_atomically
-from ._hashing import hash_bytes
+from .atomic import write_atomically
 from .files import FILE_MODE, make_private_dirs
+from .hashing import hash_bytes
 
 PACKS_DIR = "packs"
 _UNREAD = (-1, -1)  # never a folder's (mtime, inode): the next lookup reads the indexes again

@@ -23,12 +23,12 @@ from sqlalchemy import Connection, select
 
 from ..errors import IntegrityError, NotFoundError, ValidationError
 from ..store import Store
-from ..store._dialect import upsert
-from ..store._hashing import hash_json
+from ..store.dialect import upsert
+from ..store.hashing import hash_json
 from ..store.schema import artifacts, tags
 from ._folder import files_in
-from ._validation import check_key
 from .artifact_paths import artifact_path_problem as artifact_path_problem, check_artifact_path as check_artifact_path
+from .validation import check_key
 
 MANIFEST_FILE = "model.json"
 PACKAGE_FORMAT = "shipyard-model/1"

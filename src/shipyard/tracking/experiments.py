@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, insert, select
 from ..errors import NotFoundError
 from ..store import Store
 from ..store.schema import experiments, runs
-from ._validation import check_name
+from .validation import check_name
 
 DEFAULT_EXPERIMENT = "Default"
 

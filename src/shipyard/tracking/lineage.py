@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..store._hashing import hash_bytes, hash_json
+from ..store.hashing import hash_bytes, hash_json
 
 
 @dataclass(frozen=True)

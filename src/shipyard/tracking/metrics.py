@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, func, or_, select
 
 from ..store import Store
-from ..store._dialect import placeholders, upsert
+from ..store.dialect import placeholders, upsert
 from ..store.schema import latest_metrics, metrics
-from ._validation import check_key, check_metric_value, check_step
+from .validation import check_key, check_metric_value, check_step
 
 if TYPE_CHECKING:
     import pandas as pd

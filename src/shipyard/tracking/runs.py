@@ -15,14 +15,14 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from ..errors import AmbiguousError, NotFoundError, ValidationError
 from ..store import Store
-from ..store._dialect import insert_ignore, upsert
+from ..store.dialect import insert_ignore, upsert
 from ..store.processes import this_process
 from ..store.schema import RUN_STATUSES, artifacts, environments, experiments, latest_metrics, params, runs, tags
 from . import lineage
 from ._names import random_run_name
-from ._validation import MAX_PARAM_LENGTH, MAX_TAG_LENGTH, check_key, check_name, check_text
 from .experiments import experiment_id
 from .heartbeat import heartbeat_for
+from .validation import MAX_PARAM_LENGTH, MAX_TAG_LENGTH, check_key, check_name, check_text
 
 RUNNING, FINISHED, FAILED, KILLED = STATUSES = RUN_STATUSES
 _ID_PREFIX_RE = re.compile(r"^[0-9a-f]{1,32}$")

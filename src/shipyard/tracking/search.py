@@ -18,7 +18,7 @@ from sqlalchemy.sql import ColumnElement
 
 from ..errors import ValidationError
 from ..store import Store
-from ..store._dialect import json_object_agg
+from ..store.dialect import json_object_agg
 from ..store.schema import experiments, latest_metrics, params, runs, tags
 from .experiments import experiment_id
 from .filters import Comparison, Field, Logical, Node, parse_filter, parse_order_by

@@ -20,7 +20,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 import shipyard
 from shipyard.models.package import load_model, log_model
-from shipyard.store._hashing import hash_json
+from shipyard.store.hashing import hash_json
 from shipyard.tracking.artifacts import log_bytes, read_artifact
 
 MANIFEST_PATH = "model/model.json"

@@ -8,7 +8,7 @@ import blake3
 import pytest
 
 from shipyard.errors import IntegrityError, NotFoundError, ValidationError
-from shipyard.store._hashing import canonical_json, hash_bytes, hash_file, hash_json
+from shipyard.store.hashing import canonical_json, hash_bytes, hash_file, hash_json
 from shipyard.store.objects import LocalObjectStore, ObjectStore
 
 

@@ -1,4 +1,5 @@
-"""YAML with line numbers, so configuration errors can say "shipyard.yaml line 12"."""
+"""YAML with line numbers, so configuration errors can say "shipyard.yaml line 12": the one YAML reader of
+shipyard.yaml, params.yaml, serving.yaml and monitoring.yaml (decoded as UTF-8 strictly by :mod:`.text`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
-from ..models.datafile import read_text
+from .text import read_text
 
 
 class LinedDict(dict[str, Any]):
