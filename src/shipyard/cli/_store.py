@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import location_for, resolve_location
 from ..errors import NotFoundError
+from ..store.location import location_for, resolve_location
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -67,6 +67,6 @@ def chosen_store_option() -> str | None:
 
 def store_was_chosen() -> bool:
     """Whether the user named a store (``--store`` or ``SHIPYARD_STORE``) rather than leaving it to discovery."""
-    from ..config import STORE_ENV
+    from ..store.location import STORE_ENV
 
     return bool(_chosen) or bool(os.environ.get(STORE_ENV))

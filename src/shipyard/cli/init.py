@@ -32,8 +32,8 @@ def init_command(
     import os
     import shlex
 
-    from ..config import STORE_ENV
     from ..scaffold.project import Made, create_project, plan_project
+    from ..store.location import STORE_ENV
     from ._store import writable_store
 
     plan = plan_project(directory, template=template, name=name, from_notebook=from_notebook, force=force,

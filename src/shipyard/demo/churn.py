@@ -23,7 +23,6 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from ..config import STORE_DIRNAME
 from ..models.lineage import lineage
 from ..monitoring.monitor import monitor
 from ..monitoring.report import write_report
@@ -31,6 +30,7 @@ from ..pipeline.repro import StageFailedError
 from ..serving.lineage import prediction_lineage
 from ..serving.predlog import find_prediction
 from ..store import current_store
+from ..store.location import STORE_DIRNAME
 from ..tracking.fluent import set_store
 from ..tracking.runs import get_run
 from . import project, release, traffic

@@ -22,10 +22,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert, select, tuple_
 
-from ..config import location_for
 from ..errors import ConflictError, IntegrityError, NotFoundError
 from ..store import Store
 from ..store.hashing import hash_json
+from ..store.location import location_for
 from ..store.schema import (
     artifacts,
     environments,

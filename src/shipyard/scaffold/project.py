@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from ..config import STORE_DIRNAME, location_for
 from ..errors import ConfigError, ConflictError
 from ..pipeline.dag import build_graph
 from ..pipeline.data import add
 from ..pipeline.spec import load_pipeline
 from ..serving.shipyard_wheel import Wheel, check_wheel, shipyard_wheel
+from ..store.location import STORE_DIRNAME, location_for
 from ..store.store import Store
 from . import naming, notebook, render
 

@@ -1,6 +1,6 @@
 """A store: the metadata database and the object store, opened together.
 
-The process has one *current* store (chosen by ``set_store`` or found by :mod:`shipyard.config`). It is
+The process has one *current* store (chosen by ``set_store`` or found by :mod:`shipyard.store.location`). It is
 opened lazily and re-opened after ``fork`` because a SQLite connection must never cross processes.
 
 Opening reads before it writes: an existing ``meta.db`` is checked (:mod:`.db` refuses an empty one by
@@ -17,10 +17,10 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from ..config import StoreLocation, resolve_location
 from ..errors import StoreUnavailableError
 from .db import Database
 from .files import make_private_dirs, write_private_text
+from .location import StoreLocation, resolve_location
 from .objects import LocalObjectStore, ObjectStore
 from .packs import PACKS_DIR
 from .reaper import reap
@@ -124,7 +124,7 @@ def set_store(location: str | os.PathLike[str] | None, *, objects: str | None = 
     Returns:
         The opened store, or ``None`` when returning to discovery.
     """
-    from ..config import location_for
+    from .location import location_for
 
     global _current, _explicit
     with _lock:

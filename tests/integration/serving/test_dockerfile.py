@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import shipyard
-from shipyard.config import location_for
 from shipyard.store import Store
+from shipyard.store.location import location_for
 from shipyard.tracking.artifacts import list_artifacts
 from tests.integration.serving._dockerfile import (
     copies,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import shipyard
-from shipyard.config import find_store_dir, location_for, resolve_location
+from shipyard.store.location import find_store_dir, location_for, resolve_location
 
 
 def test_nearest_existing_store_wins(tmp_path: Path) -> None:

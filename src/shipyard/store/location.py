@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 STORE_DIRNAME = ".shipyard"
 STORE_ENV = "SHIPYARD_STORE"
