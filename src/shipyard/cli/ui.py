@@ -31,7 +31,7 @@ def ui_command(
     Example: shipyard ui --port 5000
     """
     from ..errors import ConfigError
-    from ..ui.app import UISettings
+    from ..ui.settings import UISettings
     from ..ui.server import serve_ui
 
     if token and not allow_write:
