@@ -28,6 +28,12 @@ def inline_assets() -> str:
             f"<script>{_asset('charts.js')}</script>")
 
 
+def report_stylesheet() -> str:
+    """The monitoring report's styles (``assets/report.css``): the one-file report inlines this text, the web
+    UI's deployment page links the same file (``/static/charts/report.css``) around the report's markup."""
+    return _asset("report.css")
+
+
 def histogram(labels: Sequence[object], series: dict[str, list[float]], *, percent: bool = True, height: int = 200,
               x_label: str = "", y_label: str = "") -> dict[str, Any]:
     """Grouped bars over labelled bins (e.g. reference vs current shares per bin).

@@ -109,7 +109,7 @@ def compare_command(
 
 def _finish(result: Any, *, json_output: bool, strict: bool, notify: str | None, choice: ColumnChoice) -> None:
     if notify and result.verdict != "ok":
-        _post(notify, {**result.to_dict(), "summary": result.summary()})
+        _notify(notify, result)
     if json_output:
         _output.print_json(result.to_dict())
     else:
@@ -141,23 +141,12 @@ def _badge(status: str) -> str:
     return f"[bold {colour}]{status.upper()}[/]"
 
 
-def _post(url: str, payload: dict[str, Any]) -> None:
+def _notify(url: str, result: Any) -> None:
     """POST the alert; a webhook that cannot be reached is an error the operator must see (exit 1)."""
-    import json
-    import urllib.error
-    import urllib.request
-
     from ..errors import ShipyardError
+    from ..monitoring import alerts
 
-    if not url.startswith(("http://", "https://")):
-        from ..errors import ValidationError
-
-        raise ValidationError(f"--notify needs an http(s) URL, got {url!r}.", field="notify")
-    request = urllib.request.Request(url, data=json.dumps(payload, default=str).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "shipyard-monitor"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
-    except (urllib.error.URLError, OSError) as exc:
-        raise ShipyardError(f"Could not notify {url}: {getattr(exc, 'reason', exc)}; the check result was not "
-                            "delivered.") from None
+    alerts.require_webhook_url(url, option="--notify")
+    failure = alerts.post(url, alerts.monitoring_alert(result), agent=alerts.MONITOR_AGENT)
+    if failure is not None:
+        raise ShipyardError(f"Could not notify {url}: {failure}; the check result was not delivered.")

@@ -31,8 +31,8 @@ def ui_command(
     Example: shipyard ui --port 5000
     """
     from ..errors import ConfigError
-    from ..ui.app import UISettings
     from ..ui.server import serve_ui
+    from ..ui.settings import UISettings
 
     if token and not allow_write:
         raise ConfigError("--token protects changes, which need --allow-write: add --allow-write or drop --token.")

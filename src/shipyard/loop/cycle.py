@@ -13,12 +13,9 @@ only from the last attempt, so neither the runs nor the messages multiply.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +24,7 @@ from typing import Any
 from ..errors import NotFoundError, ShipyardError
 from ..models import registry
 from ..models.promote import promote
+from ..monitoring import alerts
 from ..pipeline.repro import repro
 from ..pipeline.spec import Pipeline
 from ..store import Store
@@ -111,8 +109,10 @@ def run_cycle(store: Store, pipeline: Pipeline, loop: Loop, *, trigger: str = "m
     lock.finish(number, status, error)
     last_word = tried + 1 > loop.retries  # the orchestrator will not try again (always so without --attempt)
     if error is not None and loop.notify and last_word:
-        notify(loop.notify, {"loop": loop.name, "cycle": number, "status": status, "error": error,
-                             "steps": results}, say=tell)
+        failure = alerts.post(loop.notify, alerts.loop_failure(loop.name, number, status, error, results),
+                              agent=alerts.LOOP_AGENT)
+        if failure is not None:  # reported, never fatal to the scheduler
+            tell(f"could not notify {loop.notify}: {failure}")
     return CycleResult(loop.name, number, status, results, error)
 
 
@@ -198,19 +198,6 @@ def _registered(store: Store, name: str) -> bool:
     except NotFoundError:
         return False
     return True
-
-
-def notify(url: str, payload: dict[str, Any], *, say: Say) -> bool:
-    """POST a JSON message; a webhook that is down is reported, never fatal to the scheduler."""
-    request = urllib.request.Request(url, data=json.dumps(payload, default=str).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "shipyard-loop"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
-        return True
-    except (urllib.error.URLError, OSError) as exc:
-        say(f"could not notify {url}: {getattr(exc, 'reason', exc)}")
-        return False
 
 
 def summarize(outcome: dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ from ..serving.predlog import prediction_log, serving_root
 
 if TYPE_CHECKING:
     from ..monitoring.source import Window
-    from .app import UISettings
+    from .settings import UISettings
 
 SERVING_FILE = "serving.yaml"
 _PREFIX = "deployment="

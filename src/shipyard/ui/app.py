@@ -1,8 +1,9 @@
 """``create_app``: the UI as one Starlette app, built from the routes of each page module.
 
 Each page module (``runs``, ``compare``, ``models``, ``pipelines``, ``deployments``) owns its routes in a
-``ROUTES`` list and its templates; this module adds the shell around them: settings on ``app.state.ui``,
-static files (the UI's own and the shared chart assets), and one place that turns errors into pages. A
+``ROUTES`` list and its templates; this module adds the shell around them: the settings (a
+:class:`~shipyard.ui.settings.UISettings`, in a module of their own so that no page imports this one) on
+``app.state.ui``, static files (the UI's own and the shared chart assets), and one place that turns errors into pages. A
 ``ShipyardError`` (a bad filter, an unknown run) becomes its own HTTP status with the message shown; any
 other exception is a bug of ours and gets a 500 page (with the traceback in the server log). Bad input is
 meant to be a ``ShipyardError``; where a page still lets one through as a 500, that page has the bug.
@@ -16,61 +17,19 @@ so it can neither read the UI nor post a change that would look same-origin.
 
 from __future__ import annotations
 
-import hmac
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ForbiddenError, ShipyardError, UnauthorizedError
+from ..errors import ShipyardError
+from .settings import UISettings
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from ..store import Store
-
 _log = logging.getLogger(__name__)
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")  # names a browser on this machine uses for the UI
-
-
-@dataclass(frozen=True)
-class UISettings:
-    """What every page may need: the store, where the project and the prediction log are, and write rights.
-
-    Attributes:
-        store: the store every page reads.
-        project_dir: the folder holding ``shipyard.yaml`` (pipelines page), or None outside a project.
-        log_dir: the prediction log's folder when ``serving.yaml`` sets one; None for the store's default.
-        allow_write: the UI was started with ``--allow-write``; without it every write is refused (403).
-        token: when set, a write must also carry it (form field ``token`` or ``Authorization: Bearer``).
-        allowed_hosts: ``Host`` names accepted besides :data:`LOOPBACK_HOSTS`: the address the UI listens on
-            and the names a proxy in front of it forwards (``shipyard ui --allowed-host``).
-    """
-
-    store: Store
-    project_dir: Path | None = None
-    log_dir: str | None = None
-    allow_write: bool = False
-    token: str | None = field(default=None, repr=False)
-    allowed_hosts: tuple[str, ...] = ()
-
-    def trusted_hosts(self) -> list[str]:
-        """Every ``Host`` name (without port) this UI answers: loopback, then ``allowed_hosts``.
-
-        An IPv6 address is written in brackets, as it appears in a ``Host`` header (``[::1]``). A wildcard
-        address (``0.0.0.0``, ``::``) is not a name any browser sends, so it adds nothing: behind it, list the
-        machine's names with ``--allowed-host``.
-        """
-        names = list(LOOPBACK_HOSTS)
-        for host in self.allowed_hosts:
-            name = host.strip().lower()
-            if ":" in name and not name.startswith("["):
-                name = f"[{name}]"
-            if name and name not in ("0.0.0.0", "[::]") and name not in names:
-                names.append(name)
-        return names
 
 
 def create_app(settings: UISettings) -> Starlette:
@@ -137,19 +96,6 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def require_write(request: Request, token: str | None) -> None:
-    """Refuse a write unless the UI allows writes and, when it has a token, ``token`` (or the header) matches it."""
-    settings: UISettings = request.app.state.ui
-    if not settings.allow_write:
-        raise ForbiddenError("This UI is read-only; restart it with `shipyard ui --allow-write` to change aliases.")
-    if settings.token:
-        header = request.headers.get("authorization", "")
-        given = token or (header[7:] if header.lower().startswith("bearer ") else "")
-        if not given or not hmac.compare_digest(given.encode(), settings.token.encode()):
-            raise UnauthorizedError("This UI needs its token for changes: enter the token given to "
-                                    "`shipyard ui --token` (or SHIPYARD_TOKEN).")
 
 
 async def _health(request: Request) -> Response:

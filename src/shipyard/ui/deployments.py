@@ -34,7 +34,7 @@ from ._serving_log import LatestHour, ProjectServing, latest_hour, live_rows, pr
 
 if TYPE_CHECKING:
     from ..serving.config import Deployment
-    from .app import UISettings
+    from .settings import UISettings
 
 DAY_MS = 86_400_000
 MAX_WINDOW_DAYS = 90

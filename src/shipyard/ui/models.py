@@ -4,7 +4,7 @@
 and the audit log of alias moves and promotion decisions with their scores. Moving an alias is the UI's
 only write: the form is drawn only when the UI was started with ``--allow-write``, and the POST is checked
 three times before the registry is touched: same-origin (a page on another site cannot post it from a
-visitor's browser), write mode and token (:func:`~shipyard.ui.app.require_write`). The version page lives
+visitor's browser), write mode and token (:func:`~shipyard.ui.settings.require_write`). The version page lives
 in :mod:`shipyard.ui._version`; its URL takes only 1 to 9 ASCII digits as the version (the ``version``
 route convertor registered here), so ``/models/m/99999999999999999999999`` is a plain 404 and never an
 integer too large for the database.
@@ -33,7 +33,7 @@ from ..store.schema import model_versions, runs
 from ._paging import WHOLE_NUMBER, page_count, requested_page
 from ._render import page
 from ._version import version_page
-from .app import require_write
+from .settings import require_write
 
 VERSIONS_PER_PAGE = 50
 AUDIT_EVENTS_SHOWN = 500

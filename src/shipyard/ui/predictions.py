@@ -28,7 +28,7 @@ from ._serving_log import project_serving
 from ._version import pipeline_stages
 
 if TYPE_CHECKING:
-    from .app import UISettings
+    from .settings import UISettings
 
 
 async def prediction_page(request: Request) -> Response:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .app import UISettings, create_app
+from .app import create_app
+from .settings import UISettings
 
 
 def serve_ui(settings: UISettings, *, host: str = "127.0.0.1", port: int = 5000,

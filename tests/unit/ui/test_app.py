@@ -19,7 +19,8 @@ from shipyard.errors import ValidationError
 from shipyard.store import current_store
 from shipyard.ui._paging import ceil_div, page_count, whole_number
 from shipyard.ui._render import query
-from shipyard.ui.app import UISettings, create_app
+from shipyard.ui.app import create_app
+from shipyard.ui.settings import UISettings
 
 
 class Client:
