@@ -30,8 +30,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..models.uri import parse_model_uri
 from ..pipeline.spec import PIPELINE_FILE, Pipeline
-from ..store.text import read_text
-from ..store.yaml_file import line_of
+from ..store.yaml_file import line_of, load_yaml
 from ..tracking.artifact_paths import check_artifact_path
 from .cron import parse_cron
 
@@ -117,15 +116,13 @@ def load_loops(pipeline: Pipeline) -> dict[str, Loop]:
 
 def _served_deployments(pipeline: Pipeline) -> set[str] | None:
     """Deployment names of the project's serving.yaml, or None without one (then names cannot be checked)."""
-    import yaml
-
     path = pipeline.root / "serving.yaml"
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(read_text(path))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"serving.yaml cannot be read to check loop triggers: {exc}") from None
+        data = load_yaml(path)  # the reader `shipyard serve` uses: what it refuses, this refuses
+    except ConfigError as exc:
+        raise ConfigError(f"serving.yaml cannot be read to check loop triggers: {exc.message}") from None
     deployments = data.get("deployments") if isinstance(data, dict) else None
     return {str(name) for name in deployments} if isinstance(deployments, dict) else set()
 

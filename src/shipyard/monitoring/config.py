@@ -10,7 +10,7 @@ features:                        # per feature, on top of the above
 
 PSI 0.1 / 0.25 is the usual credit-scoring rule ("some shift" / "major shift"). A p-value alone is not
 used to warn on large windows, where every trivial difference is significant: drift needs the effect
-size (PSI) too. Unknown keys are refused with the file and key path, as elsewhere.
+size (PSI) too. Unknown keys are refused with the file, line and key path, as elsewhere.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..store.text import read_text
+from ..store.yaml_file import error_at, load_yaml
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     # js_*: Jensen-Shannon distance (base 2), used for categorical columns on large samples.
@@ -45,17 +45,21 @@ class Thresholds:
     """Defaults, then ``thresholds:``, then ``features: {name: ...}`` of monitoring.yaml."""
 
     def __init__(self, data: dict[str, Any] | None = None, source: str = "monitoring.yaml") -> None:
+        self.source = source
+        self._data = data  # as load_yaml read it, so errors can name lines; a plain dict has none
         data = data or {}
         if not isinstance(data, dict):
-            raise ConfigError(f"{source}: the top level must be a mapping with 'thresholds' and/or 'features'.")
-        unknown = sorted(set(data) - {"thresholds", "features"})
+            raise self._error("", "the top level must be a mapping with 'thresholds' and/or 'features'.")
+        unknown = sorted(str(key) for key in data if key not in {"thresholds", "features"})
         if unknown:
-            raise ConfigError(f"{source}: unknown key {unknown[0]!r}; allowed: features, thresholds.")
-        self.source = source
+            raise self._error(unknown[0], f"unknown key {unknown[0]!r}; allowed: features, thresholds.")
         self.base = copy.deepcopy(DEFAULTS)
         self._apply(self.base, data.get("thresholds") or {}, "thresholds")
         self.features: dict[str, dict[str, dict[str, Any]]] = {}
-        for name, overrides in (data.get("features") or {}).items():
+        features = data.get("features") or {}
+        if not isinstance(features, dict):
+            raise self._error("features", "features must be a mapping of feature -> checks.")
+        for name, overrides in features.items():
             merged = copy.deepcopy(self.base)
             self._apply(merged, overrides or {}, f"features.{name}")
             self.features[str(name)] = merged
@@ -64,36 +68,37 @@ class Thresholds:
         table = self.features.get(feature, self.base) if feature else self.base
         return table[check][key]
 
+    def _error(self, at: str, message: str) -> ConfigError:
+        """``message`` about the key path ``at`` ("features.tenure.drift.psi_alert"), naming its line."""
+        return error_at(self.source, self._data, at, message)
+
     def _apply(self, target: dict[str, dict[str, Any]], overrides: Any, where: str) -> None:
         if not isinstance(overrides, dict):
-            raise ConfigError(f"{self.source}: {where} must be a mapping of check -> settings.")
+            raise self._error(where, f"{where} must be a mapping of check -> settings.")
         for check, settings in overrides.items():
             if check not in target:
-                raise ConfigError(f"{self.source}: {where}.{check} is not a check; known: {', '.join(sorted(target))}.")
+                raise self._error(f"{where}.{check}", f"{where}.{check} is not a check; known: "
+                                  f"{', '.join(sorted(target))}.")
             if not isinstance(settings, dict):
-                raise ConfigError(f"{self.source}: {where}.{check} must be a mapping of setting: value.")
+                raise self._error(f"{where}.{check}", f"{where}.{check} must be a mapping of setting: value.")
             for key, value in settings.items():
                 if key not in target[check]:
-                    raise ConfigError(f"{self.source}: {where}.{check}.{key} is not a setting; known: "
+                    raise self._error(f"{where}.{check}.{key}", f"{where}.{check}.{key} is not a setting; known: "
                                       f"{', '.join(sorted(target[check]))}.")
                 default = DEFAULTS[check][key]
                 if isinstance(default, int | float) and not isinstance(default, bool) and (
                         isinstance(value, bool) or not isinstance(value, int | float)):
-                    raise ConfigError(f"{self.source}: {where}.{check}.{key} must be a number, got {value!r}.")
+                    raise self._error(f"{where}.{check}.{key}",
+                                      f"{where}.{check}.{key} must be a number, got {value!r}.")
                 target[check][key] = value
 
 
 def load_thresholds(path: str | Path | None) -> Thresholds:
     """Thresholds from ``path`` (or ``monitoring.yaml`` in the working directory when it exists)."""
-    import yaml
-
     candidate = Path(path) if path else Path("monitoring.yaml")
     if not candidate.exists():
         if path:
             raise ConfigError(f"{candidate}: no such file.")
         return Thresholds()
-    try:
-        data = yaml.safe_load(read_text(candidate))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{candidate}: not valid YAML: {exc}") from None
+    data = load_yaml(candidate, str(candidate), not_yaml="not valid YAML")
     return Thresholds(data, str(candidate))

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..models.uri import parse_model_uri
-from ..store.text import read_text
+from ..store.yaml_file import error_at, load_yaml
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,99}$")
 RUNTIMES = ("auto", "python", "onnx")
@@ -116,129 +116,150 @@ def config_for_uri(uri: str, *, batching: Batching | None = None, runtime: str =
     name = parsed.name or f"run-{(parsed.run_id or '')[:8]}"
     variant_name = parsed.alias or (f"v{parsed.version}" if parsed.version else "default")
     return ServingConfig((Deployment(name, (Variant(variant_name, uri, 100.0),), batching=batching or Batching(),
-                                     runtime=_runtime(runtime, f"deployments.{name}.runtime", "command line")),))
+                                     runtime=_runtime(runtime, f"deployments.{name}.runtime",
+                                                      _Source("command line"))),))
 
 
 def load_config(path: str | os.PathLike[str]) -> ServingConfig:
     """Read and validate ``serving.yaml``.
 
     Raises:
-        ConfigError: naming the file and the key path of the first problem.
+        ConfigError: naming the file, the line and the key path of the first problem.
     """
-    import yaml
-
     source = Path(path)
-    try:
-        data = yaml.safe_load(read_text(source))
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: no such file; write a serving.yaml (see docs/serving.md).") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{source}: cannot be read as YAML: {exc}") from None
+    if not source.exists():
+        raise ConfigError(f"{source}: no such file; write a serving.yaml (see docs/serving.md).")
+    data = load_yaml(source, str(source), not_yaml="cannot be read as YAML")
     return parse_config(data, str(source))
 
 
+@dataclass(frozen=True)
+class _Source:
+    """Where the settings come from: ``data`` as :func:`load_yaml` read it lets every error name the line of the
+    key it is about; data given as a plain dict (tests, :func:`from_dict`) has no lines."""
+
+    name: str
+    data: Any = None
+
+    def error(self, at: str, message: str) -> ConfigError:
+        """``message`` about the key path ``at`` ("deployments.churn.variants[1].weight")."""
+        return error_at(self.name, self.data, at, message)
+
+
 def parse_config(data: Any, source: str = "serving.yaml") -> ServingConfig:
-    top = _mapping(data, "the top level", source)
+    origin = _Source(source, data)
+    top = _mapping(data, "the top level", origin, at="")
     _known(top, {"deployments", "refresh_interval_s", "max_body_bytes", "max_request_rows", "body_timeout_s",
                  "log_dir", "flush_interval_s", "durability", "trust", "token", "monitor_interval_s",
-                 "allowed_hosts"}, "the top level", source)
-    deployments_data = _mapping(top.get("deployments"), "deployments", source)
+                 "allowed_hosts"}, "the top level", origin, at="")
+    deployments_data = _mapping(top.get("deployments"), "deployments", origin)
     if not deployments_data:
-        raise ConfigError(f"{source}: 'deployments' is empty; name at least one deployment with its variants.")
-    deployments = tuple(_deployment(str(name), spec, source) for name, spec in deployments_data.items())
-    trust = _trust(top.get("trust"), source)
+        raise origin.error("deployments", "'deployments' is empty; name at least one deployment with its variants.")
+    deployments = tuple(_deployment(str(name), spec, origin) for name, spec in deployments_data.items())
+    trust = _trust(top.get("trust"), origin)
     allowed_hosts = top.get("allowed_hosts") or []
     if not isinstance(allowed_hosts, list) or not all(isinstance(item, str) and item.strip() for item in allowed_hosts):
-        raise ConfigError(f"{source}: 'allowed_hosts' must be a list of host names (such as models.example.com).")
+        raise origin.error("allowed_hosts", "'allowed_hosts' must be a list of host names (such as "
+                           "models.example.com).")
     return ServingConfig(
         deployments,
-        refresh_interval_s=_number(top.get("refresh_interval_s", DEFAULT_REFRESH_S), "refresh_interval_s", source,
+        refresh_interval_s=_number(top.get("refresh_interval_s", DEFAULT_REFRESH_S), "refresh_interval_s", origin,
                                    minimum=0.1),
-        max_body_bytes=int(_number(top.get("max_body_bytes", DEFAULT_MAX_BODY), "max_body_bytes", source,
+        max_body_bytes=int(_number(top.get("max_body_bytes", DEFAULT_MAX_BODY), "max_body_bytes", origin,
                                    minimum=1024)),
-        max_request_rows=_whole(top.get("max_request_rows", DEFAULT_MAX_REQUEST_ROWS), "max_request_rows", source),
-        body_timeout_s=_number(top.get("body_timeout_s", DEFAULT_BODY_TIMEOUT_S), "body_timeout_s", source,
+        max_request_rows=_whole(top.get("max_request_rows", DEFAULT_MAX_REQUEST_ROWS), "max_request_rows", origin),
+        body_timeout_s=_number(top.get("body_timeout_s", DEFAULT_BODY_TIMEOUT_S), "body_timeout_s", origin,
                                minimum=0.1),
-        log_dir=_optional_text(top.get("log_dir"), "log_dir", source),
-        flush_interval_s=_number(top.get("flush_interval_s", 1.0), "flush_interval_s", source, minimum=0.01,
+        log_dir=_optional_text(top.get("log_dir"), "log_dir", origin),
+        flush_interval_s=_number(top.get("flush_interval_s", 1.0), "flush_interval_s", origin, minimum=0.01,
                                  maximum=1.0),
-        durability=_choice(top.get("durability", "buffered"), DURABILITY, "durability", source),
+        durability=_choice(top.get("durability", "buffered"), DURABILITY, "durability", origin),
         trust=tuple(trust),
-        token=_optional_text(top.get("token"), "token", source),
+        token=_optional_text(top.get("token"), "token", origin),
         allowed_hosts=tuple(allowed_hosts),
-        monitor_interval_s=_number(top.get("monitor_interval_s", 60.0), "monitor_interval_s", source, minimum=1),
+        monitor_interval_s=_number(top.get("monitor_interval_s", 60.0), "monitor_interval_s", origin, minimum=1),
     )
 
 
-def _trust(value: Any, source: str) -> list[str]:
+def _trust(value: Any, source: _Source) -> list[str]:
     """Type names skops cannot vouch for that this server may rebuild. Never a way to load a pickle: a pickle
     runs code, a served alias can move to a version nobody looked at, and a blanket ``true`` names no package."""
-    what = f"{source}: 'trust' must be a list of type names skops cannot vouch for, such as [mypackage.MyTransformer]"
+    what = "'trust' must be a list of type names skops cannot vouch for, such as [mypackage.MyTransformer]"
     if value is True:
-        raise ConfigError(f"{what}, not true: a server never unpickles, so no 'trust' value loads a pickled "
-                          "package. To serve such a model, log it with serializer='skops' (scikit-learn) or as an "
-                          "ONNX graph.")
+        raise source.error("trust", f"{what}, not true: a server never unpickles, so no 'trust' value loads a "
+                           "pickled package. To serve such a model, log it with serializer='skops' (scikit-learn) "
+                           "or as an ONNX graph.")
     if value is None or value is False:
         return []
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"{what}.")
+        raise source.error("trust", f"{what}.")
     return value
 
 
-def _deployment(name: str, data: Any, source: str) -> Deployment:
+def _deployment(name: str, data: Any, source: _Source) -> Deployment:
     where = f"deployments.{name}"
     if not _NAME_RE.match(name):
-        raise ConfigError(f"{source}: deployment name {name!r} must be letters, digits, '_', '-' or '.'.")
+        raise source.error(where, f"deployment name {name!r} must be letters, digits, '_', '-' or '.'.")
     spec = _mapping(data, where, source)
     _known(spec, {"variants", "shadow", "sticky_key", "batching", "runtime", "model"}, where, source)
     if "model" in spec and "variants" in spec:
-        raise ConfigError(f"{source}: {where} has both 'model' and 'variants'; use one.")
+        raise source.error(where, f"{where} has both 'model' and 'variants'; use one.")
     if "model" in spec:
         raw_variants: Any = [{"name": "default", "model": spec["model"], "weight": 100}]
     else:
         raw_variants = spec.get("variants")
     if not isinstance(raw_variants, list) or not raw_variants:
-        raise ConfigError(f"{source}: {where}.variants must be a non-empty list of {{name, model, weight}}.")
-    variants = tuple(_variant(item, f"{where}.variants[{index}]", source, index)
+        raise source.error(f"{where}.variants", f"{where}.variants must be a non-empty list of {{name, model, "
+                           "weight}.")
+    # Where each variant's keys are written: a deployment's `model:` shorthand is its one variant.
+    written_at = [where] if "model" in spec else [f"{where}.variants[{index}]" for index in range(len(raw_variants))]
+    variants = tuple(_variant(item, f"{where}.variants[{index}]", source, index, at=written_at[index])
                      for index, item in enumerate(raw_variants))
     if sum(variant.weight for variant in variants) <= 0:
-        raise ConfigError(f"{source}: {where}.variants: the weights add up to 0; give at least one a weight > 0.")
+        raise source.error(f"{where}.variants", f"{where}.variants: the weights add up to 0; give at least one a "
+                           "weight > 0.")
     shadows_data = spec.get("shadow") or []
     if not isinstance(shadows_data, list):
-        raise ConfigError(f"{source}: {where}.shadow must be a list of model URIs.")
+        raise source.error(f"{where}.shadow", f"{where}.shadow must be a list of model URIs.")
     shadows = tuple(_variant(item, f"{where}.shadow[{index}]", source, index, shadow=True)
                     for index, item in enumerate(shadows_data))
+    written_at += [f"{where}.shadow[{index}]" for index in range(len(shadows))]
     names = [variant.name for variant in variants + shadows]
     duplicate = next((item for item in names if names.count(item) > 1), None)
     if duplicate:
-        raise ConfigError(f"{source}: {where}: the variant name {duplicate!r} is used twice.")
+        second = names.index(duplicate, names.index(duplicate) + 1)
+        raise source.error(f"{written_at[second]}.name", f"{where}: the variant name {duplicate!r} is used twice.")
     return Deployment(name, variants, shadows, sticky_key=_optional_text(spec.get("sticky_key"),
                                                                           f"{where}.sticky_key", source),
                       batching=_batching(spec.get("batching"), f"{where}.batching", source),
                       runtime=_runtime(spec.get("runtime", "auto"), f"{where}.runtime", source))
 
 
-def _variant(data: Any, where: str, source: str, index: int, *, shadow: bool = False) -> Variant:
+def _variant(data: Any, where: str, source: _Source, index: int, *, shadow: bool = False,
+             at: str | None = None) -> Variant:
+    """``at``: the key path of the variant's keys in the file, when not ``where`` (a deployment's ``model:``)."""
+    at = at or where
     if isinstance(data, str):
         data = {"model": data}
-    spec = _mapping(data, where, source)
-    _known(spec, {"name", "model", "weight"}, where, source)
+    spec = _mapping(data, where, source, at=at)
+    _known(spec, {"name", "model", "weight"}, where, source, at=at)
     model = spec.get("model")
     if not isinstance(model, str):
-        raise ConfigError(f"{source}: {where}.model must be a model URI such as models:/churn@champion.")
+        raise source.error(f"{at}.model", f"{where}.model must be a model URI such as models:/churn@champion.")
     try:
         parsed = parse_model_uri(model)
     except ValueError as exc:
-        raise ConfigError(f"{source}: {where}.model: {exc}") from None
+        raise source.error(f"{at}.model", f"{where}.model: {exc}") from None
     default_name = f"shadow{index + 1}" if shadow else (parsed.alias or f"variant{index + 1}")
     name = spec.get("name", default_name)
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ConfigError(f"{source}: {where}.name must be letters, digits, '_', '-' or '.'.")
-    weight = 0.0 if shadow else _number(spec.get("weight", 1), f"{where}.weight", source, minimum=0)
+        raise source.error(f"{at}.name", f"{where}.name must be letters, digits, '_', '-' or '.'.")
+    weight = 0.0 if shadow else _number(spec.get("weight", 1), f"{where}.weight", source, minimum=0,
+                                        at=f"{at}.weight")
     return Variant(name, model, weight, shadow)
 
 
-def _batching(data: Any, where: str, source: str) -> Batching:
+def _batching(data: Any, where: str, source: _Source) -> Batching:
     if data is None:
         return Batching()
     if data is False:
@@ -248,53 +269,61 @@ def _batching(data: Any, where: str, source: str) -> Batching:
     size = _number(spec.get("max_batch_size", 64), f"{where}.max_batch_size", source, minimum=1, maximum=100_000)
     wait = _number(spec.get("max_wait_ms", 2.0), f"{where}.max_wait_ms", source, minimum=0, maximum=1000)
     if size != int(size):
-        raise ConfigError(f"{source}: {where}.max_batch_size must be a whole number, got {size}.")
+        raise source.error(f"{where}.max_batch_size", f"{where}.max_batch_size must be a whole number, got {size}.")
     return Batching(int(size), float(wait))
 
 
-def _runtime(value: Any, where: str, source: str) -> str:
+def _runtime(value: Any, where: str, source: _Source) -> str:
     return _choice(value, RUNTIMES, where, source)
 
 
-def _choice(value: Any, choices: tuple[str, ...], where: str, source: str) -> str:
+def _choice(value: Any, choices: tuple[str, ...], where: str, source: _Source) -> str:
     if value not in choices:
-        raise ConfigError(f"{source}: {where} must be one of {', '.join(choices)}, got {value!r}.")
+        raise source.error(where, f"{where} must be one of {', '.join(choices)}, got {value!r}.")
     return str(value)
 
 
-def _whole(value: Any, where: str, source: str) -> int:
+def _whole(value: Any, where: str, source: _Source) -> int:
     number = _number(value, where, source, minimum=1)
     if number != int(number):
-        raise ConfigError(f"{source}: {where} must be a whole number, got {value!r}.")
+        raise source.error(where, f"{where} must be a whole number, got {value!r}.")
     return int(number)
 
 
-def _mapping(data: Any, where: str, source: str) -> dict[str, Any]:
+# In the helpers below, ``where`` names the value in the message and ``at`` is its key path in the file, when the
+# two differ ("the top level" is at "", a deployment's ``model:`` shorthand is its variants[0]).
+
+
+def _mapping(data: Any, where: str, source: _Source, *, at: str | None = None) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: {where} must be a mapping (key: value), got {type(data).__name__}.")
+        raise source.error(where if at is None else at,
+                           f"{where} must be a mapping (key: value), got {type(data).__name__}.")
     return data
 
 
-def _known(data: dict[str, Any], allowed: set[str], where: str, source: str) -> None:
+def _known(data: dict[str, Any], allowed: set[str], where: str, source: _Source, *, at: str | None = None) -> None:
     unknown = sorted(str(key) for key in data if key not in allowed)
     if unknown:
-        raise ConfigError(f"{source}: {where} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}.")
+        prefix = where if at is None else at
+        raise source.error(f"{prefix}.{unknown[0]}" if prefix else unknown[0],
+                           f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}.")
 
 
-def _number(value: Any, where: str, source: str, *, minimum: float | None = None,
-            maximum: float | None = None) -> float:
+def _number(value: Any, where: str, source: _Source, *, minimum: float | None = None,
+            maximum: float | None = None, at: str | None = None) -> float:
+    at = where if at is None else at
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{source}: {where} must be a number, got {value!r}.")
+        raise source.error(at, f"{where} must be a number, got {value!r}.")
     if minimum is not None and value < minimum:
-        raise ConfigError(f"{source}: {where} must be at least {minimum:g}, got {value!r}.")
+        raise source.error(at, f"{where} must be at least {minimum:g}, got {value!r}.")
     if maximum is not None and value > maximum:
-        raise ConfigError(f"{source}: {where} must be at most {maximum:g}, got {value!r}.")
+        raise source.error(at, f"{where} must be at most {maximum:g}, got {value!r}.")
     return float(value)
 
 
-def _optional_text(value: Any, where: str, source: str) -> str | None:
+def _optional_text(value: Any, where: str, source: _Source) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str | int) or isinstance(value, bool):
-        raise ConfigError(f"{source}: {where} must be text, got {value!r}.")
+        raise source.error(where, f"{where} must be text, got {value!r}.")
     return str(value)

@@ -154,8 +154,8 @@ def test_bad_input_exits_2_with_one_clear_line(deployments: Hours, tmp_path: Pat
     assert one_line(far) == ("Error: since='999999999h' is out of range: times must fall between 1970-01-01 and "
                              "9999-12-31 UTC (a duration such as 24h or 7d counts back from now).")
     assert one_line(backwards) == "Error: The window is empty: --to must be after --from."  # the CLI's own flags
-    assert one_line(top) == f"Error: {unknown_top}: unknown key 'alerts'; allowed: features, thresholds."
-    assert one_line(nested) == (f"Error: {unknown_nested}: features.age.drift.psi_alrt is not a setting; known: "
+    assert one_line(top) == f"Error: {unknown_top} line 3: unknown key 'alerts'; allowed: features, thresholds."
+    assert one_line(nested) == (f"Error: {unknown_nested} line 3: features.age.drift.psi_alrt is not a setting; known: "
                                 "js_alert, js_warn, p_value, psi_alert, psi_warn.")
 
 

@@ -51,7 +51,7 @@ def test_trust_true_is_refused_with_what_trust_is_for(pickled_uri: str, tmp_path
     assert done.returncode == 2, done.stdout + done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    assert "serving.yaml: 'trust'" in lines[0] and "type names" in lines[0]
+    assert "serving.yaml line 1: 'trust'" in lines[0] and "type names" in lines[0]
     assert "never unpickles" in lines[0]
     assert "Serving" not in done.stdout
 
