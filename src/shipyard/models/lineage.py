@@ -23,7 +23,7 @@ from ..store import Store
 from ..tracking.runs import FINISHED, Run, get_run
 from ..tracking.search import search_run_records
 from . import registry
-from .package import read_manifest
+from .manifest import read_manifest
 
 
 def lineage(store: Store, target: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from ..store.hashing import hash_bytes
 from ..tracking import artifacts as run_artifacts
 from . import registry
 from ._onnx_steps import as_converted, refusal
+from .onnx_flavor import onnx_feeds
 from .package import LoadedModel, load_package
 from .signature import ColumnSpec, Signature
 
@@ -149,21 +150,6 @@ def compare(model: LoadedModel, onnx_bytes: bytes, rows: list[dict[str, Any]],
                            "onnx_label": _plain(labels[index]), "max_abs_diff": float(differences[index]),
                            "input": {key: _plain(value) for key, value in rows[index].items()}})
     return float(differences.max()) if len(differences) else 0.0, mismatches
-
-
-def onnx_feeds(signature: Signature, frame: Any) -> dict[str, Any]:
-    """One (N, 1) array per column: float32 numbers (NaN when missing), strings ("" when missing)."""
-    import numpy as np
-
-    feeds = {}
-    for spec in signature.inputs:
-        column = frame[spec.name]
-        if spec.kind == "string":
-            values = np.array(["" if value is None else str(value) for value in column], dtype=object)
-        else:
-            values = column.astype("float64").to_numpy(dtype="float32", na_value=np.nan)
-        feeds[spec.name] = values.reshape(-1, 1)
-    return feeds
 
 
 def _probe_values(spec: ColumnSpec) -> list[Any]:
