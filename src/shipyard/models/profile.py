@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from ..binning import count_in_open_bins
 from .signature import Signature
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def numeric_profile(values: Any, reference: dict[str, Any] | None = None) -> dic
         quantiles={str(q): float(v) for q, v in zip(QUANTILES, unscaled(np.quantile(scaled, QUANTILES)),
                                                     strict=True)},
         decile_edges=decile_edges,
-        decile_counts=_open_bin_counts(finite, decile_edges),
+        decile_counts=count_in_open_bins(finite, decile_edges),
         hist_edges=hist_edges,
         hist_counts=_closed_bin_counts(finite, hist_edges),
     )
@@ -155,14 +156,6 @@ def scale_exponent(magnitude: float, limit_exponent: int) -> int:
     double (1.8e308) cause: two of them already sum to infinity, and squares overflow past 1.3e154.
     """
     return max(0, math.frexp(magnitude)[1] - limit_exponent) if math.isfinite(magnitude) else 0
-
-
-def _open_bin_counts(values: Any, inner_edges: list[float]) -> list[int]:
-    """Counts in ``len(inner_edges) + 1`` bins: (-inf, e0], (e0, e1], ..., (e_last, +inf)."""
-    import numpy as np
-
-    indexes = np.searchsorted(np.asarray(inner_edges, dtype="float64"), values, side="left")
-    return np.bincount(indexes, minlength=len(inner_edges) + 1).astype(int).tolist()
 
 
 def _closed_bin_counts(values: Any, edges: list[float]) -> list[int]:
