@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ShipyardError, ValidationError
+from ..errors import ValidationError, VerificationError
 from ..extras import require
 from ..store import Store
 from ..store.hashing import hash_bytes
@@ -29,16 +29,6 @@ from .signature import ColumnSpec, Signature
 
 DEFAULT_TOLERANCE = 1e-5
 ONNX_FILE = "model.onnx"
-
-
-class VerificationError(ShipyardError):
-    """The exported model does not answer like the original; ``mismatches`` lists the rows."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, *, mismatches: list[dict[str, Any]]) -> None:
-        super().__init__(message)
-        self.mismatches = mismatches
 
 
 @dataclass

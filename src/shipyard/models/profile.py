@@ -15,6 +15,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..binning import count_in_open_bins
+from ..errors import ValidationError
 from .signature import Signature
 
 if TYPE_CHECKING:
@@ -127,9 +128,13 @@ def prediction_profile(predictions: Any, probabilities: Any = None, classes: tup
 
 
 def merge_numeric(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
-    """Add two numeric profiles made with the same edges (e.g. two hourly windows)."""
+    """Add two numeric profiles made with the same edges (e.g. two hourly windows).
+
+    Raises:
+        ValidationError: the two profiles were binned with different edges.
+    """
     if first["decile_edges"] != second["decile_edges"] or first["hist_edges"] != second["hist_edges"]:
-        raise ValueError("numeric profiles can only be merged when they share bin edges")
+        raise ValidationError("numeric profiles can only be merged when they share bin edges", field="decile_edges")
     count = first["count"] + second["count"]
     merged = dict(first)
     merged.update(
