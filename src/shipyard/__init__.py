@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         ShipyardError as ShipyardError,
         StoreUnavailableError as StoreUnavailableError,
         ValidationError as ValidationError,
+        VerificationError as VerificationError,
     )
     from .models.api import (
         alias_history as alias_history,
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
         register_model as register_model,
         set_alias as set_alias,
     )
-    from .models.onnx_export import VerificationError as VerificationError
     from .models.package import (
         LoadedModel as LoadedModel,
         ModelInfo as ModelInfo,
@@ -93,6 +93,7 @@ _LAZY: dict[str, str] = {
     "ShipyardError": "errors",
     "StoreUnavailableError": "errors",
     "ValidationError": "errors",
+    "VerificationError": "errors",
     "alias_history": "models.api",
     "delete_alias": "models.api",
     "export_onnx": "models.api",
@@ -105,7 +106,6 @@ _LAZY: dict[str, str] = {
     "set_alias": "models.api",
     "feedback_log": "serving.predlog",
     "prediction_log": "serving.predlog",
-    "VerificationError": "models.onnx_export",
     "LoadedModel": "models.package",
     "ModelInfo": "models.package",
     "load_model": "models.package",

@@ -12,7 +12,8 @@ the servers answer with, so both map errors in exactly one place::
     │   │   └── UnsupportedMediaTypeError          exit 2, HTTP 415   a request body sent as a type other than JSON
     │   ├── TextEncodingError                      exit 2, HTTP 400   a file or body that is not text in its encoding
     │   ├── PayloadTooLargeError                   exit 2, HTTP 413   a request body over the server's limit
-    │   └── RequestTimeoutError                    exit 2, HTTP 408   a request body that stopped arriving
+    │   ├── RequestTimeoutError                    exit 2, HTTP 408   a request body that stopped arriving
+    │   └── ModelError                             exit 2, HTTP 422   a model raised on input its signature accepted
     ├── NotFoundError (LookupError)                exit 2, HTTP 404   unknown run, experiment, object
     ├── AmbiguousError (LookupError)               exit 2, HTTP 409   a prefix that matches several ids
     ├── ConflictError                              exit 2, HTTP 409   a write that contradicts stored data
@@ -22,13 +23,25 @@ the servers answer with, so both map errors in exactly one place::
     ├── StoreUnavailableError (OSError)            exit 2, HTTP 503   the store cannot be opened or written
     ├── NothingScoredError                         exit 1, HTTP 422   batch scoring refused every row of a file
     ├── ModelOutputError                           exit 1, HTTP 503   a model answered a non-finite probability
+    ├── StageFailedError                           exit 1, HTTP 500   a pipeline stage's command failed
+    ├── VerificationError                          exit 1, HTTP 500   an ONNX export that answers unlike the model
+    ├── CheckFailedError                           exit 3, HTTP 422   a check ran and said no (held back, alert)
     └── MissingExtraError (ImportError)            exit 2, HTTP 503   an optional dependency is not installed
+
+Exit code 3 is not a failure of Shipyard or of the input: the check ran and its answer is no, which scripts and
+CI branch on (``shipyard models promote`` held the candidate back, ``shipyard monitor check`` found an alert).
 
 Messages are full sentences naming the thing and what to do next; the inputs are also kept as
 attributes so programs never have to parse a message.
 """
 
 from __future__ import annotations
+
+# Not typing.TYPE_CHECKING: importing typing would cost ``shipyard.ShipyardError`` most of its import time, and
+# mypy treats any name TYPE_CHECKING as true (as the facade does).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ShipyardError(Exception):
@@ -124,6 +137,11 @@ class RequestTimeoutError(ValidationError):
         self.timeout_s = timeout_s
 
 
+class ModelError(ValidationError):
+    """The model raised on input that passed the signature checks (e.g. a value its encoder refuses): the request
+    is answered 422 naming ``records``, and the server keeps serving."""
+
+
 class NotFoundError(ShipyardError, LookupError):
     """The named run, experiment, artifact or object does not exist."""
 
@@ -215,6 +233,47 @@ class ModelOutputError(ShipyardError):
         super().__init__(message)
         self.row = row
         self.output = output
+
+
+class StageFailedError(ShipyardError):
+    """A pipeline stage's command failed (a non-zero exit, a notebook that raised, a metrics file it wrote
+    badly); ``stage`` names it and ``tail`` holds its last output lines, which the CLI shows."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, stage: str, tail: list[str]) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.tail = tail
+
+
+class VerificationError(ShipyardError):
+    """The exported ONNX model does not answer like the original; ``mismatches`` lists the rows (the row, both
+    labels, the largest probability difference and the input), and nothing was written."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, mismatches: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.mismatches = mismatches
+
+
+class CheckFailedError(ShipyardError):
+    """A check ran and its answer is no: a candidate held back from promotion, an alert from monitoring. Exit 3, so
+    scripts and CI can tell it from a failure (1) and from bad input (2). ``check`` names the check
+    (``promotion``, ``monitoring``).
+
+    The command that raises it has already printed its verdict (as text or JSON) on standard output, so the CLI
+    prints no error line for it: the exit code is the whole message. No server raises it (a server answers a
+    verdict in its body); 422, "understood, and the answer is no", is what one would answer.
+    """
+
+    exit_code = 3
+    http_status = 422
+
+    def __init__(self, message: str, *, check: str) -> None:
+        super().__init__(message)
+        self.check = check
 
 
 class MissingExtraError(ShipyardError, ImportError):

@@ -67,6 +67,14 @@ def test_promote_exit_codes(cli: CliInvoker, registry: Path) -> None:
     assert actions == ["set", "promoted", "held_back"]
 
 
+def test_a_held_back_candidate_exits_3_with_its_verdict_and_no_error_line(cli: CliInvoker, registry: Path) -> None:
+    """Exit 3 is the answer of a check, not an error: the verdict on stdout is the whole message."""
+    cli("models", "alias", "churn", "champion", "2")
+    held = cli("models", "promote", "churn", "--data", str(registry), "--target", "churn", "--candidate", "1")
+    assert held.exit_code == 3, held.output
+    assert "HELD BACK" in held.stdout and held.stderr == ""
+
+
 def test_lineage_command(cli: CliInvoker, registry: Path) -> None:
     cli("models", "alias", "churn", "champion", "2")
     text = cli("lineage", "models:/churn@champion")

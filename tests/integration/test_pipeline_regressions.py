@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import shipyard
-from shipyard.pipeline.repro import StageFailedError, lock_path, repro
+from shipyard.errors import StageFailedError
+from shipyard.pipeline.repro import lock_path, repro
 from tests.integration._children import wait_until
 from tests.integration._pipelines import (
     SHIPYARD_SCRIPT,

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
+from ..errors import ValidationError
+
 
 @functools.cache
 def _asset(name: str) -> str:
@@ -92,14 +94,17 @@ def parallel(axes: Sequence[str], lines: Mapping[str, Sequence[object]], *, colo
             breaks around that axis; a non-finite number counts as missing).
         color_axis: colour each line by its value on this (numeric) axis, low to high; default one colour.
         categories: the order of a categorical axis's values (default: numbers-as-text by value, then text).
+
+    Raises:
+        ValidationError: ``color_axis`` is not an axis, or a line has not one value per axis.
     """
     names = [str(name) for name in axes]
     if color_axis is not None and color_axis not in names:
-        raise ValueError(f"color_axis {color_axis!r} is not one of the axes {names}.")
+        raise ValidationError(f"color_axis {color_axis!r} is not one of the axes {names}.", field="color_axis")
     rows = {str(name): list(values) for name, values in lines.items()}
     for name, values in rows.items():
         if len(values) != len(names):
-            raise ValueError(f"Line {name!r} has {len(values)} values for {len(names)} axes.")
+            raise ValidationError(f"Line {name!r} has {len(values)} values for {len(names)} axes.", field="lines")
     spec_axes: list[dict[str, Any]] = []
     columns: list[list[float | None]] = []
     for index, name in enumerate(names):

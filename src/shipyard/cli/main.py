@@ -1,7 +1,8 @@
 """The ``shipyard`` command: global options, sub-commands, and the one place errors become exit codes.
 
 ``ShipyardError`` subclasses carry their exit code (2 for bad input, 1 for failures); they are printed as
-one red line plus an optional hint. Anything else is a bug: the traceback goes to a log file (shown
+one red line plus an optional hint. ``CheckFailedError`` (3: a check ran and said no) adds no line: the command
+that raised it has printed its verdict already. Anything else is a bug: the traceback goes to a log file (shown
 with ``--debug``) and the user gets one line saying where it is. Tracebacks never show local variables.
 
 Start-up time is part of the interface (``shipyard status`` should feel instant), so this module and
@@ -22,7 +23,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from ..errors import ShipyardError
+from ..errors import CheckFailedError, ShipyardError
 from . import _output
 from ._store import choose
 
@@ -68,6 +69,8 @@ class _ShipyardGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer.Context; its vendored click types differ
         try:
             return super().invoke(ctx)
+        except CheckFailedError as exc:  # the command printed its verdict: the exit code (3) is all that is left
+            ctx.exit(exc.exit_code)
         except ShipyardError as exc:
             _output.err_console.print(f"[bold red]Error:[/] {_output.escape(exc.message)}")
             if exc.hint:

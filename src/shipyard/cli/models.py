@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from rich.text import Text
 
+from ..errors import CheckFailedError
 from . import _output
 from ._store import existing_store
 from ._table import COLUMNS_OPTION, WIDE_OPTION, Column, FittedTable, column_choice, show
@@ -14,7 +15,6 @@ from ._table import COLUMNS_OPTION, WIDE_OPTION, Column, FittedTable, column_cho
 app = typer.Typer(help="Registered models: versions, aliases, promotion.\n\nExample: shipyard models show churn",
                   no_args_is_help=True)
 
-EXIT_HELD_BACK = 3
 TRUST_HELP = "A type the model package lists as unknown to trust (repeatable); see `shipyard lineage`."
 
 
@@ -166,7 +166,8 @@ def promote_command(
         verdict = "[green]PROMOTED[/]" if decision.promoted else "[yellow]HELD BACK[/]"
         _output.console.print(f"{verdict}: {_output.escape(decision.reason)}")
     if not decision.promoted:
-        raise typer.Exit(EXIT_HELD_BACK)
+        raise CheckFailedError(f"v{decision.candidate_version} of {name} was held back: {decision.reason}",
+                               check="promotion")
 
 
 def _version(value: Any) -> str:
@@ -186,7 +187,8 @@ def export_onnx_command(
 
     Example: shipyard models export-onnx models:/churn@champion -o churn.onnx
     """
-    from ..models.onnx_export import VerificationError, export_onnx
+    from ..errors import VerificationError
+    from ..models.onnx_export import export_onnx
 
     try:
         report = export_onnx(existing_store(), model_uri, output, tolerance=tolerance, attach=attach, trust=trust)

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from ..errors import CheckFailedError
 from . import _output
 from ._store import existing_store
 from ._table import COLUMNS_OPTION, WIDE_OPTION, ColumnChoice, column_choice
@@ -115,7 +116,7 @@ def _finish(result: Any, *, json_output: bool, strict: bool, notify: str | None,
     else:
         _print_table(result, choice)
     if result.verdict == "alert":
-        raise typer.Exit(3)
+        raise CheckFailedError(result.summary(), check="monitoring")
     if result.verdict == "warn" and strict:
         raise typer.Exit(1)
 

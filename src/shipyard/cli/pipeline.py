@@ -25,7 +25,8 @@ def repro_command(
 
     Example: shipyard repro train --jobs 2
     """
-    from ..pipeline.repro import StageFailedError, repro
+    from ..errors import StageFailedError
+    from ..pipeline.repro import repro
     from ._store import writable_store
 
     writable_store()

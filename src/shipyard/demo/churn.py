@@ -23,10 +23,10 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from ..errors import StageFailedError
 from ..models.lineage import lineage
 from ..monitoring.monitor import monitor
 from ..monitoring.report import write_report
-from ..pipeline.repro import StageFailedError
 from ..serving.lineage import prediction_lineage
 from ..serving.predlog import find_prediction
 from ..store import current_store

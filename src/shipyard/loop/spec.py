@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ValidationError
 from ..models.uri import parse_model_uri
 from ..pipeline.spec import PIPELINE_FILE, Pipeline
 from ..store.yaml_file import line_of, load_yaml
@@ -225,7 +225,7 @@ def _step(item: Any, where: str, pipeline: Pipeline) -> Step:
         if "model" in args:
             try:
                 parse_model_uri(str(args["model"]))
-            except ValueError as exc:
+            except ValidationError as exc:
                 raise ConfigError(f"{where}: register.model: {exc}") from None
         elif args.get("stage") not in pipeline.stages or not isinstance(args.get("artifact"), str):
             raise ConfigError(f"{where}: register needs 'model' (a runs:/ URI) or 'stage' (a stage of the pipeline) "
@@ -233,7 +233,7 @@ def _step(item: Any, where: str, pipeline: Pipeline) -> Step:
         if "model" not in args:
             try:
                 check_artifact_path(args["artifact"])
-            except ValueError as exc:
+            except ValidationError as exc:
                 raise ConfigError(f"{where}: register.artifact: {exc}") from None
         return Step("register", dict(args))
     for key in ("candidate", "data", "target"):

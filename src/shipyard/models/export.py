@@ -39,7 +39,7 @@ from ..store.schema import (
     runs,
     tags,
 )
-from .package import MANIFEST, read_manifest
+from .manifest import MANIFEST, read_manifest
 from .registry import ModelVersion, resolve
 
 ONNX_TAG_PREFIX = "onnx."

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import NotFoundError
+from ..errors import NotFoundError, ValidationError
 from ..store import Store
 from ..tracking.runs import FINISHED, Run, get_run
 from ..tracking.search import search_run_records
 from . import registry
-from .package import read_manifest
+from .manifest import read_manifest
 
 
 def lineage(store: Store, target: str) -> dict[str, Any]:
@@ -140,7 +140,7 @@ def _first_package(store: Store, run: Any) -> dict[str, Any] | None:
             path = item["path"].rsplit("/", 1)[0]
             try:
                 manifest = read_manifest(store, run.id, path)
-            except (NotFoundError, ValueError):
+            except (NotFoundError, ValidationError):
                 continue
             return {**manifest, "_path": path}
     return None

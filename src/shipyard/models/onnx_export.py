@@ -16,28 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ShipyardError, ValidationError
+from ..errors import ValidationError, VerificationError
 from ..extras import require
 from ..store import Store
 from ..store.hashing import hash_bytes
 from ..tracking import artifacts as run_artifacts
 from . import registry
 from ._onnx_steps import as_converted, refusal
+from .onnx_flavor import onnx_feeds
 from .package import LoadedModel, load_package
 from .signature import ColumnSpec, Signature
 
 DEFAULT_TOLERANCE = 1e-5
 ONNX_FILE = "model.onnx"
-
-
-class VerificationError(ShipyardError):
-    """The exported model does not answer like the original; ``mismatches`` lists the rows."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, *, mismatches: list[dict[str, Any]]) -> None:
-        super().__init__(message)
-        self.mismatches = mismatches
 
 
 @dataclass
@@ -149,21 +140,6 @@ def compare(model: LoadedModel, onnx_bytes: bytes, rows: list[dict[str, Any]],
                            "onnx_label": _plain(labels[index]), "max_abs_diff": float(differences[index]),
                            "input": {key: _plain(value) for key, value in rows[index].items()}})
     return float(differences.max()) if len(differences) else 0.0, mismatches
-
-
-def onnx_feeds(signature: Signature, frame: Any) -> dict[str, Any]:
-    """One (N, 1) array per column: float32 numbers (NaN when missing), strings ("" when missing)."""
-    import numpy as np
-
-    feeds = {}
-    for spec in signature.inputs:
-        column = frame[spec.name]
-        if spec.kind == "string":
-            values = np.array(["" if value is None else str(value) for value in column], dtype=object)
-        else:
-            values = column.astype("float64").to_numpy(dtype="float32", na_value=np.nan)
-        feeds[spec.name] = values.reshape(-1, 1)
-    return feeds
 
 
 def _probe_values(spec: ColumnSpec) -> list[Any]:

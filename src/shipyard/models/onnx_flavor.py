@@ -36,13 +36,11 @@ class OnnxPredictor:
 
     @property
     def input_ranges(self) -> dict[str, NumberRange]:
-        """Numbers are fed as float32 (``onnx_export.onnx_feeds``): a number past its range would arrive as
+        """Numbers are fed as float32 (:func:`onnx_feeds`): a number past its range would arrive as
         infinity, so the coercion rule refuses it by column first."""
         return {spec.name: FLOAT32 for spec in self.signature.inputs if spec.kind == "float"}
 
     def _run(self, frame: Any) -> list[Any]:
-        from .onnx_export import onnx_feeds
-
         return list(self.session.run(None, onnx_feeds(self.signature, frame)))
 
     def answer(self, frame: Any) -> tuple[Any, Any]:
@@ -62,3 +60,22 @@ class OnnxPredictor:
 
 def is_onnx(model: Any) -> bool:
     return type(model).__name__ == "ModelProto" and type(model).__module__.startswith("onnx")
+
+
+def onnx_feeds(signature: Signature, frame: Any) -> dict[str, Any]:
+    """One (N, 1) array per column: float32 numbers (NaN when missing), strings ("" when missing).
+
+    The one feeding rule for an ONNX graph in Python: the predictor runs with it, and the verified export
+    (``onnx_export``) checks its graph with it, so what was verified is what runs.
+    """
+    import numpy as np
+
+    feeds = {}
+    for spec in signature.inputs:
+        column = frame[spec.name]
+        if spec.kind == "string":
+            values = np.array(["" if value is None else str(value) for value in column], dtype=object)
+        else:
+            values = column.astype("float64").to_numpy(dtype="float32", na_value=np.nan)
+        feeds[spec.name] = values.reshape(-1, 1)
+    return feeds

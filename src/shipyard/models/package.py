@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import IntegrityError, NotFoundError, ValidationError
+from ..errors import IntegrityError, ValidationError
 from ..store import Store, current_store
 from ..store.hashing import hash_bytes, hash_json
 from ..tracking import artifacts as run_artifacts, fluent
@@ -27,11 +27,10 @@ from ..tracking.runs import get_run, resolve_run_id
 from . import flavors, onnx_flavor
 from .answers import check_finite
 from .coercion import NumberRange
+from .manifest import MANIFEST, PACKAGE_FORMAT, read_manifest
 from .profile import prediction_profile, profile_frame
 from .signature import Signature, ValidationReport, as_frame, infer_signature, validate
 
-MANIFEST = run_artifacts.MANIFEST_FILE
-PACKAGE_FORMAT = run_artifacts.PACKAGE_FORMAT
 EXAMPLE_ROWS = 20
 _warned_versions: set[str] = set()
 
@@ -228,47 +227,6 @@ def load_model(uri: str, *, trust: bool | Iterable[str] = ()) -> LoadedModel:
     if version is not None:
         loaded.name, loaded.version = version.name, version.version
     return loaded
-
-
-def read_manifest(store: Store, run_id: str, path: str) -> dict[str, Any]:
-    """The manifest of the package at ``path``, if it is the one Shipyard's writers last recorded there.
-
-    Raises:
-        NotFoundError: the run has no ``<path>/model.json``.
-        ValidationError: that file is not a Shipyard model package.
-        IntegrityError: its hash differs from the run's record, or there is no record (it was written or
-            swapped behind Shipyard's back, in ``meta.db`` or by another tool).
-    """
-    where = f"{path}/{MANIFEST}"
-    try:
-        raw, recorded = run_artifacts.read_package_manifest(store, run_id, path)
-    except NotFoundError:
-        raise NotFoundError(f"Run {run_id[:8]} has no model at {path!r} (no {where} artifact).") from None
-    try:
-        manifest = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise ValidationError(f"{where} of run {run_id[:8]} is not a Shipyard model package (not JSON).",
-                              field="format") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != PACKAGE_FORMAT:
-        found_format = manifest.get("format") if isinstance(manifest, dict) else None
-        raise ValidationError(f"{where} of run {run_id[:8]} is not a Shipyard model package "
-                              f"(format {found_format!r}).", field="format")
-    found = run_artifacts.manifest_digest(raw)
-    if found is None:
-        raise ValidationError(f"{where} of run {run_id[:8]} holds NaN or infinity, which no Shipyard manifest "
-                              "does; it was not loaded.", field="format")
-    if recorded is None:
-        raise IntegrityError(
-            f"The manifest {where} of run {run_id[:8]} (hash {found[:12]}) has no recorded hash in the run's "
-            "artifact index: Shipyard records one whenever it writes a manifest, so this one was written around "
-            "it. It was not loaded; log the model again.", object_hash=found, path=where)
-    if found != recorded:
-        raise IntegrityError(
-            f"The manifest {where} of run {run_id[:8]} hashes to {found[:12]}, but the run's artifact index "
-            f"recorded {recorded[:12]} when Shipyard last wrote it: the manifest was changed behind Shipyard's "
-            "back (in meta.db or by another tool). It was not loaded; log the model again.",
-            object_hash=recorded, path=where)
-    return manifest
 
 
 def frame_hash(frame: Any) -> str:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from ..binning import count_in_open_bins
+from ..errors import ValidationError
 from .signature import Signature
 
 if TYPE_CHECKING:
@@ -85,7 +87,7 @@ def numeric_profile(values: Any, reference: dict[str, Any] | None = None) -> dic
         quantiles={str(q): float(v) for q, v in zip(QUANTILES, unscaled(np.quantile(scaled, QUANTILES)),
                                                     strict=True)},
         decile_edges=decile_edges,
-        decile_counts=_open_bin_counts(finite, decile_edges),
+        decile_counts=count_in_open_bins(finite, decile_edges),
         hist_edges=hist_edges,
         hist_counts=_closed_bin_counts(finite, hist_edges),
     )
@@ -126,9 +128,13 @@ def prediction_profile(predictions: Any, probabilities: Any = None, classes: tup
 
 
 def merge_numeric(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
-    """Add two numeric profiles made with the same edges (e.g. two hourly windows)."""
+    """Add two numeric profiles made with the same edges (e.g. two hourly windows).
+
+    Raises:
+        ValidationError: the two profiles were binned with different edges.
+    """
     if first["decile_edges"] != second["decile_edges"] or first["hist_edges"] != second["hist_edges"]:
-        raise ValueError("numeric profiles can only be merged when they share bin edges")
+        raise ValidationError("numeric profiles can only be merged when they share bin edges", field="decile_edges")
     count = first["count"] + second["count"]
     merged = dict(first)
     merged.update(
@@ -155,14 +161,6 @@ def scale_exponent(magnitude: float, limit_exponent: int) -> int:
     double (1.8e308) cause: two of them already sum to infinity, and squares overflow past 1.3e154.
     """
     return max(0, math.frexp(magnitude)[1] - limit_exponent) if math.isfinite(magnitude) else 0
-
-
-def _open_bin_counts(values: Any, inner_edges: list[float]) -> list[int]:
-    """Counts in ``len(inner_edges) + 1`` bins: (-inf, e0], (e0, e1], ..., (e_last, +inf)."""
-    import numpy as np
-
-    indexes = np.searchsorted(np.asarray(inner_edges, dtype="float64"), values, side="left")
-    return np.bincount(indexes, minlength=len(inner_edges) + 1).astype(int).tolist()
 
 
 def _closed_bin_counts(values: Any, edges: list[float]) -> list[int]:

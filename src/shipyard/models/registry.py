@@ -29,7 +29,7 @@ from ..store.schema import (
 )
 from ..tracking import lineage as run_lineage
 from ..tracking.runs import resolve_run_id
-from .package import read_manifest
+from .manifest import read_manifest
 from .uri import parse_model_uri
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,249}$")

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ValidationError
+from ..errors import NotFoundError, ValidationError
 from ..models.registry import resolve
 from ..store import Store, current_store
 from ..tracking.runs import get_run
@@ -134,14 +134,17 @@ def window_reference(training: Reference, previous: WindowProfile) -> Reference:
 
 
 def _baseline(store: Store, model_uri: str) -> dict[str, float]:
-    """The metrics the version's run logged (``roc_auc``, ``accuracy``...): what quality is compared with."""
+    """The metrics the version's run logged (``roc_auc``, ``accuracy``...): what quality is compared with.
+
+    A run that is gone (its row deleted behind Shipyard's back: :class:`NotFoundError`) must not stop monitoring;
+    quality then uses its absolute lines only. Any other failure (the store's) is the caller's to see: an empty
+    baseline would read as "no drop from training".
+    """
     try:
         _, run_id, _ = resolve(store, model_uri)
         return {name: value for name, value in get_run(store, run_id).metrics.items() if isinstance(value, float)}
-    except Exception:  # a deleted run must not stop monitoring; quality then uses absolute lines only
+    except NotFoundError:
         return {}
-
-
 
 
 def _iso(epoch_ms: int) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError, ValidationError
-from ..models.package import read_manifest
+from ..models.manifest import read_manifest
 from ..models.registry import resolve
 from ..serving.logstore import HOUR_MS, hour_partitions, partition_files, scan_batches
 from ..serving.predlog import INPUT_PREFIX, parse_time, serving_root

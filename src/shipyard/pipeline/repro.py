@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ShipyardError, ValidationError
+from ..errors import StageFailedError, ValidationError
 from ..extras import from_module_not_found, require
 from ..store import Store, current_store
 from ..store.files import make_private_dirs, open_private
@@ -50,17 +50,6 @@ from .workspace import ignore_in_git, restore
 from .workspace_lock import HeldLock, workspace_lock
 
 TAIL_LINES = 20
-
-
-class StageFailedError(ShipyardError):
-    """A stage's command failed; ``tail`` holds its last output lines."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, *, stage: str, tail: list[str]) -> None:
-        super().__init__(message)
-        self.stage = stage
-        self.tail = tail
 
 
 @dataclass

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ModelOutputError, ValidationError
+from ..errors import ModelError, ModelOutputError
 from .config import Batching
 from .inputs import Columns
 from .limits import is_large
@@ -39,10 +39,6 @@ class Pending:
     rows: int
     future: asyncio.Future[tuple[Answer, Runner]]
     queued_at: float = field(default_factory=time.perf_counter)
-
-
-class ModelError(ValidationError):
-    """The model raised on input that passed the signature checks (e.g. a value its encoder refuses)."""
 
 
 BatchObserver = Callable[[int, int, float], None]  # (requests, rows, model seconds)

@@ -7,6 +7,8 @@ import math
 import os
 from typing import Any
 
+from ..errors import ValidationError
+
 CHUNK_SIZE = 1 << 20
 # Below this size the thread pool costs more than it saves.
 _MULTITHREAD_FROM = 8 << 20
@@ -40,7 +42,11 @@ def hash_file(path: str | os.PathLike[str]) -> str:
 
 
 def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no NaN, so equal structures always give equal bytes."""
+    """JSON with sorted keys and no NaN, so equal structures always give equal bytes.
+
+    Raises:
+        ValidationError: ``value`` holds NaN or infinity, which have no canonical JSON form.
+    """
     _reject_non_finite(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -51,7 +57,7 @@ def hash_json(value: Any) -> str:
 
 def _reject_non_finite(value: Any) -> None:
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"canonical JSON cannot hold {value!r}")
+        raise ValidationError(f"canonical JSON cannot hold {value!r}")
     if isinstance(value, dict):
         for item in value.values():
             _reject_non_finite(item)

@@ -150,7 +150,7 @@ def manifest_digest(data: bytes) -> str | None:
         return None
     try:
         return hash_json(document)
-    except ValueError:  # NaN or infinity: not something log_model writes
+    except ValidationError:  # NaN or infinity: not something log_model writes
         return None
 
 

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from .. import charts
 from ..models import registry
 from ..models.lineage import lineage
-from ..models.package import read_manifest
+from ..models.manifest import read_manifest
 from ..models.registry import ModelVersion
 from ._graph import GraphEdge, GraphNode, Layout, layout
 from ._render import page

@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from ..errors import ForbiddenError, MalformedRequestError, NotFoundError, PayloadTooLargeError, ValidationError
 from ..models import registry
-from ..models.package import read_manifest
+from ..models.manifest import read_manifest
 from ..store.schema import model_versions, runs
 from ._paging import WHOLE_NUMBER, page_count, requested_page
 from ._render import page

@@ -22,7 +22,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 import shipyard
-from shipyard.models.onnx_export import onnx_feeds, verification_rows
+from shipyard.models.onnx_export import verification_rows
+from shipyard.models.onnx_flavor import onnx_feeds
 from shipyard.models.signature import infer_signature
 
 

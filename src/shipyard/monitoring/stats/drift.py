@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from ...binning import count_in_open_bins
 from ...errors import ValidationError
-from ...models.profile import _open_bin_counts
 from ._arrays import _probability, _values
 
 if TYPE_CHECKING:
@@ -81,10 +81,10 @@ def quantile_edges(values: ArrayLike, bins: int = 10) -> list[float]:
 def open_bin_counts(values: ArrayLike, inner_edges: Sequence[float]) -> list[int]:
     """Counts in the open bins (-inf, e0], (e0, e1], ..., (e_last, +inf) around ``inner_edges``.
 
-    The profile's own rule and code (``models/profile.py``), so a window counted here is comparable with and
-    mergeable into stored profile counts: a value equal to an edge falls in the bin below it, and values
-    beyond the training range land in the outer bins. NaN and +/-inf are not counted, as in the profile,
-    which reports NaN as missing.
+    The profile's own rule and code (:func:`shipyard.binning.count_in_open_bins`, which ``models/profile.py``
+    counts with too), so a window counted here is comparable with and mergeable into stored profile counts: a
+    value equal to an edge falls in the bin below it, and values beyond the training range land in the outer
+    bins. NaN and +/-inf are not counted, as in the profile, which reports NaN as missing.
 
     Raises:
         ValidationError: the edges are not finite and strictly increasing.
@@ -93,7 +93,7 @@ def open_bin_counts(values: ArrayLike, inner_edges: Sequence[float]) -> list[int
     if edges.ndim != 1 or not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
         raise ValidationError("Bin edges must be a flat list of finite, strictly increasing numbers.",
                               field="inner_edges")
-    return _open_bin_counts(_values(values, finite=True), edges.tolist())
+    return count_in_open_bins(_values(values, finite=True), edges.tolist())
 
 
 def align_levels(reference: Mapping[str, float], current: Mapping[str, float]) -> AlignedCounts:
