@@ -27,7 +27,7 @@ from ..store.schema import (
     model_versions,
     registered_models,
 )
-from ..tracking import lineage as run_lineage
+from ..tracking import provenance
 from ..tracking.runs import resolve_run_id
 from .manifest import read_manifest
 from .uri import parse_model_uri
@@ -88,7 +88,7 @@ def register_model(store: Store, source: str, name: str, *, description: str | N
 
     manifest_hash = hash_json(manifest)
     now = _now_ms()
-    actor = run_lineage.process_info().user
+    actor = provenance.process_info().user
 
     def write(conn: Connection) -> int:
         existing = conn.execute(
@@ -261,7 +261,7 @@ def _package_source(store: Store, source: str) -> tuple[str, str]:
 def _record(conn: Connection, name: str, alias: str, action: str, from_version: int | None,
             to_version: int | None, reason: str | None, details: dict[str, Any] | None) -> AliasEvent:
     now = _now_ms()
-    actor = run_lineage.process_info().user
+    actor = provenance.process_info().user
     conn.execute(insert(alias_events).values(
         name=name, alias=alias, action=action, from_version=from_version, to_version=to_version, actor=actor,
         at=now, reason=reason, details=json.dumps(details, sort_keys=True) if details is not None else None))

@@ -18,7 +18,7 @@ from ..store import Store
 from ..store.dialect import insert_ignore, upsert
 from ..store.processes import this_process
 from ..store.schema import RUN_STATUSES, artifacts, environments, experiments, latest_metrics, params, runs, tags
-from . import lineage
+from . import provenance
 from ._names import random_run_name
 from .experiments import experiment_id
 from .heartbeat import heartbeat_for
@@ -87,9 +87,9 @@ def create_run(
     exp_id = experiment_id(store, experiment)
     run_name = check_name(name, "run") if name is not None else random_run_name()
     tag_rows = _tag_rows(tags_ or {})
-    git = lineage.git_state(workdir)
-    env = lineage.environment()
-    proc = lineage.process_info()
+    git = provenance.git_state(workdir)
+    env = provenance.environment()
+    proc = provenance.process_info()
     if git is not None and git.diff is not None and git.diff_hash is not None:
         store.objects.put_bytes(git.diff)  # the uncommitted code itself, so the run can be reproduced
     run_id = uuid.uuid4().hex
@@ -100,7 +100,7 @@ def create_run(
     def write(conn: Connection) -> None:
         if env.hash not in known_environments:
             insert_ignore(conn, environments, [
-                {"hash": env.hash, "python": env.python, "packages": lineage.packages_json(env), "created_at": now}
+                {"hash": env.hash, "python": env.python, "packages": provenance.packages_json(env), "created_at": now}
             ])
         if parent_id is not None and conn.execute(select(runs.c.id).where(runs.c.id == parent_id)).first() is None:
             raise NotFoundError(f"The parent run {parent_id} does not exist.")

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import ValidationError
+
 NODE_WIDTH = 190
 NODE_HEIGHT = 46
 COLUMN_GAP = 70
@@ -90,14 +92,15 @@ def columns(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge]) -> dict[str,
     """Each node's column: the length of the longest path reaching it from a node without predecessors.
 
     Raises:
-        ValueError: an edge names an unknown node, or the edges form a cycle.
+        ValidationError: an edge names an unknown node, or the edges form a cycle.
     """
     ids = [node.id for node in nodes]
     known = set(ids)
     parents: dict[str, list[str]] = {node_id: [] for node_id in ids}
     for edge in edges:
         if edge.source not in known or edge.target not in known:
-            raise ValueError(f"edge {edge.source!r} -> {edge.target!r} names a node the graph does not have")
+            raise ValidationError(f"edge {edge.source!r} -> {edge.target!r} names a node the graph does not have",
+                                  field="edges")
         parents[edge.target].append(edge.source)
     column: dict[str, int] = {}
     visiting: set[str] = set()
@@ -106,7 +109,7 @@ def columns(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge]) -> dict[str,
         if node_id in column:
             return column[node_id]
         if node_id in visiting:
-            raise ValueError(f"the graph has a cycle through {node_id!r}")
+            raise ValidationError(f"the graph has a cycle through {node_id!r}", field="edges")
         visiting.add(node_id)
         column[node_id] = 1 + max((depth(parent) for parent in parents[node_id]), default=-1)
         visiting.discard(node_id)
