@@ -52,7 +52,7 @@ def serve_command(
 
     from ..errors import ConfigError
     from ..serving.access import check_exposure
-    from ..serving.config import Batching, config_for_uri, load_config
+    from ..serving.spec import Batching, config_for_uri, load_config
     from ..serving.server import serve
 
     if (model_uri is None) == (config is None):
@@ -108,7 +108,7 @@ def dockerfile_command(
     import os
 
     from ..errors import ConfigError
-    from ..serving.config import config_for_uri, load_config
+    from ..serving.spec import config_for_uri, load_config
     from ..serving.dockerfile import write_dockerfile
 
     if (model_uri is None) == (config is None):

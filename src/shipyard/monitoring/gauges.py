@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NotFoundError
-from ..serving.config import ServingConfig
+from ..serving.spec import ServingConfig
 from .monitor import monitor
 
 log = logging.getLogger("shipyard.monitoring")

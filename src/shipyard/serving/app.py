@@ -34,7 +34,7 @@ from ..errors import (
 from ..store import Store, current_store
 from .access import Access
 from .batching import Batcher
-from .config import DEFAULT_BODY_TIMEOUT_S, ServingConfig
+from .spec import DEFAULT_BODY_TIMEOUT_S, ServingConfig
 from .durability import PredictionCommits
 from .fleet import Fleet, LiveDeployment, Serving, VariantSlot
 from .inputs import RawRequest

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ModelOutputError, ValidationError
-from .config import Batching
+from .spec import Batching
 from .inputs import Columns
 from .limits import is_large
 from .runtime import Answer, Runner

@@ -30,7 +30,7 @@ from ..errors import ConfigError, ConflictError
 from ..models.export import Exported, Package, export_packages
 from ..models.package import read_manifest
 from ..store import Store
-from .config import ServingConfig
+from .spec import ServingConfig
 from .image_requirements import normalized, pinned_closure
 from .shipyard_wheel import DISTRIBUTION, Wheel, shipyard_wheel
 

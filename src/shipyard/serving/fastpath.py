@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import MalformedRequestError, PayloadTooLargeError, ShipyardError
 from .access import Access
-from .config import DEFAULT_BODY_TIMEOUT_S
+from .spec import DEFAULT_BODY_TIMEOUT_S
 from .limits import body_timed_out, closes_connection, decode_body, sized
 
 log = logging.getLogger("shipyard.serving")

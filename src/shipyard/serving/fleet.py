@@ -21,7 +21,7 @@ from ..errors import ConfigError
 from ..models import registry
 from ..store import Store
 from .batching import Batcher
-from .config import Deployment, ServingConfig, Variant
+from .spec import Deployment, ServingConfig, Variant
 from .inputs import InputChecker
 from .routing import Router
 from .runtime import Runner, load_runner

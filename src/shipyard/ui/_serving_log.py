@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..serving.config import ServingConfig, load_config
+from ..serving.spec import ServingConfig, load_config
 from ..serving.logstore import hour_partitions, partition_files, read_table
 from ..serving.predlog import prediction_log, serving_root
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from shipyard.serving.config import Variant
+from shipyard.serving.spec import Variant
 from shipyard.serving.routing import Router, sticky_point
 
 
