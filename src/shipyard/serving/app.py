@@ -31,27 +31,20 @@ from ..errors import (
     UnauthorizedError,
     ValidationError,
 )
+from ..predlog.layout import serving_root
+from ..predlog.readers import logged_rows
+from ..predlog.schema import ErrorEntry, FeedbackEntry, PredictionEntry, errors_table, feedback_table, predictions_table
+from ..predlog.writer import PartitionedLog
 from ..store import Store, current_store
 from .access import Access
 from .batching import Batcher
-from .spec import DEFAULT_BODY_TIMEOUT_S, ServingConfig
 from .durability import PredictionCommits
 from .fleet import Fleet, LiveDeployment, Serving, VariantSlot
 from .inputs import RawRequest
 from .limits import body_timed_out, check_rows, decode_body, is_large, sized
-from .logstore import PartitionedLog
 from .metrics import ServingMetrics
-from .predlog import (
-    ErrorEntry,
-    FeedbackEntry,
-    PredictionEntry,
-    errors_table,
-    feedback_table,
-    logged_rows,
-    predictions_table,
-    serving_root,
-)
 from .runtime import Answer, Runner
+from .spec import DEFAULT_BODY_TIMEOUT_S, ServingConfig
 
 log = logging.getLogger("shipyard.serving")
 IGNORED_SAID_LIMIT = 1000  # column names remembered per variant for "said once" (clients may invent many)

@@ -19,8 +19,8 @@ from typing import Any
 
 from ..errors import MalformedRequestError, PayloadTooLargeError, ShipyardError
 from .access import Access
-from .spec import DEFAULT_BODY_TIMEOUT_S
 from .limits import body_timed_out, closes_connection, decode_body, sized
+from .spec import DEFAULT_BODY_TIMEOUT_S
 
 log = logging.getLogger("shipyard.serving")
 
