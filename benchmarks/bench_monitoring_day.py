@@ -61,7 +61,7 @@ def _write_log(work: Path, rate: int, hours: int) -> int:
 
     import shipyard
     from shipyard.demo.churn import TARGET, build_pipeline, load_churn
-    from shipyard.serving.predlog import INPUT_PREFIX
+    from shipyard.predlog.schema import INPUT_PREFIX
 
     shipyard.set_store(work / ".shipyard")
     frame = load_churn()

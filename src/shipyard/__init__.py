@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     )
     from .models.promote import PromotionDecision as PromotionDecision
     from .models.registry import AliasEvent as AliasEvent, ModelVersion as ModelVersion
+    from .predlog.readers import feedback_log as feedback_log, prediction_log as prediction_log
     from .serving.lineage import lineage as lineage
-    from .serving.predlog import feedback_log as feedback_log, prediction_log as prediction_log
     from .store.store import current_store as current_store
     from .tracking.fluent import (
         ActiveRun as ActiveRun,
@@ -104,8 +104,6 @@ _LAZY: dict[str, str] = {
     "promote_model": "models.api",
     "register_model": "models.api",
     "set_alias": "models.api",
-    "feedback_log": "serving.predlog",
-    "prediction_log": "serving.predlog",
     "LoadedModel": "models.package",
     "ModelInfo": "models.package",
     "load_model": "models.package",
@@ -113,6 +111,8 @@ _LAZY: dict[str, str] = {
     "PromotionDecision": "models.promote",
     "AliasEvent": "models.registry",
     "ModelVersion": "models.registry",
+    "feedback_log": "predlog.readers",
+    "prediction_log": "predlog.readers",
     "current_store": "store.store",
     "ActiveRun": "tracking.fluent",
     "active_run": "tracking.fluent",

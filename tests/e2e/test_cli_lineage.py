@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 import shipyard
-from shipyard.serving.logstore import PartitionedLog
-from shipyard.serving.predlog import PredictionEntry, predictions_table, serving_root
+from shipyard.predlog.layout import serving_root
+from shipyard.predlog.schema import PredictionEntry, predictions_table
+from shipyard.predlog.writer import PartitionedLog
 from tests.e2e.conftest import ErrorCheck, ScriptRunner
 
 pytestmark = pytest.mark.slow  # each test runs `shipyard lineage` in child processes

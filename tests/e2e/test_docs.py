@@ -99,7 +99,7 @@ def test_configuration_examples_load_with_the_real_readers(tmp_path: Path) -> No
     from shipyard.pipeline.params import load_params, resolve
     from shipyard.pipeline.remotes import list_remotes
     from shipyard.pipeline.spec import load_pipeline
-    from shipyard.serving.config import load_config
+    from shipyard.serving.spec import load_config
 
     serving = load_config(CONFIG / "serving.yaml")
     assert [deployment.name for deployment in serving.deployments] == ["churn", "fraud"]
@@ -126,7 +126,7 @@ def test_configuration_examples_load_with_the_real_readers(tmp_path: Path) -> No
 def test_the_error_lines_the_configuration_page_quotes_are_real(tmp_path: Path) -> None:
     from shipyard.monitoring.config import Thresholds
     from shipyard.pipeline.spec import load_pipeline
-    from shipyard.serving.config import parse_config
+    from shipyard.serving.spec import parse_config
 
     page = (DOCS / "configuration.md").read_text()
     quoted = [line.removeprefix("Error: ") for line in page.splitlines() if line.startswith("Error: ")]

@@ -12,7 +12,7 @@ import pytest
 
 from shipyard.errors import TextEncodingError
 from shipyard.monitoring.config import load_thresholds
-from shipyard.serving.config import load_config
+from shipyard.serving.spec import load_config
 
 
 def test_a_latin1_serving_yaml_is_refused_naming_the_file_and_the_byte(tmp_path: Path) -> None:

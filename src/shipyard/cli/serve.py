@@ -52,8 +52,8 @@ def serve_command(
 
     from ..errors import ConfigError
     from ..serving.access import check_exposure
-    from ..serving.config import Batching, config_for_uri, load_config
     from ..serving.server import serve
+    from ..serving.spec import Batching, config_for_uri, load_config
 
     if (model_uri is None) == (config is None):
         raise ConfigError("Give a model URI (shipyard serve models:/churn@champion) or --config serving.yaml, "
@@ -108,8 +108,8 @@ def dockerfile_command(
     import os
 
     from ..errors import ConfigError
-    from ..serving.config import config_for_uri, load_config
     from ..serving.dockerfile import write_dockerfile
+    from ..serving.spec import config_for_uri, load_config
 
     if (model_uri is None) == (config is None):
         raise ConfigError("Give a model URI or --config serving.yaml, not both and not neither.")
@@ -141,7 +141,7 @@ def predictions_command(
 
     Example: shipyard predictions churn --since 1h
     """
-    from ..serving.predlog import prediction_log
+    from ..predlog.readers import prediction_log
 
     choice = column_choice(columns, wide)
     existing_store()

@@ -27,8 +27,8 @@ from ..errors import StageFailedError
 from ..models.lineage import lineage
 from ..monitoring.monitor import monitor
 from ..monitoring.report import write_report
+from ..predlog.readers import find_prediction
 from ..serving.lineage import prediction_lineage
-from ..serving.predlog import find_prediction
 from ..store import current_store
 from ..store.location import STORE_DIRNAME
 from ..tracking.fluent import set_store

@@ -62,7 +62,7 @@ def serve_and_replay(store_root: Path, root: Path, config: Path, target: str) ->
 
     import pandas as pd
 
-    from ..serving.predlog import prediction_log
+    from ..predlog.readers import prediction_log
 
     began = datetime.now(UTC)
     port = _free_port()

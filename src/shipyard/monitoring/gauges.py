@@ -4,17 +4,25 @@ A serving plugin (``shipyard serve`` adds it when monitoring is installed): ever
 one worker runs the checks over the last hour of each deployment's log, in a thread, and sets gauges, so
 Prometheus and Grafana users alert on model health with the tools they already have
 (``docs/grafana-dashboard.json`` is a starting dashboard).
+
+The server finds the plugin by name (:data:`PLUGIN`) and monitoring never imports serving: what the factory
+and its job need of the server is declared here as protocols, which the server's config and state satisfy
+structurally (serving declares its side in ``shipyard.serving.types``).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import NotFoundError
-from ..serving.config import ServingConfig
 from .monitor import monitor
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Gauge
+
+    from ..store import Store
 
 log = logging.getLogger("shipyard.monitoring")
 PLUGIN = "shipyard.monitoring.gauges:jobs"
@@ -22,21 +30,57 @@ WINDOW = "1h"
 STATUS_VALUE = {"ok": 0, "warn": 1, "alert": 2}
 
 
-def jobs(config: ServingConfig) -> list[Any]:
-    """The plugin factory named in ``ServingConfig.plugins``."""
+class GaugeSettings(Protocol):
+    """What the factory reads of the server's config (``serving.yaml``)."""
+
+    @property
+    def monitor_interval_s(self) -> float: ...
+
+    @property
+    def log_dir(self) -> str | None: ...
+
+
+class ServerMetrics(Protocol):
+    """Where the gauges register: the server's Prometheus registry, unless workers share values in files."""
+
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+    @property
+    def multiprocess(self) -> bool: ...
+
+
+@runtime_checkable
+class MonitoredServer(Protocol):
+    """What the job reads of the server it runs in."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def metrics(self) -> ServerMetrics: ...
+
+    def deployment_names(self) -> list[str]: ...
+
+
+def jobs(config: GaugeSettings) -> list[MonitoringJob]:
+    """The plugin factory named in ``serving.yaml``'s ``plugins`` (``shipyard serve`` adds it)."""
     return [MonitoringJob(config.monitor_interval_s, config.log_dir)]
 
 
 @dataclass
 class MonitoringJob:
+    """Every ``interval`` seconds: the last hour's checks of each deployment, as gauges."""
+
     interval: float
     log_dir: str | None
-    _gauges: dict[str, Any] | None = None
+    _gauges: dict[str, Gauge] | None = None
 
-    def run(self, state: Any) -> None:
+    def run(self, state: MonitoredServer) -> None:
+        """Recompute every gauge (in a worker thread); a deployment without traffic in the window is skipped."""
         gauges = self._gauges or self._register(state.metrics.registry, state.metrics.multiprocess)
         self._gauges = gauges
-        for deployment in state.fleet.deployments:
+        for deployment in state.deployment_names():
             try:
                 result = monitor(deployment, since=WINDOW, log_dir=self.log_dir, store=state.store)
             except NotFoundError:  # no traffic in the window yet
@@ -51,7 +95,7 @@ class MonitoringJob:
             gauges["coverage"].labels(deployment).set(coverage)
 
     @staticmethod
-    def _register(registry: Any, multiprocess: bool) -> dict[str, Any]:
+    def _register(registry: CollectorRegistry, multiprocess: bool) -> dict[str, Gauge]:
         from prometheus_client import Gauge
 
         target: Any = None if multiprocess else registry

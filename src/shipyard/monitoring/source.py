@@ -16,8 +16,18 @@ from typing import Any
 from ..errors import NotFoundError, ValidationError
 from ..models.manifest import read_manifest
 from ..models.registry import resolve
-from ..serving.logstore import HOUR_MS, hour_partitions, partition_files, scan_batches
-from ..serving.predlog import INPUT_PREFIX, parse_time, serving_root
+from ..predlog.layout import (
+    ERRORS,
+    FEEDBACK,
+    HOUR_MS,
+    PREDICTIONS,
+    hour_partitions,
+    partition_files,
+    serving_root,
+)
+from ..predlog.scan import scan_batches
+from ..predlog.schema import INPUT_PREFIX
+from ..predlog.times import parse_time
 from ..store import Store
 from .windows import WindowBuilder, WindowProfile
 
@@ -110,7 +120,7 @@ def profile_window(deployment: str, window: Window, reference: Reference, *, sha
     profile = WindowProfile(window.start_ms, window.end_ms)
     cacheable = variant is None and not shadow
     root, now_ms = serving_root(log_dir=log_dir), int(time.time() * 1000)
-    for hour in hour_partitions(root / "predictions", deployment, window.start_ms, window.end_ms):
+    for hour in hour_partitions(root / PREDICTIONS, deployment, window.start_ms, window.end_ms):
         files = hour.files()
         if not files:
             continue
@@ -210,7 +220,7 @@ def labelled_rows(deployment: str, window: Window, *, log_dir: str | None = None
     import pyarrow.dataset as ds
 
     root = serving_root(log_dir=log_dir)
-    feedback_files = partition_files(root / "feedback", deployment, window.start_ms, None)
+    feedback_files = partition_files(root / FEEDBACK, deployment, window.start_ms, None)
     parts = list(scan_batches(feedback_files, ["request_id", "row", "label", "label_value", "timestamp"]))
     empty = Labelled([], [], [], [], np.array([]), [], np.array([], dtype="int64"))
     if not parts:
@@ -247,7 +257,7 @@ def error_counts(deployment: str, window: Window, *, log_dir: str | None = None)
     """Refused or failed requests of the window, counted by (status, error type, field)."""
     import pyarrow as pa
 
-    files = partition_files(serving_root(log_dir=log_dir) / "errors", deployment, window.start_ms, window.end_ms)
+    files = partition_files(serving_root(log_dir=log_dir) / ERRORS, deployment, window.start_ms, window.end_ms)
     parts = list(scan_batches(files, ["timestamp", "status", "error_type", "field"], _range(window)))
     if not parts:
         return {}
@@ -284,7 +294,7 @@ def shadow_disagreement(deployment: str, window: Window, *, log_dir: str | None 
 
 
 def _files(deployment: str, window: Window, log_dir: str | None) -> list[Any]:
-    return partition_files(serving_root(log_dir=log_dir) / "predictions", deployment, window.start_ms, window.end_ms)
+    return partition_files(serving_root(log_dir=log_dir) / PREDICTIONS, deployment, window.start_ms, window.end_ms)
 
 
 def _range(window: Window) -> Any:

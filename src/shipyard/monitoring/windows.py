@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..models.profile import scale_exponent
-from ..serving.predlog import INPUT_PREFIX
+from ..predlog.schema import INPUT_PREFIX
 
 LATENCY_EDGES_MS = tuple(round(0.1 * 10 ** (index / 12), 6) for index in range(61))  # 0.1 ms .. 10 s
 LOW_MARGIN = 0.1  # top-two probability gap under which an answer counts as unsure

@@ -27,7 +27,7 @@ import ipaddress
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
-from ..errors import ConfigError, ForbiddenError, MalformedRequestError, UnsupportedMediaTypeError
+from ..errors import ConfigError, ForbiddenError, MalformedRequestError, UnauthorizedError, UnsupportedMediaTypeError
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # the names a client on this machine uses
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # carry no body a handler acts on
@@ -185,6 +185,12 @@ class Access:
                 return False
         name = name.rstrip(".")
         return name in self._names or _is_address(name)
+
+
+def require_write(access: Access, authorization: str | None) -> None:
+    """Refuse a write (feedback) without the server's token, when it has one."""
+    if not access.authorized(authorization):
+        raise UnauthorizedError("This endpoint needs the server's token: send 'Authorization: Bearer <token>'.")
 
 
 def _same_origin(origin: bytes, host: bytes | None) -> bool:

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ModelError, ModelOutputError
-from .config import Batching
 from .inputs import Columns
 from .limits import is_large
 from .runtime import Answer, Runner
+from .spec import Batching
 
 
 @dataclass

@@ -30,9 +30,9 @@ from ..errors import ConfigError, ConflictError
 from ..models.export import Exported, Package, export_packages
 from ..models.package import read_manifest
 from ..store import Store
-from .config import ServingConfig
 from .image_requirements import normalized, pinned_closure
 from .shipyard_wheel import DISTRIBUTION, Wheel, shipyard_wheel
+from .spec import ServingConfig
 
 CONTEXT_SUFFIX = ".context"
 IGNORE_SUFFIX = ".dockerignore"

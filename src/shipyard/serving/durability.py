@@ -1,6 +1,6 @@
 """When an answered prediction must be on disk: before its answer (strict), or before feedback that names it.
 
-The prediction log group-commits every ``flush_interval_s`` (:mod:`.logstore`), so a process killed
+The prediction log group-commits every ``flush_interval_s`` (:mod:`shipyard.predlog.writer`), so a process killed
 outright loses the answers of its last interval or so. That is the documented price of the default mode,
 ``durability: buffered``. What must never happen is a label stored for a prediction that is then lost:
 feedback is acknowledged only once it is on disk, so it would outlive its prediction, and quality and A/B
@@ -22,7 +22,7 @@ import collections
 from collections.abc import Iterable
 
 from ..errors import StoreUnavailableError
-from .logstore import PartitionedLog
+from ..predlog.writer import PartitionedLog
 
 
 class PredictionCommits:

@@ -21,10 +21,10 @@ from ..errors import ConfigError
 from ..models import registry
 from ..store import Store
 from .batching import Batcher
-from .config import Deployment, ServingConfig, Variant
 from .inputs import InputChecker
 from .routing import Router
 from .runtime import Runner, load_runner
+from .spec import Deployment, ServingConfig, Variant
 
 log = logging.getLogger("shipyard.serving")
 

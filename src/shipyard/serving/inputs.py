@@ -22,10 +22,10 @@ from typing import Any
 from ..errors import MalformedRequestError, ValidationError
 from ..models.coercion import NumberRange, datetime_column, read_values, reader
 from ..models.signature import Signature
+from ..predlog.schema import Columns
 from ..store.text import decode_text
 from .jsonbody import loads
 
-Columns = dict[str, list[Any]]
 _MISSING = object()
 V2_INTEGERS = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
 

@@ -13,23 +13,18 @@ from typing import Any
 
 from ..errors import ConfigError, NotFoundError, ValidationError
 from ..models.lineage import lineage as model_lineage
+from ..predlog.layout import HOUR_MS, serving_root
+from ..predlog.lookup import PREFIX_WINDOW_DAYS, ambiguous, find_request, is_request_prefix, requests_starting_with
+from ..predlog.readers import feedback_log
+from ..predlog.schema import INPUT_PREFIX
 from ..store import Store, current_store
-from .logstore import HOUR_MS
-from .predlog import INPUT_PREFIX, feedback_log, serving_root
-from .request_lookup import (
-    PREFIX_WINDOW_DAYS,
-    ambiguous,
-    find_request,
-    is_request_prefix,
-    requests_starting_with,
-)
 
 
 def lineage(target: str, *, store: Store | None = None, log_dir: str | None = None) -> dict[str, Any]:
     """The chain behind a model URI (``models:/churn@champion``), a run id, or a logged prediction's request id.
 
     Run ids and request ids may be shortened to a unique prefix (request ids: at least 4 characters, matched
-    among the requests of the last 30 days; see :mod:`.request_lookup`). A prefix that starts both a run id
+    among the requests of the last 30 days; see :mod:`shipyard.predlog.lookup`). A prefix that starts both a run id
     and a request id is ambiguous, as one that starts two of either.
 
     Args:

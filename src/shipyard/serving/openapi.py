@@ -18,6 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..models.signature import ColumnSpec, Signature
+from .fleet import LiveDeployment
+from .state import started_state
 
 INT64 = (-(2**63), 2**63 - 1)
 EXACT_IN_FLOAT = 2**53  # integers up to this are exact in a float64: the coercion rule's limit
@@ -68,7 +70,7 @@ def install(app: Any) -> None:
             if operation is not None:
                 operation["responses"] = {**_success(path), **_errors(statuses, v2=path.startswith("/v2"))}
         document["components"] = {"schemas": {"Error": ERROR, "V2Error": V2_ERROR}}
-        state = getattr(app.state, "serving", None)
+        state = started_state(app)
         if state is not None:
             secured = state.config.token is not None
             if secured:
@@ -81,7 +83,7 @@ def install(app: Any) -> None:
     app.openapi = build
 
 
-def _add_deployment(paths: dict[str, Any], generic: dict[str, Any], name: str, deployment: Any,
+def _add_deployment(paths: dict[str, Any], generic: dict[str, Any], name: str, deployment: LiveDeployment,
                     secured: bool) -> None:
     runner = deployment.variants[0].serving.runner
     signature, sticky, onnx = runner.signature, deployment.spec.sticky_key, runner.runtime == "onnx"

@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from itertools import accumulate
 
-from .config import Variant
+from .spec import Variant
 
 
 class Router:

@@ -33,8 +33,8 @@ from typing import Any
 from ..errors import ConfigError, ShipyardError
 from ..store import current_store, set_store
 from .access import check_exposure, host_names
-from .config import ServingConfig, from_dict
 from .fleet import check_resolvable
+from .spec import ServingConfig, from_dict
 
 log = logging.getLogger("shipyard.serving")
 GRACEFUL_SECONDS = 30

@@ -19,7 +19,8 @@ from typing import Any
 from ..errors import ConfigError, ShipyardError
 from ..models.registry import ModelVersion
 from ..models.uri import parse_model_uri
-from ..serving.logstore import HourPartition, hour_partitions, read_table
+from ..predlog.layout import PREDICTIONS, HourPartition, hour_partitions
+from ..predlog.scan import read_table
 from ._serving_log import log_root, serving_file
 
 RECENT_HOURS = 3  # hour partitions read per deployment
@@ -55,7 +56,7 @@ def served_by(settings: Any, version: ModelVersion) -> list[Served]:
                 found.setdefault(deployment.name, Served(deployment.name)).configured.append(
                     f"{variant.name}: {variant.model} ({kind})")
     try:
-        logged = _logged(log_root(settings, config) / "predictions", version)
+        logged = _logged(log_root(settings, config) / PREDICTIONS, version)
     except ConfigError:  # a database store without a log_dir: no log to read
         logged = []
     for name, variants, last in logged:

@@ -2,7 +2,7 @@
 
 ``serving.yaml`` and the log folder it (or ``--log-dir``) names are read here and nowhere else in the UI
 (:func:`serving_file`, :func:`log_root`). The log is Parquet partitioned by deployment and hour
-(:mod:`shipyard.serving.logstore`), so every read here names its deployment and hours: counting a window
+(:mod:`shipyard.predlog.layout`), so every read here names its deployment and hours: counting a window
 reads only the ``timestamp`` and ``shadow`` columns (whole row groups inside the range are counted from
 their statistics), the latest answer and the variants seen come from the newest hour that has rows, and
 the recent predictions table widens from the newest hour back only until it has its rows, their labels
@@ -18,16 +18,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..serving.config import ServingConfig, load_config
-from ..serving.logstore import hour_partitions, partition_files, read_table
-from ..serving.predlog import prediction_log, serving_root
+from ..predlog.layout import (
+    FEEDBACK,
+    PREDICTIONS,
+    has_deployment,
+    hour_partitions,
+    logged_deployments,
+    partition_files,
+    serving_root,
+)
+from ..predlog.readers import prediction_log
+from ..predlog.scan import read_table
+from ..serving.spec import ServingConfig, load_config
 
 if TYPE_CHECKING:
     from ..monitoring.source import Window
     from .settings import UISettings
 
 SERVING_FILE = "serving.yaml"
-_PREFIX = "deployment="
 
 
 @dataclass
@@ -44,13 +52,12 @@ class ProjectServing:
 
     def deployment_names(self) -> list[str]:
         """Deployments named in ``serving.yaml`` or having a prediction log, sorted."""
-        logged = {path.name[len(_PREFIX):] for path in (self.root / "predictions").glob(f"{_PREFIX}*")
-                  if path.is_dir()}
+        logged = logged_deployments(self.root / PREDICTIONS)
         configured = {item.name for item in self.config.deployments} if self.config else set()
         return sorted(logged | configured)
 
     def has_log(self, name: str) -> bool:
-        return (self.root / "predictions" / f"{_PREFIX}{name}").is_dir()
+        return has_deployment(self.root / PREDICTIONS, name)
 
 
 def project_serving(settings: UISettings) -> ProjectServing:
@@ -95,7 +102,7 @@ def live_rows(root: Path, deployment: str, start_ms: int, end_ms: int) -> int:
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    files = partition_files(root / "predictions", deployment, start_ms, end_ms)
+    files = partition_files(root / PREDICTIONS, deployment, start_ms, end_ms)
     if not files:
         return 0
     moment, stamp = pa.timestamp("ms", tz="UTC"), ds.field("timestamp")
@@ -124,7 +131,7 @@ def latest_hour(root: Path, deployment: str) -> LatestHour | None:
     """The newest hour partition that holds rows (one hour read, whatever the log's length)."""
     import pyarrow.compute as pc
 
-    for hour in reversed(hour_partitions(root / "predictions", deployment, None, None)):
+    for hour in reversed(hour_partitions(root / PREDICTIONS, deployment, None, None)):
         table = read_table(hour.files(), columns=["timestamp", "variant", "model_uri", "shadow"])
         if table is None or not table.num_rows:
             continue
@@ -145,7 +152,7 @@ def recent_predictions(root: Path, deployment: str, window: Window, limit: int =
 
     Reads the newest hour first and widens (1, 4, 16... hours) only while it has fewer rows than ``limit``.
     """
-    hours = [hour.start_ms for hour in hour_partitions(root / "predictions", deployment, window.start_ms,
+    hours = [hour.start_ms for hour in hour_partitions(root / PREDICTIONS, deployment, window.start_ms,
                                                        window.end_ms)]
     if not hours:
         return []
@@ -179,7 +186,7 @@ def _labels(root: Path, deployment: str, request_ids: set[str], since_ms: int) -
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    files = partition_files(root / "feedback", deployment, since_ms, None)
+    files = partition_files(root / FEEDBACK, deployment, since_ms, None)
     table = read_table(files, columns=["request_id", "row", "label", "timestamp"],
                        filter=ds.field("request_id").isin(pa.array(sorted(request_ids), pa.string())))
     if table is None:

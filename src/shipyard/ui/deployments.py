@@ -33,7 +33,7 @@ from ._render import page
 from ._serving_log import LatestHour, ProjectServing, latest_hour, live_rows, project_serving, recent_predictions
 
 if TYPE_CHECKING:
-    from ..serving.config import Deployment
+    from ..serving.spec import Deployment
     from .settings import UISettings
 
 DAY_MS = 86_400_000

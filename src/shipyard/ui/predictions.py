@@ -21,8 +21,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import NotFoundError
+from ..predlog.readers import find_prediction
 from ..serving.lineage import prediction_lineage
-from ..serving.predlog import find_prediction
 from ._render import page
 from ._serving_log import project_serving
 from ._version import pipeline_stages

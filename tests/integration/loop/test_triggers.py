@@ -43,8 +43,9 @@ STRICT = "thresholds:\n  drift: {p_value: 10.0, psi_warn: 0.0, psi_alert: 0.0}\n
 
 def log_traffic(deployment: str, *, rows: int, shift: float, seed: int) -> None:
     """``rows`` live answers of ``models:/churn/1`` over the last 40 minutes, ``x1`` shifted by ``shift``."""
-    from shipyard.serving.logstore import PartitionedLog
-    from shipyard.serving.predlog import PredictionEntry, predictions_table, serving_root
+    from shipyard.predlog.layout import serving_root
+    from shipyard.predlog.schema import PredictionEntry, predictions_table
+    from shipyard.predlog.writer import PartitionedLog
 
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"x1": rng.normal(shift, 1.0, rows), "x2": rng.normal(0.0, 1.0, rows),

@@ -147,8 +147,9 @@ def log_traffic(template: Template, frame: pd.DataFrame, *, start_ms: int, end_m
     Requests of ``rows_per_request`` rows are spread evenly over ``[start_ms, end_ms)``; ``latency_ms`` is
     one number or one per request. Written through the serving log's own writer into the current store.
     """
-    from shipyard.serving.logstore import PartitionedLog
-    from shipyard.serving.predlog import PredictionEntry, predictions_table, serving_root
+    from shipyard.predlog.layout import serving_root
+    from shipyard.predlog.schema import PredictionEntry, predictions_table
+    from shipyard.predlog.writer import PartitionedLog
 
     frame = frame.reset_index(drop=True)
     model = template.models[version]
@@ -179,8 +180,9 @@ def log_traffic(template: Template, frame: pd.DataFrame, *, start_ms: int, end_m
 def write_feedback(keys: Sequence[tuple[str, int]], labels: Sequence[Any], *, timestamp_ms: int,
                    deployment: str = DEPLOYMENT) -> None:
     """Log one label per ``(request_id, row)`` key, as ``POST /feedback`` would."""
-    from shipyard.serving.logstore import PartitionedLog
-    from shipyard.serving.predlog import FeedbackEntry, feedback_table, serving_root
+    from shipyard.predlog.layout import serving_root
+    from shipyard.predlog.schema import FeedbackEntry, feedback_table
+    from shipyard.predlog.writer import PartitionedLog
 
     log = PartitionedLog(serving_root() / "feedback", feedback_table, name="test-feedback")
     for (request_id, row), label in zip(keys, labels, strict=True):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.monitoring.monitor import monitor
-from shipyard.serving.predlog import serving_root
+from shipyard.predlog.layout import serving_root
 from tests.integration.monitoring._traffic import Hours, Template, iso, log_traffic, world
 
 

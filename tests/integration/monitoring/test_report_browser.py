@@ -27,8 +27,8 @@ import shipyard
 from shipyard.demo.telco import TARGET, build_pipeline
 from shipyard.monitoring.monitor import MonitoringResult, monitor
 from shipyard.monitoring.report import write_report
-from shipyard.serving.logstore import PartitionedLog
-from shipyard.serving.predlog import FeedbackEntry, PredictionEntry, feedback_table, predictions_table
+from shipyard.predlog.schema import FeedbackEntry, PredictionEntry, feedback_table, predictions_table
+from shipyard.predlog.writer import PartitionedLog
 from shipyard.store import current_store
 
 pytestmark = pytest.mark.slow

@@ -280,7 +280,7 @@ class InProcessServer:
 def log_rows(log_dir: Path, request_ids: set[str], *, deployment: str | None = None, expected: int | None = None,
              timeout: float = 15, **filters: Any) -> pd.DataFrame:
     """The prediction-log rows of ``request_ids``, waiting (with a deadline) until all of them are written."""
-    from shipyard.serving.predlog import prediction_log
+    from shipyard.predlog.readers import prediction_log
 
     def found() -> list[pd.DataFrame]:  # a list: wait_until needs a truthy value, a DataFrame has none
         frame = prediction_log(deployment, log_dir=str(log_dir), **filters)

@@ -24,7 +24,7 @@ import httpx
 import orjson
 import pytest
 
-from shipyard.serving.predlog import feedback_log
+from shipyard.predlog.readers import feedback_log
 from tests.integration._children import wait_until
 from tests.integration.serving._serving import (
     TOKEN,
@@ -177,7 +177,7 @@ def test_a_client_chosen_request_id_needs_the_token(main_server: Server, templat
     assert main_server.log_dir is not None
     logged = log_rows(main_server.log_dir, {own, generated.json()["request_id"]}, deployment="churn")
     assert chosen not in set(logged["request_id"])
-    from shipyard.serving.predlog import prediction_log
+    from shipyard.predlog.readers import prediction_log
 
     everything = prediction_log("churn", log_dir=str(main_server.log_dir))
     assert chosen not in set(everything["request_id"])  # written after `own`, which is there: never written

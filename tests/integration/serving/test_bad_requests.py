@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from shipyard.serving.app import create_app
-from shipyard.serving.config import parse_config
+from shipyard.serving.spec import parse_config
 from tests.integration.serving._serving import TOKEN, InProcessServer, Server, unique_id
 from tests.integration.serving.conftest import MAX_BODY
 

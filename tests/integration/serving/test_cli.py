@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from shipyard.serving.logstore import PartitionedLog
-from shipyard.serving.predlog import PredictionEntry, predictions_table, serving_root
+from shipyard.predlog.layout import serving_root
+from shipyard.predlog.schema import PredictionEntry, predictions_table
+from shipyard.predlog.writer import PartitionedLog
 from tests.integration.serving._serving import write_config
 
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 
-from shipyard.serving.predlog import feedback_log, prediction_log
+from shipyard.predlog.readers import feedback_log, prediction_log
 from tests.integration._children import wait_until
 from tests.integration.serving._serving import TOKEN, Template, records, running_server, write_config
 

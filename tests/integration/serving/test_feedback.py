@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shipyard.serving.predlog import feedback_log, prediction_log
+from shipyard.predlog.readers import feedback_log, prediction_log
 from tests.integration._children import wait_until
 from tests.integration.serving._serving import TOKEN, Server, Template, log_rows, records, unique_id
 

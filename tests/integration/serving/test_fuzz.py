@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from shipyard.serving.app import create_app
-from shipyard.serving.config import parse_config
+from shipyard.serving.spec import parse_config
 from tests.integration.serving._serving import FEATURES, TOKEN, InProcessServer
 
 pytestmark = pytest.mark.slow

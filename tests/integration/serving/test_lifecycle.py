@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import shipyard
-from shipyard.serving.predlog import prediction_log
+from shipyard.predlog.readers import prediction_log
 from tests.integration._children import wait_until
 from tests.integration.serving._serving import Load, Template, records, running_server, write_config
 

@@ -78,8 +78,8 @@ def build_traffic(root: Path) -> Traffic:
     from sklearn.linear_model import LogisticRegression
 
     from shipyard.demo.telco import build_pipeline
-    from shipyard.serving.logstore import PartitionedLog
-    from shipyard.serving.predlog import FeedbackEntry, PredictionEntry, feedback_table, predictions_table
+    from shipyard.predlog.schema import FeedbackEntry, PredictionEntry, feedback_table, predictions_table
+    from shipyard.predlog.writer import PartitionedLog
 
     rng = np.random.default_rng(9)
     train = customers(1_000, rng)

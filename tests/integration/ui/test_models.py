@@ -28,8 +28,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import shipyard
-from shipyard.serving.logstore import PartitionedLog
-from shipyard.serving.predlog import PredictionEntry, predictions_table
+from shipyard.predlog.schema import PredictionEntry, predictions_table
+from shipyard.predlog.writer import PartitionedLog
 from tests.integration.ui._ui import Tab, UIProcess, filled_store, start_ui
 
 pytestmark = pytest.mark.slow

@@ -18,8 +18,8 @@ from sklearn.linear_model import LogisticRegression
 
 import shipyard
 from shipyard.serving.batching import SLICE_ROWS, Batcher
-from shipyard.serving.config import Batching
 from shipyard.serving.runtime import Answer, Runner, load_runner
+from shipyard.serving.spec import Batching
 
 LONG_WAIT_MS = 5_000.0  # far beyond the time a test step takes: sitting it out would show
 

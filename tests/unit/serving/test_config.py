@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shipyard.errors import ConfigError
-from shipyard.serving.config import (
+from shipyard.serving.spec import (
     DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_REQUEST_ROWS,

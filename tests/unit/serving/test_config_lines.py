@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from shipyard.errors import ConfigError
-from shipyard.serving.config import load_config, parse_config
+from shipyard.serving.spec import load_config, parse_config
 
 VALID = """\
 refresh_interval_s: 5

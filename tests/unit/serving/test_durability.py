@@ -6,9 +6,11 @@ import asyncio
 import time
 from pathlib import Path
 
+from shipyard.predlog.layout import partition_files
+from shipyard.predlog.scan import read_table
+from shipyard.predlog.schema import PredictionEntry, predictions_table
+from shipyard.predlog.writer import PartitionedLog
 from shipyard.serving.durability import PredictionCommits
-from shipyard.serving.logstore import PartitionedLog, partition_files, read_table
-from shipyard.serving.predlog import PredictionEntry, predictions_table
 
 LONG_S = 60.0  # a flush interval no test step lasts: whatever is written was asked for
 

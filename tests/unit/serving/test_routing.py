@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from shipyard.serving.config import Variant
 from shipyard.serving.routing import Router, sticky_point
+from shipyard.serving.spec import Variant
 
 
 def variants(*weights: float) -> list[Variant]:

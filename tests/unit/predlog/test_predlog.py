@@ -10,15 +10,10 @@ from pathlib import Path
 import pytest
 
 from shipyard.errors import ValidationError
-from shipyard.serving.logstore import PartitionedLog
-from shipyard.serving.predlog import (
-    FeedbackEntry,
-    PredictionEntry,
-    feedback_table,
-    parse_time,
-    prediction_log,
-    predictions_table,
-)
+from shipyard.predlog.readers import prediction_log
+from shipyard.predlog.schema import FeedbackEntry, PredictionEntry, feedback_table, predictions_table
+from shipyard.predlog.times import parse_time
+from shipyard.predlog.writer import PartitionedLog
 
 KINDS = {"tenure": "integer", "contract": "string"}
 
@@ -121,7 +116,7 @@ def _hour(offset: int) -> int:
 
 
 def test_find_prediction_reads_the_newest_hours_first_and_stops(tmp_path: Path) -> None:
-    from shipyard.serving.predlog import find_prediction
+    from shipyard.predlog.readers import find_prediction
 
     log = PartitionedLog(tmp_path / "predictions", predictions_table, flush_interval=0.05)
     log.start()

@@ -19,8 +19,9 @@ from typing import Any
 
 from ..errors import AmbiguousError, NotFoundError, ValidationError
 from ..store import Store
-from .logstore import partition_files, read_table
-from .predlog import find_prediction, serving_root
+from .layout import PREDICTIONS, partition_files, serving_root
+from .readers import find_prediction
+from .scan import read_table
 
 PREFIX_MIN = 4
 PREFIX_WINDOW_DAYS = 30
@@ -70,7 +71,7 @@ def requests_starting_with(prefix: str, *, store: Store | None = None, log_dir: 
 
     now_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
     since = now_ms - PREFIX_WINDOW_DAYS * 86_400_000
-    files = partition_files(serving_root(store, log_dir) / "predictions", None, since, None)
+    files = partition_files(serving_root(store, log_dir) / PREDICTIONS, None, since, None)
     table = read_table(files, columns=["request_id", "timestamp"],
                        filter=pc.starts_with(ds.field("request_id"), pattern=prefix)
                        & (ds.field("timestamp") >= _timestamp(since)))

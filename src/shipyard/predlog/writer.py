@@ -1,17 +1,14 @@
-"""Append-only Parquet logs partitioned by deployment and hour, written off the request path.
+"""Append-only Parquet logs written off the request path: one group commit per flush, merged per hour.
 
 Why Parquet files and not a database table: monitoring reads a few columns (one feature, the
-probabilities) of millions of rows for one deployment and time range. A columnar file per flush, in
-``deployment=<name>/date=<YYYY-MM-DD>/hour=<HH>/`` folders, lets a query skip every partition outside the
-range and every column it does not need (pyarrow here, DuckDB reads the same layout), and lets several
-worker processes append without sharing a writer. Each flush is one group commit: a file written to a
-hidden temporary name, fsynced and renamed, so readers never see half a file and a crash loses at most
-the last flush interval. Hidden names (``.`` or ``_`` prefix) are ignored by readers.
+probabilities) of millions of rows for one deployment and time range, and several worker processes must
+append without sharing a writer; the folders are :mod:`.layout`'s. Each flush is one group commit: a file
+written to a hidden temporary name, fsynced and renamed, so readers never see half a file and a crash
+loses at most the last flush interval.
 
 Every entry gets a sequence number when it is appended and :attr:`PartitionedLog.durable_sequence` says how
 far the log is on disk, so a server can wait for a group commit exactly when it must (an answer with
-``durability: strict``, feedback naming a prediction still in memory: :mod:`.durability`). The log holds
-every input a server was sent: folders are created 0700 and files 0600 whatever the umask.
+``durability: strict``, feedback naming a prediction still in memory: :mod:`shipyard.serving.durability`).
 """
 
 from __future__ import annotations
@@ -23,17 +20,24 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .layout import (
+    FILE_MODE,
+    REPLACES_KEY,
+    is_current_hour,
+    part_name,
+    part_time,
+    partition_folder,
+    parts_of,
+    private_folder,
+)
+
 TableBuilder = Callable[[list[Any]], Any]  # entries of one partition -> pyarrow.Table
 _sequence = itertools.count()
 CONVERT_EVERY = 0.2  # seconds between conversions to Arrow: short GIL holds instead of one long one per write
-REPLACES_KEY = b"shipyard.replaces"
-FOLDER_MODE = 0o700
-FILE_MODE = 0o600
 
 
 class PartitionedLog:
@@ -165,8 +169,7 @@ class PartitionedLog:
             self._last_write = now
             self._write_converted(taken_through)
         moment = datetime.now(UTC)
-        current = (f"date={moment:%Y-%m-%d}", f"hour={moment:%H}")
-        for folder in [folder for folder in self._written if closing or (folder.parent.name, folder.name) != current]:
+        for folder in [folder for folder in self._written if closing or not is_current_hour(folder, moment)]:
             self._written.discard(folder)
             try:
                 compact(folder, os.getpid())
@@ -177,7 +180,7 @@ class PartitionedLog:
         groups: dict[Path, list[Any]] = {}
         for deployment, timestamp_ms, entry in pending:
             if deployment:
-                groups.setdefault(self._folder(deployment, timestamp_ms), []).append(entry)
+                groups.setdefault(partition_folder(self.root, deployment, timestamp_ms), []).append(entry)
         tables = {}
         for folder, entries in groups.items():
             try:
@@ -210,10 +213,6 @@ class PartitionedLog:
             else:
                 waiter.set_exception(error)
 
-    def _folder(self, deployment: str, timestamp_ms: int) -> Path:
-        moment = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
-        return self.root / f"deployment={deployment}" / f"date={moment:%Y-%m-%d}" / f"hour={moment:%H}"
-
 
 def write_file(folder: Path, table: Any, *, name: str | None = None) -> Path:
     """Write ``table`` into ``folder`` durably: hidden temporary name, fsync, rename, fsync the folder.
@@ -224,7 +223,7 @@ def write_file(folder: Path, table: Any, *, name: str | None = None) -> Path:
     import pyarrow.parquet as pq
 
     private_folder(folder)
-    name = name or f"part-{time.time_ns() // 1_000_000}-{os.getpid()}-{next(_sequence)}.parquet"
+    name = name or part_name(time.time_ns() // 1_000_000, os.getpid(), next(_sequence))
     temp = folder / f".{name}.tmp"
     descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     os.fchmod(descriptor, FILE_MODE)  # the mode given to open() passes through the umask; this does not
@@ -241,22 +240,6 @@ def write_file(folder: Path, table: Any, *, name: str | None = None) -> Path:
     return folder / name
 
 
-def private_folder(folder: Path) -> None:
-    """Make ``folder`` and the missing folders above it, each 0700 whatever the umask; existing ones are
-    left as they are (a ``log_dir`` the user made is theirs)."""
-    missing = []
-    for candidate in (folder, *folder.parents):
-        if candidate.is_dir():
-            break
-        missing.append(candidate)
-    for path in reversed(missing):
-        try:
-            os.mkdir(path, FOLDER_MODE)
-        except FileExistsError:  # another worker made it first: it made it 0700 too
-            continue
-        os.chmod(path, FOLDER_MODE)
-
-
 def compact(folder: Path, pid: int) -> Path | None:
     """Merge the files ``pid`` wrote into ``folder`` into one, so a day is tens of files, not tens of thousands.
 
@@ -266,108 +249,13 @@ def compact(folder: Path, pid: int) -> Path | None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parts = sorted(path for path in folder.glob(f"part-*-{pid}-[0-9]*.parquet"))
+    parts = parts_of(folder, pid)
     if len(parts) < 2:
         return None
     table = pa.concat_tables([pq.read_table(path) for path in parts], promote_options="permissive")
     replaces = json.dumps([path.name for path in parts]).encode()
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), REPLACES_KEY: replaces})
-    merged = write_file(folder, table, name=f"part-{parts[0].name.split('-')[1]}-{pid}-m{next(_sequence)}.parquet")
+    merged = write_file(folder, table, name=part_name(part_time(parts[0]), pid, f"m{next(_sequence)}"))
     for path in parts:
         path.unlink(missing_ok=True)
     return merged
-
-
-HOUR_MS = 3_600_000
-
-
-@dataclass(frozen=True)
-class HourPartition:
-    """One ``deployment=<name>/date=<YYYY-MM-DD>/hour=<HH>`` folder: the only place that layout is parsed."""
-
-    deployment: str
-    start_ms: int  # the hour's first millisecond, UTC
-    folder: Path
-
-    def files(self) -> list[Path]:
-        """The partition's visible Parquet files, minus those a merged file already holds."""
-        return _live_files(self.folder)
-
-
-def hour_partitions(root: Path, deployment: str | None, since_ms: int | None,
-                    until_ms: int | None) -> list[HourPartition]:
-    """The hour partitions of one deployment (or all) that can hold rows in ``[since, until)``.
-
-    Sorted by deployment, then oldest hour first. Only folder names are listed, no file is opened, so a
-    caller can pick the few hours it needs (the newest, say) before paying for any read. Folders whose
-    names are not a date and an hour (not written by :class:`PartitionedLog`) are left out.
-    """
-    if not root.is_dir():
-        return []
-    folders = [root / f"deployment={deployment}"] if deployment else sorted(root.glob("deployment=*"))
-    found = []
-    for folder in folders:
-        name = folder.name[len("deployment="):]
-        for hour_dir in folder.glob("date=*/hour=*"):
-            try:
-                moment = datetime.strptime(f"{hour_dir.parent.name[5:]} {hour_dir.name[5:]}", "%Y-%m-%d %H")
-            except ValueError:
-                continue
-            start_ms = int(moment.replace(tzinfo=UTC).timestamp() * 1000)
-            if (since_ms is None or start_ms + HOUR_MS > since_ms) and (until_ms is None or start_ms < until_ms):
-                found.append(HourPartition(name, start_ms, hour_dir))
-    return sorted(found, key=lambda part: (part.deployment, part.start_ms))
-
-
-def partition_files(root: Path, deployment: str | None, since_ms: int | None, until_ms: int | None) -> list[Path]:
-    """Files of one deployment (or all) whose hour partition can hold rows in [since, until)."""
-    return [path for part in hour_partitions(root, deployment, since_ms, until_ms) for path in part.files()]
-
-
-def _live_files(folder: Path) -> list[Path]:
-    """The visible Parquet files of one partition, minus those a merged file already holds."""
-    import pyarrow.parquet as pq
-
-    files = sorted(path for path in folder.iterdir()
-                   if path.suffix == ".parquet" and not path.name.startswith((".", "_")))
-    replaced: set[str] = set()
-    for path in files:
-        if path.name.rsplit("-", 1)[-1].startswith("m"):  # a merged file: part-<ms>-<pid>-m<n>.parquet
-            metadata = pq.read_schema(path).metadata or {}
-            replaced.update(json.loads(metadata.get(REPLACES_KEY, b"[]")))
-    return [path for path in files if path.name not in replaced]
-
-
-def read_table(files: list[Path], columns: list[str] | None = None, filter: Any = None) -> Any:
-    """Read ``files`` as one table whose schema is the union of theirs (variants may log other inputs)."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
-
-    if not files:
-        return None
-    schemas = [pq.read_schema(path) for path in files]
-    schema = pa.unify_schemas(schemas, promote_options="permissive") if len(files) > 1 else schemas[0]
-    dataset = ds.dataset([str(path) for path in files], schema=schema, format="parquet")
-    wanted = [name for name in columns if name in schema.names] if columns else None
-    return dataset.to_table(columns=wanted, filter=filter)
-
-
-def scan_batches(files: list[Path], columns: list[str] | None = None, filter: Any = None,
-                 batch_rows: int = 262_144) -> Any:
-    """Iterate the rows of ``files`` as Arrow record batches (bounded memory, unified schema)."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
-
-    if not files:
-        return
-    schemas = [pq.read_schema(path) for path in files]
-    schema = pa.unify_schemas(schemas, promote_options="permissive") if len(files) > 1 else schemas[0]
-    dataset = ds.dataset([str(path) for path in files], schema=schema, format="parquet")
-    wanted = [name for name in columns if name in schema.names] if columns else None
-    # No pre-buffering and little read-ahead: memory stays flat however large the files (a day of log).
-    options = ds.ParquetFragmentScanOptions(pre_buffer=False)
-    yield from dataset.to_batches(columns=wanted, filter=filter, batch_size=batch_rows, batch_readahead=2,
-                                  fragment_readahead=1, fragment_scan_options=options)
-

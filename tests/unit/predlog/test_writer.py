@@ -11,8 +11,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from shipyard.serving.logstore import PartitionedLog, compact, partition_files, read_table, write_file
-from shipyard.serving.predlog import PredictionEntry, feedback_table, predictions_table
+from shipyard.predlog.layout import partition_files
+from shipyard.predlog.scan import read_table
+from shipyard.predlog.schema import PredictionEntry, feedback_table, predictions_table
+from shipyard.predlog.writer import PartitionedLog, compact, write_file
 
 KINDS = {"tenure": "integer", "contract": "string"}
 
