@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         ValidationError as ValidationError,
         VerificationError as VerificationError,
     )
+    from .lineage_query import lineage as lineage
     from .models.api import (
         alias_history as alias_history,
         delete_alias as delete_alias,
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     from .models.promote import PromotionDecision as PromotionDecision
     from .models.registry import AliasEvent as AliasEvent, ModelVersion as ModelVersion
     from .predlog.readers import feedback_log as feedback_log, prediction_log as prediction_log
-    from .serving.lineage import lineage as lineage
     from .store.store import current_store as current_store
     from .tracking.fluent import (
         ActiveRun as ActiveRun,
@@ -98,7 +98,7 @@ _LAZY: dict[str, str] = {
     "delete_alias": "models.api",
     "export_onnx": "models.api",
     "get_model_version": "models.api",
-    "lineage": "serving.lineage",
+    "lineage": "lineage_query",
     "list_model_versions": "models.api",
     "predict_batch": "models.api",
     "promote_model": "models.api",

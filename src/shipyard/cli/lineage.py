@@ -21,7 +21,7 @@ def lineage_command(
 
     Example: shipyard lineage models:/churn@champion   |   shipyard lineage 3f2a9c0e  (a request id's prefix)
     """
-    from ..serving.lineage import lineage
+    from ..lineage_query import lineage
 
     chain = lineage(target, store=existing_store())
     if json_output:

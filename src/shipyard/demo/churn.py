@@ -24,11 +24,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import StageFailedError
+from ..lineage_query import prediction_lineage
 from ..models.lineage import lineage
 from ..monitoring.monitor import monitor
 from ..monitoring.report import write_report
 from ..predlog.readers import find_prediction
-from ..serving.lineage import prediction_lineage
 from ..store import current_store
 from ..store.location import STORE_DIRNAME
 from ..tracking.fluent import set_store

@@ -1,6 +1,6 @@
 """One logged prediction and its lineage back to data: ``/predictions/{request_id}``.
 
-The chain is :func:`shipyard.serving.lineage.prediction_lineage`, the same answer as ``shipyard lineage
+The chain is :func:`shipyard.lineage_query.prediction_lineage`, the same answer as ``shipyard lineage
 REQUEST_ID``: the request's answers (live and shadow) with inputs, outputs, variant and latency, the
 feedback it got, and for each model version that answered, its run, training data hash, git commit and,
 for a pipeline stage run, the stages and raw data behind it. The page lays that out as links:
@@ -21,8 +21,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import NotFoundError
+from ..lineage_query import prediction_lineage
 from ..predlog.readers import find_prediction
-from ..serving.lineage import prediction_lineage
 from ._render import page
 from ._serving_log import project_serving
 from ._version import pipeline_stages

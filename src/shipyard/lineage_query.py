@@ -1,4 +1,7 @@
-"""Lineage from the far end of the chain: one logged prediction back to the data the model learnt from.
+"""The project-wide lineage query behind ``shipyard.lineage()`` and ``shipyard lineage``: any link in, the chain out.
+
+It reads the prediction log and the registry and belongs to neither serving nor models, so it sits beside
+them: from the far end of the chain, one logged prediction back to the data the model learnt from.
 
 ``lineage(request_id)`` finds the request in the prediction log (live and shadow answers), adds the
 feedback it got, and then the model-version lineage of each version that answered it (run, params,
@@ -11,13 +14,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..errors import ConfigError, NotFoundError, ValidationError
-from ..models.lineage import lineage as model_lineage
-from ..predlog.layout import HOUR_MS, serving_root
-from ..predlog.lookup import PREFIX_WINDOW_DAYS, ambiguous, find_request, is_request_prefix, requests_starting_with
-from ..predlog.readers import feedback_log
-from ..predlog.schema import INPUT_PREFIX
-from ..store import Store, current_store
+from .errors import ConfigError, NotFoundError, ValidationError
+from .models.lineage import lineage as model_lineage
+from .predlog.layout import HOUR_MS, serving_root
+from .predlog.lookup import PREFIX_WINDOW_DAYS, ambiguous, find_request, is_request_prefix, requests_starting_with
+from .predlog.readers import feedback_log
+from .predlog.schema import INPUT_PREFIX
+from .store import Store, current_store
 
 
 def lineage(target: str, *, store: Store | None = None, log_dir: str | None = None) -> dict[str, Any]:
