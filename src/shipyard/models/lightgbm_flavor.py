@@ -21,6 +21,7 @@ from .native_flavor import (
     category_columns,
     dump_meta,
     example_input,
+    one_answer_per_row,
     plain,
     read_meta,
     require_library,
@@ -74,8 +75,9 @@ def wrap(model: Any, frame: Any) -> LightGBMPredictor | None:
     booster = estimator if kind == "Booster" else estimator.booster_
     categories = _categories(booster, example_input(preprocess, frame))
     classes = list(estimator.classes_) if kind == "LGBMClassifier" else None
-    return LightGBMPredictor(booster, kind=kind, preprocess=preprocess, step=step, categories=categories,
-                             classes=classes, python_class=f"{type(model).__module__}.{type(model).__qualname__}")
+    predictor = LightGBMPredictor(booster, kind=kind, preprocess=preprocess, step=step, categories=categories,
+                                  classes=classes, python_class=f"{type(model).__module__}.{type(model).__qualname__}")
+    return one_answer_per_row(predictor, frame)
 
 
 def serialize(predictor: LightGBMPredictor) -> dict[str, bytes]:

@@ -83,6 +83,19 @@ class NativePredictor:
                 "classes": [plain(value) for value in self.classes_] if hasattr(self, "classes_") else None}
 
 
+def one_answer_per_row(predictor: NativePredictor, example: Any) -> NativePredictor:
+    """``predictor``, once a raw Booster is seen to answer one number per row: a multiclass Booster answers a
+    row of probabilities, which no regressor's answer is; its classifier wrapper is what carries the classes."""
+    import numpy as np
+
+    if predictor.kind == "Booster" and np.asarray(predictor.predict(example.head(2))).ndim > 1:
+        raise ValidationError(
+            f"This {predictor.flavor} Booster answers several numbers per row (a multiclass objective), so it "
+            "has neither one prediction nor named classes; log the scikit-learn classifier of its library "
+            "(XGBClassifier, LGBMClassifier), whose classes and probabilities Shipyard serves.", field="model")
+    return predictor
+
+
 def split_pipeline(model: Any, is_native: Callable[[Any], bool]) -> tuple[Any, str | None, Any] | None:
     """(preprocessing or None, final step name or None, native estimator) when ``model`` is a native model or a
     scikit-learn Pipeline ending in one; ``None`` otherwise."""

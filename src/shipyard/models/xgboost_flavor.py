@@ -24,6 +24,7 @@ from .native_flavor import (
     dump_meta,
     example_input,
     missing_while,
+    one_answer_per_row,
     read_meta,
     require_library,
     split_pipeline,
@@ -72,8 +73,9 @@ def wrap(model: Any, frame: Any) -> XGBoostPredictor | None:
     classes = None
     if kind != "Booster" and hasattr(estimator, "predict_proba"):
         classes = list(getattr(estimator, "classes_", []))
-    return XGBoostPredictor(estimator, kind=kind, preprocess=preprocess, step=step, categories=categories,
-                            classes=classes, python_class=f"{type(model).__module__}.{type(model).__qualname__}")
+    predictor = XGBoostPredictor(estimator, kind=kind, preprocess=preprocess, step=step, categories=categories,
+                                 classes=classes, python_class=f"{type(model).__module__}.{type(model).__qualname__}")
+    return one_answer_per_row(predictor, frame)
 
 
 def serialize(predictor: XGBoostPredictor) -> dict[str, bytes]:

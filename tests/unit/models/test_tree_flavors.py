@@ -216,3 +216,28 @@ def test_a_frame_with_category_columns_is_read_like_text() -> None:
     loaded = shipyard.load_model(info.uri)
     as_text = pd.DataFrame(frame.head(30))
     np.testing.assert_array_equal(loaded.predict(as_categories(as_text)), model.predict(as_text))
+
+
+@pytest.mark.parametrize("flavor", ["xgboost", "lightgbm"])
+def test_a_multiclass_booster_is_refused_and_its_classifier_logs(flavor: str) -> None:
+    import lightgbm
+    import xgboost
+    from sklearn.datasets import load_iris
+
+    frame, target = load_iris(return_X_y=True, as_frame=True)
+    if flavor == "xgboost":
+        booster = xgboost.train({"objective": "multi:softprob", "num_class": 3, "nthread": 1},
+                                xgboost.DMatrix(frame, target), 5)
+        classifier = xgboost.XGBClassifier(n_estimators=5, n_jobs=1).fit(frame, target)
+    else:
+        booster = lightgbm.train({"objective": "multiclass", "num_class": 3, "verbose": -1, "num_threads": 1},
+                                 lightgbm.Dataset(frame, target), 5)
+        classifier = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1, n_jobs=1).fit(frame, target)
+    with shipyard.start_run():
+        with pytest.raises(shipyard.ValidationError, match="several numbers per row"):
+            shipyard.log_model(booster, input_example=frame)
+        info = shipyard.log_model(classifier, input_example=frame)
+    loaded = shipyard.load_model(info.uri)
+    assert loaded.signature.output.classes == (0, 1, 2)
+    np.testing.assert_array_equal(loaded.predict_proba(frame).to_numpy(), classifier.predict_proba(frame))
+    np.testing.assert_array_equal(loaded.predict(frame), classifier.predict(frame))
