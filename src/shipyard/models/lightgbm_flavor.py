@@ -19,9 +19,9 @@ from .native_flavor import (
     META_FILE,
     NativePredictor,
     category_columns,
+    check_one_answer_per_row,
     dump_meta,
     example_input,
-    one_answer_per_row,
     plain,
     read_meta,
     require_library,
@@ -77,7 +77,8 @@ def wrap(model: Any, frame: Any) -> LightGBMPredictor | None:
     classes = list(estimator.classes_) if kind == "LGBMClassifier" else None
     predictor = LightGBMPredictor(booster, kind=kind, preprocess=preprocess, step=step, categories=categories,
                                   classes=classes, python_class=f"{type(model).__module__}.{type(model).__qualname__}")
-    return one_answer_per_row(predictor, frame)
+    check_one_answer_per_row(predictor, frame)
+    return predictor
 
 
 def serialize(predictor: LightGBMPredictor) -> dict[str, bytes]:

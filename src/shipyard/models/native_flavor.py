@@ -83,8 +83,8 @@ class NativePredictor:
                 "classes": [plain(value) for value in self.classes_] if hasattr(self, "classes_") else None}
 
 
-def one_answer_per_row(predictor: NativePredictor, example: Any) -> NativePredictor:
-    """``predictor``, once a raw Booster is seen to answer one number per row: a multiclass Booster answers a
+def check_one_answer_per_row(predictor: NativePredictor, example: Any) -> None:
+    """Refuse a raw Booster that does not answer one number per row: a multiclass Booster answers a
     row of probabilities, which no regressor's answer is; its classifier wrapper is what carries the classes."""
     import numpy as np
 
@@ -93,7 +93,6 @@ def one_answer_per_row(predictor: NativePredictor, example: Any) -> NativePredic
             f"This {predictor.flavor} Booster answers several numbers per row (a multiclass objective), so it "
             "has neither one prediction nor named classes; log the scikit-learn classifier of its library "
             "(XGBClassifier, LGBMClassifier), whose classes and probabilities Shipyard serves.", field="model")
-    return predictor
 
 
 def split_pipeline(model: Any, is_native: Callable[[Any], bool]) -> tuple[Any, str | None, Any] | None:

@@ -21,10 +21,10 @@ from .native_flavor import (
     META_FILE,
     NativePredictor,
     category_columns,
+    check_one_answer_per_row,
     dump_meta,
     example_input,
     missing_while,
-    one_answer_per_row,
     read_meta,
     require_library,
     split_pipeline,
@@ -75,7 +75,8 @@ def wrap(model: Any, frame: Any) -> XGBoostPredictor | None:
         classes = list(getattr(estimator, "classes_", []))
     predictor = XGBoostPredictor(estimator, kind=kind, preprocess=preprocess, step=step, categories=categories,
                                  classes=classes, python_class=f"{type(model).__module__}.{type(model).__qualname__}")
-    return one_answer_per_row(predictor, frame)
+    check_one_answer_per_row(predictor, frame)
+    return predictor
 
 
 def serialize(predictor: XGBoostPredictor) -> dict[str, bytes]:
