@@ -33,7 +33,7 @@ META_FORMAT = 1  # the layout of native.json; a newer one is refused with a line
 class NativePredictor:
     """A natively stored model, with its optional preprocessing, behind a scikit-learn-like face.
 
-    ``estimator`` is the library's own object (an ``XGBClassifier``, an ``lightgbm.Booster``...), ``preprocess``
+    ``estimator`` is the library's own object (an ``XGBClassifier``, a ``lightgbm.Booster``...), ``preprocess``
     the fitted scikit-learn steps in front of it (or ``None``), ``categories`` the levels of each categorical
     input column of the estimator, ``classes`` the labels of a classifier (``classes_``; absent otherwise).
     Subclasses name their flavor and answer for the estimator in :meth:`_predict` and :meth:`_predict_proba`.
