@@ -47,6 +47,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_batch
 	$(BIN)/python -m benchmarks.bench_pipeline
 	$(BIN)/python -m benchmarks.bench_serving
+	$(BIN)/python -m benchmarks.bench_serving_trees
 	$(BIN)/python -m benchmarks.bench_durability
 	$(BIN)/python -m benchmarks.bench_monitoring
 	$(BIN)/python -m benchmarks.bench_monitoring_day

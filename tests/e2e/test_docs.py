@@ -44,6 +44,10 @@ SHIPYARD = BIN / "shipyard"
 EXPECTED: dict[str, list[str]] = {
     "tracking_quickstart": ["alpha-0.1          0.1        0.98", "history points: 20", "parent: True"],
     "models_quickstart": ["promoted: True | champion is now 2", "scored rows: 500", "trained on: 1500 rows"],
+    "models_trees": ["xgb: xgboost (xgboost-ubj), files ['input_example.json', 'model.ubj', 'native.json'], same "
+                     "probabilities: True",
+                     "lgbm: lightgbm (lightgbm-text), files ['input_example.json', 'model.txt', 'native.json', "
+                     "'preprocess.skops'], same probabilities: True"],
     "pipeline_quickstart": ["first repro ran: ['prepare', 'train']", "metrics: {'mean': 55.0, 'rows': 91}",
                             "stale: {'train': ['param train.scale 1.0 -> 2.0']}",
                             "second repro: {'prepare': 'skipped', 'train': 'ran'}"],

@@ -186,3 +186,17 @@ def test_a_postgresql_store_names_the_postgres_extra(base: BaseInstall, tmp_path
     done = base.run("--store", "postgresql+psycopg://shipyard@127.0.0.1:9/shipyard", "runs", "list", cwd=tmp_path,
                     env={"SHIPYARD_OBJECTS": str(tmp_path / "objects")})
     _assert_names_extra(done, "postgres", "`shipyard runs list`")
+
+
+@pytest.mark.parametrize("kind", ["xgboost-classifier", "lightgbm-pipeline"])
+def test_loading_a_tree_model_without_its_library_names_the_flavor_s_extra(base: BaseInstall, tmp_path: Path,
+                                                                           kind: str) -> None:
+    from tests._tree_models import log_tree_model, telco
+
+    with shipyard.start_run(experiment="trees"):
+        info, _, _ = log_tree_model(kind)
+    shipyard.register_model(info, "trees")
+    telco()[0].head(5).to_csv(tmp_path / "rows.csv", index=False)
+    flavor, title = ("xgboost", "an XGBoost model") if kind.startswith("xgboost") else ("lightgbm", "a LightGBM model")
+    done = base.run("predict", "models:/trees/1", "rows.csv", "-o", "scores.parquet", cwd=tmp_path)
+    _assert_names_extra(done, flavor, f"Loading models:/trees/1, {title},")

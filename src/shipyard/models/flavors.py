@@ -6,15 +6,22 @@ running arbitrary code; types skops does not know are listed in the manifest and
 the caller. ``serializer="pickle"`` (cloudpickle) accepts any Python object, and its packages refuse to
 load unless the caller passes ``trust=True``: unpickling runs code. Only Python callers can pass it; the
 server's ``trust:`` and the CLI's ``--trust`` name skops types, so neither ever unpickles.
+
+XGBoost and LightGBM models (alone or ending a Pipeline) are stored in their library's own format by
+:mod:`.xgboost_flavor` and :mod:`.lightgbm_flavor`, with the Pipeline's preprocessing in skops here; this
+module only dispatches to them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 from ..errors import ValidationError
 from ..extras import from_module_not_found, require
+from . import lightgbm_flavor, native_flavor, xgboost_flavor
 
 # Types skops flags as unknown that Shipyard trusts by default: they carry data, never code, and are
 # scikit-learn's own internals (trees, tree predictors, neighbour indexes) that every tree or neighbour
@@ -30,12 +37,42 @@ SAFE_TYPES = frozenset({
 SERIALIZERS = ("skops", "pickle", "onnx")
 MODEL_FILE = {"skops": "model.skops", "pickle": "model.pkl"}
 ONNX_FILE = "model.onnx"
+# Flavors stored in their library's own format: flavor -> its module (serializer, wrap, serialize, deserialize).
+NATIVE = {"xgboost": xgboost_flavor, "lightgbm": lightgbm_flavor}
+NATIVE_BY_SERIALIZER = {module.SERIALIZER: module for module in NATIVE.values()}
+
+
+def serializer_for(flavor: str, requested: str) -> str:
+    """The serializer a package of ``flavor`` is written with when the caller asked for ``requested``: ONNX
+    graphs are themselves; XGBoost and LightGBM models take their library's format unless pickle was asked."""
+    if requested not in SERIALIZERS:
+        raise ValidationError(f"Unknown serializer {requested!r}; use one of {', '.join(SERIALIZERS)}.",
+                              field="serializer")
+    if flavor == "onnx":
+        return "onnx"
+    if flavor in NATIVE and requested != "pickle":
+        return str(NATIVE[flavor].SERIALIZER)
+    return requested
+
+
+def prepare(model: Any, example: Any) -> Any:
+    """``model`` as it will be logged: an XGBoost or LightGBM model (or a Pipeline ending in one) becomes a
+    :class:`~.native_flavor.NativePredictor`, which takes text columns as the model's categories (pickled too,
+    when the caller asks for a pickle); anything else is unchanged."""
+    for module in NATIVE.values():
+        wrapped = module.wrap(model, example)
+        if wrapped is not None:
+            return wrapped
+    return model
 
 
 def flavor_of(model: Any) -> str:
-    """``onnx`` for ONNX graphs, ``sklearn`` for scikit-learn-compatible estimators, ``python`` for anything
-    else with ``predict``."""
+    """``onnx`` for ONNX graphs, ``xgboost``/``lightgbm`` for their models made ready by :func:`prepare`,
+    ``sklearn`` for scikit-learn-compatible estimators, ``python`` for anything else with ``predict``."""
     from .onnx_flavor import OnnxPredictor, is_onnx
+
+    if isinstance(model, native_flavor.NativePredictor):
+        return model.flavor
 
     if is_onnx(model) or isinstance(model, OnnxPredictor):
         return "onnx"
@@ -50,6 +87,12 @@ def flavor_of(model: Any) -> str:
 
 def serialize(model: Any, flavor: str, serializer: str) -> tuple[dict[str, bytes], list[str]]:
     """The model's files and the types the loader will have to trust."""
+    if flavor in NATIVE and serializer == NATIVE[flavor].SERIALIZER:
+        files = NATIVE[flavor].serialize(model)
+        if model.preprocess is None:
+            return files, []
+        preprocess, untrusted = _skops_dumps(model.preprocess)
+        return {**files, native_flavor.PREPROCESS_FILE: preprocess}, untrusted
     if serializer not in SERIALIZERS:
         raise ValidationError(f"Unknown serializer {serializer!r}; use one of {', '.join(SERIALIZERS)}.",
                               field="serializer")
@@ -62,10 +105,14 @@ def serialize(model: Any, flavor: str, serializer: str) -> tuple[dict[str, bytes
         raise ValidationError(
             f"A {type(model).__name__} is not a scikit-learn estimator, so skops cannot store it safely; "
             "pass serializer='pickle' (loading it will then need trust=True).", field="serializer")
+    data, untrusted = _skops_dumps(model)
+    return {MODEL_FILE["skops"]: data}, untrusted
+
+
+def _skops_dumps(model: Any) -> tuple[bytes, list[str]]:
     skops_io = require("skops.io", "Saving scikit-learn models")
     data = skops_io.dumps(model)
-    untrusted = sorted(set(skops_io.get_untrusted_types(data=data)) - SAFE_TYPES)
-    return {MODEL_FILE["skops"]: data}, untrusted
+    return data, sorted(set(skops_io.get_untrusted_types(data=data)) - SAFE_TYPES)
 
 
 def deserialize(files: dict[str, bytes], serializer: str, untrusted: list[str],
@@ -89,17 +136,42 @@ def deserialize(files: dict[str, bytes], serializer: str, untrusted: list[str],
         import pickle
 
         return pickle.loads(files[MODEL_FILE["pickle"]])  # the caller trusted it explicitly, above
+    native = NATIVE_BY_SERIALIZER.get(serializer)
+    if native is not None:
+        return _load_native(native, files, untrusted, trust, source)
+    if serializer != "skops":
+        raise ValidationError(
+            f"{source} was stored with the serializer {serializer!r}, which this Shipyard cannot read (it reads "
+            f"{', '.join([*SERIALIZERS, *NATIVE_BY_SERIALIZER])}); upgrade shipyard-ml to load it.", field="format")
+    return _skops_loads(files[MODEL_FILE["skops"]], untrusted, trust, source, "a scikit-learn model")
+
+
+def _load_native(native: ModuleType, files: dict[str, bytes], untrusted: list[str], trust: bool | Iterable[str],
+                 source: str) -> Any:
+    """A natively stored model, its library checked first (the line names its extra), then its preprocessing."""
+    native_flavor.require_library(native.FLAVOR, native.TITLE, source)
+    preprocess = None
+    if native_flavor.PREPROCESS_FILE in files:
+        what = f"{native.TITLE} behind scikit-learn preprocessing"
+        preprocess = _skops_loads(files[native_flavor.PREPROCESS_FILE], untrusted, trust, source, what,
+                                  wanted=native.FLAVOR)
+    return native.deserialize(files, preprocess, source)
+
+
+def _skops_loads(data: bytes, untrusted: list[str], trust: bool | Iterable[str], source: str, what: str, *,
+                 wanted: str | None = None) -> Any:
     granted = set(untrusted) if trust is True else set(trust or ())
     refused = [name for name in untrusted if name not in granted]
     if refused:
         raise ValidationError(
             f"{source} contains types skops cannot vouch for: {', '.join(refused)}. Pass "
             f"trust={refused!r} (or trust=True) if you trust them.", field="trust")
-    skops_io = require("skops.io", f"Loading {source}, a scikit-learn model,")
+    purpose = f"Loading {source}, {what},"
     try:
-        return skops_io.loads(files[MODEL_FILE["skops"]], trusted=sorted(SAFE_TYPES | set(untrusted)))
-    except ModuleNotFoundError as exc:  # skops is there but the model's library (scikit-learn) is not
-        missing = from_module_not_found(exc, f"Loading {source}, a scikit-learn model,")
+        skops_io = import_module("skops.io")
+        return skops_io.loads(data, trusted=sorted(SAFE_TYPES | set(untrusted)))
+    except ModuleNotFoundError as exc:  # skops, or the model's library (scikit-learn), is not installed
+        missing = from_module_not_found(exc, purpose, wanted=wanted)
         if missing is None:
             raise
         raise missing from exc
@@ -111,9 +183,13 @@ def library_versions(flavor: str, serializer: str) -> dict[str, str]:
     from importlib import metadata
 
     names = ["numpy", "pandas"]
-    names += {"skops": ["scikit-learn", "skops"], "pickle": ["scikit-learn", "cloudpickle"],
-              "onnx": ["onnxruntime"]}[serializer]
-    names += [name for name in ("xgboost", "lightgbm") if _installed(name)]
+    native = NATIVE_BY_SERIALIZER.get(serializer)
+    if native is not None:  # the scikit-learn wrappers and a Pipeline's preprocessing need scikit-learn and skops
+        names += ["scikit-learn", "skops", *native.DISTRIBUTIONS]
+    else:
+        names += {"skops": ["scikit-learn", "skops"], "pickle": ["scikit-learn", "cloudpickle"],
+                  "onnx": ["onnxruntime"]}[serializer]
+        names += [name for name in ("xgboost", "lightgbm") if _installed(name)]
     versions = {"python": platform.python_version()}
     for name in names:
         try:
@@ -121,6 +197,23 @@ def library_versions(flavor: str, serializer: str) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, or of the other wheel of the same library (``xgboost`` and
+    ``xgboost-cpu``), so a package logged with one warns about version drift under the other too."""
+    from importlib import metadata
+
+    names = [distribution]
+    for module in NATIVE.values():
+        if distribution in module.DISTRIBUTIONS:
+            names += [name for name in module.DISTRIBUTIONS if name != distribution]
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def _installed(name: str) -> bool:

@@ -75,8 +75,9 @@ def log_model(
         probe = infer_signature(frame)
         classes = tuple(sorted({_plain_label(value) for value in y_example})) if y_example is not None else ()
         model = onnx_flavor.OnnxPredictor(model.SerializeToString(), probe, classes)
+    model = flavors.prepare(model, frame)  # xgboost/lightgbm: their own format, not skops
     flavor = flavors.flavor_of(model)
-    serializer = "onnx" if flavor == "onnx" else serializer
+    serializer = flavors.serializer_for(flavor, serializer)
     signature = infer_signature(frame, model)
     checked, _ = validate(frame, signature)
     files, untrusted = flavors.serialize(model, flavor, serializer)
@@ -91,7 +92,7 @@ def log_model(
         "format": PACKAGE_FORMAT,
         "flavor": flavor,
         "serializer": serializer,
-        "python_class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "python_class": getattr(model, "python_class", f"{type(model).__module__}.{type(model).__qualname__}"),
         "libraries": libraries,
         "untrusted_types": untrusted,
         "signature": signature.to_dict(),
@@ -239,14 +240,11 @@ def frame_hash(frame: Any) -> str:
 
 
 def _warn_on_version_drift(recorded: dict[str, str], source: str) -> None:
-    from importlib import metadata
-
     for lib, version in recorded.items():
         if lib == "python":
             continue
-        try:
-            installed = metadata.version(lib)
-        except metadata.PackageNotFoundError:
+        installed = flavors.installed_version(lib)
+        if installed is None:
             continue
         if installed.split(".")[:2] != version.split(".")[:2] and lib not in _warned_versions:
             _warned_versions.add(lib)
