@@ -4,7 +4,7 @@ skl2onnx converts a ``SimpleImputer`` over strings only when its ``missing_value
 feeds missing text as the sentinel ``MISSING_TEXT`` and converts the imputer looking for that sentinel; these
 tests fit real pipelines (most-frequent and constant imputers, 60+ one-hot levels), export them, and score rows
 with missing text through onnxruntime and through scikit-learn. A string imputer that adds indicator columns is
-refused, naming its path in the pipeline and why.
+refused, naming its path in the pipeline and why, as is one that learned no fill for a column.
 """
 
 from __future__ import annotations
@@ -90,3 +90,17 @@ def test_missing_text_in_records_reaches_the_python_model_as_nan_as_in_training(
     assert as_frame["contract"].isna().all()
     np.testing.assert_array_equal(loaded.predict_proba([record]).to_numpy(), loaded.predict_proba(as_frame).to_numpy())
     assert loaded.check_input([record])["contract"].tolist()[0] is not None
+
+
+@pytest.mark.filterwarnings("ignore:Skipping features without any observed values:UserWarning")  # fit and transform
+def test_a_text_column_missing_in_every_training_row_is_refused_by_its_path(tmp_path: Path) -> None:
+    data, target = telco_like(size=200)
+    data["payment"] = np.nan  # scikit-learn's imputer learns no fill and drops the column
+    data["payment"] = data["payment"].astype(object)
+    model = imputed_pipeline(SimpleImputer(strategy="most_frequent")).fit(data, target)
+    uri = register(model, data, "empty")
+    with pytest.raises(shipyard.ValidationError) as caught:
+        shipyard.export_onnx(uri, tmp_path / "x.onnx")
+    message = caught.value.message
+    assert message.startswith(f"Cannot convert {uri} to ONNX: step 'pre/cat/imp' (SimpleImputer) learned no fill "
+                              "for a column that was missing in every training row"), message
