@@ -28,6 +28,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ValidationError
 from ..extras import require
 from ._onnx_steps import walk
 
@@ -64,6 +65,75 @@ def zeros_as_missing() -> type:
             return np.where(dense == 0, np.nan, dense)
 
     return ZerosAsMissing
+
+
+def sklearn_face(model: Any, uri: str) -> Any:
+    """The scikit-learn object to convert for ``model``: itself, or, for a model the xgboost/lightgbm flavors
+    stored natively, its preprocessing and estimator put back into one Pipeline.
+
+    Those flavors load a predictor holding the fitted preprocessing (``preprocess``: a Pipeline, or None), the
+    final step's name (``step``), the estimator's kind (``kind``: its scikit-learn class name, or ``Booster``)
+    and the library's object (``estimator``: XGBoost's scikit-learn class itself; for LightGBM a Booster, since
+    LightGBM cannot rebuild its wrapper from a file, which gets a face the onnxmltools converter reads).
+
+    Raises:
+        ValidationError: a raw Booster (no scikit-learn class says what it predicts), or native categorical
+            columns (the graph's tree ensembles split on numbers only).
+    """
+    if not all(hasattr(model, name) for name in ("estimator", "preprocess", "kind", "categories")):
+        return model
+    if model.kind == "Booster":
+        raise ValidationError(
+            f"Cannot convert {uri} to ONNX: it is a raw {_library(model.estimator)} Booster; log the model as its "
+            "scikit-learn class (XGBClassifier, LGBMRegressor, ...) to export it.", field="model")
+    if model.categories:
+        raise ValidationError(
+            f"Cannot convert {uri} to ONNX: the model splits on native categorical columns "
+            f"({', '.join(model.categories)}), which an ONNX tree ensemble cannot take; encode them in the pipeline "
+            "(OneHotEncoder or OrdinalEncoder), fit again and export.", field="model")
+    estimator = model.estimator
+    if _library(estimator) == "lightgbm" and not hasattr(estimator, "booster_"):
+        classes = getattr(model, "classes_", None)
+        estimator = lightgbm_faces()[classes is not None](estimator, classes)
+    if model.preprocess is None:
+        return estimator
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([*model.preprocess.steps, (model.step or "model", estimator)])
+
+
+@functools.cache
+def lightgbm_faces() -> tuple[type, type]:
+    """(regressor, classifier): a LightGBM Booster behind what the onnxmltools converter reads of the scikit-learn
+    wrapper (``booster_``, ``boosting_type``, and ``classes_`` for a classifier), built on first use."""
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+
+    class LightGBMRegressorFace(RegressorMixin, BaseEstimator):
+        shipyard_library = "lightgbm"
+
+        def __init__(self, booster: Any = None, classes: Any = None) -> None:
+            self.booster = booster
+            self.classes = classes
+            self.booster_ = booster
+            params = getattr(booster, "params", None) or {}  # a random forest's trees are averaged, not summed
+            self.boosting_type = "rf" if params.get("boosting", params.get("boosting_type")) in (
+                "rf", "random_forest") else "gbdt"
+
+        def predict(self, features: Any) -> Any:
+            return self.booster_.predict(features)
+
+    class LightGBMClassifierFace(ClassifierMixin, LightGBMRegressorFace):
+        def __init__(self, booster: Any = None, classes: Any = None) -> None:
+            super().__init__(booster, classes)
+            self.classes_ = classes
+
+        def predict_proba(self, features: Any) -> Any:
+            import numpy as np
+
+            scores = np.asarray(self.booster_.predict(features))
+            return np.column_stack([1 - scores, scores]) if scores.ndim == 1 else scores
+
+    return LightGBMRegressorFace, LightGBMClassifierFace
 
 
 def prepare_boosters(estimator: Any) -> Prepared:
@@ -134,6 +204,11 @@ def _register(libraries: set[str]) -> None:
                                                convert_lightgbm, CLASSIFIER_OPTIONS)
         converters[lightgbm.LGBMRegressor] = ("LightGbmLGBMRegressor", calculate_linear_regressor_output_shapes,
                                               convert_lightgbm, None)
+        regressor_face, classifier_face = lightgbm_faces()
+        converters[classifier_face] = ("ShipyardLightGbmClassifier", calculate_linear_classifier_output_shapes,
+                                       convert_lightgbm, CLASSIFIER_OPTIONS)
+        converters[regressor_face] = ("ShipyardLightGbmRegressor", calculate_linear_regressor_output_shapes,
+                                      convert_lightgbm, None)
     for model_class, (alias, shapes, converter, options) in converters.items():
         update_registered_converter(model_class, alias, shapes, converter, options=options)
 
@@ -153,7 +228,7 @@ def _convert_zeros(scope: Any, operator: Any, container: Any) -> None:
 
 
 def _library(step: Any) -> str:
-    return type(step).__module__.split(".")[0]
+    return str(getattr(type(step), "shipyard_library", type(step).__module__.split(".")[0]))
 
 
 def _estimators(estimator: Any) -> list[Any]:

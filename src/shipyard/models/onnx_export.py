@@ -23,7 +23,7 @@ from ..store import Store
 from ..store.hashing import hash_bytes
 from ..tracking import artifacts as run_artifacts
 from . import registry
-from ._onnx_boosters import prepare_boosters
+from ._onnx_boosters import prepare_boosters, sklearn_face
 from ._onnx_steps import as_converted, refusal
 from .coercion import is_missing
 from .onnx_imputers import METADATA_KEY, MISSING_TEXT, on_sentinel
@@ -113,7 +113,7 @@ def convert(model: LoadedModel) -> tuple[bytes, str]:
                                   "derive numeric features from it inside the pipeline's caller.", field=spec.name)
         tensor = StringTensorType([None, 1]) if spec.kind == "string" else FloatTensorType([None, 1])
         initial_types.append((spec.name, tensor))
-    prepared = prepare_boosters(on_sentinel(model.model, model.uri))
+    prepared = prepare_boosters(on_sentinel(sklearn_face(model.model, model.uri), model.uri))
     converted = as_converted(prepared.estimator, model.signature)
     final = _final_estimator(converted)
     options = {**prepared.options, **({id(final): {"zipmap": False}} if hasattr(final, "predict_proba") else {})}

@@ -4,7 +4,9 @@ with string imputers and one-hot levels.
 Real small models of both libraries (classifier and regressor) are fitted, logged through their scikit-learn
 API, exported (onnxmltools' converters registered with skl2onnx) and then scored by onnxruntime and by the
 library on held-out rows: classes agree exactly, probabilities and predictions within the tolerance. XGBoost
-behind a scaler of fractional numbers cannot be proven equal; its refusal names the scaler.
+behind a scaler of fractional numbers cannot be proven equal; its refusal names the scaler. Models the native
+xgboost/lightgbm flavors store in their own formats are converted from the preprocessing and the library object
+they load (an XGBoost model rebuilt from UBJSON, a LightGBM Booster from its text).
 """
 
 from __future__ import annotations
@@ -113,3 +115,71 @@ def test_xgboost_behind_a_scaler_of_fractional_numbers_is_refused_naming_the_sca
     assert "disagrees with the Python model" in message and caught.value.mismatches, message
     assert "step 'pre/num/scale' (StandardScaler)" in message and "remove that step" in message, message
     assert not (tmp_path / "x.onnx").exists()
+
+
+class NativeLike:
+    """What the xgboost/lightgbm flavors load a natively stored model as (their ``NativePredictor``, merged from
+    another branch): the fitted preprocessing, the final step's name, the estimator's kind, the library's object
+    rebuilt from its own file format, categorical levels and classes."""
+
+    def __init__(self, estimator: Any, kind: str, preprocess: Any, classes: Any = None) -> None:
+        self.estimator, self.kind, self.preprocess = estimator, kind, preprocess
+        self.step, self.categories = "model", {}
+        if classes is not None:
+            self.classes_ = classes
+
+
+@pytest.mark.parametrize("name", ["xgb_regressor", "lgbm_classifier"])
+def test_a_natively_stored_booster_is_converted_from_its_preprocessing_and_library_object(name: str,
+                                                                                        tmp_path: Path) -> None:
+    """XGBoost rebuilt by load_model from UBJSON; LightGBM as the Booster its text file gives back."""
+    import lightgbm
+    import xgboost
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    from shipyard.models._onnx_boosters import prepare_boosters, sklearn_face
+    from shipyard.models.onnx_imputers import on_sentinel
+    from shipyard.models.signature import infer_signature
+
+    data, labels = telco_like(size=400)
+    fitted = booster_pipeline(booster(name)).fit(data, target_for(name, data, labels))
+    if name == "xgb_regressor":
+        fitted.steps[-1][1].save_model(tmp_path / "m.ubj")
+        estimator = xgboost.XGBRegressor()
+        estimator.load_model(tmp_path / "m.ubj")
+        native = NativeLike(estimator, "XGBRegressor", fitted[:-1])
+    else:
+        text = fitted.steps[-1][1].booster_.model_to_string()
+        native = NativeLike(lightgbm.Booster(model_str=text), "LGBMClassifier", fitted[:-1], classes=np.array([0, 1]))
+    signature = infer_signature(data)
+    prepared = prepare_boosters(on_sentinel(sklearn_face(native, "models:/native/1"), "models:/native/1"))
+    final = prepared.estimator.steps[-1][1]
+    options = {**prepared.options, **({id(final): {"zipmap": False}} if name.endswith("classifier") else {})}
+    graph = convert_sklearn(prepared.estimator, target_opset=prepared.target_opset, options=options, initial_types=[
+        (spec.name, StringTensorType([None, 1]) if spec.kind == "string" else FloatTensorType([None, 1]))
+        for spec in signature.inputs])
+    session = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    held_out, _ = telco_like(size=200, seed=12)
+    outputs = session.run(None, onnx_feeds(signature, held_out))
+    if name.endswith("classifier"):
+        np.testing.assert_array_equal(outputs[0].reshape(-1), fitted.predict(held_out))
+        np.testing.assert_allclose(outputs[1], fitted.predict_proba(held_out), atol=1e-5)
+    else:
+        np.testing.assert_allclose(outputs[0].reshape(-1), fitted.predict(held_out), rtol=1e-5, atol=1e-4)
+
+
+def test_a_raw_booster_or_native_categories_are_refused_with_the_way_out() -> None:
+    import lightgbm
+
+    from shipyard.models._onnx_boosters import sklearn_face
+
+    data, labels = telco_like(size=200)
+    raw = lightgbm.train({"objective": "binary", "verbose": -1, "num_leaves": 4}, lightgbm.Dataset(
+        data[["tenure", "charges"]], labels), num_boost_round=3)
+    with pytest.raises(shipyard.ValidationError, match=r"raw lightgbm Booster; log the model as its scikit-learn"):
+        sklearn_face(NativeLike(raw, "Booster", None), "models:/raw/1")
+    categorical = NativeLike(raw, "LGBMClassifier", None, classes=np.array([0, 1]))
+    categorical.categories = {"contract": ["monthly", "yearly"]}
+    with pytest.raises(shipyard.ValidationError, match=r"native categorical columns \(contract\)"):
+        sklearn_face(categorical, "models:/categorical/1")
