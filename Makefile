@@ -49,6 +49,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_serving
 	$(BIN)/python -m benchmarks.bench_serving_trees
 	$(BIN)/python -m benchmarks.bench_durability
+	$(BIN)/python -m benchmarks.bench_serving_onnx
 	$(BIN)/python -m benchmarks.bench_monitoring
 	$(BIN)/python -m benchmarks.bench_monitoring_day
 	$(BIN)/python -m benchmarks.bench_ui

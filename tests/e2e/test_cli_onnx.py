@@ -1,7 +1,7 @@
 """``shipyard models export-onnx`` as a user runs it: the console script in a child process, on models logged
 with the real API. A bare estimator on numeric columns is exported (its inputs joined); the refusals are one
 ``Error:`` line with exit code 2 that says what is wrong and where: a text column that cannot be joined into
-the estimator's matrix, or a pipeline step skl2onnx rejects, named by its path.
+the estimator's matrix, or a pipeline step whose conversion cannot answer as Python does, named by its path.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def test_refusals_are_one_line_naming_the_cause(run_script: ScriptRunner, input_
                          "mixed")
     data = pd.DataFrame({"tenure": rng.integers(1, 72, 200).astype(float),
                          "contract": rng.choice(["monthly", "yearly", None], 200)})
-    text = Pipeline([("imp", SimpleImputer(strategy="most_frequent")), ("hot", OneHotEncoder(handle_unknown="ignore"))])
+    text = Pipeline([("imp", SimpleImputer(strategy="most_frequent", add_indicator=True)),
+                     ("hot", OneHotEncoder(handle_unknown="ignore"))])
     prepare = ColumnTransformer([("num", StandardScaler(), ["tenure"]), ("cat", text, ["contract"])])
     imputer_uri = register(Pipeline([("pre", prepare), ("model", LogisticRegression())]).fit(
         data, data["tenure"] < 30), data, "imputer")
@@ -73,6 +74,6 @@ def test_refusals_are_one_line_naming_the_cause(run_script: ScriptRunner, input_
                            "takes the columns as one matrix, but an ONNX graph gets one input per column"), line
     assert "text column contract cannot be joined with numbers" in line and "ColumnTransformer" in line, line
     line = input_error(refused_imputer.returncode, refused_imputer.stdout, refused_imputer.stderr)
-    assert line.startswith("Error: Cannot convert models:/imputer/1 to ONNX: step 'pre/cat/imp' (SimpleImputer) is "
-                           "not supported"), line
+    assert line.startswith("Error: Cannot convert models:/imputer/1 to ONNX: step 'pre/cat/imp' (SimpleImputer) "
+                           "imputes text with add_indicator=True"), line
     assert not (tmp_path / "mixed.onnx").exists() and not (tmp_path / "imputer.onnx").exists()

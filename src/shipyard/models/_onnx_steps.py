@@ -81,7 +81,7 @@ def _failing_object(exc: Exception, estimator: Any) -> Any:
         found = getattr(trace.tb_frame.f_locals.get("operator"), "raw_operator", found)
         trace = trace.tb_next
     if found is None:
-        found = next((step for _path, step in _walk(estimator) if type(step).__name__ in str(exc)), None)
+        found = next((step for _path, step in walk(estimator) if type(step).__name__ in str(exc)), None)
     return found
 
 
@@ -90,13 +90,13 @@ def _describe(estimator: Any, failed: Any) -> str:
         return "a step of the model"
     if failed is estimator:
         return f"the model ({type(failed).__name__})"
-    for path, step in _walk(estimator):
+    for path, step in walk(estimator):
         if step is failed:
             return f"step {path!r} ({type(step).__name__})"
     return f"a {type(failed).__name__} step"
 
 
-def _walk(estimator: Any, prefix: str = "") -> list[tuple[str, Any]]:
+def walk(estimator: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Every step and transformer inside ``estimator`` with its path (``pre/cat/imp``); fitted ones, since
     those are what skl2onnx converts (a ColumnTransformer fits clones of the transformers it was given)."""
     found = []
@@ -108,5 +108,5 @@ def _walk(estimator: Any, prefix: str = "") -> list[tuple[str, Any]]:
         if isinstance(step, str):  # "drop", "passthrough"
             continue
         found.append((prefix + name, step))
-        found.extend(_walk(step, prefix + name + "/"))
+        found.extend(walk(step, prefix + name + "/"))
     return found

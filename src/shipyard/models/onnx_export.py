@@ -2,7 +2,8 @@
 
 Exchange formats are distrusted because nobody checks the exported model against the original and
 because preprocessing is usually left behind. Here the complete scikit-learn pipeline is converted with
-skl2onnx, then both models score the stored input example plus generated rows that visit every
+skl2onnx (XGBoost and LightGBM steps through onnxmltools; missing text as a sentinel its string imputers look
+for), then both models score the stored input example plus generated rows that visit every
 categorical level seen in training, missing values, the numeric range edges and just beyond them. The
 file is written only if labels agree on every row and probabilities within the tolerance.
 """
@@ -22,13 +23,16 @@ from ..store import Store
 from ..store.hashing import hash_bytes
 from ..tracking import artifacts as run_artifacts
 from . import registry
+from ._onnx_boosters import prepare_boosters, sklearn_face
 from ._onnx_steps import as_converted, refusal
 from .onnx_flavor import onnx_feeds
+from .onnx_imputers import METADATA_KEY, MISSING_TEXT, on_sentinel
 from .package import LoadedModel, load_package
 from .signature import ColumnSpec, Signature
 
 DEFAULT_TOLERANCE = 1e-5
 ONNX_FILE = "model.onnx"
+CONVERTIBLE_FLAVORS = ("sklearn", "xgboost", "lightgbm")  # models loaded as scikit-learn API objects
 
 
 @dataclass
@@ -53,17 +57,18 @@ def export_onnx(store: Store, uri: str, output: str | os.PathLike[str], *, toler
         require(module, "ONNX export")
     version, run_id, path = registry.resolve(store, uri)
     model = load_package(store, run_id, path, uri=uri, trust=trust)
-    if model.manifest["flavor"] != "sklearn":
+    if model.manifest["flavor"] not in CONVERTIBLE_FLAVORS:
         raise ValidationError(f"{uri} is a {model.manifest['flavor']} model; ONNX export converts scikit-learn "
-                              "pipelines.", field="model")
-    onnx_bytes = convert(model)
+                              "pipelines and XGBoost or LightGBM models (their scikit-learn API, alone or in a "
+                              "pipeline).", field="model")
+    onnx_bytes, hint = convert(model)
     example = json.loads(run_artifacts.read_artifact(store, run_id, f"{path}/input_example.json") or b"[]")
     rows = verification_rows(model.signature, example)
     max_diff, mismatches = compare(model, onnx_bytes, rows, tolerance)
     if mismatches:
         raise VerificationError(
             f"The ONNX conversion of {uri} disagrees with the Python model on {len(mismatches)} of {len(rows)} rows "
-            f"(largest probability difference {max_diff:.3g}, tolerance {tolerance:g}); nothing was written.",
+            f"(largest probability difference {max_diff:.3g}, tolerance {tolerance:g}); nothing was written.{hint}",
             mismatches=mismatches)
     target = Path(output)
     temp = target.with_name(f".{target.name}.tmp")
@@ -80,10 +85,13 @@ def export_onnx(store: Store, uri: str, output: str | os.PathLike[str], *, toler
     return report
 
 
-def convert(model: LoadedModel) -> bytes:
-    """The pipeline as ONNX bytes: one input per column, probabilities as a plain tensor.
+def convert(model: LoadedModel) -> tuple[bytes, str]:
+    """The pipeline as ONNX bytes (one input per column, probabilities as a plain tensor), and a sentence for
+    the verification's refusal when a step is known to move rows across a tree's splits (else "").
 
-    A model that takes its columns as one matrix gets its numeric inputs joined first (``_onnx_steps``).
+    A model that takes its columns as one matrix gets its numeric inputs joined first (``_onnx_steps``); text
+    imputers look for the feeds' missing-text sentinel (``onnx_imputers``); XGBoost and LightGBM steps are
+    converted by onnxmltools (``_onnx_boosters``).
     """
     convert_sklearn = require("skl2onnx", "ONNX export").convert_sklearn
     data_types = require("skl2onnx.common.data_types", "ONNX export")
@@ -95,14 +103,18 @@ def convert(model: LoadedModel) -> bytes:
                                   "derive numeric features from it inside the pipeline's caller.", field=spec.name)
         tensor = StringTensorType([None, 1]) if spec.kind == "string" else FloatTensorType([None, 1])
         initial_types.append((spec.name, tensor))
-    final = _final_estimator(model.model)
-    options = {id(final): {"zipmap": False}} if hasattr(final, "predict_proba") else None
+    prepared = prepare_boosters(on_sentinel(sklearn_face(model.model, model.uri), model.uri))
+    converted = as_converted(prepared.estimator, model.signature)
+    final = _final_estimator(converted)
+    options = {**prepared.options, **({id(final): {"zipmap": False}} if hasattr(final, "predict_proba") else {})}
     try:
-        onnx_model = convert_sklearn(as_converted(model.model, model.signature), initial_types=initial_types,
-                                     options=options)
+        onnx_model = convert_sklearn(converted, initial_types=initial_types, options=options or None,
+                                     target_opset=prepared.target_opset)
     except Exception as exc:
-        raise refusal(model.uri, model.model, model.signature, exc) from exc
-    return bytes(onnx_model.SerializeToString())
+        raise refusal(model.uri, prepared.estimator, model.signature, exc) from exc
+    entry = onnx_model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, MISSING_TEXT
+    return bytes(onnx_model.SerializeToString()), prepared.hint
 
 
 def verification_rows(signature: Signature, example: list[dict[str, Any]]) -> list[dict[str, Any]]:

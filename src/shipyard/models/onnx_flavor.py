@@ -11,7 +11,8 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..extras import require
-from .coercion import FLOAT32, NumberRange
+from .coercion import FLOAT32, NumberRange, is_missing
+from .onnx_imputers import MISSING_TEXT
 from .signature import Signature
 
 
@@ -63,7 +64,7 @@ def is_onnx(model: Any) -> bool:
 
 
 def onnx_feeds(signature: Signature, frame: Any) -> dict[str, Any]:
-    """One (N, 1) array per column: float32 numbers (NaN when missing), strings ("" when missing).
+    """One (N, 1) array per column: float32 numbers (NaN when missing), strings (``MISSING_TEXT`` when missing).
 
     The one feeding rule for an ONNX graph in Python: the predictor runs with it, and the verified export
     (``onnx_export``) checks its graph with it, so what was verified is what runs.
@@ -74,7 +75,7 @@ def onnx_feeds(signature: Signature, frame: Any) -> dict[str, Any]:
     for spec in signature.inputs:
         column = frame[spec.name]
         if spec.kind == "string":
-            values = np.array(["" if value is None else str(value) for value in column], dtype=object)
+            values = np.array([MISSING_TEXT if is_missing(value) else str(value) for value in column], dtype=object)
         else:
             values = column.astype("float64").to_numpy(dtype="float32", na_value=np.nan)
         feeds[spec.name] = values.reshape(-1, 1)

@@ -175,9 +175,19 @@ def validate(data: Any, signature: Signature, *, skip_bad_rows: bool = False,
                 for spec in signature.inputs}
     columns = {}
     for spec in signature.inputs:
-        columns[spec.name] = read[spec.name].values
+        columns[spec.name] = _text_missing_as_nan(read[spec.name].values) if spec.kind == "string" else read[
+            spec.name].values
         _count(columns[spec.name], spec, report)
     return pd.DataFrame(columns, index=frame.index), report
+
+
+def _text_missing_as_nan(values: pd.Series) -> pd.Series:
+    """Missing text as NaN, as pandas reads it from a file: scikit-learn's imputers and encoders take NaN, not
+    None (the marker JSON records carry), for the missing value they learned in training."""
+    import numpy as np
+
+    missing = values.isna()
+    return values.where(~missing, np.nan) if values.dtype == object and missing.any() else values
 
 
 def _has_names(data: Any) -> bool:

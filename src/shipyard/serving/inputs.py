@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import MalformedRequestError, ValidationError
 from ..models.coercion import NumberRange, datetime_column, read_values, reader
+from ..models.onnx_imputers import MISSING_TEXT
 from ..models.signature import Signature
 from ..predlog.schema import Columns
 from ..store.text import decode_text
@@ -274,14 +275,15 @@ def build_frame(signature: Signature, columns: Columns) -> Any:
 
 
 def build_onnx_feeds(signature: Signature, columns: Columns) -> dict[str, Any]:
-    """ONNX inputs straight from the checked columns: the ``(N, 1)`` tensors of ``models.onnx_export``."""
+    """ONNX inputs straight from the checked columns: the ``(N, 1)`` tensors of ``models.onnx_export`` (missing
+    text as ``MISSING_TEXT``, the value the export's string imputers look for)."""
     import numpy as np
 
     feeds = {}
     for spec in signature.inputs:
         values = columns[spec.name]
         if spec.kind == "string":
-            array = np.array(["" if value is None else value for value in values], dtype=object)
+            array = np.array([MISSING_TEXT if value is None else value for value in values], dtype=object)
         else:
             array = np.array([math.nan if value is None else float(value) for value in values], dtype="float32")
         feeds[spec.name] = array.reshape(-1, 1)

@@ -2,8 +2,8 @@
 
 The refusals are checked on real scikit-learn models converted by the real skl2onnx: a bare estimator fitted
 on several numeric columns (exported by joining its one-per-column inputs into the matrix it expects), the
-same with a text column (refused, saying why and what to change), and a string-column ``SimpleImputer``
-that skl2onnx rejects (named by its path in the pipeline).
+same with a text column (refused, saying why and what to change). String imputers over text with NaN
+(exported through a sentinel for missing text, or refused by their path) are in ``test_onnx_text_imputers.py``.
 """
 
 from __future__ import annotations
@@ -179,19 +179,3 @@ def test_a_bare_estimator_on_text_and_numbers_is_refused_with_the_reason_and_the
     assert "text column contract cannot be joined with numbers into one tensor" in message, message
     assert "ColumnTransformer" in message and "OneHotEncoder" in message, message
     assert not (tmp_path / "mixed.onnx").exists()
-
-
-def test_a_string_imputer_that_skl2onnx_rejects_is_named_by_its_path(tmp_path: Path) -> None:
-    rng = np.random.default_rng(13)
-    data = pd.DataFrame({"tenure": rng.integers(1, 72, 200).astype(float),
-                         "contract": rng.choice(["monthly", "yearly", None], 200)})
-    target = (data["tenure"] < 30).astype(int)
-    text = Pipeline([("imp", SimpleImputer(strategy="most_frequent")), ("hot", OneHotEncoder(handle_unknown="ignore"))])
-    prepare = ColumnTransformer([("num", StandardScaler(), ["tenure"]), ("cat", text, ["contract"])])
-    model = Pipeline([("pre", prepare), ("model", LogisticRegression())]).fit(data, target)
-    with shipyard.start_run():
-        info = shipyard.log_model(model, input_example=data)
-    named = r"step 'pre/cat/imp' \(SimpleImputer\) is not supported"
-    with pytest.raises(shipyard.ValidationError, match=named) as caught:
-        shipyard.export_onnx(info.uri, tmp_path / "x.onnx")
-    assert "of type Pipeline" not in caught.value.message
