@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         register_model as register_model,
         set_alias as set_alias,
     )
+    from .models.autolog import autolog as autolog
     from .models.onnx_export import VerificationError as VerificationError
     from .models.package import (
         LoadedModel as LoadedModel,
@@ -103,6 +104,7 @@ _LAZY: dict[str, str] = {
     "promote_model": "models.api",
     "register_model": "models.api",
     "set_alias": "models.api",
+    "autolog": "models.autolog",
     "feedback_log": "serving.predlog",
     "prediction_log": "serving.predlog",
     "VerificationError": "models.onnx_export",
@@ -161,6 +163,7 @@ __all__ = [
     "VerificationError",
     "active_run",
     "alias_history",
+    "autolog",
     "current_store",
     "delete_alias",
     "download_artifacts",
