@@ -7,15 +7,19 @@ columns) over a grid of C, outside any run, so each autologged fit makes its own
 and blocks of autologged fits take turns in the same process (autolog switched on and off between them,
 untimed), so both see the same machine: on a shared box, load drifts more between two processes than
 between two neighbouring blocks. After each autologged block, ``shipyard.flush()`` writes what Shipyard
-deferred, timed apart (MLflow writes during the fit; it has nothing left to write).
+deferred, timed apart (MLflow writes during the fit; it has nothing left to write). Every timed block
+starts from a collected heap: the garbage of switching autolog on and off (and of the writes) would
+otherwise be collected inside whichever block came next, charged to fits that made none of it.
 
 Prints one JSON line: ``plain_s`` and ``loop_s`` (the fits without and with autolog, as the user waits for
-them), ``drain_s`` (Shipyard's deferred writes), ``fits`` (per side) and ``runs`` (runs in the store).
+them), ``drain_s`` (Shipyard's deferred writes), ``fits`` (per side), ``runs`` (runs in the store) and, for
+Shipyard, ``capture_ms``: the work its patched fit adds to each fit, timed alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import time
 import warnings
@@ -43,11 +47,13 @@ def main() -> None:
     grid = [10 ** (-2 + 4 * index / max(per_block - 1, 1)) for index in range(per_block)]
     plain = loop = drained = 0.0
     for _ in range(args.blocks):
+        gc.collect()
         started = time.perf_counter()
         for c in grid:
             model.set_params(logisticregression__C=c).fit(X, y)
         plain += time.perf_counter() - started
         on()
+        gc.collect()
         started = time.perf_counter()
         for c in grid:
             model.set_params(logisticregression__C=c).fit(X, y)
@@ -56,8 +62,20 @@ def main() -> None:
         started = time.perf_counter()
         drain()
         drained += time.perf_counter() - started
+    capture_ms = _capture_ms(model, X, y) if args.tool.startswith("shipyard") else None
     print(json.dumps({"tool": args.tool, "fits": per_block * args.blocks, "plain_s": plain, "loop_s": loop,
-                      "drain_s": drained, "runs": count()}))
+                      "drain_s": drained, "runs": count(), "capture_ms": capture_ms}))
+
+
+def _capture_ms(model: object, X: object, y: object, repeat: int = 200) -> float:
+    """What Shipyard's patched fit adds to each fit, timed alone: the snapshot of the fitted model, the
+    fingerprint of the data and the choice of run (the block timings carry the machine's noise; this does not)."""
+    from shipyard.models.autolog._record import Snapshot, TrainingData, destination
+
+    started = time.perf_counter()
+    for _ in range(repeat):
+        Snapshot.of(model), TrainingData.of(X, y), destination()
+    return 1000 * (time.perf_counter() - started) / repeat
 
 
 def _switches(tool: str, store: str) -> tuple[Callable[[], None], Callable[[], None], Callable[[], object],

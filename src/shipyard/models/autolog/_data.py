@@ -38,16 +38,26 @@ def fingerprint(data: Any) -> str | None:
         numeric = [index for index, kind in enumerate(kinds) if kind in _RAW_KINDS]
         if numeric:  # one block for all numeric columns: a view, not a copy, for the usual all-float frame
             block = data.to_numpy() if len(numeric) == len(kinds) else data.iloc[:, numeric].to_numpy()
-            hasher.update(np.ascontiguousarray(block).reshape(-1).view(np.uint8))
+            hasher.update(_raw_bytes(block))
         for index in (index for index, kind in enumerate(kinds) if kind not in _RAW_KINDS):
             hashed = pd.util.hash_pandas_object(data.iloc[:, index], index=False).to_numpy()
             hasher.update(hashed.view(np.uint8))
         return str(hasher.hexdigest())
     if isinstance(data, np.ndarray) and data.dtype.kind in _RAW_KINDS:
         hasher.update(repr((str(data.dtype), data.shape)).encode())
-        hasher.update(np.ascontiguousarray(data).reshape(-1).view(np.uint8))
+        hasher.update(_raw_bytes(data))
         return str(hasher.hexdigest())
     return None
+
+
+def _raw_bytes(array: Any) -> Any:
+    """The array's memory as bytes without a copy when it is contiguous in either order (a DataFrame's block
+    comes out column-major): a fingerprint only has to be stable, not row-major."""
+    import numpy as np
+
+    if not array.flags.c_contiguous:
+        array = array.T if array.T.flags.c_contiguous else np.ascontiguousarray(array)
+    return array.reshape(-1).view(np.uint8)
 
 
 def _names(columns: Any) -> str:

@@ -13,6 +13,7 @@ a step of something that will be, and logging it would fill the store with runs 
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 from collections.abc import Callable
@@ -29,11 +30,18 @@ LIBRARY = "sklearn"
 
 
 def enable() -> None:
+    for owner in _fit_owners():
+        _patching.patch(LIBRARY, owner, "fit", _patched_fit)
+
+
+@functools.cache
+def _fit_owners() -> tuple[type, ...]:
+    """The classes that define the ``fit`` of scikit-learn's public estimators (listing them imports every
+    scikit-learn module once: about a second, so it is done once per process)."""
     from sklearn.utils import all_estimators
 
     owners = {_patching.defining_class(cls, "fit") for _, cls in all_estimators()}
-    for owner in sorted((o for o in owners if o is not None), key=lambda o: (o.__module__, o.__qualname__)):
-        _patching.patch(LIBRARY, owner, "fit", _patched_fit)
+    return tuple(sorted((o for o in owners if o is not None), key=lambda o: (o.__module__, o.__qualname__)))
 
 
 def _patched_fit(original: Callable[..., Any]) -> Callable[..., Any]:
