@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         register_model as register_model,
         set_alias as set_alias,
     )
+    from .models.autolog import autolog as autolog
     from .models.package import (
         LoadedModel as LoadedModel,
         ModelInfo as ModelInfo,
@@ -104,6 +105,7 @@ _LAZY: dict[str, str] = {
     "promote_model": "models.api",
     "register_model": "models.api",
     "set_alias": "models.api",
+    "autolog": "models.autolog",
     "LoadedModel": "models.package",
     "ModelInfo": "models.package",
     "load_model": "models.package",
@@ -161,6 +163,7 @@ __all__ = [
     "VerificationError",
     "active_run",
     "alias_history",
+    "autolog",
     "current_store",
     "delete_alias",
     "download_artifacts",

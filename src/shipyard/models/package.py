@@ -53,6 +53,7 @@ def log_model(
     input_example: Any,
     y_example: Any = None,
     serializer: str = "skops",
+    run_id: str | None = None,
 ) -> ModelInfo:
     """Package a fitted model with its schema and training profile as artifacts of the active run.
 
@@ -65,6 +66,7 @@ def log_model(
             monitoring reference profile are computed from it; its first rows are kept as an example.
         y_example: training targets, profiled alongside when given.
         serializer: ``"skops"`` (safe, default) or ``"pickle"`` (anything; loading needs ``trust=True``).
+        run_id: log into this run rather than the active one (autologging writes from its own thread).
 
     Returns:
         A :class:`ModelInfo` whose ``uri`` (``runs:/<run_id>/<name>``) loads the model back.
@@ -85,8 +87,8 @@ def log_model(
     probabilities = model.predict_proba(checked) if signature.output.kind == "classifier" and hasattr(
         model, "predict_proba") else None
     files["input_example.json"] = frame.head(EXAMPLE_ROWS).to_json(orient="records", date_format="iso").encode()
-    run = fluent.active_run() or fluent.start_run()
     store = current_store()
+    run_id = resolve_run_id(store, run_id) if run_id is not None else (fluent.active_run() or fluent.start_run()).id
     libraries = flavors.library_versions(flavor, serializer)
     manifest: dict[str, Any] = {
         "format": PACKAGE_FORMAT,
@@ -100,18 +102,18 @@ def log_model(
         "prediction_profile": prediction_profile(predictions, probabilities, signature.output.classes),
         "target_profile": None if y_example is None else _target_profile(y_example),
         "training_data": {"hash": frame_hash(frame), "rows": len(frame), "columns": len(frame.columns)},
-        "run_id": run.id,
+        "run_id": run_id,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "files": {filename: {"hash": hash_bytes(data), "size": len(data)} for filename, data in files.items()},
     }
     manifest["requirements"] = [f"{lib}=={version}" for lib, version in libraries.items() if lib != "python"]
     for filename, data in files.items():
-        run_artifacts.log_bytes(store, run.id, data, f"{name}/{filename}")
+        run_artifacts.log_bytes(store, run_id, data, f"{name}/{filename}")
     # Written last, with the record of its hash (the run tag shipyard.model.<name>) in the same transaction.
-    run_artifacts.log_bytes(store, run.id, json.dumps(manifest, indent=1, sort_keys=True).encode(),
+    run_artifacts.log_bytes(store, run_id, json.dumps(manifest, indent=1, sort_keys=True).encode(),
                             f"{name}/{MANIFEST}")
     manifest_hash = hash_json(manifest)
-    return ModelInfo(f"runs:/{run.id}/{name}", run.id, name, manifest_hash, signature)
+    return ModelInfo(f"runs:/{run_id}/{name}", run_id, name, manifest_hash, signature)
 
 
 class LoadedModel:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConflictError
 from ..store import Store, current_store, set_store as _set_store
-from . import _termination, artifacts as _artifacts, runs as _runs, search as _search
+from . import _termination, artifacts as _artifacts, pending, runs as _runs, search as _search
 from ._names import random_run_name
 from .experiments import DEFAULT_EXPERIMENT, Experiment, list_experiments as _list_experiments
 from .heartbeat import heartbeat_for
@@ -220,12 +220,14 @@ def log_dict(value: dict[str, Any], artifact_path: str) -> str:
 
 
 def flush() -> int:
-    """Write buffered metric points now; returns how many were written."""
+    """Write buffered metric points (and records autologging deferred) now; returns how many points."""
+    pending.drain()
     return writer_for(current_store()).flush()
 
 
 def get_run(run_id: str) -> _runs.Run:
     """The run with this id (or unique id prefix): params, latest metrics, tags, status, times, lineage."""
+    pending.drain()
     store = current_store()
     writer_for(store).flush()
     return _runs.get_run(store, run_id)
@@ -233,6 +235,7 @@ def get_run(run_id: str) -> _runs.Run:
 
 def metric_history(run_id: str, key: str) -> pd.DataFrame:
     """Every point of one metric of a run: a DataFrame with step, value and timestamp."""
+    pending.drain()
     store = current_store()
     return _metric_history(store, _runs.resolve_run_id(store, run_id), key)
 
@@ -252,6 +255,7 @@ def search_runs(
         order_by: e.g. ``["metrics.auc DESC", "attributes.start_time"]``; newest first by default.
         max_results: at most this many rows.
     """
+    pending.drain()
     store = current_store()
     writer_for(store).flush()
     return _search.search_runs(store=store, experiment=experiment, filter=filter, order_by=order_by,
@@ -265,6 +269,7 @@ def list_experiments() -> list[Experiment]:
 
 def list_artifacts(run_id: str) -> list[dict[str, Any]]:
     """The run's artifacts as ``{"path", "hash", "size"}`` dicts, by path."""
+    pending.drain()
     store = current_store()
     return _artifacts.list_artifacts(store, _runs.resolve_run_id(store, run_id))
 
@@ -302,6 +307,7 @@ def _end(run: ActiveRun, status: str, error: str | None) -> None:
     if run.ended:
         return
     _runs.check_status(status)
+    pending.drain()  # what autologging deferred for this run is written before the run ends
     store = current_store()
     try:
         if run.owned:

@@ -81,9 +81,13 @@ def create_run(
     tags_: dict[str, Any] | None = None,
     parent_id: str | None = None,
     workdir: Path | None = None,
+    start_ms: int | None = None,
 ) -> str:
     """Create a RUNNING run with its lineage captured (git state of ``workdir``, default the working
-    directory); return its id. This process owns it: it beats for it until it ends (``heartbeat.py``)."""
+    directory); return its id. This process owns it: it beats for it until it ends (``heartbeat.py``).
+
+    ``start_ms`` backdates the start (epoch milliseconds) for a run recorded after the work it describes
+    began, as autologging records a fit once it returned."""
     exp_id = experiment_id(store, experiment)
     run_name = check_name(name, "run") if name is not None else random_run_name()
     tag_rows = _tag_rows(tags_ or {})
@@ -94,6 +98,7 @@ def create_run(
         store.objects.put_bytes(git.diff)  # the uncommitted code itself, so the run can be reproduced
     run_id = uuid.uuid4().hex
     now = _now_ms()
+    started = now if start_ms is None else int(start_ms)
     owner = this_process()
     known_environments: set[str] = store.cache.setdefault("environments", set())
 
@@ -106,8 +111,8 @@ def create_run(
             raise NotFoundError(f"The parent run {parent_id} does not exist.")
         seq = conn.execute(_NEXT_SEQ).scalar()
         conn.execute(runs.insert(), {
-            "id": run_id, "seq": seq, "experiment_id": exp_id, "name": run_name, "status": RUNNING, "start_time": now,
-            "end_time": None, "error": None, "parent_id": parent_id,
+            "id": run_id, "seq": seq, "experiment_id": exp_id, "name": run_name, "status": RUNNING,
+            "start_time": started, "end_time": None, "error": None, "parent_id": parent_id,
             "git_commit": git.commit if git else None, "git_branch": git.branch if git else None,
             "git_dirty": git.dirty if git else None, "git_diff_hash": git.diff_hash if git else None,
             "git_root": git.root if git else None, "environment_hash": env.hash,
@@ -129,9 +134,11 @@ def check_status(status: str) -> str:
     return status
 
 
-def end_run(store: Store, run_id: str, status: str = FINISHED, error: str | None = None) -> None:
+def end_run(store: Store, run_id: str, status: str = FINISHED, error: str | None = None, *,
+            end_ms: int | None = None) -> None:
+    """End a run; ``end_ms`` (epoch milliseconds) records when the work ended, if that was before now."""
     check_status(status)
-    store.db.write(lambda conn: mark_ended(conn, run_id, status, error))
+    store.db.write(lambda conn: mark_ended(conn, run_id, status, error, end_ms=end_ms))
     heartbeat_for(store).release(run_id)
 
 
@@ -139,8 +146,9 @@ _END_STATEMENT = update(runs).where(runs.c.id == bindparam("run_id")).values(
     status=bindparam("status"), end_time=bindparam("end_time"), error=bindparam("error"))
 
 
-def mark_ended(conn: Connection, run_id: str, status: str, error: str | None) -> None:
-    conn.execute(_END_STATEMENT, {"run_id": run_id, "status": status, "end_time": _now_ms(), "error": error})
+def mark_ended(conn: Connection, run_id: str, status: str, error: str | None, *, end_ms: int | None = None) -> None:
+    ended = _now_ms() if end_ms is None else int(end_ms)
+    conn.execute(_END_STATEMENT, {"run_id": run_id, "status": status, "end_time": ended, "error": error})
 
 
 def reopen(store: Store, run_id: str) -> None:

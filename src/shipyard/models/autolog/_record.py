@@ -1,0 +1,160 @@
+"""Writing one captured fit: the run it goes to, its params, metrics, inputs, artifacts and model.
+
+Shared by every library's patches. Runs autologging creates itself are backdated to the fit's own start
+and end, so a run's duration is the training time, not the time its record waited in the queue.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...store import Store
+from ...tracking import artifacts as run_artifacts, datasets, fluent, runs
+from ...tracking.experiments import DEFAULT_EXPERIMENT
+from ...tracking.metrics import writer_for
+from ...tracking.validation import MAX_PARAM_LENGTH
+from ..package import log_model
+from . import _data
+from ._deferred import warn
+from ._settings import claimed_lock, claimed_runs, settings
+
+
+@dataclass
+class Destination:
+    """Where a fit is recorded, decided when it returns: into ``run_id`` (the active run, for its first
+    autologged fit), else into a new run under ``parent_id`` (later fits in that run), else a new run."""
+
+    run_id: str | None
+    parent_id: str | None
+    experiment: str | None
+
+
+def destination() -> Destination:
+    """Decided in the fitting thread (microseconds): the active run there is what the user meant."""
+    active = fluent.active_run()
+    hint = active.id if active is not None else os.environ.get("SHIPYARD_RUN_ID")
+    experiment = active.experiment if active is not None else settings.experiment
+    if not hint:
+        return Destination(None, None, experiment)
+    with claimed_lock:
+        if hint not in claimed_runs:
+            claimed_runs.add(hint)
+            return Destination(hint, None, experiment)
+    return Destination(None, hint, experiment)
+
+
+@dataclass
+class Snapshot:
+    """The fitted model as it was when ``fit`` returned (the loop may refit the same object next)."""
+
+    data: bytes | None = None
+    kept: Any = None
+
+    @classmethod
+    def of(cls, model: Any) -> Snapshot:
+        try:
+            return cls(data=pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception:  # a lambda inside, say: keep the object itself (a later refit would show)
+            return cls(kept=model)
+
+    def restore(self) -> Any:
+        # Bytes this process pickled a moment ago, never read from anywhere else.
+        return pickle.loads(self.data) if self.data is not None else self.kept
+
+
+@dataclass
+class TrainingData:
+    X: Any
+    y: Any
+    fingerprint: str | None = field(default=None)
+
+    @classmethod
+    def of(cls, X: Any, y: Any) -> TrainingData:
+        return cls(X, y, _data.fingerprint(X))
+
+    def unchanged(self) -> bool:
+        return self.fingerprint is not None and _data.fingerprint(self.X) == self.fingerprint
+
+
+class RunWriter:
+    """Opens the destination's run, writes into it, and ends it if autologging created it."""
+
+    def __init__(self, store: Store, run_id: str, end_ms: int, *, owned: bool) -> None:
+        self.store, self.run_id, self.end_ms, self.owned = store, run_id, end_ms, owned
+
+    @classmethod
+    def open(cls, store: Store, where: Destination, start_ms: int, end_ms: int, tags: dict[str, str]) -> RunWriter:
+        """The destination's run: the existing one (tagged), or a new one backdated to ``start_ms``."""
+        if where.run_id is not None:
+            run_id = runs.resolve_run_id(store, where.run_id)
+            runs.set_tags(store, run_id, tags)
+            return cls(store, run_id, end_ms, owned=False)
+        parent = runs.resolve_run_id(store, where.parent_id) if where.parent_id else None
+        experiment = where.experiment or os.environ.get(fluent.EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
+        if parent is not None and where.experiment is None:
+            experiment = runs.get_run(store, parent).experiment
+        run_id = runs.create_run(store, experiment=experiment, tags_=tags, parent_id=parent, start_ms=start_ms)
+        return cls(store, run_id, end_ms, owned=True)
+
+    def child(self, tags: dict[str, str], experiment: str) -> RunWriter:
+        """A new run under this one (a search's candidate), at this run's end time."""
+        run_id = runs.create_run(self.store, experiment=experiment, tags_=tags, parent_id=self.run_id,
+                                 start_ms=self.end_ms)
+        return RunWriter(self.store, run_id, self.end_ms, owned=True)
+
+    def params(self, values: dict[str, Any]) -> None:
+        runs.log_params(self.store, self.run_id, {key: _param_text(value) for key, value in values.items()})
+
+    def metrics(self, values: dict[str, float], step: int | None = None) -> None:
+        writer = writer_for(self.store)
+        for key, value in values.items():
+            writer.add(self.run_id, key, float(value), step, self.end_ms)
+
+    def series(self, key: str, values: Iterable[float]) -> None:
+        """One metric's value per iteration (steps 0, 1, ...)."""
+        writer = writer_for(self.store)
+        for step, value in enumerate(values):
+            writer.add(self.run_id, key, float(value), step, self.end_ms)
+
+    def dataset(self, role: str, data: TrainingData) -> None:
+        if data.fingerprint is None:
+            return
+        if not data.unchanged():
+            warn(f"the {role} data of run {self.run_id[:8]} changed after fit returned; its hash is not recorded.")
+            return
+        digest, rows, columns = _data.describe(data.X, data.fingerprint)
+        datasets.log_input(self.store, self.run_id, role, digest, rows, columns)
+
+    def artifact(self, data: bytes, path: str) -> None:
+        run_artifacts.log_bytes(self.store, self.run_id, data, path)
+
+    def model(self, model: Any, data: TrainingData) -> None:
+        """The model as a package (``log_model``) with the training data as its example and profile."""
+        if not settings.log_models:
+            return
+        if data.fingerprint is None:
+            warn(f"the model of run {self.run_id[:8]} was not logged: its training data is neither a DataFrame nor "
+                 "a numeric array, so no signature or profile can be made from it; log it with shipyard.log_model.")
+            return
+        if not data.unchanged():
+            warn(f"the training data of run {self.run_id[:8]} changed after fit returned; the model is not logged.")
+            return
+        try:
+            log_model(model, "model", input_example=data.X, y_example=data.y, run_id=self.run_id)
+        except Exception as exc:
+            warn(f"the model of run {self.run_id[:8]} ({type(model).__name__}) was not logged: "
+                 f"{type(exc).__name__}: {exc}")
+
+    def close(self) -> None:
+        writer_for(self.store).flush()
+        if self.owned:
+            runs.end_run(self.store, self.run_id, runs.FINISHED, end_ms=self.end_ms)
+
+
+def _param_text(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value) if not isinstance(value, (int, float, bool)) else str(value)
+    return text if len(text) <= MAX_PARAM_LENGTH else text[: MAX_PARAM_LENGTH - 3] + "..."
