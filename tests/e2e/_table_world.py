@@ -112,10 +112,6 @@ def build_world(folder: Path) -> World:
                  hours=hours, latest_request=drifted.keys[-1][0], latest_latency=float(latencies[-1]))
 
 
-def monitor_window(hours: Hours) -> list[str]:
-    return ["--from", iso(hours.current_start), "--to", iso(hours.current_end)]
-
-
 def predictions_since(hours: Hours) -> str:
     return iso(hours.previous_start - HOUR_MS)
 

@@ -27,10 +27,10 @@ from tests.e2e._table_world import (
     METRICS,
     World,
     build_world,
-    monitor_window,
     predictions_since,
 )
 from tests.e2e._terminal import ELLIPSIS, SHIPYARD_SCRIPT, Screen, assert_fits, more_columns_line, run_in_terminal
+from tests.integration.monitoring._traffic import monitor_window
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import ErrorCheck

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 import shipyard
+from tests._support import git
 from tests.e2e.conftest import SHIPYARD_SCRIPT
 from tests.integration.serving._dockerfile import lay_out_image, missing_sources
 
@@ -59,10 +60,6 @@ def init(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProc
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == "", done.stderr
     return done
-
-
-def git(project: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(project), *args], capture_output=True, text=True, check=True).stdout
 
 
 @pytest.mark.slow

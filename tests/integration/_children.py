@@ -1,4 +1,4 @@
-"""Child processes that really overlap, polling with a deadline, and direct looks at meta.db.
+"""Child processes that really overlap, and direct looks at meta.db (polling itself is ``tests._support.wait_until``).
 
 Children are real Python processes sharing the test's store (they inherit ``SHIPYARD_STORE``). To make
 them overlap instead of merely starting close together, each child imports Shipyard (the slow part),
@@ -12,15 +12,15 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
-T = TypeVar("T")
+# wait_until lives in tests/_support.py; tests/integration/serving and tests/unit/tracking still import it from here.
+from tests._support import wait_until
 
 _PRELUDE = """\
 import pathlib
@@ -34,18 +34,6 @@ pathlib.Path(sys.argv[2]).touch()
 if sys.stdin.readline().strip() != "go":
     raise SystemExit("released without 'go'")
 """
-
-
-def wait_until(check: Callable[[], T], *, timeout: float, what: str, interval: float = 0.02) -> T:
-    """Poll ``check`` until it returns something truthy and return that; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def query(db: Path, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -11,20 +11,15 @@ to ``calls.log``. Each repro takes a couple of seconds, the interpreter start do
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import pytest
 import yaml
 
-from tests.integration._pipelines import git
+from tests._support import git, init_repo
 
-T = TypeVar("T")
 FEATURES = ["x1", "x2", "x3", "plan"]
 WEAK = ["x3"]  # a model that sees only the weakest feature: clearly worse on the holdout
 
@@ -160,10 +155,7 @@ def make_project(root: Path, loops: dict[str, Any], *, params: dict[str, Any] | 
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    git(root, "init", "--quiet", "--initial-branch=main")
-    git(root, "config", "user.email", "ci@example.com")
-    git(root, "config", "user.name", "CI")
-    git(root, "config", "commit.gpgsign", "false")
+    init_repo(root)
     git(root, "add", "--all")
     git(root, "commit", "--quiet", "-m", "loopy pipeline")
     return root
@@ -185,18 +177,6 @@ def cli_json(done: Any) -> Any:
     return json.loads(done.stdout)
 
 
-def wait_for(check: Callable[[], T], *, timeout: float, what: str, interval: float = 0.1) -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
 def rows(db: Path, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """One statement on the store's ``meta.db`` with the plain sqlite3 driver (no Shipyard code), committed."""
     with closing(sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=30)) as conn:
@@ -214,11 +194,3 @@ def cycles(db: Path, loop: str) -> list[tuple[int, str, str]]:
             return []
         raise
     return [(int(number), str(trigger), str(status)) for number, trigger, status in found]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

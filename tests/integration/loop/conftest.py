@@ -1,86 +1,29 @@
 """Fixtures of the loop tests: ``python``/``shipyard`` from this venv, background CLI processes, a webhook.
 
-Background processes (``shipyard scheduler``, a ``shipyard loop run`` held inside a slow step) are started
-with their output in files and are killed by their own pid at teardown if a test left them running.
+Background processes (``shipyard scheduler``, a ``shipyard loop run`` held inside a slow step) are started by
+``tests._support.Launcher`` with their output in files, and killed by their own pid at teardown if a test
+left them running.
 """
 
 from __future__ import annotations
 
 import http.server
 import json
-import os
-import signal
-import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration._pipelines import SHIPYARD_SCRIPT, use_venv_python
+from tests._support import Launcher
+from tests.integration.pipeline._pipelines import use_venv_python
 
 
 @pytest.fixture(autouse=True)
 def _venv_python(monkeypatch: pytest.MonkeyPatch) -> None:
     use_venv_python(monkeypatch)
-
-
-@dataclass
-class Background:
-    """A ``shipyard`` command running in the background, its output in files."""
-
-    proc: subprocess.Popen[bytes]
-    out: Path
-    err: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def output(self) -> str:
-        return self.out.read_text() + self.err.read_text()
-
-    def stop(self, sig: int = signal.SIGTERM, *, timeout: float = 30) -> int:
-        """Send ``sig`` and wait for the exit; fails the test if it does not come within ``timeout`` s."""
-        self.proc.send_signal(sig)
-        return self.wait(timeout=timeout)
-
-    def wait(self, *, timeout: float = 30) -> int:
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            pytest.fail(f"pid {self.pid} did not exit within {timeout} s:\n{self.output}")
-
-
-@dataclass
-class Launcher:
-    workdir: Path
-    started: list[Background] = field(default_factory=list)
-
-    def start(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> Background:
-        folder = self.workdir / "background"
-        folder.mkdir(exist_ok=True)
-        index = len(self.started)
-        out, err = folder / f"{index}.out", folder / f"{index}.err"
-        environment = {key: value for key, value in os.environ.items() if key != "FORCE_COLOR"}
-        environment.update(env or {})
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            proc = subprocess.Popen([str(SHIPYARD_SCRIPT), *args], cwd=cwd, env=environment, stdout=stdout,
-                                    stderr=stderr, stdin=subprocess.DEVNULL)
-        background = Background(proc, out, err)
-        self.started.append(background)
-        return background
-
-    def kill_leftovers(self) -> None:
-        for background in self.started:
-            if background.proc.poll() is None:
-                background.proc.kill()
-                background.proc.wait()
 
 
 @pytest.fixture

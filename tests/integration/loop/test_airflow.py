@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration._pipelines import SHIPYARD_SCRIPT, plain, run_cli
 from tests.integration.loop._airflow import airflow_python
 from tests.integration.loop._project import RETRAIN, calls, cli_json, cycles, make_project
+from tests.integration.pipeline._pipelines import SHIPYARD_SCRIPT, plain, run_cli
 
 TASKS = ["step_1_repro", "step_2_register", "step_3_promote"]
 EXPORTED = {**RETRAIN, "schedule": "0 3 * * *",

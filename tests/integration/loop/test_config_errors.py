@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration._pipelines import input_error, invoke, run_cli
 from tests.integration.loop._project import RETRAIN, calls, make_project
+from tests.integration.pipeline._pipelines import input_error, invoke, run_cli
 
 GOOD = {"schedule": "every 1h", "steps": [{"repro": ["prepare"]}]}
 

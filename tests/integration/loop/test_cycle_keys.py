@@ -13,8 +13,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from tests.integration._pipelines import input_error, plain, run_cli
-from tests.integration.loop._project import RETRAIN, calls, cli_json, cycles, make_project, pid_alive, wait_for
+from tests._support import pid_alive, wait_until
+from tests.integration.loop._project import RETRAIN, calls, cli_json, cycles, make_project
+from tests.integration.pipeline._pipelines import input_error, plain, run_cli
 
 KEY = "manual__2026-12-06T12:00:00+00:00"
 
@@ -101,11 +102,11 @@ def test_a_cycle_waiting_for_its_next_step_survives_the_takeover_of_a_killed_hol
     assert cli_json(_step(root, "two", 1))["status"] == "running"  # cycle 1 waits for its step 2
 
     other = launcher.start("loop", "run", "two", "--step", "2", cwd=root, env=env)  # cycle 2, then killed
-    wait_for(lambda: (gate / "entered").exists() or other.proc.poll() is not None, timeout=60,
+    wait_until(lambda: (gate / "entered").exists() or other.proc.poll() is not None, timeout=60,
              what="the other run to enter the gate stage")
     stage_pid = int((gate / "entered").read_text())
     assert other.stop(signal.SIGKILL) == -signal.SIGKILL
-    wait_for(lambda: not pid_alive(stage_pid), timeout=10, what="the gate stage to end with its loop process")
+    wait_until(lambda: not pid_alive(stage_pid), timeout=10, what="the gate stage to end with its loop process")
 
     assert run_cli("loop", "run", "two", "--step", "1", cwd=root).returncode == 0  # takes the dead lock over
     assert cycles(meta_db, "two") == [(1, f"key {KEY}", "running"), (2, "step 2", "interrupted"),

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 import shipyard
-from tests.integration._pipelines import invoke, plain, run_cli
 from tests.integration.loop._project import FEATURES, PARAMS, RETRAIN, WEAK, calls, cli_json, make_project, set_params
+from tests.integration.pipeline._pipelines import invoke, plain, run_cli
 
 
 def _steps(cycle: dict[str, Any]) -> dict[int, dict[str, Any]]:

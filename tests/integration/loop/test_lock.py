@@ -13,8 +13,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from tests.integration._pipelines import plain, run_cli
-from tests.integration.loop._project import calls, make_project, pid_alive, rows, wait_for
+from tests._support import pid_alive, wait_until
+from tests.integration.loop._project import calls, make_project, rows
+from tests.integration.pipeline._pipelines import plain, run_cli
 
 GATED = {"schedule": "0 3 * * *", "steps": [{"repro": ["gate"]}]}
 
@@ -25,7 +26,7 @@ def test_a_second_run_is_refused_while_one_runs_and_a_killed_holder_is_taken_ove
     env = {"LOOP_GATE": str(gate)}
 
     first = launcher.start("loop", "run", "gated", cwd=root, env=env)
-    wait_for(lambda: (gate / "entered").exists() or first.proc.poll() is not None, timeout=60,
+    wait_until(lambda: (gate / "entered").exists() or first.proc.poll() is not None, timeout=60,
              what="the first cycle to enter the gate stage")
     assert first.proc.poll() is None, first.output
     stage_pid = int((gate / "entered").read_text())
@@ -41,7 +42,7 @@ def test_a_second_run_is_refused_while_one_runs_and_a_killed_holder_is_taken_ove
     assert calls(root) == ["gate"]  # the refused run started nothing
 
     assert first.stop(signal.SIGKILL) == -signal.SIGKILL
-    wait_for(lambda: not pid_alive(stage_pid), timeout=10, what="the gate stage to end with its loop process")
+    wait_until(lambda: not pid_alive(stage_pid), timeout=10, what="the gate stage to end with its loop process")
     assert rows(meta_db, "select loop, pid from loop_locks") == [("gated", first.pid)]  # left behind by the crash
 
     (gate / "entered").unlink()
@@ -64,12 +65,12 @@ def test_sigterm_ends_the_stage_and_records_the_cycle_interrupted_before_dying_b
         tmp_path: Path, launcher: Any, meta_db: Path, gate: Path) -> None:
     root = make_project(tmp_path / "loopy", {"gated": GATED})
     running = launcher.start("loop", "run", "gated", cwd=root, env={"LOOP_GATE": str(gate)})
-    wait_for(lambda: (gate / "entered").exists() or running.proc.poll() is not None, timeout=60,
+    wait_until(lambda: (gate / "entered").exists() or running.proc.poll() is not None, timeout=60,
              what="the cycle to enter the gate stage")
     stage_pid = int((gate / "entered").read_text())
 
     assert running.stop(signal.SIGTERM) == -signal.SIGTERM, running.output
-    wait_for(lambda: not pid_alive(stage_pid), timeout=10, what="the gate stage to end with its loop process")
+    wait_until(lambda: not pid_alive(stage_pid), timeout=10, what="the gate stage to end with its loop process")
     # Read with plain sqlite3: the dying process recorded all of it itself.
     assert rows(meta_db, "select number, status from loop_cycles where loop = 'gated'") == [(1, "interrupted")]
     assert rows(meta_db, "select * from loop_locks") == []

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.integration._pipelines import plain, run_cli
-from tests.integration.loop._project import calls, cycles, make_project, rows, wait_for
+from tests._support import wait_until
+from tests.integration.loop._project import calls, cycles, make_project, rows
+from tests.integration.pipeline._pipelines import plain, run_cli
 
 TICKING = {"schedule": "every 2s", "steps": [{"repro": ["prepare"]}]}
 
@@ -28,7 +29,7 @@ def test_the_scheduler_runs_a_due_loop_stops_cleanly_and_catches_up_once_after_d
     root = make_project(tmp_path / "loopy", {"ticking": TICKING})
 
     scheduler = launcher.start("scheduler", "--poll", "1", cwd=root)
-    wait_for(lambda: [c for c in _cycles(meta_db) if c[1] == "schedule" and c[2] == "succeeded"]
+    wait_until(lambda: [c for c in _cycles(meta_db) if c[1] == "schedule" and c[2] == "succeeded"]
              or scheduler.proc.poll() is not None, timeout=60, what="a scheduled cycle to succeed")
     assert scheduler.proc.poll() is None, scheduler.output
     assert scheduler.stop(signal.SIGTERM, timeout=30) == 0, scheduler.output
@@ -53,7 +54,7 @@ def test_the_scheduler_runs_a_due_loop_stops_cleanly_and_catches_up_once_after_d
         new = [trigger for _, trigger, status in _cycles(meta_db)[known:] if status != "running"]
         return ("catch-up" in new and "schedule" in new[new.index("catch-up"):]) or restarted.proc.poll() is not None
 
-    wait_for(caught_up_then_scheduled, timeout=60, what="a catch-up cycle followed by a scheduled one")
+    wait_until(caught_up_then_scheduled, timeout=60, what="a catch-up cycle followed by a scheduled one")
     assert restarted.proc.poll() is None, restarted.output
     assert restarted.stop(signal.SIGTERM, timeout=30) == 0, restarted.output
     uptime = time.monotonic() - restarted_at
@@ -72,11 +73,11 @@ def test_sigterm_mid_cycle_finishes_the_current_step_records_the_cycle_interrupt
     root = make_project(tmp_path / "loopy", {"gated": gated})
 
     scheduler = launcher.start("scheduler", "--poll", "1", cwd=root, env={"LOOP_GATE": str(gate)})
-    wait_for(lambda: (gate / "entered").exists() or scheduler.proc.poll() is not None, timeout=60,
+    wait_until(lambda: (gate / "entered").exists() or scheduler.proc.poll() is not None, timeout=60,
              what="a scheduled cycle to enter the gate stage")
     assert scheduler.proc.poll() is None, scheduler.output
     scheduler.proc.send_signal(signal.SIGTERM)
-    wait_for(lambda: "scheduler stopping" in plain(scheduler.output), timeout=30, what="the scheduler to stop")
+    wait_until(lambda: "scheduler stopping" in plain(scheduler.output), timeout=30, what="the scheduler to stop")
     assert scheduler.proc.poll() is None  # it waits for the step in progress instead of abandoning it
     assert cycles(meta_db, "gated") == [(1, "schedule", "running")]
     (gate / "open").touch()

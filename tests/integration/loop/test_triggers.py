@@ -26,8 +26,9 @@ from shipyard.loop.scheduler import trigger_reason
 from shipyard.loop.spec import get_loop
 from shipyard.monitoring.config import load_thresholds
 from shipyard.pipeline.spec import load_pipeline
-from tests.integration._pipelines import invoke, plain
-from tests.integration.loop._project import RETRAIN, calls, cycles, make_project, set_params, wait_for
+from tests._support import wait_until
+from tests.integration.loop._project import RETRAIN, calls, cycles, make_project, set_params
+from tests.integration.pipeline._pipelines import invoke, plain
 
 WATCH = {
     "triggers": [{"monitor": {"deployment": "churn", "check": "drift", "level": "alert", "window": "1h"}}],
@@ -86,7 +87,7 @@ def test_a_drift_alert_starts_one_cycle_the_cooldown_holds_off_the_next_and_moni
 
     set_params(root, "prepare", shift=2.5)  # the fresh data the drift came from: the cycle retrains on it
     scheduler = launcher.start("scheduler", "--poll", "1", cwd=root)
-    wait_for(lambda: [c for c in cycles(meta_db, "watch") if c[1].startswith("monitor:") and c[2] != "running"]
+    wait_until(lambda: [c for c in cycles(meta_db, "watch") if c[1].startswith("monitor:") and c[2] != "running"]
              or scheduler.proc.poll() is not None, timeout=90, what="a monitor-triggered cycle to finish")
     assert scheduler.proc.poll() is None, scheduler.output
     finished = time.monotonic()
@@ -121,7 +122,7 @@ def test_a_drift_alert_starts_one_cycle_the_cooldown_holds_off_the_next_and_moni
     assert trigger_reason(store, quiet, thresholds=strict_thresholds) == "monitor: quiet: drift alert"
     shipyard.set_store(None)
     strict = launcher.start("scheduler", "--poll", "1", cwd=root)
-    wait_for(lambda: cycles(meta_db, "quiet") or strict.proc.poll() is not None, timeout=60,
+    wait_until(lambda: cycles(meta_db, "quiet") or strict.proc.poll() is not None, timeout=60,
              what="a cycle of the quiet loop under the project's monitoring.yaml")
     assert strict.stop(signal.SIGTERM, timeout=30) == 0, strict.output
     assert cycles(meta_db, "quiet")[0][1] == "monitor: quiet: drift alert"

@@ -217,3 +217,8 @@ class Hours:
 
 def iso(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def monitor_window(hours: Hours) -> list[str]:
+    """The ``--from``/``--to`` options of ``shipyard monitor`` for the current hour."""
+    return ["--from", iso(hours.current_start), "--to", iso(hours.current_end)]

@@ -28,15 +28,15 @@ import numpy as np
 import pytest
 
 from shipyard.monitoring.monitor import monitor
-from tests.integration._children import wait_until
+from tests._support import wait_until
 from tests.integration.monitoring._traffic import (
     CATEGORICAL,
     NUMERIC,
     TARGET,
     Hours,
     Template,
-    iso,
     log_traffic,
+    monitor_window,
     world,
     write_feedback,
 )
@@ -93,15 +93,11 @@ def deployments(template: Template, hours: Hours) -> Hours:
     return hours
 
 
-def window(hours: Hours) -> list[str]:
-    return ["--from", iso(hours.current_start), "--to", iso(hours.current_end)]
-
-
 # --------------------------------------------------------------------------------------------- exit codes
 
 
 def test_check_exit_codes_follow_the_verdict_and_json_is_the_documented_shape(deployments: Hours) -> None:
-    span = window(deployments)
+    span = monitor_window(deployments)
     calm, slow, slow_strict, drifted = run_all(
         ["monitor", "check", "-d", "calm", *span, "--strict"], ["monitor", "check", "-d", "slow", *span],
         ["monitor", "check", "-d", "slow", *span, "--strict"], ["monitor", "check", "-d", "drifted", *span, "--json"])
@@ -137,7 +133,7 @@ def test_bad_input_exits_2_with_one_clear_line(deployments: Hours, tmp_path: Pat
     unknown_top.write_text("thresholds:\n  drift: {psi_warn: 0.2}\nalerts: {slack: true}\n")
     unknown_nested = tmp_path / "nested.yaml"
     unknown_nested.write_text("features:\n  age:\n    drift: {psi_alrt: 0.3}\n")
-    span = window(deployments)
+    span = monitor_window(deployments)
 
     nowhere, since, top, nested, far, backwards = run_all(
         ["monitor", "check", "-d", "nowhere"], ["monitor", "check", "-d", "calm", "--since", "yesterday"],
@@ -166,7 +162,7 @@ def test_huge_request_values_are_checked_without_numpy_warnings(template: Templa
     frame = world(1000, seed=38)
     frame.loc[:99, "monthly_charges"] = 1e308  # 10% of the rows: their sum is past the largest double
     log_traffic(template, frame, start_ms=hours.current_start, end_ms=hours.current_end)
-    span = window(hours)
+    span = monitor_window(hours)
     checked, reported, as_json = run_all(
         ["monitor", "check", "-d", "churn", *span], ["monitor", "report", "-d", "churn", *span, "-o",
                                                       str(tmp_path / "report.html")],
@@ -243,7 +239,7 @@ def refused_url() -> str:
 
 
 def test_notify_posts_a_json_alert_and_an_unreachable_webhook_exits_1(deployments: Hours) -> None:
-    span = window(deployments)
+    span = monitor_window(deployments)
     nowhere = refused_url()
     with Receiver() as receiver:
         alerted, calm, refused = run_all(
@@ -282,7 +278,7 @@ def test_ab_verdict_does_not_depend_on_the_hash_seed(template: Template, hours: 
         batch = log_traffic(template, frame, version=version, variant=variant, start_ms=hours.current_start,
                             end_ms=hours.current_end)
         write_feedback(batch.keys, frame[TARGET].tolist(), timestamp_ms=hours.current_end)
-    span = window(hours)
+    span = monitor_window(hours)
     runs = [run_all(["monitor", "check", "-d", "churn", *span, "--json"], env={"PYTHONHASHSEED": seed})[0]
             for seed in ("0", "4")]  # two seeds that iterate {"champion", "challenger"} in different orders
 

@@ -15,7 +15,7 @@ from typer.testing import Result
 import shipyard
 from shipyard.pipeline import remotes
 from shipyard.pipeline.spec import load_pipeline
-from tests.integration._data import (
+from tests.integration.pipeline._data import (
     Project,
     assert_ok,
     clean,

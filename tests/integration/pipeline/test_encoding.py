@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import shipyard
-from tests.integration._data import Project, assert_ok, clean, cli, error_line, make_project, write
-from tests.integration._pipelines import use_venv_python
+from tests.integration.pipeline._data import Project, assert_ok, clean, cli, error_line, make_project, write
+from tests.integration.pipeline._pipelines import use_venv_python
 
 SPEC = """\
 stages:

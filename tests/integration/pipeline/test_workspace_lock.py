@@ -21,8 +21,8 @@ import pytest
 
 import shipyard
 from shipyard.pipeline.repro import lock_path, repro
-from tests.integration._children import wait_until
-from tests.integration._pipelines import (
+from tests._support import pid_alive, wait_until
+from tests.integration.pipeline._pipelines import (
     SHIPYARD_SCRIPT,
     calls,
     lock_file,
@@ -104,15 +104,6 @@ def start_repro(tmp_path: Path) -> Iterator[StartRepro]:
 def slow_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     use_venv_python(monkeypatch)
     return make_project(tmp_path / "slowpoke", spec=SPEC, params=None, files={"src/slow.py": SLOW})
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")  # a zombie (exited, not yet reaped by pid 1) is not alive
-    return not (status.exists() and "\nState:\tZ" in status.read_text())
 
 
 def wait_for_stage_start(root: Path) -> int:
@@ -201,6 +192,6 @@ def test_ctrl_c_during_a_stage_leaves_the_lock_file_and_the_cache_whole(slow_pro
     runs = stage_runs("slowpoke")
     assert [(run.name, run.status) for run in runs] == [("slow", "FINISHED"), ("slow", "KILLED")]
     assert not lock_path(slow_project).exists()
-    wait_until(lambda: not _alive(stage_pid), timeout=10, what=f"the stage process {stage_pid} to end")
+    wait_until(lambda: not pid_alive(stage_pid), timeout=10, what=f"the stage process {stage_pid} to end")
     assert (slow_project / "out.txt").read_text() == "slow result\n"  # the previous output, not a partial one
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import shipyard
-from tests.integration._pipelines import SHIPYARD_SCRIPT, make_project, plain, use_venv_python
+from tests.integration.pipeline._pipelines import SHIPYARD_SCRIPT, make_project, plain, use_venv_python
 
 SPEC = """\
 stages:

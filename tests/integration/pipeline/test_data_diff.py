@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shipyard.pipeline.diff import Change, metrics_diff, params_diff
-from tests.integration._data import (
+from tests.integration.pipeline._data import (
     Project,
     assert_ok,
     clean,

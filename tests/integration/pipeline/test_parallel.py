@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import shipyard
-from tests.integration._pipelines import calls, invoke, lock_file, make_project, plain, use_venv_python
+from tests.integration.pipeline._pipelines import calls, invoke, lock_file, make_project, plain, use_venv_python
 
 STAGE = """\
 import pathlib

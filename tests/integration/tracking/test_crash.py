@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import shipyard
-from tests.integration._children import query, wait_until
+from tests._support import wait_until
+from tests.integration._children import query
 
 # Logs forever and never calls shipyard.flush(): only the background flusher writes. argv[1] is the
 # seconds of "training" between points; 0 makes the batches (so the transactions a kill may cut) large.

@@ -11,7 +11,6 @@ test's store stays outside it, at ``tmp_path/.shipyard``.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -24,9 +23,7 @@ from typer.testing import CliRunner, Result
 
 import shipyard
 from shipyard.cli.main import app
-
-SHIPYARD_SCRIPT = Path(sys.executable).with_name("shipyard")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+from tests._support import SHIPYARD_SCRIPT, git, init_repo, plain
 
 PREPARE = """\
 import pathlib
@@ -106,11 +103,6 @@ RAW = "value\n1\n2\n3\n"
 GITIGNORE = "/calls.log\n/data/prepared.csv\n/models\n/reports\n"
 
 
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True)
-    return done.stdout
-
-
 def use_venv_python(monkeypatch: pytest.MonkeyPatch) -> None:
     """``python`` in stage commands is this interpreter; git ignores the machine's configuration."""
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -131,10 +123,7 @@ def make_project(root: Path, *, spec: str = SPEC, params: str | None = PARAMS,
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    git(root, "init", "--quiet", "--initial-branch=main")
-    git(root, "config", "user.email", "ci@example.com")
-    git(root, "config", "user.name", "CI")
-    git(root, "config", "commit.gpgsign", "false")
+    init_repo(root)
     git(root, "add", "--all")
     git(root, "commit", "--quiet", "-m", "pipeline")
     return root
@@ -191,10 +180,6 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
     environment.update(env or {})
     return subprocess.run([str(SHIPYARD_SCRIPT), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
                           env=environment, check=False)
-
-
-def plain(text: str) -> str:
-    return _ANSI.sub("", text)
 
 
 def input_error(exit_code: int, stdout: str, stderr: str, *, extra_lines: Sequence[str] = ()) -> str:

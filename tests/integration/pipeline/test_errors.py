@@ -13,7 +13,7 @@ import pytest
 
 import shipyard
 from shipyard.pipeline.repro import repro
-from tests.integration._pipelines import (
+from tests.integration.pipeline._pipelines import (
     PARAMS,
     SPEC,
     input_error,

@@ -19,7 +19,8 @@ import yaml
 
 import shipyard
 from shipyard.pipeline.repro import repro
-from tests.integration._pipelines import git, invoke, lock_file, plain, set_param, use_venv_python
+from tests._support import git, init_repo
+from tests.integration.pipeline._pipelines import invoke, lock_file, plain, set_param, use_venv_python
 
 SPEC = """\
 name: tiny
@@ -87,10 +88,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
-    git(root, "init", "--quiet", "--initial-branch=main")
-    git(root, "config", "user.email", "ci@example.com")
-    git(root, "config", "user.name", "CI")
-    git(root, "config", "commit.gpgsign", "false")
+    init_repo(root)
     monkeypatch.chdir(root)
     added = invoke("add", "data/raw/customers.csv")
     assert added.exit_code == 0, added.output

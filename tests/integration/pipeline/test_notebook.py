@@ -9,7 +9,7 @@ import pytest
 
 from shipyard.pipeline.repro import repro
 from shipyard.pipeline.status import pipeline_status
-from tests.integration._pipelines import lock_file, make_project, stage_runs, use_venv_python
+from tests.integration.pipeline._pipelines import lock_file, make_project, stage_runs, use_venv_python
 
 SPEC = """\
 stages:

@@ -14,8 +14,8 @@ import pytest
 import shipyard
 from shipyard.errors import StageFailedError
 from shipyard.pipeline.repro import lock_path, repro
-from tests.integration._children import wait_until
-from tests.integration._pipelines import (
+from tests._support import pid_alive, wait_until
+from tests.integration.pipeline._pipelines import (
     SHIPYARD_SCRIPT,
     git,
     input_error,
@@ -105,7 +105,7 @@ def test_interrupting_repro_alone_also_ends_the_stage_process(tmp_path: Path) ->
         assert stage_pids, "the stage's python process should be visible"
         child.send_signal(signal.SIGINT)  # to shipyard alone, not its process group
         assert child.wait(timeout=30) != 0
-        wait_until(lambda: not any(_alive(pid) for pid in stage_pids), timeout=15, what="the stage processes to end")
+        wait_until(lambda: not any(pid_alive(pid) for pid in stage_pids), timeout=15, what="the stage processes to end")
         assert not (root / "out.txt").exists()
         assert [run.status for run in stage_runs("sleepy")] == ["KILLED"]
     finally:
@@ -139,12 +139,3 @@ def _stage_pids(root: Path) -> list[int]:
         if "sleeper.py" in command and cwd == str(root):
             pids.append(int(entry.name))
     return pids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "\nState:\tZ" in status.read_text())

@@ -20,7 +20,7 @@ from shipyard.pipeline.params import load_params
 from shipyard.pipeline.repro import repro
 from shipyard.pipeline.spec import load_pipeline
 from shipyard.pipeline.status import StageStatus, pipeline_status, stage_status
-from tests.integration._pipelines import (
+from tests.integration.pipeline._pipelines import (
     calls,
     invoke,
     lock_file,
@@ -31,7 +31,7 @@ from tests.integration._pipelines import (
     use_venv_python,
 )
 
-# See test_repro_closes_the_stage_output_pipe (xfail) in test_pipeline_repro.py.
+# See test_repro_closes_the_stage_output_pipe (xfail) in test_repro.py.
 
 UP = ("up to date", [])
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration._data import (
+from tests.integration.pipeline._data import (
     Project,
     assert_ok,
     cli,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration._data import Project, assert_ok, cli, make_project, write
+from tests.integration.pipeline._data import Project, assert_ok, cli, make_project, write
 
 STATUS = ("import json, sys\nsys.argv = ['shipyard', 'status', '--json']\nfrom shipyard.cli.main import main\n"
           "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"

@@ -21,11 +21,7 @@ import pytest
 
 import shipyard
 from shipyard.tracking.runs import environment_packages
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=True)
-    return done.stdout.decode()
+from tests._support import git, init_repo
 
 
 def git_bytes(repo: Path, *args: str) -> bytes:
@@ -40,10 +36,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GIT_OPTIONAL_LOCKS", "0")  # so `git status` here never rewrites the index
     root = tmp_path / "project"
     (root / "src").mkdir(parents=True)
-    git(root, "init", "--quiet", "--initial-branch=main")
-    git(root, "config", "user.email", "ci@example.com")
-    git(root, "config", "user.name", "CI")
-    git(root, "config", "commit.gpgsign", "false")
+    init_repo(root)
     (root / "train.py").write_text("C = 1.0\nprint('training')\n")
     (root / "src" / "features.py").write_text("COLUMNS = ['tenure', 'plan']\n")
     git(root, "add", "train.py", "src/features.py")

@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 import shipyard
-from tests.integration._data import Project, assert_ok, cli, digest, error_line, make_project, pointer_text, write
+from tests.integration.pipeline._data import (
+    Project,
+    assert_ok,
+    cli,
+    digest,
+    error_line,
+    make_project,
+    pointer_text,
+    write,
+)
 
 HOOK = b"#!/bin/sh\necho owned\n"
 

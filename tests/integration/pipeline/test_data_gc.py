@@ -14,7 +14,7 @@ import yaml
 
 import shipyard
 from shipyard.pipeline.gc import collect
-from tests.integration._data import (
+from tests.integration.pipeline._data import (
     Project,
     assert_ok,
     cli,

@@ -21,7 +21,7 @@ import pytest
 import shipyard
 from shipyard.pipeline.repro import repro
 from shipyard.pipeline.status_memo import MEMO_FILE, fingerprint, recall, remember
-from tests.integration._pipelines import invoke, make_project, plain, set_param, use_venv_python
+from tests.integration.pipeline._pipelines import invoke, make_project, plain, set_param, use_venv_python
 
 UP_TO_DATE = "Everything is up to date: 3 stages, 1 tracked data path.\n"
 FAST_STATUS = ("import sys\nsys.argv = ['shipyard', 'status']\nfrom shipyard.cli.console_script import main\n"

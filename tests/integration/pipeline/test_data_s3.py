@@ -13,7 +13,7 @@ import yaml
 import shipyard
 from shipyard.pipeline import remotes
 from tests._servers import s3
-from tests.integration._data import Project, assert_ok, cli, digest, make_project, tree, write
+from tests.integration.pipeline._data import Project, assert_ok, cli, digest, make_project, tree, write
 
 pytestmark = pytest.mark.skipif(s3.unavailable_reason() is not None, reason=str(s3.unavailable_reason()))
 

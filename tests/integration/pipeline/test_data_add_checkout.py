@@ -18,7 +18,7 @@ import shipyard
 from shipyard.pipeline.data import add, checkout, tracked
 from shipyard.pipeline.hashing import read_manifest
 from shipyard.pipeline.repro import repro
-from tests.integration._data import (
+from tests.integration.pipeline._data import (
     Project,
     assert_ok,
     cli,

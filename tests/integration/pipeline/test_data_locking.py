@@ -9,7 +9,6 @@ decides when the lock is free instead of guessing with sleeps. The commands unde
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -21,12 +20,10 @@ from pathlib import Path
 import pytest
 
 from shipyard.pipeline import repro, workspace_lock
-from tests.integration._children import wait_until
-from tests.integration._data import (
-    SHIPYARD_SCRIPT,
+from tests._support import Background, Launcher, wait_until
+from tests.integration.pipeline._data import (
     Project,
     assert_ok,
-    clean,
     cli,
     digest,
     make_project,
@@ -56,26 +53,6 @@ RAW_KEPT = b"id,churn\n9,1\n"
 
 
 @dataclass
-class Background:
-    proc: subprocess.Popen[bytes]
-    out: Path
-    err: Path
-
-    @property
-    def stdout(self) -> str:
-        return clean(self.out.read_text())
-
-    @property
-    def stderr(self) -> str:
-        return clean(self.err.read_text())
-
-    def wait(self) -> int:
-        code = self.proc.wait(timeout=60)
-        assert "Traceback" not in self.stderr, self.stderr
-        return code
-
-
-@dataclass
 class Holder:
     proc: subprocess.Popen[bytes]
     release: Path
@@ -96,23 +73,13 @@ def project(tmp_path: Path, isolated_store: Path, monkeypatch: pytest.MonkeyPatc
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Start]:
     """``start(cwd, *args)``: the ``shipyard`` script in the background, in its own process group."""
-    started: list[Background] = []
+    launcher = Launcher(tmp_path, new_session=True, traceback_is_failure=True)
 
     def run(cwd: Path, *args: str) -> Background:
-        index = len(started)
-        out, err = tmp_path / f"cmd{index}.out", tmp_path / f"cmd{index}.err"
-        environment = {key: value for key, value in os.environ.items() if key != "FORCE_COLOR"}
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            proc = subprocess.Popen([str(SHIPYARD_SCRIPT), *args], cwd=cwd, stdout=stdout, stderr=stderr,
-                                    env=environment, start_new_session=True)
-        started.append(Background(proc, out, err))
-        return started[-1]
+        return launcher.start(*args, cwd=cwd)
 
     yield run
-    for item in started:
-        if item.proc.poll() is None:
-            os.killpg(item.proc.pid, signal.SIGKILL)
-            item.proc.wait()
+    launcher.kill_leftovers()
 
 
 @pytest.fixture

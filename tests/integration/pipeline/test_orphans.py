@@ -27,8 +27,9 @@ import pytest
 import shipyard
 from shipyard.loop.history import cycles
 from shipyard.store import current_store
-from tests.integration._children import query, wait_until
-from tests.integration._pipelines import SHIPYARD_SCRIPT, make_project, plain, stage_runs, use_venv_python
+from tests._support import wait_until
+from tests.integration._children import query
+from tests.integration.pipeline._pipelines import SHIPYARD_SCRIPT, make_project, plain, stage_runs, use_venv_python
 
 TRAIN = """\
 import fcntl

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +20,9 @@ from typer.testing import CliRunner, Result
 
 import shipyard
 from shipyard.cli.main import app
+from tests._support import SHIPYARD_SCRIPT, git, init_repo, plain as clean
 
-SHIPYARD_SCRIPT = Path(sys.executable).with_name("shipyard")
 POINTER_HEADER = "# Tracked by Shipyard: commit this file, not the data. `shipyard checkout` restores the data.\n"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -70,21 +67,6 @@ class Project:
         return self.git("rev-parse", "HEAD").strip()
 
 
-def git(cwd: Path, *args: str, check: bool = True) -> str:
-    done = subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=60, check=False)
-    if check and done.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-def init_repo(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    git(folder, "init", "-q", "-b", "main")
-    git(folder, "config", "user.name", "Shipyard Tests")
-    git(folder, "config", "user.email", "tests@shipyard.invalid")
-
-
 def make_project(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     """A fresh git repository at ``tmp_path/proj``, made the current directory."""
     root = tmp_path / "proj"
@@ -122,10 +104,6 @@ def pointer_text(hash_: str, size: int, files: int | None = None) -> str:
 def cli(*args: str) -> Result:
     """The real ``shipyard`` app in-process; unexpected exceptions propagate instead of hiding."""
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
-
-
-def clean(text: str) -> str:
-    return _ANSI.sub("", text)
 
 
 def assert_ok(result: Result) -> str:
