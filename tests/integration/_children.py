@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-# wait_until lives in tests/_support.py; tests/integration/serving and tests/unit/tracking still import it from here.
 from tests._support import wait_until
 
 _PRELUDE = """\

@@ -35,7 +35,7 @@ import pytest
 import yaml
 
 import shipyard
-from tests.integration._children import wait_until
+from tests._support import wait_until
 
 FEATURES = ["tenure", "monthly_charges", "contract", "payment"]
 TARGET = "churn"

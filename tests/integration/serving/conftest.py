@@ -14,11 +14,9 @@ own ``log_dir``. Tests that move aliases or stop the server start servers of the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-import shipyard
 from tests.integration.serving._serving import (
     TOKEN,
     Server,
@@ -34,13 +32,6 @@ MAX_BODY = 8192
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     return build_template(tmp_path_factory.mktemp("churn-template") / ".shipyard")
-
-
-@pytest.fixture
-def churn_store(template: Template, isolated_store: Path) -> Path:
-    """This test's own store (``SHIPYARD_STORE``) holding a copy of the template's models and aliases."""
-    shipyard.set_store(None)  # close it before its files are replaced
-    return template.copy_to(isolated_store)
 
 
 @pytest.fixture(scope="session")

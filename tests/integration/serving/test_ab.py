@@ -20,7 +20,7 @@ import pytest
 
 import shipyard
 from shipyard.serving.routing import sticky_point
-from tests.integration._children import wait_until
+from tests._support import wait_until
 from tests.integration.serving._serving import (
     Server,
     Template,

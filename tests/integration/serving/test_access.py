@@ -25,7 +25,7 @@ import orjson
 import pytest
 
 from shipyard.predlog.readers import feedback_log
-from tests.integration._children import wait_until
+from tests._support import wait_until
 from tests.integration.serving._serving import (
     TOKEN,
     Server,

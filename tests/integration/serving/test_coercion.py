@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.integration._children import wait_until
+from tests._support import wait_until
 from tests.integration.serving._serving import FEATURES, Server, Template, post_many, records
 
 GOOD = {"tenure": 5, "monthly_charges": 70.5, "contract": "Month-to-month", "payment": "card"}

@@ -24,7 +24,7 @@ import orjson
 import pytest
 
 from shipyard.predlog.readers import feedback_log, prediction_log
-from tests.integration._children import wait_until
+from tests._support import wait_until
 from tests.integration.serving._serving import TOKEN, Template, records, running_server, write_config
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from shipyard.predlog.readers import feedback_log, prediction_log
-from tests.integration._children import wait_until
+from tests._support import wait_until
 from tests.integration.serving._serving import TOKEN, Server, Template, log_rows, records, unique_id
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}

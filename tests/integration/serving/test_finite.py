@@ -20,8 +20,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import shipyard
+from tests._support import wait_until
 from tests._tiny_model import GOOD_ROW, NAN_ROW, tiny_frame, tiny_graph, tiny_pipeline, tiny_tree
-from tests.integration._children import wait_until
 from tests.integration.serving._serving import (
     Server,
     Template,

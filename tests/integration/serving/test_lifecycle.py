@@ -17,7 +17,7 @@ import pytest
 
 import shipyard
 from shipyard.predlog.readers import prediction_log
-from tests.integration._children import wait_until
+from tests._support import wait_until
 from tests.integration.serving._serving import Load, Template, records, running_server, write_config
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.integration._children import wait_until
+from tests._support import pid_alive, wait_until
 from tests.integration.serving._serving import Load, Template, records, running_server, write_config
 
 pytestmark = pytest.mark.slow
@@ -48,11 +48,6 @@ def _stat(pid: int) -> tuple[str, int] | None:
     return fields[0], int(fields[1])
 
 
-def _alive(pid: int) -> bool:
-    stat = _stat(pid)
-    return stat is not None and stat[0] != "Z"  # a zombie holds no socket: it only waits for its reaper
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads worker processes from /proc")
 def test_sigkill_of_the_supervisor_takes_its_workers_down_and_frees_the_port(
         churn_store: Path, template: Template, tmp_path: Path) -> None:
@@ -71,12 +66,12 @@ def test_sigkill_of_the_supervisor_takes_its_workers_down_and_frees_the_port(
             assert server.proc.wait(timeout=10) == -signal.SIGKILL
 
             def all_gone() -> bool:
-                return not any(_alive(pid) for pid in workers)
+                return not any(pid_alive(pid) for pid in workers)
 
             deadline = killed + DIE_WITHIN_S
             while not all_gone() and time.monotonic() < deadline:
                 time.sleep(0.02)
-            survivors = sorted(pid for pid in workers if _alive(pid))
+            survivors = sorted(pid for pid in workers if pid_alive(pid))
             took = time.monotonic() - killed
             for pid in survivors:  # clean up before failing: never leave a server behind
                 os.kill(pid, signal.SIGKILL)

@@ -210,7 +210,7 @@ def test_monitoring_compares_tree_traffic_with_its_training_profile(server: Serv
             result = monitor("xgb-pipeline", since="1h", log_dir=str(server.log_dir))
             return result if any(item.check == "drift" for item in result.results) else None
 
-        from tests.integration._children import wait_until
+        from tests._support import wait_until
 
         result = wait_until(checked, timeout=20, what="monitoring results for the logged traffic")
     finally:

@@ -8,7 +8,7 @@ import sys
 import shipyard
 from shipyard.store import current_store
 from shipyard.tracking.heartbeat import Heartbeat
-from tests.integration._children import wait_until
+from tests._support import wait_until
 
 
 def beat_of(run_id: str) -> int:
