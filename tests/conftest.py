@@ -7,6 +7,7 @@ same ``SHIPYARD_STORE`` so they write to it too.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,15 @@ import pytest
 
 import shipyard
 from shipyard.tracking import fluent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A shell that starts the suite in the background without job control (``make test &`` in a script, some
+    CI runners) leaves SIGINT ignored, and an ignored signal stays ignored in every child: the tests that press
+    Ctrl-C on a real ``shipyard repro`` would wait out their timeouts. A handled signal is reset to the
+    default in a child, so handle it here, as an interactive shell would have left it."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from ..errors import NotFoundError, ValidationError
 from ..store import Store
-from ..store.dialect import upsert
+from ..store.dialect import insert_ignore, upsert
 from ..store.schema import (
     alias_events,
     model_aliases,
@@ -91,13 +91,13 @@ def register_model(store: Store, source: str, name: str, *, description: str | N
     actor = provenance.process_info().user
 
     def write(conn: Connection) -> int:
-        existing = conn.execute(
-            select(registered_models.c.name).where(registered_models.c.name == name).with_for_update()
-        ).first()
-        if existing is None:
-            conn.execute(insert(registered_models).values(name=name, description=None, created_at=now, updated_at=now))
-        else:
-            conn.execute(registered_models.update().where(registered_models.c.name == name).values(updated_at=now))
+        # Insert-if-absent, then lock the model's row: on PostgreSQL two first registrations run at once, and
+        # locking a row that is not there yet locks nothing (the second insert used to hit the unique name).
+        # The lock also serializes the version numbers below.
+        insert_ignore(conn, registered_models, [{"name": name, "description": None, "created_at": now,
+                                                 "updated_at": now}])
+        conn.execute(select(registered_models.c.name).where(registered_models.c.name == name).with_for_update())
+        conn.execute(registered_models.update().where(registered_models.c.name == name).values(updated_at=now))
         latest = conn.execute(select(func.max(model_versions.c.version)).where(model_versions.c.name == name)).scalar()
         version = int(latest or 0) + 1
         conn.execute(insert(model_versions).values(

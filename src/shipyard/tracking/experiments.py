@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 
 from ..errors import NotFoundError
 from ..store import Store
+from ..store.dialect import insert_ignore
 from ..store.schema import experiments, runs
 from .validation import check_name
 
@@ -39,13 +40,13 @@ def experiment_id(store: Store, name: str, *, create: bool = True) -> int:
             raise NotFoundError(f"There is no experiment named {name!r}; `shipyard experiments list` shows them.")
 
         def create_it(conn: Connection) -> int:
-            existing = find(conn)  # another process may have created it since we looked
-            if existing is not None:
-                return existing
-            result = conn.execute(insert(experiments).values(name=name, created_at=int(time.time() * 1000)))
-            key = result.inserted_primary_key
-            assert key is not None
-            return int(key[0])
+            # Another process may be creating it right now: on PostgreSQL both transactions run at once and
+            # the second insert would hit the unique name. Insert-if-absent waits for the other one instead,
+            # and the read after it sees whichever row won.
+            insert_ignore(conn, experiments, [{"name": name, "created_at": int(time.time() * 1000)}])
+            created = find(conn)
+            assert created is not None
+            return created
 
         found = store.db.write(create_it)
     ids[name] = found

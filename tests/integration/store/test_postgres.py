@@ -13,6 +13,7 @@ import pytest
 
 import shipyard
 from tests._servers.postgres import create_database, postgres_server, unavailable_reason
+from tests._support import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(unavailable_reason() is not None,
                                                        reason=unavailable_reason() or "")]
@@ -101,3 +102,55 @@ def test_registry_on_postgres(pg_store: str) -> None:
     assert loaded.version == 2
     assert [(event.from_version, event.to_version) for event in shipyard.alias_history("churn")] == [(None, 1), (1, 2)]
     assert shipyard.lineage("models:/churn/1")["training_data"]["rows"] == 100
+
+
+def test_processes_creating_the_same_experiment_at_once_all_get_it(pg_store: str, tmp_path: Path) -> None:
+    """PostgreSQL runs writers in parallel (SQLite queues them): two first uses of one experiment name both
+    find nothing and both insert, and the loser used to die on the unique name instead of using the winner's."""
+    go = tmp_path / "go"
+    code = (
+        "import pathlib, time\n"
+        "from shipyard.store import current_store\n"
+        "from shipyard.tracking.experiments import experiment_id\n"
+        "store = current_store()\n"
+        "store.db.read(lambda conn: None)  # connected before the start, so the inserts meet\n"
+        f"pathlib.Path({str(tmp_path)!r}, f'ready-{{__import__(\"os\").getpid()}}').touch()\n"
+        f"while not pathlib.Path({str(go)!r}).exists():\n"
+        "    time.sleep(0.001)\n"
+        "for round in range(100):\n"
+        "    print(experiment_id(store, f'race-{round}'), flush=True)\n"
+    )
+    children = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(6)]
+    wait_until(lambda: len(list(tmp_path.glob("ready-*"))) == 6, timeout=60, what="6 connected processes")
+    go.touch()
+    results = [child.communicate(timeout=120) for child in children]
+    assert [child.returncode for child in children] == [0] * 6, [err for _, err in results]
+    ids = {out for out, _ in results}
+    assert len(ids) == 1, "every process must get the same 100 experiment ids"
+
+
+def test_processes_registering_the_first_versions_of_a_model_at_once_get_distinct_numbers(
+        pg_store: str, tmp_path: Path) -> None:
+    """The first registration creates the model's row; concurrent ones must neither fail on it nor share a number."""
+    go = tmp_path / "go"
+    code = (
+        "import os, pathlib, time\n"
+        "import shipyard\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "import pandas as pd\n"
+        "frame = pd.DataFrame({'x': [0.0, 1.0, 2.0, 3.0]})\n"
+        "with shipyard.start_run():\n"
+        "    info = shipyard.log_model(LogisticRegression().fit(frame, [0, 0, 1, 1]), input_example=frame)\n"
+        f"pathlib.Path({str(tmp_path)!r}, f'ready-{{os.getpid()}}').touch()\n"
+        f"while not pathlib.Path({str(go)!r}).exists():\n"
+        "    time.sleep(0.001)\n"
+        "print(shipyard.register_model(info.uri, 'race').version, flush=True)\n"
+    )
+    children = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(6)]
+    wait_until(lambda: len(list(tmp_path.glob("ready-*"))) == 6, timeout=120, what="6 processes with a model")
+    go.touch()
+    results = [child.communicate(timeout=120) for child in children]
+    assert [child.returncode for child in children] == [0] * 6, [err for _, err in results]
+    assert sorted(int(out) for out, _ in results) == [1, 2, 3, 4, 5, 6]
