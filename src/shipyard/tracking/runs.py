@@ -30,6 +30,21 @@ _NEXT_SEQ = select(func.coalesce(func.max(runs.c.seq), 0) + 1)
 
 
 @dataclass(frozen=True)
+class RunOrigin:
+    """Who logs a run through a server on their behalf (an MLflow client of ``shipyard server``).
+
+    The server's own git state, environment and process say nothing about such a run, so none of them is
+    recorded: the run keeps the client's ``user`` (the token's name), ``host`` (its address) and ``command``
+    (what the client says it runs, MLflow's ``mlflow.source.name``).
+    """
+
+    user: str
+    host: str | None = None
+    command: str | None = None
+    start_time_ms: int | None = None
+
+
+@dataclass(frozen=True)
 class Run:
     """Everything known about one run. ``metrics`` holds the latest value of each metric."""
 
@@ -81,24 +96,34 @@ def create_run(
     tags_: dict[str, Any] | None = None,
     parent_id: str | None = None,
     workdir: Path | None = None,
+    origin: RunOrigin | None = None,
 ) -> str:
     """Create a RUNNING run with its lineage captured (git state of ``workdir``, default the working
-    directory); return its id. This process owns it: it beats for it until it ends (``heartbeat.py``)."""
+    directory); return its id. This process owns it: it beats for it until it ends (``heartbeat.py``).
+
+    With ``origin`` the run is a remote client's (see :class:`RunOrigin`): nothing of this process is recorded
+    but the heartbeat, which the serving process keeps up while it lives.
+    """
     exp_id = experiment_id(store, experiment)
     run_name = check_name(name, "run") if name is not None else random_run_name()
     tag_rows = _tag_rows(tags_ or {})
-    git = provenance.git_state(workdir)
-    env = provenance.environment()
+    git = provenance.git_state(workdir) if origin is None else None
+    env = provenance.environment() if origin is None else None
     proc = provenance.process_info()
     if git is not None and git.diff is not None and git.diff_hash is not None:
         store.objects.put_bytes(git.diff)  # the uncommitted code itself, so the run can be reproduced
     run_id = uuid.uuid4().hex
     now = _now_ms()
+    start = origin.start_time_ms if origin is not None and origin.start_time_ms is not None else now
     owner = this_process()
     known_environments: set[str] = store.cache.setdefault("environments", set())
+    who = {"python_version": proc.python_version, "os": proc.os, "host": proc.host, "user_name": proc.user,
+           "command": proc.command, "pid": proc.pid} if origin is None else {
+           "python_version": None, "os": None, "host": origin.host, "user_name": origin.user,
+           "command": origin.command, "pid": None}
 
     def write(conn: Connection) -> None:
-        if env.hash not in known_environments:
+        if env is not None and env.hash not in known_environments:
             insert_ignore(conn, environments, [
                 {"hash": env.hash, "python": env.python, "packages": provenance.packages_json(env), "created_at": now}
             ])
@@ -106,19 +131,19 @@ def create_run(
             raise NotFoundError(f"The parent run {parent_id} does not exist.")
         seq = conn.execute(_NEXT_SEQ).scalar()
         conn.execute(runs.insert(), {
-            "id": run_id, "seq": seq, "experiment_id": exp_id, "name": run_name, "status": RUNNING, "start_time": now,
+            "id": run_id, "seq": seq, "experiment_id": exp_id, "name": run_name, "status": RUNNING, "start_time": start,
             "end_time": None, "error": None, "parent_id": parent_id,
             "git_commit": git.commit if git else None, "git_branch": git.branch if git else None,
             "git_dirty": git.dirty if git else None, "git_diff_hash": git.diff_hash if git else None,
-            "git_root": git.root if git else None, "environment_hash": env.hash,
-            "python_version": proc.python_version, "os": proc.os, "host": proc.host, "user_name": proc.user,
-            "command": proc.command, "pid": proc.pid, "process_start": owner.start, "heartbeat_at": now,
+            "git_root": git.root if git else None, "environment_hash": env.hash if env else None,
+            **who, "process_start": owner.start, "heartbeat_at": now,
         })
         if tag_rows:
             conn.execute(tags.insert(), [{"run_id": run_id, **row} for row in tag_rows])
 
     store.db.write(write)
-    known_environments.add(env.hash)
+    if env is not None:
+        known_environments.add(env.hash)
     heartbeat_for(store).own(run_id)
     return run_id
 
@@ -185,6 +210,20 @@ def log_params(store: Store, run_id: str, values: dict[str, Any]) -> None:
 def set_tags(store: Store, run_id: str, values: dict[str, Any]) -> None:
     rows = [{"run_id": run_id, **row} for row in _tag_rows(values)]
     store.db.write(lambda conn: upsert(conn, tags, rows))
+
+
+def delete_tag(store: Store, run_id: str, key: str) -> bool:
+    """Remove one tag of the run; returns whether it was there."""
+    check_key(key, "tag")
+    deleted = store.db.write(lambda conn: conn.execute(
+        tags.delete().where(tags.c.run_id == run_id, tags.c.key == key)).rowcount)
+    return bool(deleted)
+
+
+def rename_run(store: Store, run_id: str, name: str) -> None:
+    """Give the run a new name (MLflow clients rename through ``mlflow.runName`` and ``update_run``)."""
+    new_name = check_name(name, "run")
+    store.db.write(lambda conn: conn.execute(update(runs).where(runs.c.id == run_id).values(name=new_name)))
 
 
 def resolve_run_id(store: Store, id_or_prefix: str) -> str:
