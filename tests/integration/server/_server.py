@@ -93,6 +93,10 @@ class TeamServer:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
 
+    def call_stream(self, method: str, path: str, token: str) -> Any:
+        """A streamed request (a context manager), for bodies too large to hold."""
+        return httpx.stream(method, f"{self.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
     def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         headers.update(kwargs.pop("headers", {}))
