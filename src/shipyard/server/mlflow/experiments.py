@@ -3,21 +3,20 @@
 Shipyard experiments are created on first use and never deleted, renamed or tagged, so those endpoints answer
 ``NOT_IMPLEMENTED`` (after the role check: an admin is told it is unsupported, a reader that it needs admin).
 Search filters accept what ``mlflow.search_experiments`` is used for: ``name`` compared with ``=``, ``!=``,
-``LIKE`` or ``ILIKE``; anything else is refused naming the filter.
+``LIKE`` or ``ILIKE`` (:mod:`.names`); anything else is refused naming the filter.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ...errors import ConflictError, NotFoundError, NotSupportedError, ValidationError
-from ...tracking.experiments import Experiment, experiment_id, find_experiment, list_experiments
+from ...tracking.experiments import experiment_id, find_experiment, list_experiments
 from ...tracking.validation import check_name
+from . import names
 from .protocol import Call
 from .shapes import experiment_json, resolve_experiment
 
-_NAME_FILTER = re.compile(r"^\s*(?:attributes?\.)?name\s*(=|!=|like|ilike)\s*(['\"])(.*)\2\s*$", re.IGNORECASE)
 _ORDER_KEYS = {"name": "name", "experiment_id": "id", "creation_time": "created_at_ms",
                "last_update_time": "created_at_ms"}
 _MAX_RESULTS = 50_000
@@ -61,7 +60,8 @@ def search(call: Call) -> dict[str, Any]:
                               field="max_results")
     view = args.text("view_type") or "ACTIVE_ONLY"
     found = [] if view == "DELETED_ONLY" else list_experiments(call.settings.store)
-    found = [item for item in found if _matches(item, args.text("filter"))]
+    clauses = names.parse(args.text("filter"), ("name",), "experiment")
+    found = [item for item in found if names.matches(clauses, {"name": item.name})]
     for order in reversed(args.items("order_by") or ["creation_time DESC"]):
         key, descending = _order(order)
         found.sort(key=lambda item: getattr(item, key), reverse=descending)
@@ -81,22 +81,6 @@ def refuse(what: str) -> Any:
                                 "are created on first use and kept. See docs/from-mlflow.md.")
 
     return handler
-
-
-def _matches(experiment: Experiment, text: str | None) -> bool:
-    if not text or not text.strip():
-        return True
-    match = _NAME_FILTER.match(text)
-    if match is None:
-        raise ValidationError(f"Unsupported experiment filter {text!r}: Shipyard filters experiments by name only "
-                              "(name = 'x', name != 'x', name LIKE 'x%', name ILIKE 'x%').", field="filter")
-    op, pattern = match.group(1).lower(), match.group(3)
-    if op == "=":
-        return experiment.name == pattern
-    if op == "!=":
-        return experiment.name != pattern
-    regex = "".join(".*" if char == "%" else "." if char == "_" else re.escape(char) for char in pattern)
-    return re.fullmatch(regex, experiment.name, re.IGNORECASE if op == "ilike" else 0) is not None
 
 
 def _order(text: Any) -> tuple[str, bool]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import NotSupportedError
 from ..roles import ADMIN, READER, WRITER
-from . import artifacts, experiments, logging, runs, search
+from . import artifacts, experiments, logging, registry, runs, search
 from .protocol import Call, endpoint, json_response
 
 if TYPE_CHECKING:
@@ -48,15 +48,28 @@ TRACKING: dict[str, tuple[list[str], str, str, Any]] = {
     # The client asks it before listing a run's artifact folder.
     "/logged-models/search": (["GET", "POST"], READER, "Searching logged models", search.no_logged_models),
 }
+# The registry: Shipyard's registered models and versions, read and aliased (registry.py says what is refused).
+REGISTRY: dict[str, tuple[list[str], str, str, Any]] = {
+    "/registered-models/get": (READ, READER, "Reading a registered model", registry.get_registered_model),
+    "/registered-models/search": (READ, READER, "Searching registered models", registry.search_registered_models),
+    "/registered-models/alias": (READ, READER, "Reading an alias", registry.get_by_alias),
+    "/model-versions/get": (READ, READER, "Reading a model version", registry.get_model_version),
+    "/model-versions/search": (READ, READER, "Searching model versions", registry.search_model_versions),
+    "/registered-models/create": (WRITE, WRITER, "Registering a model", registry.refuse_registration),
+    "/model-versions/create": (WRITE, WRITER, "Registering a model version", registry.refuse_registration),
+    "/model-versions/get-download-uri": (READ, READER, "Loading a model version", registry.refuse_download),
+}
+ALIAS_MOVES: dict[str, Any] = {"POST": registry.set_model_alias, "DELETE": registry.delete_model_alias}
 # Known MLflow endpoints outside the supported subset: (role, what to say).
-_LATER = "it is not supported by this Shipyard server yet; register models with `shipyard models register`"
+_LATER = ("it is not supported by this Shipyard server; log with shipyard.log_model and register with `shipyard "
+          "models register`")
 REFUSED: dict[str, tuple[str, str]] = {
     "/runs/delete": (ADMIN, "Deleting a run is not supported: Shipyard keeps every run for its lineage."),
     "/runs/restore": (ADMIN, "Restoring a run is not supported: Shipyard never deletes runs."),
     "/runs/log-model": (WRITER, f"Logging an MLflow model record (runs/log-model): {_LATER}."),
     "/runs/outputs": (WRITER, f"Logging run outputs (MLflow 3 logged models): {_LATER}."),
-    "/registered-models": (READER, f"The MLflow model registry API: {_LATER}."),
-    "/model-versions": (READER, f"The MLflow model registry API: {_LATER}."),
+    "/registered-models": (WRITER, f"Changing registered models through the MLflow API: {_LATER}."),
+    "/model-versions": (WRITER, f"Changing model versions through the MLflow API: {_LATER}."),
     "/logged-models": (READER, f"MLflow 3 logged models: {_LATER}."),
     "/traces": (READER, "MLflow tracing is not supported by Shipyard."),
     "/artifacts/list": (READER, "artifacts/list is not supported: list a run's artifacts through the mlflow-artifacts "
@@ -70,8 +83,11 @@ def routes() -> list[Any]:
 
     found: list[Any] = []
     for prefix in PREFIXES:
-        for path, (methods, role, action, handler) in TRACKING.items():
+        for path, (methods, role, action, handler) in {**TRACKING, **REGISTRY}.items():
             found.append(Route(prefix + path, endpoint(role, action, handler), methods=methods))
+        for method, handler in ALIAS_MOVES.items():  # the protected aliases need admin: registry.py checks them
+            found.append(Route(prefix + "/registered-models/alias", endpoint(WRITER, "Moving an alias", handler),
+                               methods=[method]))
     artifacts_root = "/api/2.0/mlflow-artifacts/artifacts"
     found += [
         Route(artifacts_root, artifacts.listing, methods=["GET"]),
