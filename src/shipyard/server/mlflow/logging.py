@@ -16,7 +16,7 @@ from ...tracking.inputs import DatasetInput, log_inputs
 from ...tracking.metrics import write_points
 from ...tracking.runs import delete_tag as delete_run_tag, log_params
 from .protocol import Call, pair
-from .runs import apply_tags, load_run
+from .runs import apply_tags, require_run
 from .shapes import CONTEXT_TAG
 
 _SPECIAL = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf, "-inf": -math.inf}
@@ -24,51 +24,51 @@ _SPECIAL = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf"
 
 def log_metric(call: Call) -> dict[str, Any]:
     args, store = call.args, call.settings.store
-    run = load_run(store, args.run_id())
+    run_id = require_run(store, args.run_id())
     key = args.required("key")
-    write_points(store, run.id, [(key, _value(args.get("value"), key), args.integer("step", default=0),
+    write_points(store, run_id, [(key, _value(args.get("value"), key), args.integer("step", default=0),
                                   args.integer("timestamp"))])
     return {}
 
 
 def log_param(call: Call) -> dict[str, Any]:
     args, store = call.args, call.settings.store
-    run = load_run(store, args.run_id())
+    run_id = require_run(store, args.run_id())
     key = args.required("key")
     value = args.get("value")
-    log_params(store, run.id, {key: "" if value is None else value})
+    log_params(store, run_id, {key: "" if value is None else value})
     return {}
 
 
 def delete_tag(call: Call) -> dict[str, Any]:
     args, store = call.args, call.settings.store
-    run = load_run(store, args.run_id())
-    delete_run_tag(store, run.id, args.required("key"))
+    run_id = require_run(store, args.run_id())
+    delete_run_tag(store, run_id, args.required("key"))
     return {}
 
 
 def log_batch(call: Call) -> dict[str, Any]:
     """Params, then tags, then metrics; each part checked whole before it is written."""
     args, store = call.args, call.settings.store
-    run = load_run(store, args.run_id())
+    run_id = require_run(store, args.run_id())
     params = dict(pair(item, "params") for item in args.items("params"))
     tags = dict(pair(item, "tags") for item in args.items("tags"))
     points = [_point(item) for item in args.items("metrics")]
     if params:
-        log_params(store, run.id, {key: "" if value is None else value for key, value in params.items()})
+        log_params(store, run_id, {key: "" if value is None else value for key, value in params.items()})
     if tags:
-        apply_tags(store, run.id, {key: "" if value is None else value for key, value in tags.items()})
-    write_points(store, run.id, points)
+        apply_tags(store, run_id, {key: "" if value is None else value for key, value in tags.items()})
+    write_points(store, run_id, points)
     return {}
 
 
 def log_inputs_(call: Call) -> dict[str, Any]:
     args, store = call.args, call.settings.store
-    run = load_run(store, args.run_id())
+    run_id = require_run(store, args.run_id())
     if args.items("models"):
         raise NotSupportedError("Parameter 'models' of runs/log-inputs (MLflow 3 logged models as inputs) is not "
                                 "supported; log datasets only.")
-    log_inputs(store, run.id, [_dataset(item) for item in args.items("datasets")])
+    log_inputs(store, run_id, [_dataset(item) for item in args.items("datasets")])
     return {}
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from ...errors import NotFoundError, NotSupportedError, ValidationError
 from ...store import Store
 from ...tracking.run_details import RunDetails, run_details
-from ...tracking.runs import STATUSES, RunOrigin, create_run, end_run, rename_run, reopen, set_tags
+from ...tracking.runs import STATUSES, RunOrigin, create_run, end_run, rename_run, reopen, resolve_run_id, set_tags
 from .protocol import Call, check_run_id, pair
 from .shapes import PARENT_TAG, RUN_NAME_TAG, USER_TAG, resolve_experiment, run_info_json, run_json
 
@@ -26,6 +26,14 @@ def load_run(store: Store, run_id: str) -> RunDetails:
     if not found:
         raise NotFoundError(f"Run with id={run_id} not found")
     return found[0]
+
+
+def require_run(store: Store, run_id: str) -> str:
+    """``run_id`` if the run exists (one indexed read: what every log call checks before it writes)."""
+    try:
+        return resolve_run_id(store, run_id)
+    except NotFoundError:
+        raise NotFoundError(f"Run with id={run_id} not found") from None
 
 
 def create(call: Call) -> dict[str, Any]:
@@ -80,9 +88,9 @@ def update(call: Call) -> dict[str, Any]:
 def set_tag(call: Call) -> dict[str, Any]:
     """``runs/set-tag``: ``mlflow.runName`` renames the run, as in MLflow."""
     args, store = call.args, call.settings.store
-    run = load_run(store, args.run_id())
+    run_id = require_run(store, args.run_id())
     key, value = args.required("key"), args.get("value")
-    apply_tags(store, run.id, {key: "" if value is None else value})
+    apply_tags(store, run_id, {key: "" if value is None else value})
     return {}
 
 

@@ -15,7 +15,7 @@ from ...tracking.metrics import metric_points
 from ...tracking.run_details import run_details
 from ...tracking.search import search_run_records
 from .protocol import Call, number
-from .runs import load_run
+from .runs import require_run
 from .shapes import resolve_experiment, run_json
 
 _MAX_RUNS = 50_000  # MLflow's own limit per page
@@ -51,14 +51,14 @@ def search_runs(call: Call) -> dict[str, Any]:
 
 def metric_history(call: Call) -> dict[str, Any]:
     args, store = call.args, call.settings.store
-    run = load_run(store, args.run_id())
+    run_id = require_run(store, args.run_id())
     key = args.required("metric_key")
     max_results = args.integer("max_results", default=_MAX_POINTS) or _MAX_POINTS
     if not 1 <= max_results <= _MAX_POINTS:
         raise ValidationError(f"Parameter 'max_results' must be between 1 and {_MAX_POINTS}, got {max_results}.",
                               field="max_results")
     offset = _offset(args.text("page_token"))
-    points = metric_points(store, run.id, key)
+    points = metric_points(store, run_id, key)
     page = points[offset : offset + max_results]
     answer: dict[str, Any] = {"metrics": [{"key": key, "value": number(value), "step": step, "timestamp": stamp}
                                           for step, value, stamp in page]}
