@@ -61,11 +61,13 @@ def create_app_from_env() -> Starlette:
     """The app of one worker, from the environment ``shipyard server`` set (see the module doc)."""
     from ..store.location import location_for
     from ..store.store import Store
+    from ..tracking.heartbeat import keep_server_runs_alive
     from .database import open_current
 
     uri = os.environ[ENV_DATABASE]
     open_current(uri).dispose()  # refuses a database whose schema is not this version's, before Store migrates it
     store = Store(location_for(uri, objects=os.environ[ENV_OBJECTS]))
+    keep_server_runs_alive(store)  # the runs remote clients log here are this server's to keep alive
     hosts = tuple(name for name in os.environ.get(ENV_HOSTS, "").split(",") if name)
     return create_app(ServerSettings(store=store, auth=os.environ.get(ENV_AUTH, "1") != "0", allowed_hosts=hosts))
 

@@ -21,7 +21,7 @@ from ..store.schema import RUN_STATUSES, artifacts, environments, experiments, l
 from . import provenance
 from ._names import random_run_name
 from .experiments import experiment_id
-from .heartbeat import heartbeat_for
+from .heartbeat import SERVER_OWNER, heartbeat_for
 from .validation import MAX_PARAM_LENGTH, MAX_TAG_LENGTH, check_key, check_name, check_text
 
 RUNNING, FINISHED, FAILED, KILLED = STATUSES = RUN_STATUSES
@@ -101,8 +101,8 @@ def create_run(
     """Create a RUNNING run with its lineage captured (git state of ``workdir``, default the working
     directory); return its id. This process owns it: it beats for it until it ends (``heartbeat.py``).
 
-    With ``origin`` the run is a remote client's (see :class:`RunOrigin`): nothing of this process is recorded
-    but the heartbeat, which the serving process keeps up while it lives.
+    With ``origin`` the run is a remote client's (see :class:`RunOrigin`): nothing of this process is recorded,
+    and its owner is the server (``heartbeat.SERVER_OWNER``), whose processes beat for it.
     """
     exp_id = experiment_id(store, experiment)
     run_name = check_name(name, "run") if name is not None else random_run_name()
@@ -136,7 +136,7 @@ def create_run(
             "git_commit": git.commit if git else None, "git_branch": git.branch if git else None,
             "git_dirty": git.dirty if git else None, "git_diff_hash": git.diff_hash if git else None,
             "git_root": git.root if git else None, "environment_hash": env.hash if env else None,
-            **who, "process_start": owner.start, "heartbeat_at": now,
+            **who, "process_start": owner.start if origin is None else SERVER_OWNER, "heartbeat_at": now,
         })
         if tag_rows:
             conn.execute(tags.insert(), [{"run_id": run_id, **row} for row in tag_rows])
@@ -144,7 +144,8 @@ def create_run(
     store.db.write(write)
     if env is not None:
         known_environments.add(env.hash)
-    heartbeat_for(store).own(run_id)
+    if origin is None:
+        heartbeat_for(store).own(run_id)
     return run_id
 
 
@@ -168,16 +169,18 @@ def mark_ended(conn: Connection, run_id: str, status: str, error: str | None) ->
     conn.execute(_END_STATEMENT, {"run_id": run_id, "status": status, "end_time": _now_ms(), "error": error})
 
 
-def reopen(store: Store, run_id: str) -> None:
-    """Mark an ended run RUNNING again (resumed with ``start_run(run_id=...)``), owned by this process now.
+def reopen(store: Store, run_id: str, *, by_server: bool = False) -> None:
+    """Mark an ended run RUNNING again (resumed with ``start_run(run_id=...)``), owned by this process now
+    (or, ``by_server``, by the team server a remote client resumed it through).
 
     Its ``host`` and ``pid`` keep naming the process that created it; its start key names the new owner.
     """
-    start = this_process().start
+    start = SERVER_OWNER if by_server else this_process().start
     store.db.write(lambda conn: conn.execute(
         update(runs).where(runs.c.id == run_id).values(status=RUNNING, end_time=None, error=None,
                                                        process_start=start, heartbeat_at=_now_ms())))
-    heartbeat_for(store).own(run_id)
+    if not by_server:
+        heartbeat_for(store).own(run_id)
 
 
 def log_params(store: Store, run_id: str, values: dict[str, Any]) -> None:

@@ -3,7 +3,8 @@
 A run created here is the client's: it records the token's name as its user (and as the ``mlflow.user`` tag,
 so the two never disagree), the client's address as its host and ``mlflow.source.name`` as its command, and
 none of the server's own git state or environment. ``mlflow.parentRunId`` makes it a nested run, as in MLflow.
-The serving process beats for it until it ends (``tracking/heartbeat.py``).
+Its owner is the server, not one server process: every server process beats for it until it ends, so a restart
+leaves it running (``tracking/heartbeat.py``).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def update(call: Call) -> dict[str, Any]:
                                   field="status")
         if status == "RUNNING":
             if run.status != "RUNNING":
-                reopen(store, run.id)
+                reopen(store, run.id, by_server=True)
         else:
             end_run(store, run.id, status)
     return {"run_info": run_info_json(load_run(store, run.id))}
