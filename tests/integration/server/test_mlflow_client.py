@@ -102,6 +102,13 @@ def test_the_mlflow_client_logs_searches_and_reads_back_through_the_server(
     assert {item["path"] for item in shown["artifacts"]} == {"hello.txt", "many/a.txt", "many/inner/b.txt",
                                                              "conf/model.json"}
     assert shown["lineage"]["git"] is None  # the server's own checkout says nothing about a client's run
+    lineage = json.loads(shipyard_cli("--store", team.database, "lineage", out["run_id"], "--json", env=env).stdout)
+    assert json.dumps(lineage).count(out["run_id"]) >= 1 and "alpha" in json.dumps(lineage)
+
+    # ... and in the web UI the server mounts, for a signed-in reader.
+    page = team.server.call("GET", f"/runs/{out['run_id']}", headers={"accept": "text/html"},
+                            cookies={"shipyard_token": team.tokens["reader"]})
+    assert page.status_code == 200 and "outer" in page.text and "hello.txt" in page.text
 
 
 SEARCH_SHIPYARD_RUN = r'''
