@@ -2,7 +2,9 @@
 
 A request carries its token as ``Authorization: Bearer <token>`` (MLflow clients send ``MLFLOW_TRACKING_TOKEN``
 so), or, from a browser, in the ``shipyard_token`` cookie the login page sets (HttpOnly, SameSite=Strict, so a
-page of another site can neither read it nor make the browser send it). No token is 401; a token whose role is
+page of another site can neither read it nor make the browser send it). The cookie only reads (GET and HEAD): a
+page of the same site on another port (a notebook on 127.0.0.1:8888) would have the browser send it along with a
+``text/plain`` POST, so every write needs the header, which no page can add without asking. No token is 401; a token whose role is
 too low is 403 naming the role needed. A server started with ``--insecure-no-auth`` treats every caller as an
 admin named by what the client says (MLflow's ``user_id``), else ``anonymous``.
 """
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
 
 COOKIE = "shipyard_token"
+_SAFE_METHODS = ("GET", "HEAD")
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ def identify(connection: HTTPConnection, settings: ServerSettings) -> Identity:
     header = connection.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     token = value.strip() if scheme.lower() == "bearer" else ""
-    if not token:
+    if not token and connection.scope.get("method", "GET") in _SAFE_METHODS:
         token = connection.cookies.get(COOKIE, "")
     if not token:
         raise UnauthorizedError("This server needs a token: send `Authorization: Bearer <token>` (MLflow clients: set "

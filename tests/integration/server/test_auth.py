@@ -80,3 +80,15 @@ def test_the_ui_is_behind_the_login_and_the_cookie_is_httponly_and_samesite_stri
                                  cookies={"shipyard_token": team.tokens["reader"]})
     assert signed_in.status_code == 200 and "Shipyard" in signed_in.text
     assert team.server.call("GET", "/health").json() == {"status": "ok"}  # probes need no token
+
+
+def test_the_login_cookie_reads_but_never_writes(team: Team) -> None:
+    """A page of the same site on another port makes the browser send the cookie with a text/plain POST."""
+    cookies = {"shipyard_token": team.tokens["admin"]}
+    read = team.server.call("GET", "/api/2.0/mlflow/experiments/search", cookies=cookies)
+    assert read.status_code == 200
+    write = team.server.call("POST", CREATE_EXPERIMENT, cookies=cookies, content=b'{"name": "csrf"}',
+                             headers={"content-type": "text/plain"})
+    assert write.status_code == 401 and write.json()["error_code"] == "UNAUTHENTICATED"
+    assert team.server.call("GET", "/api/2.0/mlflow/experiments/get-by-name", team.tokens["reader"],
+                            params={"experiment_name": "csrf"}).status_code == 404
