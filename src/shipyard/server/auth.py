@@ -4,9 +4,9 @@ A request carries its token as ``Authorization: Bearer <token>`` (MLflow clients
 so), or, from a browser, in the ``shipyard_token`` cookie the login page sets (HttpOnly, SameSite=Strict, so a
 page of another site can neither read it nor make the browser send it). The cookie only reads (GET and HEAD): a
 page of the same site on another port (a notebook on 127.0.0.1:8888) would have the browser send it along with a
-``text/plain`` POST, so every write needs the header, which no page can add without asking. No token is 401; a token whose role is
-too low is 403 naming the role needed. A server started with ``--insecure-no-auth`` treats every caller as an
-admin named by what the client says (MLflow's ``user_id``), else ``anonymous``.
+``text/plain`` POST, so every write needs the header, which no page can add without asking. No token is 401; a
+token whose role is too low is 403 naming the role needed. A server started with ``--insecure-no-auth`` treats
+every caller as an admin named by what the client says (MLflow's ``user_id``), else ``anonymous``.
 """
 
 from __future__ import annotations
