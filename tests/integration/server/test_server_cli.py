@@ -78,3 +78,18 @@ def test_insecure_no_auth_on_loopback_takes_requests_without_a_token_and_records
     finally:
         server.stop()
     assert "without auth" in server.output
+
+
+def test_a_port_in_use_is_refused_in_one_line_with_exit_2(tmp_path: Path, database: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for workers in ("1", "2"):
+            done = shipyard("server", "--backend-store-uri", database, "--artifacts-destination",
+                            str(tmp_path / "objects"), "--port", port, "--workers", workers, check=False)
+            assert done.returncode == 2, (workers, done.returncode, done.stderr)
+            lines = done.stderr.strip().splitlines()
+            assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--port" in lines[0], done.stderr
