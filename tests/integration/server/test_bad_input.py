@@ -6,6 +6,7 @@ ENDPOINT_NOT_FOUND: no request is ever taken and silently ignored.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -103,3 +104,16 @@ def test_artifact_paths_outside_a_run_are_refused(team: Team, run_id: str) -> No
         assert answer.json()["error_code"] in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST")
     missing = team.server.call("GET", f"{root}/1/{run_id}/artifacts/none.txt", token)
     assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_a_json_body_over_the_limit_is_413_without_being_read_whole(team: Team) -> None:
+    def body() -> Iterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(80):
+            yield b"x" * (1 << 20)
+        yield b'"}'
+
+    answer = team.server.call("POST", f"{API}/experiments/create", team.tokens["writer"], content=body(),
+                              headers={"content-type": "application/json"})
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error_code"] == "REQUEST_LIMIT_EXCEEDED" and "64 MiB" in answer.json()["message"]

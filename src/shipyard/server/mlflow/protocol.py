@@ -28,6 +28,7 @@ from ...errors import (
     MalformedRequestError,
     NotFoundError,
     NotSupportedError,
+    PayloadTooLargeError,
     ShipyardError,
     StoreUnavailableError,
     UnauthorizedError,
@@ -46,7 +47,8 @@ MAX_BODY_BYTES = 64 << 20  # a JSON request; artifacts stream through their own 
 _CODES: list[tuple[type[ShipyardError], str]] = [  # first match wins: subclasses before their parents
     (UnauthorizedError, "UNAUTHENTICATED"), (ForbiddenError, "PERMISSION_DENIED"),
     (NotFoundError, "RESOURCE_DOES_NOT_EXIST"), (ConflictError, "RESOURCE_ALREADY_EXISTS"),
-    (AmbiguousError, "INVALID_PARAMETER_VALUE"), (MalformedRequestError, "MALFORMED_REQUEST"),
+    (AmbiguousError, "INVALID_PARAMETER_VALUE"), (PayloadTooLargeError, "REQUEST_LIMIT_EXCEEDED"),
+    (MalformedRequestError, "MALFORMED_REQUEST"),
     (ValidationError, "INVALID_PARAMETER_VALUE"), (NotSupportedError, "NOT_IMPLEMENTED"),
     (StoreUnavailableError, "TEMPORARILY_UNAVAILABLE"), (IntegrityError, "DATA_LOSS"),
 ]
@@ -167,9 +169,16 @@ async def read_args(request: Request) -> dict[str, Any]:
         for key, value in request.query_params.multi_items():
             values.setdefault(key, []).append(value)
         return {key: items if key in _REPEATED else items[-1] for key, items in values.items()}
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise MalformedRequestError(f"The request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}.")
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():  # counted as it arrives: an oversized body is never held whole
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLargeError(f"The request body is over {MAX_BODY_BYTES >> 20} MiB, the limit of a JSON "
+                                       "request; send artifacts through the mlflow-artifacts endpoint and metrics in "
+                                       "several log-batch calls.", limit=MAX_BODY_BYTES)
+        parts.append(chunk)
+    body = b"".join(parts)
     if not body.strip():
         return {}
     try:
