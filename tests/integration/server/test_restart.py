@@ -7,10 +7,12 @@ taking its metrics. Only a run whose server stays away longer than the heartbeat
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from shipyard.tracking.heartbeat import SERVER_OWNER
 from tests.integration.server._server import TeamServer
 from tests.integration.server.conftest import Team
 
@@ -35,5 +37,11 @@ def test_a_client_run_stays_running_across_a_server_restart(team: Team, tmp_path
             "run_id": run_id, "key": "loss", "value": 0.25, "step": 2, "timestamp": 2}).status_code == 200
         ended = restarted.call("POST", f"{API}/runs/update", token, json={"run_id": run_id, "status": "FINISHED"})
         assert ended.json()["run_info"]["status"] == "FINISHED"
+        # mlflow.start_run(run_id=...) resumes an ended run: RUNNING again, still the server's to keep alive
+        resumed = restarted.call("POST", f"{API}/runs/update", token, json={"run_id": run_id, "status": "RUNNING"})
+        assert resumed.json()["run_info"]["status"] == "RUNNING" and "end_time" not in resumed.json()["run_info"]
+        with sqlite3.connect(team.database.removeprefix("sqlite:///")) as conn:
+            owner = conn.execute("SELECT process_start FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        assert owner == SERVER_OWNER
     finally:
         restarted.stop()
