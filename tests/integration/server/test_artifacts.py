@@ -60,3 +60,15 @@ def test_a_corrupted_object_is_never_served(team: Team, run_path: str) -> None:
     assert answer.status_code == 500
     assert answer.json()["error_code"] == "DATA_LOSS"
     assert "report.txt" in answer.json()["message"] and b"r3port" not in answer.content
+
+
+def test_the_tracking_api_lists_a_runs_artifacts_by_full_path(team: Team, run_path: str) -> None:
+    run_id = run_path.split("/")[1]
+    for name in ("a.txt", "d/b.txt", "d/e/c.txt"):
+        assert team.server.call("PUT", f"{ROOT}/{run_path}/{name}", team.tokens["writer"], content=b"x").is_success
+    root = team.server.call("GET", f"{API}/artifacts/list", team.tokens["reader"], params={"run_id": run_id}).json()
+    assert root["root_uri"] == f"mlflow-artifacts:/{run_path}"
+    assert root["files"] == [{"path": "a.txt", "is_dir": False, "file_size": 1}, {"path": "d", "is_dir": True}]
+    inner = team.server.call("GET", f"{API}/artifacts/list", team.tokens["reader"],
+                             params={"run_id": run_id, "path": "d"}).json()
+    assert inner["files"] == [{"path": "d/b.txt", "is_dir": False, "file_size": 1}, {"path": "d/e", "is_dir": True}]

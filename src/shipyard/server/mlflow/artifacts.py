@@ -25,8 +25,9 @@ from ...tracking.artifacts import check_artifact_path, download_artifacts, list_
 from ..auth import identify, require
 from ..roles import READER, WRITER
 from ..settings import ServerSettings
-from .protocol import check_run_id, error_response, json_response
+from .protocol import Call, check_run_id, error_response, json_response
 from .runs import load_run
+from .shapes import artifact_root
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -128,6 +129,21 @@ async def refused(request: Request) -> Response:
                                 "artifacts (re-log a path to replace it) and takes uploads as one PUT per file.")
     except Exception as exc:
         return error_response(exc, request)
+
+
+def list_for_run(call: Call) -> dict[str, Any]:
+    """``/mlflow/artifacts/list`` (the tracking API's listing, which MLflow's UI and other clients use): the entries
+    directly inside ``path`` of the run, by their full artifact path."""
+    store = call.settings.store
+    run = load_run(store, call.args.run_id())
+    folder = call.args.text("path")
+    folder = check_artifact_path(folder.strip("/"), field="path") if folder and folder.strip("/") else None
+    entries = list_artifacts(store, run.id)
+    prefix = f"{folder}/" if folder else ""
+    is_file = any(entry["path"] == folder for entry in entries)  # a file lists nothing, as MLflow's client expects
+    found = [] if is_file else children(entries, folder)
+    return {"root_uri": artifact_root(run.experiment_id, run.id),
+            "files": [{**item, "path": prefix + item["path"]} for item in found]}
 
 
 def children(entries: list[dict[str, Any]], folder: str | None) -> list[dict[str, Any]]:

@@ -44,6 +44,7 @@ TRACKING: dict[str, tuple[list[str], str, str, Any]] = {
     "/runs/log-inputs": (WRITE, WRITER, "Logging inputs", logging.log_inputs_),
     "/runs/search": (["GET", "POST"], READER, "Searching runs", search.search_runs),
     "/metrics/get-history": (READ, READER, "Reading a metric history", search.metric_history),
+    "/artifacts/list": (READ, READER, "Listing artifacts", artifacts.list_for_run),
     # No run here has an MLflow 3 logged model (creating one is refused): the search's true answer is empty.
     # The client asks it before listing a run's artifact folder.
     "/logged-models/search": (["GET", "POST"], READER, "Searching logged models", search.no_logged_models),
@@ -72,8 +73,6 @@ REFUSED: dict[str, tuple[str, str]] = {
     "/model-versions": (WRITER, f"Changing model versions through the MLflow API: {_LATER}."),
     "/logged-models": (READER, f"MLflow 3 logged models: {_LATER}."),
     "/traces": (READER, "MLflow tracing is not supported by Shipyard."),
-    "/artifacts/list": (READER, "artifacts/list is not supported: list a run's artifacts through the mlflow-artifacts "
-                                "proxy (what MLflow clients of a proxying server use)."),
 }
 
 
