@@ -19,6 +19,8 @@ the servers answer with, so both map errors in exactly one place::
     ├── ConflictError                              exit 2, HTTP 409   a write that contradicts stored data
     ├── UnauthorizedError (PermissionError)        exit 2, HTTP 401   a write without the server's token
     ├── ForbiddenError (PermissionError)           exit 2, HTTP 403   a write this server refuses to anyone
+    │   └── RoleError                              exit 2, HTTP 403   a token whose role is too low for the request
+    ├── NotSupportedError                          exit 2, HTTP 501   a request of a foreign API Shipyard does not do
     ├── IntegrityError                             exit 1, HTTP 500   stored bytes no longer match their hash
     ├── StoreUnavailableError (OSError)            exit 2, HTTP 503   the store cannot be opened or written
     ├── NothingScoredError                         exit 1, HTTP 422   batch scoring refused every row of a file
@@ -185,6 +187,22 @@ class ForbiddenError(ShipyardError, PermissionError):
 
     exit_code = 2
     http_status = 403
+
+
+class RoleError(ForbiddenError):
+    """A team server's token whose role is below what the request needs; ``needed`` names that role."""
+
+    def __init__(self, message: str, *, needed: str) -> None:
+        super().__init__(message)
+        self.needed = needed
+
+
+class NotSupportedError(ShipyardError):
+    """A well-formed request for something Shipyard does not do (an MLflow endpoint outside the supported subset):
+    refused by name, never answered as if it had been done."""
+
+    exit_code = 2
+    http_status = 501
 
 
 class IntegrityError(ShipyardError):

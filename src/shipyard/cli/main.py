@@ -55,6 +55,7 @@ _COMMANDS: dict[str, str] = {
     "loop": "loop:app",
     "scheduler": "loop:scheduler_command",
     "ui": "ui:ui_command",
+    "server": "server:app",
 }
 
 
@@ -62,7 +63,8 @@ _GIVEN_ARGS = "shipyard.given_args"
 # Commands that need a whole extra: a missing module of an extra it includes names this one instead, so
 # `shipyard ui` without starlette asks for [ui] (which brings [serve]) rather than for [serve] alone.
 _COMMAND_EXTRAS = {"ui": "ui", "demo": "demo", "scheduler": "loop", "loop": "loop", "monitor": "monitoring",
-                   "serve": "serve", "models export-onnx": "onnx"}
+                   "serve": "serve", "models export-onnx": "onnx",
+                   "server": "ui"}
 
 
 class _ShipyardGroup(TyperGroup):

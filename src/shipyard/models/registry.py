@@ -165,8 +165,11 @@ def list_models(store: Store) -> list[dict[str, Any]]:
 
 
 def set_alias(store: Store, name: str, alias: str, version: int, *, reason: str | None = None,
-              action: str = "set", details: dict[str, Any] | None = None) -> AliasEvent:
-    """Point ``alias`` at ``version`` and record the move in the audit log."""
+              action: str = "set", details: dict[str, Any] | None = None, actor: str | None = None) -> AliasEvent:
+    """Point ``alias`` at ``version`` and record the move in the audit log.
+
+    ``actor`` is who moved it (a team server passes its caller's token name); by default this process's user.
+    """
     _check_alias(alias)
 
     def write(conn: Connection) -> AliasEvent:
@@ -178,12 +181,13 @@ def set_alias(store: Store, name: str, alias: str, version: int, *, reason: str 
         if previous == version and action == "set":  # nothing moves, so nothing enters the audit log
             return AliasEvent(name, alias, "unchanged", previous, version, None, _to_datetime(_now_ms()), reason, None)
         upsert(conn, model_aliases, [{"name": name, "alias": alias, "version": version}])
-        return _record(conn, name, alias, action, previous, version, reason, details)
+        return _record(conn, name, alias, action, previous, version, reason, details, actor)
 
     return store.db.write(write)
 
 
-def delete_alias(store: Store, name: str, alias: str, *, reason: str | None = None) -> AliasEvent:
+def delete_alias(store: Store, name: str, alias: str, *, reason: str | None = None,
+                 actor: str | None = None) -> AliasEvent:
     def write(conn: Connection) -> AliasEvent:
         previous = conn.execute(select(model_aliases.c.version).where(
             model_aliases.c.name == name, model_aliases.c.alias == alias)).scalar()
@@ -191,7 +195,7 @@ def delete_alias(store: Store, name: str, alias: str, *, reason: str | None = No
             _require_model(conn, name)
             raise NotFoundError(f"Model {name!r} has no alias {alias!r}; `shipyard models show {name}` lists them.")
         conn.execute(model_aliases.delete().where(model_aliases.c.name == name, model_aliases.c.alias == alias))
-        return _record(conn, name, alias, "delete", previous, None, reason, None)
+        return _record(conn, name, alias, "delete", previous, None, reason, None, actor)
 
     return store.db.write(write)
 
@@ -259,9 +263,10 @@ def _package_source(store: Store, source: str) -> tuple[str, str]:
 
 
 def _record(conn: Connection, name: str, alias: str, action: str, from_version: int | None,
-            to_version: int | None, reason: str | None, details: dict[str, Any] | None) -> AliasEvent:
+            to_version: int | None, reason: str | None, details: dict[str, Any] | None,
+            actor: str | None = None) -> AliasEvent:
     now = _now_ms()
-    actor = provenance.process_info().user
+    actor = actor or provenance.process_info().user
     conn.execute(insert(alias_events).values(
         name=name, alias=alias, action=action, from_version=from_version, to_version=to_version, actor=actor,
         at=now, reason=reason, details=json.dumps(details, sort_keys=True) if details is not None else None))

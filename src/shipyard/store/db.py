@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 _BUSY_TIMEOUT_S = 5.0
 _RETRY_DEADLINE_S = 120.0
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -125,6 +125,16 @@ class Database:
         if self.read(_schema_revision) == SCHEMA_HEAD:
             return
         self.write(_upgrade_to_head)
+
+    def schema_revision(self) -> str | None:
+        """The schema revision the database is at, ``None`` when it has no Shipyard schema; changes nothing.
+
+        A shared database is migrated only on purpose (``shipyard server db upgrade``): a server checks this
+        instead of calling :meth:`ensure_schema`. A SQLite file that does not exist is not created.
+        """
+        if self.sqlite_path is not None and not os.path.lexists(self.sqlite_path):
+            return None
+        return self.read(_schema_revision)
 
     def _with_retry(self, work: Callable[[Connection], T], *, immediate: bool) -> T:
         from sqlalchemy.exc import DBAPIError, OperationalError

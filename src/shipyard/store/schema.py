@@ -247,3 +247,38 @@ loop_locks = Table(
     Column("heartbeat_at", BigInteger, nullable=False),
     Column("process_start", String(100), nullable=True),  # migration 0006, as in runs
 )
+
+
+# --- the team server (migration 0007) ----------------------------------------------------------------
+
+# Who may call `shipyard server`: a name, a role, and a salted hash of the token (the token itself is shown
+# once, when created, and never stored). ``id`` is the token's public prefix, so a check reads one row.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(250), nullable=False),
+    Column("role", String(16), nullable=False),  # reader | writer | admin
+    Column("salt", String(64), nullable=False),
+    Column("hash", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    Index("ix_api_tokens_name", "name"),
+)
+
+# The datasets a run read (MLflow's ``log_input``): identity (name, digest), where they came from, and
+# the MLflow context tag ("training", "eval", ...). Schema and profile are the client's JSON text, kept as is.
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("name", String(500), primary_key=True),
+    Column("digest", String(64), primary_key=True),
+    Column("source_type", String(100), nullable=True),
+    Column("source", Text, nullable=True),
+    Column("schema", Text, nullable=True),
+    Column("profile", Text, nullable=True),
+    Column("context", String(250), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)

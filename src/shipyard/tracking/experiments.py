@@ -66,3 +66,18 @@ def list_experiments(store: Store) -> list[Experiment]:
         return [Experiment(row.id, row.name, row.created_at, row.n or 0) for row in rows]
 
     return store.db.read(query)
+
+
+def find_experiment(store: Store, *, id_: int | None = None, name: str | None = None) -> Experiment:
+    """The experiment with this id or name (its ``run_count`` is not counted: 0).
+
+    Raises:
+        NotFoundError: there is none.
+    """
+    condition = experiments.c.id == id_ if id_ is not None else experiments.c.name == name
+    row = store.db.read(lambda conn: conn.execute(
+        select(experiments.c.id, experiments.c.name, experiments.c.created_at).where(condition)).first())
+    if row is None:
+        what = f"id {id_}" if id_ is not None else f"name {name!r}"
+        raise NotFoundError(f"There is no experiment with the {what}; `shipyard experiments list` shows them.")
+    return Experiment(row.id, row.name, row.created_at, 0)

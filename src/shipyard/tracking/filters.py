@@ -35,6 +35,7 @@ ATTRIBUTES = {
     "status": "status", "name": "name", "run_name": "name", "run_id": "run_id", "id": "run_id",
     "start_time": "start_time", "end_time": "end_time", "duration": "duration", "experiment": "experiment",
     "parent_run_id": "parent_run_id", "git_commit": "git_commit", "git_branch": "git_branch", "user": "user",
+    "user_id": "user",  # MLflow's name for it
 }
 NUMERIC_ATTRIBUTES = {"start_time", "end_time", "duration"}
 _TEXT_OPS = {"like", "ilike", "not like", "not ilike"}

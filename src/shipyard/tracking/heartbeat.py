@@ -4,6 +4,11 @@ One daemon thread per store and process refreshes ``heartbeat_at`` of the RUNNIN
 (host, pid, start key) is this process: one short UPDATE every 30 s, and none while the process owns no
 running run. A beat that fails (the database busy for longer than its retries) is skipped: the next one
 comes 30 s later, and the reaper only gives up on an owner after ten silent intervals.
+
+A run a remote client logs through ``shipyard server`` has no process here to check: its owner is recorded as
+:data:`SERVER_OWNER`, which the reaper cannot judge by pid, and every server process beats for all such runs
+(:func:`keep_server_runs_alive`). A server restart therefore leaves them RUNNING; a server gone for longer than the
+heartbeat timeout lets the reaper end them.
 """
 
 from __future__ import annotations
@@ -67,6 +72,36 @@ class Heartbeat:
                 print(f"shipyard: could not record a heartbeat ({exc}); will retry.", file=sys.stderr)
 
 
+SERVER_OWNER = "shipyard-server"  # the owner (``process_start``) of runs logged through a team server
+
+
+def beat_server_runs(store: Store) -> int:
+    """Refresh the heartbeat of every RUNNING run owned by :data:`SERVER_OWNER`; returns how many."""
+    beat = update(runs).where(runs.c.status == RUN_RUNNING, runs.c.process_start == SERVER_OWNER).values(
+        heartbeat_at=time.time_ns() // 1_000_000)
+    return int(store.db.write(lambda conn: conn.execute(beat).rowcount))
+
+
+def keep_server_runs_alive(store: Store, *, interval: float = HEARTBEAT_INTERVAL_S) -> None:
+    """In a server process: beat for the server's runs now and every ``interval`` s (one daemon thread per store)."""
+    with _beats_lock:
+        if id(store) in _server_beats:
+            return
+        _server_beats.add(id(store))
+    beat_server_runs(store)
+
+    def loop() -> None:
+        while True:  # a daemon thread: it ends with the process
+            time.sleep(interval)
+            try:
+                beat_server_runs(store)
+            except Exception as exc:  # the next beat tries again
+                print(f"shipyard: could not record the server runs' heartbeat ({exc}); will retry.", file=sys.stderr)
+
+    threading.Thread(target=loop, name="shipyard-server-heartbeat", daemon=True).start()
+
+
+_server_beats: set[int] = set()
 _beats: dict[int, Heartbeat] = {}
 _beats_lock = threading.Lock()
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from ..errors import ValidationError
 from ..store import Store
 from ..store.dialect import placeholders, upsert
 from ..store.schema import latest_metrics, metrics
@@ -149,6 +150,41 @@ def flush_all() -> None:
     for writer in list(_writers.values()):
         if writer.store.pid == os.getpid():
             writer.flush()
+
+
+def write_points(store: Store, run_id: str, points: Sequence[tuple[Any, Any, Any, Any]]) -> int:
+    """Write ``(key, value, step, timestamp_ms)`` points of one run now, in one transaction, past the buffer.
+
+    For a server answering a client that waits for the commit (MLflow's ``log-metric``/``log-batch``): the
+    answer must mean "stored". Every point is checked before any is written; returns how many were.
+    """
+    batch: list[Point] = []
+    for key, value, step, timestamp_ms in points:
+        checked = check_key(key, "metric")
+        stamp = time.time_ns() // 1_000_000 if timestamp_ms is None else _timestamp(checked, timestamp_ms)
+        batch.append((run_id, checked, check_step(checked, 0 if step is None else step),
+                      check_metric_value(checked, value), stamp))
+    if batch:
+        store.db.write(lambda conn: _write_points(conn, batch))
+    return len(batch)
+
+
+def _timestamp(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise ValidationError(f"The timestamp of metric {key!r} must be whole milliseconds since 1970, got {value!r}.",
+                              field="timestamp")
+    return value
+
+
+def metric_points(store: Store, run_id: str, key: str) -> list[tuple[int, float, int]]:
+    """Every logged ``(step, value, timestamp_ms)`` of one metric, by step then time; NaN stays NaN."""
+    writer_for(store).flush()  # read-your-writes for points still in this process's buffer
+    rows = store.db.read(lambda conn: conn.execute(
+        select(metrics.c.step, metrics.c.value, metrics.c.timestamp)
+        .where(metrics.c.run_id == run_id, metrics.c.key == key)
+        .order_by(metrics.c.step, metrics.c.timestamp)
+    ).all())
+    return [(int(step), float("nan") if value is None else float(value), int(stamp)) for step, value, stamp in rows]
 
 
 def metric_history(store: Store, run_id: str, key: str) -> pd.DataFrame:

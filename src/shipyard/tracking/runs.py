@@ -21,12 +21,26 @@ from ..store.schema import RUN_STATUSES, artifacts, environments, experiments, l
 from . import provenance
 from ._names import random_run_name
 from .experiments import experiment_id
-from .heartbeat import heartbeat_for
+from .heartbeat import SERVER_OWNER, heartbeat_for
 from .validation import MAX_PARAM_LENGTH, MAX_TAG_LENGTH, check_key, check_name, check_text
 
 RUNNING, FINISHED, FAILED, KILLED = STATUSES = RUN_STATUSES
 _ID_PREFIX_RE = re.compile(r"^[0-9a-f]{1,32}$")
 _NEXT_SEQ = select(func.coalesce(func.max(runs.c.seq), 0) + 1)
+
+
+@dataclass(frozen=True)
+class RunOrigin:
+    """Who logs a run through a server on their behalf (an MLflow client of ``shipyard server``).
+
+    The server's own git state, environment and process say nothing about such a run, so none of them is
+    recorded: the run keeps the client's ``user`` (the token's name), ``host`` (its address) and ``command``
+    (what the client says it runs, MLflow's ``mlflow.source.name``).
+    """
+
+    user: str
+    host: str | None = None
+    command: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,17 +96,22 @@ def create_run(
     parent_id: str | None = None,
     workdir: Path | None = None,
     start_ms: int | None = None,
+    origin: RunOrigin | None = None,
 ) -> str:
     """Create a RUNNING run with its lineage captured (git state of ``workdir``, default the working
     directory); return its id. This process owns it: it beats for it until it ends (``heartbeat.py``).
 
     ``start_ms`` backdates the start (epoch milliseconds) for a run recorded after the work it describes
-    began, as autologging records a fit once it returned."""
+    began, as autologging records a fit once it returned, or as a remote client says it began.
+
+    With ``origin`` the run is a remote client's (see :class:`RunOrigin`): nothing of this process is recorded,
+    and its owner is the server (``heartbeat.SERVER_OWNER``), whose processes beat for it.
+    """
     exp_id = experiment_id(store, experiment)
     run_name = check_name(name, "run") if name is not None else random_run_name()
     tag_rows = _tag_rows(tags_ or {})
-    git = provenance.git_state(workdir)
-    env = provenance.environment()
+    git = provenance.git_state(workdir) if origin is None else None
+    env = provenance.environment() if origin is None else None
     proc = provenance.process_info()
     if git is not None and git.diff is not None and git.diff_hash is not None:
         store.objects.put_bytes(git.diff)  # the uncommitted code itself, so the run can be reproduced
@@ -101,9 +120,13 @@ def create_run(
     started = now if start_ms is None else int(start_ms)
     owner = this_process()
     known_environments: set[str] = store.cache.setdefault("environments", set())
+    who = {"python_version": proc.python_version, "os": proc.os, "host": proc.host, "user_name": proc.user,
+           "command": proc.command, "pid": proc.pid} if origin is None else {
+           "python_version": None, "os": None, "host": origin.host, "user_name": origin.user,
+           "command": origin.command, "pid": None}
 
     def write(conn: Connection) -> None:
-        if env.hash not in known_environments:
+        if env is not None and env.hash not in known_environments:
             insert_ignore(conn, environments, [
                 {"hash": env.hash, "python": env.python, "packages": provenance.packages_json(env), "created_at": now}
             ])
@@ -115,16 +138,17 @@ def create_run(
             "start_time": started, "end_time": None, "error": None, "parent_id": parent_id,
             "git_commit": git.commit if git else None, "git_branch": git.branch if git else None,
             "git_dirty": git.dirty if git else None, "git_diff_hash": git.diff_hash if git else None,
-            "git_root": git.root if git else None, "environment_hash": env.hash,
-            "python_version": proc.python_version, "os": proc.os, "host": proc.host, "user_name": proc.user,
-            "command": proc.command, "pid": proc.pid, "process_start": owner.start, "heartbeat_at": now,
+            "git_root": git.root if git else None, "environment_hash": env.hash if env else None,
+            **who, "process_start": owner.start if origin is None else SERVER_OWNER, "heartbeat_at": now,
         })
         if tag_rows:
             conn.execute(tags.insert(), [{"run_id": run_id, **row} for row in tag_rows])
 
     store.db.write(write)
-    known_environments.add(env.hash)
-    heartbeat_for(store).own(run_id)
+    if env is not None:
+        known_environments.add(env.hash)
+    if origin is None:
+        heartbeat_for(store).own(run_id)
     return run_id
 
 
@@ -151,16 +175,18 @@ def mark_ended(conn: Connection, run_id: str, status: str, error: str | None, *,
     conn.execute(_END_STATEMENT, {"run_id": run_id, "status": status, "end_time": ended, "error": error})
 
 
-def reopen(store: Store, run_id: str) -> None:
-    """Mark an ended run RUNNING again (resumed with ``start_run(run_id=...)``), owned by this process now.
+def reopen(store: Store, run_id: str, *, by_server: bool = False) -> None:
+    """Mark an ended run RUNNING again (resumed with ``start_run(run_id=...)``), owned by this process now
+    (or, ``by_server``, by the team server a remote client resumed it through).
 
     Its ``host`` and ``pid`` keep naming the process that created it; its start key names the new owner.
     """
-    start = this_process().start
+    start = SERVER_OWNER if by_server else this_process().start
     store.db.write(lambda conn: conn.execute(
         update(runs).where(runs.c.id == run_id).values(status=RUNNING, end_time=None, error=None,
                                                        process_start=start, heartbeat_at=_now_ms())))
-    heartbeat_for(store).own(run_id)
+    if not by_server:
+        heartbeat_for(store).own(run_id)
 
 
 def log_params(store: Store, run_id: str, values: dict[str, Any]) -> None:
@@ -193,6 +219,20 @@ def log_params(store: Store, run_id: str, values: dict[str, Any]) -> None:
 def set_tags(store: Store, run_id: str, values: dict[str, Any]) -> None:
     rows = [{"run_id": run_id, **row} for row in _tag_rows(values)]
     store.db.write(lambda conn: upsert(conn, tags, rows))
+
+
+def delete_tag(store: Store, run_id: str, key: str) -> bool:
+    """Remove one tag of the run; returns whether it was there."""
+    check_key(key, "tag")
+    deleted = store.db.write(lambda conn: conn.execute(
+        tags.delete().where(tags.c.run_id == run_id, tags.c.key == key)).rowcount)
+    return bool(deleted)
+
+
+def rename_run(store: Store, run_id: str, name: str) -> None:
+    """Give the run a new name (MLflow clients rename through ``mlflow.runName`` and ``update_run``)."""
+    new_name = check_name(name, "run")
+    store.db.write(lambda conn: conn.execute(update(runs).where(runs.c.id == run_id).values(name=new_name)))
 
 
 def resolve_run_id(store: Store, id_or_prefix: str) -> str:
