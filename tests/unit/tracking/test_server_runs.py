@@ -15,8 +15,8 @@ from shipyard.tracking.runs import RunOrigin, create_run, get_run
 def test_a_remote_run_records_the_client_and_not_this_process(isolated_store: Path) -> None:
     store = shipyard.set_store(isolated_store)
     assert store is not None
-    origin = RunOrigin(user="alice", host="10.0.0.7", command="train.py", start_time_ms=1_700_000_000_000)
-    run_id = create_run(store, experiment="remote", name="r", origin=origin)
+    origin = RunOrigin(user="alice", host="10.0.0.7", command="train.py")
+    run_id = create_run(store, experiment="remote", name="r", origin=origin, start_ms=1_700_000_000_000)
     run = get_run(store, run_id)
     assert run.lineage["process"]["user"] == "alice" and run.lineage["process"]["host"] == "10.0.0.7"
     assert run.lineage["process"]["pid"] is None and run.lineage["git"] is None and run.lineage["environment"] is None
