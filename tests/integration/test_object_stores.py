@@ -76,9 +76,11 @@ def _s3(endpoint: str) -> Case:
     bucket = _bucket(endpoint)
     store = FsspecObjectStore(f"s3://{bucket}/team/objects")
     storage = s3.client(endpoint)
-    return Case(store,
-                lambda digest, data: storage.put_object(Bucket=bucket, Key=object_key("team/objects", digest), Body=data),
-                lambda: s3.list_keys(endpoint, bucket, ""))
+
+    def tamper(digest: str, data: bytes) -> None:
+        storage.put_object(Bucket=bucket, Key=object_key("team/objects", digest), Body=data)
+
+    return Case(store, tamper, lambda: s3.list_keys(endpoint, bucket, ""))
 
 
 @pytest.fixture(params=["local", "memory", "s3"])

@@ -39,7 +39,7 @@ from ..errors import (
     ValidationError,
 )
 from ..extras import missing_extra
-from .hashing import CHUNK_SIZE, hash_bytes, hash_file, new_hasher
+from .hashing import CHUNK_SIZE, hash_bytes, new_hasher
 from .object_store import ObjectInfo, ObjectStore, digest_of_key, object_key
 
 PART_BYTES = 16 << 20  # bytes per part of an upload (S3 wants at least 5 MB; 10,000 parts = 160 GB at most)
@@ -95,7 +95,7 @@ class FsspecObjectStore(ObjectStore):
         name = os.fspath(path)
         try:
             size = os.path.getsize(name)
-            digest = hash_file(name)
+            digest = _hash_streamed(name, size)
             if self._stored_size(digest) == size:
                 return ObjectInfo(digest, size)
             with open(name, "rb") as source:
@@ -313,6 +313,16 @@ class FsspecObjectStore(ObjectStore):
             f"Object {digest[:12]}{what} is corrupted: the bytes at {where} no longer match their hash (they were "
             "changed outside Shipyard). Delete that object and log the file again, or restore it from a copy.",
             object_hash=digest, path=label)
+
+
+def _hash_streamed(path: str, size: int) -> str:
+    """The file's hash from reads of :data:`READ_BYTES`: ``hash_file`` maps a large file into memory, which
+    counts a 2 GB artifact in the process's resident memory while it is hashed."""
+    hasher = new_hasher(size)
+    with open(path, "rb") as stream:
+        while chunk := stream.read(READ_BYTES):
+            hasher.update(chunk)
+    return str(hasher.hexdigest())
 
 
 def _check_driver(uri: str, protocol: str) -> None:

@@ -38,6 +38,7 @@ class Store:
         # Memos of what this store holds (experiment ids, recorded environments): they live and die
         # with the store object, so a store deleted and created again never sees stale entries.
         self.cache: dict[str, Any] = {}
+        self.objects: ObjectStore = _open_objects(location.objects_uri)  # first: a bad URL creates nothing
         if location.root is not None:
             _create_root(location.root)
             _refuse_lost_database(location)
@@ -45,7 +46,6 @@ class Store:
         self.db.ensure_schema()
         if location.root is not None:
             _ignore_in_git(location.root)
-        self.objects: ObjectStore = _open_objects(location.objects_uri)
         reap(self.db)
 
     @property
