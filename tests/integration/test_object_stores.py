@@ -205,8 +205,9 @@ def test_s3_an_upload_that_fails_or_hashes_otherwise_is_aborted_and_leaves_nothi
 
         return read
 
-    with pytest.raises(OSError, match="Input/output"):
+    with pytest.raises(OSError, match="Input/output") as failed:
         store._upload(hash_bytes(data), source(data, fail=True))
+    assert type(failed.value) is OSError  # the local disk's error, not blamed on the object store
     assert store._upload(hash_bytes(data), source(data[:-1] + b"b", fail=False)) is None
     assert s3.list_keys(s3_env, bucket, "") == []
     assert s3.client(s3_env).list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []  # aborted, not billed

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 import shipyard
-from shipyard.store.hashing import hash_file
+from shipyard.store.hashing import hash_bytes, hash_file
 from shipyard.store.object_store import object_key
 from tests._servers import postgres, s3
 from tests._tiny_model import tiny_frame, tiny_pipeline
@@ -230,3 +230,42 @@ print(json.dumps({{"before": before, "after": peak_mb()}}))
     assert hash_file(tmp_path / "back" / "big.bin") == hash_file(tmp_path / "big.bin")
     assert up["after"] - up["before"] < size_mb / 2, up  # a few 16 MB parts, never the file
     assert down["after"] - down["before"] < size_mb / 4, down  # 8 MB reads, never the object
+
+
+@pytest.mark.slow
+def test_data_pipelines_and_gc_on_a_folder_whose_objects_are_on_s3(endpoint: str, tmp_path: Path,
+                                                                   isolated_store: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``add``, ``checkout``, ``repro`` outputs and ``gc`` keep their objects on S3; the folder keeps only the
+    database (a SQLite file) and the logs."""
+    from tests.integration._data import assert_ok, cli, make_project, write
+
+    _aws(monkeypatch, tmp_path, endpoint)
+    bucket = f"data-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(endpoint, bucket)
+    monkeypatch.setenv("SHIPYARD_OBJECTS_URI", f"s3://{bucket}/cache")
+    project = make_project(tmp_path, isolated_store, monkeypatch)
+    write(project.root, {f"data/raw/part-{index}.csv": f"id\n{index}\n" for index in range(5)})
+    write(project.root, {"shipyard.yaml": (
+        "stages:\n  double:\n"
+        f"    cmd: {sys.executable} -c \"open('out.txt','w').write(open('data/raw/part-1.csv').read()*2)\"\n"
+        "    deps: [data/raw]\n    outs: [out.txt]\n")})
+    assert_ok(cli("add", "data/raw"))
+    assert_ok(cli("repro"))
+    keys = s3.list_keys(endpoint, bucket, "cache/")
+    contents = [f"id\n{index}\n".encode() for index in range(5)] + [b"id\n1\nid\n1\n"]  # the data, the output
+    assert {object_key("cache", hash_bytes(data)) for data in contents} <= set(keys)
+    assert not (isolated_store / "objects").exists()
+
+    (project.root / "out.txt").unlink()
+    (project.root / "data/raw/part-3.csv").write_text("edited\n")
+    assert_ok(cli("checkout", "--link", "copy"))
+    assert (project.root / "data/raw/part-3.csv").read_text() == "id\n3\n"
+    assert (project.root / "out.txt").read_text() == "id\n1\nid\n1\n"
+
+    orphan = shipyard.current_store().objects.put_bytes(b"nothing refers to me").hash
+    dry = json.loads(assert_ok(cli("gc", "--json")))
+    assert dry["removable"] == 1 and dry["deleted"] is False
+    assert json.loads(assert_ok(cli("gc", "--json", "--force")))["deleted"] is True
+    assert object_key("cache", orphan) not in s3.list_keys(endpoint, bucket, "cache/")
+    assert sorted(s3.list_keys(endpoint, bucket, "cache/")) == sorted(keys)

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..errors import (
     ConfigError,
@@ -50,6 +50,9 @@ _S3 = frozenset({"s3", "s3a"})
 _WHOLE_UPLOADS = frozenset({*_S3, "gs", "gcs", "az", "abfs", "abfss"})
 _TEMP = "tmp"
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+_T = TypeVar("_T")
 
 
 class _Reader(Protocol):
@@ -132,32 +135,28 @@ class FsspecObjectStore(ObjectStore):
         target = key if self._in_place else f"{self._base}/{_TEMP}/{digest[:16]}.{os.getpid()}.{secrets.token_hex(6)}"
         hasher = new_hasher()
         size = 0
-        with self._talking(f"write object {digest[:12]} to"):
+        action = f"write object {digest[:12]} to"
+        # Only the calls to the service are translated into RemoteStoreError: a local read error stays itself.
+        try:
+            sink = self._call(action, self._fs.open, target, "wb", block_size=PART_BYTES)
             try:
-                sink = self._fs.open(target, "wb", block_size=PART_BYTES)
-                try:
-                    while chunk := read(CHUNK_SIZE):
-                        hasher.update(chunk)
-                        sink.write(chunk)
-                        size += len(chunk)
-                    intact = hasher.hexdigest() == digest
-                except BaseException:
-                    self._abandon(sink, target)
-                    raise
-                if not intact:
+                while chunk := read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    self._call(action, sink.write, chunk)
+                    size += len(chunk)
+                if hasher.hexdigest() != digest:
                     self._abandon(sink, target)
                     return None
-                sink.close()  # completes the upload: the object appears whole
+                self._call(action, sink.close)  # completes the upload: the object appears whole
                 if not self._in_place:
-                    try:
-                        self._fs.mv(target, key)
-                    except BaseException:
-                        self._abandon(None, target)
-                        raise
-            except FileNotFoundError:  # a write finds nothing missing but the bucket (or the folder) itself
-                self._check_bucket()
-                raise RemoteStoreError(f"Cannot write object {digest[:12]} to the object store {self.uri}: the "
-                                       "service says the place does not exist.", uri=self.uri) from None
+                    self._call(action, self._fs.mv, target, key)
+            except BaseException:
+                self._abandon(sink, target)
+                raise
+        except FileNotFoundError:  # a write finds nothing missing but the bucket (or the folder) itself
+            self._check_bucket()
+            raise RemoteStoreError(f"Cannot write object {digest[:12]} to the object store {self.uri}: the "
+                                   "service says the place does not exist.", uri=self.uri) from None
         return size
 
     # -- reads --------------------------------------------------------------------------------------------
@@ -179,17 +178,17 @@ class FsspecObjectStore(ObjectStore):
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
         hasher = new_hasher()
+        action = f"read object {digest[:12]} from"
         try:
-            with self._talking(f"read object {digest[:12]} from"):
-                try:
-                    source = self._fs.open(key, "rb", block_size=READ_BYTES, cache_type="none")
-                except FileNotFoundError:
-                    raise self._not_found(digest, label) from None
-                with source, os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666),
-                                       "wb") as sink:
-                    while chunk := source.read(READ_BYTES):
-                        hasher.update(chunk)
-                        sink.write(chunk)
+            source = self._call(action, self._fs.open, key, "rb", block_size=READ_BYTES, cache_type="none")
+        except FileNotFoundError:
+            raise self._not_found(digest, label) from None
+        try:
+            with source, os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666),
+                                   "wb") as sink:
+                while chunk := self._call(action, source.read, READ_BYTES):
+                    hasher.update(chunk)
+                    sink.write(chunk)
             if hasher.hexdigest() != digest:
                 raise self._corrupted(digest, label)
             os.replace(temp, target)
@@ -247,12 +246,19 @@ class FsspecObjectStore(ObjectStore):
         key = self._key(digest)
         with self._talking(f"look up object {digest[:12]} in"):
             try:
+                if self.protocol in _S3:  # a HEAD alone: s3fs's info() also lists the prefix when the key is absent
+                    bucket, name, _ = self._fs.split_path(key)
+                    return int(self._fs.call_s3("head_object", Bucket=bucket, Key=name)["ContentLength"])
                 info = self._fs.info(key)
             except FileNotFoundError:
                 return None
         if info.get("type") == "directory":
             return None
         return int(info.get("size") or 0)
+
+    def _call(self, action: str, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        with self._talking(action):
+            return function(*args, **kwargs)
 
     @contextmanager
     def _talking(self, action: str) -> Iterator[None]:
