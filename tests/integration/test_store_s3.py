@@ -269,3 +269,27 @@ def test_data_pipelines_and_gc_on_a_folder_whose_objects_are_on_s3(endpoint: str
     assert json.loads(assert_ok(cli("gc", "--json", "--force")))["deleted"] is True
     assert object_key("cache", orphan) not in s3.list_keys(endpoint, bucket, "cache/")
     assert sorted(s3.list_keys(endpoint, bucket, "cache/")) == sorted(keys)
+
+
+@pytest.mark.slow
+def test_serve_workers_open_the_objects_on_s3_too(endpoint: str, tmp_path: Path, isolated_store: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder store whose objects are on S3: each worker of ``shipyard serve`` reopens all of it. Before, a worker
+    was handed the folder alone, looked for the model in the folder's ``objects/`` and never became ready."""
+    from tests.integration.serving._serving import running_server
+
+    _aws(monkeypatch, tmp_path, endpoint)
+    bucket = f"serve-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(endpoint, bucket)
+    monkeypatch.setenv("SHIPYARD_OBJECTS_URI", f"s3://{bucket}/objects")
+    frame, target = tiny_frame()
+    with shipyard.start_run():
+        info = shipyard.log_model(tiny_pipeline().fit(frame, target), "model", input_example=frame)
+    shipyard.register_model(info, "churn")
+    expected = shipyard.load_model("models:/churn/1").predict(frame.head(3))
+    assert not (isolated_store / "objects").exists()
+    rows = json.loads(frame.head(3).to_json(orient="records"))
+    with running_server(["models:/churn/1", "--workers", "2"], cwd=tmp_path, store=isolated_store) as server:
+        answer = server.post("/predict/churn", json={"records": rows})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == [int(label) for label in expected]
