@@ -293,3 +293,14 @@ def test_serve_workers_open_the_objects_on_s3_too(endpoint: str, tmp_path: Path,
         answer = server.post("/predict/churn", json={"records": rows})
     assert answer.status_code == 200, answer.text
     assert answer.json()["predictions"] == [int(label) for label in expected]
+
+
+def test_opening_a_store_with_objects_on_s3_imports_no_s3_driver_until_an_object_is_touched(
+        team: Team, tmp_path: Path) -> None:
+    done = _python("import sys, shipyard\n"
+                   "shipyard.current_store()\n"
+                   "print('s3fs' in sys.modules, 'botocore' in sys.modules)\n"
+                   "shipyard.search_runs()\n"
+                   "print('s3fs' in sys.modules)\n", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "False"]

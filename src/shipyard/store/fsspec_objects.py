@@ -82,7 +82,7 @@ class FsspecObjectStore(ObjectStore):
         return self._open()[2]
 
     def _open(self) -> tuple[Any, str, tuple[type[BaseException], ...]]:
-        """The filesystem, made on first use: importing s3fs and botocore costs half a second, which a command
+        """The filesystem, made on first use: importing s3fs and botocore costs about a second here, which a command
         that never touches an object (``shipyard runs list``) should not pay."""
         if self._opened is None:
             fs, base = _filesystem(self.uri, self.protocol)
