@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 import shipyard
 from shipyard.store.hashing import hash_bytes, hash_file
@@ -304,3 +305,23 @@ def test_opening_a_store_with_objects_on_s3_imports_no_s3_driver_until_an_object
                    "print('s3fs' in sys.modules)\n", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False", "False"]
+
+
+@pytest.mark.slow
+def test_init_keeps_the_sample_data_on_s3_when_the_objects_are_there(endpoint: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``shipyard init`` opens the new project's folder; SHIPYARD_OBJECTS_URI still places the objects. Before, the
+    sample data went to the folder's ``objects/`` and every later command, looking on S3, missed it."""
+    _aws(monkeypatch, tmp_path, endpoint)
+    bucket = f"init-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(endpoint, bucket)
+    monkeypatch.delenv("SHIPYARD_STORE")
+    done = _shipyard("init", "churn", cwd=tmp_path, env={"SHIPYARD_OBJECTS_URI": f"s3://{bucket}/objects",
+                                                          "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t.invalid",
+                                                          "GIT_COMMITTER_NAME": "t",
+                                                          "GIT_COMMITTER_EMAIL": "t@t.invalid"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (tmp_path / "churn" / ".shipyard" / "objects").exists()
+    pointer = next((tmp_path / "churn").rglob("*.ship"))
+    digest = yaml.safe_load(pointer.read_text())["hash"]
+    assert object_key("objects", digest) in s3.list_keys(endpoint, bucket, "objects/")
