@@ -325,3 +325,27 @@ def test_init_keeps_the_sample_data_on_s3_when_the_objects_are_there(endpoint: s
     pointer = next((tmp_path / "churn").rglob("*.ship"))
     digest = yaml.safe_load(pointer.read_text())["hash"]
     assert object_key("objects", digest) in s3.list_keys(endpoint, bucket, "objects/")
+
+
+@pytest.mark.slow
+def test_a_stage_command_logs_into_the_store_set_in_process_objects_on_s3_included(
+        endpoint: str, tmp_path: Path, isolated_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``set_store(folder, objects="s3://...")`` then ``repro``: the stage's own ``log_text`` reaches S3. Before, the
+    stage was told the folder alone and wrote its object into the folder, where the parent never looks."""
+    from shipyard.pipeline.repro import repro
+    from tests.integration._data import make_project, write
+
+    _aws(monkeypatch, tmp_path, endpoint)
+    bucket = f"stage-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(endpoint, bucket)
+    project = make_project(tmp_path, isolated_store, monkeypatch)
+    monkeypatch.delenv("SHIPYARD_STORE")
+    write(project.root, {"stage.py": "import shipyard\nshipyard.log_text('from the stage', 'note.txt')\n"
+                                     "open('out.txt', 'w').write('done')\n",
+                         "shipyard.yaml": f"stages:\n  note:\n    cmd: {sys.executable} stage.py\n"
+                                          "    deps: [stage.py]\n    outs: [out.txt]\n"})
+    shipyard.set_store(tmp_path / "own-store", objects=f"s3://{bucket}/objects")
+    [outcome] = repro(project.root)
+    assert outcome.action == "ran" and outcome.run_id is not None
+    assert shipyard.read_artifact(outcome.run_id, "note.txt") == b"from the stage"
+    assert object_key("objects", hash_bytes(b"from the stage")) in s3.list_keys(endpoint, bucket, "objects/")
