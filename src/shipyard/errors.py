@@ -23,6 +23,7 @@ the servers answer with, so both map errors in exactly one place::
     ├── NotSupportedError                          exit 2, HTTP 501   a request of a foreign API Shipyard does not do
     ├── IntegrityError                             exit 1, HTTP 500   stored bytes no longer match their hash
     ├── StoreUnavailableError (OSError)            exit 2, HTTP 503   the store cannot be opened or written
+    │   └── RemoteStoreError                       exit 1, HTTP 503   a remote object store refused or is unreachable
     ├── NothingScoredError                         exit 1, HTTP 422   batch scoring refused every row of a file
     ├── ModelOutputError                           exit 1, HTTP 503   a model answered a non-finite probability
     ├── StageFailedError                           exit 1, HTTP 500   a pipeline stage's command failed
@@ -223,6 +224,19 @@ class StoreUnavailableError(ShipyardError, OSError):
 
     exit_code = 2
     http_status = 503
+
+
+class RemoteStoreError(StoreUnavailableError):
+    """A remote object store (S3...) cannot be used: its bucket does not exist, it refused the credentials, or its
+    endpoint does not answer. A failure of the world rather than of the input, hence exit 1; ``uri`` names the
+    store."""
+
+    exit_code = 1
+    http_status = 503
+
+    def __init__(self, message: str, *, uri: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.uri = uri
 
 
 class NothingScoredError(ShipyardError):

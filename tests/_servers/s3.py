@@ -56,3 +56,44 @@ def list_keys(endpoint_url: str, bucket: str, prefix: str) -> list[str]:
     """Every key under ``prefix`` (all pages)."""
     pages = client(endpoint_url).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+@contextmanager
+def moto_server_checking_credentials() -> Iterator[str]:
+    """Yield the endpoint of a standalone ``moto_server`` (a child process, stopped by its PID) that checks
+    credentials as AWS does: with ``INITIAL_NO_AUTH_ACTION_COUNT=0`` every request needs a key moto issued, so
+    any key a test makes up is refused (``InvalidAccessKeyId``, 403)."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    program = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    if program is None:
+        raise RuntimeError("moto_server is not installed (moto[server], the dev extra)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    process = subprocess.Popen([program, "-H", "127.0.0.1", "-p", str(port)],
+                               env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start on port {port}") from None
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

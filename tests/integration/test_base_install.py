@@ -182,6 +182,12 @@ def test_pushing_to_s3_names_the_s3_extra(base: BaseInstall, tmp_path: Path) -> 
     _assert_names_extra(base.run("push", "-r", "shared", cwd=tmp_path), "s3", "Remote 'shared' (s3://bucket/cache)")
 
 
+def test_objects_on_s3_name_the_s3_extra(base: BaseInstall, tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    done = base.run("add", "data.csv", cwd=tmp_path, env={"SHIPYARD_OBJECTS_URI": "s3://team-bucket/shipyard"})
+    _assert_names_extra(done, "s3", "The object store s3://team-bucket/shipyard")
+
+
 def test_a_postgresql_store_names_the_postgres_extra(base: BaseInstall, tmp_path: Path) -> None:
     done = base.run("--store", "postgresql+psycopg://shipyard@127.0.0.1:9/shipyard", "runs", "list", cwd=tmp_path,
                     env={"SHIPYARD_OBJECTS": str(tmp_path / "objects")})

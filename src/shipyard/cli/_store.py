@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import NotFoundError
-from ..store.location import location_for, resolve_location
+from ..store.location import resolve_location
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -30,26 +30,27 @@ def choose(location: str | None) -> None:
 
 def existing_store() -> Store:
     """The store to read, refusing to create an empty one just to report that it is empty."""
-    location = location_for(_chosen) if _chosen else resolve_location()
-    if location.root is not None:
-        database = location.root / "meta.db"
-        if not os.path.lexists(database):  # one that is there but damaged is named by the store when it opens
-            where = ("" if _chosen else f" (searched from {Path.cwd()} upwards for .shipyard/)")
-            raise NotFoundError(
-                f"No Shipyard store at {location.root}{where}. Log a run with shipyard.start_run(), "
-                "or point --store / SHIPYARD_STORE at an existing store."
-            )
+    location = resolve_location(store=_chosen)
+    database = location.local_database  # a database elsewhere (PostgreSQL...) is named by the store when it opens
+    if database is not None and not os.path.lexists(database):  # one that is there but damaged: the same
+        where = ("" if _chosen else f" (searched from {Path.cwd()} upwards for .shipyard/)")
+        raise NotFoundError(
+            f"No Shipyard store at {location.root}{where}. Log a run with shipyard.start_run(), "
+            "or point --store / SHIPYARD_STORE at an existing store."
+        )
     return writable_store()
 
 
 def writable_store() -> Store:
     """The store to write to, created on first use."""
-    from ..store.store import current_store, open_location, set_store
+    from ..store.store import current_store, open_location, use_location
 
-    if _chosen and open_location() != location_for(_chosen):
-        opened = set_store(_chosen)
-        assert opened is not None
-        return opened
+    if _chosen:  # --store stands for SHIPYARD_STORE: the other SHIPYARD_* variables still name their parts
+        location = resolve_location(store=_chosen)
+        if open_location() != location:
+            opened = use_location(location)
+            assert opened is not None
+            return opened
     return current_store()
 
 

@@ -255,7 +255,7 @@ class _Runner:
         if stage.notebook is not None:
             return run_notebook(self.pipeline.root, stage, resolve(self.params, stage.params, stage.name))
         assert stage.cmd is not None
-        env = {**os.environ, "SHIPYARD_RUN_ID": run_id, "SHIPYARD_STORE": self._store_spec(),
+        env = {**os.environ, "SHIPYARD_RUN_ID": run_id, **self.store.location.environment(),
                "SHIPYARD_STAGE": stage.name, "PYTHONUNBUFFERED": "1"}
         logs = self.store.logs_dir
         log_file = None
@@ -310,10 +310,6 @@ class _Runner:
                 self._watchdog = StageWatchdog()
                 self._held.add_guard(self._watchdog.pid)  # the next repro waits until the stages are gone
             return self._watchdog
-
-    def _store_spec(self) -> str:
-        location = self.store.location
-        return str(location.root) if location.root is not None else location.db_uri
 
 
 def hash_tags(kind: str, entries: Sequence[Entry | None], root: Path) -> dict[str, str]:

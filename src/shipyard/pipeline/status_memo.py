@@ -34,7 +34,8 @@ MEMO_FILE = "status-memo"  # in the project's .shipyard/ folder
 # Lines: this tag, the project folder, the fingerprint, then the watched paths; a NUL; the plain answer;
 # a NUL; the --json answer; a NUL and "end", so that a memo cut short is never taken for a whole one.
 _TAG = "shipyard status memo 1"
-_STORE_VARIABLES = ("SHIPYARD_STORE", "SHIPYARD_OBJECTS")
+# store.location.STORE_VARIABLES, spelled out: this fast path imports nothing of the store package.
+_STORE_VARIABLES = ("SHIPYARD_STORE", "SHIPYARD_DATABASE_URI", "SHIPYARD_OBJECTS_URI", "SHIPYARD_OBJECTS")
 
 
 def project_root(start: str) -> str:

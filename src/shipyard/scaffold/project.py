@@ -32,7 +32,7 @@ from ..pipeline.dag import build_graph
 from ..pipeline.data import add
 from ..pipeline.spec import load_pipeline
 from ..serving.shipyard_wheel import Wheel, check_wheel, shipyard_wheel
-from ..store.location import STORE_DIRNAME, location_for
+from ..store.location import STORE_DIRNAME, resolve_location
 from ..store.store import Store
 from . import naming, notebook, render
 
@@ -166,7 +166,8 @@ def create_project(plan: Plan, *, store: Store | None = None, report: Report | N
     rows = _write_sample_data(plan)
     git = _git_init(plan.root)  # before the store and `add`, so the workspace lock lands inside .git
     own_store = store is None
-    opened = Store(location_for(plan.root / STORE_DIRNAME)) if store is None else store
+    # The project's own folder; SHIPYARD_DATABASE_URI / SHIPYARD_OBJECTS_URI still place their parts (objects on S3).
+    opened = Store(resolve_location(store=str(plan.root / STORE_DIRNAME))) if store is None else store
     try:
         pipeline = load_pipeline(plan.root)  # also proves the rendered shipyard.yaml is valid
         (entry,) = add(opened, plan.root, [str(plan.root / plan.raw_data)], produced=build_graph(pipeline).producer)

@@ -31,7 +31,9 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import ConfigError, ShipyardError
-from ..store import current_store, set_store
+from ..store import current_store
+from ..store.location import StoreLocation
+from ..store.store import use_location
 from .access import check_exposure, host_names
 from .fleet import check_resolvable
 from .spec import ServingConfig, from_dict
@@ -53,7 +55,7 @@ def serve(config: ServingConfig, *, host: str = "127.0.0.1", port: int = 8000, w
     store = current_store()
     check_resolvable(store, config)
     location = store.location
-    store_spec = (str(location.root) if location.root is not None else location.db_uri, location.objects_uri)
+    store_spec = location  # every part, so a worker opens the same store (a folder whose objects are on S3 too)
     listener = _bind(host, port)
     url = f"http://{host}:{listener.getsockname()[1]}"
     if workers == 1:
@@ -75,14 +77,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _run_worker(config_data: dict[str, Any], store_spec: tuple[str, str], listener: socket.socket, log_level: str,
+def _run_worker(config_data: dict[str, Any], store_spec: StoreLocation, listener: socket.socket, log_level: str,
                 *, on_ready: Callable[[str], None] | None = None, url: str = "", plugins: bool = True) -> int:
     import uvicorn
 
     from .app import create_app
 
-    location, objects = store_spec
-    set_store(location, objects=objects if location.startswith(("sqlite:", "postgresql")) else None)
+    use_location(store_spec)
     config = from_dict(config_data)
     app = create_app(config, preload=True, plugins=plugins)
     uvicorn_config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
@@ -116,7 +117,7 @@ def _announce_when_started(server: Any, on_ready: Callable[[str], None], url: st
     server.startup = startup
 
 
-def _worker_main(config_data: dict[str, Any], store_spec: tuple[str, str], listener: socket.socket,
+def _worker_main(config_data: dict[str, Any], store_spec: StoreLocation, listener: socket.socket,
                  log_level: str, index: int, parent: int) -> None:
     _die_with_parent(parent)
     try:
@@ -147,7 +148,7 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="shipyard-parent-watch", daemon=True).start()
 
 
-def _supervise(config: ServingConfig, store_spec: tuple[str, str], listener: socket.socket, workers: int,
+def _supervise(config: ServingConfig, store_spec: StoreLocation, listener: socket.socket, workers: int,
                log_level: str, on_ready: Callable[[str], None] | None, url: str) -> int:
     metrics_dir = tempfile.mkdtemp(prefix="shipyard-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir

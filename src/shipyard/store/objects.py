@@ -3,22 +3,21 @@
 Objects live at ``objects/ab/cdef…`` (the first two hex digits fan the files out), or, when they came
 from a remote in bulk, in packs under ``objects/packs/`` (:mod:`.packs`). A write goes to a temporary
 file in the same directory, is fsynced and then renamed, so a reader sees a whole object or none; a read
-re-hashes the bytes and refuses ones that no longer match. ``ObjectStore`` is the
-contract; :class:`LocalObjectStore` keeps objects on a local disk, and a remote implementation (fsspec)
-only has to honour the same methods.
+re-hashes the bytes and refuses ones that no longer match. :class:`~.object_store.ObjectStore` is the
+contract; :class:`LocalObjectStore` keeps objects on a local disk, :class:`~.fsspec_objects.FsspecObjectStore`
+on S3 or any fsspec filesystem.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import re
 import secrets
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Protocol
 
 from ..errors import IntegrityError, NotFoundError, StoreUnavailableError, ValidationError
 from ._linking import (
@@ -31,63 +30,18 @@ from ._linking import (
 )
 from .files import DIR_MODE, FILE_MODE, make_private_dirs
 from .hashing import CHUNK_SIZE, hash_bytes, new_hasher
+from .object_store import (
+    HASH_RE as _HASH_RE,
+    ObjectInfo as ObjectInfo,
+    ObjectStore as ObjectStore,
+    check_digest as check_digest,
+)
 from .packs import LocalPacks
 
-_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-class ObjectInfo(NamedTuple):
-    hash: str
-    size: int
-
-
-@runtime_checkable
-class ObjectStore(Protocol):
-    """Where object bytes are kept.
-
-    Contract: ``put_*`` return the BLAKE3 hex digest and size and are idempotent (storing the same bytes
-    twice keeps one copy); a stored object is never visible half-written; ``put_bytes(data, expected=h)``
-    stores nothing and raises :class:`IntegrityError` unless ``data`` hashes to ``h`` (a download checked
-    and stored with one hash); ``get_*`` verify the digest and raise :class:`IntegrityError` on mismatch and
-    :class:`NotFoundError` when absent. ``label`` names what the object was (an artifact path, a data file)
-    so errors can say so.
-    """
-
-    def put_file(self, path: str | os.PathLike[str]) -> ObjectInfo: ...
-
-    def put_bytes(self, data: bytes, *, expected: str | None = None) -> ObjectInfo: ...
-
-    def get_bytes(self, digest: str, *, label: str | None = None) -> bytes: ...
-
-    def get_file(self, digest: str, dest: str | os.PathLike[str], *, label: str | None = None) -> None: ...
-
-    def exists(self, digest: str) -> bool: ...
-
-    def size(self, digest: str) -> int: ...
-
-    def delete(self, digest: str) -> None: ...
-
-    def delete_many(self, digests: Iterable[str]) -> None:
-        """Delete several objects at once (``gc``): a store that groups objects rewrites each group once."""
-        ...
-
-    def iter_hashes(self) -> Iterator[str]: ...
-
-    def batch(self) -> AbstractContextManager[None]:
-        """Group many puts: durability is settled once when the block ends instead of per object."""
-        ...
-
-
-def check_digest(digest: str) -> str:
-    if not _HASH_RE.match(digest):
-        raise ValidationError(
-            f"{digest!r} is not an object hash (64 lowercase hex digits).", field="hash"
-        )
-    return digest
-
-
-class LocalObjectStore:
+class LocalObjectStore(ObjectStore):
     """Objects in a directory on this machine."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:

@@ -21,7 +21,8 @@ from ..errors import StoreUnavailableError
 from .db import Database
 from .files import make_private_dirs, write_private_text
 from .location import StoreLocation, resolve_location
-from .objects import LocalObjectStore, ObjectStore
+from .object_store import ObjectStore
+from .objects import LocalObjectStore
 from .packs import PACKS_DIR
 from .reaper import reap
 
@@ -37,6 +38,7 @@ class Store:
         # Memos of what this store holds (experiment ids, recorded environments): they live and die
         # with the store object, so a store deleted and created again never sees stale entries.
         self.cache: dict[str, Any] = {}
+        self.objects: ObjectStore = _open_objects(location.objects_uri)  # first: a bad URL creates nothing
         if location.root is not None:
             _create_root(location.root)
             _refuse_lost_database(location)
@@ -44,7 +46,6 @@ class Store:
         self.db.ensure_schema()
         if location.root is not None:
             _ignore_in_git(location.root)
-        self.objects: ObjectStore = _open_objects(location.objects_uri)
         reap(self.db)
 
     @property
@@ -77,10 +78,10 @@ def _ignore_in_git(root: Path) -> None:
 
 def _refuse_lost_database(location: StoreLocation) -> None:
     """A store folder whose objects are there but whose ``meta.db`` is not lost its metadata: say so."""
-    assert location.root is not None
-    if os.path.lexists(location.root / "meta.db") or location.objects_uri != str(location.root / "objects"):
+    database, objects = location.local_database, location.local_objects
+    if database is None or objects is None or os.path.lexists(database):
         return
-    if _holds_objects(location.root / "objects"):
+    if _holds_objects(objects):
         raise StoreUnavailableError(
             f"The store {location.root} holds objects but no meta.db: its metadata database was deleted or "
             "moved, and a new one would silently forget every run, model and pipeline record. Put meta.db back "
@@ -101,11 +102,11 @@ def _holds_objects(folder: Path) -> bool:
 
 
 def _open_objects(uri: str) -> ObjectStore:
+    """A folder is a :class:`LocalObjectStore`; any URL (``s3://bucket/prefix``...) goes through fsspec."""
     if "://" in uri and not uri.startswith("file://"):
-        raise StoreUnavailableError(
-            f"Object store {uri!r} is remote; remote object stores arrive with the remotes feature. "
-            "Use a local directory for now."
-        )
+        from .fsspec_objects import FsspecObjectStore  # fsspec (and s3fs) only for a store that needs them
+
+        return FsspecObjectStore(uri)
     return LocalObjectStore(uri.removeprefix("file://"))
 
 
@@ -114,27 +115,42 @@ _current: Store | None = None
 _explicit: StoreLocation | None = None
 
 
-def set_store(location: str | os.PathLike[str] | None, *, objects: str | None = None) -> Store | None:
-    """Use this store for the rest of the process (``None`` returns to automatic discovery).
+def set_store(location: str | os.PathLike[str] | None = None, *, database: str | None = None,
+              objects: str | None = None) -> Store | None:
+    """Use this store for the rest of the process (no arguments: back to ``SHIPYARD_*`` and discovery).
 
     Args:
-        location: a store directory (``.shipyard``), or a database URI such as ``postgresql://…``.
-        objects: where objects go when ``location`` is a database URI.
+        location: a store folder (``.shipyard``), or a database URI such as ``postgresql+psycopg://…``.
+        database: the metadata database, anything SQLAlchemy reaches (``sqlite:///…``, ``postgresql+psycopg://…``);
+            default the folder's ``meta.db``.
+        objects: where objects go: a folder, or ``s3://bucket/prefix`` (credentials and endpoint from the usual
+            AWS variables and files); default the folder's ``objects/``.
 
     Returns:
         The opened store, or ``None`` when returning to discovery.
-    """
-    from .location import location_for
 
+    Raises:
+        ConfigError: the parts do not make a store (a database URI and no place for the objects...).
+        MissingExtraError: an ``s3://`` store without s3fs installed (the ``s3`` extra).
+    """
+    from .location import resolve_location
+
+    chosen = location is not None or database is not None or objects is not None
+    return use_location(resolve_location(location, database=database, objects=objects) if chosen else None)
+
+
+def use_location(location: StoreLocation | None) -> Store | None:
+    """Open exactly ``location`` as the process's store (``None``: back to discovery); what ``set_store`` does
+    once the parts are resolved, and how a server worker or the CLI's ``--store`` open a location they hold."""
     global _current, _explicit
     with _lock:
         if _current is not None:
             _current.close()
         _current = None
-        _explicit = location_for(location, objects) if location is not None else None
-        if _explicit is None:
+        _explicit = location
+        if location is None:
             return None
-        _current = Store(_explicit)
+        _current = Store(location)
         return _current
 
 

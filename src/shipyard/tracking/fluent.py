@@ -133,17 +133,28 @@ def start_run(
     return active
 
 
-def set_store(location: str | os.PathLike[str] | None, *, objects: str | None = None) -> Store | None:
-    """Use this store for the rest of the process (``None`` returns to automatic discovery).
+def set_store(location: str | os.PathLike[str] | None = None, *, database: str | None = None,
+              objects: str | None = None) -> Store | None:
+    """Use this store for the rest of the process (no arguments: back to ``SHIPYARD_*`` and discovery).
 
     Metric points still buffered for the previous store are written to it first.
 
     Args:
-        location: a store directory (``.shipyard``), or a database URI such as ``postgresql://…``.
-        objects: where objects go when ``location`` is a database URI.
+        location: a store directory (``.shipyard``), or a database URI such as ``postgresql+psycopg://…``.
+        database: the metadata database, anything SQLAlchemy reaches (``sqlite:///…/meta.db``,
+            ``postgresql+psycopg://user@host/db``); default the folder's ``meta.db``.
+        objects: where objects go: a folder or ``s3://bucket/prefix`` (credentials and endpoint from the standard
+            AWS variables and files, ``AWS_ENDPOINT_URL`` included); default the folder's ``objects/``.
+
+    Returns:
+        The opened store, or ``None`` when returning to discovery.
+
+    Raises:
+        ConfigError: the parts do not make a store (a database URI and nowhere named for the objects).
+        MissingExtraError: an ``s3://`` object store without s3fs (the ``s3`` extra).
     """
     flush_all()
-    return _set_store(location, objects=objects)
+    return _set_store(location, database=database, objects=objects)
 
 
 def end_run(status: str = "FINISHED") -> None:
