@@ -239,7 +239,7 @@ def test_data_pipelines_and_gc_on_a_folder_whose_objects_are_on_s3(endpoint: str
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """``add``, ``checkout``, ``repro`` outputs and ``gc`` keep their objects on S3; the folder keeps only the
     database (a SQLite file) and the logs."""
-    from tests.integration._data import assert_ok, cli, make_project, write
+    from tests.integration.pipeline._data import assert_ok, cli, make_project, write
 
     _aws(monkeypatch, tmp_path, endpoint)
     bucket = f"data-{uuid.uuid4().hex[:12]}"
@@ -333,7 +333,7 @@ def test_a_stage_command_logs_into_the_store_set_in_process_objects_on_s3_includ
     """``set_store(folder, objects="s3://...")`` then ``repro``: the stage's own ``log_text`` reaches S3. Before, the
     stage was told the folder alone and wrote its object into the folder, where the parent never looks."""
     from shipyard.pipeline.repro import repro
-    from tests.integration._data import make_project, write
+    from tests.integration.pipeline._data import make_project, write
 
     _aws(monkeypatch, tmp_path, endpoint)
     bucket = f"stage-{uuid.uuid4().hex[:12]}"
