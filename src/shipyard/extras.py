@@ -63,7 +63,7 @@ INCLUDED_EXTRAS: dict[str, frozenset[str]] = {
     "onnx": frozenset({"sklearn"}),
     "xgboost": frozenset({"sklearn"}),
     "lightgbm": frozenset({"sklearn"}),
-    "demo": frozenset({"sklearn", "onnx", "serve", "monitoring", "loop", "ui"}),
+    "demo": frozenset({"sklearn", "onnx", "lightgbm", "serve", "monitoring", "loop", "ui"}),
 }
 
 

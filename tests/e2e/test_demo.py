@@ -80,11 +80,18 @@ def test_demo_runs_the_example_pipeline_then_registers_gates_and_traces_its_mode
         assert run.tags["shipyard.pipeline"] == "churn" and run.tags["shipyard.stage"] == run.name
         assert run.lineage["git"]["commit"] in commits and not run.lineage["git"]["dirty"]
     trains = sorted((run for run in runs.values() if run.name == "train"), key=lambda run: run.start_time)
-    assert {"shipyard.model.logreg", "shipyard.model.boosting"} <= set(trains[0].tags)  # both packages on train
+    assert {"shipyard.model.logreg", "shipyard.model.model"} <= set(trains[0].tags)  # both packages on train
+    assert trains[0].tags["shipyard.autolog.estimator"] == "sklearn.pipeline.Pipeline"  # LightGBM's, autologged
+    assert "training_roc_auc" in trains[0].metrics and trains[0].params["model__num_leaves"] == "7"
+    assert "autolog recorded the lightgbm fit with no logging code" in stdout
 
     versions = sorted(shipyard.list_model_versions("churn"), key=lambda version: version.version)
     assert [(version.version, version.run_id, version.path) for version in versions] == [
-        (1, trains[0].id, "logreg"), (2, trains[0].id, "boosting"), (3, trains[1].id, "boosting")]
+        (1, trains[0].id, "logreg"), (2, trains[0].id, "model"), (3, trains[1].id, "model")]
+    flavors = {version.version: shipyard.lineage(f"models:/churn/{version.version}")["package"]["flavor"]
+               for version in versions}
+    assert flavors == {1: "sklearn", 2: "lightgbm", 3: "lightgbm"}
+    assert re.search(r"Lineage of models:/churn@champion: v\d \((sklearn|lightgbm) flavor\) <- train run", stdout)
     holders = {alias: version.version for version in versions for alias in version.aliases}
     assert holders["challenger"] == 3 and holders["champion"] in (1, 2, 3)  # the gates decided
 
@@ -98,6 +105,7 @@ def test_demo_runs_the_example_pipeline_then_registers_gates_and_traces_its_mode
 
     logged = shipyard.prediction_log("churn")
     assert len(logged) > 0 and set(logged["variant"]) >= {"champion", "challenger", "challenger-shadow"}
+    assert set(logged["runtime"]) == {"onnx"}  # both versions' exports were verified, so runtime auto chose them
     report = (tmp_path / "shipyard-demo" / "report.html").read_text()
     assert "<html" in report.lower() and "contract" in report  # the drifted contract column is reported
     assert "loop 'churn-retrain' cycle 1 succeeded" in stdout

