@@ -95,10 +95,12 @@ def promote(store: Store, name: str, *, candidate: int | str, alias: str = "cham
 
 def _qualify(outcome: PairedTest, min_delta: float, rows: int, promoted: bool) -> dict[str, Any]:
     """Power never blocks a significant gain; it only qualifies a hold-back: "too small to tell", not "no better",
-    when the holdout could not have detected a gain of ``min_delta``. The standard error shrinks as one over the
-    root of the rows, so about ``rows * (mde / min_delta) ** 2`` rows would bring the detectable effect down to
-    the margin (no holdout can show a gain of more than nothing is worth having when the margin is 0)."""
-    too_small = not promoted and outcome.min_detectable_effect > min_delta
+    when the holdout could not have detected a gain of ``min_delta`` and its interval still reaches the margin (an
+    interval wholly below the margin did tell: the candidate is not better by ``min_delta``, however wide the
+    holdout's detectable effect). The standard error shrinks as one over the root of the rows, so about
+    ``rows * (mde / min_delta) ** 2`` rows would bring the detectable effect down to the margin (with a margin of
+    0 no holdout size settles it: the message says so)."""
+    too_small = not promoted and outcome.min_detectable_effect > min_delta and outcome.ci_high >= min_delta
     needed = None
     if too_small and min_delta > 0:
         needed = int(-(-rows * (outcome.min_detectable_effect / min_delta) ** 2 // 1))
