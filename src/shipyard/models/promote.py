@@ -146,7 +146,8 @@ def _reason(chosen: Metric, candidate_score: float, current_version: int, curren
             text += f" (about {verdict['rows_needed']:,} rows would detect {min_delta:g})"
         return text + ", so this is not evidence that the candidate is no better"
     if outcome.gain > 0:
-        return text + f": better by only {outcome.gain:.4f}, not shown to exceed the required {min_delta:g} ({detectable})"
+        return text + (f": better by only {outcome.gain:.4f}, not shown to exceed the required {min_delta:g} "
+                       f"({detectable})")
     return text + (f": worse by {-outcome.gain:.4f}" if outcome.gain < 0 else ": no better")
 
 

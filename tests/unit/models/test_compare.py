@@ -32,7 +32,8 @@ BINARY, THREE = ["no", "yes"], ["a", "b", "c"]
 
 
 @pytest.mark.parametrize(("metric", "classes"), [
-    *[(metric, classes) for metric in ("log_loss", "accuracy", "f1", "precision", "recall") for classes in (BINARY, THREE)],
+    *[(metric, classes) for metric in ("log_loss", "accuracy", "f1", "precision", "recall")
+      for classes in (BINARY, THREE)],
     ("roc_auc", THREE)])  # a binary ROC AUC goes to DeLong, not the bootstrap
 def test_weighted_classification_metrics_equal_scikit_learn_on_the_full_holdout(metric: str,
                                                                                 classes: list[str]) -> None:
