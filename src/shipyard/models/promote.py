@@ -140,15 +140,16 @@ def _reason(chosen: Metric, candidate_score: float, current_version: int, curren
     detectable = f"{holdout} can detect a gain of {outcome.min_detectable_effect:.4f} or more"
     if promoted:
         return text + f": better by more than the required {min_delta:g}"
-    if verdict["too_small_to_tell"]:
-        text += f": too small to tell, {detectable}"
-        if verdict["rows_needed"] is not None:
-            text += f" (about {verdict['rows_needed']:,} rows would detect {min_delta:g})"
-        return text + ", so this is not evidence that the candidate is no better"
     if outcome.gain > 0:
-        return text + (f": better by only {outcome.gain:.4f}, not shown to exceed the required {min_delta:g} "
-                       f"({detectable})")
-    return text + (f": worse by {-outcome.gain:.4f}" if outcome.gain < 0 else ": no better")
+        observed = f"better by only {outcome.gain:.4f}, not shown to exceed the required {min_delta:g}"
+    else:
+        observed = f"worse by {-outcome.gain:.4f}" if outcome.gain < 0 else "no better"
+    if not verdict["too_small_to_tell"]:
+        return text + f": {observed}" + (f" ({detectable})" if outcome.gain > 0 else "")
+    text += f": {observed}, but too small to tell: {detectable}"
+    if verdict["rows_needed"] is not None:
+        text += f" (about {verdict['rows_needed']:,} rows would detect {min_delta:g})"
+    return text + ", so this does not show that the candidate is no better"
 
 
 def _answers(store: Store, name: str, version: int, frame: Any, target: str, metric: str,

@@ -133,7 +133,8 @@ def test_two_retrains_that_differ_by_chance_do_not_promote_each_other(holdout: t
     assert forward.test == "delong" and forward.p_value is not None and forward.p_value > 0.05
     assert forward.ci_low is not None and forward.ci_high is not None and forward.ci_low < 0 < forward.ci_high
     assert forward.too_small_to_tell and forward.rows_needed is None  # no margin: no holdout size would settle it
-    assert "too small to tell" in forward.reason and "not evidence that the candidate is no better" in forward.reason
+    assert "but too small to tell: this holdout of 300 rows with" in forward.reason
+    assert forward.reason.endswith("so this does not show that the candidate is no better")
     assert shipyard.load_model("models:/churn@champion").version == first
 
 
