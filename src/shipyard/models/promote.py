@@ -25,6 +25,11 @@ from .paired_tests import PairedTest
 
 @dataclass(frozen=True)
 class PromotionDecision:
+    """What the gate decided and why. Scores are the metric as scikit-learn computes it on the whole holdout;
+    the statistics (``test`` to ``rows_needed``) are None when there was no contest (nobody held the alias,
+    or the candidate already held it). ``ci_low``/``ci_high`` bound the gain (positive is better) at level
+    ``1 - 2 * alpha``, so ``promoted`` is ``ci_low > min_delta`` for DeLong and the bootstrap."""
+
     name: str
     alias: str
     metric: str
