@@ -63,6 +63,8 @@ def test_promote_exit_codes(cli: CliInvoker, registry: Path) -> None:
     decision = json.loads(held.stdout)
     assert decision["promoted"] is False and decision["current_version"] == 2
     assert decision["candidate_score"] < decision["current_score"]
+    assert decision["test"] == "delong" and decision["alpha"] == 0.05 and decision["p_value"] > 0.05
+    assert decision["ci_low"] < decision["ci_high"] < 0.005 and decision["min_detectable_effect"] > 0
     actions = [event["action"] for event in json.loads(cli("models", "history", "churn", "--json").stdout)]
     assert actions == ["set", "promoted", "held_back"]
 
@@ -97,6 +99,8 @@ def test_lineage_command(cli: CliInvoker, registry: Path) -> None:
          "does not exist"),
         (["models", "promote", "churn", "--candidate", "2", "--data", "{data}", "--target", "churn", "--metric",
           "auc"], "Unknown metric"),
+        (["models", "promote", "churn", "--candidate", "2", "--data", "{data}", "--target", "churn", "--alpha",
+          "0.7"], "alpha must be between 0 and 0.5"),
     ],
 )
 def test_bad_input(cli: CliInvoker, registry: Path, input_error: ErrorCheck, args: list[str], message: str) -> None:

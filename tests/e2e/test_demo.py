@@ -65,6 +65,8 @@ def test_demo_runs_the_example_pipeline_then_registers_gates_and_traces_its_mode
     assert returncode == 0, stdout
     steps = [line.split(".", 1)[0] for line in stdout.splitlines() if re.match(r"\d+\. ", line)]
     assert steps == [str(number) for number in range(1, 14)]
+    (gate,) = [line for line in stdout.splitlines() if line.startswith("5. ")]
+    assert "DeLong one-sided p = " in gate and "% interval " in gate, gate  # the gate shows its test and interval
     root = tmp_path / "shipyard-demo" / "churn"
     lock = yaml.safe_load((root / "shipyard.lock").read_text())["stages"]
     assert list(lock) == ["prepare", "train", "evaluate"]

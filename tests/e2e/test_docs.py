@@ -277,7 +277,8 @@ def test_getting_started_commands_run_as_written(tmp_path: Path, monkeypatch: py
     second = run("make", "register")
     assert "register: churn version 2 (models:/churn/2)" in page and "register: churn version 2" in second, second
     shown = re.search(r"register: (held back, the champion stays version 1: roc_auc [0-9.]+ vs v1's [0-9.]+ "
-                      r"\(higher is better\): worse by [0-9.]+)", page)
+                      r"\(higher is better\): gain [-+][0-9.]+, 90% interval [-+][0-9.]+ to [-+][0-9.]+; DeLong "
+                      r"one-sided p = [0-9.e-]+ that it exceeds 0 \(alpha 0.05\): [^\n]+)", page)
     assert shown is not None and shown.group(1) in second, second
     run("shipyard", "models", "history", "churn")
     history = json.loads(run("shipyard", "models", "history", "churn", "--json"))

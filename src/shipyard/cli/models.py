@@ -144,18 +144,20 @@ def promote_command(
     metric: str = typer.Option("roc_auc", "--metric", help="roc_auc, log_loss, accuracy, f1, precision, recall, "
                                "rmse, mae or r2."),
     min_delta: float = typer.Option(0.0, "--min-delta", help="How much better the candidate must be."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Level of the one-sided paired test that the gain exceeds "
+                                "--min-delta (DeLong for roc_auc, McNemar for accuracy, else a paired bootstrap)."),
     trust: list[str] = typer.Option([], "--trust", help=TRUST_HELP),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of a CSV --data file (e.g. latin-1)."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Promote a candidate only if it beats the current alias holder; exit 0 promoted, 3 held back.
+    """Promote a candidate only if a paired test shows it beats the alias holder; exit 0 promoted, 3 held back.
 
     Example: shipyard models promote churn --candidate 5 --data holdout.parquet --target churn --min-delta 0.005
     """
     from ..models.promote import promote
 
     decision = promote(existing_store(), name, candidate=candidate, alias=alias, data=data, target=target,
-                       metric=metric, min_delta=min_delta, trust=trust, encoding=encoding)
+                       metric=metric, min_delta=min_delta, alpha=alpha, trust=trust, encoding=encoding)
     if json_output:
         _output.print_json(decision.to_dict())
     else:

@@ -167,7 +167,9 @@ def run_step(store: Store, pipeline: Pipeline, step: Step, *, say: Say) -> dict[
     return {"promoted": decision.promoted, "name": args["name"], "alias": args["alias"],
             "candidate_version": decision.candidate_version, "candidate_score": decision.candidate_score,
             "current_version": decision.current_version, "current_score": decision.current_score,
-            "metric": args["metric"], "reason": decision.reason}
+            "metric": args["metric"], "reason": decision.reason, "test": decision.test, "p_value": decision.p_value,
+            "ci_low": decision.ci_low, "ci_high": decision.ci_high,
+            "min_detectable_effect": decision.min_detectable_effect}
 
 
 def _register(store: Store, pipeline: Pipeline, args: dict[str, Any]) -> dict[str, Any]:

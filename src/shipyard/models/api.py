@@ -58,9 +58,14 @@ def alias_history(name: str) -> list[AliasEvent]:
 
 
 def promote_model(name: str, *, candidate: int | str, data: Any, target: str, alias: str = "champion",
-                  metric: str = "roc_auc", min_delta: float = 0.0, trust: bool | Iterable[str] = (),
-                  encoding: str | None = None) -> PromotionDecision:
-    """Move ``alias`` to ``candidate`` only if it beats the current holder on ``data`` by ``min_delta``.
+                  metric: str = "roc_auc", min_delta: float = 0.0, alpha: float = 0.05,
+                  trust: bool | Iterable[str] = (), encoding: str | None = None) -> PromotionDecision:
+    """Move ``alias`` to ``candidate`` only if a paired test shows it beats the holder on ``data`` by ``min_delta``.
+
+    The test is one-sided at ``alpha`` on the same rows for both models: DeLong for a binary ROC AUC, McNemar for
+    accuracy (without a margin), a seeded paired bootstrap otherwise. A hold-back on a holdout too small to detect
+    a gain of ``min_delta`` says so (``too_small_to_tell``, ``rows_needed``) instead of calling the candidate no
+    better.
 
     Args:
         name: the registered model.
@@ -70,14 +75,16 @@ def promote_model(name: str, *, candidate: int | str, data: Any, target: str, al
         alias: the alias to win (``"champion"``).
         metric: one of roc_auc, log_loss, accuracy, f1, precision, recall, rmse, mae, r2.
         min_delta: how much better the candidate must be.
+        alpha: the one-sided test's level (the chance of promoting a candidate that is not better by min_delta).
         trust: types to trust when loading either model (see :func:`load_model`).
         encoding: the text encoding of a CSV ``data`` file (UTF-8 by default, decoded strictly).
 
     Returns:
-        The :class:`PromotionDecision` with both scores; it is also in :func:`alias_history`.
+        The :class:`PromotionDecision` with both scores, the test, its ``p_value``, the paired interval of the gain
+        (``ci_low``, ``ci_high``) and the ``min_detectable_effect``; it is also in :func:`alias_history`.
     """
     return promote(current_store(), name, candidate=candidate, alias=alias, data=data, target=target, metric=metric,
-                   min_delta=min_delta, trust=trust, encoding=encoding)
+                   min_delta=min_delta, alpha=alpha, trust=trust, encoding=encoding)
 
 
 def predict_batch(uri: str, input: str | os.PathLike[str], output: str | os.PathLike[str], *,

@@ -68,9 +68,23 @@ def read_table(path: str | os.PathLike[str], *, encoding: str | None = None) -> 
     raise ValidationError(f"{text!r} is neither CSV nor Parquet (by its extension).", field="data")
 
 
-def score(model: Any, frame: Any, target: str, metric: str) -> float:
-    """The model's ``metric`` on ``frame``, whose column ``target`` holds the truth."""
-    from sklearn import metrics as sk
+@dataclass(frozen=True)
+class Outputs:
+    """One model's answers on every holdout row, kept row by row so that two models can be compared pairwise.
+
+    ``truth`` holds the labels in the model's own classes (or the numbers, for regression); ``output`` holds
+    the class probabilities (rows x classes) for metrics that need them, else the predictions.
+    """
+
+    metric: Metric
+    truth: Any
+    output: Any
+    classes: list[Any]
+
+
+def outputs(model: Any, frame: Any, target: str, metric: str) -> Outputs:
+    """The model's row-by-row answers on ``frame``, whose column ``target`` holds the truth."""
+    import numpy as np
 
     chosen = get_metric(metric)
     if target not in frame.columns:
@@ -86,28 +100,43 @@ def score(model: Any, frame: Any, target: str, metric: str) -> float:
                               field=missing[0])
     features = frame[expected]
     if chosen.task == "regression":
-        predicted = model.predict(features)
-        if metric == "rmse":
-            return float(sk.mean_squared_error(truth, predicted) ** 0.5)
-        return float(sk.mean_absolute_error(truth, predicted) if metric == "mae" else sk.r2_score(truth, predicted))
+        return Outputs(chosen, np.asarray(truth, dtype=float), np.asarray(model.predict(features), dtype=float), [])
     classes = list(model.signature.output.classes)
     truth = _align_labels(truth, classes)
     if chosen.needs_probabilities:
-        probabilities = model.predict_proba(features).to_numpy()
+        return Outputs(chosen, np.asarray(truth), np.asarray(model.predict_proba(features).to_numpy(), dtype=float),
+                       classes)
+    return Outputs(chosen, np.asarray(truth), np.asarray(model.predict(features)), classes)
+
+
+def metric_value(answers: Outputs) -> float:
+    """The metric of one model's answers, as scikit-learn computes it."""
+    from sklearn import metrics as sk
+
+    metric, truth, output, classes = answers.metric.name, answers.truth, answers.output, answers.classes
+    if answers.metric.task == "regression":
+        if metric == "rmse":
+            return float(sk.mean_squared_error(truth, output) ** 0.5)
+        return float(sk.mean_absolute_error(truth, output) if metric == "mae" else sk.r2_score(truth, output))
+    if answers.metric.needs_probabilities:
         if metric == "log_loss":
-            return float(sk.log_loss(truth, probabilities, labels=classes))
+            return float(sk.log_loss(truth, output, labels=classes))
         if len(classes) == 2:
-            return float(sk.roc_auc_score(truth, probabilities[:, 1]))
-        return float(sk.roc_auc_score(truth, probabilities, multi_class="ovr", labels=classes))
-    predicted = model.predict(features)
+            return float(sk.roc_auc_score(truth, output[:, 1]))
+        return float(sk.roc_auc_score(truth, output, multi_class="ovr", labels=classes))
     if metric == "accuracy":
-        return float(sk.accuracy_score(truth, predicted))
+        return float(sk.accuracy_score(truth, output))
     average = "binary" if len(classes) == 2 else "macro"
     options: dict[str, Any] = {"average": average, "zero_division": 0}
     if average == "binary":
         options["pos_label"] = classes[1]
     function = {"f1": sk.f1_score, "precision": sk.precision_score, "recall": sk.recall_score}[metric]
-    return float(function(truth, predicted, **options))
+    return float(function(truth, output, **options))
+
+
+def score(model: Any, frame: Any, target: str, metric: str) -> float:
+    """The model's ``metric`` on ``frame``, whose column ``target`` holds the truth."""
+    return metric_value(outputs(model, frame, target, metric))
 
 
 def _align_labels(truth: Any, classes: list[Any]) -> Any:

@@ -165,7 +165,10 @@ def _event_row(event: registry.AliasEvent) -> dict[str, Any]:
     if "metric" in details:
         scores = {"metric": details["metric"], "candidate": details.get("candidate_score"),
                   "current": details.get("current_score"), "min_delta": details.get("min_delta"),
-                  "rows": details.get("rows")}
+                  "rows": details.get("rows"), "test": details.get("test"), "p_value": details.get("p_value"),
+                  "ci_low": details.get("ci_low"), "ci_high": details.get("ci_high"), "alpha": details.get("alpha"),
+                  "min_detectable_effect": details.get("min_detectable_effect"),
+                  "too_small_to_tell": details.get("too_small_to_tell")}
     return {"event": event, "scores": scores, "via": details.get("via"),
             "moved": event.action not in ("held_back", "unchanged")}
 

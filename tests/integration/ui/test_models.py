@@ -124,6 +124,7 @@ def test_model_page_lists_versions_and_the_audit_log_with_reasons_and_scores(  #
     assert audit.count() == 2
     held, first = audit.nth(0).inner_text(), audit.nth(1).inner_text()
     assert "held back" in held and "roc_auc" in held and "vs current" in held and "min delta 0.5" in held
+    assert "delong: p = " in held and "interval of the gain" in held and "detectable effect" in held
     assert "set" in first and f"first baseline {XSS}" in first and "v1" in first
     assert page.locator("form.alias-form").count() == 0  # read-only: no form
     assert page.locator("main script").count() == 0

@@ -80,7 +80,7 @@ def test_a_gain_below_the_margin_says_so_in_plain_words(holdout: tuple[pd.DataFr
     decision = shipyard.promote_model("churn", candidate=strong, data=path, target="churn", min_delta=0.9)
     gain = decision.candidate_score - decision.current_score
     assert not decision.promoted and gain > 0
-    assert decision.reason.endswith(f"better by only {gain:.4f}, less than the required 0.9")
+    assert f"better by only {gain:.4f}, not shown to exceed the required 0.9" in decision.reason
     assert f"vs v{weak}'s {decision.current_score:.4f}" in decision.reason
 
 
@@ -112,3 +112,74 @@ def test_lineage_of_a_version_names_run_params_data_and_environment(holdout: tup
     by_run = shipyard.lineage(chain["run"]["run_id"][:10])
     assert by_run["training_data"] == chain["training_data"]
     assert by_run["package"]["path"] == "model"
+
+
+def register_retrain(train: pd.DataFrame, seed: int) -> int:
+    """The same model refitted on a bootstrap resample of the training rows: a retrain that differs by chance."""
+    resample = train.sample(frac=1.0, replace=True, random_state=seed)
+    return register(resample, ["signal", "noise"])
+
+
+def test_two_retrains_that_differ_by_chance_do_not_promote_each_other(holdout: tuple[pd.DataFrame, Path]) -> None:
+    """The issue's flip-flop: with the old point rule one of the two directions always promoted (gain >= 0)."""
+    train, path = holdout
+    first, second = register_retrain(train, 1), register_retrain(train, 2)
+    shipyard.set_alias("churn", "champion", first)
+    forward = shipyard.promote_model("churn", candidate=second, data=path, target="churn")
+    backward = shipyard.promote_model("churn", candidate=first, data=path, target="churn")
+    assert max(forward.candidate_score - forward.current_score,  # type: ignore[operator]
+               backward.candidate_score - backward.current_score) >= 0  # type: ignore[operator]
+    assert not forward.promoted and not backward.promoted
+    assert forward.test == "delong" and forward.p_value is not None and forward.p_value > 0.05
+    assert forward.ci_low is not None and forward.ci_high is not None and forward.ci_low < 0 < forward.ci_high
+    assert forward.too_small_to_tell and forward.rows_needed is None  # no margin: no holdout size would settle it
+    assert "but too small to tell: this holdout of 300 rows with" in forward.reason
+    assert forward.reason.endswith("so this does not show that the candidate is no better")
+    assert shipyard.load_model("models:/churn@champion").version == first
+
+
+def test_a_holdout_too_small_for_the_margin_says_how_large_it_would_need_to_be(
+        holdout: tuple[pd.DataFrame, Path]) -> None:
+    train, path = holdout
+    weak, strong = register(train, ["noise"]), register(train, ["signal"])
+    shipyard.set_alias("churn", "champion", strong)
+    small = pd.read_parquet(path).iloc[:80]
+    decision = shipyard.promote_model("churn", candidate=weak, data=small, target="churn", min_delta=0.01,
+                                      metric="accuracy")
+    assert not decision.promoted and decision.test == "paired_bootstrap"  # accuracy with a margin
+    assert decision.min_detectable_effect is not None and decision.min_detectable_effect > 0.01
+    # The candidate is far worse: the interval lies below the margin, so this is "no better", not "too small".
+    assert decision.ci_high is not None and decision.ci_high < 0 and not decision.too_small_to_tell
+    assert "too small" not in decision.reason and "worse by" in decision.reason
+    twin = register(train, ["signal"])  # the champion's twin: the same answers, but in a tiny holdout
+    both = register(train, ["signal", "noise"])  # nearly the champion: a slightly different ranking
+    close = shipyard.promote_model("churn", candidate=both, data=small, target="churn", min_delta=0.001)
+    assert not close.promoted and close.too_small_to_tell
+    assert close.rows_needed is not None and close.rows_needed > 80
+    assert close.min_detectable_effect is not None
+    assert close.rows_needed == pytest.approx(80 * (close.min_detectable_effect / 0.001) ** 2, rel=0.01)
+    assert "this holdout of 80 rows with" in close.reason and "positives can detect a gain of" in close.reason
+    assert f"about {close.rows_needed:,} rows would detect 0.001" in close.reason
+    events = shipyard.alias_history("churn")
+    details = events[-1].details
+    assert details is not None and details["test"] == "delong" and details["p_value"] == close.p_value
+    assert details["ci_low"] == close.ci_low and details["min_detectable_effect"] == close.min_detectable_effect
+    assert details["too_small_to_tell"] is True and details["alpha"] == 0.05
+    same = shipyard.promote_model("churn", candidate=twin, data=small, target="churn", min_delta=0.01)
+    assert not same.promoted and same.min_detectable_effect == 0 and not same.too_small_to_tell
+    assert same.reason.endswith("no better")
+
+
+def test_the_decision_lists_its_statistics_and_alpha_is_checked(holdout: tuple[pd.DataFrame, Path]) -> None:
+    train, path = holdout
+    weak, strong = register(train, ["noise"]), register(train, ["signal", "noise"])
+    shipyard.set_alias("churn", "champion", weak)
+    decision = shipyard.promote_model("churn", candidate=strong, data=path, target="churn", alpha=0.01)
+    assert decision.promoted and decision.alpha == 0.01 and decision.p_value is not None and decision.p_value < 0.01
+    as_dict = decision.to_dict()
+    for field in ("test", "p_value", "ci_low", "ci_high", "min_detectable_effect", "too_small_to_tell", "rows_needed"):
+        assert field in as_dict
+    assert "98% interval" in decision.reason and "DeLong one-sided p =" in decision.reason
+    for bad in (0, 0.5, 1.5):
+        with pytest.raises(shipyard.ValidationError, match="alpha must be between 0 and 0.5"):
+            shipyard.promote_model("churn", candidate=strong, data=path, target="churn", alpha=bad)
