@@ -27,7 +27,7 @@ from sqlalchemy import select
 from ..errors import NotFoundError, NotSupportedError, ValidationError
 from ..models.registry import list_versions, register_model, set_alias
 from ..store import Store
-from ..store.schema import metrics, tags
+from ..store.schema import artifacts, metrics, tags
 from ..tracking.artifacts import log_artifact
 from ..tracking.metrics import write_points
 from ..tracking.runs import STATUSES, RUNNING, RunOrigin, create_run, delete_tag, end_run, log_params, set_tags
@@ -176,8 +176,9 @@ def _import_model(store: Store, source: MlflowSource, model: MlflowRegisteredMod
             folder = source.fetch_artifacts(version.storage_location, scratch / str(version.version))
             if folder is None:
                 raise NotSupportedError(f"its files are missing at {version.storage_location}")
-            _log_folder(store, target.run_id, folder, f"{MODEL_FILES_PREFIX}/{_slug(model.name)}/v{version.version}",
-                        summary)
+            kept = f"{MODEL_FILES_PREFIX}/{_slug(model.name)}/v{version.version}"  # MLflow's own files, as they were
+            if not _has_artifact(store, target.run_id, f"{kept}/MLmodel"):
+                _log_folder(store, target.run_id, folder, kept, summary)
             uri = package_mlflow_model(target.run_id, folder, f"model-{_slug(model.name)}-v{version.version}")
         except NotSupportedError as exc:
             summary.skip(what, f"not registered: {exc}")
@@ -213,6 +214,11 @@ def _imported_runs(store: Store) -> dict[str, _Imported]:
         return {row.value: _Imported(row.run_id, row.run_id in partial) for row in rows if row.key == RUN_ID_TAG}
 
     return store.db.read(query)
+
+
+def _has_artifact(store: Store, run_id: str, path: str) -> bool:
+    return store.db.read(lambda conn: conn.execute(select(artifacts.c.path).where(
+        artifacts.c.run_id == run_id, artifacts.c.path == path)).first()) is not None
 
 
 def _metric_keys(store: Store, run_id: str) -> set[str]:

@@ -1,0 +1,152 @@
+"""``shipyard import mlflow`` from a real MLflow store filled by the real MLflow client (``conftest.py``): through
+the server's REST API and from its SQLite database + artifacts folder; again (nothing twice); killed with SIGKILL
+mid-way and run again (complete, nothing twice)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shipyard.models.package import load_model
+from shipyard.models.registry import get_version, list_versions
+from shipyard.store.store import current_store
+from shipyard.tracking.artifacts import read_artifact
+from shipyard.tracking.metrics import metric_points
+from shipyard.tracking.search import search_run_records
+from tests.integration.importers.conftest import MlflowStore
+from tests.integration.server._server import SHIPYARD, shipyard
+
+pytestmark = pytest.mark.slow
+KILL_DEADLINE_S = 120
+
+
+def _import(*source: str) -> dict[str, Any]:
+    done = shipyard("import", "mlflow", "--from", *source, "--json")
+    return json.loads(done.stdout)
+
+
+def _imported_runs() -> dict[str, Any]:
+    """MLflow run id -> the Shipyard run imported from it; fails on a duplicate."""
+    found: dict[str, Any] = {}
+    for row in search_run_records(current_store(), max_results=10_000):
+        key = row["tags"].get("mlflow.run_id")
+        assert key not in found, f"MLflow run {key} was imported twice"
+        found[str(key)] = row
+    return found
+
+
+def _check_everything(mlflow: MlflowStore) -> None:
+    from shipyard.tracking.runs import get_run
+
+    store = current_store()
+    logged = mlflow.logged
+    runs = _imported_runs()
+    assert set(runs) == set(logged["info"])
+    for mlflow_id, info in logged["info"].items():
+        run = get_run(store, str(runs[mlflow_id]["run_id"]))
+        assert run.experiment == info["experiment"]
+        assert run.status == info["status"]
+        assert int(run.start_time.timestamp() * 1000) == info["start"]
+        assert int(run.end_time.timestamp() * 1000) == info["end"]
+        assert run.lineage["process"]["user"] == info["user"]
+        assert run.params == info["params"]
+        assert {k: v for k, v in info["tags"].items() if k != "mlflow.parentRunId"}.items() <= run.tags.items()
+        assert run.tags["mlflow.run_id"] == mlflow_id
+        assert "shipyard.import.partial" not in run.tags
+    for mlflow_id, expected in logged["runs"].items():
+        run_id = str(runs[mlflow_id]["run_id"])
+        points = sorted([step, value, stamp] for step, value, stamp in metric_points(store, run_id, "loss"))
+        assert points == expected["loss"]  # every point, the two at step 5 included, with its timestamp
+        assert hashlib.sha256(read_artifact(store, run_id, "data/blob.bin")).hexdigest() == expected["blob"]
+        index = int(logged["info"][mlflow_id]["tags"]["idx"])
+        assert json.loads(read_artifact(store, run_id, "meta/info.json")) == {"index": index}
+    child = get_run(store, str(runs[logged["child"]]["run_id"]))
+    first = next(m for m in logged["runs"] if m in runs and str(runs[m]["run_id"]) == child.parent_id)
+    assert first in logged["runs"]
+    versions = list_versions(store, "churn")
+    assert [(v.version, v.tags["mlflow.version"], v.aliases) for v in versions] == [(1, "1", ("champion",))]
+    assert get_version(store, "churn", 1).run_id == str(runs[logged["models"]["train_run"]]["run_id"])
+    frame = pd.DataFrame(logged["models"]["X"])
+    probabilities = load_model("models:/churn@champion").predict_proba(frame)
+    np.testing.assert_allclose(np.asarray(probabilities)[:, -1] if np.ndim(probabilities) == 2 else
+                               np.asarray(probabilities), logged["models"]["probabilities"], rtol=1e-12)
+
+
+def _check_summary(summary: dict[str, Any], mlflow: MlflowStore, *, first: bool) -> None:
+    total = len(mlflow.logged["info"])
+    if first:
+        assert summary["runs"] == {"imported": total, "resumed": 0, "already": 0}
+        assert summary["model_versions"] == {"imported": 1, "already": 0}
+        assert summary["aliases"] == {"set": 1, "already": 0}
+        assert summary["metric_points"] == sum(len(r["loss"]) for r in mlflow.logged["runs"].values()) + 2
+    else:  # the second import finds everything in place
+        assert summary["runs"] == {"imported": 0, "resumed": 0, "already": total}
+        assert summary["model_versions"] == {"imported": 0, "already": 1}
+        assert summary["aliases"] == {"set": 0, "already": 1}
+        assert summary["metric_points"] == 0
+        assert summary["artifacts"]["files"] == 0
+    skipped = {item["what"]: item["reason"] for item in summary["skipped"]}
+    assert "cloudpickle" in skipped["model churn version 2"]
+    assert "version 2" in skipped["alias churn@challenger"]
+
+
+def test_import_through_the_rest_api_twice(mlflow_store: MlflowStore) -> None:
+    _check_summary(_import(mlflow_store.url), mlflow_store, first=True)
+    _check_everything(mlflow_store)
+    _check_summary(_import(mlflow_store.url), mlflow_store, first=False)
+    _check_everything(mlflow_store)
+
+
+def test_import_from_the_database_and_artifacts_folder_twice(mlflow_store: MlflowStore) -> None:
+    source = (mlflow_store.database, "--artifacts", str(mlflow_store.artifacts))
+    _check_summary(_import(*source), mlflow_store, first=True)
+    _check_everything(mlflow_store)
+    _check_summary(_import(*source), mlflow_store, first=False)
+    _check_everything(mlflow_store)
+
+
+def test_an_import_killed_mid_way_is_finished_by_the_next(mlflow_store: MlflowStore) -> None:
+    database = Path(os.environ["SHIPYARD_STORE"]) / "meta.db"
+    command = [str(SHIPYARD), "import", "mlflow", "--from", mlflow_store.url, "--json"]
+    importer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + KILL_DEADLINE_S
+    try:
+        while _runs_tagged(database) < 1:  # the first run is being imported: kill it there
+            assert importer.poll() is None, "the import ended before it could be interrupted"
+            assert time.monotonic() < deadline, "the import wrote no run in time"
+            time.sleep(0.002)
+        os.kill(importer.pid, signal.SIGKILL)
+    finally:
+        importer.kill()
+        importer.wait(timeout=30)
+    assert importer.returncode == -signal.SIGKILL
+    interrupted = _runs_tagged(database)
+    assert 1 <= interrupted < len(mlflow_store.logged["info"])
+    summary = _import(mlflow_store.url)
+    assert summary["runs"]["imported"] + summary["runs"]["resumed"] + summary["runs"]["already"] == len(
+        mlflow_store.logged["info"])
+    assert summary["runs"]["imported"] == len(mlflow_store.logged["info"]) - interrupted
+    _check_everything(mlflow_store)
+    _check_summary(_import(mlflow_store.url), mlflow_store, first=False)
+
+
+def _runs_tagged(database: Path) -> int:
+    """Runs carrying an MLflow id in the store being written (0 while it does not exist yet)."""
+    if not database.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as conn:
+            return int(conn.execute("SELECT count(*) FROM tags WHERE key = 'mlflow.run_id'").fetchone()[0])
+    except sqlite3.OperationalError:  # the schema is being created
+        return 0
