@@ -163,7 +163,7 @@ def _http_error(exc: urllib.error.HTTPError, url: str, server: str) -> ShipyardE
         return UnauthorizedError(f"The MLflow server at {server} refused the request ({exc.code}{said}); pass a "
                                  "token with --token or MLFLOW_TRACKING_TOKEN (or MLFLOW_TRACKING_USERNAME and "
                                  "MLFLOW_TRACKING_PASSWORD).")
-    if exc.code == 404 and "/api/2.0/mlflow/experiments" in url:
+    if not detail and exc.code in (404, 405, 501):  # MLflow answers its own errors with a JSON message
         return ValidationError(f"{server} does not answer like an MLflow server ({url} is 404); check --from.",
                                field="from")
     return ShipyardError(f"The MLflow server at {server} answered {exc.code} to {url}{said}.")
