@@ -30,7 +30,7 @@ from ..store import Store
 from ..store.schema import artifacts, metrics, tags
 from ..tracking.artifacts import log_artifact
 from ..tracking.metrics import write_points
-from ..tracking.runs import STATUSES, RUNNING, RunOrigin, create_run, delete_tag, end_run, log_params, set_tags
+from ..tracking.runs import RUNNING, STATUSES, RunOrigin, create_run, delete_tag, end_run, log_params, set_tags
 from .mlflow_models import package_mlflow_model
 from .mlflow_source import PARENT_TAG, MlflowRegisteredModel, MlflowRun, MlflowSource
 
@@ -189,7 +189,8 @@ def _import_model(store: Store, source: MlflowSource, model: MlflowRegisteredMod
         summary.versions_imported += 1
     for alias, version_number in sorted(model.aliases.items()):
         if version_number not in mapping:
-            summary.skip(f"alias {model.name}@{alias}", f"it points at version {version_number}, which was not imported")
+            summary.skip(f"alias {model.name}@{alias}",
+                         f"it points at version {version_number}, which was not imported")
             continue
         event = set_alias(store, model.name, alias, mapping[version_number],
                           reason=f"imported from MLflow ({source.description})")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -144,10 +143,10 @@ class RestSource:
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            return urllib.request.urlopen(request, timeout=TIMEOUT_S)  # noqa: S310 (the user's own URL)
+            return urllib.request.urlopen(request, timeout=TIMEOUT_S)
         except urllib.error.HTTPError as exc:
             raise _http_error(exc, url, self.url) from None
-        except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise StoreUnavailableError(f"Cannot reach the MLflow server at {self.url} ({reason}); check --from "
                                         "and that the server is running.") from None

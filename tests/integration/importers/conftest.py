@@ -49,11 +49,11 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSto
     folder = tmp_path_factory.mktemp("mlflow")
     database, artifacts, port = f"sqlite:///{folder / 'mlflow.db'}", folder / "mlartifacts", _free_port()
     url = f"http://127.0.0.1:{port}"
-    log = open(folder / "server.log", "wb")
-    server = subprocess.Popen([str(python.with_name("mlflow")), "server", "--backend-store-uri", database,
-                               "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port", str(port),
-                               "--workers", "1"], cwd=folder, env=_mlflow_env(), stdout=log, stderr=log,
-                              start_new_session=True)
+    with open(folder / "server.log", "wb") as log:
+        server = subprocess.Popen([str(python.with_name("mlflow")), "server", "--backend-store-uri", database,
+                                   "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port",
+                                   str(port), "--workers", "1"], cwd=folder, env=_mlflow_env(), stdout=log,
+                                  stderr=log, start_new_session=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -78,4 +78,3 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSto
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=20)
-        log.close()

@@ -36,10 +36,10 @@ def _free_port() -> int:
 class _NotMlflow(BaseHTTPRequestHandler):
     """A web server that is something else: 404 with an HTML page everywhere."""
 
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+    def do_GET(self) -> None:
         self._answer(404, b"<html>not here</html>")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._answer(404, b"<html>not here</html>")
 
     def _answer(self, status: int, body: bytes) -> None:
@@ -57,10 +57,10 @@ class _ProtectedEmptyMlflow(_NotMlflow):
 
     accepted = {"Bearer let-me-in", "Basic " + base64.b64encode(b"ana:secret").decode()}
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._mlflow()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._mlflow()
 
     def _mlflow(self) -> None:

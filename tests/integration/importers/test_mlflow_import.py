@@ -102,7 +102,9 @@ def _check_summary(summary: dict[str, Any], mlflow: MlflowStore, *, first: bool)
 
 
 def test_import_through_the_rest_api_twice(mlflow_store: MlflowStore) -> None:
-    _check_summary(_import(mlflow_store.url), mlflow_store, first=True)
+    summary = _import(mlflow_store.url)
+    _check_summary(summary, mlflow_store, first=True)
+    assert _documented_summary().keys() == summary.keys()
     _check_everything(mlflow_store)
     _check_summary(_import(mlflow_store.url), mlflow_store, first=False)
     _check_everything(mlflow_store)
@@ -139,6 +141,13 @@ def test_an_import_killed_mid_way_is_finished_by_the_next(mlflow_store: MlflowSt
     assert summary["runs"]["imported"] == len(mlflow_store.logged["info"]) - interrupted
     _check_everything(mlflow_store)
     _check_summary(_import(mlflow_store.url), mlflow_store, first=False)
+
+
+def _documented_summary() -> dict[str, Any]:
+    """The --json example of docs/from-mlflow.md, which must keep the keys the command prints."""
+    page = (Path(__file__).resolve().parents[3] / "docs" / "from-mlflow.md").read_text()
+    section = page.split("## Moving your MLflow history", 1)[1]
+    return dict(json.loads(section.split("```json\n", 1)[1].split("```", 1)[0]))
 
 
 def _runs_tagged(database: Path) -> int:
