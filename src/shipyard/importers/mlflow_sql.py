@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFoundError, NotSupportedError, StoreUnavailableError, ValidationError
+from ..errors import ConfigError, NotFoundError, NotSupportedError, StoreUnavailableError, ValidationError
+from ..extras import from_module_not_found
 from .mlflow_source import MlflowExperiment, MlflowModelVersion, MlflowRegisteredModel, MlflowRun
 
 _PROXY_SCHEME = "mlflow-artifacts:"
@@ -37,10 +38,15 @@ class SqlSource:
             if not path.is_file():
                 raise NotFoundError(f"The MLflow database {path} does not exist; check --from.")
             url = f"sqlite:///file:{path}?mode=ro&uri=true"  # never creates, never writes
+        elif url.startswith(("postgresql://", "postgres://")):  # MLflow's spelling; Shipyard's driver is psycopg 3
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
         try:
             self._engine = sqlalchemy.create_engine(url)
             with self._engine.connect() as conn:
                 tables = set(sqlalchemy.inspect(conn).get_table_names())
+        except ModuleNotFoundError as exc:  # the database's driver
+            raise (from_module_not_found(exc, "read an MLflow database") or ConfigError(
+                f"Cannot read {self.description}: its database driver {exc.name!r} is not installed.")) from None
         except sqlalchemy.exc.ArgumentError as exc:
             raise ValidationError(f"--from {self.description!r} is not a database URL ({exc}).", field="from") from None
         except sqlalchemy.exc.SQLAlchemyError as exc:
