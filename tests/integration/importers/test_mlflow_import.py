@@ -23,6 +23,7 @@ from shipyard.models.registry import get_version, list_versions
 from shipyard.store.store import current_store
 from shipyard.tracking.artifacts import read_artifact
 from shipyard.tracking.metrics import metric_points
+from shipyard.tracking.runs import get_run
 from shipyard.tracking.search import search_run_records
 from tests.integration.importers.conftest import MlflowStore
 from tests.integration.server._server import SHIPYARD, shipyard
@@ -47,8 +48,6 @@ def _imported_runs() -> dict[str, Any]:
 
 
 def _check_everything(mlflow: MlflowStore) -> None:
-    from shipyard.tracking.runs import get_run
-
     store = current_store()
     logged = mlflow.logged
     runs = _imported_runs()
@@ -72,8 +71,8 @@ def _check_everything(mlflow: MlflowStore) -> None:
         index = int(logged["info"][mlflow_id]["tags"]["idx"])
         assert json.loads(read_artifact(store, run_id, "meta/info.json")) == {"index": index}
     child = get_run(store, str(runs[logged["child"]]["run_id"]))
-    first = next(m for m in logged["runs"] if m in runs and str(runs[m]["run_id"]) == child.parent_id)
-    assert first in logged["runs"]
+    parent = logged["info"][logged["child"]]["tags"]["mlflow.parentRunId"]
+    assert child.parent_id == str(runs[parent]["run_id"])  # nested under the import of its MLflow parent
     versions = list_versions(store, "churn")
     assert [(v.version, v.tags["mlflow.version"], v.aliases) for v in versions] == [(1, "1", ("champion",))]
     assert get_version(store, "churn", 1).run_id == str(runs[logged["models"]["train_run"]]["run_id"])
