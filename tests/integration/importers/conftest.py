@@ -37,7 +37,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _mlflow_env() -> dict[str, str]:
+def mlflow_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MLFLOW_", "SHIPYARD_"))}
     env.update(MLFLOW_ENV)
     return env
@@ -52,7 +52,7 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSto
     with open(folder / "server.log", "wb") as log:
         server = subprocess.Popen([str(python.with_name("mlflow")), "server", "--backend-store-uri", database,
                                    "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port",
-                                   str(port), "--workers", "1"], cwd=folder, env=_mlflow_env(), stdout=log,
+                                   str(port), "--workers", "1"], cwd=folder, env=mlflow_env(), stdout=log,
                                   stderr=log, start_new_session=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -67,7 +67,7 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSto
                 pytest.fail(f"mlflow server did not start: {(folder / 'server.log').read_text()[-2000:]}")
             time.sleep(0.2)  # polling a deadline, not synchronising
         done = subprocess.run([str(python), "-W", "ignore", str(FILL_SCRIPT)], capture_output=True, text=True,
-                              cwd=folder, timeout=600, env={**_mlflow_env(), "MLFLOW_TRACKING_URI": url}, check=False)
+                              cwd=folder, timeout=600, env={**mlflow_env(), "MLFLOW_TRACKING_URI": url}, check=False)
         if done.returncode != 0:
             pytest.fail(f"the MLflow fill script failed:\n{done.stdout}\n{done.stderr}")
         yield MlflowStore(url, database, artifacts, json.loads(done.stdout.strip().splitlines()[-1]))

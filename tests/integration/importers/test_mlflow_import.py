@@ -158,3 +158,35 @@ def _runs_tagged(database: Path) -> int:
             return int(conn.execute("SELECT count(*) FROM tags WHERE key = 'mlflow.run_id'").fetchone()[0])
     except sqlite3.OperationalError:  # the schema is being created
         return 0
+
+
+_DIRECT_SCRIPT = """
+import json, mlflow
+mlflow.set_tracking_uri("sqlite:///direct.db")
+with mlflow.start_run(run_name="direct") as run:
+    mlflow.log_metric("m", 1.0, step=0, timestamp=1_700_000_000_000)
+    mlflow.log_metric("m", float("nan"), step=1, timestamp=1_700_000_000_500)
+    mlflow.log_text("hello", "notes/a.txt")
+print(json.dumps({"run": run.info.run_id, "artifact_uri": run.info.artifact_uri}))
+"""
+
+
+def test_import_from_a_store_the_client_wrote_without_a_server(tmp_path: Path) -> None:
+    """``mlflow.set_tracking_uri("sqlite:///...")``: artifacts at the plain paths the database records."""
+    from tests.integration.importers.conftest import mlflow_env
+    from tests.integration.server._mlflow import mlflow_python
+
+    folder = tmp_path / "direct"
+    folder.mkdir()
+    (folder / "log.py").write_text(_DIRECT_SCRIPT)
+    done = subprocess.run([str(mlflow_python()), "-W", "ignore", "log.py"], cwd=folder, env=mlflow_env(),
+                          capture_output=True, text=True, timeout=300, check=True)
+    logged = json.loads(done.stdout.strip().splitlines()[-1])
+    assert logged["artifact_uri"].startswith(str(folder))  # a plain path, not mlflow-artifacts:/
+    summary = _import(f"sqlite:///{folder / 'direct.db'}")
+    assert summary["runs"]["imported"] == 1 and summary["skipped"] == []
+    run_id = str(_imported_runs()[logged["run"]]["run_id"])
+    points = metric_points(current_store(), run_id, "m")
+    assert points[0] == (0, 1.0, 1_700_000_000_000)
+    assert points[1][0] == 1 and np.isnan(points[1][1]) and points[1][2] == 1_700_000_000_500
+    assert read_artifact(current_store(), run_id, "notes/a.txt") == b"hello"
