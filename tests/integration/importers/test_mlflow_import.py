@@ -117,27 +117,41 @@ def test_import_from_the_database_and_artifacts_folder_twice(mlflow_store: Mlflo
     _check_everything(mlflow_store)
 
 
-def test_an_import_killed_mid_way_is_finished_by_the_next(mlflow_store: MlflowStore) -> None:
+# Where the importer is killed: while it copies its first run, and while it packages a model version (its MLflow
+# files copied, the version not yet registered).
+_KILL_POINTS = {
+    "first run": "SELECT count(*) FROM tags WHERE key = 'mlflow.run_id'",
+    "model version": "SELECT count(*) FROM artifacts WHERE path LIKE 'mlflow-models/%/MLmodel'",
+}
+
+
+@pytest.mark.parametrize("point", sorted(_KILL_POINTS))
+def test_an_import_killed_mid_way_is_finished_by_the_next(mlflow_store: MlflowStore, point: str) -> None:
     database = Path(os.environ["SHIPYARD_STORE"]) / "meta.db"
     command = [str(SHIPYARD), "import", "mlflow", "--from", mlflow_store.url, "--json"]
     importer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + KILL_DEADLINE_S
     try:
-        while _runs_tagged(database) < 1:  # the first run is being imported: kill it there
-            assert importer.poll() is None, "the import ended before it could be interrupted"
-            assert time.monotonic() < deadline, "the import wrote no run in time"
+        while _count(database, _KILL_POINTS[point]) < 1:
+            assert importer.poll() is None, f"the import ended before it reached the {point}"
+            assert time.monotonic() < deadline, f"the import did not reach the {point} in time"
             time.sleep(0.002)
         os.kill(importer.pid, signal.SIGKILL)
     finally:
         importer.kill()
         importer.wait(timeout=30)
     assert importer.returncode == -signal.SIGKILL
-    interrupted = _runs_tagged(database)
-    assert 1 <= interrupted < len(mlflow_store.logged["info"])
+    total = len(mlflow_store.logged["info"])
+    interrupted = _count(database, _KILL_POINTS["first run"])
+    versions = _count(database, "SELECT count(*) FROM model_versions")
+    if point == "first run":
+        assert 1 <= interrupted < total
+    else:
+        assert interrupted == total and versions == 0
     summary = _import(mlflow_store.url)
-    assert summary["runs"]["imported"] + summary["runs"]["resumed"] + summary["runs"]["already"] == len(
-        mlflow_store.logged["info"])
-    assert summary["runs"]["imported"] == len(mlflow_store.logged["info"]) - interrupted
+    assert summary["runs"]["imported"] == total - interrupted
+    assert summary["runs"]["imported"] + summary["runs"]["resumed"] + summary["runs"]["already"] == total
+    assert summary["model_versions"] == {"imported": 1, "already": 0}
     _check_everything(mlflow_store)
     _check_summary(_import(mlflow_store.url), mlflow_store, first=False)
 
@@ -149,13 +163,13 @@ def _documented_summary() -> dict[str, Any]:
     return dict(json.loads(section.split("```json\n", 1)[1].split("```", 1)[0]))
 
 
-def _runs_tagged(database: Path) -> int:
-    """Runs carrying an MLflow id in the store being written (0 while it does not exist yet)."""
+def _count(database: Path, query: str) -> int:
+    """One count from the store being written (0 while it or its schema does not exist yet)."""
     if not database.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as conn:
-            return int(conn.execute("SELECT count(*) FROM tags WHERE key = 'mlflow.run_id'").fetchone()[0])
+            return int(conn.execute(query).fetchone()[0])
     except sqlite3.OperationalError:  # the schema is being created
         return 0
 
