@@ -16,6 +16,7 @@ have yet, artifacts are content-addressed and replace their own path. A register
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -103,11 +104,16 @@ def import_mlflow(store: Store, source: MlflowSource, *, progress: Progress | No
                 _import_run(store, source, experiment_name, run, known, summary, Path(scratch) / run.id)
             except (ValidationError, NotFoundError) as exc:  # this run's data is refused here: name it, go on
                 summary.skip(f"run {run.id}", str(exc))
+            finally:  # downloaded artifacts are stored by now: the scratch space holds one run at a time
+                shutil.rmtree(Path(scratch) / run.id, ignore_errors=True)
             report("runs", done, len(ordered))
         models = source.registered_models()
         report("models", 0, len(models))
         for done, model in enumerate(models, start=1):
-            _import_model(store, source, model, known, summary, Path(scratch) / f"model-{done}")
+            try:
+                _import_model(store, source, model, known, summary, Path(scratch) / f"model-{done}")
+            finally:
+                shutil.rmtree(Path(scratch) / f"model-{done}", ignore_errors=True)
             report("models", done, len(models))
     return summary
 
