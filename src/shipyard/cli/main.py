@@ -56,6 +56,7 @@ _COMMANDS: dict[str, str] = {
     "scheduler": "loop:scheduler_command",
     "ui": "ui:ui_command",
     "server": "server:app",
+    "import": "importer:app",
 }
 
 
