@@ -78,7 +78,7 @@ LISTINGS = {
     "model-versions": Listing(lambda w: ["models", "show", "churn"], False, lambda w: ["v1", "v2", "champion"]),
     "model-history": Listing(lambda w: ["models", "history", "churn"], False, lambda w: ["held_back", "champion"],
                              prose=lambda w: ["first baseline, trained on the 2026-q1 customers",
-                                              "(higher is better): worse by"]),
+                                              "(higher is better): gain", "(alpha 0.05): worse by"]),
     "status": Listing(lambda w: ["status"], True, lambda w: ["train-gradient-boosting", "stale",
                                                                "data/customers-2026-q1.csv"],
                       prose=lambda w: ["param train.learning_rate 0.05 -> 0.1",
