@@ -140,7 +140,7 @@ def _shipyard_server(work: Path, *arguments: str) -> tuple[object, str]:
     return process, url
 
 
-def _load_pair(url: str, body: dict[str, object], seconds: int,
+def load_pair(url: str, body: dict[str, object], seconds: int,
                between: object = None) -> tuple[LoadResult, LoadResult]:
     """64 connections, then 1; ``between`` (a callable) runs after the busy run, e.g. to snapshot metrics."""
     wrk(url, body, connections=8, seconds=2)  # warm-up
@@ -162,7 +162,7 @@ def _measure(work: Path, row: dict[str, object], seconds: int) -> dict[str, obje
             if name == "shipyard_batching":  # right after start, like the 5-model figure below
                 results["rss_1_model_mb"] = _worker_rss(process.pid)  # type: ignore[attr-defined]
             before: dict[str, float] = {}
-            busy, lone = _load_pair(f"{url}/predict/churn", body, seconds,
+            busy, lone = load_pair(f"{url}/predict/churn", body, seconds,
                                     between=lambda: before.update(_sums(url)))  # noqa: B023 (called at once)
             results[name] = {"busy": busy.__dict__, "lone": lone.__dict__,
                              "overhead_ms": _overhead_ms(before, _sums(url))}
@@ -176,7 +176,7 @@ def _measure(work: Path, row: dict[str, object], seconds: int) -> dict[str, obje
         results["rss_5_models_mb"] = _worker_rss(process.pid)  # type: ignore[attr-defined]
     finally:
         stop(process)  # type: ignore[arg-type]
-    results["mlflow"] = _mlflow(work, row, seconds)
+    results["mlflow"] = mlflow_figures(work, row, seconds)
     results["mlflow_version"] = anchor_version("mlflow")
     results["bentoml"] = _bentoml(work, row, seconds)
     return results
@@ -229,12 +229,13 @@ def _worker_rss(pid: int) -> list[float]:
     return sorted(round(rss_mb(worker), 1) for worker in workers)
 
 
-def _mlflow(work: Path, row: dict[str, object], seconds: int) -> dict[str, object]:
+def mlflow_figures(work: Path, row: dict[str, object], seconds: int, train: str = MLFLOW_TRAIN) -> dict[str, object]:
+    """`mlflow models serve` of the model the ``train`` script logs, loaded like Shipyard's server."""
     python = anchor_python("mlflow")
     env = {**os.environ, **anchor_env("mlflow"), "PATH": f"{python.parent}:{os.environ['PATH']}"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     script = work / "train_mlflow.py"
-    script.write_text(MLFLOW_TRAIN)
+    script.write_text(train)
     subprocess.run([str(python), str(script), str(work / "churn.parquet"), str(work / "mlflow-model")], env=env,
                    check=True, capture_output=True)
     port = free_port()
@@ -243,7 +244,7 @@ def _mlflow(work: Path, row: dict[str, object], seconds: int) -> dict[str, objec
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(f"{url}/ping", process)
-        busy, lone = _load_pair(f"{url}/invocations", {"dataframe_records": [row]}, seconds)
+        busy, lone = load_pair(f"{url}/invocations", {"dataframe_records": [row]}, seconds)
     finally:
         stop(process)
     return {"busy": busy.__dict__, "lone": lone.__dict__}
@@ -276,7 +277,7 @@ def _bentoml(work: Path, row: dict[str, object], seconds: int) -> dict[str, obje
             step = "loading bentoml serve"
             workers = len([child for child in children(process.pid)
                            if b"_bentoml_impl.worker" in Path(f"/proc/{child}/cmdline").read_bytes()])
-            busy, lone = _load_pair(f"{url}/predict", {"records": [row]}, seconds)
+            busy, lone = load_pair(f"{url}/predict", {"records": [row]}, seconds)
         finally:
             stop(process)
     except Exception as error:  # any failure skips the row, never the benchmark

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -29,9 +28,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchmarks._load import LoadResult, free_port, start, stop, wait_ready, wrk
+from benchmarks._load import free_port, start, stop, wait_ready
 from benchmarks._results import machine, write_section
-from benchmarks.anchors import anchor_env, anchor_python, anchor_version
+from benchmarks.anchors import anchor_version
+from benchmarks.bench_serving import load_pair, mlflow_figures
 
 SHIPYARD = [sys.executable, "-m", "shipyard"]
 TITLE = "Serving a pipeline with string imputers (runtime: auto vs mlflow models serve)"
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = _shipyard(work, "models:/imputed/1", body, args.seconds, runtime)
         control_body = {"records": [export.pop("control_row")]}
         results["shipyard_control"] = _shipyard(work, "models:/plain/1", control_body, args.seconds, None)
-        results["mlflow"] = _mlflow(work, row, args.seconds)
+        results["mlflow"] = mlflow_figures(work, row, args.seconds, MLFLOW_TRAIN)
         results["mlflow_version"] = anchor_version("mlflow")
     print(json.dumps(results, indent=1, default=str))
     _report(results)
@@ -183,37 +183,10 @@ def _shipyard(work: Path, uri: str, body: dict[str, object], seconds: int, runti
             deployments = json.loads(response.read())
         served_by = sorted({variant["runtime"] for item in deployments.values() for variant in item["variants"]})
         name = next(iter(deployments))
-        busy, lone = _load_pair(f"{url}/predict/{name}", body, seconds)
+        busy, lone = load_pair(f"{url}/predict/{name}", body, seconds)
     finally:
         stop(process)
     return {"runtime": ",".join(served_by), "busy": busy.__dict__, "lone": lone.__dict__}
-
-
-def _mlflow(work: Path, row: dict[str, object], seconds: int) -> dict[str, object]:
-    python = anchor_python("mlflow")
-    env = {**os.environ, **anchor_env("mlflow"), "PATH": f"{python.parent}:{os.environ['PATH']}"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    script = work / "train_mlflow.py"
-    script.write_text(MLFLOW_TRAIN)
-    subprocess.run([str(python), str(script), str(work / "churn.parquet"), str(work / "mlflow-model")], env=env,
-                   check=True, capture_output=True)
-    port = free_port()
-    process = start([str(python.parent / "mlflow"), "models", "serve", "-m", str(work / "mlflow-model"),
-                     "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "2"], env=env, cwd=work)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(f"{url}/ping", process)
-        busy, lone = _load_pair(f"{url}/invocations", {"dataframe_records": [row]}, seconds)
-    finally:
-        stop(process)
-    return {"busy": busy.__dict__, "lone": lone.__dict__}
-
-
-def _load_pair(url: str, body: dict[str, object], seconds: int) -> tuple[LoadResult, LoadResult]:
-    wrk(url, body, connections=8, seconds=2)  # warm-up, not counted
-    busy = wrk(url, body, connections=64, seconds=seconds)
-    lone = wrk(url, body, connections=1, seconds=max(3, seconds // 2), threads=1)
-    return busy, lone
 
 
 def _report(results: dict[str, Any]) -> None:
