@@ -49,6 +49,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "onnxruntime": "onnx",
     "onnx": "onnx",
     "onnxmltools": "onnx",
+    "onnxscript": "onnx",
     "xgboost": "xgboost",
     "lightgbm": "lightgbm",
     "torch": "torch",
