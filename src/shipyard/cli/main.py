@@ -50,6 +50,7 @@ _COMMANDS: dict[str, str] = {
     "metrics": "data:metrics_app",
     "serve": "serve:serve_command",
     "dockerfile": "serve:dockerfile_command",
+    "k8s": "k8s:app",
     "predictions": "serve:predictions_command",
     "monitor": "monitor:app",
     "loop": "loop:app",
