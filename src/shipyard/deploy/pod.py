@@ -20,6 +20,7 @@ from typing import Any
 
 from ..serving.dockerfile import BAKED_STORE, IMAGE_PORT, IMAGE_USER_ID
 from ..serving.server import GRACEFUL_SECONDS
+from ..serving.shipyard_wheel import DISTRIBUTION
 from .options import RenderOptions
 
 Manifest = dict[str, Any]
@@ -53,9 +54,9 @@ _S3_KEYS = ("aws-access-key-id", "aws-secret-access-key", "aws-endpoint-url")
 
 def labels(options: RenderOptions, component: str) -> dict[str, str]:
     """The recommended labels; ``selector`` picks the ones that never change for a running object."""
-    from .. import __version__
+    from importlib import metadata
 
-    return {**selector(options, component), "app.kubernetes.io/version": __version__,
+    return {**selector(options, component), "app.kubernetes.io/version": metadata.version(DISTRIBUTION),
             "app.kubernetes.io/managed-by": "shipyard"}
 
 
