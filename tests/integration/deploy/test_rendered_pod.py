@@ -34,7 +34,7 @@ from shipyard.predlog.readers import prediction_log
 from tests._servers import s3
 from tests._support import wait_until
 from tests.integration.deploy._kubelet import LocalPod, listen_locally, local_pod
-from tests.integration.serving._serving import TOKEN, Template, build_template, records
+from tests.integration.serving._serving import TOKEN, Template, records
 from tests.integration.serving.test_cli import shipyard_cli
 
 pytestmark = pytest.mark.slow
@@ -47,11 +47,6 @@ deployments:
 flush_interval_s: 1.0
 """
 _URL_RE = re.compile(r"API docs at (http://127\.0\.0\.1:\d+)/docs")
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    return build_template(tmp_path_factory.mktemp("k8s-template") / ".shipyard")
 
 
 def _render(folder: Path) -> list[dict[str, Any]]:
