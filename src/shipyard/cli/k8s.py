@@ -26,6 +26,7 @@ def render_command(
     replicas: int = typer.Option(2, "--replicas", help="Serving pods (the autoscaler's minimum)."),
     max_replicas: int | None = typer.Option(None, "--max-replicas", help="The autoscaler's maximum (default 3x "
                                             "--replicas)."),
+    target_cpu: int = typer.Option(70, "--target-cpu", help="CPU use (percent of the request) the autoscaler keeps."),
     workers: int = typer.Option(1, "--workers", help="`shipyard serve --workers` in each pod."),
     cpu: str = typer.Option("500m", "--cpu", help="CPU request of a serving pod."),
     memory: str = typer.Option("1Gi", "--memory", help="Memory request (and limit) of a serving pod."),
@@ -76,7 +77,7 @@ def render_command(
         workers=workers, resources=Resources(cpu, memory, cpu_limit, memory_limit), namespace=namespace,
         secret=secret, kserve=kserve, service_monitor=service_monitor, bake=bake,
         allowed_hosts=tuple(allowed_host), monitor_schedule=monitor_schedule, monitor_since=monitor_since,
-        monitor_notify=monitor_notify, loop_image=loop_image, project_dir=project_dir)
+        monitor_notify=monitor_notify, loop_image=loop_image, project_dir=project_dir, target_cpu_percent=target_cpu)
     monitoring_text = None
     if monitoring_config is not None:
         from ..monitoring.config import load_thresholds
