@@ -37,6 +37,8 @@ def check_command(
     notify: str | None = typer.Option(None, "--notify", help="POST the result as JSON to this webhook URL when "
                                       "something is out of line."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON (docs/monitoring.md)."),
+    log_dir: str | None = typer.Option(None, "--log-dir", help="The prediction log, when serving.yaml sets log_dir "
+                                       "(default: the store's own)."),
     columns: str | None = COLUMNS_OPTION,
     wide: bool = WIDE_OPTION,
 ) -> None:
@@ -50,7 +52,7 @@ def check_command(
     choice = column_choice(columns, wide)
     store = existing_store()
     result = monitor(deployment, since=since, start=start, end=end, reference=reference,
-                     thresholds=load_thresholds(config), store=store)
+                     thresholds=load_thresholds(config), log_dir=log_dir, store=store)
     _finish(result, json_output=json_output, strict=strict, notify=notify, choice=choice)
 
 

@@ -190,16 +190,25 @@ def test_the_rendered_container_serves_and_drains_without_losing_a_prediction(te
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    stderr = err.read_text()
-    assert status == 0, stderr
-    assert "Traceback" not in stderr
-    assert took < pod_spec["terminationGracePeriodSeconds"] - PRE_STOP_SECONDS  # the kubelet would not kill it
-    late = [why for when, why in load.failed if when < signalled - 0.25]
-    assert not late, late[:5]  # only requests sent around the signal may find the port closed
-    # no log_dir in serving.yaml: the log is in the pod's store folder (SHIPYARD_STORE, an emptyDir)
-    log = prediction_log("churn", log_dir=str(Path(pod.env["SHIPYARD_STORE"]) / "serving"), with_feedback=True,
-                         shadow=False)
-    missing = {*load.answered, request_id} - set(log["request_id"])
-    assert not missing, f"{len(missing)} answered predictions are not in the log, e.g. {sorted(missing)[:3]}"
-    assert log["request_id"].is_unique
-    assert log.set_index("request_id").loc[request_id, "label"] == "1"  # labels are kept as text
+        stderr = err.read_text()
+        assert status == 0, stderr
+        assert "Traceback" not in stderr
+        assert took < pod_spec["terminationGracePeriodSeconds"] - PRE_STOP_SECONDS  # the kubelet would not kill it
+        late = [why for when, why in load.failed if when < signalled - 0.25]
+        assert not late, late[:5]  # only requests sent around the signal may find the port closed
+        # no log_dir in serving.yaml: the log is in the pod's store folder (SHIPYARD_STORE, an emptyDir)
+        log = prediction_log("churn", log_dir=str(Path(pod.env["SHIPYARD_STORE"]) / "serving"), with_feedback=True,
+                             shadow=False)
+        missing = {*load.answered, request_id} - set(log["request_id"])
+        assert not missing, f"{len(missing)} answered predictions are not in the log, e.g. {sorted(missing)[:3]}"
+        assert log["request_id"].is_unique
+        assert log.set_index("request_id").loc[request_id, "label"] == "1"  # labels are kept as text
+
+        # What the monitoring CronJob runs, reading this log where serving.yaml's log_dir would name it
+        job = next(item for item in manifests if item["kind"] == "CronJob")
+        job_pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        checker = local_pod(manifests, job_pod, job_pod["containers"][0], secret=secret, root=tmp_path / "job")
+        done = subprocess.run([*checker.command, "--log-dir", str(Path(pod.env["SHIPYARD_STORE"]) / "serving")],
+                              env=checker.env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode in (0, 3), done.stdout + done.stderr  # a verdict: 3 (an alert) fails the Job
+        assert "Traceback" not in done.stderr
