@@ -36,8 +36,12 @@ _JOB_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"me
 _LOOP_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "8Gi"}}
 
 
-def monitor_command(deployment: str, options: RenderOptions, *, with_thresholds: bool) -> list[str]:
+def monitor_command(deployment: str, options: RenderOptions, *, with_thresholds: bool,
+                    log_dir: str | None) -> list[str]:
+    """``shipyard monitor check`` on the log the servers write: ``serving.yaml``'s shared ``log_dir`` when set."""
     command = ["shipyard", "monitor", "check", "--deployment", deployment, "--since", options.monitor_since]
+    if log_dir:
+        command += ["--log-dir", log_dir]
     if with_thresholds:
         command += ["--config", f"{CONFIG_DIR}/{MONITORING_YAML}"]
     if options.monitor_notify:
@@ -53,7 +57,8 @@ def monitor_cron_jobs(config: ServingConfig, options: RenderOptions, *, with_thr
             "name": "monitor-check",
             "image": options.image,
             "imagePullPolicy": "IfNotPresent",
-            "command": monitor_command(item.name, options, with_thresholds=with_thresholds),
+            "command": monitor_command(item.name, options, with_thresholds=with_thresholds,
+                                       log_dir=config.log_dir),
             "env": store_env(options),
             "resources": _JOB_RESOURCES,
             "securityContext": container_security(),

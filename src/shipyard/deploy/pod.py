@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..extras import DISTRIBUTION
 from ..serving.dockerfile import BAKED_STORE, IMAGE_PORT, IMAGE_USER_ID
 from ..serving.server import GRACEFUL_SECONDS
-from ..serving.shipyard_wheel import DISTRIBUTION
 from .options import RenderOptions
 
 Manifest = dict[str, Any]

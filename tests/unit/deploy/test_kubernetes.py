@@ -232,6 +232,8 @@ def test_a_monitoring_alert_fails_its_job_at_once() -> None:
         spec = job["spec"]["jobTemplate"]["spec"]
         container = spec["template"]["spec"]["containers"][0]
         assert container["command"][:4] == ["shipyard", "monitor", "check", "--deployment"]
+        log_dir = container["command"].index("--log-dir")
+        assert container["command"][log_dir + 1] == "s3://predictions/churn"  # the log the servers write
         assert container["command"][-2:] == ["--config", "/etc/shipyard/monitoring.yaml"]
         assert spec["template"]["spec"]["restartPolicy"] == "Never"
         rule = spec["podFailurePolicy"]["rules"][0]
