@@ -87,6 +87,23 @@ def test_every_manifest_is_valid_for_a_current_kubernetes(flags: dict[str, bool]
     assert len(checked) == len(manifests)  # no two objects of one kind share a name
 
 
+def test_every_optional_flag_still_renders_valid_objects() -> None:
+    manifests = _render(namespace="ml", workers=4, max_replicas=12, secret="churn-creds", allowed_hosts=(
+        "churn.example.com",), resources=Resources("2", "4Gi", "4", "6Gi"), monitor_schedule="*/15 * * * *",
+        monitor_since="1h", monitor_notify="https://hooks.example.com/ml", loop_image="registry.example.com/loop:7",
+        project_dir="/srv/project", target_cpu_percent=55, bake=True)
+    for item in manifests:
+        validate(item)
+        assert item["metadata"]["namespace"] == "ml"
+    container = _serving_pod(manifests)["containers"][0]
+    assert container["resources"] == {"requests": {"cpu": "2", "memory": "4Gi"},
+                                      "limits": {"memory": "6Gi", "cpu": "4"}}
+    assert container["command"][-2:] == ["--workers", "4"]
+    assert container["env"][-1]["value"].endswith(" churn.example.com")
+    assert {item["valueFrom"]["secretKeyRef"]["name"] for item in container["env"] if "valueFrom" in item
+            and "secretKeyRef" in item["valueFrom"]} == {"churn-creds"}
+
+
 def test_the_validation_is_strict_an_unknown_or_misplaced_field_fails() -> None:
     deployment = _by_kind(_render(), "Deployment")[0]
     deployment["spec"]["template"]["spec"]["containers"][0]["readonlyRootFilesystem"] = True  # a typo
