@@ -29,7 +29,7 @@ from sqlalchemy import Connection, delete, select, update
 
 from ..errors import ConflictError, ValidationError
 from .db import Database
-from .dialect import insert_ignore
+from .dialect import insert_one_ignore
 from .schema import idempotency_keys
 
 HEADER = "Idempotency-Key"
@@ -73,9 +73,9 @@ def run_once(db: Database, key: str, *, actor: str | None, request_hash: str,
     check_key(key)
 
     def transaction(conn: Connection) -> Answer:
-        claimed = insert_ignore(conn, idempotency_keys, [{
+        claimed = insert_one_ignore(conn, idempotency_keys, {
             "key": key, "actor": actor, "request_hash": request_hash, "response": None,
-            "created_at": time.time_ns() // 1_000_000}])
+            "created_at": time.time_ns() // 1_000_000})
         if not claimed:
             return _stored(conn, key, actor, request_hash)
         body = work(conn)

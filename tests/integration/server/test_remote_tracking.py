@@ -259,3 +259,59 @@ def test_no_token_is_401_a_reader_writing_is_403_and_bad_input_is_4xx_naming_the
                                  "except shipyard.ShipyardError as exc:\n    print(type(exc).__name__, exc)\n",
                                  team.tokens["reader"])
     assert code == 0 and out.startswith("ForbiddenError") and "writer role" in out, (out, err)
+
+
+PG_CLIENT = r'''
+import os, sys, shipyard
+with shipyard.start_run("pg-remote", f"client-{os.getpid()}") as run:
+    shipyard.log_params({"client": os.getpid()})
+    for step in range(int(sys.argv[1])):
+        shipyard.log_metric("m", step / 7, step=step)
+print(run.id)
+'''
+
+
+@pytest.mark.postgres
+def test_on_postgresql_with_two_workers_clients_at_once_and_one_key_sent_at_once_write_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests._servers.postgres import create_database, postgres_server, unavailable_reason
+    from tests.integration.server._server import create_token
+
+    if unavailable_reason() is not None:
+        pytest.skip(unavailable_reason() or "")
+    with postgres_server() as server_url:
+        database = create_database(server_url, "remote_client")
+        shipyard("server", "db", "upgrade", "--backend-store-uri", database)
+        token = create_token(database, "pg-writer", "writer")
+        server = TeamServer(database, tmp_path / "objects", tmp_path / "server", extra=("--workers", "2")).start()
+        try:
+            env = {**os.environ, "SHIPYARD_TRACKING_URI": server.url, "SHIPYARD_TOKEN": token,
+                   "SHIPYARD_STORE": str(tmp_path / "must-not-exist")}
+            procs = [subprocess.Popen([sys.executable, "-c", PG_CLIENT, "5000"], cwd=tmp_path, env=env, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+            outcomes = [proc.communicate(timeout=300) for proc in procs]
+            assert all(proc.returncode == 0 for proc in procs), [err for _, err in outcomes]
+            run_ids = [out.strip() for out, _ in outcomes]
+            run_id = run_ids[0]
+            batch = {"points": [[run_id, "same", step, 1.0, 7] for step in range(2000)]}
+
+            def send(_: int) -> tuple[int, dict[str, object]]:
+                answer = server.call("POST", f"{API}/metrics", token, json=batch,
+                                     headers={"Idempotency-Key": "concurrent-0001"})
+                return answer.status_code, answer.json()
+
+            with ThreadPoolExecutor(6) as pool:
+                answers = list(pool.map(send, range(6)))
+        finally:
+            server.stop()
+        import psycopg
+
+        with psycopg.connect(database.replace("postgresql+psycopg", "postgresql")) as conn:
+            counted = conn.execute("SELECT run_id, COUNT(*), COUNT(DISTINCT step) FROM metrics WHERE key = 'm' "
+                                   "GROUP BY run_id").fetchall()
+            same = conn.execute("SELECT COUNT(*) FROM metrics WHERE key = 'same'").fetchone()
+            users = conn.execute("SELECT DISTINCT user_name, status FROM runs").fetchall()
+    assert sorted(counted) == sorted((run, 5000, 5000) for run in run_ids)
+    assert answers == [(200, {"points": 2000})] * 6 and same == (2000,)
+    assert users == [("pg-writer", "FINISHED")]
