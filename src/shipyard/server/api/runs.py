@@ -39,6 +39,7 @@ from ...tracking.validation import check_name
 from .protocol import Call, field
 
 MAX_POINTS = 100_000  # per batch: a client sends at most this many at once
+_STEP_MIN, _STEP_END = -(2**63), 2**63
 _SPECIAL = {"Infinity": float("inf"), "-Infinity": float("-inf"), "NaN": float("nan")}
 
 
@@ -134,16 +135,7 @@ def log_metrics(call: Call) -> dict[str, Any]:
     if len(items) > MAX_POINTS:
         raise ValidationError(f"A batch holds at most {MAX_POINTS} points; this one has {len(items)}. Send it in "
                               "several batches.", field="points")
-    batch: list[Point] = []
-    for index, item in enumerate(items):
-        if not isinstance(item, list) or len(item) != 5:
-            raise ValidationError(f"Point {index} of 'points' must be [run_id, key, step, value, timestamp_ms], got "
-                                  f"{json.dumps(item)[:80]}.", field="points")
-        run_id, key, step, value, stamp = item
-        try:
-            batch += check_points(check_run_id(run_id), [(key, _number(value, key), step, stamp)])
-        except ValidationError as exc:
-            raise ValidationError(f"Point {index} of 'points': {exc.message}", field=f"points.{exc.field}") from None
+    batch = _points(items)
     run_ids = sorted({point[0] for point in batch})
 
     def work(conn: Connection) -> dict[str, Any]:
@@ -152,6 +144,37 @@ def log_metrics(call: Call) -> dict[str, Any]:
         return {"points": len(batch)}
 
     return call.once(work)
+
+
+def _points(items: list[Any]) -> list[Point]:
+    """The batch's points as rows to store. The common point (ids and keys seen before in the batch, whole numbers,
+    a finite float) takes a few type checks; any other goes through the full checks, which name what is wrong."""
+    batch: list[Point] = []
+    runs_seen: set[str] = set()
+    keys_seen: set[str] = set()
+    for index, item in enumerate(items):
+        if type(item) is list and len(item) == 5:
+            run_id, key, step, value, stamp = item
+            if run_id in runs_seen and key in keys_seen and type(step) is int and type(stamp) is int \
+                    and type(value) is float and _STEP_MIN <= step < _STEP_END and 0 <= stamp < _STEP_END \
+                    and value == value:
+                batch.append((run_id, key, step, value, stamp))
+                continue
+        batch.append(_point(index, item))
+        runs_seen.add(batch[-1][0])
+        keys_seen.add(batch[-1][1])
+    return batch
+
+
+def _point(index: int, item: Any) -> Point:
+    if not isinstance(item, list) or len(item) != 5:
+        raise ValidationError(f"Point {index} of 'points' must be [run_id, key, step, value, timestamp_ms], got "
+                              f"{json.dumps(item)[:80]}.", field="points")
+    run_id, key, step, value, stamp = item
+    try:
+        return check_points(check_run_id(run_id), [(key, _number(value, key), step, stamp)])[0]
+    except ValidationError as exc:
+        raise ValidationError(f"Point {index} of 'points': {exc.message}", field=f"points.{exc.field}") from None
 
 
 def metric_history(call: Call) -> dict[str, Any]:
