@@ -195,7 +195,7 @@ def log_params(params: dict[str, Any]) -> None:
     """Record the run's inputs. A param keeps its first value: logging a different one is an error."""
     run = _run_for_logging()
     if run.remote is not None:
-        run.remote.log_params(run.id, params)
+        _here(run.remote).log_params(run.id, params)
     else:
         _runs.log_params(current_store(), run.id, params)
 
@@ -206,14 +206,14 @@ def log_metric(key: str, value: float, step: int | None = None, *, timestamp_ms:
     Points are buffered and written in the background; see :func:`flush`.
     """
     run = _run_for_logging()
-    (writer_for(current_store()) if run.remote is None else run.remote.metrics).add(run.id, key, value, step,
-                                                                                  timestamp_ms)
+    (writer_for(current_store()) if run.remote is None else _here(run.remote).metrics).add(
+        run.id, key, value, step, timestamp_ms)
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
     """Record several metrics at one step (each key's next step when ``step`` is omitted)."""
     run = _run_for_logging()
-    writer = writer_for(current_store()) if run.remote is None else run.remote.metrics
+    writer = writer_for(current_store()) if run.remote is None else _here(run.remote).metrics
     for key, value in metrics.items():
         writer.add(run.id, key, value, step)
 
@@ -227,7 +227,7 @@ def set_tags(tags: dict[str, Any]) -> None:
     """Label the run with several tags at once; existing keys are overwritten."""
     run = _run_for_logging()
     if run.remote is not None:
-        run.remote.set_tags(run.id, tags)
+        _here(run.remote).set_tags(run.id, tags)
     else:
         _runs.set_tags(current_store(), run.id, tags)
 
@@ -236,7 +236,7 @@ def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None =
     """Store a file or directory as artifacts of the active run; returns the artifact paths."""
     run = _run_for_logging()
     if run.remote is not None:
-        return run.remote.log_artifact(run.id, local_path, artifact_path)
+        return _here(run.remote).log_artifact(run.id, local_path, artifact_path)
     return _artifacts.log_artifact(current_store(), run.id, local_path, artifact_path)
 
 
@@ -254,7 +254,7 @@ def log_dict(value: dict[str, Any], artifact_path: str) -> str:
 def _log_bytes(data: bytes, artifact_path: str) -> str:
     run = _run_for_logging()
     if run.remote is not None:
-        return run.remote.log_bytes(run.id, data, artifact_path)
+        return _here(run.remote).log_bytes(run.id, data, artifact_path)
     return _artifacts.log_bytes(current_store(), run.id, data, artifact_path)
 
 
@@ -343,6 +343,11 @@ def _local_only(what: str) -> Store:
     return current_store()
 
 
+def _here(remote: RemoteTracker) -> RemoteTracker:
+    """The run's tracker, or this process's own after a fork (a forked child has no sender thread of its own)."""
+    return remote if remote.pid == os.getpid() else (tracking_server() or remote)
+
+
 def _run_for_logging() -> ActiveRun:
     run = active_run()
     if run is not None:
@@ -368,9 +373,9 @@ def _end(run: ActiveRun, status: str, error: str | None) -> None:
     try:
         if run.remote is not None:
             if run.owned:
-                run.remote.end_run(run.id, status, error)
+                _here(run.remote).end_run(run.id, status, error)
             else:
-                run.remote.flush()
+                _here(run.remote).flush()
         elif run.owned:
             store = current_store()
             writer_for(store).flush(also=lambda conn: _runs.mark_ended(conn, run.id, status, error))

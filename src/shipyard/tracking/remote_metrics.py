@@ -21,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ShipyardError, TrackingServerError
 from ..store.http_client import HttpClient, new_key
 from .metrics import FLUSH_INTERVAL_S
 from .validation import check_key, check_metric_value, check_step
@@ -53,6 +54,7 @@ class MetricSender:
         self._thread: threading.Thread | None = None
         self.sent_points = 0
         self.sent_batches = 0
+        self.dropped_points = 0  # refused by the server (4xx): retrying could never succeed
 
     def add(self, run_id: str, key: str, value: Any, step: Any = None, timestamp_ms: int | None = None) -> None:
         key = check_key(key, "metric")
@@ -77,6 +79,7 @@ class MetricSender:
 
         Raises:
             TrackingServerError: the server stayed away past the retries; the points stay queued for the next flush.
+            ShipyardError: the server refused a batch (401, 403, 404...); that batch is dropped, the rest stay queued.
         """
         with self._send_lock:
             with self._lock:
@@ -86,7 +89,14 @@ class MetricSender:
             sent = 0
             while self._unsent:
                 batch = self._unsent[0]
-                self.client.call("POST", _PATH, {"points": batch.points}, key=batch.key)
+                try:
+                    self.client.call("POST", _PATH, {"points": batch.points}, key=batch.key)
+                except TrackingServerError:
+                    raise  # the server is away: the batch stays first in line, with its key
+                except ShipyardError:  # the server's verdict (a revoked token, a run it does not have): final
+                    self._unsent.popleft()
+                    self.dropped_points += len(batch.points)
+                    raise
                 self._unsent.popleft()
                 sent += len(batch.points)
                 self.sent_batches += 1

@@ -315,3 +315,31 @@ def test_on_postgresql_with_two_workers_clients_at_once_and_one_key_sent_at_once
     assert sorted(counted) == sorted((run, 5000, 5000) for run in run_ids)
     assert answers == [(200, {"points": 2000})] * 6 and same == (2000,)
     assert users == [("pg-writer", "FINISHED")]
+
+
+REVOKED_CLIENT = r'''
+import sys, shipyard
+run = shipyard.start_run("revoked", "mid-run")
+shipyard.log_metric("m", 1.0)
+shipyard.flush()
+print("flushed", flush=True)
+sys.stdin.readline()  # the test revokes the token meanwhile
+shipyard.log_metric("m", 2.0)
+try:
+    shipyard.end_run()
+except shipyard.ShipyardError as exc:
+    print(type(exc).__name__, flush=True)
+print("ended", shipyard.active_run() is None, flush=True)
+'''
+
+
+def test_a_token_revoked_mid_run_fails_the_next_send_at_once_instead_of_retrying(team: Team, tmp_path: Path) -> None:
+    proc = _client(team, tmp_path, REVOKED_CLIENT, team.tokens["writer"], stdin=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline().strip() == "flushed"
+    shipyard("server", "token", "revoke", "writer-person", "--backend-store-uri", team.database)
+    started = time.monotonic()
+    out, err = proc.communicate("go\n", timeout=120)
+    assert proc.returncode == 0, err
+    assert out.split() == ["UnauthorizedError", "ended", "True"], (out, err)
+    assert time.monotonic() - started < 30  # a 401 is the server's verdict: not retried for SHIPYARD_HTTP_RETRY_S
