@@ -15,16 +15,14 @@ message and the field it names.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import random
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
 from ..errors import (
@@ -39,6 +37,9 @@ from ..errors import (
     ValidationError,
 )
 
+if TYPE_CHECKING:
+    import http.client
+
 RETRY_ENV = "SHIPYARD_HTTP_RETRY_S"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
@@ -47,7 +48,6 @@ _FIRST_DELAY_S = 0.1
 _MAX_DELAY_S = 5.0
 _TIMEOUT_S = 60.0
 _UPLOAD_CHUNK = 1 << 20
-_TRANSPORT_ERRORS = (ConnectionError, http.client.HTTPException, socket.timeout, TimeoutError, OSError)
 
 
 def new_key() -> str:
@@ -98,12 +98,15 @@ class HttpClient:
             self._local.connection = None
 
     def _with_retries(self, method: str, path: str, headers: dict[str, str], body: Callable[[], Any]) -> Any:
+        import http.client  # here, not at the top: importing it costs more than the rest of this module
+
+        failures = (OSError, http.client.HTTPException)  # refused, reset, timed out (all OSError), cut short
         started = time.monotonic()
         delay = _FIRST_DELAY_S
         while True:
             try:
                 status, payload = self._send(method, path, headers, body())
-            except _TRANSPORT_ERRORS as exc:
+            except failures as exc:
                 self.close()  # the connection may be half-used: the next attempt opens a new one
                 problem = f"{type(exc).__name__}: {exc}"
             else:
@@ -143,6 +146,8 @@ class HttpClient:
         return response.status, payload
 
     def _connection(self) -> http.client.HTTPConnection:
+        import http.client
+
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
         if connection is None:
             kind = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
