@@ -234,9 +234,35 @@ def flush_tracking_server() -> None:
 
 def _open(uri: str) -> RemoteTracker:
     global _current, _current_for
+    _flush_in_forked_workers()
     with _lock:
         token = os.environ.get(TOKEN_ENV)
         wanted = (uri, token, os.getpid())
         if _current is None or _current_for != wanted:
             _current, _current_for = RemoteTracker(uri, token or None), wanted
         return _current
+
+
+_fork_hook_installed = False
+
+
+def _flush_in_forked_workers() -> None:
+    """Make fork-started multiprocessing workers send their points too: they leave through ``os._exit``, which skips
+    atexit, but run multiprocessing's exit finalizers (registered anew in each child), as ``metrics.py`` does."""
+    global _fork_hook_installed
+    if _fork_hook_installed:
+        return
+    _fork_hook_installed = True
+    import multiprocessing.util as mp_util
+
+    def in_child(_: object) -> None:
+        mp_util.Finalize(None, _flush_quietly, exitpriority=100)
+
+    mp_util.register_after_fork(_flush_in_forked_workers, in_child)
+
+
+def _flush_quietly() -> None:
+    try:
+        flush_tracking_server()
+    except Exception as exc:
+        print(f"shipyard: metrics could not be sent at exit: {exc}", file=sys.stderr)

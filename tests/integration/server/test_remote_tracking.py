@@ -343,3 +343,34 @@ def test_a_token_revoked_mid_run_fails_the_next_send_at_once_instead_of_retrying
     assert proc.returncode == 0, err
     assert out.split() == ["UnauthorizedError", "ended", "True"], (out, err)
     assert time.monotonic() - started < 30  # a 401 is the server's verdict: not retried for SHIPYARD_HTTP_RETRY_S
+
+
+FORKED_WORKERS = r'''
+import multiprocessing, shipyard
+from shipyard.tracking import remote_metrics
+remote_metrics.FLUSH_INTERVAL_S = 3600  # nothing leaves on the timer: only the workers' exit can send their points
+
+def work(worker):
+    for step in range(1000):
+        shipyard.log_metric(f"w{worker}", float(step), step=step)
+
+with shipyard.start_run("forked", "pool") as run:
+    shipyard.log_metric("parent", 1.0)
+    pool = multiprocessing.get_context("fork").Pool(2)
+    pool.map(work, range(4))
+    pool.close()
+    pool.join()
+print(run.id)
+'''
+
+
+def test_fork_started_pool_workers_send_their_points_before_they_exit(team: Team, tmp_path: Path) -> None:
+    code, out, err = _run_client(team, tmp_path, FORKED_WORKERS, team.tokens["writer"])
+    assert code == 0, err
+    store = _server_store(team)
+    try:
+        histories = {key: metric_points(store, out.strip(), key) for key in ("w0", "w1", "w2", "w3", "parent")}
+    finally:
+        store.close()
+    assert {key: len(points) for key, points in histories.items()} == {"w0": 1000, "w1": 1000, "w2": 1000,
+                                                                       "w3": 1000, "parent": 1}
