@@ -31,7 +31,8 @@ _WAKE_AT = 20_000
 _BLOCK_AT = 500_000  # as the local writer: a caller far ahead of the server sends itself
 _PATH = "/api/shipyard/v1/metrics"
 
-WirePoint = list[Any]  # [run_id, key, step, value (None = NaN, "Infinity"...), timestamp ms]
+Point = tuple[str, str, int, float | None, int]  # run_id, key, step, value (None = NaN), timestamp ms
+WirePoint = tuple[str, str, int, float | str | None, int]  # infinities as "Infinity" / "-Infinity" (JSON has none)
 
 
 @dataclass
@@ -40,12 +41,18 @@ class _Batch:
     points: list[WirePoint]
 
 
+def _wire(points: list[Point]) -> list[WirePoint]:
+    """The points as JSON can carry them (done in the sender, off ``log_metric``'s path)."""
+    return [point if point[3] is None or math.isfinite(point[3]) else
+            (*point[:3], "Infinity" if point[3] > 0 else "-Infinity", point[4]) for point in points]
+
+
 class MetricSender:
     """The per-process buffer of points for one tracking server."""
 
     def __init__(self, client: HttpClient) -> None:
         self.client = client
-        self._pending: list[WirePoint] = []
+        self._pending: list[Point] = []
         self._unsent: deque[_Batch] = deque()
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
@@ -63,9 +70,8 @@ class MetricSender:
         step_number = self._next_step.get(step_key, 0) if step is None else check_step(key, step)
         self._next_step[step_key] = step_number + 1
         stamp = time.time_ns() // 1_000_000 if timestamp_ms is None else int(timestamp_ms)
-        wire = number if number is None or math.isfinite(number) else ("Infinity" if number > 0 else "-Infinity")
         with self._lock:
-            self._pending.append([run_id, key, step_number, wire, stamp])
+            self._pending.append((run_id, key, step_number, number, stamp))
             size = len(self._pending)
         if self._thread is None:
             self._start()
@@ -85,7 +91,7 @@ class MetricSender:
             with self._lock:
                 pending, self._pending = self._pending, []
             for start in range(0, len(pending), BATCH_POINTS):
-                self._unsent.append(_Batch(new_key(), pending[start:start + BATCH_POINTS]))
+                self._unsent.append(_Batch(new_key(), _wire(pending[start:start + BATCH_POINTS])))
             sent = 0
             while self._unsent:
                 batch = self._unsent[0]
