@@ -74,6 +74,7 @@ if TYPE_CHECKING:
         set_tags as set_tags,
         start_run as start_run,
     )
+    from .tracking.remote import set_tracking_uri as set_tracking_uri
     from .tracking.runs import Run as Run
 
 __version__ = "0.1.0"
@@ -137,6 +138,7 @@ _LAZY: dict[str, str] = {
     "set_store": "tracking.fluent",
     "set_tag": "tracking.fluent",
     "set_tags": "tracking.fluent",
+    "set_tracking_uri": "tracking.remote",
     "start_run": "tracking.fluent",
     "Run": "tracking.runs",
 }
@@ -197,6 +199,7 @@ __all__ = [
     "set_store",
     "set_tag",
     "set_tags",
+    "set_tracking_uri",
     "start_run",
 ]
 

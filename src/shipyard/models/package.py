@@ -23,6 +23,7 @@ from ..errors import IntegrityError, ValidationError
 from ..store import Store, current_store
 from ..store.hashing import hash_bytes, hash_json
 from ..tracking import artifacts as run_artifacts, fluent
+from ..tracking.remote import refuse_through_server
 from ..tracking.runs import get_run, resolve_run_id
 from . import flavors, onnx_flavor
 from .answers import check_finite
@@ -81,6 +82,7 @@ def log_model(
     flavor = flavors.flavor_of(model)
     serializer = flavors.serializer_for(flavor, serializer)
     signature = infer_signature(frame, model)
+    refuse_through_server("shipyard.log_model")
     checked, _ = validate(frame, signature)
     files, untrusted = flavors.serialize(model, flavor, serializer)
     predictions = model.predict(checked)

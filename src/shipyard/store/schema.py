@@ -282,3 +282,20 @@ run_inputs = Table(
     Column("context", String(250), nullable=True),
     Column("created_at", BigInteger, nullable=False),
 )
+
+
+# --- idempotent writes of remote clients (migration 0008) ---------------------------------------------
+
+# One row per write a client of the team server made with an ``Idempotency-Key``: the key (random, chosen by
+# the client), who sent it, a hash of the request, and the answer given. A retry of the same request (its
+# first answer lost on the way) gets the stored answer and writes nothing again (store/idempotency.py).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("actor", String(250), nullable=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", Text, nullable=True),  # the JSON answer, written in the same transaction as the write
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_idempotency_keys_created", "created_at"),
+)

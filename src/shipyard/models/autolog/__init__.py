@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 
+from ...tracking.remote import refuse_through_server
 from . import _deferred, _patching  # _deferred registers the drain with tracking when imported
 from ._deferred import AutologWarning as AutologWarning
 from ._settings import settings
@@ -63,6 +64,8 @@ def autolog(
 
     A library that is not installed is skipped, switched on or not.
     """
+    if not disable:
+        refuse_through_server("shipyard.autolog()")  # it writes runs and models straight into a store
     with _lock:
         if disable:
             settings.libraries.clear()
