@@ -52,6 +52,7 @@ _COMMANDS: dict[str, str] = {
     "dockerfile": "serve:dockerfile_command",
     "predictions": "serve:predictions_command",
     "monitor": "monitor:app",
+    "rollout": "rollout:app",
     "loop": "loop:app",
     "scheduler": "loop:scheduler_command",
     "ui": "ui:ui_command",
