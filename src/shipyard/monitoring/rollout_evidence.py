@@ -2,7 +2,8 @@
 
 Rows since the rollout started, from every deployment it applies to: the candidate's live answers (variant
 ``rollout-<id>``), its shadow answers to the primary's requests (``rollout-<id>-shadow``) and the primary's
-live answers (the primary version, not shadows). Labels are the latest feedback per ``(request_id, row)``.
+live answers (the primary version, not shadows). Errors are the error log's requests routed to the
+candidate's variant or to a variant that served the primary. Labels are the latest feedback per ``(request_id, row)``.
 The per-request loss is 0/1 (prediction differs from the label) for classifiers, which log probabilities,
 and the squared error for regressors. Scores for the distribution test are the last class's probability
 (the positive class of a binary classifier) or the predicted value, the most recent :data:`MAX_SCORES` of
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models.rollouts import Rollout
-from ..predlog.layout import FEEDBACK, PREDICTIONS, partition_files, serving_root
+from ..predlog.layout import ERRORS, FEEDBACK, PREDICTIONS, partition_files, serving_root
 from ..predlog.scan import read_table
 from ..store import Store
 from .rollout_judge import ArmEvidence, Evidence
@@ -42,6 +43,7 @@ def gather_evidence(store: Store, rollout: Rollout, *, log_dir: str | None = Non
     primary = frame[~frame["shadow"].astype(bool) & (frame["model_name"] == rollout.name)
                     & (frame["model_version"] == rollout.primary_version) & (frame["variant"] != live)]
     labels = _labels(root, rollout.started_at)
+    errors = _errors_by_variant(root, rollout.started_at, since)
     regression = bool(len(frame)) and frame["probabilities"].isna().all()
     pairs = primary[["request_id", "row", "prediction"]].merge(
         shadow[["request_id", "row", "prediction"]], on=["request_id", "row"], suffixes=("", "_candidate"))
@@ -51,17 +53,18 @@ def gather_evidence(store: Store, rollout: Rollout, *, log_dir: str | None = Non
     step_start = pd.Timestamp(rollout.step_started_at, unit="ms", tz="UTC")
     step_rows = int((candidate["timestamp"] >= step_start).sum()) if len(candidate) else 0
     return Evidence(
-        candidate=_arm(candidate, labels, regression), primary=_arm(primary, labels, regression),
+        candidate=_arm(candidate, labels, regression, errors.get(live, 0)),
+        primary=_arm(primary, labels, regression, sum(errors.get(name, 0) for name in set(primary["variant"]))),
         step_requests=step_rows, look=rollout.checks + 1, shadow_pairs=len(pairs),
         disagreements=int((pairs["prediction"] != pairs["prediction_candidate"]).sum()),
         score_distance=distance, score_counts=(len(candidate_scores), len(primary_scores)))
 
 
-def _arm(rows: Any, labels: Any, regression: bool) -> ArmEvidence:
+def _arm(rows: Any, labels: Any, regression: bool, errors: int) -> ArmEvidence:
     import numpy as np
 
     if not len(rows):
-        return ArmEvidence(0)
+        return ArmEvidence(0, errors)
     latency = rows.drop_duplicates("request_id")["latency_ms"].to_numpy(dtype=float)
     joined = rows[["request_id", "row", "prediction", "prediction_value"]].merge(labels, on=["request_id", "row"])
     if regression:
@@ -69,8 +72,21 @@ def _arm(rows: Any, labels: Any, regression: bool) -> ArmEvidence:
         losses = losses[np.isfinite(losses)]
     else:
         losses = (joined["prediction"].astype(str) != joined["label"].astype(str)).to_numpy(dtype=float)
-    return ArmEvidence(len(rows), 0, float(np.percentile(latency, 99)) if len(latency) else None,
+    return ArmEvidence(len(rows), errors, float(np.percentile(latency, 99)) if len(latency) else None,
                        ArmMoments(len(losses), float(losses.sum()), float((losses * losses).sum())))
+
+
+def _errors_by_variant(root: Any, since_ms: int, since: Any) -> dict[str, int]:
+    """Refused or failed requests per variant (logs written before errors named their variant count for none)."""
+    table = read_table(partition_files(root / ERRORS, None, since_ms, None), columns=["timestamp", "variant"],
+                       filter=since)
+    if table is None or "variant" not in table.column_names:
+        return {}
+    counts: dict[str, int] = {}
+    for name in table.column("variant").to_pylist():
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 def _labels(root: Any, since_ms: int) -> Any:
