@@ -41,8 +41,9 @@ def sticky_point(key: str) -> float:
 def canary_router(variants: Sequence[Variant], canary: Variant | None, weight: float) -> Router:
     """A canary at ``weight`` percent after the primaries, which keep their proportions within the rest.
 
-    The canary comes last, so its share is the top of [0, 1): as its weight grows, sticky keys only ever move
-    from the primaries to the canary, never back and forth.
+    The canary comes last, so its share is the top of [0, 1): as its weight grows, a deployment with one primary
+    only ever moves sticky keys to the canary (with several primaries, keys near their boundaries also shift
+    between them, as any change of weights does).
     """
     if canary is None:
         return Router(variants)
