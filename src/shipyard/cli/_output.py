@@ -25,12 +25,6 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json_text(data))
 
 
-def print_json_line(data: Any) -> None:
-    """Machine output that streams: one compact JSON object per line (JSON Lines), flushed as it happens."""
-    sys.stdout.write(json.dumps(_jsonable(data), ensure_ascii=False, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-
-
 def json_text(data: Any) -> str:
     """What :func:`print_json` prints."""
     return json.dumps(_jsonable(data), indent=2, sort_keys=False, ensure_ascii=False) + "\n"

@@ -14,7 +14,7 @@ app = typer.Typer(help="Canary rollouts: shift traffic to a candidate step by st
                        "rolls back.\n\nExample: shipyard rollout start churn --candidate challenger",
                   no_args_is_help=True)
 
-JSON_OPTION = typer.Option(False, "--json", help="Print JSON Lines: one object per check, then the rollout.")
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON at the end: the rollout and every check it judged.")
 LOG_DIR_OPTION = typer.Option(None, "--log-dir", help="The prediction log's folder, when serving.yaml sets log_dir.")
 
 
@@ -131,9 +131,11 @@ def _watch(rollout_id: int, interval: float, timeout: float | None, log_dir: str
     from ..monitoring.rollout_judge import Verdict
     from ..monitoring.rollout_runner import run_rollout
 
+    checks: list[dict[str, Any]] = []
+
     def show(rollout: Rollout, verdict: Verdict) -> None:
         if json_output:
-            _output.print_json_line({"check": rollout.checks, "weight": rollout.weight, **verdict.to_dict()})
+            checks.append({"check": rollout.checks, "weight": rollout.weight, **verdict.to_dict()})
             return
         _output.console.print(f"check {rollout.checks}: {verdict.action} -> {rollout.weight:g}%: "
                               f"{_output.escape(verdict.reason)}")
@@ -141,7 +143,7 @@ def _watch(rollout_id: int, interval: float, timeout: float | None, log_dir: str
     rollout = run_rollout(existing_store(), rollout_id, interval_s=interval, timeout_s=timeout, log_dir=log_dir,
                           on_check=show)
     if json_output:
-        _output.print_json_line(rollout.to_dict())
+        _output.print_json({**rollout.to_dict(), "checks": checks})
     elif rollout.running:
         _output.console.print(f"Rollout {rollout.id} still running at {rollout.weight:g}% (--timeout reached); "
                               f"`shipyard rollout watch {rollout.name}` resumes judging it.")

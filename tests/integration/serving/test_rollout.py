@@ -99,8 +99,8 @@ def _rollout(server: Server, *args: str, timeout: float = 240) -> tuple[int, lis
     done = subprocess.run([sys.executable, "-m", "shipyard", "rollout", "start", "churn", *args, "--json",
                            "--log-dir", str(server.log_dir), "--interval", "0.3", "--timeout", "180"],
                           capture_output=True, text=True, env=env, cwd=server.store.parent, timeout=timeout)
-    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    return done.returncode, lines, done.stderr
+    final = json.loads(done.stdout) if done.stdout.strip() else {}
+    return done.returncode, [*final.get("checks", []), final], done.stderr
 
 
 def _register_worse_model(store: Path, template: Template) -> int:
