@@ -72,7 +72,8 @@ class JudgePolicy:
     latency_slack_ms: float = 5.0
     max_disagreement: float = 0.25
     max_score_distance: float = 0.2
-    min_requests: int = 100  # canary requests per step before advancing (and per arm before a guardrail)
+    min_requests: int = 100  # canary requests per step before advancing
+    guard_requests: int = 100  # requests (or shadow pairs) per arm before a guardrail judges
     min_labels: int = 100  # labelled requests per arm before the loss test
     max_labels: int | None = None  # labelled canary requests required before the rollout completes
 
@@ -113,7 +114,7 @@ def judge(evidence: Evidence, policy: JudgePolicy, *, completing: bool = False) 
 
 def _errors(evidence: Evidence, policy: JudgePolicy, statistics: dict[str, Any]) -> str | None:
     candidate, primary = evidence.candidate.error_moments(), evidence.primary.error_moments()
-    if min(candidate.count, primary.count) < policy.min_requests:
+    if min(candidate.count, primary.count) < policy.guard_requests:
         return None
     result = msprt_greater(candidate, primary, tau=max(policy.error_margin, 0.005), alpha=policy.guard_alpha,
                            margin=policy.error_margin)
@@ -127,7 +128,7 @@ def _errors(evidence: Evidence, policy: JudgePolicy, statistics: dict[str, Any])
 def _latency(evidence: Evidence, policy: JudgePolicy, statistics: dict[str, Any]) -> str | None:
     candidate, primary = evidence.candidate.p99_latency_ms, evidence.primary.p99_latency_ms
     if candidate is None or primary is None or min(evidence.candidate.requests, evidence.primary.requests) \
-            < policy.min_requests:
+            < policy.guard_requests:
         return None
     limit = primary * policy.max_latency_ratio + policy.latency_slack_ms
     statistics["p99_latency_ms"] = {"candidate": candidate, "primary": primary, "limit": limit}
@@ -138,7 +139,7 @@ def _latency(evidence: Evidence, policy: JudgePolicy, statistics: dict[str, Any]
 
 def _scores(evidence: Evidence, policy: JudgePolicy, statistics: dict[str, Any]) -> str | None:
     n_candidate, n_primary = evidence.score_counts
-    if evidence.score_distance is None or min(n_candidate, n_primary) < policy.min_requests:
+    if evidence.score_distance is None or min(n_candidate, n_primary) < policy.guard_requests:
         return None
     alpha = spent_alpha(policy.guard_alpha, evidence.look)
     critical = ks_critical_distance(n_candidate, n_primary, alpha)
@@ -152,7 +153,7 @@ def _scores(evidence: Evidence, policy: JudgePolicy, statistics: dict[str, Any])
 
 
 def _disagreement(evidence: Evidence, policy: JudgePolicy, statistics: dict[str, Any]) -> str | None:
-    if evidence.shadow_pairs < policy.min_requests:
+    if evidence.shadow_pairs < policy.guard_requests:
         return None
     moments = ArmMoments(evidence.shadow_pairs, float(evidence.disagreements), float(evidence.disagreements))
     result = msprt_exceeds(moments, limit=policy.max_disagreement, tau=0.05, alpha=policy.guard_alpha)

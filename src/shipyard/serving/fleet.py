@@ -197,6 +197,7 @@ class Fleet:
             log.warning("Cannot read the running rollouts: %s", exc)
             return []
         plans = []
+        ended = False
         for deployment in self.deployments.values():
             served = {variant.model for variant in deployment.spec.variants}
             rollout = next((item for item in running if f"models:/{item.name}@{item.alias}" in served), None)
@@ -204,6 +205,7 @@ class Fleet:
             if rollout is None:
                 if current is not None:
                     plans.append(CanaryPlan(deployment.name, None))
+                    ended = True
                 continue
             if current is not None and current.id == rollout.id:
                 if current.weight != rollout.weight:
@@ -220,6 +222,8 @@ class Fleet:
             shadow = VariantSlot(deployment.name, Variant(f"{name}-shadow", uri, 0.0, shadow=True), serving) \
                 if rollout.policy.get("shadow", True) else None
             plans.append(CanaryPlan(deployment.name, rollout, live, shadow))
+        if ended:  # a completed rollout moved the alias: swap the primaries first, or they would get back the
+            self.refresh()  # traffic with the old version until the next alias refresh
         return plans
 
     def apply_canaries(self, plans: list[CanaryPlan]) -> None:

@@ -82,8 +82,9 @@ class Traffic:
 def serving(template: Template, tmp_path: Path) -> Iterator[Server]:
     store = template.copy_to(tmp_path / ".shipyard")
     log_dir = tmp_path / "logs"
+    # aliases are re-resolved once an hour here: the move at the end of a rollout must not wait for that
     config = write_config(tmp_path / "serving.yaml", {
-        "flush_interval_s": 0.1, "refresh_interval_s": 0.5, "log_dir": str(log_dir),
+        "flush_interval_s": 0.1, "refresh_interval_s": 3600, "log_dir": str(log_dir),
         "deployments": {"churn": {"model": "models:/churn@champion"}}})
     with running_server(["--config", str(config)], cwd=tmp_path, store=store, log_dir=log_dir) as server:
         yield server
