@@ -15,9 +15,10 @@ gathers the evidence from the prediction log and applies the verdict). Checks, i
 
 Each guardrail has its own ``guard_alpha``, so the chance that an equivalent candidate is ever rolled back is
 at most ``alpha + 3 * guard_alpha`` (Bonferroni over the always-valid tests; the latency rule is a
-threshold, as in Flagger). A check that finds nothing wrong advances once the step has served
-``min_requests`` canary requests, and the last step waits for ``max_labels`` labelled canary requests when
-that budget is set.
+threshold, as in Flagger). Each guardrail judges once both arms have ``guard_requests`` requests (or
+shadow pairs), the loss test once both have ``min_labels`` labels. A check that finds nothing wrong
+advances once the step has served ``min_requests`` canary requests, and the last step waits for
+``max_labels`` labelled canary requests when that budget is set.
 """
 
 from __future__ import annotations

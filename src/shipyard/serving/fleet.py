@@ -119,6 +119,7 @@ class Fleet:
         self.on_slot_added: SlotHook | None = None  # starts a canary slot's batcher (the app sets it)
         self.on_slot_retired: SlotHook | None = None  # stops it once no request can be on its way to it
         self._retiring: list[tuple[float, LiveDeployment, VariantSlot]] = []
+        self._rollouts_unreadable = False
 
     def load(self) -> None:
         """Resolve and load every variant (at start: a failure here stops the server with its message)."""
@@ -193,9 +194,12 @@ class Fleet:
         """Read the running rollouts and load any new candidate (blocking: runs in a thread)."""
         try:
             running = running_rollouts(self.store)
-        except Exception as exc:  # the store busy or unreachable: keep the weights we have
-            log.warning("Cannot read the running rollouts: %s", exc)
+        except Exception as exc:  # the store busy or unreachable: keep the weights we have (said once, not per second)
+            if not self._rollouts_unreadable:
+                log.warning("Cannot read the running rollouts (the weights stay as they are): %s", exc)
+            self._rollouts_unreadable = True
             return []
+        self._rollouts_unreadable = False
         plans = []
         ended = False
         for deployment in self.deployments.values():
