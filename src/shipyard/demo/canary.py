@@ -4,7 +4,7 @@ A logistic regression trained on flipped labels is registered as a new version o
 (``models/rollouts.py``) at 20% of the traffic of a server serving ``models:/churn@champion`` (its own
 deployment, ``churn-canary``, so the earlier steps' logs stay as they were). Customers are replayed as
 single-row requests, each label sent as feedback right after its answer, while the judge
-(``monitoring/rollout_runner.py``) looks every half second. The rollout never advances on its own here (its
+(``monitoring/rollout_runner.py``) looks every 0.3 seconds. The rollout never advances on its own here (its
 step asks for more requests than the demo sends), so what ends it is the judge: disagreement with the
 champion on shadow pairs and the loss test once labels join. Then the demo checks that the next requests
 all reach the champion again, and stops the server.
@@ -66,8 +66,9 @@ def register_worse(store: Store, root: Path) -> int:
                                    "flipped labels): the demo's canary, which the judge rolls back").version
 
 
-def roll_out_and_judge(store: Store, store_root: Path, root: Path, worse: int) -> Canary:
-    """Serve champion, roll ``worse`` out at 20% with live traffic and feedback, until the judge rolls it back."""
+def roll_out_and_judge(store: Store, store_root: Path, root: Path) -> Canary:
+    """Serve champion, register the worse model while the server starts, roll it out at 20% with live traffic
+    and feedback, until the judge rolls it back."""
     import pandas as pd
 
     config = root / "serving-canary.yaml"
@@ -86,12 +87,13 @@ def roll_out_and_judge(store: Store, store_root: Path, root: Path, worse: int) -
     stop = threading.Event()
     answered: list[tuple[float, str]] = []
     try:
+        worse = register_worse(store, root)
         wait_ready(url, server)
         rollout = start_rollout(store, MODEL_NAME, str(worse), steps=(SHARE, 100.0),
                                 policy={"min_requests": 1_000_000, "shadow": True})
         with ThreadPoolExecutor(CLIENTS) as pool:
             clients = [pool.submit(_send, url, rows, labels, offset, stop, answered) for offset in range(CLIENTS)]
-            rollout = run_rollout(store, rollout.id, interval_s=0.5, timeout_s=120)
+            rollout = run_rollout(store, rollout.id, interval_s=0.3, timeout_s=120)
             if rollout.running:
                 abort_rollout(store, MODEL_NAME, reason="the demo's canary was not judged in time")
                 raise ShipyardError(f"The judge had not decided rollout {rollout.id} after 120 s "

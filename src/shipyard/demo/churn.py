@@ -157,8 +157,7 @@ def run_demo(console: Console, rows: int | None = None, workdir: Path | None = N
                   f"{cycle.number} {cycle.status}: {escape(loop_line(cycle))}. The new customers fell into "
                   f"train/test/holdout as {placed['train']:,}/{placed['test']:,}/{placed['holdout']:,} and no "
                   "earlier customer moved, so the gate scored both models on holdout customers neither trained on.")
-    worse = canary.register_worse(store, root)
-    judged = canary.roll_out_and_judge(store, store.location.root, root, worse)
+    judged = canary.roll_out_and_judge(store, store.location.root, root)
     console.print(f"[bold]13.[/] {escape(canary_line(judged))}")
     console.print(f"[bold]14.[/] Done in {time.perf_counter() - started:.1f}s. Runs of experiment "
                   f"'{escape(pipeline)}', best holdout ROC AUC first:")
