@@ -53,6 +53,7 @@ _COMMANDS: dict[str, str] = {
     "k8s": "k8s:app",
     "predictions": "serve:predictions_command",
     "monitor": "monitor:app",
+    "rollout": "rollout:app",
     "loop": "loop:app",
     "scheduler": "loop:scheduler_command",
     "ui": "ui:ui_command",
