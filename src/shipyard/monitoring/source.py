@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError, ValidationError
@@ -25,6 +24,7 @@ from ..predlog.layout import (
     partition_files,
     serving_root,
 )
+from ..predlog.location import LogPath
 from ..predlog.scan import scan_batches
 from ..predlog.schema import INPUT_PREFIX
 from ..predlog.times import parse_time
@@ -113,31 +113,39 @@ def profile_window(deployment: str, window: Window, reference: Reference, *, sha
     """Fold the live (or shadow) rows of ``window`` into counts on the reference's bins.
 
     Only hours that have partition files are visited, so a long window over a short log costs what the
-    log holds, not one step per hour of the window. Whole hours that are over (and whose files have not
-    changed since) come from the hourly profile cache: a day is 24 small JSON files, not a rescan of the
-    log. Partial hours are scanned. An hour without files is never cached: there is nothing to save.
+    log holds, not one step per hour of the window. Whole hours that are closed (and whose files have not
+    changed since) come from the hourly summaries kept next to the log (:mod:`shipyard.predlog.hourly_cache`):
+    a week is 168 small JSON files, not a rescan of the log. Partial hours are scanned. An hour without
+    files is never cached: there is nothing to save.
     """
+    from ..predlog.hourly_cache import fingerprint, is_closed, read_summary, write_summary
+    from ..store.hashing import hash_json
+
     profile = WindowProfile(window.start_ms, window.end_ms)
     cacheable = variant is None and not shadow
     root, now_ms = serving_root(log_dir=log_dir), int(time.time() * 1000)
+    key = hash_json({"profile": reference.profile, "prediction": reference.prediction_profile})[:16]
     for hour in hour_partitions(root / PREDICTIONS, deployment, window.start_ms, window.end_ms):
+        hour_end = hour.start_ms + HOUR_MS
+        part = Window(max(hour.start_ms, window.start_ms), min(hour_end, window.end_ms))
+        whole = cacheable and part.start_ms == hour.start_ms and part.end_ms == hour_end and is_closed(hour, now_ms)
+        stamp = fingerprint(hour) if whole else ""
+        summary = read_summary(root, hour, key, stamp) if whole else None
+        if summary is not None:
+            profile.merge(WindowProfile.from_dict(summary))
+            continue
         files = hour.files()
         if not files:
             continue
-        hour_end = hour.start_ms + HOUR_MS
-        part = Window(max(hour.start_ms, window.start_ms), min(hour_end, window.end_ms))
-        whole = cacheable and part.start_ms == hour.start_ms and part.end_ms == hour_end <= now_ms
-        cached = _cached_hour(root, deployment, part, files, reference) if whole else None
-        if cached is None:
-            cached = _scan(part, files, reference, shadow=shadow, variant=variant)
-            if whole:
-                _store_hour(root, deployment, part, files, reference, cached)
-        profile.merge(cached)
+        scanned = _scan(part, files, reference, shadow=shadow, variant=variant)
+        if whole:
+            write_summary(root, hour, key, stamp, scanned.to_dict())
+        profile.merge(scanned)
     profile.start_ms, profile.end_ms = window.start_ms, window.end_ms
     return profile
 
 
-def _scan(window: Window, files: list[Path], reference: Reference, *, shadow: bool,
+def _scan(window: Window, files: list[LogPath], reference: Reference, *, shadow: bool,
           variant: str | None) -> WindowProfile:
     import pyarrow.dataset as ds
 
@@ -149,50 +157,6 @@ def _scan(window: Window, files: list[Path], reference: Reference, *, shadow: bo
     for batch in scan_batches(files, columns, condition):
         builder.add_batch(batch)
     return builder.finish()
-
-
-def _cache_path(root: Path, deployment: str, hour: Window, files: list[Path],
-                reference: Reference) -> tuple[Path, str]:
-    """Where an hour's profile is cached, and the fingerprint it must carry (reference + the hour's files)."""
-    from ..store.hashing import hash_json
-
-    stamp = [(path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in files]
-    reference_key = hash_json({"profile": reference.profile, "prediction": reference.prediction_profile})
-    folder = root / "profiles" / f"deployment={deployment}"
-    return folder / f"{hour.start_ms}-{reference_key[:16]}.json", hash_json({"files": stamp})
-
-
-def _cached_hour(root: Path, deployment: str, hour: Window, files: list[Path],
-                 reference: Reference) -> WindowProfile | None:
-    import json
-
-    path, fingerprint = _cache_path(root, deployment, hour, files, reference)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if data.get("fingerprint") != fingerprint:  # new files, a merge or late rows: scan again
-        return None
-    return WindowProfile.from_dict(data["profile"])
-
-
-def _store_hour(root: Path, deployment: str, hour: Window, files: list[Path], reference: Reference,
-                profile: WindowProfile) -> None:
-    import json
-    import os
-
-    from ..store.files import make_private_dirs, open_private
-
-    path, fingerprint = _cache_path(root, deployment, hour, files, reference)
-    try:
-        make_private_dirs(path.parent)  # a cache of the prediction log: private like the log itself
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temp.unlink(missing_ok=True)
-        with os.fdopen(open_private(temp), "w") as handle:
-            handle.write(json.dumps({"fingerprint": fingerprint, "profile": profile.to_dict()}))
-        os.replace(temp, path)
-    except OSError:  # a read-only log folder: monitoring still works, it just scans again next time
-        pass
 
 
 @dataclass

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from ..store import Store
 from .layout import FEEDBACK, HOUR_MS, PREDICTIONS, HourPartition, hour_partitions, partition_files, serving_root
+from .location import LogPath
 from .scan import read_table
 from .times import parse_time
 
@@ -115,7 +115,7 @@ def find_prediction(request_id: str, *, log_dir: str | None = None, store: Store
     return pd.DataFrame()
 
 
-def logged_rows(root: Path, deployment: str, request_ids: set[str], *, days: int = 30) -> dict[str, int]:
+def logged_rows(root: LogPath, deployment: str, request_ids: set[str], *, days: int = 30) -> dict[str, int]:
     """How many rows each of ``request_ids`` logged for ``deployment`` in the last ``days`` days had (absent: none)."""
     import pyarrow as pa
     import pyarrow.dataset as ds
@@ -131,7 +131,7 @@ def logged_rows(root: Path, deployment: str, request_ids: set[str], *, days: int
     return rows
 
 
-def _join_feedback(frame: Any, root: Path, deployment: str | None) -> Any:
+def _join_feedback(frame: Any, root: LogPath, deployment: str | None) -> Any:
     table = read_table(partition_files(root, deployment, None, None))
     if table is None or not len(frame):
         frame["label"], frame["label_value"] = None, float("nan")

@@ -1,0 +1,176 @@
+"""Where a log lives: a local folder, or a folder on an fsspec filesystem (``s3://bucket/predictions``).
+
+A local log keeps using :class:`pathlib.Path`, with its private modes, fsyncs and renames (:mod:`.writer`).
+A log at a URL is a :class:`RemotePath`: the handful of ``Path`` operations the log's modules use (``/``,
+``name``, ``parent``, ``glob``, ``iterdir``, ``is_dir``, ``stat``, ``unlink``), answered by fsspec, so
+:mod:`.layout`, :mod:`.scan` and the readers above them treat both alike. ``str()`` of either is what
+``log_dir`` takes back (a path or the URL), so a root handed around as text opens the same log again.
+
+Object stores have no rename and no partial objects: a file there is written in one PUT under its final
+name (readers never see half of it), which is what the hidden temporary names do on a disk. Listings are
+never cached: other replicas add files all the time, and a reader must see them.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from ..errors import ConfigError
+from ..extras import missing_extra
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_S3 = ("s3", "s3a")
+# Filesystems by protocol and the environment that configures them (credentials, endpoint): s3fs reads
+# those when a filesystem is made, so a changed AWS_ENDPOINT_URL gets a new one.
+_FILESYSTEMS: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+
+
+def is_url(text: str) -> bool:
+    """Whether ``text`` names a folder by URL (``s3://...``) rather than a local path (``file://`` is local)."""
+    return bool(_URL.match(text)) and not text.lower().startswith("file://")
+
+
+def open_folder(text: str) -> Path | RemotePath:
+    """The log folder ``text`` names: a local path (made absolute) or an fsspec URL.
+
+    Raises:
+        ConfigError: a scheme fsspec does not know; MissingExtraError: ``s3://`` without s3fs.
+    """
+    if text.lower().startswith("file://"):
+        text = text[len("file://"):]
+    if not is_url(text):
+        return Path(text).expanduser().resolve()
+    protocol, rest = text.split("://", 1)
+    protocol = protocol.lower()
+    return RemotePath(f"{protocol}://{rest.strip('/')}", filesystem(protocol, text))
+
+
+def filesystem(protocol: str, url: str) -> Any:
+    """The fsspec filesystem for ``protocol`` (one per process and environment), without listings cache."""
+    from importlib.util import find_spec
+
+    if protocol in _S3 and find_spec("s3fs") is None:
+        raise missing_extra("s3fs", f"The prediction log {url}")
+    key = (protocol, tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("AWS_"))))
+    found = _FILESYSTEMS.get(key)
+    if found is None:
+        import fsspec
+
+        try:
+            found = fsspec.filesystem(protocol, skip_instance_cache=True, use_listings_cache=False)
+        except (ImportError, ValueError) as exc:
+            raise ConfigError(f"The prediction log {url} needs an fsspec driver for {protocol}://, which is "
+                              f"not available ({exc}); use a folder or s3://bucket/prefix.") from exc
+        _FILESYSTEMS[key] = found
+    return found
+
+
+@dataclass(frozen=True, order=True)
+class RemotePath:
+    """A file or folder of a log on an fsspec filesystem: the subset of :class:`pathlib.Path` the log uses.
+
+    ``size`` is the size a listing already reported, so a fingerprint of an hour's files costs no request
+    per file.
+    """
+
+    url: str  # protocol://bucket/key, no trailing slash
+    fs: Any = field(compare=False, repr=False)
+    size: int | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def protocol(self) -> str:
+        return self.url.split("://", 1)[0]
+
+    @property
+    def path(self) -> str:
+        """The path as the filesystem takes it (no ``protocol://``)."""
+        return self.url.split("://", 1)[1]
+
+    def __truediv__(self, name: str) -> RemotePath:
+        return RemotePath(f"{self.url}/{name.strip('/')}", self.fs)
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path)
+
+    @property
+    def suffix(self) -> str:
+        return posixpath.splitext(self.name)[1]
+
+    @property
+    def parent(self) -> RemotePath:
+        return RemotePath(f"{self.protocol}://{posixpath.dirname(self.path)}", self.fs)
+
+    def is_dir(self) -> bool:
+        return bool(self.fs.isdir(self.path))
+
+    def exists(self) -> bool:
+        return bool(self.fs.exists(self.path))
+
+    def glob(self, pattern: str) -> Iterator[RemotePath]:
+        for found in sorted(self.fs.glob(f"{self.path}/{pattern}")):
+            yield self._child(found)
+
+    def iterdir(self) -> Iterator[RemotePath]:
+        """The entries right below this folder (none if it does not exist), with their sizes."""
+        try:
+            entries = self.fs.ls(self.path, detail=True)
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            name = str(entry["name"]).rstrip("/")
+            if name != self.path:
+                yield self._child(name, entry.get("size") if entry.get("type") == "file" else None)
+
+    def files_below(self) -> list[RemotePath]:
+        """Every file below this folder, at any depth, in one listing (sizes included)."""
+        try:
+            found = self.fs.find(self.path, detail=True)
+        except FileNotFoundError:
+            return []
+        return [self._child(name, info.get("size")) for name, info in sorted(found.items())]
+
+    def stat(self) -> Any:
+        """``st_size`` (from the listing when known) and ``st_mtime_ns`` (0: names are never reused)."""
+        size = self.size if self.size is not None else int(self.fs.info(self.path)["size"])
+        return SimpleNamespace(st_size=size, st_mtime_ns=0)
+
+    def read_bytes(self) -> bytes:
+        return bytes(self.fs.cat_file(self.path))
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write the whole file in one request: it appears complete or not at all."""
+        self.fs.pipe_file(self.path, data)
+
+    def unlink(self, missing_ok: bool = False) -> None:
+        try:
+            self.fs.rm_file(self.path)
+        except FileNotFoundError:
+            if not missing_ok:
+                raise
+
+    def _child(self, path: str, size: int | None = None) -> RemotePath:
+        return RemotePath(f"{self.protocol}://{path.rstrip('/')}", self.fs, size)
+
+
+LogPath = Path | RemotePath  # a file or folder of the log, local or remote
+
+
+def arrow_files(files: list[LogPath]) -> tuple[list[str], Any]:
+    """The paths and the pyarrow filesystem that read ``files`` (``None``: local paths, pyarrow's own)."""
+    remote = [path for path in files if isinstance(path, RemotePath)]
+    if not remote:
+        return [str(path) for path in files], None
+    from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+    return [path.path for path in remote], PyFileSystem(FSSpecHandler(remote[0].fs))
