@@ -58,7 +58,7 @@ def serving_root(store: Store | None = None, log_dir: str | None = None) -> LogP
     Raises:
         ConfigError: the store is a database URI and no ``log_dir`` names a folder.
     """
-    log_dir = log_dir or os.environ.get(LOG_DIR_ENV)
+    log_dir = log_dir or os.environ.get(LOG_DIR_ENV) or None
     if log_dir:
         return open_folder(str(log_dir))
     store = store or current_store()

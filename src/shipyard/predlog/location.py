@@ -47,9 +47,8 @@ def open_folder(text: str) -> Path | RemotePath:
         text = text[len("file://"):]
     if not is_url(text):
         return Path(text).expanduser().resolve()
-    protocol, rest = text.split("://", 1)
-    protocol = protocol.lower()
-    return RemotePath(f"{protocol}://{rest.strip('/')}", filesystem(protocol, text))
+    fs = filesystem(text.split("://", 1)[0].lower(), text)
+    return RemotePath(_url(fs, fs._strip_protocol(text)), fs)
 
 
 def filesystem(protocol: str, url: str) -> Any:
@@ -80,7 +79,7 @@ class RemotePath:
     per file.
     """
 
-    url: str  # protocol://bucket/key, no trailing slash
+    url: str  # protocol://bucket/key as the filesystem spells it, no trailing slash
     fs: Any = field(compare=False, repr=False)
     size: int | None = field(default=None, compare=False)
 
@@ -88,13 +87,9 @@ class RemotePath:
         return self.url
 
     @property
-    def protocol(self) -> str:
-        return self.url.split("://", 1)[0]
-
-    @property
     def path(self) -> str:
         """The path as the filesystem takes it (no ``protocol://``)."""
-        return self.url.split("://", 1)[1]
+        return str(self.fs._strip_protocol(self.url))
 
     def __truediv__(self, name: str) -> RemotePath:
         return RemotePath(f"{self.url}/{name.strip('/')}", self.fs)
@@ -109,7 +104,7 @@ class RemotePath:
 
     @property
     def parent(self) -> RemotePath:
-        return RemotePath(f"{self.protocol}://{posixpath.dirname(self.path)}", self.fs)
+        return RemotePath(_url(self.fs, posixpath.dirname(self.path)), self.fs)
 
     def is_dir(self) -> bool:
         return bool(self.fs.isdir(self.path))
@@ -160,7 +155,12 @@ class RemotePath:
                 raise
 
     def _child(self, path: str, size: int | None = None) -> RemotePath:
-        return RemotePath(f"{self.protocol}://{path.rstrip('/')}", self.fs, size)
+        return RemotePath(_url(self.fs, path), self.fs, size)
+
+
+def _url(fs: Any, path: str) -> str:
+    """The one spelling of ``path``'s URL (``s3a://`` and ``s3://`` name the same object, say)."""
+    return str(fs.unstrip_protocol(path.rstrip("/")))
 
 
 LogPath = Path | RemotePath  # a file or folder of the log, local or remote

@@ -12,6 +12,7 @@ never loads the day; the window itself is bounded by the page (:mod:`.deployment
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 from ..predlog.layout import (
     FEEDBACK,
+    LOG_DIR_ENV,
     PREDICTIONS,
     has_deployment,
     hour_partitions,
@@ -83,13 +85,13 @@ def serving_file(settings: UISettings) -> tuple[ServingConfig | None, str | None
 
 
 def log_root(settings: UISettings, config: ServingConfig | None) -> LogPath:
-    """The serving log folder: ``--log-dir``, else serving.yaml's ``log_dir`` (relative to the project), else
-    the store's own ``serving/`` folder.
+    """The serving log folder: ``--log-dir``, else ``$SHIPYARD_LOG_DIR``, else serving.yaml's ``log_dir``
+    (relative to the project; or a URL such as ``s3://bucket/predictions``), else the store's ``serving/`` folder.
 
     Raises:
         ConfigError: the store is a database URI and neither names a folder.
     """
-    log_dir = settings.log_dir
+    log_dir = settings.log_dir or os.environ.get(LOG_DIR_ENV) or None
     if log_dir is None and config is not None and config.log_dir and is_url(config.log_dir):
         log_dir = config.log_dir
     elif log_dir is None and config is not None and config.log_dir:
