@@ -25,7 +25,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..store import Store, current_store
-from .location import LogPath, RemotePath, arrow_files, open_folder
+from .location import LogPath, RemotePath, open_folder
+from .scan import file_schema
 
 PREDICTIONS = "predictions"  # every answer, shadows included
 FEEDBACK = "feedback"  # labels that came later, keyed like the predictions they name
@@ -197,13 +198,10 @@ def _visible(path: LogPath) -> bool:
 
 def _live_files(files: list[LogPath]) -> list[LogPath]:
     """``files`` (one partition's visible files), minus those a merged file already holds."""
-    import pyarrow.parquet as pq
-
     replaced: set[str] = set()
     for path in files:
         if path.name.rsplit("-", 1)[-1].startswith("m"):  # a merged file: part-<ms>-<replica>-m<n>.parquet
-            [name], filesystem = arrow_files([path])
-            metadata = pq.read_schema(name, filesystem=filesystem).metadata or {}
+            metadata = file_schema(path).metadata or {}
             replaced.update(json.loads(metadata.get(REPLACES_KEY, b"[]")))
     return [path for path in files if path.name not in replaced]
 

@@ -167,10 +167,48 @@ LogPath = Path | RemotePath  # a file or folder of the log, local or remote
 
 
 def arrow_files(files: list[LogPath]) -> tuple[list[str], Any]:
-    """The paths and the pyarrow filesystem that read ``files`` (``None``: local paths, pyarrow's own)."""
+    """The paths and the pyarrow filesystem that read ``files`` (``None``: local paths, pyarrow's own).
+
+    Remote files whose size a listing gave are opened with that size: no request to ask whether each file
+    exists and how large it is (two or three HEADs per file and per read otherwise, most of the time a
+    report spends on an object store).
+    """
     remote = [path for path in files if isinstance(path, RemotePath)]
     if not remote:
         return [str(path) for path in files], None
-    from pyarrow.fs import FSSpecHandler, PyFileSystem
+    if len(remote) != len(files):
+        raise ValueError("one read takes files of one log: all local or all on one filesystem")
+    from pyarrow.fs import PyFileSystem
 
-    return [path.path for path in remote], PyFileSystem(FSSpecHandler(remote[0].fs))
+    sizes = {path.path: path.size for path in remote if path.size is not None}
+    return [path.path for path in remote], PyFileSystem(_sized_handler(remote[0].fs, sizes))
+
+
+def _sized_handler(fs: Any, sizes: dict[str, int]) -> Any:
+    from pyarrow import PythonFile
+    from pyarrow.fs import FileInfo, FileType, FSSpecHandler
+
+    class SizedHandler(FSSpecHandler):
+        """fsspec for pyarrow, answering what a listing already said (sizes) without asking again."""
+
+        def get_file_info(self, paths: list[str]) -> list[Any]:
+            known = [FileInfo(path, FileType.File, size=sizes[path]) for path in paths if path in sizes]
+            if len(known) == len(paths):
+                return known
+            return list(super().get_file_info(paths))
+
+        def open_input_file(self, path: str) -> Any:
+            size = sizes.get(path)
+            if size is None or not _takes_size(self.fs):
+                return super().open_input_file(path)
+            handle = self.fs.open(path, mode="rb", size=size)
+            handle.details = {"name": path, "size": size, "type": "file"}  # else its first read asks (a HEAD)
+            return PythonFile(handle, mode="r")
+
+    return SizedHandler(fs)
+
+
+def _takes_size(fs: Any) -> bool:
+    """Whether ``fs.open`` takes a known size instead of asking for it (s3fs does; others may not)."""
+    protocol = fs.protocol
+    return bool({*(protocol if isinstance(protocol, tuple | list) else (protocol,))} & set(_S3))

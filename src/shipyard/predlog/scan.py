@@ -14,6 +14,10 @@ from typing import Any
 from .location import LogPath, arrow_files
 
 _FOOTER_THREADS = 8  # remote footers read at once: each is a request or two, mostly waiting
+_SCHEMAS_KEPT = 20_000  # remote schemas remembered per process (a week of hourly files from a few replicas)
+# Remote files are never rewritten under the same name (a flush or a merge writes a new one), so a schema
+# read once stays true: a report scans the same files several times and asks S3 for each footer once.
+_schemas: dict[str, Any] = {}
 
 
 def read_table(files: list[LogPath], columns: list[str] | None = None, filter: Any = None) -> Any:
@@ -41,21 +45,44 @@ def read_file(path: LogPath) -> Any:
     return pq.read_table(name, filesystem=filesystem)
 
 
+def file_schema(path: LogPath) -> Any:
+    """One file's schema (with its metadata), remembered for remote files."""
+    names, filesystem = arrow_files([path])
+    if filesystem is None:
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(names[0])
+    return _remote_schemas([path], names, filesystem)[0]
+
+
 def _dataset(files: list[LogPath]) -> tuple[Any, Any]:
     import pyarrow as pa
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
     names, filesystem = arrow_files(files)
-    if filesystem is None or len(names) == 1:
-        schemas = [pq.read_schema(name, filesystem=filesystem) for name in names]
+    if filesystem is None:
+        schemas = [pq.read_schema(name) for name in names]
     else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(_FOOTER_THREADS) as pool:
-            schemas = list(pool.map(lambda name: pq.read_schema(name, filesystem=filesystem), names))
+        schemas = _remote_schemas(files, names, filesystem)
     schema = pa.unify_schemas(schemas, promote_options="permissive") if len(schemas) > 1 else schemas[0]
     return ds.dataset(names, schema=schema, format="parquet", filesystem=filesystem), schema
+
+
+def _remote_schemas(files: list[LogPath], names: list[str], filesystem: Any) -> list[Any]:
+    import pyarrow.parquet as pq
+
+    keys = [str(path) for path in files]
+    missing = [(key, name) for key, name in zip(keys, names, strict=True) if key not in _schemas]
+    if missing:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(_FOOTER_THREADS, len(missing))) as pool:
+            read = list(pool.map(lambda item: pq.read_schema(item[1], filesystem=filesystem), missing))
+        if len(_schemas) + len(read) > _SCHEMAS_KEPT:
+            _schemas.clear()
+        _schemas.update({key: schema for (key, _), schema in zip(missing, read, strict=True)})
+    return [_schemas[key] for key in keys]
 
 
 def scan_batches(files: list[LogPath], columns: list[str] | None = None, filter: Any = None,
