@@ -97,8 +97,13 @@ def part_name(timestamp_ms: int | str, replica: int | str, sequence: int | str) 
 
 
 def parts_of(folder: LogPath, replica: int | str) -> list[LogPath]:
-    """The files ``replica`` flushed into ``folder`` (merged files excluded), oldest first."""
-    return sorted(path for path in folder.glob(f"part-*-{replica}-[0-9]*.parquet"))
+    """The files ``replica`` flushed into ``folder`` that no merged file holds yet, oldest first (parts a
+    merge holds may still be listed for a while: :data:`~shipyard.predlog.writer.REPLACED_KEPT_S`)."""
+    flushed = sorted(path for path in folder.glob(f"part-*-{replica}-[0-9]*.parquet"))
+    if not flushed:
+        return []
+    live = {path.name for path in _live_files(sorted(path for path in folder.iterdir() if _visible(path)))}
+    return [path for path in flushed if path.name in live]
 
 
 def part_time(path: LogPath) -> str:

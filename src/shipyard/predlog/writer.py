@@ -40,6 +40,9 @@ from .scan import read_file
 
 TableBuilder = Callable[[list[Any]], Any]  # entries of one partition -> pyarrow.Table
 _sequence = itertools.count()
+# Parts a merge holds are deleted this long after it, not at once: a reader that listed the hour just
+# before the merge appeared still finds them (an object store lists and reads in separate requests).
+REPLACED_KEPT_S = 30.0
 CONVERT_EVERY = 0.2  # seconds between conversions to Arrow: short GIL holds instead of one long one per write
 
 
@@ -70,6 +73,7 @@ class PartitionedLog:
         self._ready: dict[LogPath, list[Any]] = {}
         self._held_waiters: list[Future[None]] = []
         self._written: set[LogPath] = set()
+        self._replaced: list[tuple[float, list[LogPath]]] = []  # (when to delete, parts a merge holds)
         self._last_write = time.monotonic()
         self._failure: BaseException | None = None
 
@@ -177,9 +181,18 @@ class PartitionedLog:
         for folder in [folder for folder in self._written if closing or not is_current_hour(folder, moment)]:
             self._written.discard(folder)
             try:
-                compact(folder, self.replica)
+                parts = parts_of(folder, self.replica)
+                if compact(folder, self.replica, delete_parts=False, parts=parts) is not None:
+                    self._replaced.append((now + REPLACED_KEPT_S, parts))
             except Exception as exc:  # the small files stay readable; merging is an optimisation
                 self.last_error = f"compaction of {folder}: {type(exc).__name__}: {exc}"
+        due = [parts for when, parts in self._replaced if closing or when <= now]
+        self._replaced = [(when, parts) for when, parts in self._replaced if not (closing or when <= now)]
+        for path in (path for parts in due for path in parts):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:  # readers skip it anyway: the merged file names it
+                self.last_error = f"deleting {path}: {type(exc).__name__}: {exc}"
 
     def _tables(self, pending: list[tuple[str, int, Any]]) -> dict[LogPath, Any]:
         groups: dict[LogPath, list[Any]] = {}
@@ -255,22 +268,25 @@ def write_file(folder: LogPath, table: Any, *, name: str | None = None) -> LogPa
     return folder / name
 
 
-def compact(folder: LogPath, replica: int | str) -> LogPath | None:
+def compact(folder: LogPath, replica: int | str, *, delete_parts: bool = True,
+            parts: list[LogPath] | None = None) -> LogPath | None:
     """Merge the files ``replica`` wrote into ``folder`` into one, so a day is tens of files, not tens of
     thousands. Only the replica that wrote the parts merges them: no two processes ever touch one file.
 
     The merged file names the files it replaces in its metadata and readers skip those, so a reader racing
     with the merge (or a crash between writing the merge and deleting the parts) never counts a row twice.
+    ``delete_parts=False`` leaves the parts for the caller to delete later (:data:`REPLACED_KEPT_S`);
+    ``parts`` are the caller's listing of them (:func:`~shipyard.predlog.layout.parts_of`).
     """
     import pyarrow as pa
 
-    parts = parts_of(folder, replica)
+    parts = parts_of(folder, replica) if parts is None else parts
     if len(parts) < 2:
         return None
     table = pa.concat_tables([read_file(path) for path in parts], promote_options="permissive")
     replaces = json.dumps([path.name for path in parts]).encode()
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), REPLACES_KEY: replaces})
     merged = write_file(folder, table, name=part_name(part_time(parts[0]), replica, f"m{next(_sequence)}"))
-    for path in parts:
+    for path in parts if delete_parts else ():
         path.unlink(missing_ok=True)
     return merged
