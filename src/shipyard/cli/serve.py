@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from . import _output
-from ._store import existing_store
+from ._store import LOG_DIR_HELP, existing_store, log_dir as resolve_log_dir
 from ._table import COLUMNS_OPTION, WIDE_OPTION, column_choice
 
 
@@ -144,6 +144,7 @@ def predictions_command(
     columns: str | None = COLUMNS_OPTION,
     wide: bool = WIDE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="Print JSON records."),
+    log_dir: str | None = typer.Option(None, "--log-dir", help=LOG_DIR_HELP),
 ) -> None:
     """Show the prediction log of a deployment.
 
@@ -153,7 +154,7 @@ def predictions_command(
 
     choice = column_choice(columns, wide)
     existing_store()
-    frame = prediction_log(deployment, since=since)
+    frame = prediction_log(deployment, since=since, log_dir=resolve_log_dir(log_dir))
     if limit:
         frame = frame.tail(limit)
     shown = [name for name in _PREDICTION_COLUMNS if name in frame.columns]
