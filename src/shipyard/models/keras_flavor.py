@@ -46,7 +46,7 @@ SERIALIZER = "keras-v3"
 MODEL_FILE = "model.keras"
 DISTRIBUTIONS = ("keras", "torch")
 BACKEND = "torch"
-_NUMPY_COPY_WARNING = "__array__ implementation doesn't accept a copy keyword"
+NUMPY_COPY_WARNING = "__array__ implementation doesn't accept a copy keyword"
 CHUNK_ROWS = 8192  # rows per forward pass: bounds the memory of a large batch-scoring slice
 
 
@@ -270,7 +270,7 @@ def _save(network: Any) -> bytes:
     with tempfile.TemporaryDirectory(prefix="shipyard-keras-") as folder, warnings.catch_warnings():
         # Keras 3.15 reads its optimizer's variables through a numpy 1 protocol numpy 2 warns about; the file is
         # unaffected, and a program running with -W error must still be able to log its model.
-        warnings.filterwarnings("ignore", message=_NUMPY_COPY_WARNING, category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=NUMPY_COPY_WARNING, category=DeprecationWarning)
         path = Path(folder) / MODEL_FILE
         network.save(path)
         return path.read_bytes()

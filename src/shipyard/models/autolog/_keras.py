@@ -21,11 +21,13 @@ import os
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
 from ...store import current_store
+from ..keras_flavor import NUMPY_COPY_WARNING
 from . import _deferred, _patching
 from ._record import Destination, RunWriter, Snapshot, TrainingData, destination
 from ._settings import settings
@@ -109,7 +111,7 @@ def _patched_fit(original: Callable[..., Any]) -> Callable[..., Any]:
                 _deferred.fit_ended()
         try:
             call = {**dict(zip(_FIT_ARGS, args, strict=False)), **kwargs}
-            captured = (destination(), Snapshot.of(self), TrainingData.of(call.get("x"), call.get("y")),
+            captured = (destination(), _snapshot(self), TrainingData.of(call.get("x"), call.get("y")),
                         _params(self, call, history), _epochs(history), start_ms, time.time_ns() // 1_000_000)
             _deferred.submit(f"the Keras fit of a {type(self).__name__}", lambda: _record(*captured))
         except Exception as exc:  # capturing must never break the user's training
@@ -117,6 +119,14 @@ def _patched_fit(original: Callable[..., Any]) -> Callable[..., Any]:
         return history
 
     return fit
+
+
+def _snapshot(model: Any) -> Snapshot:
+    """The model as pickled bytes (Keras pickles through its own format), without the numpy 2 deprecation
+    warning Keras 3.15 raises on the way: under ``-W error`` it would leave the live object as the snapshot."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NUMPY_COPY_WARNING, category=DeprecationWarning)
+        return Snapshot.of(model)
 
 
 def _params(model: Any, call: dict[str, Any], history: Any) -> dict[str, Any]:
