@@ -109,6 +109,7 @@ class KerasPredictor:
         self.tensor_spec = tensors  # recorded in the manifest as "tensors" too
         self.python_class = python_class
         self.custom_types = custom_types or []
+        self.saved: bytes | None = None  # the .keras file, once written
         if classes is not None:
             import numpy as np
 
@@ -160,7 +161,8 @@ def wrap(model: Any, frame: Any) -> KerasPredictor | None:
     import numpy as np
     import pandas as pd
 
-    config = _config(_save(model))
+    saved = _save(model)
+    config = _config(saved)
     if any(node.get("class_name") == "Lambda" for node in _nodes(config)):
         raise ValidationError(
             "This Keras model has a Lambda layer, which the .keras format stores as Python bytecode that Keras' "
@@ -178,7 +180,12 @@ def wrap(model: Any, frame: Any) -> KerasPredictor | None:
     input_dtype = str(getattr(inputs[0], "dtype", "float32")) if inputs else "float32"
     probe = KerasPredictor(model, output="regression", input_dtype=input_dtype, tensors={}, classes=None,
                            python_class="")
-    answer = probe.forward(frame.head(64))
+    try:
+        answer = probe.forward(frame.head(64))
+    except Exception as exc:  # Keras' own refusal (a width or dtype the network does not take), made one line
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ValidationError(f"This Keras model cannot answer the input example ({len(frame.columns)} columns): "
+                              f"{reason}", field="input_example") from None
     width = answer.shape[1]
     output = _output_kind(model, answer)
     if output == "regression" and width != 1:
@@ -193,9 +200,11 @@ def wrap(model: Any, frame: Any) -> KerasPredictor | None:
     output_dtype = getattr((getattr(model, "outputs", None) or [None])[0], "dtype", None)
     if output_dtype is not None:
         tensors["outputs"][0]["dtype"] = str(output_dtype)
-    return KerasPredictor(model, output=output, input_dtype=input_dtype, tensors=tensors, classes=classes,
-                          python_class=f"{type(model).__module__}.{type(model).__qualname__}",
-                          custom_types=custom_types(config))
+    predictor = KerasPredictor(model, output=output, input_dtype=input_dtype, tensors=tensors, classes=classes,
+                               python_class=f"{type(model).__module__}.{type(model).__qualname__}",
+                               custom_types=custom_types(config))
+    predictor.saved = saved  # what serialize writes: the network is saved once per log_model
+    return predictor
 
 
 def _output_kind(model: Any, answer: Any) -> str:
@@ -222,8 +231,8 @@ def serialize(predictor: KerasPredictor) -> tuple[dict[str, bytes], list[str]]:
     from importlib import metadata
 
     versions = {name: metadata.version(name) for name in DISTRIBUTIONS}
-    return ({MODEL_FILE: _save(predictor.network), META_FILE: dump_meta(predictor.meta(versions))},
-            predictor.custom_types)
+    saved = predictor.saved if predictor.saved is not None else _save(predictor.network)
+    return {MODEL_FILE: saved, META_FILE: dump_meta(predictor.meta(versions))}, predictor.custom_types
 
 
 def deserialize(files: dict[str, bytes], untrusted: list[str], trust: bool | Iterable[str],

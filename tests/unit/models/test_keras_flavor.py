@@ -112,6 +112,16 @@ def test_several_numbers_per_row_without_softmax_are_refused(keras) -> None:  # 
         shipyard.log_model(network, input_example=frame)
 
 
+def test_an_example_the_network_cannot_take_is_refused_in_one_line(keras) -> None:  # type: ignore[no-untyped-def]
+    frame, _ = cancer()
+    network = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    with shipyard.start_run(), pytest.raises(shipyard.ValidationError) as refused:
+        shipyard.log_model(network, input_example=frame)
+    message = str(refused.value)
+    assert message.startswith("This Keras model cannot answer the input example (30 columns): ") and "\n" not in message
+    assert refused.value.field == "input_example"
+
+
 def test_text_columns_are_refused_naming_the_column(keras) -> None:  # type: ignore[no-untyped-def]
     frame, _ = cancer()
     network = keras.Sequential([keras.Input((frame.shape[1] + 1,)), keras.layers.Dense(1)])
