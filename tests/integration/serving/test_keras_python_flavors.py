@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import tritonclient.http as triton
 
 import shipyard
 from tests._keras_models import cancer, keras_answers, keras_or_skip
@@ -150,6 +151,7 @@ def server(nets: Nets) -> Iterator[Server]:
                                   {"name": "sigmoid", "model": "models:/nets@challenger", "weight": 50}],
                      "batching": {"max_batch_size": 32, "max_wait_ms": 5}},
             "centroids": {"model": "models:/nets/3", "batching": {"max_batch_size": 16, "max_wait_ms": 5}},
+            "softmax-net": {"model": "models:/nets/1"},
         },
     })
     with running_server(["--config", str(config)], cwd=nets.folder, store=nets.root, log_dir=log_dir,
@@ -188,6 +190,27 @@ def test_a_trusted_python_model_serves_its_own_answers(server: Server, nets: Net
     found = np.array([row for _, answer in answers for row in answer["probabilities"]])
     _close(found, expected["predict_proba"], 3)
     assert [label for _, answer in answers for label in answer["predictions"]] == expected["predict"].tolist()
+
+
+@pytest.mark.parametrize(("deployment", "version"), [("softmax-net", 1), ("centroids", 3)])
+def test_tritonclient_infers_a_network_and_a_python_model(server: Server, nets: Nets, deployment: str,
+                                                          version: int) -> None:
+    inputs = nets.holdout.drop(columns=[TARGET]).head(16)
+    client = triton.InferenceServerClient(url=server.url.removeprefix("http://"))
+    try:
+        tensors = []
+        for item in client.get_model_metadata(deployment)["inputs"]:
+            assert item["datatype"] == "FP64", item  # the signature's float columns
+            tensor = triton.InferInput(item["name"], [len(inputs)], "FP64")
+            tensor.set_data_from_numpy(inputs[item["name"]].to_numpy(dtype="float64"), binary_data=False)
+            tensors.append(tensor)
+        outputs = [triton.InferRequestedOutput(name, binary_data=False) for name in ("predictions", "probabilities")]
+        result = client.infer(deployment, tensors, outputs=outputs)
+    finally:
+        client.close()
+    expected = nets.expected(version, inputs)
+    np.testing.assert_array_equal(result.as_numpy("predictions"), expected["predict"])
+    _close(result.as_numpy("probabilities"), expected["predict_proba"], version)
 
 
 def _batches(server: Server, deployment: str) -> tuple[float, float]:
