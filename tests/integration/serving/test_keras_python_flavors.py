@@ -223,3 +223,14 @@ def _batches(server: Server, deployment: str) -> tuple[float, float]:
             if sample.name in totals and sample.labels.get("deployment") == deployment:
                 totals[sample.name] += sample.value
     return totals["shipyard_batch_rows_count"], totals["shipyard_batch_rows_sum"]
+
+
+def test_lineage_names_the_flavors_and_the_python_model_s_code(nets: Nets) -> None:
+    import json
+
+    for uri, expected in (("models:/nets@champion", ['"flavor": "keras"', "keras.src.models.sequential.Sequential"]),
+                          ("models:/nets/3", ['"flavor": "python"', nets.reference.replace(":", ".")])):
+        done = _shipyard(nets, "lineage", uri, "--json")
+        assert done.returncode == 0, done.stderr
+        text = json.dumps(json.loads(done.stdout))
+        assert all(item in text for item in expected), (uri, text[:2000])
