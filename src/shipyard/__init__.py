@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         log_model as log_model,
     )
     from .models.promote import PromotionDecision as PromotionDecision
+    from .models.python_flavor import ModelContext as ModelContext, PythonModel as PythonModel
     from .models.registry import AliasEvent as AliasEvent, ModelVersion as ModelVersion
     from .predlog.readers import feedback_log as feedback_log, prediction_log as prediction_log
     from .store.store import current_store as current_store
@@ -112,6 +113,8 @@ _LAZY: dict[str, str] = {
     "load_model": "models.package",
     "log_model": "models.package",
     "PromotionDecision": "models.promote",
+    "ModelContext": "models.python_flavor",
+    "PythonModel": "models.python_flavor",
     "AliasEvent": "models.registry",
     "ModelVersion": "models.registry",
     "feedback_log": "predlog.readers",
@@ -153,11 +156,13 @@ __all__ = [
     "IntegrityError",
     "LoadedModel",
     "MissingExtraError",
+    "ModelContext",
     "ModelInfo",
     "ModelVersion",
     "NotFoundError",
     "NothingScoredError",
     "PromotionDecision",
+    "PythonModel",
     "Run",
     "ShipyardError",
     "StoreUnavailableError",

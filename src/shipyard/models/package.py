@@ -109,6 +109,8 @@ def log_model(
         "files": {filename: {"hash": hash_bytes(data), "size": len(data)} for filename, data in files.items()},
     }
     manifest["requirements"] = [f"{lib}=={version}" for lib, version in libraries.items() if lib != "python"]
+    if isinstance(getattr(model, "tensor_spec", None), dict):  # networks: their tensors' shapes and dtypes
+        manifest["tensors"] = model.tensor_spec
     for filename, data in files.items():
         run_artifacts.log_bytes(store, run_id, data, f"{name}/{filename}")
     # Written last, with the record of its hash (the run tag shipyard.model.<name>) in the same transaction.
