@@ -58,6 +58,7 @@ def run_demo_and_keep(tmp_path: Path, environment: dict[str, str]) -> tuple[int,
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # the whole story, canary included, on a 2-core machine that may be busy
 def test_demo_runs_the_example_pipeline_then_registers_gates_and_traces_its_models(tmp_path: Path) -> None:
     environment = {**os.environ, "COLUMNS": "1000", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
     returncode, stdout = run_demo_and_keep(tmp_path, environment)
@@ -148,6 +149,7 @@ def _try_it_yourself(stdout: str) -> tuple[str, list[str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # two full demo runs
 def test_each_demo_run_tells_its_story_in_a_fresh_project_and_store_and_its_next_steps_run_as_printed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run twice without a store named: the first run is set aside whole (project, store, exports) under the
