@@ -26,7 +26,7 @@ def _cancer() -> tuple[pd.DataFrame, pd.Series]:
     from sklearn.datasets import load_breast_cancer
 
     features, target = load_breast_cancer(return_X_y=True, as_frame=True)
-    return features, target
+    return features.rename(columns=lambda name: name.replace(" ", "_")), target  # ONNX input names have no spaces
 
 
 def cancer() -> tuple[pd.DataFrame, pd.Series]:
@@ -75,6 +75,15 @@ def sigmoid_tensor() -> tuple[Any, torch.Tensor, torch.Tensor]:
     return net, inputs, labels.reshape(-1)
 
 
+def sigmoid_pipeline() -> tuple[Any, pd.DataFrame, pd.Series]:
+    """The one-logit network of :func:`sigmoid_tensor` behind the same StandardScaler, taking the table."""
+    from sklearn.pipeline import Pipeline
+
+    features, target = cancer()
+    scaler, _ = _scaled()
+    return Pipeline([("scale", scaler), ("net", TORCH_MODELS["sigmoid-tensor"]()[0])]), features, target
+
+
 def regressor() -> tuple[Any, np.ndarray, None]:
     """A network predicting the mean radius from the 29 other (scaled) features, logged with an array."""
     _, inputs = _scaled()
@@ -94,6 +103,7 @@ TORCH_MODELS: dict[str, Callable[[], tuple[Any, Any, Any]]] = {
     "sigmoid-tensor": _trained_once(sigmoid_tensor),
     "regressor": _trained_once(regressor),
 }
+TORCH_MODELS["sigmoid-pipeline"] = sigmoid_pipeline
 
 
 def network_answers(model: Any, example: Any, *, classifier: bool = True) -> dict[str, np.ndarray]:
