@@ -2,7 +2,7 @@
 
 Every network is trained full-batch with Adam from a fixed seed in well under a second. ``TORCH_MODELS`` builds
 one fitted model per kind the torch flavor stores: each entry gives (model to log, input example, y_example).
-Importing this module needs torch: test modules call ``pytest.importorskip("torch", ...)`` first.
+Importing this module needs torch: test modules call ``pytest.importorskip("torch", reason=...)`` before it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 EPOCHS = 60
-SKIP_REASON = "torch is not importable here (the dev install has torch on CPython 3.11 only)"
 
 
 @cache

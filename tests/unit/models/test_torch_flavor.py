@@ -17,9 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests._torch_models import SKIP_REASON
-
-torch = pytest.importorskip("torch", reason=SKIP_REASON)
+torch = pytest.importorskip("torch", reason="torch is not importable here (dev installs torch on CPython 3.11 only)")
 
 import shipyard  # noqa: E402
 from shipyard.models import package  # noqa: E402
@@ -28,7 +26,7 @@ from tests._torch_models import TORCH_MODELS, cancer, network_answers  # noqa: E
 from tests._tree_models import relog  # noqa: E402
 
 nn = torch.nn
-CLASSIFIERS = {"softmax-pipeline": True, "sigmoid-tensor": True, "regressor": False}
+CLASSIFIERS = {"softmax-pipeline": True, "sigmoid-tensor": True, "sigmoid-pipeline": True, "regressor": False}
 
 
 def _log(kind: str, name: str = "model") -> tuple[shipyard.ModelInfo, Any, Any, Any]:
@@ -43,7 +41,7 @@ def test_every_kind_answers_as_the_network_in_a_fresh_process(tmp_path: Path, ru
             info, model, example, _ = _log(kind, kind)
             uris[kind] = info.uri
             expected[kind] = network_answers(model, example, classifier=CLASSIFIERS[kind])
-            as_frame(np.asarray(example) if kind != "softmax-pipeline" else example).to_parquet(
+            as_frame(example if kind.endswith("pipeline") else np.asarray(example)).to_parquet(
                 tmp_path / f"{kind}.parquet")
     code = f"""
 import numpy as np, pandas as pd, shipyard
