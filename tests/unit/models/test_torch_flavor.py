@@ -266,3 +266,26 @@ def test_the_caller_s_network_keeps_its_training_mode() -> None:
     assert net.training
     frame, _ = cancer()
     assert len(frame) == len(inputs)
+
+
+def test_a_server_runs_the_network_with_one_thread_in_the_calling_thread_only() -> None:
+    import threading
+
+    from shipyard.serving.runtime import load_runner
+    from shipyard.store import current_store
+
+    info, model, example, _ = _log("regressor")
+    runner = load_runner(current_store(), info.uri, "python")
+    assert runner.loaded.model.threads == 1 and runner.runtime == "python"
+    before, seen = torch.get_num_threads(), {}
+
+    def serve() -> None:
+        seen["answer"] = runner.loaded.predict(example[:32])
+        seen["threads"] = torch.get_num_threads()
+
+    worker = threading.Thread(target=serve)
+    worker.start()
+    worker.join(timeout=60)
+    assert seen["threads"] == 1 and torch.get_num_threads() == before  # the caller's own threads are untouched
+    np.testing.assert_allclose(seen["answer"], network_answers(model, example[:32], classifier=False)["predict"],
+                               atol=1e-6)
