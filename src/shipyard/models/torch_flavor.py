@@ -81,6 +81,17 @@ class TorchPredictor(NativePredictor):
         self.fallback_reason = fallback_reason
         self.threads: int | None = None  # intra-op threads of the calling thread; None: torch's default
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (``serializer="pickle"``) as its program's bytes: a loaded program holds torch internals that
+        do not pickle, and the bytes are what loads it anyway."""
+        return {**self.__dict__, "estimator": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import torch
+
+        self.__dict__.update(state)
+        self.estimator = _load_program(torch, self.program, self.program_bytes)
+
     def _predict(self, data: Any) -> Any:
         import numpy as np
 
@@ -239,8 +250,8 @@ def _program(torch: Any, module: Any, example: Any, expected: Any) -> tuple[str,
     except Exception as exc:
         raise ValidationError(
             f"This network could not be packaged without its Python class: torch.export failed ({reason}) and so "
-            f"did TorchScript ({_first_line(exc)}); make forward() exportable, or log it with serializer='pickle' "
-            "(loading it will then need trust=True).", field="model") from exc
+            f"did TorchScript ({_first_line(exc)}); make forward() exportable by torch.export (no Python control "
+            "flow on tensor values, one tensor in and out) and log it again.", field="model") from exc
     return "torchscript", data, loaded, f"torch.export failed: {reason}"
 
 

@@ -289,3 +289,28 @@ def test_a_server_runs_the_network_with_one_thread_in_the_calling_thread_only() 
     assert seen["threads"] == 1 and torch.get_num_threads() == before  # the caller's own threads are untouched
     np.testing.assert_allclose(seen["answer"], network_answers(model, example[:32], classifier=False)["predict"],
                                atol=1e-6)
+
+
+def test_onnx_export_refuses_text_labels_in_one_line(tmp_path: Path) -> None:
+    from shipyard.models.api import export_onnx
+
+    _, inputs, labels = TORCH_MODELS["sigmoid-tensor"]()
+    named = np.where(labels.numpy() > 0.5, "benign", "malignant")
+    with shipyard.start_run():
+        info = shipyard.log_model(nn.Linear(30, 2), input_example=inputs, y_example=named)
+    assert shipyard.load_model(info.uri).signature.output.classes == ("benign", "malignant")
+    with pytest.raises(shipyard.ValidationError, match="are not integers") as refused:
+        export_onnx(info.uri, tmp_path / "text.onnx")
+    assert "\n" not in str(refused.value) and not (tmp_path / "text.onnx").exists()
+
+
+def test_pickle_stays_available_when_asked_for_and_needs_trust() -> None:
+    model, example, _ = TORCH_MODELS["regressor"]()
+    with shipyard.start_run():
+        info = shipyard.log_model(model, input_example=example, serializer="pickle")
+    with pytest.raises(shipyard.ValidationError, match="trust=True"):
+        shipyard.load_model(info.uri)
+    loaded = shipyard.load_model(info.uri, trust=True)
+    assert loaded.manifest["serializer"] == "pickle" and loaded.manifest["flavor"] == "torch"
+    np.testing.assert_allclose(loaded.predict(example), network_answers(model, example, classifier=False)["predict"],
+                               atol=1e-6)
