@@ -162,14 +162,25 @@ def wrap(model: Any, frame: Any, targets: Any = None) -> TorchPredictor | None:
     torch = require_library(FLAVOR, TITLE, "This model")
     import numpy as np
 
+    text = [str(name) for name in frame.columns if frame[name].dtype.kind not in "biuf"] if preprocess is None else []
+    if text:
+        raise ValidationError(
+            f"The network takes numbers, but column {text[0]!r} of the input example does not hold numbers; put the "
+            "fitted encoding in front of the network in a scikit-learn Pipeline, Pipeline([('encode', fitted), "
+            "('net', net)]), and log that.", field=text[0])
     features = np.asarray(example_input(preprocess, frame), dtype=_input_dtype(module))
     if features.ndim != 2:
         raise ValidationError(f"The network's input example has shape {features.shape}; Shipyard feeds networks a "
                               "table (rows x features).", field="input_example")
     example = torch.from_numpy(np.ascontiguousarray(features))
     module = copy.deepcopy(module).eval()  # the caller's module keeps its mode
-    with torch.inference_mode():
-        raw = module(example)
+    try:
+        with torch.inference_mode():
+            raw = module(example)
+    except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+        raise ValidationError(f"The network refused the input example, a {tuple(example.shape)} {example.dtype} "
+                              f"tensor ({_first_line(exc)}); give the rows it was trained on as input_example.",
+                              field="input_example") from exc
     if not isinstance(raw, torch.Tensor):
         raise ValidationError(f"The network returns a {type(raw).__name__}; Shipyard serves networks that return "
                               "one tensor (rows x outputs).", field="model")

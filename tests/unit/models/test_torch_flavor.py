@@ -314,3 +314,15 @@ def test_pickle_stays_available_when_asked_for_and_needs_trust() -> None:
     assert loaded.manifest["serializer"] == "pickle" and loaded.manifest["flavor"] == "torch"
     np.testing.assert_allclose(loaded.predict(example), network_answers(model, example, classifier=False)["predict"],
                                atol=1e-6)
+
+
+def test_an_example_the_network_cannot_take_is_refused_in_one_line() -> None:
+    net, inputs, labels = TORCH_MODELS["sigmoid-tensor"]()
+    frame, target = cancer()
+    with shipyard.start_run():
+        with pytest.raises(shipyard.ValidationError, match=r"refused the input example, a \(569, 29\)") as refused:
+            shipyard.log_model(net, input_example=inputs[:, 1:], y_example=labels)
+        assert refused.value.field == "input_example" and "\n" not in str(refused.value)
+        with pytest.raises(shipyard.ValidationError, match="column 'size' of the input example") as refused:
+            shipyard.log_model(net, input_example=frame.iloc[:, :29].assign(size="large"), y_example=target)
+        assert refused.value.field == "size"
