@@ -8,10 +8,11 @@ load unless the caller passes ``trust=True``: unpickling runs code. Only Python 
 server's ``trust:`` and the CLI's ``--trust`` name skops types, so neither ever unpickles.
 
 XGBoost and LightGBM models (alone or ending a Pipeline) are stored in their library's own format by
-:mod:`.xgboost_flavor` and :mod:`.lightgbm_flavor`, with the Pipeline's preprocessing in skops here; this
-module only dispatches to them. Keras networks (:mod:`.keras_flavor`, the ``.keras`` format) and
-:class:`~.python_flavor.PythonModel` subclasses (:mod:`.python_flavor`, code reference + files) load themselves:
-one needs its backend chosen before Keras is imported, the other a trust decision and a source hash check.
+:mod:`.xgboost_flavor` and :mod:`.lightgbm_flavor`, PyTorch networks as a ``torch.export`` program or TorchScript
+by :mod:`.torch_flavor`, with the Pipeline's preprocessing in skops here; this module only dispatches to them.
+Keras networks (:mod:`.keras_flavor`, the ``.keras`` format) and :class:`~.python_flavor.PythonModel` subclasses
+(:mod:`.python_flavor`, code reference + files) load themselves: one needs its backend chosen before Keras is
+imported, the other a trust decision and a source hash check.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, NoReturn
 
 from ..errors import ValidationError
 from ..extras import from_module_not_found, require
-from . import keras_flavor, lightgbm_flavor, native_flavor, python_flavor, xgboost_flavor
+from . import keras_flavor, lightgbm_flavor, native_flavor, python_flavor, torch_flavor, xgboost_flavor
 
 # Types skops flags as unknown that Shipyard trusts by default: they carry data, never code, and are
 # scikit-learn's own internals (trees, tree predictors, neighbour indexes) that every tree or neighbour
@@ -40,7 +41,7 @@ SERIALIZERS = ("skops", "pickle", "onnx")
 MODEL_FILE = {"skops": "model.skops", "pickle": "model.pkl"}
 ONNX_FILE = "model.onnx"
 # Flavors stored in their library's own format: flavor -> its module (serializer, wrap, serialize, deserialize).
-NATIVE = {"xgboost": xgboost_flavor, "lightgbm": lightgbm_flavor}
+NATIVE = {"xgboost": xgboost_flavor, "lightgbm": lightgbm_flavor, "torch": torch_flavor}
 NATIVE_BY_SERIALIZER = {module.SERIALIZER: module for module in NATIVE.values()}
 # Flavors whose module does the whole of it (wrap, serialize -> files and untrusted names, deserialize with trust).
 SELF_LOADING: dict[str, ModuleType] = {"keras": keras_flavor, "python": python_flavor}
@@ -62,11 +63,15 @@ def serializer_for(flavor: str, requested: str) -> str:
     return requested
 
 
-def prepare(model: Any, example: Any) -> Any:
+def prepare(model: Any, example: Any, targets: Any = None) -> Any:
     """``model`` as it will be logged: an XGBoost or LightGBM model (or a Pipeline ending in one) becomes a
     :class:`~.native_flavor.NativePredictor`, which takes text columns as the model's categories (pickled too,
-    when the caller asks for a pickle); anything else is unchanged."""
-    for module in (*NATIVE.values(), *SELF_LOADING.values()):
+    when the caller asks for a pickle); a PyTorch network becomes one too, whose ``targets`` (the y_example) say
+    whether it classifies; anything else is unchanged."""
+    network = torch_flavor.wrap(model, example, targets)
+    if network is not None:
+        return network
+    for module in (xgboost_flavor, lightgbm_flavor, *SELF_LOADING.values()):
         wrapped = module.wrap(model, example)
         if wrapped is not None:
             return wrapped

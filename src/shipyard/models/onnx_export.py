@@ -3,9 +3,10 @@
 Exchange formats are distrusted because nobody checks the exported model against the original and
 because preprocessing is usually left behind. Here the complete scikit-learn pipeline is converted with
 skl2onnx (XGBoost and LightGBM steps through onnxmltools; missing text as a sentinel its string imputers look
-for), then both models score the stored input example plus generated rows that visit every
-categorical level seen in training, missing values, the numeric range edges and just beyond them. The
-file is written only if labels agree on every row and probabilities within the tolerance.
+for; PyTorch networks with torch.onnx.export, see ``_onnx_torch``), then both models score the stored input
+example plus generated rows that visit every categorical level seen in training, missing values, the numeric
+range edges and just beyond them. The file is written only if labels agree on every row and probabilities
+within the tolerance.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..tracking import artifacts as run_artifacts
 from . import registry
 from ._onnx_boosters import prepare_boosters, sklearn_face
 from ._onnx_steps import as_converted, refusal
+from ._onnx_torch import convert_network
 from .onnx_flavor import onnx_feeds
 from .onnx_imputers import METADATA_KEY, MISSING_TEXT, on_sentinel
 from .package import LoadedModel, load_package
@@ -32,7 +34,7 @@ from .signature import ColumnSpec, Signature
 
 DEFAULT_TOLERANCE = 1e-5
 ONNX_FILE = "model.onnx"
-CONVERTIBLE_FLAVORS = ("sklearn", "xgboost", "lightgbm")  # models loaded as scikit-learn API objects
+CONVERTIBLE_FLAVORS = ("sklearn", "xgboost", "lightgbm", "torch")  # torch: by its own converter
 
 
 @dataclass
@@ -59,9 +61,12 @@ def export_onnx(store: Store, uri: str, output: str | os.PathLike[str], *, toler
     model = load_package(store, run_id, path, uri=uri, trust=trust)
     if model.manifest["flavor"] not in CONVERTIBLE_FLAVORS:
         raise ValidationError(f"{uri} is a {model.manifest['flavor']} model; ONNX export converts scikit-learn "
-                              "pipelines and XGBoost or LightGBM models (their scikit-learn API, alone or in a "
-                              "pipeline).", field="model")
-    onnx_bytes, hint = convert(model)
+                              "pipelines, XGBoost or LightGBM models (their scikit-learn API, alone or in a "
+                              "pipeline) and PyTorch networks.", field="model")
+    if model.manifest["flavor"] == "torch":
+        onnx_bytes, hint = convert_network(model.model, model.signature, uri), ""
+    else:
+        onnx_bytes, hint = convert(model)
     example = json.loads(run_artifacts.read_artifact(store, run_id, f"{path}/input_example.json") or b"[]")
     rows = verification_rows(model.signature, example)
     max_diff, mismatches = compare(model, onnx_bytes, rows, tolerance)

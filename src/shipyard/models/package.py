@@ -60,10 +60,12 @@ def log_model(
 
     Args:
         model: a fitted scikit-learn estimator or Pipeline (preprocessing included), an ONNX graph
-            (``onnx.ModelProto``, one input per column; pass ``y_example`` to name a classifier's classes), or
+            (``onnx.ModelProto``, one input per column; pass ``y_example`` to name a classifier's classes), an XGBoost
+            or LightGBM model, a PyTorch ``nn.Module`` (alone or after scikit-learn preprocessing in a Pipeline;
+            ``y_example`` with class labels makes it a classifier, see :mod:`shipyard.models.torch_flavor`), or
             any object with ``predict`` (and optionally ``predict_proba``) when ``serializer="pickle"``.
         name: the artifact path of the package inside the run.
-        input_example: training inputs (DataFrame, Arrow table or 2-D array): the signature and the
+        input_example: training inputs (DataFrame, Arrow table, 2-D array or tensor): the signature and the
             monitoring reference profile are computed from it; its first rows are kept as an example.
         y_example: training targets, profiled alongside when given.
         serializer: ``"skops"`` (safe, default) or ``"pickle"`` (anything; loading needs ``trust=True``).
@@ -78,7 +80,7 @@ def log_model(
         probe = infer_signature(frame)
         classes = tuple(sorted({_plain_label(value) for value in y_example})) if y_example is not None else ()
         model = onnx_flavor.OnnxPredictor(model.SerializeToString(), probe, classes)
-    model = flavors.prepare(model, frame)  # xgboost/lightgbm: their own format, not skops
+    model = flavors.prepare(model, frame, y_example)  # xgboost/lightgbm/torch: their own format, not skops
     flavor = flavors.flavor_of(model)
     serializer = flavors.serializer_for(flavor, serializer)
     signature = infer_signature(frame, model)

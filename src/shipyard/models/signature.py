@@ -50,14 +50,17 @@ class OutputSpec:
 class Signature:
     inputs: tuple[ColumnSpec, ...]
     output: OutputSpec = field(default_factory=lambda: OutputSpec("unknown"))
+    # A network's tensors: {"input": {"shape": [None, 30], "dtype": "float32"}, "output": {...}} (None: the batch).
+    tensors: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def column_names(self) -> list[str]:
         return [column.name for column in self.inputs]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": SIGNATURE_VERSION, "inputs": [asdict(column) for column in self.inputs],
-                "output": asdict(self.output)}
+        found = {"version": SIGNATURE_VERSION, "inputs": [asdict(column) for column in self.inputs],
+                 "output": asdict(self.output)}
+        return found if self.tensors is None else {**found, "tensors": self.tensors}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Signature:
@@ -67,7 +70,7 @@ class Signature:
         )
         out = data.get("output") or {"kind": "unknown"}
         output = OutputSpec(out["kind"], tuple(out.get("classes", ())), tuple(out.get("probability_columns", ())))
-        return cls(inputs, output)
+        return cls(inputs, output, data.get("tensors"))
 
 
 @dataclass
@@ -86,7 +89,7 @@ def infer_signature(example: Any, model: Any = None) -> Signature:
     """Infer the signature from an input example (DataFrame, Arrow table or 2-D array) and a fitted model."""
     frame = as_frame(example)
     inputs = tuple(_column_spec(str(name), frame[name]) for name in frame.columns)
-    return Signature(inputs, infer_output(model))
+    return Signature(inputs, infer_output(model), getattr(model, "tensor_spec", None))
 
 
 def infer_output(model: Any) -> OutputSpec:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, IntegrityError
-from ..models import registry
+from ..models import registry, torch_flavor
 from ..models.answers import check_finite
 from ..models.coercion import NumberRange
 from ..models.onnx_flavor import OnnxPredictor
@@ -107,6 +107,8 @@ def load_runner(store: Store, uri: str, runtime: str, *, trust: bool | Iterable[
     """
     started = time.perf_counter()
     loaded = load_model(uri, trust=trust)
+    if isinstance(loaded.model, torch_flavor.TorchPredictor):
+        torch_flavor.serve_single_threaded(loaded.model)
     onnx = None
     if runtime in ("auto", "onnx"):
         onnx = _attached_onnx(store, uri, loaded, required=runtime == "onnx")
