@@ -68,11 +68,15 @@ def prepare(model: Any, example: Any, targets: Any = None) -> Any:
     :class:`~.native_flavor.NativePredictor`, which takes text columns as the model's categories (pickled too,
     when the caller asks for a pickle); a PyTorch network becomes one too, whose ``targets`` (the y_example) say
     whether it classifies; anything else is unchanged."""
+    for module in SELF_LOADING.values():  # first: a Keras model on the torch backend is a torch Module too
+        wrapped = module.wrap(model, example)
+        if wrapped is not None:
+            return wrapped
     network = torch_flavor.wrap(model, example, targets)
     if network is not None:
         return network
-    for module in (xgboost_flavor, lightgbm_flavor, *SELF_LOADING.values()):
-        wrapped = module.wrap(model, example)
+    for native in (xgboost_flavor, lightgbm_flavor):
+        wrapped = native.wrap(model, example)
         if wrapped is not None:
             return wrapped
     return model

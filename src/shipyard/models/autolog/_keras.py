@@ -140,7 +140,8 @@ def _params(model: Any, call: dict[str, Any], history: Any) -> dict[str, Any]:
     }
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
-        params["optimizer"] = getattr(optimizer, "name", type(optimizer).__name__)
+        # The class, not ``optimizer.name``: Keras numbers the names of later instances ("adam_10").
+        params["optimizer"] = type(optimizer).__name__.lower()
         try:
             params["learning_rate"] = float(optimizer.learning_rate)
         except (TypeError, ValueError, AttributeError):  # a schedule: its config is the param
