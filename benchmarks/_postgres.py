@@ -24,8 +24,9 @@ def _as_postgres(*args: str) -> None:
 
 
 @contextmanager
-def postgres(databases: tuple[str, ...]) -> Iterator[dict[str, str]]:
-    """A running server with these databases; yields ``{name: "postgresql+psycopg://postgres@127.0.0.1:PORT/name"}``."""
+def postgres(databases: tuple[str, ...]) -> Iterator[tuple[dict[str, str], int]]:
+    """A running server with these databases; yields ``{name: "postgresql+psycopg://postgres@127.0.0.1:PORT/name"}``
+    and the postmaster's pid (its children are the backends, whose CPU a benchmark may count)."""
     import psycopg
 
     folder = Path(tempfile.mkdtemp(prefix="shipyard-bench-pg-"))
@@ -44,7 +45,8 @@ def postgres(databases: tuple[str, ...]) -> Iterator[dict[str, str]]:
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as conn:
             for name in databases:
                 conn.execute(f'CREATE DATABASE "{name}"')
-        yield {name: f"postgresql+psycopg://postgres@127.0.0.1:{port}/{name}" for name in databases}
+        postmaster = int((data / "postmaster.pid").read_text().split()[0])
+        yield {name: f"postgresql+psycopg://postgres@127.0.0.1:{port}/{name}" for name in databases}, postmaster
     finally:
         _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
         shutil.rmtree(folder, ignore_errors=True)

@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks._load import free_port, start, stop, tail, wait_ready
+from benchmarks._load import descendants, free_port, start, stop, tail, wait_ready
 from benchmarks._postgres import postgres
 from benchmarks._results import machine, write_section
 from benchmarks.anchors import VENVS
@@ -60,6 +60,14 @@ class Side:
     elapsed_s: float = 0.0
     latencies: list[float] | None = None
     checked_points: int = 0
+    server_pid: int = 0
+    server_cpu_s: float = 0.0
+    database_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
+
+    def cpu_ms(self, seconds: float) -> float:
+        """CPU milliseconds per call."""
+        return seconds / self.calls * 1000 if self.calls else 0.0
 
     @property
     def rate(self) -> float:
@@ -87,7 +95,19 @@ def mlflow_python() -> Path:
     return python
 
 
-def run_clients(side: Side, python: Path, clients: int, seconds: float, work: Path) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of ``pid`` and its descendants so far."""
+    total = 0.0
+    for each in [pid, *descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def run_clients(side: Side, python: Path, clients: int, seconds: float, work: Path, postmaster: int) -> None:
     """``clients`` workload processes against ``side``, started together; adds their counts and latencies."""
     go = work / f"go-{side.name}-{time.monotonic_ns()}"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MLFLOW_", "SHIPYARD_"))}
@@ -107,14 +127,18 @@ def run_clients(side: Side, python: Path, clients: int, seconds: float, work: Pa
             code, out = ended[0] if ended else (None, outs[0])
             raise RuntimeError(f"a client of {side.name} did not start (exit {code}):\n{tail(Path(f'{out}.err'), 15)}")
         time.sleep(0.05)
+    server_before, database_before = cpu_seconds(side.server_pid), cpu_seconds(postmaster)
     go.touch()
     for proc, out in zip(procs, outs, strict=True):
         if proc.wait(timeout=seconds + 600) != 0:
             raise RuntimeError(f"a client of {side.name} exited {proc.returncode}:\n{tail(Path(f'{out}.err'), 15)}")
+    side.server_cpu_s += cpu_seconds(side.server_pid) - server_before  # the clients' run ends (with its end_run) here
+    side.database_cpu_s += cpu_seconds(postmaster) - database_before
     elapsed = 0.0
     for out in outs:
         document = json.loads(out.read_text())
         side.calls += document["calls"]
+        side.client_cpu_s += document["cpu_s"]
         elapsed = max(elapsed, document["elapsed_s"])
         side.latencies = (side.latencies or []) + document["latencies_s"]
         side.checked_points += check_history(side, document["run_id"], document["calls"])
@@ -152,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     python = mlflow_python()
     with tempfile.TemporaryDirectory(prefix="shipyard-bench-compat-") as folder, \
-            postgres(("shipyard", "mlflow")) as databases:
+            postgres(("shipyard", "mlflow")) as (databases, postmaster):
         work = Path(folder)
         servers: list[subprocess.Popen[bytes]] = []
         try:
@@ -160,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             for round_index in range(args.rounds):
                 order = (shipyard_side, mlflow_side) if round_index % 2 == 0 else (mlflow_side, shipyard_side)
                 for side in order:
-                    run_clients(side, python, args.clients, args.seconds, work)
+                    run_clients(side, python, args.clients, args.seconds, work, postmaster)
                     print(f"round {round_index + 1}: {side.name} {side.rate:.0f} calls/s so far", flush=True)
         finally:
             for server in servers:
@@ -181,7 +205,7 @@ def start_servers(databases: dict[str, str], python: Path, work: Path,
     servers.append(start([str(SHIPYARD), "server", "--backend-store-uri", uri, "--artifacts-destination",
                           str(work / "shipyard-objects"), "--host", "127.0.0.1", "--port", str(port), "--workers",
                           "2"], cwd=work, log=work / "shipyard.log"))
-    shipyard_side = Side("shipyard server", f"http://127.0.0.1:{port}", token)
+    shipyard_side = Side("shipyard server", f"http://127.0.0.1:{port}", token, server_pid=servers[-1].pid)
     wait_ready(f"{shipyard_side.url}/health", servers[-1])
     mlflow_uri = databases["mlflow"].replace("postgresql+psycopg://", "postgresql+psycopg2://")
     port = free_port()
@@ -189,7 +213,7 @@ def start_servers(databases: dict[str, str], python: Path, work: Path,
     servers.append(start([str(python), "-m", "mlflow", "server", "--backend-store-uri", mlflow_uri,
                           "--artifacts-destination", str(work / "mlflow-artifacts"), "--host", "127.0.0.1",
                           "--port", str(port), "--workers", "2"], env=env, cwd=work, log=work / "mlflow.log"))
-    mlflow_side = Side("mlflow server", f"http://127.0.0.1:{port}", None)
+    mlflow_side = Side("mlflow server", f"http://127.0.0.1:{port}", None, server_pid=servers[-1].pid)
     try:
         wait_ready(f"{mlflow_side.url}/health", servers[-1])
     except RuntimeError as exc:
@@ -205,6 +229,14 @@ def report(shipyard_side: Side, mlflow_side: Side, args: argparse.Namespace) -> 
          f"{mlflow_side.percentile(0.5) / shipyard_side.percentile(0.5):.1f}x lower"),
         ("p99 per call (ms)", f"{shipyard_side.percentile(0.99):.1f}", f"{mlflow_side.percentile(0.99):.1f}",
          f"{mlflow_side.percentile(0.99) / shipyard_side.percentile(0.99):.1f}x lower"),
+        ("server CPU per call (ms, all its processes)", f"{shipyard_side.cpu_ms(shipyard_side.server_cpu_s):.2f}",
+         f"{mlflow_side.cpu_ms(mlflow_side.server_cpu_s):.2f}",
+         f"{mlflow_side.server_cpu_s / mlflow_side.calls / (shipyard_side.server_cpu_s / shipyard_side.calls):.1f}x "
+         "less"),
+        ("MLflow client CPU per call (ms)", f"{shipyard_side.cpu_ms(shipyard_side.client_cpu_s):.2f}",
+         f"{mlflow_side.cpu_ms(mlflow_side.client_cpu_s):.2f}", ""),
+        ("PostgreSQL CPU per call (ms)", f"{shipyard_side.cpu_ms(shipyard_side.database_cpu_s):.2f}",
+         f"{mlflow_side.cpu_ms(mlflow_side.database_cpu_s):.2f}", ""),
         ("calls made (all read back, none lost or doubled)", f"{shipyard_side.calls:,}", f"{mlflow_side.calls:,}",
          ""),
     ]

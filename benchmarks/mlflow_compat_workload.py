@@ -3,10 +3,9 @@
     python mlflow_compat_workload.py SECONDS EXPERIMENT OUT.json
 
 Writes OUT.json.ready once started, then waits for the file named by ``MLFLOW_COMPAT_GO`` (so every client starts
-at once), then logs one metric per call
-with ``mlflow.log_metric(key, value, step=i)`` for SECONDS, inside one run, and writes the call count and each
-call's latency to OUT.json. The server is whatever ``MLFLOW_TRACKING_URI`` names: only that changes between the
-two sides.
+at once), then logs one metric per call with ``mlflow.log_metric(key, value, step=i)`` for SECONDS, inside one run,
+and writes the call count, each call's latency and the client's own CPU time to OUT.json. The server is whatever
+``MLFLOW_TRACKING_URI`` names: only that changes between the two sides.
 """
 
 import json
@@ -29,6 +28,7 @@ def main() -> None:
     latencies = []
     with mlflow.start_run() as run:
         started = time.perf_counter()
+        cpu_started = time.process_time()
         end = started + seconds
         step = 0
         while time.perf_counter() < end:
@@ -37,8 +37,10 @@ def main() -> None:
             latencies.append(time.perf_counter() - before)
             step += 1
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
     with open(out, "w") as handle:
-        json.dump({"run_id": run.info.run_id, "calls": step, "elapsed_s": elapsed, "latencies_s": latencies}, handle)
+        json.dump({"run_id": run.info.run_id, "calls": step, "elapsed_s": elapsed, "cpu_s": cpu,
+                   "latencies_s": latencies}, handle)
 
 
 if __name__ == "__main__":
