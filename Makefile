@@ -53,6 +53,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_monitoring
 	$(BIN)/python -m benchmarks.bench_monitoring_day
 	$(BIN)/python -m benchmarks.bench_ui
+	$(BIN)/python -m benchmarks.bench_ui_postgres
 	$(BIN)/python -m benchmarks.bench_autolog
 	$(BIN)/python -m benchmarks.bench_mlflow_compat
 	$(BIN)/python -m benchmarks.summary
