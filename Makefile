@@ -54,9 +54,11 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_monitoring_day
 	$(BIN)/python -m benchmarks.bench_monitoring_week
 	$(BIN)/python -m benchmarks.bench_ui
+	$(BIN)/python -m benchmarks.bench_ui_postgres
 	$(BIN)/python -m benchmarks.bench_autolog
 	$(BIN)/python -m benchmarks.bench_team_server
 	$(BIN)/python -m benchmarks.bench_rollout
+	$(BIN)/python -m benchmarks.bench_mlflow_compat
 	$(BIN)/python -m benchmarks.summary
 
 # After editing dependencies in pyproject.toml: resolve again, keeping every pin that still fits. The second

@@ -2,8 +2,8 @@
 
 What is copied: active experiments; their active runs with name, user, status, original start and end times,
 params, tags, every point of every metric (step, value, timestamp) and every artifact file; registered models
-whose versions Shipyard can package (:mod:`.mlflow_models`), with their aliases. What cannot be imported is
-named with its reason in the summary, never dropped in silence.
+whose versions Shipyard can package (:mod:`shipyard.models.mlflow_format`), with their aliases. What cannot be
+imported is named with its reason in the summary, never dropped in silence.
 
 Idempotence and resuming rest on two run tags. ``mlflow.run_id`` (the MLflow run id) is written with the run,
 so the next import finds it; ``shipyard.import.partial`` is written with it and deleted only once the run is
@@ -26,13 +26,13 @@ from typing import Any
 from sqlalchemy import select
 
 from ..errors import NotFoundError, NotSupportedError, ValidationError
+from ..models.mlflow_format import package_mlflow_model
 from ..models.registry import list_versions, register_model, set_alias
 from ..store import Store
 from ..store.schema import artifacts, metrics, tags
 from ..tracking.artifacts import log_artifact
 from ..tracking.metrics import write_points
 from ..tracking.runs import RUNNING, STATUSES, RunOrigin, create_run, delete_tag, end_run, log_params, set_tags
-from .mlflow_models import package_mlflow_model
 from .mlflow_source import PARENT_TAG, MlflowRegisteredModel, MlflowRun, MlflowSource
 
 RUN_ID_TAG = "mlflow.run_id"
@@ -86,8 +86,7 @@ class _Imported:
 
 
 def import_mlflow(store: Store, source: MlflowSource, *, progress: Progress | None = None) -> ImportSummary:
-    """Copy everything ``source`` holds into ``store`` (which must be the current store: model packages are
-    logged through it); safe to run again, and to run again after being killed."""
+    """Copy everything ``source`` holds into ``store``; safe to run again, and to run again after being killed."""
     report = progress or (lambda phase, done, total: None)
     summary = ImportSummary(source.description)
     known = _imported_runs(store)
@@ -185,12 +184,13 @@ def _import_model(store: Store, source: MlflowSource, model: MlflowRegisteredMod
             kept = f"{MODEL_FILES_PREFIX}/{_slug(model.name)}/v{version.version}"  # MLflow's own files, as they were
             if not _has_artifact(store, target.run_id, f"{kept}/MLmodel"):
                 _log_folder(store, target.run_id, folder, kept, summary)
-            uri = package_mlflow_model(target.run_id, folder, f"model-{_slug(model.name)}-v{version.version}")
+            uri = package_mlflow_model(store, target.run_id, folder, f"model-{_slug(model.name)}-v{version.version}")
         except NotSupportedError as exc:
             summary.skip(what, f"not registered: {exc}")
             continue
         created = register_model(store, uri, model.name, description=version.description, tags={
-            VERSION_TAG: str(version.version), RUN_ID_TAG: version.run_id or "", "mlflow.source": version.source or ""})
+            VERSION_TAG: str(version.version), RUN_ID_TAG: version.run_id or "", "mlflow.source": version.source or "",
+            "mlflow.files": kept})  # MLflow's own files: what an MLflow client of `shipyard server` loads
         mapping[version.version] = created.version
         summary.versions_imported += 1
     for alias, version_number in sorted(model.aliases.items()):

@@ -75,6 +75,31 @@ def log_model(
         A :class:`ModelInfo` whose ``uri`` (``runs:/<run_id>/<name>``) loads the model back.
     """
     run_artifacts.check_package_path(name)
+    prepared = _prepare(model, input_example, y_example, serializer)  # a bad model starts no run
+    store = current_store()
+    run_id = resolve_run_id(store, run_id) if run_id is not None else (fluent.active_run() or fluent.start_run()).id
+    return _write(store, run_id, name, prepared)
+
+
+def write_package(store: Store, run_id: str, model: Any, name: str, *, input_example: Any, y_example: Any = None,
+                  serializer: str = "skops") -> ModelInfo:
+    """:func:`log_model` into ``store``'s run ``run_id``, for callers that hold their own store rather than the
+    process's current one (the team server packaging a model an MLflow client registered, the MLflow importer)."""
+    run_artifacts.check_package_path(name)
+    prepared = _prepare(model, input_example, y_example, serializer)
+    return _write(store, resolve_run_id(store, run_id), name, prepared)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A package before it has a run: its files and its manifest without the run id."""
+
+    files: dict[str, bytes]
+    manifest: dict[str, Any]
+    signature: Signature
+
+
+def _prepare(model: Any, input_example: Any, y_example: Any, serializer: str) -> _Prepared:
     frame = as_frame(input_example)
     if onnx_flavor.is_onnx(model):  # run the graph through onnxruntime from here on
         probe = infer_signature(frame)
@@ -91,8 +116,6 @@ def log_model(
     probabilities = model.predict_proba(checked) if signature.output.kind == "classifier" and hasattr(
         model, "predict_proba") else None
     files["input_example.json"] = frame.head(EXAMPLE_ROWS).to_json(orient="records", date_format="iso").encode()
-    store = current_store()
-    run_id = resolve_run_id(store, run_id) if run_id is not None else (fluent.active_run() or fluent.start_run()).id
     libraries = flavors.library_versions(flavor, serializer)
     manifest: dict[str, Any] = {
         "format": PACKAGE_FORMAT,
@@ -106,20 +129,24 @@ def log_model(
         "prediction_profile": prediction_profile(predictions, probabilities, signature.output.classes),
         "target_profile": None if y_example is None else _target_profile(y_example),
         "training_data": {"hash": frame_hash(frame), "rows": len(frame), "columns": len(frame.columns)},
-        "run_id": run_id,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "files": {filename: {"hash": hash_bytes(data), "size": len(data)} for filename, data in files.items()},
     }
     manifest["requirements"] = [f"{lib}=={version}" for lib, version in libraries.items() if lib != "python"]
     if isinstance(getattr(model, "tensor_spec", None), dict):  # networks: their tensors' shapes and dtypes
         manifest["tensors"] = model.tensor_spec
-    for filename, data in files.items():
+    return _Prepared(files, manifest, signature)
+
+
+def _write(store: Store, run_id: str, name: str, prepared: _Prepared) -> ModelInfo:
+    manifest = {**prepared.manifest, "run_id": run_id,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    for filename, data in prepared.files.items():
         run_artifacts.log_bytes(store, run_id, data, f"{name}/{filename}")
     # Written last, with the record of its hash (the run tag shipyard.model.<name>) in the same transaction.
     run_artifacts.log_bytes(store, run_id, json.dumps(manifest, indent=1, sort_keys=True).encode(),
                             f"{name}/{MANIFEST}")
     manifest_hash = hash_json(manifest)
-    return ModelInfo(f"runs:/{run_id}/{name}", run_id, name, manifest_hash, signature)
+    return ModelInfo(f"runs:/{run_id}/{name}", run_id, name, manifest_hash, prepared.signature)
 
 
 class LoadedModel:

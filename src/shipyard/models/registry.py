@@ -79,8 +79,11 @@ class AliasEvent:
 
 
 def register_model(store: Store, source: str, name: str, *, description: str | None = None,
-                   tags: dict[str, Any] | None = None) -> ModelVersion:
-    """Register the package at ``source`` (a run id, or ``runs:/<run_id>/<path>``) as the next version."""
+                   tags: dict[str, Any] | None = None, actor: str | None = None) -> ModelVersion:
+    """Register the package at ``source`` (a run id, or ``runs:/<run_id>/<path>``) as the next version.
+
+    ``actor`` is who registers it (a team server passes its caller's token name); by default this process's user.
+    """
     _check_name(name)
     run_id, path = _package_source(store, source)
     manifest = read_manifest(store, run_id, path)  # refuses anything that is not a model package
@@ -88,7 +91,7 @@ def register_model(store: Store, source: str, name: str, *, description: str | N
 
     manifest_hash = hash_json(manifest)
     now = _now_ms()
-    actor = provenance.process_info().user
+    actor = actor or provenance.process_info().user
 
     def write(conn: Connection) -> int:
         # Insert-if-absent, then lock the model's row: on PostgreSQL two first registrations run at once, and
@@ -111,6 +114,22 @@ def register_model(store: Store, source: str, name: str, *, description: str | N
 
     version = store.db.write(write)
     return get_version(store, name, version)
+
+
+def create_registered_model(store: Store, name: str, *, description: str | None = None) -> bool:
+    """Create the registered model ``name`` with no version yet (MLflow clients do this before their first version);
+    returns False when it already exists."""
+    _check_name(name)
+    now = _now_ms()
+
+    def write(conn: Connection) -> bool:
+        if conn.execute(select(registered_models.c.name).where(registered_models.c.name == name)).first() is not None:
+            return False
+        insert_ignore(conn, registered_models, [{"name": name, "description": description, "created_at": now,
+                                                 "updated_at": now}])
+        return True
+
+    return store.db.write(write)
 
 
 def set_version_tags(store: Store, name: str, version: int, tags: dict[str, str]) -> None:

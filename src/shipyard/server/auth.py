@@ -35,23 +35,41 @@ class Identity:
 
 
 def identify(connection: HTTPConnection, settings: ServerSettings) -> Identity:
-    """The caller of this request (reads the token's row: call it off the event loop).
+    """The caller of this request (may read the token's row: call it off the event loop).
 
     Raises:
         UnauthorizedError: auth is on and the request has no valid token.
     """
     if not settings.auth:
         return Identity(None, ADMIN)
+    token = _token(connection)
+    if not token:
+        raise UnauthorizedError("This server needs a token: send `Authorization: Bearer <token>` (MLflow clients: set "
+                                "MLFLOW_TRACKING_TOKEN); an admin makes one with `shipyard server token create`.")
+    info = settings.tokens.get(token)
+    if info is None:
+        info = authenticate(settings.store.db, token)
+        settings.tokens.put(token, info)
+    return Identity(info.name, info.role)
+
+
+def identify_remembered(connection: HTTPConnection, settings: ServerSettings) -> Identity | None:
+    """The caller when that needs no database read (auth off, or a token verified moments ago: :mod:`.cache`), so
+    the event loop can answer it without a thread; ``None`` means "call :func:`identify`"."""
+    if not settings.auth:
+        return Identity(None, ADMIN)
+    token = _token(connection)
+    info = settings.tokens.get(token) if token else None
+    return None if info is None else Identity(info.name, info.role)
+
+
+def _token(connection: HTTPConnection) -> str:
     header = connection.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     token = value.strip() if scheme.lower() == "bearer" else ""
     if not token and connection.scope.get("method", "GET") in _SAFE_METHODS:
         token = connection.cookies.get(COOKIE, "")
-    if not token:
-        raise UnauthorizedError("This server needs a token: send `Authorization: Bearer <token>` (MLflow clients: set "
-                                "MLFLOW_TRACKING_TOKEN); an admin makes one with `shipyard server token create`.")
-    info = authenticate(settings.store.db, token)
-    return Identity(info.name, info.role)
+    return token
 
 
 def require(identity: Identity, needed: str, action: str) -> None:

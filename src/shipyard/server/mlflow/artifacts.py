@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFoundError, NotSupportedError, ValidationError
 from ...tracking.artifacts import check_artifact_path, download_artifacts, list_artifacts, log_artifact
-from ..auth import identify, require
+from ..auth import require
 from ..roles import READER, WRITER
 from ..settings import ServerSettings
-from .protocol import Call, check_run_id, error_response, json_response
+from .protocol import Call, caller, check_run_id, error_response, json_response
 from .runs import load_run
 from .shapes import artifact_root
 
@@ -57,7 +57,7 @@ async def upload(request: Request) -> Response:
     settings: ServerSettings = request.app.state.server
     folder = tempfile.mkdtemp(prefix="shipyard-upload-")
     try:
-        identity = await run_in_threadpool(identify, request, settings)
+        identity = await caller(request, settings)
         require(identity, WRITER, "Logging an artifact")
         run_id, name = await run_in_threadpool(_locate, request.path_params["path"], settings)
         if name is None:
@@ -84,7 +84,7 @@ async def download(request: Request) -> Response:
     settings: ServerSettings = request.app.state.server
     folder = tempfile.mkdtemp(prefix="shipyard-download-")
     try:
-        identity = await run_in_threadpool(identify, request, settings)
+        identity = await caller(request, settings)
         require(identity, READER, "Reading an artifact")
         run_id, name = await run_in_threadpool(_locate, request.path_params["path"], settings)
         if name is None or not any(entry["path"] == name for entry in
@@ -104,7 +104,7 @@ async def listing(request: Request) -> Response:
 
     settings: ServerSettings = request.app.state.server
     try:
-        identity = await run_in_threadpool(identify, request, settings)
+        identity = await caller(request, settings)
         require(identity, READER, "Listing artifacts")
         path = request.query_params.get("path")
         if not path:
@@ -119,11 +119,10 @@ async def listing(request: Request) -> Response:
 
 async def refused(request: Request) -> Response:
     """Deleting artifacts and multipart uploads: named and refused (after the role check)."""
-    from starlette.concurrency import run_in_threadpool
 
     settings: ServerSettings = request.app.state.server
     try:
-        identity = await run_in_threadpool(identify, request, settings)
+        identity = await caller(request, settings)
         require(identity, WRITER, "Changing artifacts")
         raise NotSupportedError(f"{request.method} {request.url.path} is not supported: Shipyard keeps a run's "
                                 "artifacts (re-log a path to replace it) and takes uploads as one PUT per file.")

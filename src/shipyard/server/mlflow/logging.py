@@ -24,7 +24,7 @@ _SPECIAL = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf"
 
 def log_metric(call: Call) -> dict[str, Any]:
     args, store = call.args, call.settings.store
-    run_id = require_run(store, args.run_id())
+    run_id = require_run(call, args.run_id())
     key = args.required("key")
     write_points(store, run_id, [(key, _value(args.get("value"), key), args.integer("step", default=0),
                                   args.integer("timestamp"))])
@@ -33,7 +33,7 @@ def log_metric(call: Call) -> dict[str, Any]:
 
 def log_param(call: Call) -> dict[str, Any]:
     args, store = call.args, call.settings.store
-    run_id = require_run(store, args.run_id())
+    run_id = require_run(call, args.run_id())
     key = args.required("key")
     value = args.get("value")
     log_params(store, run_id, {key: "" if value is None else value})
@@ -42,7 +42,7 @@ def log_param(call: Call) -> dict[str, Any]:
 
 def delete_tag(call: Call) -> dict[str, Any]:
     args, store = call.args, call.settings.store
-    run_id = require_run(store, args.run_id())
+    run_id = require_run(call, args.run_id())
     delete_run_tag(store, run_id, args.required("key"))
     return {}
 
@@ -50,7 +50,7 @@ def delete_tag(call: Call) -> dict[str, Any]:
 def log_batch(call: Call) -> dict[str, Any]:
     """Params, then tags, then metrics; each part checked whole before it is written."""
     args, store = call.args, call.settings.store
-    run_id = require_run(store, args.run_id())
+    run_id = require_run(call, args.run_id())
     params = dict(pair(item, "params") for item in args.items("params"))
     tags = dict(pair(item, "tags") for item in args.items("tags"))
     points = [_point(item) for item in args.items("metrics")]
@@ -64,7 +64,7 @@ def log_batch(call: Call) -> dict[str, Any]:
 
 def log_inputs_(call: Call) -> dict[str, Any]:
     args, store = call.args, call.settings.store
-    run_id = require_run(store, args.run_id())
+    run_id = require_run(call, args.run_id())
     if args.items("models"):
         raise NotSupportedError("Parameter 'models' of runs/log-inputs (MLflow 3 logged models as inputs) is not "
                                 "supported; log datasets only.")

@@ -34,7 +34,7 @@ from ...errors import (
     UnauthorizedError,
     ValidationError,
 )
-from ..auth import Identity, identify, require
+from ..auth import Identity, identify, identify_remembered, require
 from ..settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ def endpoint(needed: str, action: str, handler: Callable[[Call], dict[str, Any] 
 
         settings: ServerSettings = request.app.state.server
         try:
-            identity = await run_in_threadpool(identify, request, settings)
+            identity = await caller(request, settings)
             require(identity, needed, action)
             args = Args(await read_args(request))
             result = await run_in_threadpool(handler, Call(identity, args, settings, request))
@@ -160,6 +160,16 @@ def endpoint(needed: str, action: str, handler: Callable[[Call], dict[str, Any] 
         return result if not isinstance(result, dict) else json_response(result)
 
     return run
+
+
+async def caller(request: Request, settings: ServerSettings) -> Identity:
+    """Who sends ``request``: on the event loop when no database read is needed (:mod:`..cache`), else in a thread."""
+    remembered = identify_remembered(request, settings)
+    if remembered is not None:
+        return remembered
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(identify, request, settings)
 
 
 async def read_args(request: Request) -> dict[str, Any]:

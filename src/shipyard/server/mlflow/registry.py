@@ -7,8 +7,7 @@ is in the registry's audit log under the caller's token name. A protected alias 
 only for an admin: the alias a server resolves for production traffic is not a writer's to change.
 
 Registering through MLflow (``registered-models/create``, ``model-versions/create``) and loading a version with
-an MLflow flavor (``get-download-uri``) are refused: a Shipyard version is a Shipyard model package, registered
-with ``shipyard models register`` and loaded with ``shipyard.load_model``.
+an MLflow flavor (``get-download-uri``) are :mod:`.registration`'s.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ...errors import NotSupportedError, ValidationError
+from ...errors import ValidationError
 from ...models.registry import ModelVersion, delete_alias, get_version, list_models, list_versions, resolve, set_alias
 from ...store import Store
 from ..auth import require
@@ -34,19 +33,19 @@ def get_registered_model(call: Call) -> dict[str, Any]:
     found = [item for item in list_models(call.settings.store) if item["name"] == name]
     if not found:
         list_versions(call.settings.store, name)  # raises the registry's own "no model named" error
-    return {"registered_model": _model_json(call.settings.store, found[0])}
+    return {"registered_model": model_json(call.settings.store, found[0])}
 
 
 def search_registered_models(call: Call) -> dict[str, Any]:
     clauses = names.parse(call.args.text("filter"), ("name",), "registered model")
     store = call.settings.store
     found = [item for item in list_models(store) if names.matches(clauses, {"name": item["name"]})]
-    return _page(call, [_model_json(store, item) for item in found], "registered_models")
+    return _page(call, [model_json(store, item) for item in found], "registered_models")
 
 
 def get_model_version(call: Call) -> dict[str, Any]:
     store = call.settings.store
-    return {"model_version": _version_json(store, get_version(store, call.args.required("name"), _version(call)))}
+    return {"model_version": version_json(store, get_version(store, call.args.required("name"), _version(call)))}
 
 
 def search_model_versions(call: Call) -> dict[str, Any]:
@@ -56,7 +55,7 @@ def search_model_versions(call: Call) -> dict[str, Any]:
     models = wanted[:1] or [item["name"] for item in list_models(store)]
     found = [version for model in models for version in list_versions(store, model)
              if names.matches(clauses, _fields(version))]
-    return _page(call, [_version_json(store, version) for version in found], "model_versions")
+    return _page(call, [version_json(store, version) for version in found], "model_versions")
 
 
 def get_by_alias(call: Call) -> dict[str, Any]:
@@ -64,7 +63,7 @@ def get_by_alias(call: Call) -> dict[str, Any]:
     name, alias = call.args.required("name"), call.args.required("alias")
     version, _, _ = resolve(store, f"models:/{name}@{alias}")
     assert version is not None
-    return {"model_version": _version_json(store, version)}
+    return {"model_version": version_json(store, version)}
 
 
 def set_model_alias(call: Call) -> dict[str, Any]:
@@ -80,18 +79,6 @@ def delete_model_alias(call: Call) -> dict[str, Any]:
     _protect(call, alias)
     delete_alias(call.settings.store, name, alias, reason="deleted through the MLflow API", actor=call.identity.name)
     return {}
-
-
-def refuse_registration(call: Call) -> dict[str, Any]:
-    raise NotSupportedError("Registering models through the MLflow API is not supported: Shipyard versions are "
-                            "Shipyard model packages. Log with shipyard.log_model and register with `shipyard models "
-                            "register` against the same database; MLflow clients then see the version here.")
-
-
-def refuse_download(call: Call) -> dict[str, Any]:
-    raise NotSupportedError("Loading a registered version with an MLflow flavor is not supported: it is a Shipyard "
-                            "model package. Load it with shipyard.load_model('models:/NAME@ALIAS') or serve it with "
-                            "`shipyard serve`.")
 
 
 def _protect(call: Call, alias: str) -> None:
@@ -130,7 +117,7 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _model_json(store: Store, item: dict[str, Any]) -> dict[str, Any]:
+def model_json(store: Store, item: dict[str, Any]) -> dict[str, Any]:
     updated = int(datetime.fromisoformat(item["updated_at"]).timestamp() * 1000)
     document: dict[str, Any] = {
         "name": item["name"], "creation_timestamp": updated, "last_updated_timestamp": updated,
@@ -140,19 +127,30 @@ def _model_json(store: Store, item: dict[str, Any]) -> dict[str, Any]:
     if item.get("description"):
         document["description"] = item["description"]
     if item.get("latest_version"):
-        document["latest_versions"] = [_version_json(store, get_version(store, item["name"], item["latest_version"]))]
+        document["latest_versions"] = [version_json(store, get_version(store, item["name"], item["latest_version"]))]
     return document
 
 
-def _version_json(store: Store, version: ModelVersion) -> dict[str, Any]:
+def version_json(store: Store, version: ModelVersion) -> dict[str, Any]:
     run = load_run(store, version.run_id)
     document: dict[str, Any] = {
         "name": version.name, "version": str(version.version), "creation_timestamp": _ms(version.created_at),
         "last_updated_timestamp": _ms(version.created_at), "user_id": version.created_by or "",
-        "current_stage": "None", "source": f"{artifact_root(run.experiment_id, run.id)}/{version.path}",
+        "current_stage": "None",
+        "source": _source(run.experiment_id, version),
         "run_id": version.run_id, "status": "READY", "aliases": list(version.aliases),
         "tags": [{"key": key, "value": value} for key, value in sorted(version.tags.items())],
     }
     if version.description:
         document["description"] = version.description
+    if version.tags.get("mlflow.model_id"):
+        document["model_id"] = version.tags["mlflow.model_id"]
     return document
+
+
+def _source(experiment_id: int, version: ModelVersion) -> str:
+    """What MLflow calls the version's source: the logged model an MLflow client registered, else the folder of its
+    MLflow files (imported versions), else its Shipyard package."""
+    if version.tags.get("mlflow.model_id"):
+        return f"models:/{version.tags['mlflow.model_id']}"
+    return f"{artifact_root(experiment_id, version.run_id)}/{version.tags.get('mlflow.files') or version.path}"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import NotSupportedError
 from ..roles import ADMIN, READER, WRITER
-from . import artifacts, experiments, logging, registry, runs, search
+from . import artifacts, experiments, logged_models, logging, registration, registry, runs, search
 from .protocol import Call, endpoint, json_response
 
 if TYPE_CHECKING:
@@ -45,20 +45,30 @@ TRACKING: dict[str, tuple[list[str], str, str, Any]] = {
     "/runs/search": (["GET", "POST"], READER, "Searching runs", search.search_runs),
     "/metrics/get-history": (READ, READER, "Reading a metric history", search.metric_history),
     "/artifacts/list": (READ, READER, "Listing artifacts", artifacts.list_for_run),
-    # No run here has an MLflow 3 logged model (creating one is refused): the search's true answer is empty.
-    # The client asks it before listing a run's artifact folder.
-    "/logged-models/search": (["GET", "POST"], READER, "Searching logged models", search.no_logged_models),
+    "/runs/outputs": (WRITE, WRITER, "Logging run outputs", logged_models.log_outputs),
+    # MLflow 3's logged models, kept on their run (logged_models.py); search comes before the {model_id} paths.
+    "/logged-models/search": (["GET", "POST"], READER, "Searching logged models", logged_models.search),
+    "/logged-models": (WRITE, WRITER, "Creating a logged model", logged_models.create),
 }
-# The registry: Shipyard's registered models and versions, read and aliased (registry.py says what is refused).
+LOGGED_MODEL = "/logged-models/{model_id}"
+LOGGED_MODELS: list[tuple[str, list[str], str, str, Any]] = [
+    (LOGGED_MODEL, READ, READER, "Reading a logged model", logged_models.get),
+    (LOGGED_MODEL, ["PATCH"], WRITER, "Finalizing a logged model", logged_models.finalize),
+    (LOGGED_MODEL + "/tags", ["PATCH"], WRITER, "Tagging a logged model", logged_models.set_model_tags),
+    (LOGGED_MODEL + "/tags/{key:path}", ["DELETE"], WRITER, "Untagging a logged model",
+     logged_models.delete_model_tag),
+    (LOGGED_MODEL + "/params", WRITE, WRITER, "Logging a logged model's params", logged_models.log_params),
+]
+# The registry: Shipyard's registered models and versions, read, aliased and registered (registration.py).
 REGISTRY: dict[str, tuple[list[str], str, str, Any]] = {
     "/registered-models/get": (READ, READER, "Reading a registered model", registry.get_registered_model),
     "/registered-models/search": (READ, READER, "Searching registered models", registry.search_registered_models),
     "/registered-models/alias": (READ, READER, "Reading an alias", registry.get_by_alias),
     "/model-versions/get": (READ, READER, "Reading a model version", registry.get_model_version),
     "/model-versions/search": (READ, READER, "Searching model versions", registry.search_model_versions),
-    "/registered-models/create": (WRITE, WRITER, "Registering a model", registry.refuse_registration),
-    "/model-versions/create": (WRITE, WRITER, "Registering a model version", registry.refuse_registration),
-    "/model-versions/get-download-uri": (READ, READER, "Loading a model version", registry.refuse_download),
+    "/registered-models/create": (WRITE, WRITER, "Registering a model", registration.create_model),
+    "/model-versions/create": (WRITE, WRITER, "Registering a model version", registration.create_version),
+    "/model-versions/get-download-uri": (READ, READER, "Loading a model version", registration.download_uri),
 }
 ALIAS_MOVES: dict[str, Any] = {"POST": registry.set_model_alias, "DELETE": registry.delete_model_alias}
 # Known MLflow endpoints outside the supported subset: (role, what to say).
@@ -68,10 +78,9 @@ REFUSED: dict[str, tuple[str, str]] = {
     "/runs/delete": (ADMIN, "Deleting a run is not supported: Shipyard keeps every run for its lineage."),
     "/runs/restore": (ADMIN, "Restoring a run is not supported: Shipyard never deletes runs."),
     "/runs/log-model": (WRITER, f"Logging an MLflow model record (runs/log-model): {_LATER}."),
-    "/runs/outputs": (WRITER, f"Logging run outputs (MLflow 3 logged models): {_LATER}."),
     "/registered-models": (WRITER, f"Changing registered models through the MLflow API: {_LATER}."),
     "/model-versions": (WRITER, f"Changing model versions through the MLflow API: {_LATER}."),
-    "/logged-models": (READER, f"MLflow 3 logged models: {_LATER}."),
+    "/logged-models": (ADMIN, "Deleting a logged model is not supported: Shipyard keeps every model of a run."),
     "/traces": (READER, "MLflow tracing is not supported by Shipyard."),
 }
 
@@ -83,6 +92,8 @@ def routes() -> list[Any]:
     found: list[Any] = []
     for prefix in PREFIXES:
         for path, (methods, role, action, handler) in {**TRACKING, **REGISTRY}.items():
+            found.append(Route(prefix + path, endpoint(role, action, handler), methods=methods))
+        for path, methods, role, action, handler in LOGGED_MODELS:
             found.append(Route(prefix + path, endpoint(role, action, handler), methods=methods))
         for method, handler in ALIAS_MOVES.items():  # the protected aliases need admin: registry.py checks them
             found.append(Route(prefix + "/registered-models/alias", endpoint(WRITER, "Moving an alias", handler),

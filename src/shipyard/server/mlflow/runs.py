@@ -29,12 +29,18 @@ def load_run(store: Store, run_id: str) -> RunDetails:
     return found[0]
 
 
-def require_run(store: Store, run_id: str) -> str:
-    """``run_id`` if the run exists (one indexed read: what every log call checks before it writes)."""
+def require_run(call: Call, run_id: str) -> str:
+    """``run_id`` if the run exists: what every log call checks before it writes. A run seen once is remembered by
+    this process (runs are never deleted: :mod:`..cache`), so a logging call costs its write alone."""
+    known = call.settings.runs
+    if run_id in known:
+        return run_id
     try:
-        return resolve_run_id(store, run_id)
+        found = resolve_run_id(call.settings.store, run_id)
     except NotFoundError:
         raise NotFoundError(f"Run with id={run_id} not found") from None
+    known.add(found)
+    return found
 
 
 def create(call: Call) -> dict[str, Any]:
@@ -89,7 +95,7 @@ def update(call: Call) -> dict[str, Any]:
 def set_tag(call: Call) -> dict[str, Any]:
     """``runs/set-tag``: ``mlflow.runName`` renames the run, as in MLflow."""
     args, store = call.args, call.settings.store
-    run_id = require_run(store, args.run_id())
+    run_id = require_run(call, args.run_id())
     key, value = args.required("key"), args.get("value")
     apply_tags(store, run_id, {key: "" if value is None else value})
     return {}

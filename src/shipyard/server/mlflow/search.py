@@ -51,7 +51,7 @@ def search_runs(call: Call) -> dict[str, Any]:
 
 def metric_history(call: Call) -> dict[str, Any]:
     args, store = call.args, call.settings.store
-    run_id = require_run(store, args.run_id())
+    run_id = require_run(call, args.run_id())
     key = args.required("metric_key")
     max_results = args.integer("max_results", default=_MAX_POINTS) or _MAX_POINTS
     if not 1 <= max_results <= _MAX_POINTS:
@@ -65,13 +65,6 @@ def metric_history(call: Call) -> dict[str, Any]:
     if offset + max_results < len(points):
         answer["next_page_token"] = str(offset + max_results)
     return answer
-
-
-def no_logged_models(call: Call) -> dict[str, Any]:
-    """``logged-models/search``: Shipyard holds no MLflow 3 logged models (creating one is refused), so none match."""
-    for given in call.args.items("experiment_ids"):
-        resolve_experiment(call.settings.store, str(given), "experiment_ids")
-    return {"models": []}
 
 
 def _order(text: Any) -> str:

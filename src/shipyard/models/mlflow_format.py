@@ -1,11 +1,15 @@
 """An MLflow model folder (``MLmodel`` + files) turned into a Shipyard model package, or the reason it cannot be.
 
+Two callers share it: ``shipyard import mlflow`` (versions of another MLflow store) and the team server (a version an
+MLflow client registers through ``model-versions/create``). Both keep MLflow's own files as run artifacts beside the
+package, so nothing the client logged is lost.
+
 Shipyard packages what it can load safely and check on every call: a scikit-learn model saved by MLflow with
 skops (``serialization_format="skops"``), whose skops types Shipyard trusts by default
 (:data:`shipyard.models.flavors.SAFE_TYPES`), and whose input example gives the signature and the training
 profile. Anything else (a pickled model, another flavor, no input example, a type nobody trusted) raises
-:class:`~shipyard.errors.NotSupportedError` with the reason, which the importer reports for that version: an
-import never unpickles, and never silently drops a version.
+:class:`~shipyard.errors.NotSupportedError` with the reason, which the importer reports for that version and the
+server answers to the client: neither ever unpickles, nor silently drops a version.
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ from typing import Any
 
 from ..errors import NotSupportedError
 from ..extras import require
+from ..store import Store
 
 MLMODEL = "MLmodel"
 
 
-def package_mlflow_model(run_id: str, folder: Path, path: str) -> str:
-    """Log the MLflow model in ``folder`` as a Shipyard package at ``path`` of the (current store's) run
-    ``run_id``; returns the ``runs:/`` URI to register."""
+def package_mlflow_model(store: Store, run_id: str, folder: Path, path: str) -> str:
+    """Log the MLflow model in ``folder`` as a Shipyard package at ``path`` of ``store``'s run ``run_id``; returns
+    the ``runs:/`` URI to register."""
     import yaml
 
     mlmodel_file = folder / MLMODEL
@@ -46,16 +51,16 @@ def package_mlflow_model(run_id: str, folder: Path, path: str) -> str:
         raise NotSupportedError(f"its model file {model_file.name} is missing")
     example = _input_example(folder, mlmodel)
     model = _load_skops(model_file.read_bytes())
-    from ..models.package import log_model
+    from .package import write_package
 
-    return log_model(model, path, input_example=example, run_id=run_id).uri
+    return write_package(store, run_id, model, path, input_example=example).uri
 
 
 def _load_skops(data: bytes) -> Any:
     require("skops.io", "import scikit-learn models from MLflow")
     import skops.io
 
-    from ..models.flavors import SAFE_TYPES
+    from .flavors import SAFE_TYPES
 
     untrusted = skops.io.get_untrusted_types(data=data)
     unknown = sorted(set(untrusted) - SAFE_TYPES)
