@@ -48,10 +48,18 @@ def _score_broadcast(piece: Piece, shipped: Any, job: Job) -> Summary:
     return score_piece(piece, shipped.value, job)
 
 
-def import_pyspark() -> Any:
-    """pyspark, or MissingExtraError naming the spark extra; its notice about pandas 3 is not the user's concern."""
+@contextmanager
+def quiet_pyspark() -> Iterator[None]:
+    """Hide pyspark's notice that it does not yet fully support pandas 3: it is not the user's to act on, and what
+    Shipyard uses of pyspark's pandas support is tested here."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas", category=FutureWarning)
+        yield
+
+
+def import_pyspark() -> Any:
+    """pyspark.sql, or MissingExtraError naming the spark extra."""
+    with quiet_pyspark():
         require("pyspark", "The Spark engine")
         import pyspark.sql
 
@@ -78,8 +86,7 @@ def spark_engine(master: str | None = None) -> Iterator[SparkEngine]:
     if is_local_master(master):
         builder = (builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
                    .config("spark.ui.enabled", "false"))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas", category=FutureWarning)
+    with quiet_pyspark():
         session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     try:

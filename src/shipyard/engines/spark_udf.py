@@ -14,7 +14,7 @@ import pandas as pd
 from ..errors import ValidationError
 from .frames import answer, check_options, label_kind, output_columns
 from .shipment import model_for, prepare_shipment
-from .spark_engine import import_pyspark
+from .spark_engine import import_pyspark, quiet_pyspark
 
 
 def predict_udf(spark: Any, model_uri: str, result: str = "prediction", *, runtime: str = "auto",
@@ -58,14 +58,16 @@ def predict_udf(spark: Any, model_uri: str, result: str = "prediction", *, runti
             answers = answer(loaded, frame, result, on_error, "a Spark batch")
             yield answers["prediction"] if result == "prediction" else answers
 
-    udf = sql.functions.pandas_udf(score, return_type)
+    with quiet_pyspark():
+        udf = sql.functions.pandas_udf(score, return_type)
 
     def call(*columns: Any) -> Any:
         chosen = list(columns) or list(names)
         if len(chosen) != len(names):
             raise ValidationError(f"{model_uri} takes {len(names)} columns ({', '.join(names)}); the UDF was given "
                                   f"{len(chosen)}. Call it with none to read them by name.", field="columns")
-        return udf(*[functions.col(column) if isinstance(column, str) else column for column in chosen])
+        with quiet_pyspark():
+            return udf(*[functions.col(column) if isinstance(column, str) else column for column in chosen])
 
     call.__doc__ = f"Score {model_uri} ({result}) on the given columns, or on {', '.join(names)} by name."
     return call
