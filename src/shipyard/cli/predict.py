@@ -116,7 +116,12 @@ def _predict_on_engine(engine: EngineName, model_uri: str, source: str, output: 
                        scheduler: str | None, **options: Any) -> tuple[Any, str]:
     """Check the model and the input first (a bad one starts no cluster), then start the engine for the run only."""
     from ..engines.run import prepare, run
+    from ..extras import require
 
+    if engine is EngineName.spark:  # the engine's extra is named before the model's own
+        require("pyspark", "The Spark engine")
+    else:
+        require("distributed", "The Dask engine")
     prepared = prepare(model_uri, source, output, **options)
     if engine is EngineName.spark:
         from ..engines.spark_engine import spark_engine
