@@ -43,6 +43,7 @@ MLFLOW_SCORE = textwrap.dedent("""
     import json, os, pickle, sys, time
     import mlflow.pyfunc, mlflow.sklearn
     from pyspark.sql import SparkSession
+    from pyspark.sql.functions import struct
     pipeline_file, model_dir, small, big, out, columns = sys.argv[1:7]
     columns = columns.split(",")
     with open(pipeline_file, "rb") as handle:
@@ -56,7 +57,8 @@ MLFLOW_SCORE = textwrap.dedent("""
     udf = mlflow.pyfunc.spark_udf(spark, model_dir, result_type="array<double>", env_manager="local")
     def score(source, target):
         frame = spark.read.parquet(source)
-        frame.select("customer_id", udf(*columns).alias("probabilities")).write.mode("overwrite").parquet(target)
+        scored = udf(struct(*columns)).alias("probabilities")  # a struct: the UDF reads the columns by name
+        frame.select("customer_id", scored).write.mode("overwrite").parquet(target)
     score(small, out + "-warm")
     started = time.perf_counter()
     score(big, out)
