@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from typing import Any
 
 from ..errors import IntegrityError
 from ..models.batch import (
@@ -23,7 +24,7 @@ from ..models.batch import (
 )
 from ..models.package import LoadedModel
 from .pieces import Summary
-from .plan import Piece, Plan, filesystem
+from .plan import Piece, Plan, filesystem, open_input, open_output
 
 
 def combine(plan: Plan, pieces: list[Piece], summaries: list[Summary], output: str) -> BatchResult:
@@ -90,26 +91,32 @@ def _join_parts(parts: list[str], output: str, model: LoadedModel, id_columns: l
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    fs, path = filesystem(output)
     local = "://" not in output
-    temp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp") \
-        if local else path
+    temp = os.path.join(os.path.dirname(output), f".{os.path.basename(output)}.{secrets.token_hex(4)}.tmp") \
+        if local else output  # an S3 object appears whole when its upload completes
     metadata = {key.encode(): value.encode() for key, value in output_metadata(model).items()}
-    tables = (pq.read_table(part_path, filesystem=part_fs) for part_fs, part_path in map(filesystem, parts))
+    tables = (_read_part(part) for part in parts)
     first = next(tables, None)
     if first is None:
         first = pa.Table.from_pandas(empty_output(model, id_columns), preserve_index=False)
     schema = first.schema.with_metadata({**(first.schema.metadata or {}), **metadata})
     try:
-        with fs.open(temp, "wb") as sink, pq.ParquetWriter(sink, schema) as writer:
+        with open_output(temp) as sink, pq.ParquetWriter(sink, schema) as writer:
             writer.write_table(first.replace_schema_metadata(schema.metadata))
             for table in tables:
                 writer.write_table(table.cast(schema))
         if local:
-            os.replace(temp, path)
+            os.replace(temp, output)
     finally:
         if local and os.path.exists(temp):
             os.unlink(temp)
+
+
+def _read_part(url: str) -> Any:
+    import pyarrow.parquet as pq
+
+    with open_input(url) as handle:
+        return pq.read_table(handle)
 
 
 def parts_url_for(output: str) -> str:

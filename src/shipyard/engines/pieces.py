@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import ShipyardError
 from ..models.batch import BatchResult, score_batch
 from ..models.datafile import check_column_types
-from .plan import Piece, filesystem
+from .plan import Piece, filesystem, open_input, open_output
 from .shipment import Shipment, builds_in_this_process, model_for
 
 
@@ -98,13 +98,11 @@ def _score(piece: Piece, shipment: Shipment, job: Job, summary: Summary) -> None
     model = model_for(shipment)
     kinds = {spec.name: spec.kind for spec in model.signature.inputs}
     result = BatchResult(output=job.parts_url)
-    fs, path = filesystem(piece.url)
     parts_fs, parts_path = filesystem(job.parts_url)
-    target = f"{parts_path.rstrip('/')}/{part_name(piece.start)}"
     writer: Any = None
     sink: Any = None
     try:
-        with fs.open(path, "rb") as handle:
+        with open_input(piece.url) as handle:
             batches = pq.ParquetFile(handle).iter_batches(batch_size=job.batch_size, row_groups=list(piece.row_groups),
                                                           columns=list(job.columns))
             for batch in batches:
@@ -119,7 +117,7 @@ def _score(piece: Piece, shipment: Shipment, job: Job, summary: Summary) -> None
                 table = pa.Table.from_pandas(scored, preserve_index=False)
                 if writer is None:
                     parts_fs.makedirs(parts_path, exist_ok=True)
-                    sink = parts_fs.open(target, "wb")
+                    sink = open_output(job.parts_url.rstrip("/") + "/" + part_name(piece.start))
                     writer = pq.ParquetWriter(sink, table.schema)
                 writer.write_table(table)
                 result.rows_out += len(scored)

@@ -74,6 +74,26 @@ def filesystem(url: str) -> tuple[Any, str]:
     return fsspec.core.url_to_fs(url)
 
 
+def open_input(url: str) -> Any:
+    """A file to read: pyarrow's own native file for a local path (no Python in the read loop), else fsspec's."""
+    if "://" not in url:
+        import pyarrow as pa
+
+        return pa.OSFile(url, "rb")
+    fs, path = filesystem(url)
+    return fs.open(path, "rb")
+
+
+def open_output(url: str) -> Any:
+    """A file to write, as :func:`open_input` opens one to read."""
+    if "://" not in url:
+        import pyarrow as pa
+
+        return pa.OSFile(url, "wb")
+    fs, path = filesystem(url)
+    return fs.open(path, "wb")
+
+
 def full_url(fs: Any, path: str) -> str:
     """A path of ``fs`` as the workers open it: a URL for remote filesystems, a plain path on this one."""
     return path if _is_local(fs) else fs.unstrip_protocol(path)
