@@ -146,6 +146,9 @@ _LAZY: dict[str, str] = {
     "Run": "tracking.runs",
 }
 
+# Submodules reached as attributes on first use: Spark and Dask (heavy, and optional) load only then.
+_ENGINE_MODULES = ("dask", "spark")
+
 __all__ = [
     "ActiveRun",
     "AliasEvent",
@@ -215,6 +218,10 @@ if not TYPE_CHECKING:
 
     def __getattr__(name: str) -> object:
         """Import the module that defines a public name on first use, and keep the value for later lookups."""
+        if name in _ENGINE_MODULES:  # `shipyard.spark.predict_udf(...)` without importing shipyard.spark first
+            from importlib import import_module
+
+            return import_module(f".{name}", __name__)
         module = _LAZY.get(name)
         if module is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -226,7 +233,7 @@ if not TYPE_CHECKING:
 
     def __dir__() -> list[str]:
         """``dir()`` and tab completion list the lazy names too, loaded or not."""
-        return sorted({*globals(), *_LAZY})
+        return sorted({*globals(), *_LAZY, *_ENGINE_MODULES})
 
 
 del TYPE_CHECKING

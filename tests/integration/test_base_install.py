@@ -114,6 +114,10 @@ def _assert_names_extra(done: subprocess.CompletedProcess[str], extra: str, purp
     (["monitor", "compare", "rows.csv", "later.csv"], "monitoring", "`shipyard monitor compare`"),
     (["predict", "models:/churn@champion", "rows.csv", "-o", "scores.parquet"], "sklearn",
      "Loading models:/churn@champion, a scikit-learn model,"),
+    (["predict", "models:/churn@champion", "rows.parquet", "-o", "scores.parquet", "--engine", "spark"], "spark",
+     "The Spark engine"),
+    (["predict", "models:/churn@champion", "rows.parquet", "-o", "scores.parquet", "--engine", "dask"], "dask",
+     "The Dask engine"),
     (["models", "export-onnx", "models:/churn@champion", "-o", "churn.onnx"], "onnx", "ONNX export"),
 ], ids=lambda value: " ".join(value[:2]) if isinstance(value, list) else None)
 def test_a_command_that_needs_an_extra_names_it_in_one_line(base: BaseInstall, churn_model: str, tmp_path: Path,

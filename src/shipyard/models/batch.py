@@ -44,14 +44,14 @@ DEFAULT_BATCH_SIZE = 50_000
 
 @dataclass
 class BatchResult:
-    output: Path
+    output: Path | str  # a local path, or a URL (s3://...) for the Spark and Dask engines
     rows_in: int = 0
     rows_out: int = 0
     skipped: list[dict[str, Any]] = field(default_factory=list)  # {"row", "column", "message"}
     ignored_columns: list[str] = field(default_factory=list)  # input columns the model does not use
     unseen_levels: dict[str, int] = field(default_factory=dict)
     out_of_range: dict[str, int] = field(default_factory=dict)
-    errors_file: Path | None = None
+    errors_file: Path | str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"output": str(self.output), "rows_in": self.rows_in, "rows_out": self.rows_out,
@@ -76,7 +76,7 @@ def predict_file(model: LoadedModel, source: str | os.PathLike[str], output: str
     writer_kind = _format(output_path, "output")
     ids = list(id_columns or [])
     batches, total, names = _read_batches(source_path, batch_size, model.signature, encoding)
-    _check_columns(model.signature, names, ids, source_path.name)
+    check_columns(model.signature, names, ids, source_path.name)
     result = BatchResult(output_path)
     temp = output_path.with_name(f".{output_path.name}.{secrets.token_hex(4)}.tmp")
     errors_file = output_path.with_name(output_path.name + ".errors.csv")
@@ -91,7 +91,7 @@ def predict_file(model: LoadedModel, source: str | os.PathLike[str], output: str
             start = result.rows_in
             result.rows_in += len(frame)
             frame.index = range(start, start + len(frame))
-            scored = _score(model, frame, ids, on_error, result, source_path.name)
+            scored = score_batch(model, frame, ids, on_error, result, source_path.name)
             if scored is not None and len(scored):
                 table = _to_arrow(scored)
                 writer = writer or _open_writer(writer_kind, temp, table.schema, model)
@@ -101,9 +101,9 @@ def predict_file(model: LoadedModel, source: str | os.PathLike[str], output: str
                 progress(result.rows_in, total)
         _write_errors(result, errors_file)
         if result.rows_in and not result.rows_out:
-            raise _nothing_scored(result, source_path.name)
+            raise nothing_scored_error(result, source_path.name)
         if writer is None:  # an empty input: still write an empty file with the right columns
-            empty = _to_arrow(_empty_output(model, ids))
+            empty = _to_arrow(empty_output(model, ids))
             writer = _open_writer(writer_kind, temp, empty.schema, model)
         writer.close()
         writer = None
@@ -117,7 +117,7 @@ def predict_file(model: LoadedModel, source: str | os.PathLike[str], output: str
     return result
 
 
-def _check_columns(signature: Signature, names: list[str], ids: list[str], source_name: str) -> None:
+def check_columns(signature: Signature, names: list[str], ids: list[str], source_name: str) -> None:
     """A column the model or ``--id-column`` needs and the file lacks fails the run before any row is read."""
     present = set(names)
     missing = [name for name in signature.column_names if name not in present]
@@ -163,8 +163,14 @@ def _from_csv_text(batch: Any, signature: Signature) -> Any:
     return frame
 
 
-def _score(model: LoadedModel, frame: Any, ids: list[str], on_error: str, result: BatchResult,
-           source_name: str) -> Any:
+def score_batch(model: LoadedModel, frame: Any, ids: list[str], on_error: str, result: BatchResult,
+                source_name: str) -> Any:
+    """Score one batch: the output rows (ids, ``prediction``, ``proba_<class>``) indexed like ``frame``, or None.
+
+    The one scoring step of every engine (this module's, Spark's and Dask's), so their answers agree to the bit.
+    ``frame.index`` holds the rows' numbers in the file (0-based), which errors name; ``result`` collects the
+    skipped rows, ignored columns and counts. With ``on_error="fail"`` a bad row raises ValidationError.
+    """
     import pandas as pd
 
     signature = model.signature
@@ -195,18 +201,25 @@ def _score(model: LoadedModel, frame: Any, ids: list[str], on_error: str, result
 def _first_bad_row(refused: list[Any], features: Any, result: BatchResult, source_name: str) -> ValidationError:
     """The error for the first bad row; it suggests skipping only when skipping would leave rows to score."""
     first = refused[0]
-    row = int(features.index[first.row])
-    message = f"{source_name} row {row} (0-based, header excluded), column {first.column!r}: {first.short()}."
-    if len(refused) == len(features) and not result.rows_out:
-        hint = (f"None of the {result.rows_in:,} rows read so far can be scored, so skipping bad rows would "
+    nothing_left = len(refused) == len(features) and not result.rows_out
+    return bad_row_error(source_name, int(features.index[first.row]), first.column, first.short(),
+                         rows_read=result.rows_in, nothing_left=nothing_left)
+
+
+def bad_row_error(source_name: str, row: int, column: str, problem: str, *, rows_read: int,
+                  nothing_left: bool) -> ValidationError:
+    """The error for a bad row under ``on_error="fail"``; it suggests skipping only when that would leave rows."""
+    message = f"{source_name} row {row} (0-based, header excluded), column {column!r}: {problem}."
+    if nothing_left:
+        hint = (f"None of the {rows_read:,} rows read so far can be scored, so skipping bad rows would "
                 "leave nothing: fix the file (or the column's type) first.")
     else:
         hint = ("Use --on-error skip (on_error='skip' in Python) to score the other rows and list the bad ones in "
                 "OUTPUT.errors.csv.")
-    return ValidationError(message, field=first.column, hint=hint)
+    return ValidationError(message, field=column, hint=hint)
 
 
-def _nothing_scored(result: BatchResult, source_name: str) -> NothingScoredError:
+def nothing_scored_error(result: BatchResult, source_name: str) -> NothingScoredError:
     first = result.skipped[0]
     return NothingScoredError(
         f"No row could be scored: all {result.rows_in:,} rows of {source_name} have a bad value, listed in "
@@ -311,7 +324,7 @@ def _to_arrow(frame: Any) -> Any:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def _empty_output(model: LoadedModel, ids: list[str]) -> Any:
+def empty_output(model: LoadedModel, ids: list[str]) -> Any:
     import pandas as pd
 
     columns = {name: pd.Series(dtype=object) for name in ids}
@@ -321,7 +334,8 @@ def _empty_output(model: LoadedModel, ids: list[str]) -> Any:
     return pd.DataFrame(columns)
 
 
-def _metadata(model: LoadedModel) -> dict[str, str]:
+def output_metadata(model: LoadedModel) -> dict[str, str]:
+    """What an output file says about the model that scored it (Parquet footer or CSV sidecar)."""
     return {"shipyard.model_uri": model.uri, "shipyard.model_name": model.name or "",
             "shipyard.model_version": str(model.version or ""), "shipyard.run_id": model.run_id,
             "shipyard.manifest_hash": model.manifest_hash}
@@ -331,7 +345,7 @@ def _open_writer(kind: str, path: Path, schema: Any, model: LoadedModel) -> Any:
     if kind == "parquet":
         import pyarrow.parquet as pq
 
-        merged = {**(schema.metadata or {}), **{k.encode(): v.encode() for k, v in _metadata(model).items()}}
+        merged = {**(schema.metadata or {}), **{k.encode(): v.encode() for k, v in output_metadata(model).items()}}
         return pq.ParquetWriter(path, schema.with_metadata(merged))
     import pyarrow.csv as pacsv
 
@@ -341,7 +355,7 @@ def _open_writer(kind: str, path: Path, schema: Any, model: LoadedModel) -> Any:
 def _write_sidecar(output: Path, model: LoadedModel) -> None:
     sidecar = output.with_name(output.name + ".meta.json")
     temp = sidecar.with_name(sidecar.name + ".tmp")
-    temp.write_text(json.dumps(_metadata(model), indent=2))
+    temp.write_text(json.dumps(output_metadata(model), indent=2))
     os.replace(temp, sidecar)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ValidationError, VerificationError
+from ..errors import IntegrityError, ValidationError, VerificationError
 from ..extras import require
 from ..store import Store
 from ..store.hashing import hash_bytes
@@ -193,3 +193,21 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value != value:
         return None
     return value
+
+
+def read_attached_onnx(store: Store, uri: str) -> bytes | None:
+    """The verified ONNX export attached to the version ``uri`` names, or None when it has none (or ``uri`` names a
+    run). The bytes are checked against the hash recorded when the export was verified.
+
+    Raises:
+        IntegrityError: the stored export no longer has that hash.
+    """
+    version, run_id, _ = registry.resolve(store, uri)
+    tags = version.tags if version is not None else {}
+    if "onnx.hash" not in tags:
+        return None
+    data = run_artifacts.read_artifact(store, run_id, tags["onnx.path"])
+    if hash_bytes(data) != tags["onnx.hash"]:
+        raise IntegrityError(f"The ONNX export attached to {uri} does not match the hash recorded when it was "
+                             "verified; export it again.", object_hash=tags["onnx.hash"], path=tags["onnx.path"])
+    return data

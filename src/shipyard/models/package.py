@@ -215,10 +215,39 @@ class LoadedModel:
         return f"<LoadedModel {label}: {self.manifest['python_class']}>"
 
 
-def load_package(store: Store, run_id_or_prefix: str, path: str, *, trust: bool | Iterable[str] = (),
-                 uri: str | None = None, registered: tuple[str, int] | None = None) -> LoadedModel:
-    """Load the package at ``path`` of a run; ``registered`` is (manifest hash, version number) of a registry
-    version, checked with the run's own record before anything is deserialized."""
+@dataclass(frozen=True)
+class PackageFiles:
+    """A package's verified bytes, not yet deserialized: what a batch engine ships to its workers once.
+
+    Every worker can check the bytes against the manifest again (:meth:`verify`) and build its own
+    :class:`LoadedModel` (:func:`build_model`) without a store, so a cluster needs no access to Shipyard's.
+    """
+
+    manifest: dict[str, Any]
+    files: dict[str, bytes]
+    uri: str
+    name: str | None = None
+    version: int | None = None
+
+    @property
+    def manifest_hash(self) -> str:
+        return hash_json(self.manifest)
+
+    def verify(self) -> None:
+        """Raise IntegrityError unless every file has the hash its manifest recorded."""
+        for filename, recorded in self.manifest["files"].items():
+            data = self.files.get(filename)
+            if data is None or hash_bytes(data) != recorded["hash"]:
+                raise IntegrityError(
+                    f"The file {filename} of model {self.uri} does not match the hash in its manifest: the package "
+                    "was modified after it was logged. Log the model again.",
+                    object_hash=recorded["hash"], path=filename)
+
+
+def read_package(store: Store, run_id_or_prefix: str, path: str, *, uri: str | None = None,
+                 registered: tuple[str, int] | None = None) -> PackageFiles:
+    """The files of the package at ``path`` of a run, each verified against its manifest; ``registered`` is
+    (manifest hash, version number) of a registry version, checked with the run's own record first."""
     run_id = resolve_run_id(store, run_id_or_prefix)
     source = uri or f"runs:/{run_id}/{path}"
     manifest = read_manifest(store, run_id, path)
@@ -236,11 +265,39 @@ def load_package(store: Store, run_id_or_prefix: str, path: str, *, trust: bool 
                 "was modified after it was logged. Log the model again.",
                 object_hash=recorded["hash"], path=f"{path}/{filename}")
         files[filename] = data
-    _warn_on_version_drift(manifest.get("libraries", {}), source)
+    version = registered[1] if registered is not None else None
+    return PackageFiles(manifest, files, source, version=version)
+
+
+def build_model(package: PackageFiles, *, trust: bool | Iterable[str] = ()) -> LoadedModel:
+    """Deserialize verified package files into a :class:`LoadedModel` (no store needed)."""
+    manifest = package.manifest
+    _warn_on_version_drift(manifest.get("libraries", {}), package.uri)
     signature = Signature.from_dict(manifest["signature"])
-    model = flavors.deserialize(files, manifest["serializer"], manifest.get("untrusted_types", []), trust, source,
-                                onnx=(signature, signature.output.classes))
-    return LoadedModel(model, manifest, source)
+    model = flavors.deserialize(package.files, manifest["serializer"], manifest.get("untrusted_types", []), trust,
+                                package.uri, onnx=(signature, signature.output.classes))
+    return LoadedModel(model, manifest, package.uri, version=package.version, name=package.name)
+
+
+def load_package(store: Store, run_id_or_prefix: str, path: str, *, trust: bool | Iterable[str] = (),
+                 uri: str | None = None, registered: tuple[str, int] | None = None) -> LoadedModel:
+    """Load the package at ``path`` of a run; ``registered`` is (manifest hash, version number) of a registry
+    version, checked with the run's own record before anything is deserialized."""
+    package = read_package(store, run_id_or_prefix, path, uri=uri, registered=registered)
+    return build_model(PackageFiles(package.manifest, package.files, package.uri), trust=trust)
+
+
+def read_model(uri: str) -> PackageFiles:
+    """The verified files of the model a URI names (as :func:`load_model` reads them), not deserialized."""
+    from .registry import resolve
+
+    store = current_store()
+    version, run_id, path = resolve(store, uri)
+    registered = (version.manifest_hash, version.version) if version is not None else None
+    package = read_package(store, run_id, path, uri=uri, registered=registered)
+    if version is None:
+        return package
+    return PackageFiles(package.manifest, package.files, uri, version.name, version.version)
 
 
 def load_model(uri: str, *, trust: bool | Iterable[str] = ()) -> LoadedModel:
@@ -254,15 +311,7 @@ def load_model(uri: str, *, trust: bool | Iterable[str] = ()) -> LoadedModel:
     Returns:
         A :class:`LoadedModel` with ``predict``, ``predict_proba``, ``signature``, ``version`` and ``lineage``.
     """
-    from .registry import resolve
-
-    store = current_store()
-    version, run_id, path = resolve(store, uri)
-    registered = (version.manifest_hash, version.version) if version is not None else None
-    loaded = load_package(store, run_id, path, trust=trust, uri=uri, registered=registered)
-    if version is not None:
-        loaded.name, loaded.version = version.name, version.version
-    return loaded
+    return build_model(read_model(uri), trust=trust)
 
 
 def frame_hash(frame: Any) -> str:

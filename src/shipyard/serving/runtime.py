@@ -18,16 +18,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError, IntegrityError
-from ..models import registry, torch_flavor
+from ..errors import ConfigError
+from ..models import torch_flavor
 from ..models.answers import check_finite
 from ..models.coercion import NumberRange
+from ..models.onnx_export import read_attached_onnx
 from ..models.onnx_flavor import OnnxPredictor
 from ..models.package import LoadedModel, load_model
 from ..models.signature import Signature
 from ..store import Store
-from ..store.hashing import hash_bytes
-from ..tracking import artifacts as run_artifacts
 from .inputs import Columns, build_frame, build_onnx_feeds
 
 
@@ -116,9 +115,8 @@ def load_runner(store: Store, uri: str, runtime: str, *, trust: bool | Iterable[
 
 
 def _attached_onnx(store: Store, uri: str, loaded: LoadedModel, *, required: bool) -> OnnxPredictor | None:
-    version = registry.resolve(store, uri)[0]
-    tags = version.tags if version is not None else {}
-    if "onnx.hash" not in tags:
+    data = read_attached_onnx(store, uri)  # verified against the hash recorded when it was exported
+    if data is None:
         if required:
             raise ConfigError(f"{uri} has no verified ONNX export, so it cannot use runtime: onnx; run "
                               f"`shipyard models export-onnx {uri} model.onnx` first or use runtime: python.")
@@ -129,8 +127,4 @@ def _attached_onnx(store: Store, uri: str, loaded: LoadedModel, *, required: boo
         if required:
             raise ConfigError("runtime: onnx needs onnxruntime: pip install 'shipyard-ml[onnx]'.") from None
         return None
-    data = run_artifacts.read_artifact(store, loaded.run_id, tags["onnx.path"])
-    if hash_bytes(data) != tags["onnx.hash"]:
-        raise IntegrityError(f"The ONNX export attached to {uri} does not match the hash recorded when it was "
-                             "verified; export it again.", object_hash=tags["onnx.hash"], path=tags["onnx.path"])
     return OnnxPredictor(data, loaded.signature, tuple(loaded.signature.output.classes))
