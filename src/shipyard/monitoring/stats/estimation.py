@@ -1,0 +1,322 @@
+"""A classifier's performance estimated from its scores alone, before the labels arrive (confidence-based).
+
+When a model's probabilities are calibrated, a row scored 0.8 for "yes" is right four times in five whatever its
+inputs, so the expected confusion matrix of a window follows from the scores: every row adds its probability
+of each true class to the column of the class it was predicted as. Covariate shift (new kinds of inputs) moves
+the scores and so the estimate; what the scores cannot see is a change of P(y | x) itself (concept drift), which
+is why :func:`realized_outside` compares the estimate with the labels once they come.
+
+Calibration is learned on a labelled reference (the holdout, say) by isotonic regression, one class against the
+rest, and is used only when it lowers the calibration error on rows it was not fitted on (two folds, crossed):
+a model that is already calibrated keeps its raw scores rather than gaining a noisy step function.
+
+The interval is what the realized value would be, drawn many times: each draw refits the calibration on a
+bootstrap of the reference (the estimate's own uncertainty) and draws every row's label from its calibrated
+probabilities (the window's sampling noise); the 5th and 95th percentiles of the metric over the draws make
+the 90% interval. Seeded, so the same inputs give the same interval.
+
+Inputs are class indices (0..k-1, the columns of the probability matrix); binary metrics are for class 1 and
+multiclass ones are macro averages, the conventions of :mod:`.quality`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...errors import ValidationError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+_BINS = 10  # equal-mass bins of the calibration error
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per-class isotonic maps (score -> calibrated probability), or none when raw scores are kept."""
+
+    method: str  # "isotonic" or "none"
+    knots: tuple[tuple[NDArray[np.float64], NDArray[np.float64]], ...] = ()
+    error_raw: float = 0.0
+    error_calibrated: float = 0.0
+
+    def apply(self, proba: NDArray[np.float64]) -> NDArray[np.float64]:
+        if self.method == "none":
+            return proba
+        return _apply_knots(self.knots, proba)
+
+
+@dataclass(frozen=True)
+class EstimatedMetric:
+    """One metric's estimate and its interval; ``None`` where the metric is undefined (one class only)."""
+
+    statistic: str
+    value: float | None
+    low: float | None
+    high: float | None
+
+    def covers(self, realized: float) -> bool:
+        return self.low is not None and self.high is not None and self.low <= realized <= self.high
+
+
+@dataclass(frozen=True)
+class PerformanceEstimate:
+    rows: int
+    calibration: Calibration
+    confusion: tuple[tuple[float, ...], ...]  # expected counts, true class (rows) x predicted class (columns)
+    metrics: dict[str, EstimatedMetric]
+    level: float
+
+
+def estimate_performance(reference_proba: ArrayLike, reference_labels: ArrayLike, current_proba: ArrayLike, *,
+                         level: float = 0.9, draws: int = 400, seed: int = 0) -> PerformanceEstimate:
+    """Accuracy, precision, recall, F1 and ROC AUC of ``current_proba`` estimated from the labelled reference.
+
+    Args:
+        reference_proba: the model's probabilities on labelled rows (n x k, columns in class order).
+        reference_labels: those rows' true classes as column indices 0..k-1.
+        current_proba: the probabilities of the rows whose performance is wanted (m x k); no labels needed.
+        level: the interval's coverage (0.9: the 5th and 95th percentiles of the draws).
+        draws: simulated realizations behind the interval.
+        seed: the random seed of the folds, bootstraps and label draws.
+
+    Raises:
+        ValidationError: shapes that do not match, probabilities outside [0, 1], labels outside the columns,
+            an empty input, or a reference with fewer than two classes present.
+    """
+    ref, cur = _proba(reference_proba, "reference_proba"), _proba(current_proba, "current_proba")
+    labels = np.asarray(reference_labels)
+    if ref.shape[1] != cur.shape[1]:
+        raise ValidationError(f"The reference has {ref.shape[1]} class columns and the current data "
+                              f"{cur.shape[1]}; score both with the same model.", field="current_proba")
+    if labels.shape != (len(ref),) or not np.issubdtype(labels.dtype, np.integer) \
+            or labels.min() < 0 or labels.max() >= ref.shape[1]:
+        raise ValidationError(f"reference_labels must be {len(ref)} class indices in 0..{ref.shape[1] - 1}.",
+                              field="reference_labels")
+    if len(np.unique(labels)) < 2:
+        raise ValidationError("The reference's labels hold one class only: calibration needs both outcomes.",
+                              field="reference_labels")
+    if not 0 < level < 1:
+        raise ValidationError(f"level must be between 0 and 1, not {level}.", field="level")
+    rng = np.random.default_rng(seed)
+    calibration = choose_calibration(ref, labels, rng)
+    calibrated = calibration.apply(cur)
+    predicted = np.argmax(cur, axis=1)  # the model's own decision, from its raw scores
+    confusion = _expected_confusion(calibrated, predicted)
+    points = _metrics_from_confusion(confusion)
+    points["roc_auc"] = _expected_auc(calibrated, cur)
+    simulated = _simulate(ref, labels, cur, predicted, calibration.method, draws, rng)
+    tail = (1 - level) / 2 * 100
+    metrics = {}
+    for name in METRICS:
+        values = simulated[name][~np.isnan(simulated[name])]
+        low, high = (float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))) \
+            if len(values) else (None, None)
+        metrics[name] = EstimatedMetric(name, points[name], low, high)
+    return PerformanceEstimate(len(cur), calibration, tuple(tuple(float(v) for v in row) for row in confusion),
+                               metrics, level)
+
+
+def realized_metrics(labels: ArrayLike, proba: ArrayLike) -> dict[str, float | None]:
+    """The same metrics computed from true labels, for comparing with an estimate on the same rows."""
+    scores = _proba(proba, "proba")
+    truth = np.asarray(labels)
+    if truth.shape != (len(scores),):
+        raise ValidationError(f"labels must be {len(scores)} class indices.", field="labels")
+    predicted = np.argmax(scores, axis=1)
+    k = scores.shape[1]
+    confusion = np.zeros((k, k))
+    np.add.at(confusion, (truth, predicted), 1.0)
+    metrics = _metrics_from_confusion(confusion)
+    metrics["roc_auc"] = _auc_from_labels(truth, scores)
+    return metrics
+
+
+def choose_calibration(proba: NDArray[np.float64], labels: NDArray[np.int64], rng: np.random.Generator) \
+        -> Calibration:
+    """Isotonic calibration when, fitted on one half and scored on the other, it lowers the calibration error."""
+    order = rng.permutation(len(labels))
+    halves = order[: len(order) // 2], order[len(order) // 2:]
+    crossed = np.empty_like(proba)
+    for fit_rows, score_rows in (halves, halves[::-1]):
+        crossed[score_rows] = _apply_knots(_fit_knots(proba[fit_rows], labels[fit_rows]), proba[score_rows])
+    raw, cross = calibration_error(proba, labels), calibration_error(crossed, labels)
+    if cross < raw:
+        return Calibration("isotonic", _fit_knots(proba, labels), raw, cross)
+    return Calibration("none", (), raw, raw)
+
+
+def calibration_error(proba: NDArray[np.float64], labels: NDArray[np.int64]) -> float:
+    """Expected calibration error: over 10 equal-mass bins of a class's score, the row-weighted gap between
+    the mean score and the share of that class; class 1's for binary scores, the mean over classes otherwise."""
+    classes = [1] if proba.shape[1] == 2 else range(proba.shape[1])
+    errors = []
+    for column in classes:
+        scores, hits = proba[:, column], (labels == column).astype(float)
+        order = np.argsort(scores, kind="stable")
+        gaps = [abs(scores[chunk].mean() - hits[chunk].mean()) * len(chunk)
+                for chunk in np.array_split(order, min(_BINS, len(order))) if len(chunk)]
+        errors.append(sum(gaps) / len(scores))
+    return float(np.mean(errors))
+
+
+def _simulate(ref: NDArray[np.float64], labels: NDArray[np.int64], cur: NDArray[np.float64],
+              predicted: NDArray[np.int64], method: str, draws: int, rng: np.random.Generator) \
+        -> dict[str, NDArray[np.float64]]:
+    k = cur.shape[1]
+    out = {name: np.full(draws, np.nan) for name in METRICS}
+    ranks = _midranks_of(cur[:, 1]) if k == 2 else None
+    reference_gaps = _reference_gaps(ref, labels, draws, rng) if method == "none" else None
+    for draw in range(draws):
+        if method == "isotonic":
+            rows = rng.integers(0, len(labels), len(labels))
+            calibrated = _apply_knots(_fit_knots(ref[rows], labels[rows]), cur)
+        else:
+            calibrated = cur
+        cumulative = np.cumsum(calibrated, axis=1)
+        truth = np.minimum((rng.random((len(cur), 1)) > cumulative).sum(axis=1), k - 1)
+        confusion = np.zeros((k, k))
+        np.add.at(confusion, (truth, predicted), 1.0)
+        for name, value in _metrics_from_confusion(confusion).items():
+            out[name][draw] = np.nan if value is None else value
+        auc = _auc_from_ranks(truth == 1, ranks) if ranks is not None else _auc_from_labels(truth, cur)
+        out["roc_auc"][draw] = np.nan if auc is None else auc
+    if reference_gaps is not None:
+        for name in METRICS:
+            out[name] += reference_gaps[name]
+    return out
+
+
+def _reference_gaps(ref: NDArray[np.float64], labels: NDArray[np.int64], draws: int, rng: np.random.Generator) \
+        -> dict[str, NDArray[np.float64]]:
+    """How far raw scores' estimates miss on bootstraps of the reference, centred: the uncertainty of trusting
+    the raw scores, which a reference of n rows can only vouch for to within its own sampling error."""
+    gaps = {name: np.zeros(draws) for name in METRICS}
+    predicted_all = np.argmax(ref, axis=1)
+    for draw in range(draws):
+        rows = rng.integers(0, len(labels), len(labels))
+        proba, truth, predicted = ref[rows], labels[rows], predicted_all[rows]
+        estimated = _metrics_from_confusion(_expected_confusion(proba, predicted))
+        estimated["roc_auc"] = _expected_auc(proba, proba)
+        realized = realized_metrics(truth, proba)
+        for name in METRICS:
+            value, truth_value = estimated[name], realized[name]
+            gaps[name][draw] = np.nan if value is None or truth_value is None else truth_value - value
+    for name in METRICS:
+        gaps[name] -= np.nanmean(gaps[name]) if not np.all(np.isnan(gaps[name])) else 0.0
+    return gaps
+
+
+def _expected_confusion(calibrated: NDArray[np.float64], predicted: NDArray[np.int64]) -> NDArray[np.float64]:
+    k = calibrated.shape[1]
+    confusion = np.zeros((k, k))
+    for column in range(k):
+        confusion[:, column] = calibrated[predicted == column].sum(axis=0)
+    return confusion
+
+
+def _metrics_from_confusion(confusion: NDArray[np.float64]) -> dict[str, float | None]:
+    total = confusion.sum()
+    accuracy = float(np.trace(confusion) / total) if total else None
+    k = len(confusion)
+    per_class = []
+    for cls in ([1] if k == 2 else range(k)):
+        tp = confusion[cls, cls]
+        fp, fn = confusion[:, cls].sum() - tp, confusion[cls, :].sum() - tp
+        per_class.append((_ratio(tp, tp + fp), _ratio(tp, tp + fn), _ratio(2 * tp, 2 * tp + fp + fn)))
+    if k == 2:
+        precision, recall, f1 = per_class[0]
+    else:  # macro: an undefined class counts as 0, as in quality.precision_recall_f1
+        precision, recall, f1 = (float(np.mean([row[i] or 0.0 for row in per_class])) for i in range(3))
+    return {"accuracy": accuracy, "precision": precision, "recall": recall, "f1": f1}
+
+
+def _expected_auc(calibrated: NDArray[np.float64], raw: NDArray[np.float64]) -> float | None:
+    """ROC AUC with every row counted as positive with its calibrated probability and negative with the rest
+    (the Mann-Whitney statistic over fractional labels, pairs of a row with itself left out); macro one
+    class against the rest for more than two classes."""
+    classes = [1] if raw.shape[1] == 2 else range(raw.shape[1])
+    values = [_weighted_auc(raw[:, cls], calibrated[:, cls]) for cls in classes]
+    defined = [value for value in values if value is not None]
+    return float(np.mean(defined)) if len(defined) == len(values) else None
+
+
+def _weighted_auc(scores: NDArray[np.float64], positive: NDArray[np.float64]) -> float | None:
+    negative = 1.0 - positive
+    order = np.argsort(scores, kind="stable")
+    sorted_scores, pos, neg = scores[order], positive[order], negative[order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    group_neg = np.add.reduceat(neg, starts)
+    below = np.r_[0.0, np.cumsum(group_neg)[:-1]]  # negative weight of strictly lower scores, per group
+    sizes = np.diff(np.r_[starts, len(scores)])
+    tied = np.repeat(group_neg, sizes) - neg  # negative weight of the other rows with the same score
+    numerator = float(np.sum(pos * (np.repeat(below, sizes) + 0.5 * tied)))
+    denominator = float(pos.sum() * neg.sum() - np.sum(pos * neg))
+    return numerator / denominator if denominator > 0 else None
+
+
+def _auc_from_labels(truth: NDArray[np.int64], scores: NDArray[np.float64]) -> float | None:
+    classes = [1] if scores.shape[1] == 2 else range(scores.shape[1])
+    values = [_auc_from_ranks(truth == cls, _midranks_of(scores[:, cls])) for cls in classes]
+    defined = [value for value in values if value is not None]
+    return float(np.mean(defined)) if len(defined) == len(values) else None
+
+
+def _auc_from_ranks(positive: NDArray[np.bool_], ranks: NDArray[np.float64] | None) -> float | None:
+    assert ranks is not None
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _midranks_of(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    from scipy.stats import rankdata
+
+    return np.asarray(rankdata(values, method="average"), dtype=float)
+
+
+def _fit_knots(proba: NDArray[np.float64], labels: NDArray[np.int64]) \
+        -> tuple[tuple[NDArray[np.float64], NDArray[np.float64]], ...]:
+    from scipy.optimize import isotonic_regression
+
+    classes = [1] if proba.shape[1] == 2 else range(proba.shape[1])
+    knots = []
+    for column in classes:
+        scores, hits = proba[:, column], (labels == column).astype(float)
+        unique, inverse = np.unique(scores, return_inverse=True)
+        weights = np.bincount(inverse).astype(float)
+        means = np.bincount(inverse, weights=hits) / weights
+        knots.append((unique, np.asarray(isotonic_regression(means, weights=weights).x, dtype=float)))
+    return tuple(knots)
+
+
+def _apply_knots(knots: tuple[tuple[NDArray[np.float64], NDArray[np.float64]], ...],
+                 proba: NDArray[np.float64]) -> NDArray[np.float64]:
+    if proba.shape[1] == 2:
+        positive = np.interp(proba[:, 1], *knots[0])
+        return np.column_stack([1.0 - positive, positive])
+    columns = np.column_stack([np.interp(proba[:, cls], *knots[cls]) for cls in range(proba.shape[1])])
+    totals = columns.sum(axis=1, keepdims=True)
+    uniform = np.full_like(columns, 1.0 / proba.shape[1])  # every class mapped to 0: no information left
+    return np.where(totals > 0, columns / np.where(totals > 0, totals, 1.0), uniform)
+
+
+def _proba(values: ArrayLike, name: str) -> NDArray[np.float64]:
+    array = np.asarray(values, dtype=float)
+    if array.ndim == 1:
+        array = np.column_stack([1.0 - array, array])
+    if array.ndim != 2 or len(array) == 0 or array.shape[1] < 2:
+        raise ValidationError(f"{name} must be a non-empty matrix of class probabilities.", field=name)
+    if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
+        raise ValidationError(f"{name} holds values outside [0, 1] (or NaN): pass probabilities.", field=name)
+    return array
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return float(numerator / denominator) if denominator > 0 else None
