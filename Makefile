@@ -54,6 +54,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_monitoring_day
 	$(BIN)/python -m benchmarks.bench_ui
 	$(BIN)/python -m benchmarks.bench_autolog
+	$(BIN)/python -m benchmarks.bench_estimation
 	$(BIN)/python -m benchmarks.summary
 
 # After editing dependencies in pyproject.toml: resolve again, keeping every pin that still fits. The second

@@ -65,7 +65,7 @@ ANCHORS: dict[str, Anchor] = {
     ),
     "nannyml": Anchor(
         # NannyML's CBPE, the anchor of label-free performance estimation (issue 21 part 3).
-        requirements=("nannyml>=0.13,<0.14", "pyarrow"),
+        requirements=("nannyml>=0.13,<0.14", "statsmodels", "pyarrow"),  # CBPE imports statsmodels undeclared
         module="nannyml",
         dist="nannyml",
         env={
