@@ -52,8 +52,11 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_serving_onnx
 	$(BIN)/python -m benchmarks.bench_monitoring
 	$(BIN)/python -m benchmarks.bench_monitoring_day
+	$(BIN)/python -m benchmarks.bench_monitoring_week
 	$(BIN)/python -m benchmarks.bench_ui
 	$(BIN)/python -m benchmarks.bench_autolog
+	$(BIN)/python -m benchmarks.bench_team_server
+	$(BIN)/python -m benchmarks.bench_rollout
 	$(BIN)/python -m benchmarks.bench_estimation
 	$(BIN)/python -m benchmarks.summary
 

@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="shipyard-bench-day-") as folder:
         work = Path(folder)
-        rows = _write_log(work, args.rate, args.hours)
-        runs = [_report(work, args.hours, attempt) for attempt in (1, 2)]
+        rows = write_log(work, args.rate, args.hours)
+        runs = [run_report(work, args.hours, attempt) for attempt in (1, 2)]
     lines = [
         "## Monitoring a day of traffic (report over the prediction log)",
         "",
@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _write_log(work: Path, rate: int, hours: int) -> int:
-    """Train and register the model, then write ``hours`` hourly Parquet files of scored traffic."""
+def write_log(work: Path, rate: int, hours: int) -> int:
+    """Train and register the model, then write ``hours`` hourly Parquet files of scored traffic into the
+    store's own log (``work/.shipyard/serving``); returns the number of rows."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -122,15 +123,17 @@ runpy.run_module('shipyard', run_name='__main__')
 """
 
 
-def _report(work: Path, hours: int, attempt: int) -> tuple[float, float, int]:
-    """Run the report in a child; its peak is the child's own VmHWM (ru_maxrss would count the parent's)."""
+def run_report(work: Path, hours: int, attempt: int, *options: str,
+               env: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """Run the report in a child (``options`` added to its command line); its peak is the child's own VmHWM
+    (ru_maxrss would count the parent's). Returns seconds, peak MiB and the report's size in bytes."""
     output = work / f"report-{attempt}.html"
     peak_file = work / f"peak-{attempt}.txt"
-    env = {**os.environ, "SHIPYARD_STORE": str(work / ".shipyard")}
+    env = {**(env or os.environ), "SHIPYARD_STORE": str(work / ".shipyard")}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _PEAK_WRAPPER, str(peak_file), "monitor", "report", "-d", "churn",
-                           "--since", f"{hours + 2}h", "-o", str(output)], env=env, cwd=work, capture_output=True,
-                          text=True, check=False)
+                           "--since", f"{hours + 2}h", "-o", str(output), *options], env=env, cwd=work,
+                          capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"monitor report failed: {done.stderr[-2000:]}")

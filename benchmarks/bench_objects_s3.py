@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                        "AWS_DEFAULT_REGION": "us-east-1"})
-    with tempfile.TemporaryDirectory(prefix="shipyard-bench-s3-") as folder, _moto() as endpoint:
+    with tempfile.TemporaryDirectory(prefix="shipyard-bench-s3-") as folder, MotoServer() as endpoint:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         work = Path(folder)
         source = work / "artifact.bin"
@@ -120,7 +120,7 @@ def _report(times: dict[str, list[float]], mb: int, rounds: int) -> None:
     write_section("Objects on S3", section)
 
 
-class _moto:
+class MotoServer:
     """A standalone moto_server on a free port of 127.0.0.1, stopped by its PID."""
 
     def __enter__(self) -> str:

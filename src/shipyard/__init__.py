@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         log_model as log_model,
     )
     from .models.promote import PromotionDecision as PromotionDecision
+    from .models.python_flavor import ModelContext as ModelContext, PythonModel as PythonModel
     from .models.registry import AliasEvent as AliasEvent, ModelVersion as ModelVersion
     from .predlog.readers import feedback_log as feedback_log, prediction_log as prediction_log
     from .store.store import current_store as current_store
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
         set_tags as set_tags,
         start_run as start_run,
     )
+    from .tracking.remote import set_tracking_uri as set_tracking_uri
     from .tracking.runs import Run as Run
 
 __version__ = "0.1.0"
@@ -111,6 +113,8 @@ _LAZY: dict[str, str] = {
     "load_model": "models.package",
     "log_model": "models.package",
     "PromotionDecision": "models.promote",
+    "ModelContext": "models.python_flavor",
+    "PythonModel": "models.python_flavor",
     "AliasEvent": "models.registry",
     "ModelVersion": "models.registry",
     "feedback_log": "predlog.readers",
@@ -137,6 +141,7 @@ _LAZY: dict[str, str] = {
     "set_store": "tracking.fluent",
     "set_tag": "tracking.fluent",
     "set_tags": "tracking.fluent",
+    "set_tracking_uri": "tracking.remote",
     "start_run": "tracking.fluent",
     "Run": "tracking.runs",
 }
@@ -151,11 +156,13 @@ __all__ = [
     "IntegrityError",
     "LoadedModel",
     "MissingExtraError",
+    "ModelContext",
     "ModelInfo",
     "ModelVersion",
     "NotFoundError",
     "NothingScoredError",
     "PromotionDecision",
+    "PythonModel",
     "Run",
     "ShipyardError",
     "StoreUnavailableError",
@@ -197,6 +204,7 @@ __all__ = [
     "set_store",
     "set_tag",
     "set_tags",
+    "set_tracking_uri",
     "start_run",
 ]
 

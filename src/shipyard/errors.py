@@ -23,7 +23,8 @@ the servers answer with, so both map errors in exactly one place::
     ├── NotSupportedError                          exit 2, HTTP 501   a request of a foreign API Shipyard does not do
     ├── IntegrityError                             exit 1, HTTP 500   stored bytes no longer match their hash
     ├── StoreUnavailableError (OSError)            exit 2, HTTP 503   the store cannot be opened or written
-    │   └── RemoteStoreError                       exit 1, HTTP 503   a remote object store refused or is unreachable
+    │   ├── RemoteStoreError                       exit 1, HTTP 503   a remote object store refused or is unreachable
+    │   └── TrackingServerError                    exit 1, HTTP 503   a tracking server stayed unreachable past retries
     ├── NothingScoredError                         exit 1, HTTP 422   batch scoring refused every row of a file
     ├── ModelOutputError                           exit 1, HTTP 503   a model answered a non-finite probability
     ├── StageFailedError                           exit 1, HTTP 500   a pipeline stage's command failed
@@ -237,6 +238,18 @@ class RemoteStoreError(StoreUnavailableError):
     def __init__(self, message: str, *, uri: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.uri = uri
+
+
+class TrackingServerError(StoreUnavailableError):
+    """The tracking server (``SHIPYARD_TRACKING_URI``) did not answer, or kept answering "unavailable", for longer
+    than the client's retries allow; ``url`` names the server. A failure of the world, hence exit 1."""
+
+    exit_code = 1
+    http_status = 503
+
+    def __init__(self, message: str, *, url: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.url = url
 
 
 class NothingScoredError(ShipyardError):

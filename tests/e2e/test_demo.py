@@ -58,13 +58,14 @@ def run_demo_and_keep(tmp_path: Path, environment: dict[str, str]) -> tuple[int,
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # the whole story, canary included, on a 2-core machine that may be busy
 def test_demo_runs_the_example_pipeline_then_registers_gates_and_traces_its_models(tmp_path: Path) -> None:
     environment = {**os.environ, "COLUMNS": "1000", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
     returncode, stdout = run_demo_and_keep(tmp_path, environment)
 
     assert returncode == 0, stdout
     steps = [line.split(".", 1)[0] for line in stdout.splitlines() if re.match(r"\d+\. ", line)]
-    assert steps == [str(number) for number in range(1, 14)]
+    assert steps == [str(number) for number in range(1, 15)]
     (gate,) = [line for line in stdout.splitlines() if line.startswith("5. ")]
     assert "DeLong one-sided p = " in gate and "% interval " in gate, gate  # the gate shows its test and interval
     root = tmp_path / "shipyard-demo" / "churn"
@@ -88,8 +89,15 @@ def test_demo_runs_the_example_pipeline_then_registers_gates_and_traces_its_mode
     assert "autolog recorded the lightgbm fit with no logging code" in stdout
 
     versions = sorted(shipyard.list_model_versions("churn"), key=lambda version: version.version)
+    *versions, worse = versions  # the canary the demo rolls out and its judge rolls back
     assert [(version.version, version.run_id, version.path) for version in versions] == [
         (1, trains[0].id, "logreg"), (2, trains[0].id, "model"), (3, trains[1].id, "model")]
+    assert worse.version == 4 and "deliberately worse" in (worse.description or "")
+    (canary,) = [line for line in stdout.splitlines() if line.startswith("13. ")]
+    assert "the judge rolled it back" in canary and f"registered v{worse.version}" in canary, canary
+    history = [event for event in shipyard.alias_history("churn") if event.action.startswith("rollout_")]
+    assert history[0].action == "rollout_start" and history[-1].action == "rollout_rollback"
+    assert history[-1].to_version == worse.version
     flavors = {version.version: shipyard.lineage(f"models:/churn/{version.version}")["package"]["flavor"]
                for version in versions}
     assert flavors == {1: "sklearn", 2: "lightgbm", 3: "lightgbm"}
@@ -141,6 +149,7 @@ def _try_it_yourself(stdout: str) -> tuple[str, list[str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # two full demo runs
 def test_each_demo_run_tells_its_story_in_a_fresh_project_and_store_and_its_next_steps_run_as_printed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run twice without a store named: the first run is set aside whole (project, store, exports) under the
@@ -162,7 +171,7 @@ def test_each_demo_run_tells_its_story_in_a_fresh_project_and_store_and_its_next
     for folder in (kept, tmp_path / "shipyard-demo"):
         store = folder / "churn" / ".shipyard"
         versions = shipyard.set_store(store) and shipyard.list_model_versions("churn")
-        assert sorted(version.version for version in versions) == [1, 2, 3]  # each run registered its own three
+        assert sorted(version.version for version in versions) == [1, 2, 3, 4]  # each run: three, and the canary
         assert len(shipyard.search_runs(experiment="churn")) == 6
         lineage = shipyard.lineage("models:/churn@champion")
         (raw,) = [source for source in lineage["sources"] if source["added"]]

@@ -48,6 +48,10 @@ EXPECTED: dict[str, list[str]] = {
                      "probabilities: True",
                      "lgbm: lightgbm (lightgbm-text), files ['input_example.json', 'model.txt', 'native.json', "
                      "'preprocess.skops'], same probabilities: True"],
+    "models_python": ["without trust: trust",
+                      "rule: python (python-code), trusted ['churn_rules.model:TenureRule'], files "
+                      "['artifacts/cutoffs/cutoffs.json', 'input_example.json', 'native.json'], same probabilities: "
+                      "True"],
     "pipeline_quickstart": ["first repro ran: ['prepare', 'train']", "metrics: {'mean': 55.0, 'rows': 91}",
                             "stale: {'train': ['param train.scale 1.0 -> 2.0']}",
                             "second repro: {'prepare': 'skipped', 'train': 'ran'}"],

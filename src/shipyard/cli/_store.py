@@ -71,3 +71,33 @@ def store_was_chosen() -> bool:
     from ..store.location import STORE_ENV
 
     return bool(_chosen) or bool(os.environ.get(STORE_ENV))
+
+
+LOG_DIR_HELP = ("The prediction log: a folder or s3://bucket/prefix (default: $SHIPYARD_LOG_DIR, else log_dir "
+                "of the project's serving.yaml, else the store's serving/ folder).")
+
+
+def log_dir(option: str | None) -> str | None:
+    """The prediction log a reading command uses, found as the web UI finds it: ``--log-dir``, else
+    ``$SHIPYARD_LOG_DIR``, else ``log_dir`` of the project's ``serving.yaml`` (relative to the project),
+    else None (the store's own ``serving/`` folder). A serving.yaml that does not load is left out here:
+    ``shipyard serve`` is where its errors are reported."""
+    from ..predlog.layout import LOG_DIR_ENV
+    from ..predlog.location import is_url
+
+    if option or os.environ.get(LOG_DIR_ENV):
+        return option or os.environ.get(LOG_DIR_ENV)
+    config_path = project_root() / "serving.yaml"
+    if not config_path.is_file():
+        return None
+    from ..errors import ConfigError
+    from ..serving.spec import load_config
+
+    try:
+        configured = load_config(config_path).log_dir
+    except ConfigError:
+        return None
+    if not configured or is_url(configured):
+        return configured
+    folder = Path(configured).expanduser()
+    return str(folder if folder.is_absolute() else project_root() / folder)

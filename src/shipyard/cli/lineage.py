@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from . import _output
-from ._store import existing_store
+from ._store import LOG_DIR_HELP, existing_store, log_dir as resolve_log_dir
 
 
 def lineage_command(
@@ -15,6 +15,7 @@ def lineage_command(
                                  "request id of a logged prediction (a unique prefix of either is enough; request "
                                  "id prefixes need 4 characters and search the last 30 days)."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    log_dir: str | None = typer.Option(None, "--log-dir", help=LOG_DIR_HELP),
 ) -> None:
     """Show what produced a model, a run or a single prediction: inputs, outputs, feedback, version, run, params,
     metrics, commit, environment, data.
@@ -23,7 +24,7 @@ def lineage_command(
     """
     from ..lineage_query import lineage
 
-    chain = lineage(target, store=existing_store())
+    chain = lineage(target, store=existing_store(), log_dir=resolve_log_dir(log_dir))
     if json_output:
         _output.print_json(chain)
         return

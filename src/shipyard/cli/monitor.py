@@ -13,7 +13,7 @@ import typer
 
 from ..errors import CheckFailedError, ValidationError
 from . import _output
-from ._store import existing_store
+from ._store import LOG_DIR_HELP, existing_store, log_dir as resolve_log_dir
 from ._table import COLUMNS_OPTION, WIDE_OPTION, ColumnChoice, column_choice
 
 app = typer.Typer(help="Monitoring: drift, response distribution, volume, latency, quality and A/B from the "
@@ -24,6 +24,7 @@ _FROM = typer.Option(None, "--from", help="Start of the window (ISO time, e.g. 2
 _TO = typer.Option(None, "--to", help="End of the window (ISO time; default now).")
 _REFERENCE = typer.Option("training", "--reference", help="training: the model's training profile; window: "
                           "the window of the same length before.")
+_LOG_DIR = typer.Option(None, "--log-dir", help=LOG_DIR_HELP)
 _CONFIG = typer.Option(None, "--config", help="monitoring.yaml with thresholds (default ./monitoring.yaml if "
                        "present).")
 
@@ -39,6 +40,7 @@ def check_command(
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON (docs/monitoring.md)."),
     columns: str | None = COLUMNS_OPTION,
     wide: bool = WIDE_OPTION,
+    log_dir: str | None = _LOG_DIR,
 ) -> None:
     """Run every check on a deployment's logged traffic and print what is out of line.
 
@@ -50,7 +52,7 @@ def check_command(
     choice = column_choice(columns, wide)
     store = existing_store()
     result = monitor(deployment, since=since, start=start, end=end, reference=reference,
-                     thresholds=load_thresholds(config), store=store)
+                     thresholds=load_thresholds(config), store=store, log_dir=resolve_log_dir(log_dir))
     _finish(result, json_output=json_output, strict=strict, notify=notify, choice=choice)
 
 
@@ -61,6 +63,7 @@ def report_command(
     since: str | None = _SINCE, start: str | None = _FROM, end: str | None = _TO,
     reference: str = _REFERENCE, config: Path | None = _CONFIG,
     json_output: bool = typer.Option(False, "--json", help="Also print the result as JSON."),
+    log_dir: str | None = _LOG_DIR,
 ) -> None:
     """Write one self-contained HTML report (works offline) with the verdict on top and a chart per check.
 
@@ -72,7 +75,7 @@ def report_command(
 
     store = existing_store()
     result = monitor(deployment, since=since, start=start, end=end, reference=reference,
-                     thresholds=load_thresholds(config), store=store)
+                     thresholds=load_thresholds(config), store=store, log_dir=resolve_log_dir(log_dir))
     written = write_report(result, output)
     if json_output:
         _output.print_json({**result.to_dict(), "report": str(written)})

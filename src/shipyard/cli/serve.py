@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from . import _output
-from ._store import existing_store
+from ._store import LOG_DIR_HELP, existing_store, log_dir as resolve_log_dir
 from ._table import COLUMNS_OPTION, WIDE_OPTION, column_choice
 
 
@@ -98,10 +98,15 @@ def dockerfile_command(
                                 "folder is the build context)."),
     shipyard_wheel: Path | None = typer.Option(None, "--shipyard-wheel", help="The Shipyard wheel the image installs "
                                                "(make dist); default: built from the installed Shipyard."),
+    bake: bool = typer.Option(True, "--bake/--no-bake", help="Copy the served models into the image (the default), "
+                              "or leave them out: the server then reads them at start from the store that "
+                              "SHIPYARD_DATABASE_URI and SHIPYARD_OBJECTS_URI name (the image `shipyard k8s render` "
+                              "expects without --bake)."),
 ) -> None:
     """Write a Dockerfile and its build context: the served models only, a Shipyard wheel, pinned requirements.
 
     Beside the Dockerfile go Dockerfile.context/ (what the image copies) and Dockerfile.dockerignore.
+    With --no-bake the image holds no model, so one image serves every version.
 
     Example: shipyard dockerfile models:/churn@champion -o Dockerfile
     """
@@ -115,14 +120,17 @@ def dockerfile_command(
         raise ConfigError("Give a model URI or --config serving.yaml, not both and not neither.")
     store = existing_store()
     settings = load_config(config) if config is not None else config_for_uri(str(model_uri))
-    written = write_dockerfile(store, settings, output, model_uri=model_uri, config_path=config, wheel=shipyard_wheel)
+    written = write_dockerfile(store, settings, output, model_uri=model_uri, config_path=config, wheel=shipyard_wheel,
+                               bake=bake)
     served = ", ".join(f"{label} (with its ONNX export)" if label in written.onnx else label
                        for label in written.exported.packages)
     size = written.exported.size / 1024
+    models = (f"{_output.escape(served)}: {len(written.exported.objects)} objects, {size:,.0f} kB" if bake else
+              "no model (read at start from SHIPYARD_DATABASE_URI and SHIPYARD_OBJECTS_URI)")
     _output.console.print(
         f"Wrote {_output.escape(str(output))} and {_output.escape(written.context.name)}/: shipyard-ml "
         f"{written.wheel.version} ({_output.escape(written.wheel.origin)}), {len(written.pins)} pinned requirements, "
-        f"{_output.escape(served)}: {len(written.exported.objects)} objects, {size:,.0f} kB.", soft_wrap=True)
+        f"{models}.", soft_wrap=True)
     context = os.path.relpath(written.dockerfile.parent)
     dockerfile = os.path.relpath(written.dockerfile)
     _output.console.print(f"Build: docker build -t {_output.escape(settings.deployments[0].name)}-server "
@@ -136,6 +144,7 @@ def predictions_command(
     columns: str | None = COLUMNS_OPTION,
     wide: bool = WIDE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="Print JSON records."),
+    log_dir: str | None = typer.Option(None, "--log-dir", help=LOG_DIR_HELP),
 ) -> None:
     """Show the prediction log of a deployment.
 
@@ -145,7 +154,7 @@ def predictions_command(
 
     choice = column_choice(columns, wide)
     existing_store()
-    frame = prediction_log(deployment, since=since)
+    frame = prediction_log(deployment, since=since, log_dir=resolve_log_dir(log_dir))
     if limit:
         frame = frame.tail(limit)
     shown = [name for name in _PREDICTION_COLUMNS if name in frame.columns]

@@ -15,8 +15,8 @@ def ui_command(
                                      "read-only without it."),
     token: str | None = typer.Option(None, "--token", envvar="SHIPYARD_TOKEN", help="Token a change must carry "
                                      "(with --allow-write)."),
-    log_dir: str | None = typer.Option(None, "--log-dir", help="Prediction log folder, when serving.yaml sets "
-                                       "log_dir."),
+    log_dir: str | None = typer.Option(None, "--log-dir", help="Prediction log: a folder or s3://bucket/prefix "
+                                       "(default: $SHIPYARD_LOG_DIR, else serving.yaml's log_dir)."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
     allowed_host: list[str] = typer.Option([], "--allowed-host", metavar="NAME", help="A Host name the UI "
                                            "answers besides loopback and --host, e.g. the name a proxy forwards "

@@ -7,8 +7,9 @@ evaluate, each stage a tracked run; train logs a logistic regression by hand and
 choose the champion on the holdout, export champion and challenger to verified ONNX, batch-score the
 holdout, follow the champion's lineage back through the stages to the raw data hash and the commit, serve
 champion and challenger (on their verified ONNX: ``runtime: auto``) with live-like
-traffic, drift and feedback (:mod:`.traffic`), and follow one logged prediction back the same way. Each
-step prints one line.
+traffic, drift and feedback (:mod:`.traffic`), and follow one logged prediction back the same way; at the
+end, roll a deliberately worse model out as a canary that the judge rolls back by itself (:mod:`.canary`).
+Each step prints one line.
 
 The pipeline half lives in :mod:`.project`, the registry half in :mod:`.release`; this module only
 tells the story.
@@ -35,7 +36,7 @@ from ..store import Store, current_store
 from ..store.location import STORE_DIRNAME
 from ..tracking.fluent import set_store
 from ..tracking.runs import Run, get_run
-from . import project, release, traffic
+from . import canary, project, release, traffic
 from .telco import TARGET as TARGET, build_pipeline as build_pipeline, load_churn as load_churn  # bench_batch.py
 
 LOOP = "churn-retrain"  # the loop of examples/churn/shipyard.yaml the demo runs once
@@ -156,9 +157,24 @@ def run_demo(console: Console, rows: int | None = None, workdir: Path | None = N
                   f"{cycle.number} {cycle.status}: {escape(loop_line(cycle))}. The new customers fell into "
                   f"train/test/holdout as {placed['train']:,}/{placed['test']:,}/{placed['holdout']:,} and no "
                   "earlier customer moved, so the gate scored both models on holdout customers neither trained on.")
-    console.print(f"[bold]13.[/] Done in {time.perf_counter() - started:.1f}s. Runs of experiment "
+    judged = canary.roll_out_and_judge(store, store.location.root, root)
+    console.print(f"[bold]13.[/] {escape(canary_line(judged))}")
+    console.print(f"[bold]14.[/] Done in {time.perf_counter() - started:.1f}s. Runs of experiment "
                   f"'{escape(pipeline)}', best holdout ROC AUC first:")
     return Demo(pipeline, root, set_aside)
+
+
+def canary_line(judged: canary.Canary) -> str:
+    """The canary step in one line: what was rolled out, what the judge saw and decided, what serves now."""
+    rollout = judged.rollout
+    statistics = (rollout.last_verdict or {}).get("statistics", {})
+    return (f"Canary: registered v{judged.version} (trained on flipped labels, deliberately worse) and rolled it out "
+            f"to {canary.SHARE:g}% of {release.CHAMPION_URI}'s traffic (deployment {canary.DEPLOYMENT}); after "
+            f"{rollout.checks} checks, {statistics.get('candidate_requests', 0):,} canary requests and "
+            f"{statistics.get('candidate_labels', 0):,} labels the judge rolled it back: {rollout.reason}. The next "
+            f"{judged.restored} requests all went to champion v{rollout.primary_version} "
+            f"({judged.requests:,} requests in {judged.seconds:.1f}s; `shipyard models history churn` shows each "
+            "check).")
 
 
 def loop_line(cycle: Any) -> str:

@@ -46,7 +46,7 @@ class CycleResult:
 
     @property
     def promoted(self) -> bool:
-        return any(step.get("kind") == "promote" and step.get("promoted") for step in self.steps)
+        return any(step.get("kind") in ("promote", "rollout") and step.get("promoted") for step in self.steps)
 
 
 def run_cycle(store: Store, pipeline: Pipeline, loop: Loop, *, trigger: str = "manual",
@@ -133,10 +133,10 @@ def check_registry(store: Store, loop: Loop) -> None:
 
     registers = {(step.args["name"], step.args.get("alias")) for step in loop.steps if step.kind == "register"}
     for index, step in enumerate(loop.steps):
-        if step.kind != "promote":
+        if step.kind not in ("promote", "rollout"):
             continue
         name, candidate = step.args["name"], str(step.args["candidate"])
-        where = f"loop '{loop.name}', steps[{index}] (promote)"
+        where = f"loop '{loop.name}', steps[{index}] ({step.kind})"
         if any(registered == name for registered, _ in registers):
             continue  # the loop registers it before promoting
         if not _registered(store, name):
@@ -159,6 +159,8 @@ def run_step(store: Store, pipeline: Pipeline, step: Step, *, say: Say) -> dict[
                            for outcome in outcomes]}
     if step.kind == "register":
         return _register(store, pipeline, step.args)
+    if step.kind == "rollout":
+        return _rollout(store, pipeline, step.args, say)
     args = step.args
     data = Path(args["data"])
     decision = promote(store, args["name"], candidate=args["candidate"], alias=args["alias"],
@@ -194,6 +196,33 @@ def _register(store: Store, pipeline: Pipeline, args: dict[str, Any]) -> dict[st
             "reused": existing is not None, "alias": args.get("alias")}
 
 
+def _rollout(store: Store, pipeline: Pipeline, args: dict[str, Any], say: Say) -> dict[str, Any]:
+    """Start a canary rollout and judge it until it completes, is rolled back or ``timeout`` passes.
+
+    A rollback is the judge's answer, not a failure of the step (as a promotion held back is not): the cycle
+    goes on, and its record says ``promoted: false`` with the judge's reason.
+    """
+    from ..models.rollouts import COMPLETED, start_rollout
+    from ..monitoring.rollout_runner import run_rollout
+
+    policy: dict[str, Any] = {key: args[key] for key in ("max_labels", "min_requests", "alpha", "shadow")
+                              if key in args}
+    rollout = start_rollout(store, args["name"], str(args["candidate"]), alias=args["alias"],
+                            steps=tuple(args["steps"]), policy=policy)
+    say(f"rollout {rollout.id}: v{rollout.candidate_version} at {rollout.weight:g}% of {args['name']}@{args['alias']}")
+    log_dir = args.get("log_dir")
+    if log_dir is not None and not Path(log_dir).is_absolute():
+        log_dir = str(pipeline.root / log_dir)
+    rollout = run_rollout(store, rollout.id, interval_s=float(args["interval_s"]), timeout_s=args["timeout_s"],
+                          log_dir=log_dir, on_check=lambda current, verdict: say(
+                              f"rollout {current.id} check {current.checks}: {verdict.action} at "
+                              f"{current.weight:g}%: {verdict.reason}"))
+    return {"promoted": rollout.status == COMPLETED, "rollout": rollout.id, "status": rollout.status,
+            "name": args["name"], "alias": args["alias"], "candidate_version": rollout.candidate_version,
+            "current_version": rollout.primary_version, "weight": rollout.weight, "checks": rollout.checks,
+            "reason": rollout.reason}
+
+
 def _registered(store: Store, name: str) -> bool:
     try:
         registry.require_model(store, name)
@@ -205,6 +234,10 @@ def _registered(store: Store, name: str) -> bool:
 def summarize(outcome: dict[str, Any]) -> str:
     if "stages" in outcome:
         return ", ".join(f"{item['stage']} {item['status']}" for item in outcome["stages"]) or "nothing to do"
+    if "rollout" in outcome:
+        return (f"rollout {outcome['rollout']} of v{outcome['candidate_version']} {outcome['status']} at "
+                f"{outcome['weight']:g}% after {outcome['checks']} checks" + (f": {outcome['reason']}"
+                                                                           if outcome.get("reason") else ""))
     if "promoted" in outcome:
         verdict = "promoted" if outcome["promoted"] else "held back"
         scores = f"{outcome['candidate_score']:.4f}"

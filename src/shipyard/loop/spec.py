@@ -14,6 +14,9 @@ loops:
       - register: {stage: train, artifact: logreg, name: churn, alias: challenger}
       - promote: {name: churn, candidate: challenger, alias: champion, data: data/holdout.parquet,
                   target: churn, metric: roc_auc, min_delta: 0.005}
+      # or, instead of moving the alias at once, a canary judged on live traffic (models/rollouts.py):
+      # - rollout: {name: churn, candidate: challenger, steps: [5, 25, 50, 100], max_labels: 6000,
+      #             interval: 1m, timeout: 24h}
     on_failure: {notify: "http://127.0.0.1:9000/hook", retries: 2, retry_delay: 5m}
 ```
 
@@ -36,7 +39,9 @@ from .cron import parse_cron
 
 _LOOP_KEYS = {"schedule", "triggers", "cooldown", "min_new_labels", "steps", "on_failure", "desc"}
 _STEP_KEYS = {"repro": None, "register": {"stage", "artifact", "model", "name", "alias", "description"},
-              "promote": {"name", "candidate", "alias", "data", "target", "metric", "min_delta"}}
+              "promote": {"name", "candidate", "alias", "data", "target", "metric", "min_delta"},
+              "rollout": {"name", "candidate", "alias", "steps", "max_labels", "min_requests", "alpha", "interval",
+                          "timeout", "log_dir", "shadow"}}
 _TRIGGER_KEYS = {"deployment", "check", "level", "metric", "below", "window"}
 _CHECKS = {"drift", "missing", "new_categories", "out_of_range", "prediction_drift", "confused", "volume", "latency",
            "quality", "any"}
@@ -47,7 +52,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # repro | register | promote
+    kind: str  # repro | register | promote | rollout
     args: dict[str, Any]
 
     def describe(self) -> str:
@@ -57,6 +62,8 @@ class Step:
             source = self.args.get("model") or f"{self.args['stage']}/{self.args['artifact']}"
             return f"register {source} as {self.args['name']}" + (f"@{self.args['alias']}" if self.args.get(
                 "alias") else "")
+        if self.kind == "rollout":
+            return f"rollout {self.args['name']}@{self.args['candidate']} to {self.args['alias']}"
         return f"promote {self.args['name']}@{self.args['candidate']} to {self.args['alias']}"
 
 
@@ -167,7 +174,7 @@ def _loop(name: str, spec: Any, line: int | None, pipeline: Pipeline) -> Loop:
                           f"'{unknown[0]}'; a loop takes {', '.join(sorted(_LOOP_KEYS))}.")
     steps_node = spec.get("steps")
     if not isinstance(steps_node, list) or not steps_node:
-        raise ConfigError(f"{where}: 'steps' must be a non-empty list (repro, register, promote).")
+        raise ConfigError(f"{where}: 'steps' must be a non-empty list (repro, register, promote, rollout).")
     steps = tuple(_step(item, f"{where}, steps[{index}]", pipeline) for index, item in enumerate(steps_node))
     _check_promotes(steps, where)
     schedule = spec.get("schedule")
@@ -200,7 +207,8 @@ def _loop(name: str, spec: Any, line: int | None, pipeline: Pipeline) -> Loop:
 
 def _step(item: Any, where: str, pipeline: Pipeline) -> Step:
     if not isinstance(item, dict) or len(item) != 1:
-        raise ConfigError(f"{where}: a step is one of repro: [stages], register: {{...}}, promote: {{...}}.")
+        raise ConfigError(f"{where}: a step is one of repro: [stages], register: {{...}}, promote: {{...}}, "
+                          "rollout: {...}.")
     kind, args = next(iter(item.items()))
     if kind not in _STEP_KEYS:
         raise ConfigError(f"{where}: unknown step '{kind}'; steps are {', '.join(_STEP_KEYS)}.")
@@ -236,6 +244,8 @@ def _step(item: Any, where: str, pipeline: Pipeline) -> Step:
             except ValidationError as exc:
                 raise ConfigError(f"{where}: register.artifact: {exc}") from None
         return Step("register", dict(args))
+    if kind == "rollout":
+        return _rollout_step(args, where)
     for key in ("candidate", "data", "target"):
         if key not in args:
             raise ConfigError(f"{where}: promote needs '{key}'.")
@@ -245,17 +255,43 @@ def _step(item: Any, where: str, pipeline: Pipeline) -> Step:
     return Step("promote", {"alias": "champion", "metric": "roc_auc", "min_delta": 0.0, **args})
 
 
+def _rollout_step(args: dict[str, Any], where: str) -> Step:
+    """A canary rollout instead of an instant alias move: its settings checked as ``shipyard rollout start``'s."""
+    from ..models.rollouts import DEFAULT_STEPS, parse_steps
+
+    if "candidate" not in args:
+        raise ConfigError(f"{where}: rollout needs 'candidate' (an alias such as challenger, or a version).")
+    try:
+        steps = parse_steps(args.get("steps", list(DEFAULT_STEPS)))
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: rollout.steps: {exc.message.replace('--steps ', '')}") from None
+    settings: dict[str, Any] = {"alias": "champion", "interval_s": 60.0, "timeout_s": None, **args,
+                                "steps": list(steps)}
+    for key in ("max_labels", "min_requests"):
+        value = args.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{where}: rollout.{key} must be a whole number 1 or more, got {value!r}.")
+    alpha = args.get("alpha", 0.01)
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 0.5:
+        raise ConfigError(f"{where}: rollout.alpha must be a number between 0 and 0.5, got {alpha!r}.")
+    if "interval" in args:
+        settings["interval_s"] = parse_duration(args["interval"], f"{where}, rollout.interval")
+    if "timeout" in args:
+        settings["timeout_s"] = parse_duration(args["timeout"], f"{where}, rollout.timeout")
+    return Step("rollout", settings)
+
+
 def _check_promotes(steps: tuple[Step, ...], where: str) -> None:
-    """A promote must name a candidate that a register step of the loop provides, or an existing one."""
+    """A promote (or rollout) must name a candidate that a register step of the loop provides, or an existing one."""
     registered = {(step.args["name"], step.args.get("alias")) for step in steps if step.kind == "register"}
     for step in steps:
-        if step.kind != "promote":
+        if step.kind not in ("promote", "rollout"):
             continue
         candidate = step.args["candidate"]
         names = {name for name, _ in registered}
         if isinstance(candidate, str) and step.args["name"] in names and (step.args["name"], candidate) not in \
                 registered and not candidate.isdigit():
-            raise ConfigError(f"{where}: promote.candidate '{candidate}' is no alias a register step of this loop "
+            raise ConfigError(f"{where}: {step.kind}.candidate '{candidate}' is no alias a register step of this loop "
                               f"sets for '{step.args['name']}'; set 'alias: {candidate}' on the register step.")
 
 

@@ -9,7 +9,9 @@ server's ``trust:`` and the CLI's ``--trust`` name skops types, so neither ever 
 
 XGBoost and LightGBM models (alone or ending a Pipeline) are stored in their library's own format by
 :mod:`.xgboost_flavor` and :mod:`.lightgbm_flavor`, with the Pipeline's preprocessing in skops here; this
-module only dispatches to them.
+module only dispatches to them. Keras networks (:mod:`.keras_flavor`, the ``.keras`` format) and
+:class:`~.python_flavor.PythonModel` subclasses (:mod:`.python_flavor`, code reference + files) load themselves:
+one needs its backend chosen before Keras is imported, the other a trust decision and a source hash check.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from importlib import import_module
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import ValidationError
 from ..extras import from_module_not_found, require
-from . import lightgbm_flavor, native_flavor, xgboost_flavor
+from . import keras_flavor, lightgbm_flavor, native_flavor, python_flavor, xgboost_flavor
 
 # Types skops flags as unknown that Shipyard trusts by default: they carry data, never code, and are
 # scikit-learn's own internals (trees, tree predictors, neighbour indexes) that every tree or neighbour
@@ -40,6 +42,9 @@ ONNX_FILE = "model.onnx"
 # Flavors stored in their library's own format: flavor -> its module (serializer, wrap, serialize, deserialize).
 NATIVE = {"xgboost": xgboost_flavor, "lightgbm": lightgbm_flavor}
 NATIVE_BY_SERIALIZER = {module.SERIALIZER: module for module in NATIVE.values()}
+# Flavors whose module does the whole of it (wrap, serialize -> files and untrusted names, deserialize with trust).
+SELF_LOADING: dict[str, ModuleType] = {"keras": keras_flavor, "python": python_flavor}
+SELF_LOADING_BY_SERIALIZER = {module.SERIALIZER: module for module in SELF_LOADING.values()}
 
 
 def serializer_for(flavor: str, requested: str) -> str:
@@ -52,6 +57,8 @@ def serializer_for(flavor: str, requested: str) -> str:
         return "onnx"
     if flavor in NATIVE and requested != "pickle":
         return str(NATIVE[flavor].SERIALIZER)
+    if flavor in SELF_LOADING and requested != "pickle":
+        return str(SELF_LOADING[flavor].SERIALIZER)
     return requested
 
 
@@ -59,7 +66,7 @@ def prepare(model: Any, example: Any) -> Any:
     """``model`` as it will be logged: an XGBoost or LightGBM model (or a Pipeline ending in one) becomes a
     :class:`~.native_flavor.NativePredictor`, which takes text columns as the model's categories (pickled too,
     when the caller asks for a pickle); anything else is unchanged."""
-    for module in NATIVE.values():
+    for module in (*NATIVE.values(), *SELF_LOADING.values()):
         wrapped = module.wrap(model, example)
         if wrapped is not None:
             return wrapped
@@ -71,8 +78,10 @@ def flavor_of(model: Any) -> str:
     ``sklearn`` for scikit-learn-compatible estimators, ``python`` for anything else with ``predict``."""
     from .onnx_flavor import OnnxPredictor, is_onnx
 
-    if isinstance(model, native_flavor.NativePredictor):
+    if isinstance(model, native_flavor.NativePredictor | keras_flavor.KerasPredictor):
         return model.flavor
+    if isinstance(model, python_flavor.PythonModel):
+        return python_flavor.FLAVOR
 
     if is_onnx(model) or isinstance(model, OnnxPredictor):
         return "onnx"
@@ -93,6 +102,12 @@ def serialize(model: Any, flavor: str, serializer: str) -> tuple[dict[str, bytes
             return files, []
         preprocess, untrusted = _skops_dumps(model.preprocess)
         return {**files, native_flavor.PREPROCESS_FILE: preprocess}, untrusted
+    own = SELF_LOADING.get(flavor)
+    if own is not None and serializer == own.SERIALIZER:
+        if not isinstance(model, python_flavor.PythonModel | keras_flavor.KerasPredictor):
+            _not_storable(model)  # an object with predict() of no flavor: "python" until it is a PythonModel
+        files, untrusted = own.serialize(model)
+        return files, untrusted
     if serializer not in SERIALIZERS:
         raise ValidationError(f"Unknown serializer {serializer!r}; use one of {', '.join(SERIALIZERS)}.",
                               field="serializer")
@@ -102,11 +117,16 @@ def serialize(model: Any, flavor: str, serializer: str) -> tuple[dict[str, bytes
         cloudpickle = require("cloudpickle", "Saving a model with serializer='pickle'")
         return {MODEL_FILE["pickle"]: cloudpickle.dumps(model)}, []
     if flavor != "sklearn":
-        raise ValidationError(
-            f"A {type(model).__name__} is not a scikit-learn estimator, so skops cannot store it safely; "
-            "pass serializer='pickle' (loading it will then need trust=True).", field="serializer")
+        _not_storable(model)
     data, untrusted = _skops_dumps(model)
     return {MODEL_FILE["skops"]: data}, untrusted
+
+
+def _not_storable(model: Any) -> NoReturn:
+    raise ValidationError(
+        f"A {type(model).__name__} is not a scikit-learn estimator, so skops cannot store it safely; subclass "
+        "shipyard.PythonModel (stored as a code reference, loaded with trust) or pass serializer='pickle' (loading "
+        "it will then need trust=True).", field="serializer")
 
 
 def _skops_dumps(model: Any) -> tuple[bytes, list[str]]:
@@ -139,10 +159,14 @@ def deserialize(files: dict[str, bytes], serializer: str, untrusted: list[str],
     native = NATIVE_BY_SERIALIZER.get(serializer)
     if native is not None:
         return _load_native(native, files, untrusted, trust, source)
+    own = SELF_LOADING_BY_SERIALIZER.get(serializer)
+    if own is not None:
+        return own.deserialize(files, untrusted, trust, source)
     if serializer != "skops":
         raise ValidationError(
             f"{source} was stored with the serializer {serializer!r}, which this Shipyard cannot read (it reads "
-            f"{', '.join([*SERIALIZERS, *NATIVE_BY_SERIALIZER])}); upgrade shipyard-ml to load it.", field="format")
+            f"{', '.join([*SERIALIZERS, *NATIVE_BY_SERIALIZER, *SELF_LOADING_BY_SERIALIZER])}); upgrade shipyard-ml "
+            "to load it.", field="format")
     return _skops_loads(files[MODEL_FILE["skops"]], untrusted, trust, source, "a scikit-learn model")
 
 
@@ -186,6 +210,8 @@ def library_versions(flavor: str, serializer: str) -> dict[str, str]:
     native = NATIVE_BY_SERIALIZER.get(serializer)
     if native is not None:  # the scikit-learn wrappers and a Pipeline's preprocessing need scikit-learn and skops
         names += ["scikit-learn", "skops", *native.DISTRIBUTIONS]
+    elif serializer in SELF_LOADING_BY_SERIALIZER:
+        names += SELF_LOADING_BY_SERIALIZER[serializer].DISTRIBUTIONS
     else:
         names += {"skops": ["scikit-learn", "skops"], "pickle": ["scikit-learn", "cloudpickle"],
                   "onnx": ["onnxruntime"]}[serializer]

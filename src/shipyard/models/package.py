@@ -23,6 +23,7 @@ from ..errors import IntegrityError, ValidationError
 from ..store import Store, current_store
 from ..store.hashing import hash_bytes, hash_json
 from ..tracking import artifacts as run_artifacts, fluent
+from ..tracking.remote import refuse_through_server
 from ..tracking.runs import get_run, resolve_run_id
 from . import flavors, onnx_flavor
 from .answers import check_finite
@@ -81,6 +82,7 @@ def log_model(
     flavor = flavors.flavor_of(model)
     serializer = flavors.serializer_for(flavor, serializer)
     signature = infer_signature(frame, model)
+    refuse_through_server("shipyard.log_model")
     checked, _ = validate(frame, signature)
     files, untrusted = flavors.serialize(model, flavor, serializer)
     predictions = model.predict(checked)
@@ -107,6 +109,8 @@ def log_model(
         "files": {filename: {"hash": hash_bytes(data), "size": len(data)} for filename, data in files.items()},
     }
     manifest["requirements"] = [f"{lib}=={version}" for lib, version in libraries.items() if lib != "python"]
+    if isinstance(getattr(model, "tensor_spec", None), dict):  # networks: their tensors' shapes and dtypes
+        manifest["tensors"] = model.tensor_spec
     for filename, data in files.items():
         run_artifacts.log_bytes(store, run_id, data, f"{name}/{filename}")
     # Written last, with the record of its hash (the run tag shipyard.model.<name>) in the same transaction.

@@ -9,13 +9,14 @@ predictions that have a label, scanning only the columns those need.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError, ValidationError
 from ..models.manifest import read_manifest
 from ..models.registry import resolve
+from ..predlog.hourly_cache import PROFILES, TRAFFIC, fingerprint, is_closed, read_summary, write_summary
 from ..predlog.layout import (
     ERRORS,
     FEEDBACK,
@@ -25,6 +26,7 @@ from ..predlog.layout import (
     partition_files,
     serving_root,
 )
+from ..predlog.location import LogPath
 from ..predlog.scan import scan_batches
 from ..predlog.schema import INPUT_PREFIX
 from ..predlog.times import parse_time
@@ -85,19 +87,62 @@ def window_from(since: str | None, start: str | None, end: str | None, *, defaul
 
 
 def dominant_model(deployment: str, window: Window, *, log_dir: str | None = None) -> str:
-    """The model URI that answered most live rows of the window."""
-    import pyarrow.dataset as ds
-
-    files = _files(deployment, window, log_dir)
+    """The model URI that answered most live rows of the window (closed hours counted once, then cached)."""
     counts: dict[str, int] = {}
-    condition = _range(window) & (ds.field("shadow") == False)  # noqa: E712 (an Arrow expression)
-    for batch in scan_batches(files, ["model_uri", "timestamp", "shadow"], condition):
-        for item in batch.column(0).value_counts().to_pylist():
-            counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+    for hour in _traffic(deployment, window, log_dir):
+        for uri, rows in hour["models"].items():
+            counts[uri] = counts.get(uri, 0) + rows
     if not counts:
         raise NotFoundError(f"Deployment {deployment!r} logged no live predictions between {_iso(window.start_ms)} "
                             f"and {_iso(window.end_ms)}; widen the window (--since 7d) or check the name.")
     return max(counts, key=lambda uri: counts[uri])
+
+
+def _traffic(deployment: str, window: Window, log_dir: str | None) -> list[dict[str, Any]]:
+    """Per hour of the window that has files: live rows by model URI and the number of shadow rows.
+
+    Closed whole hours come from the hourly cache (:mod:`shipyard.predlog.hourly_cache`), so a cached week
+    reads no row of the log to find its model or to learn it had no shadows.
+    """
+    import pyarrow.compute as pc
+
+    def count(part: Window, files: list[LogPath]) -> dict[str, Any]:
+        models: dict[str, int] = {}
+        shadow_rows = 0
+        for batch in scan_batches(files, ["model_uri", "timestamp", "shadow"], _range(part)):
+            shadow = batch.column(2)
+            live = batch.filter(pc.invert(shadow))
+            shadow_rows += batch.num_rows - live.num_rows
+            for item in live.column(0).value_counts().to_pylist():
+                models[item["values"]] = models.get(item["values"], 0) + item["counts"]
+        return {"models": models, "shadow_rows": shadow_rows}
+
+    return _per_hour(deployment, window, log_dir, "counts", count, folder=TRAFFIC)
+
+
+def _per_hour(deployment: str, window: Window, log_dir: str | None, kind: str,
+              compute: Callable[[Window, list[LogPath]], dict[str, Any]], *, cacheable: bool = True,
+              folder: str = PROFILES) -> list[Any]:
+    """``compute`` over each hour of ``window`` that has files; whole closed hours are read from (or stored
+    in) the hourly cache under ``kind``, which must name everything the result depends on besides the rows."""
+
+    root, now_ms = serving_root(log_dir=log_dir), int(time.time() * 1000)
+    found = []
+    for hour in hour_partitions(root / PREDICTIONS, deployment, window.start_ms, window.end_ms):
+        hour_end = hour.start_ms + HOUR_MS
+        part = Window(max(hour.start_ms, window.start_ms), min(hour_end, window.end_ms))
+        whole = cacheable and part.start_ms == hour.start_ms and part.end_ms == hour_end and is_closed(hour, now_ms)
+        stamp = fingerprint(hour) if whole else ""
+        summary = read_summary(root, hour, kind, stamp, folder=folder) if whole else None
+        if summary is None:
+            files = hour.files()
+            if not files:
+                continue
+            summary = compute(part, files)
+            if whole:
+                write_summary(root, hour, kind, stamp, summary, folder=folder)
+        found.append(summary)
+    return found
 
 
 def training_reference(store: Store, model_uri: str) -> Reference:
@@ -113,31 +158,26 @@ def profile_window(deployment: str, window: Window, reference: Reference, *, sha
     """Fold the live (or shadow) rows of ``window`` into counts on the reference's bins.
 
     Only hours that have partition files are visited, so a long window over a short log costs what the
-    log holds, not one step per hour of the window. Whole hours that are over (and whose files have not
-    changed since) come from the hourly profile cache: a day is 24 small JSON files, not a rescan of the
-    log. Partial hours are scanned. An hour without files is never cached: there is nothing to save.
+    log holds, not one step per hour of the window. Whole hours that are closed (and whose files have not
+    changed since) come from the hourly summaries kept next to the log (:mod:`shipyard.predlog.hourly_cache`):
+    a week is 168 small JSON files, not a rescan of the log. Partial hours are scanned. An hour without
+    files is never cached: there is nothing to save.
     """
+    from ..store.hashing import hash_json
+
+    key = hash_json({"profile": reference.profile, "prediction": reference.prediction_profile})[:16]
+
+    def scan(part: Window, files: list[LogPath]) -> dict[str, Any]:
+        return _scan(part, files, reference, shadow=shadow, variant=variant).to_dict()
+
     profile = WindowProfile(window.start_ms, window.end_ms)
-    cacheable = variant is None and not shadow
-    root, now_ms = serving_root(log_dir=log_dir), int(time.time() * 1000)
-    for hour in hour_partitions(root / PREDICTIONS, deployment, window.start_ms, window.end_ms):
-        files = hour.files()
-        if not files:
-            continue
-        hour_end = hour.start_ms + HOUR_MS
-        part = Window(max(hour.start_ms, window.start_ms), min(hour_end, window.end_ms))
-        whole = cacheable and part.start_ms == hour.start_ms and part.end_ms == hour_end <= now_ms
-        cached = _cached_hour(root, deployment, part, files, reference) if whole else None
-        if cached is None:
-            cached = _scan(part, files, reference, shadow=shadow, variant=variant)
-            if whole:
-                _store_hour(root, deployment, part, files, reference, cached)
-        profile.merge(cached)
+    for summary in _per_hour(deployment, window, log_dir, key, scan, cacheable=variant is None and not shadow):
+        profile.merge(WindowProfile.from_dict(summary))
     profile.start_ms, profile.end_ms = window.start_ms, window.end_ms
     return profile
 
 
-def _scan(window: Window, files: list[Path], reference: Reference, *, shadow: bool,
+def _scan(window: Window, files: list[LogPath], reference: Reference, *, shadow: bool,
           variant: str | None) -> WindowProfile:
     import pyarrow.dataset as ds
 
@@ -149,50 +189,6 @@ def _scan(window: Window, files: list[Path], reference: Reference, *, shadow: bo
     for batch in scan_batches(files, columns, condition):
         builder.add_batch(batch)
     return builder.finish()
-
-
-def _cache_path(root: Path, deployment: str, hour: Window, files: list[Path],
-                reference: Reference) -> tuple[Path, str]:
-    """Where an hour's profile is cached, and the fingerprint it must carry (reference + the hour's files)."""
-    from ..store.hashing import hash_json
-
-    stamp = [(path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in files]
-    reference_key = hash_json({"profile": reference.profile, "prediction": reference.prediction_profile})
-    folder = root / "profiles" / f"deployment={deployment}"
-    return folder / f"{hour.start_ms}-{reference_key[:16]}.json", hash_json({"files": stamp})
-
-
-def _cached_hour(root: Path, deployment: str, hour: Window, files: list[Path],
-                 reference: Reference) -> WindowProfile | None:
-    import json
-
-    path, fingerprint = _cache_path(root, deployment, hour, files, reference)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if data.get("fingerprint") != fingerprint:  # new files, a merge or late rows: scan again
-        return None
-    return WindowProfile.from_dict(data["profile"])
-
-
-def _store_hour(root: Path, deployment: str, hour: Window, files: list[Path], reference: Reference,
-                profile: WindowProfile) -> None:
-    import json
-    import os
-
-    from ..store.files import make_private_dirs, open_private
-
-    path, fingerprint = _cache_path(root, deployment, hour, files, reference)
-    try:
-        make_private_dirs(path.parent)  # a cache of the prediction log: private like the log itself
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temp.unlink(missing_ok=True)
-        with os.fdopen(open_private(temp), "w") as handle:
-            handle.write(json.dumps({"fingerprint": fingerprint, "profile": profile.to_dict()}))
-        os.replace(temp, path)
-    except OSError:  # a read-only log folder: monitoring still works, it just scans again next time
-        pass
 
 
 @dataclass
@@ -272,6 +268,8 @@ def shadow_disagreement(deployment: str, window: Window, *, log_dir: str | None 
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
+    if not sum(hour["shadow_rows"] for hour in _traffic(deployment, window, log_dir)):
+        return {}  # no shadow answered in the window (known from the hourly cache when it is closed)
     files = _files(deployment, window, log_dir)
     columns = ["request_id", "row", "variant", "prediction", "shadow", "timestamp"]
     shadow_parts = list(scan_batches(files, columns, _range(window) & (ds.field("shadow") == True)))  # noqa: E712

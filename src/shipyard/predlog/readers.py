@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from ..store import Store
 from .layout import FEEDBACK, HOUR_MS, PREDICTIONS, HourPartition, hour_partitions, partition_files, serving_root
+from .location import LogPath
 from .scan import read_table
 from .times import parse_time
 
@@ -115,23 +115,37 @@ def find_prediction(request_id: str, *, log_dir: str | None = None, store: Store
     return pd.DataFrame()
 
 
-def logged_rows(root: Path, deployment: str, request_ids: set[str], *, days: int = 30) -> dict[str, int]:
-    """How many rows each of ``request_ids`` logged for ``deployment`` in the last ``days`` days had (absent: none)."""
+def logged_rows(root: LogPath, deployment: str, request_ids: set[str], *, days: int = 30) -> dict[str, int]:
+    """How many rows each of ``request_ids`` logged for ``deployment`` in the last ``days`` days had (absent: none).
+
+    Feedback names recent requests, so hours are read newest first, a widening batch at a time (1, 4, 16...
+    hours), until every id is found: a label for a request answered a minute ago reads the newest hour only,
+    not a month of files (on S3, requests per file). An id never logged still reads the whole window.
+    """
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     since = int((time.time() - days * 86400) * 1000)
-    table = read_table(partition_files(root, deployment, since, None), columns=["request_id", "row"],
-                       filter=ds.field("request_id").isin(pa.array(sorted(request_ids), pa.string())))
-    rows: dict[str, int] = {}
-    if table is not None:
+    hours = list(reversed(hour_partitions(root, deployment, since, None)))
+    missing, rows = set(request_ids), {}
+    done, size = 0, 1
+    while missing and done < len(hours):
+        batch = hours[done:done + size]
+        done, size = done + len(batch), size * 4
+        table = read_table([path for hour in batch for path in hour.files()], columns=["request_id", "row"],
+                           filter=ds.field("request_id").isin(pa.array(sorted(missing), pa.string())))
+        if table is None:
+            continue
+        found: dict[str, int] = {}
         for request_id, row in zip(table.column("request_id").to_pylist(), table.column("row").to_pylist(),
                                    strict=True):
-            rows[request_id] = max(rows.get(request_id, 0), row + 1)
+            found[request_id] = max(found.get(request_id, 0), row + 1)
+        rows.update(found)
+        missing -= found.keys()
     return rows
 
 
-def _join_feedback(frame: Any, root: Path, deployment: str | None) -> Any:
+def _join_feedback(frame: Any, root: LogPath, deployment: str | None) -> Any:
     table = read_table(partition_files(root, deployment, None, None))
     if table is None or not len(frame):
         frame["label"], frame["label_value"] = None, float("nan")

@@ -57,6 +57,7 @@ class ErrorEntry:
     error_type: str
     field: str | None
     message: str
+    variant: str | None = None  # the variant the request was routed to (None: refused before routing)
 
 
 def predictions_table(entries: list[PredictionEntry]) -> Any:
@@ -156,6 +157,7 @@ def errors_table(entries: list[ErrorEntry]) -> Any:
         "error_type": pa.array([entry.error_type for entry in entries], pa.string()),
         "field": pa.array([entry.field for entry in entries], pa.string()),
         "message": pa.array([entry.message[:500] for entry in entries], pa.string()),
+        "variant": pa.array([entry.variant for entry in entries], pa.string()),
     })
 
 

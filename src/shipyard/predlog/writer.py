@@ -3,8 +3,9 @@
 Why Parquet files and not a database table: monitoring reads a few columns (one feature, the
 probabilities) of millions of rows for one deployment and time range, and several worker processes must
 append without sharing a writer; the folders are :mod:`.layout`'s. Each flush is one group commit: a file
-written to a hidden temporary name, fsynced and renamed, so readers never see half a file and a crash
-loses at most the last flush interval.
+written to a hidden temporary name, fsynced and renamed (on an object store: one PUT under its final
+name), so readers never see half a file and a crash loses at most the last flush interval. Every file
+carries the writing process's replica id, so the replicas sharing one log never write the same file.
 
 Every entry gets a sequence number when it is appended and :attr:`PartitionedLog.durable_sequence` says how
 far the log is on disk, so a server can wait for a group commit exactly when it must (an answer with
@@ -21,7 +22,6 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from .layout import (
@@ -33,18 +33,26 @@ from .layout import (
     partition_folder,
     parts_of,
     private_folder,
+    replica_id,
 )
+from .location import LogPath, RemotePath
+from .scan import read_file
 
 TableBuilder = Callable[[list[Any]], Any]  # entries of one partition -> pyarrow.Table
 _sequence = itertools.count()
+# Parts a merge holds are deleted this long after it, not at once: a reader that listed the hour just
+# before the merge appeared still finds them (an object store lists and reads in separate requests).
+REPLACED_KEPT_S = 30.0
 CONVERT_EVERY = 0.2  # seconds between conversions to Arrow: short GIL holds instead of one long one per write
 
 
 class PartitionedLog:
     """Buffer entries in memory and write them every ``flush_interval`` seconds from a thread."""
 
-    def __init__(self, root: Path, build: TableBuilder, *, flush_interval: float = 1.0, name: str = "log") -> None:
+    def __init__(self, root: LogPath, build: TableBuilder, *, flush_interval: float = 1.0, name: str = "log",
+                 replica: str | None = None) -> None:
         self.root = root
+        self.replica = replica or replica_id()  # the only writer of the files named after it
         self._build = build
         self._interval = flush_interval
         self._lock = threading.Condition()
@@ -59,12 +67,13 @@ class PartitionedLog:
         self.rows_written = 0
         self.last_error: str | None = None
         # Converted by convert_some() on the server's event loop, waiting for the writer (under _lock).
-        self._converted: dict[Path, list[Any]] = {}
+        self._converted: dict[LogPath, list[Any]] = {}
         self._converting = 0
         # Writer-thread state: converted tables waiting for the next write, folders to merge later.
-        self._ready: dict[Path, list[Any]] = {}
+        self._ready: dict[LogPath, list[Any]] = {}
         self._held_waiters: list[Future[None]] = []
-        self._written: set[Path] = set()
+        self._written: set[LogPath] = set()
+        self._replaced: list[tuple[float, list[LogPath]]] = []  # (when to delete, parts a merge holds)
         self._last_write = time.monotonic()
         self._failure: BaseException | None = None
 
@@ -136,7 +145,7 @@ class PartitionedLog:
         else:
             self._cycle(closing=True)
 
-    def _swap(self) -> tuple[list[tuple[str, int, Any]], list[Future[None]], dict[Path, list[Any]], int]:
+    def _swap(self) -> tuple[list[tuple[str, int, Any]], list[Future[None]], dict[LogPath, list[Any]], int]:
         with self._lock:
             while self._converting:  # entries taken by convert_some() must reach this write, before its waiters
                 self._lock.wait()
@@ -172,12 +181,21 @@ class PartitionedLog:
         for folder in [folder for folder in self._written if closing or not is_current_hour(folder, moment)]:
             self._written.discard(folder)
             try:
-                compact(folder, os.getpid())
+                parts = parts_of(folder, self.replica)
+                if compact(folder, self.replica, delete_parts=False, parts=parts) is not None:
+                    self._replaced.append((now + REPLACED_KEPT_S, parts))
             except Exception as exc:  # the small files stay readable; merging is an optimisation
                 self.last_error = f"compaction of {folder}: {type(exc).__name__}: {exc}"
+        due = [parts for when, parts in self._replaced if closing or when <= now]
+        self._replaced = [(when, parts) for when, parts in self._replaced if not (closing or when <= now)]
+        for path in (path for parts in due for path in parts):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:  # readers skip it anyway: the merged file names it
+                self.last_error = f"deleting {path}: {type(exc).__name__}: {exc}"
 
-    def _tables(self, pending: list[tuple[str, int, Any]]) -> dict[Path, Any]:
-        groups: dict[Path, list[Any]] = {}
+    def _tables(self, pending: list[tuple[str, int, Any]]) -> dict[LogPath, Any]:
+        groups: dict[LogPath, list[Any]] = {}
         for deployment, timestamp_ms, entry in pending:
             if deployment:
                 groups.setdefault(partition_folder(self.root, deployment, timestamp_ms), []).append(entry)
@@ -198,7 +216,8 @@ class PartitionedLog:
         for folder, tables in ready.items():
             try:
                 table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
-                write_file(folder, table)
+                write_file(folder, table, name=part_name(time.time_ns() // 1_000_000, self.replica,
+                                                         next(_sequence)))
                 self._written.add(folder)
                 self.rows_written += table.num_rows
             except Exception as exc:
@@ -214,16 +233,25 @@ class PartitionedLog:
                 waiter.set_exception(error)
 
 
-def write_file(folder: Path, table: Any, *, name: str | None = None) -> Path:
-    """Write ``table`` into ``folder`` durably: hidden temporary name, fsync, rename, fsync the folder.
+def write_file(folder: LogPath, table: Any, *, name: str | None = None) -> LogPath:
+    """Write ``table`` into ``folder`` durably: hidden temporary name, fsync, rename, fsync the folder; on an
+    object store, one PUT of the whole file under its final name (it appears whole or not at all).
 
-    The file is created 0600 and any folder made on the way 0700, with explicit modes rather than the
+    A local file is created 0600 and any folder made on the way 0700, with explicit modes rather than the
     process umask: the log holds every input the server was sent.
     """
     import pyarrow.parquet as pq
 
+    name = name or part_name(time.time_ns() // 1_000_000, replica_id(), next(_sequence))
+    if isinstance(folder, RemotePath):
+        import pyarrow as pa
+
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        target = folder / name
+        target.write_bytes(sink.getvalue().to_pybytes())
+        return target
     private_folder(folder)
-    name = name or part_name(time.time_ns() // 1_000_000, os.getpid(), next(_sequence))
     temp = folder / f".{name}.tmp"
     descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     os.fchmod(descriptor, FILE_MODE)  # the mode given to open() passes through the umask; this does not
@@ -240,22 +268,25 @@ def write_file(folder: Path, table: Any, *, name: str | None = None) -> Path:
     return folder / name
 
 
-def compact(folder: Path, pid: int) -> Path | None:
-    """Merge the files ``pid`` wrote into ``folder`` into one, so a day is tens of files, not tens of thousands.
+def compact(folder: LogPath, replica: int | str, *, delete_parts: bool = True,
+            parts: list[LogPath] | None = None) -> LogPath | None:
+    """Merge the files ``replica`` wrote into ``folder`` into one, so a day is tens of files, not tens of
+    thousands. Only the replica that wrote the parts merges them: no two processes ever touch one file.
 
     The merged file names the files it replaces in its metadata and readers skip those, so a reader racing
     with the merge (or a crash between writing the merge and deleting the parts) never counts a row twice.
+    ``delete_parts=False`` leaves the parts for the caller to delete later (:data:`REPLACED_KEPT_S`);
+    ``parts`` are the caller's listing of them (:func:`~shipyard.predlog.layout.parts_of`).
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    parts = parts_of(folder, pid)
+    parts = parts_of(folder, replica) if parts is None else parts
     if len(parts) < 2:
         return None
-    table = pa.concat_tables([pq.read_table(path) for path in parts], promote_options="permissive")
+    table = pa.concat_tables([read_file(path) for path in parts], promote_options="permissive")
     replaces = json.dumps([path.name for path in parts]).encode()
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), REPLACES_KEY: replaces})
-    merged = write_file(folder, table, name=part_name(part_time(parts[0]), pid, f"m{next(_sequence)}"))
-    for path in parts:
+    merged = write_file(folder, table, name=part_name(part_time(parts[0]), replica, f"m{next(_sequence)}"))
+    for path in parts if delete_parts else ():
         path.unlink(missing_ok=True)
     return merged

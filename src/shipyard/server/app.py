@@ -42,6 +42,7 @@ def create_app(settings: ServerSettings) -> Starlette:
 
     from ..ui.app import create_app as create_ui
     from ..ui.settings import UISettings
+    from .api.routes import routes as shipyard_routes
     from .mlflow.routes import routes as mlflow_routes
 
     ui = create_ui(UISettings(store=settings.store, allow_write=False, allowed_hosts=settings.allowed_hosts))
@@ -50,6 +51,7 @@ def create_app(settings: ServerSettings) -> Starlette:
         Route("/login", _login_page, methods=["GET"]),
         Route("/login", _login, methods=["POST"]),
         Route("/logout", _logout, methods=["POST"]),
+        *shipyard_routes(),  # before the MLflow API: its catch-all answers the rest of /api
         *mlflow_routes(),
         Mount("/", app=_SignedIn(ui)),
     ])

@@ -59,6 +59,8 @@ def create_app(config: ServingConfig, *, store: Store | None = None, preload: bo
         if loaded is None:
             await asyncio.to_thread(state.fleet.load)
         state.fleet.on_swap = lambda slot, serving: _on_swap(state, slot, serving)
+        state.fleet.on_slot_added = lambda deployment, slot: _add_slot(state, deployment, slot)
+        state.fleet.on_slot_retired = lambda deployment, slot: _retire_slot(state, slot)
         state.predictions.start()
         state.feedback.start()
         state.errors.start()
@@ -86,7 +88,7 @@ def create_app(config: ServingConfig, *, store: Store | None = None, preload: bo
             for task in state.tasks:
                 task.cancel()
             await asyncio.gather(*state.background, return_exceptions=True)
-            for slot in state.fleet.slots():
+            for slot in [*state.fleet.slots(), *state.fleet.retiring_slots()]:
                 if slot.batcher is not None:
                     await slot.batcher.stop()
             await asyncio.to_thread(state.predictions.close)
@@ -127,6 +129,17 @@ def _start_batcher(state: ServerState, deployment: LiveDeployment, slot: Variant
     slot.batcher = Batcher(lambda: slot.serving.runner, batching, observe=observe,
                            name=f"{deployment.name}-{slot.name}", max_queue_rows=limit)
     slot.batcher.start()
+
+
+def _add_slot(state: ServerState, deployment: LiveDeployment, slot: VariantSlot) -> None:
+    """A canary slot a rollout adds while serving: its batcher starts before any request can reach it."""
+    _start_batcher(state, deployment, slot)
+    _on_swap(state, slot, slot.serving, initial=True)
+
+
+def _retire_slot(state: ServerState, slot: VariantSlot) -> None:
+    if slot.batcher is not None:
+        state.keep(asyncio.get_running_loop().create_task(slot.batcher.stop()))
 
 
 def _on_swap(state: ServerState, slot: VariantSlot, serving: Serving, *, initial: bool = False) -> None:

@@ -10,6 +10,11 @@
   never the project's data or its ``.shipyard/``;
 - the Dockerfile: slim Python of this minor version, non-root, a healthcheck, SIGTERM.
 
+Without ``--no-bake`` the image carries its models (for air-gapped clusters, ``shipyard k8s render --bake``);
+with it, ``store/`` is left out and the server opens the team's store when it starts
+(``SHIPYARD_DATABASE_URI`` and ``SHIPYARD_OBJECTS_URI``, as ``shipyard k8s render`` sets them), so one image
+serves every version; the requirements are still pinned to what the served models were packaged with.
+
 The folder is made whole beside the old one and renamed into place, so nothing of an earlier export lingers
 and a failed run leaves the previous context as it was. ``onnxruntime`` goes into the requirements only for
 a version with a verified ONNX export that a deployment runs (``runtime: onnx``, or ``auto`` with
@@ -39,6 +44,10 @@ IGNORE_SUFFIX = ".dockerignore"
 REQUIREMENTS = "requirements.txt"
 STORE = "store"
 CONFIG = "serving.yaml"
+# What the manifests of shipyard.deploy rely on: the user, the port, and where a baked image keeps its store.
+IMAGE_USER_ID = 10001
+IMAGE_PORT = 8000
+BAKED_STORE = "/app/.shipyard"
 _README = "README.txt"
 _README_TEXT = ("Written by `shipyard dockerfile`: everything the image copies. The command replaces this folder "
                 "whole each time it runs.\n")
@@ -56,7 +65,8 @@ class WrittenDockerfile:
 
 
 def write_dockerfile(store: Store, config: ServingConfig, output: Path, *, model_uri: str | None = None,
-                     config_path: Path | None = None, wheel: Path | None = None) -> WrittenDockerfile:
+                     config_path: Path | None = None, wheel: Path | None = None,
+                     bake: bool = True) -> WrittenDockerfile:
     """Write ``output``, its ignore file and its context folder (see the module docstring).
 
     Args:
@@ -66,6 +76,8 @@ def write_dockerfile(store: Store, config: ServingConfig, output: Path, *, model
         model_uri: the URI the image serves, when there is no config file.
         config_path: the ``serving.yaml`` copied into the image.
         wheel: a Shipyard wheel to use instead of building one (``--shipyard-wheel``).
+        bake: copy the served model packages into the image; without, the server reads them from the store
+            its environment names when it starts.
 
     Raises:
         ConfigError: ``runtime: onnx`` without a verified export or without onnxruntime here; no Shipyard wheel;
@@ -87,7 +99,7 @@ def write_dockerfile(store: Store, config: ServingConfig, output: Path, *, model
     staging.chmod(0o755)  # mkdtemp's 0700 would make the folder private to its writer
     try:
         built = shipyard_wheel(staging, given=wheel)
-        exported = export_packages(store, packages, staging / STORE)
+        exported = export_packages(store, packages, staging / STORE) if bake else Exported(staging / STORE)
         pins = _pins(store, packages)
         lines = [f"{name}=={version}\n" for name, version in sorted(pins.items(), key=lambda item: item[0].lower())]
         (staging / REQUIREMENTS).write_text("# Written by `shipyard dockerfile`: the versions installed where it ran. "
@@ -103,7 +115,7 @@ def write_dockerfile(store: Store, config: ServingConfig, output: Path, *, model
                   f"# Written by `shipyard dockerfile`: a build of {output.name} sends only what it copies.\n"
                   f"*\n!{folder.name}\n")
     _atomic_write(output, _render(config, output.name, folder.name, built.path.name, model_uri=model_uri,
-                                  with_config=config_path is not None))
+                                  with_config=config_path is not None, bake=bake))
     return WrittenDockerfile(
         output, folder, folder / REQUIREMENTS, Wheel(folder / built.path.name, built.version, built.origin),
         Exported(folder / STORE, exported.packages, exported.objects), pins,
@@ -156,34 +168,40 @@ def _pins(store: Store, packages: list[Package]) -> dict[str, str]:
 
 
 def _render(config: ServingConfig, name: str, folder: str, wheel: str, *, model_uri: str | None,
-            with_config: bool) -> str:
+            with_config: bool, bake: bool = True) -> str:
     python = ".".join(platform.python_version_tuple()[:2])
     names = ", ".join(deployment.name for deployment in config.deployments)
     if with_config:
         config_copy = f"COPY {folder}/{CONFIG} /app/{CONFIG}\n"
-        command = f'["shipyard", "serve", "--config", "/app/{CONFIG}", "--host", "0.0.0.0", "--port", "8000"]'
+        command = f'["shipyard", "serve", "--config", "/app/{CONFIG}", "--host", "0.0.0.0", "--port", "{IMAGE_PORT}"]'
     else:
         config_copy = ""
-        command = f'["shipyard", "serve", "{model_uri}", "--host", "0.0.0.0", "--port", "8000"]'
+        command = f'["shipyard", "serve", "{model_uri}", "--host", "0.0.0.0", "--port", "{IMAGE_PORT}"]'
+    if bake:
+        models = ("# and a store holding only the served model versions. In production, point SHIPYARD_STORE at a "
+                  "shared\n# database and object store instead of the copied store (the same image works).\n")
+        store_env = f" SHIPYARD_STORE={BAKED_STORE}"
+        store_copy = f"COPY --chown=shipyard:shipyard {folder}/{STORE} {BAKED_STORE}\n"
+    else:
+        models = ("# and no model: the server opens the team's store when it starts, so one image serves every "
+                  "version:\n#   SHIPYARD_DATABASE_URI=postgresql+psycopg://... SHIPYARD_OBJECTS_URI=s3://bucket/prefix\n")
+        store_env = store_copy = ""
     return f"""# Written by `shipyard dockerfile`: serves {names}. Build it from this folder:
 #   docker build -t {config.deployments[0].name}-server -f {name} .
 # Everything it copies is in {folder}/: the Shipyard wheel, the requirements pinned where it was written,
-# and a store holding only the served model versions. In production, point SHIPYARD_STORE at a shared
-# database and object store instead of the copied store (the same image works).
-# It listens on 0.0.0.0, so it starts only with a token that writes (feedback) must carry, and answers only
+{models}# It listens on 0.0.0.0, so it starts only with a token that writes (feedback) must carry, and answers only
 # IP addresses and the Host names it is given:
-#   docker run -e SHIPYARD_TOKEN=... -e SHIPYARD_ALLOWED_HOSTS="churn.example.com" -p 8000:8000 IMAGE
+#   docker run -e SHIPYARD_TOKEN=... -e SHIPYARD_ALLOWED_HOSTS="churn.example.com" -p {IMAGE_PORT}:{IMAGE_PORT} IMAGE
 FROM python:{python}-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 SHIPYARD_STORE=/app/.shipyard
-RUN useradd --create-home --uid 10001 shipyard
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1{store_env}
+RUN useradd --create-home --uid {IMAGE_USER_ID} shipyard
 WORKDIR /app
 COPY {folder}/{REQUIREMENTS} {folder}/{wheel} /app/install/
 RUN pip install --no-cache-dir -r /app/install/{REQUIREMENTS} "/app/install/{wheel}[serve]"
-COPY --chown=shipyard:shipyard {folder}/{STORE} /app/.shipyard
-{config_copy}USER shipyard
-EXPOSE 8000
+{store_copy}{config_copy}USER shipyard
+EXPOSE {IMAGE_PORT}
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \\
-  CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health/ready', timeout=2)"
+  CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:{IMAGE_PORT}/health/ready', timeout=2)"
 STOPSIGNAL SIGTERM
 CMD {command}
 """

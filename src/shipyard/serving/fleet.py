@@ -5,6 +5,15 @@ and re-checked every ``refresh_interval_s`` seconds and on SIGHUP. When an alias
 loads in a background thread while the old one keeps answering; then one assignment swaps the variant's
 ``(runner, checker)`` pair, so every batch runs wholly on one version and no request waits for the load.
 Each model version is loaded once per process, however many variants serve it.
+
+Canary rollouts (``models/rollouts.py``) are read from the store every :data:`ROLLOUT_POLL_S` seconds. A
+rollout of ``name@alias`` applies to each deployment with a live variant serving ``models:/name@alias``: it
+gains the slot ``rollout-<id>``, the candidate answering the rollout's weight in percent of the requests
+(the primaries share the rest in their ``serving.yaml`` proportions), and ``rollout-<id>-shadow``, the
+candidate answering a shadow copy of the others, so the judge can count how often the two disagree on the
+same inputs. The store is read and the candidate loaded in a thread (:meth:`Fleet.plan_canaries`); the slots
+and the router change on the event loop (:meth:`Fleet.apply_canaries`), between requests, so no request sees
+a router and a variant list that disagree. When the rollout ends, both slots leave and the weights return.
 """
 
 from __future__ import annotations
@@ -13,20 +22,24 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
 from ..models import registry
+from ..models.rollouts import Rollout, running_rollouts
 from ..store import Store
 from .batching import Batcher
 from .inputs import InputChecker
-from .routing import Router
+from .routing import Router, canary_router
 from .runtime import Runner, load_runner
 from .spec import Deployment, ServingConfig, Variant
 
 log = logging.getLogger("shipyard.serving")
+ROLLOUT_POLL_S = 1.0  # how often a server reads the running rollouts: a rollback reaches every process this fast
+RETIRE_AFTER_S = 30.0  # a removed canary's batcher stops this much later: a request routed to it may be in flight
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,19 @@ class LiveDeployment:
         self.variants = variants
         self.shadows = shadows
         self.router = Router(spec.variants)
+        self.canary_rollout: Rollout | None = None
+        self.canary: VariantSlot | None = None
+        self.canary_shadow: VariantSlot | None = None
+        self._base = (list(variants), list(shadows))
+
+    def set_canary(self, rollout: Rollout | None, live: VariantSlot | None, shadow: VariantSlot | None) -> None:
+        """Route ``rollout.weight`` percent to ``live`` (None: no canary); call on the event loop only."""
+        variants, shadows = self._base
+        self.canary_rollout, self.canary, self.canary_shadow = rollout, live, shadow
+        self.variants = variants + ([live] if live is not None else [])
+        self.shadows = shadows + ([shadow] if shadow is not None else [])
+        self.router = canary_router(self.spec.variants, live.spec if live is not None else None,
+                                    rollout.weight if rollout is not None else 0.0)
 
     @property
     def slots(self) -> list[VariantSlot]:
@@ -67,6 +93,17 @@ class LiveDeployment:
 
 
 SwapObserver = Callable[[VariantSlot, Serving], None]
+SlotHook = Callable[[LiveDeployment, VariantSlot], None]
+
+
+@dataclass(frozen=True)
+class CanaryPlan:
+    """What one deployment's canary becomes: none (``rollout`` None), a new weight, or newly loaded slots."""
+
+    deployment: str
+    rollout: Rollout | None
+    live: VariantSlot | None = None
+    shadow: VariantSlot | None = None
 
 
 class Fleet:
@@ -79,6 +116,10 @@ class Fleet:
         self._runners: dict[tuple[str, str], Runner] = {}
         self._runner_lock = threading.Lock()
         self.on_swap: SwapObserver | None = None
+        self.on_slot_added: SlotHook | None = None  # starts a canary slot's batcher (the app sets it)
+        self.on_slot_retired: SlotHook | None = None  # stops it once no request can be on its way to it
+        self._retiring: list[tuple[float, LiveDeployment, VariantSlot]] = []
+        self._rollouts_unreadable = False
 
     def load(self) -> None:
         """Resolve and load every variant (at start: a failure here stops the server with its message)."""
@@ -92,6 +133,10 @@ class Fleet:
     def slots(self) -> Iterable[VariantSlot]:
         for deployment in self.deployments.values():
             yield from deployment.slots
+
+    def retiring_slots(self) -> list[VariantSlot]:
+        """Canary slots removed from routing whose batchers have not been stopped yet."""
+        return [slot for _, _, slot in self._retiring]
 
     def refresh(self) -> list[tuple[VariantSlot, str, str]]:
         """Re-resolve every alias; load and swap in moved ones. Returns (slot, old, new) per swap.
@@ -133,12 +178,87 @@ class Fleet:
                 del self._runners[key]
 
     async def refresh_forever(self, interval: float, wake: asyncio.Event) -> None:
+        """Re-resolve aliases every ``interval`` seconds (or when woken), and rollouts every second."""
         loop = asyncio.get_running_loop()
+        due = loop.time() + interval
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), interval)
-            wake.clear()
-            await loop.run_in_executor(None, self.refresh)
+                await asyncio.wait_for(wake.wait(), max(0.0, min(ROLLOUT_POLL_S, due - loop.time())))
+            if wake.is_set() or loop.time() >= due:
+                wake.clear()
+                await loop.run_in_executor(None, self.refresh)
+                due = loop.time() + interval
+            self.apply_canaries(await loop.run_in_executor(None, self.plan_canaries))
+
+    def plan_canaries(self) -> list[CanaryPlan]:
+        """Read the running rollouts and load any new candidate (blocking: runs in a thread)."""
+        try:
+            running = running_rollouts(self.store)
+        except Exception as exc:  # the store busy or unreachable: keep the weights we have (said once, not per second)
+            if not self._rollouts_unreadable:
+                log.warning("Cannot read the running rollouts (the weights stay as they are): %s", exc)
+            self._rollouts_unreadable = True
+            return []
+        self._rollouts_unreadable = False
+        plans = []
+        ended = False
+        for deployment in self.deployments.values():
+            served = {variant.model for variant in deployment.spec.variants}
+            rollout = next((item for item in running if f"models:/{item.name}@{item.alias}" in served), None)
+            current = deployment.canary_rollout
+            if rollout is None:
+                if current is not None:
+                    plans.append(CanaryPlan(deployment.name, None))
+                    ended = True
+                continue
+            if current is not None and current.id == rollout.id:
+                if current.weight != rollout.weight:
+                    plans.append(CanaryPlan(deployment.name, rollout))
+                continue
+            name, uri = rollout.variant, f"models:/{rollout.name}/{rollout.candidate_version}"
+            try:
+                serving = self._serving(Variant(name, uri), deployment.spec.runtime, resolved=uri)
+            except Exception as exc:
+                log.error("Cannot load %s, the candidate of rollout %s, for %s; its traffic stays with the "
+                          "primary: %s", uri, rollout.id, deployment.name, exc)
+                continue
+            live = VariantSlot(deployment.name, Variant(name, uri, rollout.weight), serving)
+            shadow = VariantSlot(deployment.name, Variant(f"{name}-shadow", uri, 0.0, shadow=True), serving) \
+                if rollout.policy.get("shadow", True) else None
+            plans.append(CanaryPlan(deployment.name, rollout, live, shadow))
+        if ended:  # a completed rollout moved the alias: swap the primaries first, or they would get back the
+            self.refresh()  # traffic with the old version until the next alias refresh
+        return plans
+
+    def apply_canaries(self, plans: list[CanaryPlan]) -> None:
+        """Install ``plans`` (on the event loop): new slots get their batchers before a request can reach them;
+        removed ones are retired :data:`RETIRE_AFTER_S` seconds later."""
+        now = time.monotonic()
+        for item in plans:
+            deployment = self.deployments[item.deployment]
+            old = [slot for slot in (deployment.canary, deployment.canary_shadow) if slot is not None]
+            if item.live is not None:
+                for slot in (item.live, item.shadow):
+                    if slot is not None and self.on_slot_added is not None:
+                        self.on_slot_added(deployment, slot)
+                deployment.set_canary(item.rollout, item.live, item.shadow)
+            elif item.rollout is not None:  # a new weight for the slots already serving
+                deployment.set_canary(item.rollout, deployment.canary, deployment.canary_shadow)
+                old = []
+            else:
+                deployment.set_canary(None, None, None)
+            self._retiring.extend((now + RETIRE_AFTER_S, deployment, slot) for slot in old)
+            rollout = item.rollout
+            log.warning("%s: %s", deployment.name, "the rollout ended; the primary variants answer every request"
+                        if rollout is None else f"rollout {rollout.id} sends {rollout.weight:g}% of requests to "
+                        f"version {rollout.candidate_version}")
+        due = [entry for entry in self._retiring if entry[0] <= now]
+        self._retiring = [entry for entry in self._retiring if entry[0] > now]
+        for _, deployment, slot in due:
+            if self.on_slot_retired is not None:
+                self.on_slot_retired(deployment, slot)
+        if due:
+            self._forget_unused()
 
     def _serving(self, variant: Variant, runtime: str, *, resolved: str | None = None) -> Serving:
         resolved = resolved or resolve_version(self.store, variant.model)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,9 @@ from .runtime import Answer, Runner
 from .state import ServerState
 
 log = logging.getLogger("shipyard.serving")
+# The variant a failed request was routed to, for the error log (a canary's error rate is judged per variant).
+# Weak keys: an entry lives as long as its exception, which the route holds until it has recorded it.
+_ROUTED: weakref.WeakKeyDictionary[BaseException, str] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -77,6 +81,7 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
         state.remember(deployment.name, request_id, raw.rows)
     except ShipyardError as exc:  # refused inputs and reused ids count under the variant they were routed to
         state.metrics.requests.labels(deployment.name, slot.name, str(exc.http_status)).inc()
+        _ROUTED[exc] = slot.name
         raise
     assert slot.batcher is not None
     future = slot.batcher.submit(columns, raw.rows)
@@ -88,13 +93,17 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
         if isinstance(exc, ValidationError):
             state.metrics.requests.labels(deployment.name, slot.name, "422").inc()
         if not isinstance(exc, ModelOutputError):
+            if isinstance(exc, Exception):
+                _ROUTED[exc] = slot.name
             raise
         # never returned, never logged: counted, and a 503 for this variant only
         state.metrics.model_errors.labels(deployment.name, slot.name).inc()
         state.metrics.requests.labels(deployment.name, slot.name, str(exc.http_status)).inc()
-        raise ModelOutputError(f"Variant {slot.name!r} of deployment {deployment.name!r} could not answer request "
-                               f"{request_id}: {exc.message} Other requests are answered as usual.",
-                               row=exc.row, output=exc.output) from None
+        failure = ModelOutputError(f"Variant {slot.name!r} of deployment {deployment.name!r} could not answer "
+                                   f"request {request_id}: {exc.message} Other requests are answered as usual.",
+                                   row=exc.row, output=exc.output)
+        _ROUTED[failure] = slot.name
+        raise failure from None
     latency = time.perf_counter() - started
     sequence = _log(state, deployment, slot, runner, request_id, raw.sticky_key, columns, answer, latency)
     state.commits.logged(deployment.name, request_id, sequence)
@@ -184,4 +193,4 @@ def record_error(state: ServerState, deployment: str, status: int, exc: BaseExce
     now_ms = time.time_ns() // 1_000_000
     message = exc.message if isinstance(exc, ShipyardError) else f"{type(exc).__name__}: {exc}"
     state.errors.append(deployment, now_ms, ErrorEntry(now_ms, status, type(exc).__name__,
-                                                       getattr(exc, "field", None), message))
+                                                       getattr(exc, "field", None), message, _ROUTED.get(exc)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import accumulate
 
 from .spec import Variant
@@ -35,3 +36,17 @@ def sticky_point(key: str) -> float:
     """A stable point in [0, 1) for a key (the same in every process, unlike ``hash()``)."""
     digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
+
+
+def canary_router(variants: Sequence[Variant], canary: Variant | None, weight: float) -> Router:
+    """A canary at ``weight`` percent after the primaries, which keep their proportions within the rest.
+
+    The canary comes last, so its share is the top of [0, 1): as its weight grows, a deployment with one primary
+    only ever moves sticky keys to the canary (with several primaries, keys near their boundaries also shift
+    between them, as any change of weights does).
+    """
+    if canary is None:
+        return Router(variants)
+    total = sum(variant.weight for variant in variants)
+    scaled = [replace(variant, weight=variant.weight / total * (100.0 - weight)) for variant in variants]
+    return Router([*scaled, replace(canary, weight=weight)])

@@ -27,6 +27,15 @@ def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) ->
     return int(result.rowcount)
 
 
+def insert_one_ignore(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
+    """Insert one row unless its primary key is there (or being inserted by a transaction this one then waits
+    for); returns whether it was inserted. Told by ``RETURNING``, not by the driver's rowcount, which psycopg
+    reports as -1 for SQLAlchemy's statements."""
+    key = next(iter(table.primary_key.columns))
+    statement = _ignore_statement(conn.dialect.name, table).values(**row).returning(key)
+    return conn.execute(statement).first() is not None
+
+
 def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, where: Any = None) -> None:
     """Insert rows, or overwrite the non-key columns of rows already there.
 

@@ -282,3 +282,49 @@ run_inputs = Table(
     Column("context", String(250), nullable=True),
     Column("created_at", BigInteger, nullable=False),
 )
+
+
+# --- idempotent writes of remote clients (migration 0008) ---------------------------------------------
+
+# One row per write a client of the team server made with an ``Idempotency-Key``: the key (random, chosen by
+# the client), who sent it, a hash of the request, and the answer given. A retry of the same request (its
+# first answer lost on the way) gets the stored answer and writes nothing again (store/idempotency.py).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("actor", String(250), nullable=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", Text, nullable=True),  # the JSON answer, written in the same transaction as the write
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_idempotency_keys_created", "created_at"),
+)
+
+
+# --- canary rollouts (migration 0010) ---------------------------------------------------------------------
+# One row per rollout: the candidate's weight is read from here by every server process and replica, so
+# they all agree; ``checks`` counts the judge's looks. At most one rollout per model and alias is running
+# (models/rollouts.py holds the registered model's row lock while it checks).
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False),
+    Column("alias", String(250), nullable=False),  # the primary's alias, moved to the candidate at the end
+    Column("candidate", String(250), nullable=False),  # how the candidate was named (an alias or a version)
+    Column("primary_version", Integer, nullable=False),
+    Column("candidate_version", Integer, nullable=False),
+    Column("steps", Text, nullable=False),  # JSON list of weights in percent, such as [5, 25, 50, 100]
+    Column("step_index", Integer, nullable=False),
+    Column("weight", Float, nullable=False),  # the candidate's share of traffic now, in percent (0 after rollback)
+    Column("status", String(20), nullable=False),  # running | completed | rolled_back | aborted
+    Column("policy", Text, nullable=False),  # JSON: the judge's settings
+    Column("checks", Integer, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("step_started_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("last_verdict", Text, nullable=True),  # JSON: the latest check's decision and statistics
+    Index("ix_rollouts_name", "name", "status"),
+)

@@ -9,6 +9,9 @@ ends at interpreter exit, FINISHED, or FAILED when the program died of an uncaug
 
 Ctrl-C (SIGINT) and SIGTERM end the process's runs KILLED with every buffered point written; for SIGTERM
 see :mod:`._termination`, installed when the first run starts.
+
+With ``SHIPYARD_TRACKING_URI`` (or :func:`set_tracking_uri`) a run is created on that team server instead, and
+every call on it goes there (:mod:`.remote`); the run remembers where it lives, so ``log_metric`` costs the same.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConflictError
+from ..errors import ConflictError, NotSupportedError
 from ..store import Store, current_store, set_store as _set_store
 from . import _termination, artifacts as _artifacts, pending, runs as _runs, search as _search
 from ._names import random_run_name
 from .experiments import DEFAULT_EXPERIMENT, Experiment, list_experiments as _list_experiments
 from .heartbeat import heartbeat_for
 from .metrics import flush_all, metric_history as _metric_history, writer_for
+from .remote import RemoteTracker, flush_tracking_server, get_tracking_uri, tracking_server
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,8 +45,9 @@ class ActiveRun:
     """A run this process is logging to. Use it as a context manager; ``id`` is its run id."""
 
     def __init__(self, run_id: str, name: str, experiment: str, *, implicit: bool = False,
-                 owned: bool = True) -> None:
+                 owned: bool = True, remote: RemoteTracker | None = None) -> None:
         self.id = run_id
+        self.remote = remote  # the team server the run lives on, None for the local store
         self.name = name
         self.experiment = experiment
         self.implicit = implicit
@@ -101,17 +106,17 @@ def start_run(
         ConflictError: an active run exists and ``nested=False``.
         NotFoundError: ``parent`` or ``run_id`` does not exist.
     """
-    store = current_store()
+    remote = tracking_server()  # None: the local store, opened on first use
     enclosing = active_run()
     joined = run_id or (os.environ.get("SHIPYARD_RUN_ID") if enclosing is None else None)
     if joined:
-        run = _runs.get_run(store, joined)
+        run = remote.get_run(joined) if remote is not None else _runs.get_run(current_store(), joined)
         # A RUNNING run belongs to whoever started it (a pipeline stage, a parent process): join it without
         # ending it. A run that already ended is resumed, and this process ends it again.
         resumed = run_id is not None and run.status != _runs.RUNNING
         if resumed:
-            _runs.reopen(store, run.id)
-        active = ActiveRun(run.id, run.name, run.experiment, owned=resumed)
+            remote.reopen(run.id) if remote is not None else _runs.reopen(current_store(), run.id)
+        active = ActiveRun(run.id, run.name, run.experiment, owned=resumed, remote=remote)
         _push(active)
         return active
     if enclosing is not None and nested is False:
@@ -120,15 +125,19 @@ def start_run(
     if isinstance(parent, ActiveRun):
         parent_id = parent.id
     elif parent is not None:
-        parent_id = _runs.resolve_run_id(store, parent)
+        parent_id = remote.resolve_run_id(parent) if remote is not None else \
+            _runs.resolve_run_id(current_store(), parent)
     elif enclosing is not None:
         parent_id = enclosing.id
     if experiment is None:
         experiment = (enclosing.experiment if enclosing is not None and parent_id == enclosing.id else None) \
             or os.environ.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
     name = name or random_run_name()
-    new_id = _runs.create_run(store, experiment=experiment, name=name, tags_=tags, parent_id=parent_id)
-    active = ActiveRun(new_id, name, experiment)
+    if remote is not None:
+        new_id = remote.create_run(experiment=experiment, name=name, tags=tags, parent_id=parent_id)
+    else:
+        new_id = _runs.create_run(current_store(), experiment=experiment, name=name, tags_=tags, parent_id=parent_id)
+    active = ActiveRun(new_id, name, experiment, remote=remote)
     _push(active)
     return active
 
@@ -184,7 +193,11 @@ def log_param(key: str, value: Any) -> None:
 
 def log_params(params: dict[str, Any]) -> None:
     """Record the run's inputs. A param keeps its first value: logging a different one is an error."""
-    _runs.log_params(current_store(), _run_for_logging().id, params)
+    run = _run_for_logging()
+    if run.remote is not None:
+        _here(run.remote).log_params(run.id, params)
+    else:
+        _runs.log_params(current_store(), run.id, params)
 
 
 def log_metric(key: str, value: float, step: int | None = None, *, timestamp_ms: int | None = None) -> None:
@@ -193,13 +206,14 @@ def log_metric(key: str, value: float, step: int | None = None, *, timestamp_ms:
     Points are buffered and written in the background; see :func:`flush`.
     """
     run = _run_for_logging()
-    writer_for(current_store()).add(run.id, key, value, step, timestamp_ms)
+    (writer_for(current_store()) if run.remote is None else _here(run.remote).metrics).add(
+        run.id, key, value, step, timestamp_ms)
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
     """Record several metrics at one step (each key's next step when ``step`` is omitted)."""
     run = _run_for_logging()
-    writer = writer_for(current_store())
+    writer = writer_for(current_store()) if run.remote is None else _here(run.remote).metrics
     for key, value in metrics.items():
         writer.add(run.id, key, value, step)
 
@@ -211,34 +225,54 @@ def set_tag(key: str, value: Any) -> None:
 
 def set_tags(tags: dict[str, Any]) -> None:
     """Label the run with several tags at once; existing keys are overwritten."""
-    _runs.set_tags(current_store(), _run_for_logging().id, tags)
+    run = _run_for_logging()
+    if run.remote is not None:
+        _here(run.remote).set_tags(run.id, tags)
+    else:
+        _runs.set_tags(current_store(), run.id, tags)
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> list[str]:
     """Store a file or directory as artifacts of the active run; returns the artifact paths."""
-    return _artifacts.log_artifact(current_store(), _run_for_logging().id, local_path, artifact_path)
+    run = _run_for_logging()
+    if run.remote is not None:
+        return _here(run.remote).log_artifact(run.id, local_path, artifact_path)
+    return _artifacts.log_artifact(current_store(), run.id, local_path, artifact_path)
 
 
 def log_text(text: str, artifact_path: str) -> str:
     """Store a string as an artifact (a report, a long value that is no param); returns its path."""
-    return _artifacts.log_bytes(current_store(), _run_for_logging().id, text.encode(), artifact_path)
+    return _log_bytes(text.encode(), artifact_path)
 
 
 def log_dict(value: dict[str, Any], artifact_path: str) -> str:
     """Store a dictionary as a JSON artifact; returns its path."""
     data = json.dumps(value, indent=2, sort_keys=True, default=str).encode()
-    return _artifacts.log_bytes(current_store(), _run_for_logging().id, data, artifact_path)
+    return _log_bytes(data, artifact_path)
+
+
+def _log_bytes(data: bytes, artifact_path: str) -> str:
+    run = _run_for_logging()
+    if run.remote is not None:
+        return _here(run.remote).log_bytes(run.id, data, artifact_path)
+    return _artifacts.log_bytes(current_store(), run.id, data, artifact_path)
 
 
 def flush() -> int:
     """Write buffered metric points (and records autologging deferred) now; returns how many points."""
     pending.drain()
+    remote = tracking_server()
+    if remote is not None:
+        return remote.flush()
     return writer_for(current_store()).flush()
 
 
 def get_run(run_id: str) -> _runs.Run:
     """The run with this id (or unique id prefix): params, latest metrics, tags, status, times, lineage."""
     pending.drain()
+    remote = tracking_server()
+    if remote is not None:
+        return remote.get_run(run_id)
     store = current_store()
     writer_for(store).flush()
     return _runs.get_run(store, run_id)
@@ -247,6 +281,9 @@ def get_run(run_id: str) -> _runs.Run:
 def metric_history(run_id: str, key: str) -> pd.DataFrame:
     """Every point of one metric of a run: a DataFrame with step, value and timestamp."""
     pending.drain()
+    remote = tracking_server()
+    if remote is not None:
+        return remote.metric_history(run_id, key)
     store = current_store()
     return _metric_history(store, _runs.resolve_run_id(store, run_id), key)
 
@@ -267,7 +304,7 @@ def search_runs(
         max_results: at most this many rows.
     """
     pending.drain()
-    store = current_store()
+    store = _local_only("search_runs")
     writer_for(store).flush()
     return _search.search_runs(store=store, experiment=experiment, filter=filter, order_by=order_by,
                                max_results=max_results)
@@ -275,26 +312,40 @@ def search_runs(
 
 def list_experiments() -> list[Experiment]:
     """Every experiment in the store with its run count, by name."""
-    return _list_experiments(current_store())
+    return _list_experiments(_local_only("list_experiments"))
 
 
 def list_artifacts(run_id: str) -> list[dict[str, Any]]:
     """The run's artifacts as ``{"path", "hash", "size"}`` dicts, by path."""
     pending.drain()
-    store = current_store()
+    store = _local_only("list_artifacts")
     return _artifacts.list_artifacts(store, _runs.resolve_run_id(store, run_id))
 
 
 def download_artifacts(run_id: str, dest: str | os.PathLike[str], artifact_path: str | None = None) -> Any:
     """Copy a run's artifacts (or one file or folder of them) under ``dest``; every file is verified."""
-    store = current_store()
+    store = _local_only("download_artifacts")
     return _artifacts.download_artifacts(store, _runs.resolve_run_id(store, run_id), dest, artifact_path)
 
 
 def read_artifact(run_id: str, artifact_path: str) -> bytes:
     """The bytes of one artifact, verified against their hash (IntegrityError if they changed)."""
-    store = current_store()
+    store = _local_only("read_artifact")
     return _artifacts.read_artifact(store, _runs.resolve_run_id(store, run_id), artifact_path)
+
+
+def _local_only(what: str) -> Store:
+    """The local store, for reads a tracking server does not answer through this client yet."""
+    if tracking_server() is not None:
+        raise NotSupportedError(f"shipyard.{what} does not read from a tracking server yet ({get_tracking_uri()}); "
+                                "run it where the server's store is (`shipyard runs list --store ...`), or open the "
+                                "server's web UI.")
+    return current_store()
+
+
+def _here(remote: RemoteTracker) -> RemoteTracker:
+    """The run's tracker, or this process's own after a fork (a forked child has no sender thread of its own)."""
+    return remote if remote.pid == os.getpid() else (tracking_server() or remote)
 
 
 def _run_for_logging() -> ActiveRun:
@@ -319,13 +370,18 @@ def _end(run: ActiveRun, status: str, error: str | None) -> None:
         return
     _runs.check_status(status)
     pending.drain()  # what autologging deferred for this run is written before the run ends
-    store = current_store()
     try:
-        if run.owned:
+        if run.remote is not None:
+            if run.owned:
+                _here(run.remote).end_run(run.id, status, error)
+            else:
+                _here(run.remote).flush()
+        elif run.owned:
+            store = current_store()
             writer_for(store).flush(also=lambda conn: _runs.mark_ended(conn, run.id, status, error))
             heartbeat_for(store).release(run.id)
         else:
-            writer_for(store).flush()
+            writer_for(current_store()).flush()
     finally:
         run.ended = True
         _stack.set(tuple(item for item in _stack.get() if item is not run))
@@ -372,6 +428,7 @@ def _end_runs_at_exit() -> None:
             print(f"shipyard: could not end run {run.id[:8]} at exit: {exc}", file=sys.stderr)
     try:
         flush_all()
+        flush_tracking_server()
     except Exception as exc:
         print(f"shipyard: metrics could not be written at exit: {exc}", file=sys.stderr)
 
@@ -383,6 +440,7 @@ def _end_runs_on_signal(reason: str) -> None:
     for run in reversed(remaining):  # the innermost first, as with-blocks unwind
         _end(run, _runs.KILLED, reason)
     flush_all()
+    flush_tracking_server()
 
 
 atexit.register(_end_runs_at_exit)

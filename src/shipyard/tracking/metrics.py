@@ -84,7 +84,7 @@ class MetricWriter:
 
             def work(conn: Connection) -> None:
                 if batch:
-                    _write_points(conn, batch)
+                    insert_points(conn, batch)
                 if also is not None:
                     also(conn)
 
@@ -113,7 +113,8 @@ class MetricWriter:
                 print(f"shipyard: could not write metrics yet ({exc}); will retry.", file=sys.stderr)
 
 
-def _write_points(conn: Connection, batch: list[Point]) -> None:
+def insert_points(conn: Connection, batch: Sequence[Point]) -> None:
+    """Write checked points (of any runs) inside the caller's transaction, keeping ``latest_metrics`` current."""
     columns = "run_id, key, step, value, timestamp"
     conn.exec_driver_sql(f"INSERT INTO metrics ({columns}) VALUES ({placeholders(conn, 5)})", batch)
     latest: dict[tuple[str, str], Point] = {}
@@ -158,15 +159,21 @@ def write_points(store: Store, run_id: str, points: Sequence[tuple[Any, Any, Any
     For a server answering a client that waits for the commit (MLflow's ``log-metric``/``log-batch``): the
     answer must mean "stored". Every point is checked before any is written; returns how many were.
     """
+    batch = check_points(run_id, points)
+    if batch:
+        store.db.write(lambda conn: insert_points(conn, batch))
+    return len(batch)
+
+
+def check_points(run_id: str, points: Sequence[tuple[Any, Any, Any, Any]]) -> list[Point]:
+    """``(key, value, step, timestamp_ms)`` points as rows to store, every one checked (no timestamp: now)."""
     batch: list[Point] = []
     for key, value, step, timestamp_ms in points:
         checked = check_key(key, "metric")
         stamp = time.time_ns() // 1_000_000 if timestamp_ms is None else _timestamp(checked, timestamp_ms)
         batch.append((run_id, checked, check_step(checked, 0 if step is None else step),
                       check_metric_value(checked, value), stamp))
-    if batch:
-        store.db.write(lambda conn: _write_points(conn, batch))
-    return len(batch)
+    return batch
 
 
 def _timestamp(key: str, value: Any) -> int:

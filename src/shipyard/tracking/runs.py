@@ -6,6 +6,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from .validation import MAX_PARAM_LENGTH, MAX_TAG_LENGTH, check_key, check_name,
 
 RUNNING, FINISHED, FAILED, KILLED = STATUSES = RUN_STATUSES
 _ID_PREFIX_RE = re.compile(r"^[0-9a-f]{1,32}$")
+_RUN_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _NEXT_SEQ = select(func.coalesce(func.max(runs.c.seq), 0) + 1)
 
 
@@ -97,6 +99,8 @@ def create_run(
     workdir: Path | None = None,
     start_ms: int | None = None,
     origin: RunOrigin | None = None,
+    run_id: str | None = None,
+    also: Callable[[Connection], None] | None = None,
 ) -> str:
     """Create a RUNNING run with its lineage captured (git state of ``workdir``, default the working
     directory); return its id. This process owns it: it beats for it until it ends (``heartbeat.py``).
@@ -106,6 +110,9 @@ def create_run(
 
     With ``origin`` the run is a remote client's (see :class:`RunOrigin`): nothing of this process is recorded,
     and its owner is the server (``heartbeat.SERVER_OWNER``), whose processes beat for it.
+
+    ``run_id`` is the id a remote client chose (so that a retried create names the same run); ``also`` runs in
+    the same transaction (the server records the request's idempotency key there).
     """
     exp_id = experiment_id(store, experiment)
     run_name = check_name(name, "run") if name is not None else random_run_name()
@@ -115,7 +122,7 @@ def create_run(
     proc = provenance.process_info()
     if git is not None and git.diff is not None and git.diff_hash is not None:
         store.objects.put_bytes(git.diff)  # the uncommitted code itself, so the run can be reproduced
-    run_id = uuid.uuid4().hex
+    run_id = uuid.uuid4().hex if run_id is None else check_run_id(run_id)
     now = _now_ms()
     started = now if start_ms is None else int(start_ms)
     owner = this_process()
@@ -143,6 +150,8 @@ def create_run(
         })
         if tag_rows:
             conn.execute(tags.insert(), [{"run_id": run_id, **row} for row in tag_rows])
+        if also is not None:
+            also(conn)
 
     store.db.write(write)
     if env is not None:
@@ -193,32 +202,45 @@ def log_params(store: Store, run_id: str, values: dict[str, Any]) -> None:
     """Record params; logging a key again with the same value is fine, with another value is refused."""
     if not values:
         return
-    checked = {
-        check_key(key, "param"): check_text(value, "param", key, MAX_PARAM_LENGTH) for key, value in values.items()
-    }
+    checked = check_params(values)
+    store.db.write(lambda conn: write_params(conn, run_id, checked))
 
+
+def check_params(values: dict[str, Any]) -> dict[str, str]:
+    """The params as stored text, every key and value checked (a ValidationError names the first bad one)."""
+    return {check_key(key, "param"): check_text(value, "param", key, MAX_PARAM_LENGTH) for key, value in values.items()}
+
+
+def write_params(conn: Connection, run_id: str, checked: dict[str, str]) -> None:
+    """Write params checked by :func:`check_params` inside the caller's transaction (see :func:`log_params`)."""
     rows = [{"run_id": run_id, "key": key, "value": value} for key, value in checked.items()]
-
-    def write(conn: Connection) -> None:
-        if insert_ignore(conn, params, rows) == len(rows):
-            return  # all new: the common case costs one statement
-        existing = dict(conn.execute(
-            select(params.c.key, params.c.value).where(params.c.run_id == run_id, params.c.key.in_(list(checked)))
-        ).all())
-        for key, value in checked.items():
-            if existing.get(key, value) != value:
-                raise ValidationError(  # rolls the whole call back: nothing of it is written
-                    f"The param {key!r} of run {run_id[:8]} is already {existing[key]!r} and cannot become "
-                    f"{value!r}: params are fixed inputs. Start a new run, or log it as a metric or tag.",
-                    field=f"params.{key}",
-                )
-
-    store.db.write(write)
+    if not rows or insert_ignore(conn, params, rows) == len(rows):
+        return  # all new: the common case costs one statement
+    existing = dict(conn.execute(
+        select(params.c.key, params.c.value).where(params.c.run_id == run_id, params.c.key.in_(list(checked)))
+    ).all())
+    for key, value in checked.items():
+        if existing.get(key, value) != value:
+            raise ValidationError(  # rolls the whole call back: nothing of it is written
+                f"The param {key!r} of run {run_id[:8]} is already {existing[key]!r} and cannot become "
+                f"{value!r}: params are fixed inputs. Start a new run, or log it as a metric or tag.",
+                field=f"params.{key}",
+            )
 
 
 def set_tags(store: Store, run_id: str, values: dict[str, Any]) -> None:
     rows = [{"run_id": run_id, **row} for row in _tag_rows(values)]
     store.db.write(lambda conn: upsert(conn, tags, rows))
+
+
+def check_tags(values: dict[str, Any]) -> dict[str, str]:
+    """The tags as stored text, every key and value checked (a ValidationError names the first bad one)."""
+    return {row["key"]: row["value"] for row in _tag_rows(values)}
+
+
+def write_tags(conn: Connection, run_id: str, checked: dict[str, str]) -> None:
+    """Set tags checked by :func:`check_tags` inside the caller's transaction."""
+    upsert(conn, tags, [{"run_id": run_id, "key": key, "value": value} for key, value in checked.items()])
 
 
 def delete_tag(store: Store, run_id: str, key: str) -> bool:
@@ -233,6 +255,14 @@ def rename_run(store: Store, run_id: str, name: str) -> None:
     """Give the run a new name (MLflow clients rename through ``mlflow.runName`` and ``update_run``)."""
     new_name = check_name(name, "run")
     store.db.write(lambda conn: conn.execute(update(runs).where(runs.c.id == run_id).values(name=new_name)))
+
+
+def check_run_id(value: str) -> str:
+    """``value`` if it is a whole run id (32 lowercase hexadecimal digits), else a ValidationError naming it."""
+    if not isinstance(value, str) or not _RUN_ID_RE.match(value):
+        raise ValidationError(f"{str(value)[:80]!r} is not a run id: run ids are 32 lowercase hexadecimal digits.",
+                              field="run_id")
+    return value
 
 
 def resolve_run_id(store: Store, id_or_prefix: str) -> str:

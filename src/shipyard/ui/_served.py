@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ShipyardError
 from ..models.registry import ModelVersion
 from ..models.uri import parse_model_uri
 from ..predlog.layout import PREDICTIONS, HourPartition, hour_partitions
+from ..predlog.location import LogPath
 from ..predlog.scan import read_table
 from ._serving_log import log_root, serving_file
 
@@ -76,7 +76,7 @@ def _names_version(uri: str, version: ModelVersion) -> bool:
     return parsed.version == version.version if parsed.kind == "version" else parsed.alias in version.aliases
 
 
-def _logged(root: Path, version: ModelVersion) -> list[tuple[str, set[str], datetime | None]]:
+def _logged(root: LogPath, version: ModelVersion) -> list[tuple[str, set[str], datetime | None]]:
     """(deployment, variants, newest answer) for each deployment whose recent log rows name ``version``."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds

@@ -12,6 +12,7 @@ never loads the day; the window itself is bounded by the page (:mod:`.deployment
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 from ..predlog.layout import (
     FEEDBACK,
+    LOG_DIR_ENV,
     PREDICTIONS,
     has_deployment,
     hour_partitions,
@@ -27,8 +29,9 @@ from ..predlog.layout import (
     partition_files,
     serving_root,
 )
+from ..predlog.location import LogPath, is_url
 from ..predlog.readers import prediction_log
-from ..predlog.scan import read_table
+from ..predlog.scan import count_rows, read_table
 from ..serving.spec import ServingConfig, load_config
 
 if TYPE_CHECKING:
@@ -44,7 +47,7 @@ class ProjectServing:
 
     config: ServingConfig | None
     problem: str | None  # why serving.yaml could not be read, shown on the page instead of failing it
-    root: Path  # the serving log root: predictions/, feedback/, errors/ below it
+    root: LogPath  # the serving log root (a folder or an s3:// URL): predictions/, feedback/, errors/ below it
 
     @property
     def log_dir(self) -> str:
@@ -81,15 +84,17 @@ def serving_file(settings: UISettings) -> tuple[ServingConfig | None, str | None
         return None, exc.message
 
 
-def log_root(settings: UISettings, config: ServingConfig | None) -> Path:
-    """The serving log folder: ``--log-dir``, else serving.yaml's ``log_dir`` (relative to the project), else
-    the store's own ``serving/`` folder.
+def log_root(settings: UISettings, config: ServingConfig | None) -> LogPath:
+    """The serving log folder: ``--log-dir``, else ``$SHIPYARD_LOG_DIR``, else serving.yaml's ``log_dir``
+    (relative to the project; or a URL such as ``s3://bucket/predictions``), else the store's ``serving/`` folder.
 
     Raises:
         ConfigError: the store is a database URI and neither names a folder.
     """
-    log_dir = settings.log_dir
-    if log_dir is None and config is not None and config.log_dir:
+    log_dir = settings.log_dir or os.environ.get(LOG_DIR_ENV) or None
+    if log_dir is None and config is not None and config.log_dir and is_url(config.log_dir):
+        log_dir = config.log_dir
+    elif log_dir is None and config is not None and config.log_dir:
         configured = Path(config.log_dir).expanduser()
         if not configured.is_absolute() and settings.project_dir is not None:
             configured = settings.project_dir / configured
@@ -97,18 +102,16 @@ def log_root(settings: UISettings, config: ServingConfig | None) -> Path:
     return serving_root(settings.store, log_dir)
 
 
-def live_rows(root: Path, deployment: str, start_ms: int, end_ms: int) -> int:
+def live_rows(root: LogPath, deployment: str, start_ms: int, end_ms: int) -> int:
     """Live (not shadow) rows logged in ``[start, end)``."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     files = partition_files(root / PREDICTIONS, deployment, start_ms, end_ms)
-    if not files:
-        return 0
     moment, stamp = pa.timestamp("ms", tz="UTC"), ds.field("timestamp")
     condition = ((stamp >= pa.scalar(start_ms, moment)) & (stamp < pa.scalar(end_ms, moment))
                  & (ds.field("shadow") == False))  # noqa: E712 (an Arrow expression)
-    return int(ds.dataset([str(path) for path in files], format="parquet").count_rows(filter=condition))
+    return count_rows(files, condition)
 
 
 @dataclass
@@ -127,7 +130,7 @@ class LatestHour:
     variants: list[SeenVariant]
 
 
-def latest_hour(root: Path, deployment: str) -> LatestHour | None:
+def latest_hour(root: LogPath, deployment: str) -> LatestHour | None:
     """The newest hour partition that holds rows (one hour read, whatever the log's length)."""
     import pyarrow.compute as pc
 
@@ -147,7 +150,7 @@ def latest_hour(root: Path, deployment: str) -> LatestHour | None:
     return None
 
 
-def recent_predictions(root: Path, deployment: str, window: Window, limit: int = 50) -> list[dict[str, Any]]:
+def recent_predictions(root: LogPath, deployment: str, window: Window, limit: int = 50) -> list[dict[str, Any]]:
     """The newest ``limit`` live rows of the window, newest first, with their latest feedback label.
 
     Reads the newest hour first and widens (1, 4, 16... hours) only while it has fewer rows than ``limit``.
@@ -180,7 +183,7 @@ def recent_predictions(root: Path, deployment: str, window: Window, limit: int =
     return rows
 
 
-def _labels(root: Path, deployment: str, request_ids: set[str], since_ms: int) -> dict[tuple[str, int], str]:
+def _labels(root: LogPath, deployment: str, request_ids: set[str], since_ms: int) -> dict[tuple[str, int], str]:
     """The latest label of each row of ``request_ids``: feedback comes after its prediction, so only the
     feedback logged since the oldest of them is read, filtered to those ids."""
     import pyarrow as pa

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from shipyard.store.db import SCHEMA_HEAD
 from tests.integration.server._server import TeamServer, create_token, free_port, shipyard
 
 
@@ -21,19 +22,21 @@ def test_a_server_on_a_database_without_the_schema_refuses_in_one_line_naming_db
 def test_a_server_on_an_older_schema_refuses_and_db_upgrade_migrates_it(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'team.db'}"
     first = shipyard("server", "db", "upgrade", "--backend-store-uri", uri)
-    assert "from schema (none) to 0007" in first.stdout
+    assert f"from schema (none) to {SCHEMA_HEAD}" in first.stdout
     with sqlite3.connect(tmp_path / "team.db") as conn:  # as a database left by the previous version looks
         conn.execute("DROP TABLE api_tokens")
         conn.execute("DROP TABLE run_inputs")
+        conn.execute("DROP TABLE idempotency_keys")
+        conn.execute("DROP TABLE rollouts")
         conn.execute("UPDATE alembic_version SET version_num = '0006'")
     refused = shipyard("server", "token", "list", "--backend-store-uri", uri, check=False)
     assert refused.returncode == 2
-    assert "schema 0006, older than this Shipyard (0007)" in refused.stderr
+    assert f"schema 0006, older than this Shipyard ({SCHEMA_HEAD})" in refused.stderr
     assert "shipyard server db upgrade" in refused.stderr
     upgraded = shipyard("server", "db", "upgrade", "--backend-store-uri", uri)
-    assert "from schema 0006 to 0007" in upgraded.stdout
+    assert f"from schema 0006 to {SCHEMA_HEAD}" in upgraded.stdout
     again = shipyard("server", "db", "upgrade", "--backend-store-uri", uri)
-    assert "at schema 0007 already" in again.stdout
+    assert f"at schema {SCHEMA_HEAD} already" in again.stdout
 
 
 def test_token_create_prints_the_token_alone_last_and_the_database_keeps_only_a_salted_hash(

@@ -345,12 +345,14 @@ class Sent:
 class Load:
     """Threads sending single-row requests with unique ids back to back until :meth:`stop`."""
 
-    def __init__(self, url: str, path: str, record: dict[str, Any], *, threads: int = 4) -> None:
+    def __init__(self, url: str, path: str, record: dict[str, Any], *, threads: int = 4,
+                 headers: dict[str, str] | None = None) -> None:
         from urllib.parse import urlsplit
 
         address = urlsplit(url)
         self._host, self._port = address.hostname or "127.0.0.1", address.port or 80
         self._path, self._record = path, record
+        self._headers = {"content-type": "application/json", **(headers or {})}
         self._stop = threading.Event()
         self.sent: list[Sent] = []
         self._lock = threading.Lock()
@@ -385,7 +387,7 @@ class Load:
                 if connection is None:
                     connection = http.client.HTTPConnection(self._host, self._port, timeout=30)
                 body = orjson.dumps({"records": [self._record], "request_id": request_id})
-                connection.request("POST", self._path, body, {"content-type": "application/json"})
+                connection.request("POST", self._path, body, self._headers)
                 response = connection.getresponse()
                 sent = Sent(request_id, started, time.monotonic(), response.status, orjson.loads(response.read()))
             except (OSError, http.client.HTTPException) as exc:

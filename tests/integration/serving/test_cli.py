@@ -43,6 +43,8 @@ CONFIG_ERRORS = {
     "unknown model": (_variants({"name": "a", "model": "models:/attrition/1"}), "'attrition'"),
     "onnx runtime without an export": (_variants({"name": "a", "model": "models:/churn/2"}, runtime="onnx"),
                                        "no verified ONNX export"),
+    "a log_dir no filesystem opens": ({"log_dir": "nosuch://bucket/log", **_variants({"model": "models:/churn/1"})},
+                                      "The prediction log nosuch://bucket/log needs an fsspec driver"),
 }
 
 

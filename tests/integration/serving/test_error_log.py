@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 
 from shipyard.monitoring.monitor import monitor
+from shipyard.predlog.layout import ERRORS, partition_files, serving_root
+from shipyard.predlog.scan import read_table
+from shipyard.store import Store
+from shipyard.store.location import location_for
 from tests.integration.serving._serving import Template, records, running_server
 
 
@@ -23,6 +27,13 @@ def test_refused_requests_become_the_error_rate_of_the_window(template: Template
         assert server.post("/predict/churn", content=b"{not json").status_code == 400
         assert server.post("/predict/nowhere", json={"records": rows[:1]}).status_code == 404  # no deployment
         assert server.stop() == 0  # SIGTERM flushes the logs
+
+    # each refusal names the variant it was routed to (a canary's error rate is judged per variant); a body that
+    # never parsed was routed nowhere
+    logged = read_table(partition_files(serving_root(Store(location_for(churn_store))) / ERRORS, "churn", None, None))
+    pairs = sorted(zip(logged.column("error_type").to_pylist(), logged.column("variant").to_pylist(), strict=True),
+                   key=str)
+    assert pairs == [("MalformedRequestError", None)] + [("ValidationError", "champion")] * 3
 
     result = monitor("churn", since="1h")  # the server flushed its logs before exiting
     errors = next(item for item in result.results if item.check == "errors")

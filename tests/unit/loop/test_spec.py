@@ -164,7 +164,7 @@ def test_an_unknown_loop_key_names_the_loop_the_key_and_its_line(tmp_path: Path)
     ("{register: {stage: train, artifact: ../model, name: churn}}",
      "steps[0]: register.artifact: The artifact path '../model' is refused: it has a '..' segment. An artifact "
      "path is a relative path of names joined by '/', such as 'plots/roc.png'."),
-    ("{deploy: {name: churn}}", "steps[0]: unknown step 'deploy'; steps are repro, register, promote."),
+    ("{deploy: {name: churn}}", "steps[0]: unknown step 'deploy'; steps are repro, register, promote, rollout."),
     ("{promote: {name: churn, candidate: 3, target: churn}}", "steps[0]: promote needs 'data'."),
     ("{promote: {name: churn, candidate: 3, data: h.parquet, target: churn, min_delta: -1}}",
      "steps[0]: promote.min_delta must be a number 0 or more, got -1."),
@@ -256,7 +256,7 @@ def test_a_loop_without_steps_is_refused_and_one_without_schedule_runs_on_demand
     assert refused(tmp_path, """\
       nightly:
         schedule: "0 2 * * *"
-    """).endswith("'steps' must be a non-empty list (repro, register, promote).")
+    """).endswith("'steps' must be a non-empty list (repro, register, promote, rollout).")
     on_demand = loops(tmp_path, """\
       nightly:
         steps: [{repro: [train]}]
@@ -327,3 +327,37 @@ def test_standard_cron_forms_are_accepted(tmp_path: Path, schedule: str) -> None
         steps: [{{repro: [train]}}]
     """).values()
     assert schedule_trigger(loop) is not None and loop.interval_seconds() is None
+
+
+def test_a_rollout_step_instead_of_an_instant_alias_move(tmp_path: Path) -> None:
+    loop = loops(tmp_path, """\
+        canary:
+          schedule: "@daily"
+          steps:
+            - register: {stage: train, artifact: logreg, name: churn, alias: challenger}
+            - rollout: {name: churn, candidate: challenger, steps: [10, 50, 100], max_labels: 6000, interval: 1m,
+                        timeout: 12h}
+        """)["canary"]
+    step = loop.steps[1]
+    assert step.kind == "rollout" and step.describe() == "rollout churn@challenger to champion"
+    assert step.args["steps"] == [10.0, 50.0, 100.0] and step.args["max_labels"] == 6000
+    assert step.args["interval_s"] == 60.0 and step.args["timeout_s"] == 12 * 3600.0
+
+
+@pytest.mark.parametrize(("step", "expected"), [
+    ("{name: churn, steps: [5, 100]}", "rollout needs 'candidate'"),
+    ("{name: churn, candidate: challenger, steps: [50, 20, 100]}", "rollout.steps: must rise"),
+    ("{name: churn, candidate: challenger, max_labels: 0}", "rollout.max_labels must be a whole number"),
+    ("{name: churn, candidate: challenger, interval: soon}", "'soon' is not a duration"),
+    ("{name: churn, candidate: latest}", "rollout.candidate 'latest' is no alias a register step"),
+    ("{name: churn, candidate: challenger, speed: 2}", "rollout has unknown key 'speed'"),
+])
+def test_rollout_step_mistakes_are_refused(tmp_path: Path, step: str, expected: str) -> None:
+    message = refused(tmp_path, f"""\
+        canary:
+          schedule: "@daily"
+          steps:
+            - register: {{stage: train, artifact: logreg, name: churn, alias: challenger}}
+            - rollout: {step}
+        """)
+    assert expected in message, message

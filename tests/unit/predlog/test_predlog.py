@@ -136,3 +136,23 @@ def test_find_prediction_reads_the_newest_hours_first_and_stops(tmp_path: Path) 
     (damaged / "part-1577836800000-1-1.parquet").unlink()
     assert set(find_prediction("older", log_dir=str(tmp_path))["deployment"]) == {"other"}  # a day back, found
     assert find_prediction("never-logged", log_dir=str(tmp_path)).empty  # the whole log read, nothing found
+
+
+def test_logged_rows_reads_the_newest_hours_first_and_stops(tmp_path: Path) -> None:
+    """Feedback names recent requests: finding them must not read a month of log (on S3, a request per file)."""
+    from shipyard.predlog.readers import logged_rows
+
+    log = PartitionedLog(tmp_path / "predictions", predictions_table, flush_interval=0.05)
+    log.start()
+    log.append("churn", _hour(0), entry("recent", rows=2, timestamp_ms=_hour(0)))
+    log.append("churn", _hour(-48), entry("older", rows=1, timestamp_ms=_hour(-48)))
+    log.close()
+    old = _hour(-24 * 20)  # 20 days ago: inside the window
+    damaged = tmp_path / "predictions" / "deployment=churn" / datetime.fromtimestamp(old / 1000, UTC).strftime(
+        "date=%Y-%m-%d/hour=%H")
+    damaged.mkdir(parents=True)
+    (damaged / f"part-{old}-1-1.parquet").write_bytes(b"not parquet")  # any read of it raises
+
+    assert logged_rows(tmp_path / "predictions", "churn", {"recent"}) == {"recent": 2}  # never opens the old hour
+    (damaged / f"part-{old}-1-1.parquet").unlink()
+    assert logged_rows(tmp_path / "predictions", "churn", {"recent", "older", "never"}) == {"recent": 2, "older": 1}

@@ -15,6 +15,7 @@ from shipyard.predlog.layout import partition_files
 from shipyard.predlog.scan import read_table
 from shipyard.predlog.schema import PredictionEntry, feedback_table, predictions_table
 from shipyard.predlog.writer import PartitionedLog, compact, write_file
+from tests._support import wait_until
 
 KINDS = {"tenure": "integer", "contract": "string"}
 
@@ -101,3 +102,45 @@ def test_a_large_entry_is_converted_by_the_writer_not_by_convert_some(tmp_path: 
     table = read_table(partition_files(tmp_path / "predictions", "churn", None, None))
     assert table.num_rows == 5001
     assert sorted(set(table.column("request_id").to_pylist())) == ["big", "small"]
+
+
+def test_parts_a_merge_holds_stay_a_while_and_are_never_merged_twice(tmp_path: Path) -> None:
+    """A reader that listed an hour just before its merge appeared still finds the parts (an object store
+    lists and reads in separate requests); rows that arrive late for a merged hour are merged on their own."""
+    from shipyard.predlog.layout import HOUR_MS, hour_partitions
+
+    earlier = (time.time_ns() // 1_000_000 // HOUR_MS - 1) * HOUR_MS + 5  # an hour that is over: merged at once
+    log = PartitionedLog(tmp_path / "predictions", predictions_table, flush_interval=0.05, replica="r_1")
+
+    def merged(count: int) -> list[str]:
+        names = sorted(path.name for path in hour_partitions(tmp_path / "predictions", "churn", None, None)[0]
+                       .listing())
+        return names if sum("-m" in name for name in names) >= count else []
+
+    log.start()
+    try:
+        for name in ("a", "b"):
+            log.append("churn", earlier, _at(name, earlier))
+            log.flush()
+        listed = wait_until(lambda: merged(1), timeout=10, what="the writer to merge the finished hour")
+        assert len(listed) == 3, listed  # the two parts are kept beside the merge for a while...
+        [hour] = hour_partitions(tmp_path / "predictions", "churn", None, None)
+        assert read_table(hour.files()).num_rows == 2  # ...and skipped: no row counted twice
+
+        for name in ("late1", "late2"):  # late rows for the merged hour: merged without the first two parts
+            log.append("churn", earlier, _at(name, earlier))
+            log.flush()
+        wait_until(lambda: merged(2), timeout=10, what="the late parts to be merged")
+        [hour] = hour_partitions(tmp_path / "predictions", "churn", None, None)
+        assert read_table(hour.files()).num_rows == 4
+    finally:
+        log.close()
+    [hour] = hour_partitions(tmp_path / "predictions", "churn", None, None)
+    assert read_table(hour.files()).num_rows == 4
+    assert [name for name in merged(2) if "-m" not in name] == []  # a drained writer deletes what merges hold
+
+
+def _at(request_id: str, timestamp_ms: int) -> PredictionEntry:
+    made = entry(request_id)
+    made.timestamp_ms = timestamp_ms
+    return made

@@ -1,4 +1,4 @@
-"""``shipyard.autolog()``: training calls of scikit-learn, XGBoost and LightGBM log themselves.
+"""``shipyard.autolog()``: training calls of scikit-learn, XGBoost, LightGBM and Keras log themselves.
 
 Where this lives, and why. DESIGN.md section 3 lists autolog under ``tracking/``, but what autologging
 writes last is a model package, and packaging (``models/package.py``) sits above tracking: tracking code
@@ -11,20 +11,22 @@ ends or is read, and a home for the tags that record a run's input data (``track
 How it stays cheap: see ``_deferred.py`` (what the fitting thread does, and when records are written) and
 ``benchmarks/bench_autolog.py`` (the figures against no logging and ``mlflow.autolog()``).
 
-Keras is not offered yet: the project installs no Keras or PyTorch. A ``keras=`` switch will join the
-others with the Keras flavor, writing per-epoch metrics through a callback and the model at the end.
+Keras (``_keras.py``) is patched when ``keras`` is imported, not by ``autolog()`` itself: Keras and torch take
+seconds to import, which a scikit-learn notebook should not pay.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 import threading
 
+from ...tracking.remote import refuse_through_server
 from . import _deferred, _patching  # _deferred registers the drain with tracking when imported
 from ._deferred import AutologWarning as AutologWarning
 from ._settings import settings
 
-LIBRARIES = ("sklearn", "xgboost", "lightgbm")
+LIBRARIES = ("sklearn", "xgboost", "lightgbm", "keras")
 _lock = threading.Lock()
 
 
@@ -34,6 +36,7 @@ def autolog(
     sklearn: bool = True,
     xgboost: bool = True,
     lightgbm: bool = True,
+    keras: bool = True,
     log_models: bool = True,
     search_children: bool = False,
     experiment: str | None = None,
@@ -45,7 +48,8 @@ def autolog(
     candidates) is logged once, as the outermost fit. Logged: params, training metrics, the training
     data's hash and shape (tags ``shipyard.dataset.train.*``), and the model with its signature and
     training profile; for searches also the best params and score and ``cv_results.csv``; for boosting
-    also per-iteration eval metrics, the best iteration and ``feature_importance.csv``.
+    also per-iteration eval metrics, the best iteration and ``feature_importance.csv``; for Keras the metrics
+    of every epoch (steps are epoch numbers) and the optimizer's settings.
 
     The fitting thread only takes a snapshot; the records are written moments later, or at once when the
     program reads or ends a run (``shipyard.flush()`` forces it). A failure to log is one
@@ -56,6 +60,8 @@ def autolog(
         sklearn: log scikit-learn ``fit`` (estimators, pipelines, ``GridSearchCV``/``RandomizedSearchCV``).
         xgboost: log ``xgboost.train`` and the ``XGBClassifier``/``XGBRegressor`` ``fit``.
         lightgbm: log ``lightgbm.train`` and the ``LGBMClassifier``/``LGBMRegressor`` ``fit``.
+        keras: log ``keras.Model.fit`` (patched when Keras is imported; picks the torch backend then if
+            ``KERAS_BACKEND`` is unset).
         log_models: package each fitted model (``shipyard.log_model``); the costliest part of a record.
         search_children: one child run per candidate of a search, with its params and CV scores.
         experiment: experiment of the runs autologging starts outside a run (default
@@ -63,12 +69,15 @@ def autolog(
 
     A library that is not installed is skipped, switched on or not.
     """
+    if not disable:
+        refuse_through_server("shipyard.autolog()")  # it writes runs and models straight into a store
     with _lock:
         if disable:
             settings.libraries.clear()
             _patching.unpatch()
+            _disable("keras")
             return
-        wanted = {"sklearn": sklearn, "xgboost": xgboost, "lightgbm": lightgbm}
+        wanted = {"sklearn": sklearn, "xgboost": xgboost, "lightgbm": lightgbm, "keras": keras}
         settings.log_models, settings.search_children, settings.experiment = log_models, search_children, experiment
         for library, on in wanted.items():
             if on and importlib.util.find_spec(library) is not None:
@@ -77,6 +86,7 @@ def autolog(
             else:
                 settings.libraries.discard(library)
                 _patching.unpatch(library)
+                _disable(library)
 
 
 def _enable(library: str) -> None:
@@ -84,10 +94,21 @@ def _enable(library: str) -> None:
         from . import _sklearn
 
         _sklearn.enable()
+    elif library == "keras":
+        from . import _keras
+
+        _keras.enable()
     else:
         from . import _boosting
 
         _boosting.enable(library)
+
+
+def _disable(library: str) -> None:
+    if library == "keras" and "shipyard.models.autolog._keras" in sys.modules:
+        from . import _keras
+
+        _keras.disable()
 
 
 __all__ = ["LIBRARIES", "AutologWarning", "autolog"]

@@ -1,5 +1,6 @@
 """Statistics for monitoring: drift between binned profiles (``drift``), A/B significance (``significance``),
-confused-model scores (``confusion``) and quality metrics from feedback (``quality``), one module per concern.
+always-valid sequential tests for canaries (``sequential``), confused-model scores (``confusion``) and quality
+metrics from feedback (``quality``), one module per concern.
 Every public name is re-exported here, so callers write ``stats.psi`` without knowing which module holds it.
 
 Pure computation (STYLE.md habit 8): plain sequences of counts or values in, floats or small frozen
@@ -54,6 +55,16 @@ from .quality import (
     precision_recall_f1 as precision_recall_f1,
     rmse as rmse,
     roc_auc as roc_auc,
+)
+from .sequential import (
+    ArmMoments as ArmMoments,
+    SequentialResult as SequentialResult,
+    confidence_low as confidence_low,
+    ks_critical_distance as ks_critical_distance,
+    log_mixture_ratio as log_mixture_ratio,
+    msprt_exceeds as msprt_exceeds,
+    msprt_greater as msprt_greater,
+    spent_alpha as spent_alpha,
 )
 from .significance import (
     Interval as Interval,

@@ -1,0 +1,51 @@
+"""Every path of Shipyard's own REST API (``/api/shipyard/v1``), with the role each needs.
+
+What the remote tracking client (:mod:`shipyard.tracking.remote`) calls: runs are created with the client's run
+id, written in batches with an ``Idempotency-Key`` each, ended, and read back; artifacts are uploaded streamed and
+hash-verified. Any other path under ``/api/shipyard`` answers 404 in the same error shape.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ...errors import NotFoundError
+from ..roles import READER, WRITER
+from . import artifacts, runs
+from .protocol import Call, endpoint
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+PREFIX = "/api/shipyard/v1"
+# path -> (method, role, what it does in words, handler)
+ENDPOINTS: list[tuple[str, str, str, str, Any]] = [
+    ("/runs", "POST", WRITER, "Creating a run", runs.create),
+    ("/runs/{run_id}", "GET", READER, "Reading a run", runs.get),
+    ("/runs/{run_id}/resume", "POST", WRITER, "Resuming a run", runs.resume),
+    ("/runs/{run_id}/params", "POST", WRITER, "Logging params", runs.log_params),
+    ("/runs/{run_id}/tags", "POST", WRITER, "Setting tags", runs.set_tags),
+    ("/runs/{run_id}/end", "POST", WRITER, "Ending a run", runs.end),
+    ("/runs/{run_id}/metrics/{key:path}", "GET", READER, "Reading a metric history", runs.metric_history),
+    ("/metrics", "POST", WRITER, "Logging metrics", runs.log_metrics),
+]
+
+
+def routes() -> list[Any]:
+    """The Starlette routes of the API (mounted before the MLflow API, whose catch-all takes the rest of /api)."""
+    from starlette.routing import Route
+
+    found = [Route(PREFIX + path, endpoint(role, action, handler), methods=[method])
+             for path, method, role, action, handler in ENDPOINTS]
+    found.append(Route(PREFIX + "/runs/{run_id}/artifacts/{path:path}", artifacts.upload, methods=["PUT"]))
+    found.append(Route("/api/shipyard/{rest:path}", endpoint(READER, "Calling the API", _not_found),
+                       methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
+    return found
+
+
+def _not_found(call: Call) -> dict[str, Any]:
+    request: Request = call.request
+    raise NotFoundError(f"Shipyard's API has no endpoint {request.method} {request.url.path}; the endpoints are "
+                        f"under {PREFIX} (see shipyard/server/api/routes.py).")
+
+

@@ -1,0 +1,268 @@
+"""Tracking through a team server: ``SHIPYARD_TRACKING_URI=http://host:5000`` (or ``set_tracking_uri``) + a token.
+
+With a tracking URI set, the fluent API (``start_run``, ``log_*``, ``end_run``...) talks to ``shipyard server``'s
+own API (``/api/shipyard/v1``) instead of opening a local store; nothing else in a training script changes.
+
+- The client chooses each run's id, so a create that is retried names the same run.
+- Params, tags and run ends are sent at once (they are rare); metric points are buffered and sent in batches by a
+  background sender (:mod:`.remote_metrics`).
+- Every write carries an idempotency key kept for its retries (:mod:`shipyard.store.http_client` retries with
+  backoff): a server restart in the middle of logging loses and duplicates nothing.
+- Artifacts are uploaded through the server (no storage credentials on the client), hashed before they leave and
+  compared with the hash the server computed on arrival.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import uuid
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NotFoundError
+from ..store.hashing import hash_bytes, hash_file
+from ..store.http_client import HttpClient, new_key, quote_path
+from ._folder import files_in
+from .artifact_paths import check_artifact_path
+from .remote_metrics import MetricSender
+from .runs import Run, check_run_id, check_status
+from .validation import MAX_PARAM_LENGTH, MAX_TAG_LENGTH, check_key, check_name, check_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TRACKING_URI_ENV = "SHIPYARD_TRACKING_URI"
+TOKEN_ENV = "SHIPYARD_TOKEN"
+_API = "/api/shipyard/v1"
+_HASH_HEADER = "X-Shipyard-Content-Hash"
+
+
+class RemoteTracker:
+    """The runs of one tracking server, as the fluent API uses them."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url = url
+        self.client = HttpClient(url, token)
+        self.metrics = MetricSender(self.client)
+        self.pid = os.getpid()
+
+    def create_run(self, *, experiment: str, name: str, tags: dict[str, Any] | None, parent_id: str | None) -> str:
+        run_id = uuid.uuid4().hex
+        body = {"run_id": run_id, "experiment": check_name(experiment, "experiment"), "name": check_name(name, "run"),
+                "tags": _texts(tags or {}, "tag", MAX_TAG_LENGTH), "parent_id": parent_id,
+                "start_time": _now_ms(), "command": " ".join(sys.argv)[:4000] or None}
+        self.client.call("POST", f"{_API}/runs", body, key=new_key())
+        return run_id
+
+    def get_run(self, run_id: str) -> Run:
+        self.metrics.flush()  # read-your-writes
+        document = self.client.call("GET", f"{_API}/runs/{check_run_id(self.resolve_run_id(run_id))}")["run"]
+        return _run_from_json(document)
+
+    def resolve_run_id(self, run_id: str) -> str:
+        """A whole run id (a server has no prefix lookup through this API yet)."""
+        text = str(run_id).strip().lower()
+        try:
+            return check_run_id(text)
+        except ValueError:
+            raise NotFoundError(f"{run_id!r} is not a whole run id; give all 32 digits when tracking to a server."
+                                ) from None
+
+    def reopen(self, run_id: str) -> None:
+        self.client.call("POST", f"{_API}/runs/{run_id}/resume", {}, key=new_key())
+
+    def log_params(self, run_id: str, values: dict[str, Any]) -> None:
+        if values:
+            self.client.call("POST", f"{_API}/runs/{run_id}/params",
+                             {"params": _texts(values, "param", MAX_PARAM_LENGTH)}, key=new_key())
+
+    def set_tags(self, run_id: str, values: dict[str, Any]) -> None:
+        if values:
+            self.client.call("POST", f"{_API}/runs/{run_id}/tags", {"tags": _texts(values, "tag", MAX_TAG_LENGTH)},
+                             key=new_key())
+
+    def end_run(self, run_id: str, status: str, error: str | None) -> None:
+        """Send the run's last points, then end it (FINISHED, FAILED or KILLED)."""
+        check_status(status)
+        self.metrics.flush()
+        self.client.call("POST", f"{_API}/runs/{run_id}/end", {"status": status, "error": error,
+                                                               "end_time": _now_ms()}, key=new_key())
+
+    def flush(self) -> int:
+        return self.metrics.flush()
+
+    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None) -> list[str]:
+        source = Path(local_path)
+        prefix = check_artifact_path(artifact_path) if artifact_path is not None else None
+        if source.is_dir():
+            found = files_in(source)
+        elif source.is_file():
+            found = [(source, source.name)]
+        else:
+            raise NotFoundError(f"Cannot log artifact {os.fspath(local_path)!r}: no such file or directory.")
+        entries = [(path, check_artifact_path(f"{prefix}/{name}" if prefix else name)) for path, name in found]
+        for path, name in entries:
+            self._upload(run_id, name, hash_file(path), path.stat().st_size, partial(open, path, "rb"))
+        return [name for _, name in entries]
+
+    def log_bytes(self, run_id: str, data: bytes, artifact_path: str) -> str:
+        import io
+
+        name = check_artifact_path(artifact_path)
+        self._upload(run_id, name, hash_bytes(data), len(data), lambda: io.BytesIO(data))
+        return name
+
+    def metric_points(self, run_id: str, key: str) -> list[tuple[int, float, int]]:
+        """Every ``(step, value, timestamp_ms)`` of one metric, as the server holds it."""
+        self.metrics.flush()
+        answer = self.client.call("GET", f"{_API}/runs/{check_run_id(run_id)}/metrics/{quote_path(key)}")
+        return [(int(step), _float(value), int(stamp)) for step, value, stamp in answer["points"]]
+
+    def metric_history(self, run_id: str, key: str) -> pd.DataFrame:
+        """:func:`metric_points` as the DataFrame ``shipyard.metric_history`` returns (step, value, timestamp)."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.metric_points(self.resolve_run_id(run_id), key),
+                             columns=["step", "value", "timestamp"])
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"].astype("int64"), unit="ms", utc=True)
+        return frame.astype({"step": "int64", "value": "float64"})
+
+    def _upload(self, run_id: str, name: str, digest: str, size: int, open_body: Any) -> None:
+        answer = self.client.upload(f"{_API}/runs/{run_id}/artifacts/{quote_path(name)}", open_body, size,
+                                    {_HASH_HEADER: digest}, key=new_key())
+        if answer.get("hash") != digest:
+            from ..errors import IntegrityError
+
+            raise IntegrityError(f"The server stored artifact {name!r} of run {run_id[:8]} under the hash "
+                                 f"{str(answer.get('hash'))[:12]}, but the file hashes to {digest[:12]}; log it again.",
+                                 object_hash=digest, path=name)
+
+
+def _texts(values: dict[str, Any], kind: str, limit: int) -> dict[str, str]:
+    return {check_key(key, kind): check_text(value, kind, key, limit) for key, value in values.items()}
+
+
+def _float(value: Any) -> float:
+    if value is None:
+        return float("nan")
+    return float(value)  # "Infinity" and "-Infinity" read as they are
+
+
+def _now_ms() -> int:
+    import time
+
+    return time.time_ns() // 1_000_000
+
+
+def _run_from_json(document: dict[str, Any]) -> Run:
+    def when(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text) if text else None
+
+    start = when(document["start_time"]) or datetime.now(UTC)
+    return Run(id=document["run_id"], experiment=document["experiment"], name=document["name"],
+               status=document["status"], start_time=start, end_time=when(document.get("end_time")),
+               parent_id=document.get("parent_run_id"), error=document.get("error"),
+               params=dict(document.get("params") or {}),
+               metrics={key: _float(value) for key, value in (document.get("metrics") or {}).items()},
+               tags=dict(document.get("tags") or {}), lineage=dict(document.get("lineage") or {}),
+               artifacts=list(document.get("artifacts") or []))
+
+
+_lock = threading.Lock()
+_explicit: list[str | None] = []  # set_tracking_uri's choice ([] = none made: read the environment)
+_current: RemoteTracker | None = None
+_current_for: tuple[str | None, str | None, int] | None = None  # (uri, token, pid) _current was made for
+
+
+def set_tracking_uri(uri: str | None) -> None:
+    """Track to the server at ``uri`` (``http://host:5000``) for the rest of the process; ``None``: back to
+    ``SHIPYARD_TRACKING_URI``, and to the local store when that is unset. The token is ``SHIPYARD_TOKEN``.
+
+    Metric points still buffered for the previous server are sent to it first.
+    """
+    global _current, _current_for
+    with _lock:
+        if _current is not None and _current.pid == os.getpid():
+            _current.flush()
+        _explicit[:] = [uri.strip() or None] if uri is not None else []
+        _current, _current_for = None, None
+
+
+def get_tracking_uri() -> str | None:
+    """The tracking server this process logs to, or ``None`` for the local store."""
+    if _explicit:
+        return _explicit[0]
+    return os.environ.get(TRACKING_URI_ENV) or None
+
+
+def tracking_server() -> RemoteTracker | None:
+    """The tracker of the configured server, or ``None`` when runs go to the local store (the default)."""
+    tracker = _current
+    uri = _explicit[0] if _explicit else os.environ.get(TRACKING_URI_ENV)
+    if not uri:
+        return None
+    if tracker is not None and _current_for == (uri, os.environ.get(TOKEN_ENV), os.getpid()):
+        return tracker
+    return _open(uri)
+
+
+def refuse_through_server(what: str) -> None:
+    """Refuse ``what`` (e.g. "shipyard.log_model") by name while runs go to a tracking server that does not take it
+    yet, rather than let it write into a local store the server never sees.
+
+    Raises:
+        NotSupportedError: a tracking URI is set.
+    """
+    if get_tracking_uri():
+        from ..errors import NotSupportedError
+
+        raise NotSupportedError(f"{what} does not go through a tracking server yet ({get_tracking_uri()}): run it "
+                                f"without {TRACKING_URI_ENV} (against the server's store), or log the files with "
+                                "shipyard.log_artifact.")
+
+
+def flush_tracking_server() -> None:
+    """Send the points still buffered for the server (at exit, before a store switch)."""
+    tracker = _current
+    if tracker is not None and tracker.pid == os.getpid():
+        tracker.flush()
+
+
+def _open(uri: str) -> RemoteTracker:
+    global _current, _current_for
+    _flush_in_forked_workers()
+    with _lock:
+        token = os.environ.get(TOKEN_ENV)
+        wanted = (uri, token, os.getpid())
+        if _current is None or _current_for != wanted:
+            _current, _current_for = RemoteTracker(uri, token or None), wanted
+        return _current
+
+
+_fork_hook_installed = False
+
+
+def _flush_in_forked_workers() -> None:
+    """Make fork-started multiprocessing workers send their points too: they leave through ``os._exit``, which skips
+    atexit, but run multiprocessing's exit finalizers (registered anew in each child), as ``metrics.py`` does."""
+    global _fork_hook_installed
+    if _fork_hook_installed:
+        return
+    _fork_hook_installed = True
+    import multiprocessing.util as mp_util
+
+    def in_child(_: object) -> None:
+        mp_util.Finalize(None, _flush_quietly, exitpriority=100)
+
+    mp_util.register_after_fork(_flush_in_forked_workers, in_child)
+
+
+def _flush_quietly() -> None:
+    try:
+        flush_tracking_server()
+    except Exception as exc:
+        print(f"shipyard: metrics could not be sent at exit: {exc}", file=sys.stderr)

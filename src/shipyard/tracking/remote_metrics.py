@@ -1,0 +1,131 @@
+"""Metric points for a tracking server: buffered as locally, shipped in batches by a background sender.
+
+``log_metric`` costs the same as with a local store (a check and an append); a daemon thread sends what is pending
+every ``FLUSH_INTERVAL_S`` (or sooner once it is long) as batches of at most ``BATCH_POINTS`` points. The same send
+runs at the end of every run, on ``shipyard.flush()``, at interpreter exit and on SIGTERM (``fluent.py``).
+
+Each batch gets its idempotency key when it is cut from the buffer, and keeps it until the server acknowledged it:
+a batch whose answer was lost (a server killed after its commit) is sent again with the same key and the server
+answers from its record, so no point is ever written twice; a batch that did not get through stays first in line,
+so no point is dropped and batches arrive in the order they were logged. The transport retries with backoff
+(:mod:`shipyard.store.http_client`); only when the server stays away past that deadline does a flush raise.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ShipyardError, TrackingServerError
+from ..store.http_client import HttpClient, new_key
+from .metrics import FLUSH_INTERVAL_S
+from .validation import check_key, check_metric_value, check_step
+
+BATCH_POINTS = 20_000  # about 1 MB of JSON: one request's worth
+_WAKE_AT = 20_000
+_BLOCK_AT = 500_000  # as the local writer: a caller far ahead of the server sends itself
+_PATH = "/api/shipyard/v1/metrics"
+
+Point = tuple[str, str, int, float | None, int]  # run_id, key, step, value (None = NaN), timestamp ms
+WirePoint = tuple[str, str, int, float | str | None, int]  # infinities as "Infinity" / "-Infinity" (JSON has none)
+
+
+@dataclass
+class _Batch:
+    key: str
+    points: list[WirePoint]
+
+
+def _wire(points: list[Point]) -> list[WirePoint]:
+    """The points as JSON can carry them (done in the sender, off ``log_metric``'s path)."""
+    return [point if point[3] is None or math.isfinite(point[3]) else
+            (*point[:3], "Infinity" if point[3] > 0 else "-Infinity", point[4]) for point in points]
+
+
+class MetricSender:
+    """The per-process buffer of points for one tracking server."""
+
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+        self._pending: list[Point] = []
+        self._unsent: deque[_Batch] = deque()
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._next_step: dict[tuple[str, str], int] = {}
+        self._thread: threading.Thread | None = None
+        self.sent_points = 0
+        self.sent_batches = 0
+        self.dropped_points = 0  # refused by the server (4xx): retrying could never succeed
+
+    def add(self, run_id: str, key: str, value: Any, step: Any = None, timestamp_ms: int | None = None) -> None:
+        key = check_key(key, "metric")
+        number = check_metric_value(key, value)
+        step_key = (run_id, key)
+        step_number = self._next_step.get(step_key, 0) if step is None else check_step(key, step)
+        self._next_step[step_key] = step_number + 1
+        stamp = time.time_ns() // 1_000_000 if timestamp_ms is None else int(timestamp_ms)
+        with self._lock:
+            self._pending.append((run_id, key, step_number, number, stamp))
+            size = len(self._pending)
+        if self._thread is None:
+            self._start()
+        if size >= _WAKE_AT:
+            self._wake.set()
+            if size >= _BLOCK_AT:
+                self.flush()
+
+    def flush(self) -> int:
+        """Send every pending point, in order; returns how many were acknowledged now. Safe from any thread.
+
+        Raises:
+            TrackingServerError: the server stayed away past the retries; the points stay queued for the next flush.
+            ShipyardError: the server refused a batch (401, 403, 404...); that batch is dropped, the rest stay queued.
+        """
+        with self._send_lock:
+            with self._lock:
+                pending, self._pending = self._pending, []
+            for start in range(0, len(pending), BATCH_POINTS):
+                self._unsent.append(_Batch(new_key(), _wire(pending[start:start + BATCH_POINTS])))
+            sent = 0
+            while self._unsent:
+                batch = self._unsent[0]
+                try:
+                    self.client.call("POST", _PATH, {"points": batch.points}, key=batch.key)
+                except TrackingServerError:
+                    raise  # the server is away: the batch stays first in line, with its key
+                except ShipyardError:  # the server's verdict (a revoked token, a run it does not have): final
+                    self._unsent.popleft()
+                    self.dropped_points += len(batch.points)
+                    raise
+                self._unsent.popleft()
+                sent += len(batch.points)
+                self.sent_batches += 1
+            self.sent_points += sent
+            return sent
+
+    def waiting(self) -> int:
+        """Points logged and not yet acknowledged by the server."""
+        with self._lock:
+            return len(self._pending) + sum(len(batch.points) for batch in list(self._unsent))
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._loop, name="shipyard-metric-sender", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:  # a daemon thread: it ends with the process
+            self._wake.wait(FLUSH_INTERVAL_S)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception as exc:  # the points stay queued; the next flush (or the caller's own) retries
+                print(f"shipyard: could not send metrics yet ({exc}); will retry.", file=sys.stderr)
