@@ -2,16 +2,18 @@
 
 ``shipyard monitor compare REF CUR --model URI --target churn`` runs this next to the drift checks: the model
 scores both files, the labelled reference teaches :func:`~.stats.estimation.estimate_performance` how far to
-trust the scores, and one check per metric reports the estimate with its 90% interval. Rows of the current
-data that already have their label are scored twice: the realized value on them is compared with the estimate
-for those same rows, so a realized value outside that interval means the labels no longer follow the scores
-the way they did (P(y | x) changed: concept drift), which no input drift check can see.
+trust the scores, and one ``estimated_quality`` check per metric reports the estimate with its 90% interval.
 
-The interval shown is 90%; concept drift is called only outside the labelled rows' 99% interval
-(``DRIFT_LEVEL``), so that a window whose labels are fine raises it about once in a hundred, not once in ten.
+Rows of the current data that already have their label are checked twice against what their own scores
+predict. ``concept_drift`` (one check) compares the count of each class among them with the count their
+calibrated scores expect (:func:`~.stats.estimation.outcome_shift`): a p-value under ``DRIFT_P`` means the labels
+no longer follow the scores the way they did (P(y | x) changed), which no input drift check can see; it is an
+alert. Each metric's realized value is also set against the estimate for those same rows: outside their 99%
+interval (``DRIFT_LEVEL``) it warns.
 
-Statuses: ``alert`` for concept drift; ``warn`` when the whole interval lies more than ``DROP`` below the
-reference's realized value (performance has most likely fallen); ``ok`` otherwise.
+Statuses of ``estimated_quality``: ``warn`` when the realized value disagrees as above, or when the whole 90%
+interval lies more than ``DROP`` below the reference's realized value (performance has most likely fallen);
+``ok`` otherwise.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from typing import Any
 
 from ..errors import ValidationError
 from .checks.result import CheckResult
-from .stats.estimation import METRICS, PerformanceEstimate, estimate_performance, realized_metrics
+from .stats.estimation import METRICS, PerformanceEstimate, estimate_performance, outcome_shift, realized_metrics
 
 CHECK = "estimated_quality"
 DROP = 0.02  # an interval wholly this far under the reference's value warns
 DRIFT_LEVEL = 0.99
+DRIFT_P = 0.01
+MIN_LABELS = 20  # fewer labelled rows: no concept-drift verdict, just the realized values
 
 
 def as_model(model: Any, trust: bool | Sequence[str] = ()) -> Any:
@@ -60,14 +64,32 @@ def checks_for(model: Any, reference: Any, current: Any, target: str, *, seed: i
     labelled = current[target].notna().to_numpy() if target in current.columns else np.zeros(len(current), bool)
     realized: dict[str, float | None] = dict.fromkeys(METRICS)
     on_labelled: PerformanceEstimate | None = None
+    drift: list[CheckResult] = []
     if labelled.any():
         truth = outputs(model, current[labelled], target, "roc_auc").truth
         cur_labels = np.array([classes.index(label) for label in truth], dtype=np.int64)
         realized = realized_metrics(cur_labels, current_proba[labelled])
         on_labelled = estimate_performance(answers.output, ref_labels, current_proba[labelled], seed=seed,
                                            level=DRIFT_LEVEL)
+        if len(cur_labels) >= MIN_LABELS:
+            shift = outcome_shift(answers.output, ref_labels, current_proba[labelled], cur_labels, seed=seed)
+            drift.append(_concept_drift(shift, classes, len(cur_labels)))
     return [_check(name, estimate, on_labelled, realized[name], reference_values[name], int(labelled.sum()))
-            for name in METRICS]
+            for name in METRICS] + drift
+
+
+def _concept_drift(shift: Any, classes: list[Any], rows: int) -> CheckResult:
+    counts = ", ".join(f"{label}: {observed:,.0f} seen, {expected:,.1f} expected" for label, observed, expected
+                       in zip(classes, shift.observed, shift.expected, strict=True))
+    extra = {"labelled_rows": rows, "observed": dict(zip(map(str, classes), shift.observed, strict=True)),
+             "expected": dict(zip(map(str, classes), shift.expected, strict=True)), "test": shift.statistic}
+    if shift.p_value < DRIFT_P:
+        return CheckResult("concept_drift", None, "alert", "outcome_shift", shift.p_value, DRIFT_P,
+                           f"concept drift: the {rows:,} labels that arrived do not follow the model's scores "
+                           f"({counts}; p = {shift.p_value:.2g}): P(y|x) changed, retrain on recent labels.",
+                           extra=extra)
+    return CheckResult("concept_drift", None, "ok", "outcome_shift", shift.p_value, DRIFT_P,
+                       f"the {rows:,} labels that arrived follow the model's scores ({counts}).", extra=extra)
 
 
 def _probabilities(model: Any, frame: Any) -> Any:
@@ -95,10 +117,10 @@ def _check(name: str, estimate: PerformanceEstimate, on_labelled: PerformanceEst
         expected = on_labelled.metrics[name]
         extra.update(labelled_low=expected.low, labelled_high=expected.high)
         if not expected.covers(realized):
-            status = "alert"
-            message = (f"concept drift: realized {name} {realized:.3f} on the {labelled_rows:,} labelled rows is "
-                       f"outside what their scores predict (99%: {_fmt(expected.low)} to {_fmt(expected.high)}); the "
-                       "labels no longer follow the model's scores (P(y|x) changed)")
+            status = "warn"
+            message = (f"realized {name} {realized:.3f} on the {labelled_rows:,} labelled rows is outside what their "
+                       f"scores predict (99%: {_fmt(expected.low)} to {_fmt(expected.high)}): the labels may no longer "
+                       "follow the scores (see concept_drift)")
         else:
             message += f"; realized {realized:.3f} on {labelled_rows:,} labelled rows agrees"
     if status == "ok" and reference is not None and metric.high is not None and metric.high < reference - DROP:

@@ -90,6 +90,8 @@ def test_labels_that_agree_are_shown_next_to_the_estimate(churn: dict[str, Path]
     assert accuracy["labelled_rows"] > 300
     assert accuracy["status"] == "ok", accuracy["message"]
     assert accuracy["labelled_low"] <= accuracy["realized"] <= accuracy["labelled_high"]  # type: ignore[operator]
+    drift = next(check for check in json.loads(result.stdout)["checks"] if check["check"] == "concept_drift")
+    assert drift["status"] == "ok" and drift["value"] >= 0.01, drift["message"]
     table = compare(str(churn["reference"]), str(churn["labelled"]), "--model", "models:/churn/1",
                     "--target", TARGET)
     assert "90% interval" in table.stdout and "realized" in table.stdout
@@ -99,10 +101,10 @@ def test_injected_concept_drift_is_an_alert_with_exit_3(churn: dict[str, Path]) 
     result = compare(str(churn["reference"]), str(churn["drifted"]), "--model", "models:/churn/1",
                      "--target", TARGET, "--json")
     assert result.returncode == 3, result.stderr
-    accuracy = estimates(result.stdout)["accuracy"]
-    assert accuracy["status"] == "alert"
-    assert "concept drift" in accuracy["message"]
-    assert accuracy["realized"] < accuracy["labelled_low"]  # type: ignore[operator]
+    drift = next(check for check in json.loads(result.stdout)["checks"] if check["check"] == "concept_drift")
+    assert drift["status"] == "alert" and drift["value"] < 0.01
+    assert "concept drift" in drift["message"]
+    assert drift["observed"]["1"] > drift["expected"]["1"]  # more churn than the scores expect
 
 
 def test_the_python_api_gives_the_same_checks(churn: dict[str, Path]) -> None:

@@ -12,6 +12,7 @@ from shipyard.monitoring.stats.estimation import (
     calibration_error,
     choose_calibration,
     estimate_performance,
+    outcome_shift,
     realized_metrics,
 )
 
@@ -123,3 +124,30 @@ def test_bad_input_is_refused_naming_the_argument(reference: list[float], labels
     with pytest.raises(ValidationError) as caught:
         estimate_performance(reference, np.array(labels, dtype=np.int64), current)
     assert caught.value.field == field
+
+
+def test_the_outcome_shift_z_worked_by_hand() -> None:
+    # Well calibrated scores keep their raw values: expected positives 0.2 + 0.5 + 0.9 = 1.6, variance
+    # 0.16 + 0.25 + 0.09 = 0.5; three positives seen: z = (3 - 1.6) / sqrt(0.5).
+    rng = np.random.default_rng(11)
+    scores = rng.random(4_000)
+    labels = (rng.random(4_000) < scores).astype(np.int64)
+    shift = outcome_shift(scores, labels, [0.2, 0.5, 0.9], np.array([1, 1, 1]))
+    assert shift.expected[1] == pytest.approx(1.6)
+    assert shift.statistic == pytest.approx(1.4 / 0.5 ** 0.5)
+    assert shift.p_value == pytest.approx(0.0477, abs=1e-3)
+
+
+def test_the_outcome_shift_rarely_fires_on_unchanged_labels_and_catches_a_doubled_base_rate() -> None:
+    rng = np.random.default_rng(8)
+    reference = rng.beta(2, 5, 3_000)
+    ref_labels = (rng.random(3_000) < reference).astype(np.int64)
+    false_alarms = detected = 0
+    for _ in range(300):
+        scores = rng.beta(2, 5, 70)
+        same = (rng.random(70) < scores).astype(np.int64)
+        doubled = (rng.random(70) < np.minimum(2 * scores, 1)).astype(np.int64)
+        false_alarms += outcome_shift(reference, ref_labels, scores, same).p_value < 0.01
+        detected += outcome_shift(reference, ref_labels, scores, doubled).p_value < 0.01
+    assert false_alarms / 300 <= 0.03  # 1% nominal
+    assert detected / 300 >= 0.8

@@ -136,6 +136,50 @@ def realized_metrics(labels: ArrayLike, proba: ArrayLike) -> dict[str, float | N
     return metrics
 
 
+@dataclass(frozen=True)
+class OutcomeShift:
+    """Labels against the calibrated scores of the same rows: observed minus expected count of each class."""
+
+    statistic: float  # z for two classes (class 1), Pearson's chi-square over the classes otherwise
+    p_value: float
+    observed: tuple[float, ...]
+    expected: tuple[float, ...]
+
+
+def outcome_shift(reference_proba: ArrayLike, reference_labels: ArrayLike, labelled_proba: ArrayLike,
+                  labels: ArrayLike, *, seed: int = 0) -> OutcomeShift:
+    """Do the labels that arrived follow the scores as the reference's did? (the concept-drift test)
+
+    Calibrated on the reference as :func:`estimate_performance` is, each row's probabilities say how many of
+    each class to expect; with P(y | x) unchanged the observed counts differ from that only by chance (a sum of
+    independent Bernoulli draws). Two classes: ``z = (observed - expected) / sqrt(sum p (1 - p))`` for class 1,
+    two-sided. More: Pearson's chi-square over the classes, k - 1 degrees of freedom. A handful of labels is
+    enough when the shift is in the base rate (say, churn doubled for one segment), where the accuracy of the
+    same rows moves far less than its sampling noise.
+    """
+    from scipy import stats as scipy_stats
+
+    ref = _proba(reference_proba, "reference_proba")
+    truth = np.asarray(labels)
+    scores = _proba(labelled_proba, "labelled_proba")
+    if truth.shape != (len(scores),):
+        raise ValidationError(f"labels must be {len(scores)} class indices.", field="labels")
+    calibration = choose_calibration(ref, np.asarray(reference_labels), np.random.default_rng(seed))
+    calibrated = calibration.apply(scores)
+    k = calibrated.shape[1]
+    observed = np.bincount(truth, minlength=k).astype(float)
+    expected = calibrated.sum(axis=0)
+    if k == 2:
+        variance = float(np.sum(calibrated[:, 1] * calibrated[:, 0]))
+        z = float((observed[1] - expected[1]) / np.sqrt(variance)) if variance > 0 else 0.0
+        p_value = float(2 * scipy_stats.norm.sf(abs(z)))
+        statistic = z
+    else:
+        statistic = float(np.sum((observed - expected) ** 2 / np.maximum(expected, 1e-12)))
+        p_value = float(scipy_stats.chi2.sf(statistic, k - 1))
+    return OutcomeShift(statistic, p_value, tuple(observed.tolist()), tuple(float(v) for v in expected))
+
+
 def choose_calibration(proba: NDArray[np.float64], labels: NDArray[np.int64], rng: np.random.Generator) \
         -> Calibration:
     """Isotonic calibration when, fitted on one half and scored on the other, it lowers the calibration error."""
