@@ -73,7 +73,7 @@ class PerformanceEstimate:
 
 
 def estimate_performance(reference_proba: ArrayLike, reference_labels: ArrayLike, current_proba: ArrayLike, *,
-                         level: float = 0.9, draws: int = 400, seed: int = 0) -> PerformanceEstimate:
+                         level: float = 0.9, draws: int = 200, seed: int = 0) -> PerformanceEstimate:
     """Accuracy, precision, recall, F1 and ROC AUC of ``current_proba`` estimated from the labelled reference.
 
     Args:
@@ -211,48 +211,101 @@ def calibration_error(proba: NDArray[np.float64], labels: NDArray[np.int64]) -> 
 def _simulate(ref: NDArray[np.float64], labels: NDArray[np.int64], cur: NDArray[np.float64],
               predicted: NDArray[np.int64], method: str, draws: int, rng: np.random.Generator) \
         -> dict[str, NDArray[np.float64]]:
+    """The metrics of ``draws`` simulated realizations, all draws at once (arrays of draws x rows)."""
     k = cur.shape[1]
-    out = {name: np.full(draws, np.nan) for name in METRICS}
-    ranks = _midranks_of(cur[:, 1]) if k == 2 else None
-    reference_gaps = _reference_gaps(ref, labels, draws, rng) if method == "none" else None
-    for draw in range(draws):
-        if method == "isotonic":
-            rows = rng.integers(0, len(labels), len(labels))
-            calibrated = _apply_knots(_fit_knots(ref[rows], labels[rows]), cur)
-        else:
-            calibrated = cur
-        cumulative = np.cumsum(calibrated, axis=1)
-        truth = np.minimum((rng.random((len(cur), 1)) > cumulative).sum(axis=1), k - 1)
-        confusion = np.zeros((k, k))
-        np.add.at(confusion, (truth, predicted), 1.0)
-        for name, value in _metrics_from_confusion(confusion).items():
-            out[name][draw] = np.nan if value is None else value
-        auc = _auc_from_ranks(truth == 1, ranks) if ranks is not None else _auc_from_labels(truth, cur)
-        out["roc_auc"][draw] = np.nan if auc is None else auc
-    if reference_gaps is not None:
+    if method == "isotonic":
+        isotonic, n = _Isotonic(ref, labels), len(labels)
+        calibrated = np.stack([_apply_knots(isotonic.fit(counts), cur)
+                               for counts in rng.multinomial(n, np.full(n, 1.0 / n), size=draws).astype(float)])
+    else:
+        calibrated = np.broadcast_to(cur, (draws, *cur.shape))
+    uniform = rng.random((draws, len(cur), 1))
+    truth = np.minimum((uniform > np.cumsum(calibrated, axis=2)).sum(axis=2), k - 1)
+    cells = (np.arange(draws)[:, None] * k + truth) * k + predicted[None, :]
+    confusion = np.bincount(cells.ravel(), minlength=draws * k * k).reshape(draws, k, k).astype(float)
+    out = _metrics_of_confusions(confusion)
+    classes = [1] if k == 2 else range(k)
+    aucs = [_auc_of_draws(truth == cls, _midranks_of(cur[:, cls])) for cls in classes]
+    out["roc_auc"] = np.mean(aucs, axis=0)  # NaN where a draw has one class only, as in quality.roc_auc
+    if method == "none":
+        gaps = _reference_gaps(ref, labels, draws, rng)
         for name in METRICS:
-            out[name] += reference_gaps[name]
+            out[name] = out[name] + gaps[name]
     return out
 
 
 def _reference_gaps(ref: NDArray[np.float64], labels: NDArray[np.int64], draws: int, rng: np.random.Generator) \
         -> dict[str, NDArray[np.float64]]:
     """How far raw scores' estimates miss on bootstraps of the reference, centred: the uncertainty of trusting
-    the raw scores, which a reference of n rows can only vouch for to within its own sampling error."""
-    gaps = {name: np.zeros(draws) for name in METRICS}
-    predicted_all = np.argmax(ref, axis=1)
-    for draw in range(draws):
-        rows = rng.integers(0, len(labels), len(labels))
-        proba, truth, predicted = ref[rows], labels[rows], predicted_all[rows]
-        estimated = _metrics_from_confusion(_expected_confusion(proba, predicted))
-        estimated["roc_auc"] = _expected_auc(proba, proba)
-        realized = realized_metrics(truth, proba)
-        for name in METRICS:
-            value, truth_value = estimated[name], realized[name]
-            gaps[name][draw] = np.nan if value is None or truth_value is None else truth_value - value
-    for name in METRICS:
-        gaps[name] -= np.nanmean(gaps[name]) if not np.all(np.isnan(gaps[name])) else 0.0
+    the raw scores, which a reference of n rows can only vouch for to within its own sampling error. Each
+    bootstrap is a row of counts (how often each reference row was drawn), so all of them are computed at once."""
+    n, k = ref.shape
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=draws).astype(float)
+    predicted = np.argmax(ref, axis=1)
+    estimated = np.zeros((draws, k, k))
+    realized = np.zeros((draws, k, k))
+    for column in range(k):
+        chosen = predicted == column
+        estimated[:, :, column] = counts[:, chosen] @ ref[chosen]
+        for true_class in range(k):
+            realized[:, true_class, column] = counts[:, chosen & (labels == true_class)].sum(axis=1)
+    expected_metrics, realized_values = _metrics_of_confusions(estimated), _metrics_of_confusions(realized)
+    classes = [1] if k == 2 else range(k)
+    expected_auc = np.mean([
+        _weighted_auc_of_draws(ref[:, cls], counts * ref[:, cls], counts * (1 - ref[:, cls]),
+                               counts * ref[:, cls] * (1 - ref[:, cls])) for cls in classes], axis=0)
+    realized_auc = np.mean([_weighted_auc_of_draws(ref[:, cls], counts * (labels == cls), counts * (labels != cls))
+                            for cls in classes], axis=0)
+    gaps = {name: realized_values[name] - expected_metrics[name] for name in METRICS if name != "roc_auc"}
+    gaps["roc_auc"] = realized_auc - expected_auc
+    for name, values in gaps.items():
+        if not np.all(np.isnan(values)):
+            gaps[name] = values - np.nanmean(values)
     return gaps
+
+
+def _metrics_of_confusions(confusion: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
+    """Accuracy, precision, recall and F1 of a stack of confusion matrices (draws x true x predicted); NaN where
+    a binary value is undefined, an undefined class counted as 0 in a macro average."""
+    k = confusion.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        accuracy = np.trace(confusion, axis1=1, axis2=2) / confusion.sum(axis=(1, 2))
+        tp = np.diagonal(confusion, axis1=1, axis2=2)
+        precision = tp / confusion.sum(axis=1)
+        recall = tp / confusion.sum(axis=2)
+        f1 = 2 * tp / (confusion.sum(axis=1) + confusion.sum(axis=2))
+    if k == 2:
+        return {"accuracy": accuracy, "precision": precision[:, 1], "recall": recall[:, 1], "f1": f1[:, 1]}
+    return {"accuracy": accuracy, "precision": np.nan_to_num(precision).mean(axis=1),
+            "recall": np.nan_to_num(recall).mean(axis=1), "f1": np.nan_to_num(f1).mean(axis=1)}
+
+
+def _auc_of_draws(positive: NDArray[np.bool_], ranks: NDArray[np.float64]) -> NDArray[np.float64]:
+    """ROC AUC of each draw's 0/1 labels (draws x rows) over fixed scores, from the scores' midranks."""
+    n_pos = positive.sum(axis=1).astype(float)
+    n_neg = positive.shape[1] - n_pos
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = (positive @ ranks - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+
+
+def _weighted_auc_of_draws(scores: NDArray[np.float64], positive: NDArray[np.float64], negative: NDArray[np.float64],
+                           self_pairs: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+    """The Mann-Whitney statistic with weighted positives and negatives (draws x rows), ties counting a half;
+    ``self_pairs`` is each row's weight as a pair with itself, left out (a fractional label is both)."""
+    order = np.argsort(scores, kind="stable")
+    sorted_scores = scores[order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    pos, neg = positive[:, order], negative[:, order]
+    group_pos, group_neg = np.add.reduceat(pos, starts, axis=1), np.add.reduceat(neg, starts, axis=1)
+    below = np.cumsum(group_neg, axis=1) - group_neg  # negative weight under each group's score
+    numerator = np.sum(group_pos * (below + 0.5 * group_neg), axis=1)
+    denominator = pos.sum(axis=1) * neg.sum(axis=1)
+    if self_pairs is not None:
+        numerator = numerator - 0.5 * self_pairs.sum(axis=1)
+        denominator = denominator - self_pairs.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / denominator, np.nan)
 
 
 def _expected_confusion(calibrated: NDArray[np.float64], predicted: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -264,19 +317,8 @@ def _expected_confusion(calibrated: NDArray[np.float64], predicted: NDArray[np.i
 
 
 def _metrics_from_confusion(confusion: NDArray[np.float64]) -> dict[str, float | None]:
-    total = confusion.sum()
-    accuracy = float(np.trace(confusion) / total) if total else None
-    k = len(confusion)
-    per_class = []
-    for cls in ([1] if k == 2 else range(k)):
-        tp = confusion[cls, cls]
-        fp, fn = confusion[:, cls].sum() - tp, confusion[cls, :].sum() - tp
-        per_class.append((_ratio(tp, tp + fp), _ratio(tp, tp + fn), _ratio(2 * tp, 2 * tp + fp + fn)))
-    if k == 2:
-        precision, recall, f1 = per_class[0]
-    else:  # macro: an undefined class counts as 0, as in quality.precision_recall_f1
-        precision, recall, f1 = (float(np.mean([row[i] or 0.0 for row in per_class])) for i in range(3))
-    return {"accuracy": accuracy, "precision": precision, "recall": recall, "f1": f1}
+    values = _metrics_of_confusions(confusion[None])
+    return {name: None if np.isnan(array[0]) else float(array[0]) for name, array in values.items()}
 
 
 def _expected_auc(calibrated: NDArray[np.float64], raw: NDArray[np.float64]) -> float | None:
@@ -284,23 +326,9 @@ def _expected_auc(calibrated: NDArray[np.float64], raw: NDArray[np.float64]) -> 
     (the Mann-Whitney statistic over fractional labels, pairs of a row with itself left out); macro one
     class against the rest for more than two classes."""
     classes = [1] if raw.shape[1] == 2 else range(raw.shape[1])
-    values = [_weighted_auc(raw[:, cls], calibrated[:, cls]) for cls in classes]
-    defined = [value for value in values if value is not None]
-    return float(np.mean(defined)) if len(defined) == len(values) else None
-
-
-def _weighted_auc(scores: NDArray[np.float64], positive: NDArray[np.float64]) -> float | None:
-    negative = 1.0 - positive
-    order = np.argsort(scores, kind="stable")
-    sorted_scores, pos, neg = scores[order], positive[order], negative[order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    group_neg = np.add.reduceat(neg, starts)
-    below = np.r_[0.0, np.cumsum(group_neg)[:-1]]  # negative weight of strictly lower scores, per group
-    sizes = np.diff(np.r_[starts, len(scores)])
-    tied = np.repeat(group_neg, sizes) - neg  # negative weight of the other rows with the same score
-    numerator = float(np.sum(pos * (np.repeat(below, sizes) + 0.5 * tied)))
-    denominator = float(pos.sum() * neg.sum() - np.sum(pos * neg))
-    return numerator / denominator if denominator > 0 else None
+    values = [_weighted_auc_of_draws(raw[:, cls], calibrated[None, :, cls], 1 - calibrated[None, :, cls],
+                                     (calibrated[:, cls] * (1 - calibrated[:, cls]))[None])[0] for cls in classes]
+    return None if any(np.isnan(values)) else float(np.mean(values))
 
 
 def _auc_from_labels(truth: NDArray[np.int64], scores: NDArray[np.float64]) -> float | None:
@@ -325,19 +353,35 @@ def _midranks_of(values: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(rankdata(values, method="average"), dtype=float)
 
 
-def _fit_knots(proba: NDArray[np.float64], labels: NDArray[np.int64]) \
+def _fit_knots(proba: NDArray[np.float64], labels: NDArray[np.int64], row_weights: NDArray[np.float64] | None = None) \
         -> tuple[tuple[NDArray[np.float64], NDArray[np.float64]], ...]:
-    from scipy.optimize import isotonic_regression
+    """Per class, the isotonic fit of "is this class" on the class's score; ``row_weights`` counts each row (a
+    bootstrap's draw counts), so a bootstrap refit needs no resampled copy of the data."""
+    return _Isotonic(proba, labels).fit(row_weights)
 
-    classes = [1] if proba.shape[1] == 2 else range(proba.shape[1])
-    knots = []
-    for column in classes:
-        scores, hits = proba[:, column], (labels == column).astype(float)
-        unique, inverse = np.unique(scores, return_inverse=True)
-        weights = np.bincount(inverse).astype(float)
-        means = np.bincount(inverse, weights=hits) / weights
-        knots.append((unique, np.asarray(isotonic_regression(means, weights=weights).x, dtype=float)))
-    return tuple(knots)
+
+class _Isotonic:
+    """The sorted distinct scores of each class, found once, for the many refits of a bootstrap."""
+
+    def __init__(self, proba: NDArray[np.float64], labels: NDArray[np.int64]) -> None:
+        self.columns = []
+        for column in ([1] if proba.shape[1] == 2 else range(proba.shape[1])):
+            unique, inverse = np.unique(proba[:, column], return_inverse=True)
+            self.columns.append((unique, inverse, (labels == column).astype(float)))
+
+    def fit(self, row_weights: NDArray[np.float64] | None = None) \
+            -> tuple[tuple[NDArray[np.float64], NDArray[np.float64]], ...]:
+        from scipy.optimize import isotonic_regression
+
+        knots = []
+        for unique, inverse, hits in self.columns:
+            weights = np.bincount(inverse, weights=row_weights, minlength=len(unique))
+            positive = np.bincount(inverse, weights=hits if row_weights is None else hits * row_weights,
+                                   minlength=len(unique))
+            present = weights > 0
+            fitted = isotonic_regression(positive[present] / weights[present], weights=weights[present]).x
+            knots.append((unique[present], np.asarray(fitted, dtype=float)))
+        return tuple(knots)
 
 
 def _apply_knots(knots: tuple[tuple[NDArray[np.float64], NDArray[np.float64]], ...],
@@ -360,7 +404,3 @@ def _proba(values: ArrayLike, name: str) -> NDArray[np.float64]:
     if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
         raise ValidationError(f"{name} holds values outside [0, 1] (or NaN): pass probabilities.", field=name)
     return array
-
-
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return float(numerator / denominator) if denominator > 0 else None
