@@ -60,6 +60,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_rollout
 	$(BIN)/python -m benchmarks.bench_mlflow_compat
 	$(BIN)/python -m benchmarks.bench_engines
+	$(BIN)/python -m benchmarks.bench_estimation
 	$(BIN)/python -m benchmarks.summary
 
 # After editing dependencies in pyproject.toml: resolve again, keeping every pin that still fits. The second

@@ -63,6 +63,17 @@ ANCHORS: dict[str, Anchor] = {
             "PYTHONWARNINGS": "ignore",
         },
     ),
+    "nannyml": Anchor(
+        # NannyML's CBPE, the anchor of label-free performance estimation (issue 21 part 3).
+        requirements=("nannyml>=0.13,<0.14", "statsmodels", "pyarrow"),  # CBPE imports statsmodels undeclared
+        module="nannyml",
+        dist="nannyml",
+        env={
+            "NML_DISABLE_USAGE_LOGGING": "1",  # no usage pings
+            "DO_NOT_TRACK": "1",
+            "PYTHONWARNINGS": "ignore",
+        },
+    ),
     "bentoml": Anchor(
         # BentoML 1.2+ for the ``@bentoml.service`` class API; the serving benchmark trains the same
         # scikit-learn pipeline in this venv (pyarrow reads its Parquet file).

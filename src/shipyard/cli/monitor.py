@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from ..errors import CheckFailedError
+from ..errors import CheckFailedError, ValidationError
 from . import _output
 from ._store import LOG_DIR_HELP, existing_store, log_dir as resolve_log_dir
 from ._table import COLUMNS_OPTION, WIDE_OPTION, ColumnChoice, column_choice
@@ -93,12 +93,22 @@ def compare_command(
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of CSV files (e.g. latin-1); a byte "
                                  "that is not text in it is an error naming its row and byte offset."),
+    model: str | None = typer.Option(None, "--model", help="A classifier's URI (models:/churn@champion): also "
+                                     "estimate its accuracy, precision, recall, F1 and ROC AUC on the current "
+                                     "data from its scores, with 90% intervals; needs --target."),
+    target: str | None = typer.Option(None, "--target", help="The label column: the reference must have it; "
+                                      "current rows that have it are checked against the estimate (concept drift)."),
+    trust: bool = typer.Option(False, "--trust", help="Load a pickled --model (only for packages you trust)."),
     columns: str | None = COLUMNS_OPTION,
     wide: bool = WIDE_OPTION,
 ) -> None:
     """Compare two data files column by column (drift, missing values, new categories, range), no server needed.
 
+    With --model and --target it also estimates the model's performance on the current data before its labels
+    arrive, and flags concept drift where some labels have arrived.
+
     Example: shipyard monitor compare data/train.parquet data/this_week.parquet
+    Example: shipyard monitor compare holdout.parquet today.parquet --model models:/churn@champion --target churn
     """
     from ..extras import require
 
@@ -107,7 +117,14 @@ def compare_command(
     from ..monitoring.config import load_thresholds
 
     choice = column_choice(columns, wide)
-    result = compare_files(reference, current, thresholds=load_thresholds(config), encoding=encoding)
+    if target and not model:
+        raise ValidationError("--target goes with --model: it names the label the model's estimate is checked "
+                              "against.", field="--target")
+    if model and not target:
+        raise ValidationError("--model needs --target, the label column of the reference that teaches the estimate.",
+                              field="--target")
+    result = compare_files(reference, current, thresholds=load_thresholds(config), encoding=encoding, model=model,
+                           target=target, trust=trust)
     _finish(result, json_output=json_output, strict=strict, notify=None, choice=choice)
 
 
@@ -130,7 +147,8 @@ def _print_table(result: Any, choice: ColumnChoice) -> None:
     from ._table import Column, FittedTable, show
 
     _output.console.print(f"{_badge(result.verdict)}: {_output.escape(result.summary(status=False))}")
-    failing = [item for item in result.results if item.status != "ok"]
+    _print_estimates([item for item in result.results if item.check == "estimated_quality"], choice)
+    failing = [item for item in result.results if item.status != "ok" and item.check != "estimated_quality"]
     if not failing:
         return
     rows = [(Text.from_markup(_badge(item.status)), item.check, item.feature or "-", item.statistic or "-",
@@ -138,6 +156,26 @@ def _print_table(result: Any, choice: ColumnChoice) -> None:
             for item in sorted(failing, key=lambda item: item.status != "alert")]
     show(FittedTable([Column("status"), Column("check"), Column("feature", 1), Column("statistic", 3),
                       Column("value", 2), Column("message", 1, wrap=True)], rows, choice=choice))
+
+
+def _print_estimates(estimates: list[Any], choice: ColumnChoice) -> None:
+    """The model's estimated performance, every metric (an estimate is news even when it is fine)."""
+    from rich.text import Text
+
+    from ._table import Column, FittedTable, show
+
+    if not estimates:
+        return
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    rows = [(item.statistic, number(item.value), f"{number(item.extra['low'])} to {number(item.extra['high'])}",
+             number(item.extra["realized"]), number(item.extra["reference"]), Text.from_markup(_badge(item.status)))
+            for item in estimates]
+    show(FittedTable([Column("metric"), Column("estimated"), Column("90% interval"), Column("realized", 2),
+                      Column("reference", 3), Column("status")], rows,
+                     choice=ColumnChoice(wide=choice.wide)))  # --columns names the findings table's columns
 
 
 def _badge(status: str) -> str:

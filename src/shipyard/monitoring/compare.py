@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import ValidationError
 from ..models.datafile import type_family
 from ..models.profile import MAX_LEVELS, PROFILE_VERSION, numeric_profile
-from . import _datafiles as files, checks
+from . import _datafiles as files, checks, estimated_quality
 from ._datafiles import DataSource
 from .config import Thresholds
 from .source import Reference
@@ -76,7 +76,7 @@ class Comparison:
 
 
 def compare_frames(reference: Any, current: Any, *, thresholds: Thresholds | None = None,
-                   columns: Sequence[str] | None = None) -> Comparison:
+                   columns: Sequence[str] | None = None, model: Any = None, target: str | None = None) -> Comparison:
     """Compare two in-memory datasets (pandas DataFrames or Arrow tables) column by column.
 
     Args:
@@ -84,6 +84,9 @@ def compare_frames(reference: Any, current: Any, *, thresholds: Thresholds | Non
         current: the data to check against it; it must have every compared column.
         thresholds: check thresholds (default: ``monitoring.config.DEFAULTS``).
         columns: compare only these columns (default: every column of the reference).
+        model: a model URI or loaded classifier: its performance on ``current`` is estimated from its scores
+            (:mod:`.estimated_quality`), and compared with the labels where ``current`` has them.
+        target: the label column, which the reference must have (required with ``model``; never compared).
 
     Returns:
         A :class:`Comparison` with ``verdict``, ``results``, ``summary()`` and ``to_dict()``.
@@ -94,15 +97,21 @@ def compare_frames(reference: Any, current: Any, *, thresholds: Thresholds | Non
     """
     ref_source, cur_source = files.memory_source(reference, "reference"), files.memory_source(current, "current")
     ref_table, cur_table = files.as_table(reference, ref_source), files.as_table(current, cur_source)
-    names = _chosen_columns(ref_table.schema.names, columns, ref_source)
+    names = _without(_chosen_columns(ref_table.schema.names, columns, ref_source), target)
     _require_columns(names, cur_table.schema.names, ref_source, cur_source)
-    new = _new_columns(ref_table.schema.names, cur_table.schema.names) if columns is None else []
-    return _compare(ref_table.select(names), [cur_table.select(names)], new, ref_source, cur_source, thresholds)
+    new = _without(_new_columns(ref_table.schema.names, cur_table.schema.names), target) if columns is None else []
+    comparison = _compare(ref_table.select(names), [cur_table.select(names)], new, ref_source, cur_source,
+                          thresholds)
+    if model is not None:
+        comparison.results += estimated_quality.checks_for(model, ref_table.to_pandas(), cur_table.to_pandas(),
+                                                           _required_target(target))
+    return comparison
 
 
 def compare_files(reference_path: str | Path, current_path: str | Path, *, thresholds: Thresholds | None = None,
                   columns: Sequence[str] | None = None, batch_rows: int = SCAN_BATCH_ROWS,
-                  encoding: str | None = None) -> Comparison:
+                  encoding: str | None = None, model: Any = None, target: str | None = None,
+                  trust: bool | Sequence[str] = ()) -> Comparison:
     """Compare two CSV or Parquet files column by column, reading the current file in record batches.
 
     The format comes from the suffix (``.csv``, ``.tsv``, ``.csv.gz``; ``.parquet``, ``.pq``) or, without
@@ -118,6 +127,8 @@ def compare_files(reference_path: str | Path, current_path: str | Path, *, thres
         batch_rows: rows per Parquet record batch while streaming the current file.
         encoding: the text encoding of CSV files (UTF-8 by default, decoded strictly: a byte that is not text is
             an error naming the file, row and byte offset), e.g. ``"latin-1"``.
+        model, target: estimate the model's performance on the current file (see :func:`compare_frames`).
+        trust: what ``load_model`` may trust when ``model`` is a URI of a pickled package.
 
     Returns:
         A :class:`Comparison` (see :func:`compare_frames`).
@@ -130,13 +141,23 @@ def compare_files(reference_path: str | Path, current_path: str | Path, *, thres
     ref_source = files.file_source(reference_path, "reference", encoding)
     cur_source = files.file_source(current_path, "current", encoding)
     ref_names = files.file_schema(ref_source).names
-    names = _chosen_columns(ref_names, columns, ref_source)
+    names = _without(_chosen_columns(ref_names, columns, ref_source), target)
     cur_names = files.file_schema(cur_source).names
     _require_columns(names, cur_names, ref_source, cur_source)
+    if model is not None:  # before the scan: a wrong URI or target should not cost a pass over the data
+        model = estimated_quality.as_model(model, trust)
+        _required_target(target)
     ref_table = files.read_table(ref_source, names, ref_names)
     batches = files.stream_batches(cur_source, ref_table.schema, cur_names, batch_rows)
-    new = _new_columns(ref_names, cur_names) if columns is None else []
-    return _compare(ref_table, batches, new, ref_source, cur_source, thresholds)
+    new = _without(_new_columns(ref_names, cur_names), target) if columns is None else []
+    comparison = _compare(ref_table, batches, new, ref_source, cur_source, thresholds)
+    if model is not None:
+        from ..models.evaluate import read_table
+
+        comparison.results += estimated_quality.checks_for(
+            model, read_table(reference_path, encoding=encoding), read_table(current_path, encoding=encoding),
+            _required_target(target))
+    return comparison
 
 
 def reference_profile(table: Any) -> dict[str, Any]:
@@ -323,6 +344,18 @@ def _add(first: list[int], second: Any) -> list[int]:
     if not first:
         return [int(count) for count in second]
     return [a + int(b) for a, b in zip(first, second, strict=True)]
+
+
+def _without(names: list[str], target: str | None) -> list[str]:
+    """The columns compared for drift: never the label, which the current data may not have yet."""
+    return [name for name in names if name != target]
+
+
+def _required_target(target: str | None) -> str:
+    if not target:
+        raise ValidationError("Estimating a model's performance needs the label column: pass --target.",
+                              field="target")
+    return target
 
 
 def _chosen_columns(available: Sequence[str], columns: Sequence[str] | None, source: DataSource) -> list[str]:

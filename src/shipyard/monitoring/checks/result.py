@@ -24,10 +24,11 @@ class CheckResult:
     threshold: float | None
     message: str
     details: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # fields of a kind of check in --json (an interval...)
 
     def to_dict(self, *, details: bool = False) -> dict[str, Any]:
         data = {"check": self.check, "feature": self.feature, "status": self.status, "statistic": self.statistic,
-                "value": self.value, "threshold": self.threshold, "message": self.message}
+                "value": self.value, "threshold": self.threshold, "message": self.message, **self.extra}
         if details:  # copied only when asked: a category with 200,000 levels makes them large
             data["details"] = asdict(self)["details"]
         return data

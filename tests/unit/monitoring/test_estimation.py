@@ -1,0 +1,153 @@
+"""Performance estimated from scores (monitoring/stats/estimation.py): values worked by hand, agreement with
+simulation, calibration chosen only when it helps, interval coverage on data whose truth is known, and bad
+input refused naming the argument."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shipyard.errors import ValidationError
+from shipyard.monitoring.stats.estimation import (
+    calibration_error,
+    choose_calibration,
+    estimate_performance,
+    outcome_shift,
+    realized_metrics,
+)
+
+
+def test_the_expected_confusion_matrix_worked_by_hand() -> None:
+    # Scores for class 1: 0.9 and 0.6 are predicted 1, 0.2 and 0.3 predicted 0. Expected counts:
+    # TP = 0.9 + 0.6 = 1.5, FP = 0.1 + 0.4 = 0.5, FN = 0.2 + 0.3 = 0.5, TN = 0.8 + 0.7 = 1.5.
+    reference = np.array([0.1, 0.3, 0.5, 0.7, 0.9] * 40)
+    labels = (np.arange(200) % 5 >= 2).astype(np.int64)  # raw scores kept: "none" must win or tie here
+    current = np.array([0.9, 0.6, 0.2, 0.3])
+    calibration = choose_calibration(np.column_stack([1 - reference, reference]), labels, np.random.default_rng(0))
+    estimate = estimate_performance(reference, labels, current, draws=50)
+    if estimate.calibration.method == "none":
+        assert estimate.confusion == ((1.5, 0.5), (0.5, 1.5))
+        assert estimate.metrics["accuracy"].value == pytest.approx(0.75)
+        assert estimate.metrics["precision"].value == pytest.approx(0.75)
+        assert estimate.metrics["recall"].value == pytest.approx(0.75)
+        assert estimate.metrics["f1"].value == pytest.approx(0.75)
+    assert calibration.method in ("none", "isotonic")
+
+
+def test_the_expected_auc_is_the_mean_auc_of_labels_drawn_from_the_scores() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.random(400)
+    reference_labels = (rng.random(4_000) < np.tile(scores, 10)).astype(np.int64)
+    estimate = estimate_performance(np.tile(scores, 10), reference_labels, scores, draws=300, seed=1)
+    drawn = [realized_metrics((rng.random(400) < scores).astype(np.int64), scores)["roc_auc"] for _ in range(3_000)]
+    assert estimate.metrics["roc_auc"].value == pytest.approx(np.mean(drawn), abs=0.003)
+
+
+def test_isotonic_calibration_is_chosen_for_miscalibrated_scores_and_fixes_the_estimate() -> None:
+    rng = np.random.default_rng(7)
+    truth = rng.beta(2, 2, 6_000)
+    overconfident = np.clip(0.5 + 1.8 * (truth - 0.5), 0, 1)  # scores far from the real probabilities
+    labels = (rng.random(6_000) < truth).astype(np.int64)
+    proba = np.column_stack([1 - overconfident, overconfident])
+    calibration = choose_calibration(proba[:3_000], labels[:3_000], np.random.default_rng(0))
+    assert calibration.method == "isotonic"
+    assert calibration.error_calibrated < calibration.error_raw
+    estimate = estimate_performance(overconfident[:3_000], labels[:3_000], overconfident[3_000:], seed=2)
+    realized = realized_metrics(labels[3_000:], proba[3_000:])
+    assert estimate.metrics["accuracy"].value == pytest.approx(realized["accuracy"], abs=0.02)
+    assert estimate.metrics["accuracy"].covers(realized["accuracy"])  # type: ignore[arg-type]
+
+
+def test_well_calibrated_scores_keep_their_raw_values() -> None:
+    rng = np.random.default_rng(11)
+    scores = rng.random(4_000)
+    labels = (rng.random(4_000) < scores).astype(np.int64)
+    proba = np.column_stack([1 - scores, scores])
+    assert choose_calibration(proba, labels, np.random.default_rng(0)).method == "none"
+    assert calibration_error(proba, labels) < 0.03
+
+
+@pytest.mark.slow
+def test_intervals_cover_the_realized_value_about_nine_times_in_ten_under_covariate_shift() -> None:
+    """Known truth: labels drawn from the true probabilities, windows shifted towards high or low scores."""
+    rng = np.random.default_rng(5)
+    covered = {name: 0 for name in ("accuracy", "f1", "roc_auc")}
+    errors = []
+    runs = 120
+    for run in range(runs):
+        reference = rng.beta(2, 3, 2_000)
+        ref_labels = (rng.random(2_000) < reference).astype(np.int64)
+        shift = rng.uniform(0.6, 1.8)
+        current = rng.beta(2 * shift, 3 / shift, 800)  # covariate shift: a different mix of scores
+        cur_labels = (rng.random(800) < current).astype(np.int64)
+        estimate = estimate_performance(reference, ref_labels, current, draws=200, seed=run)
+        realized = realized_metrics(cur_labels, current)
+        errors.append(abs(estimate.metrics["accuracy"].value - realized["accuracy"]))  # type: ignore[operator]
+        for name in covered:
+            covered[name] += estimate.metrics[name].covers(realized[name])  # type: ignore[arg-type]
+    assert np.mean(errors) < 0.02
+    for name, count in covered.items():
+        assert count / runs >= 0.84, (name, count / runs)  # 90% nominal; 0.84 leaves room for 120 runs' noise
+
+
+def test_multiclass_estimates_are_macro_averages_and_accuracy_matches_the_top_scores() -> None:
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(3_000, 3)) * 2
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(3, p=row) for row in proba], dtype=np.int64)
+    estimate = estimate_performance(proba[:2_000], labels[:2_000], proba[2_000:], draws=100)
+    realized = realized_metrics(labels[2_000:], proba[2_000:])
+    assert len(estimate.confusion) == 3
+    assert estimate.metrics["accuracy"].value == pytest.approx(realized["accuracy"], abs=0.04)
+    assert estimate.metrics["f1"].value == pytest.approx(realized["f1"], abs=0.05)
+
+
+def test_seeded_estimates_repeat_exactly() -> None:
+    rng = np.random.default_rng(1)
+    scores = rng.random(500)
+    labels = (rng.random(500) < scores).astype(np.int64)
+    first = estimate_performance(scores, labels, scores[:200], seed=4, draws=100)
+    again = estimate_performance(scores, labels, scores[:200], seed=4, draws=100)
+    assert (first.metrics, first.confusion) == (again.metrics, again.confusion)
+
+
+@pytest.mark.parametrize(("reference", "labels", "current", "field"), [
+    ([0.2, 0.8], [0, 1], [[0.2, 0.3, 0.5]], "current_proba"),
+    ([0.2, 0.8], [0, 2], [0.5], "reference_labels"),
+    ([0.2, 0.8], [1, 1], [0.5], "reference_labels"),
+    ([0.2, 1.8], [0, 1], [0.5], "reference_proba"),
+    ([0.2, float("nan")], [0, 1], [0.5], "reference_proba"),
+    ([0.2, 0.8], [0, 1], [], "current_proba"),
+])
+def test_bad_input_is_refused_naming_the_argument(reference: list[float], labels: list[int], current: list[float],
+                                                  field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        estimate_performance(reference, np.array(labels, dtype=np.int64), current)
+    assert caught.value.field == field
+
+
+def test_the_outcome_shift_z_worked_by_hand() -> None:
+    # Well calibrated scores keep their raw values: expected positives 0.2 + 0.5 + 0.9 = 1.6, variance
+    # 0.16 + 0.25 + 0.09 = 0.5; three positives seen: z = (3 - 1.6) / sqrt(0.5).
+    rng = np.random.default_rng(11)
+    scores = rng.random(4_000)
+    labels = (rng.random(4_000) < scores).astype(np.int64)
+    shift = outcome_shift(scores, labels, [0.2, 0.5, 0.9], np.array([1, 1, 1]))
+    assert shift.expected[1] == pytest.approx(1.6)
+    assert shift.statistic == pytest.approx(1.4 / 0.5 ** 0.5)
+    assert shift.p_value == pytest.approx(0.0477, abs=1e-3)
+
+
+def test_the_outcome_shift_rarely_fires_on_unchanged_labels_and_catches_a_doubled_base_rate() -> None:
+    rng = np.random.default_rng(8)
+    reference = rng.beta(2, 5, 3_000)
+    ref_labels = (rng.random(3_000) < reference).astype(np.int64)
+    false_alarms = detected = 0
+    for _ in range(300):
+        scores = rng.beta(2, 5, 70)
+        same = (rng.random(70) < scores).astype(np.int64)
+        doubled = (rng.random(70) < np.minimum(2 * scores, 1)).astype(np.int64)
+        false_alarms += outcome_shift(reference, ref_labels, scores, same).p_value < 0.01
+        detected += outcome_shift(reference, ref_labels, scores, doubled).p_value < 0.01
+    assert false_alarms / 300 <= 0.03  # 1% nominal
+    assert detected / 300 >= 0.8
