@@ -13,6 +13,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -122,6 +123,31 @@ def wrk(url: str, body: dict[str, object], *, connections: int, seconds: int, th
     if found := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         errors += sum(int(value) for value in found.groups())
     return LoadResult(rate, _percentile(out, "50%"), _percentile(out, "99%"), errors, total)
+
+
+def serve_single_rows(registered: str, runtime: str, row: dict[str, object], *, env: dict[str, str], cwd: Path,
+                      seconds: int) -> dict[str, float]:
+    """``models:/REGISTERED/1`` served alone by ``shipyard serve --workers 2`` (micro-batching, the default) under
+    wrk's single-row requests on 64 connections, after a 2 s warm-up on 8; the server is stopped afterwards."""
+    port = free_port()
+    process = start([sys.executable, "-m", "shipyard", "serve", f"models:/{registered}/1", "--runtime", runtime,
+                     "--port", str(port), "--workers", "2"], env=env, cwd=cwd)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{url}/health/ready", process)
+        body: dict[str, object] = {"records": [row]}
+        wrk(f"{url}/predict/{registered}", body, connections=8, seconds=2)  # warm-up
+        return wrk(f"{url}/predict/{registered}", body, connections=64, seconds=seconds).__dict__
+    finally:
+        stop(process)
+
+
+def load_table(results: dict[str, dict[str, float]]) -> list[str]:
+    """The Markdown table of :func:`serve_single_rows` results, one row per model."""
+    lines = ["| model | rows/s | p50 ms | p99 ms | errors |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {name} | {found['requests_per_s']:.0f} | {found['p50_ms']:.1f} | {found['p99_ms']:.1f} | "
+              f"{found['errors']} |" for name, found in results.items()]
+    return lines
 
 
 def _percentile(out: str, label: str) -> float:

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks._load import free_port, start, stop, wait_ready, wrk
+from benchmarks._load import load_table, serve_single_rows
 from benchmarks._results import machine, write_section
 
 SHIPYARD = [sys.executable, "-m", "shipyard"]
@@ -78,27 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         runs.append((f"{list(models)[1]}, runtime onnx (verified export)", "m2", "onnx"))
         row = json.loads(features.head(1).to_json(orient="records"))[0]
         for label, registered, runtime in runs:
-            port = free_port()
-            process = start([*SHIPYARD, "serve", f"models:/{registered}/1", "--runtime", runtime, "--port",
-                             str(port), "--workers", "2"], env=env, cwd=work)
-            url = f"http://127.0.0.1:{port}"
-            try:
-                wait_ready(f"{url}/health/ready", process)
-                body: dict[str, object] = {"records": [row]}
-                wrk(f"{url}/predict/{registered}", body, connections=8, seconds=2)  # warm-up
-                results[label] = wrk(f"{url}/predict/{registered}", body, connections=64,
-                                     seconds=args.seconds).__dict__
-            finally:
-                stop(process)
+            results[label] = serve_single_rows(registered, runtime, row, env=env, cwd=work, seconds=args.seconds)
     print(json.dumps(results, indent=1))
     lines = [f"## Serving the torch flavor\n\n{machine()}; `shipyard serve --workers 2`, micro-batching, "
              f"single-row requests, 64 connections, {args.seconds} s each. wrk and other work share the cores: "
              "compare the rows of one run. Served networks run one torch intra-op thread per calling thread "
              "(`serve_single_threaded`); with torch's default threads the network gave 304 and 315 rows/s in two "
              "runs under the same conditions.\n",
-             "| model | rows/s | p50 ms | p99 ms | errors |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {name} | {found['requests_per_s']:.0f} | {found['p50_ms']:.1f} | {found['p99_ms']:.1f} | "
-              f"{found['errors']} |" for name, found in results.items()]
+             *load_table(results)]
     write_section("Serving the torch flavor", "\n".join(lines) + "\n")
     return 0
 

@@ -14,15 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks._load import free_port, start, stop, wait_ready, wrk
+from benchmarks._load import load_table, serve_single_rows
 from benchmarks._results import machine, write_section
-
-SHIPYARD = [sys.executable, "-m", "shipyard"]
 
 
 def _models() -> dict[str, tuple[Any, Any]]:
@@ -72,24 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         shipyard.set_store(None)
         env = {**os.environ, "SHIPYARD_STORE": str(work / ".shipyard")}
         for name, (registered, row) in names.items():
-            port = free_port()
-            process = start([*SHIPYARD, "serve", f"models:/{registered}/1", "--runtime", "python", "--port",
-                             str(port), "--workers", "2"], env=env, cwd=work)
-            url = f"http://127.0.0.1:{port}"
-            try:
-                wait_ready(f"{url}/health/ready", process)
-                body: dict[str, object] = {"records": [row]}
-                wrk(f"{url}/predict/{registered}", body, connections=8, seconds=2)  # warm-up
-                results[name] = wrk(f"{url}/predict/{registered}", body, connections=64, seconds=args.seconds).__dict__
-            finally:
-                stop(process)
+            results[name] = serve_single_rows(registered, "python", row, env=env, cwd=work, seconds=args.seconds)
     print(json.dumps(results, indent=1))
     lines = [f"## Serving the tree flavors\n\n{machine()}; `shipyard serve --workers 2 --runtime python`, "
              f"micro-batching, single-row requests, 64 connections, {args.seconds} s each. wrk and other work "
              "share the cores: compare the rows of one run.\n",
-             "| model | rows/s | p50 ms | p99 ms | errors |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {name} | {found['requests_per_s']:.0f} | {found['p50_ms']:.1f} | {found['p99_ms']:.1f} | "
-              f"{found['errors']} |" for name, found in results.items()]
+             *load_table(results)]
     write_section("Serving the tree flavors", "\n".join(lines) + "\n")
     return 0
 

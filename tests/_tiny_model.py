@@ -49,3 +49,18 @@ def tiny_graph(pipeline: Any) -> Any:
 
     inputs = [(name, FloatTensorType([None, 1])) for name in COLUMNS]
     return convert_sklearn(pipeline, initial_types=inputs, options={"zipmap": False}, target_opset=17)
+
+
+def register_tiny_pair(experiment: str, *, challenger: bool = True) -> None:
+    """Register ``tiny`` v1 (the pipeline) and v2 (the tree) in the current store, each logged in its own run of
+    ``experiment``; ``champion`` is v1 and, unless told otherwise, ``challenger`` v2: what a rollout starts from."""
+    import shipyard
+
+    inputs, target = tiny_frame()
+    for model in (tiny_pipeline(), tiny_tree()):
+        with shipyard.start_run(experiment=experiment):
+            info = shipyard.log_model(model, input_example=inputs, y_example=target)
+        shipyard.register_model(info.uri, "tiny")
+    shipyard.set_alias("tiny", "champion", 1)
+    if challenger:
+        shipyard.set_alias("tiny", "challenger", 2)

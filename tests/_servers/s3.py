@@ -6,9 +6,14 @@ with the credentials already in the environment (any values do for moto).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pytest
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "shipyard-test",
@@ -46,6 +51,20 @@ def client(endpoint_url: str) -> Any:
     import boto3
 
     return boto3.client("s3", endpoint_url=endpoint_url)
+
+
+def new_bucket(monkeypatch: pytest.MonkeyPatch, endpoint_url: str, tmp_path: Path, prefix: str) -> str:
+    """A new bucket ``PREFIX-<random>`` on the server, which this process (and the children it starts) reaches
+    only through the standard AWS variables: the test credentials, ``AWS_ENDPOINT_URL``, and no AWS config or
+    credentials file of the machine's user."""
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint_url)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    create_bucket(endpoint_url, name)
+    return name
 
 
 def create_bucket(endpoint_url: str, name: str) -> None:

@@ -7,23 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import shipyard
-from tests._tiny_model import tiny_frame, tiny_pipeline, tiny_tree
+from tests._tiny_model import register_tiny_pair
 from tests.e2e.conftest import ErrorCheck, ScriptRunner
 
 
-def _register_two() -> None:
-    inputs, target = tiny_frame()
-    for model in (tiny_pipeline(), tiny_tree()):
-        with shipyard.start_run(experiment="rollout-cli"):
-            info = shipyard.log_model(model, input_example=inputs, y_example=target)
-        shipyard.register_model(info.uri, "tiny")
-    shipyard.set_alias("tiny", "champion", 1)
-    shipyard.set_alias("tiny", "challenger", 2)
-
-
 def test_start_status_and_abort(run_script: ScriptRunner, input_error: ErrorCheck, tmp_path: Path) -> None:
-    _register_two()
+    register_tiny_pair("rollout-cli")
     none_yet = run_script("rollout", "status", "tiny")
     assert "has no rollout yet" in input_error(none_yet.returncode, none_yet.stdout, none_yet.stderr)
 
@@ -52,7 +41,7 @@ def test_start_status_and_abort(run_script: ScriptRunner, input_error: ErrorChec
 
 
 def test_bad_steps_and_candidates_are_one_line(run_script: ScriptRunner, input_error: ErrorCheck) -> None:
-    _register_two()
+    register_tiny_pair("rollout-cli")
     steps = run_script("rollout", "start", "tiny", "--candidate", "challenger", "--steps", "50,20")
     assert "--steps must rise" in input_error(steps.returncode, steps.stdout, steps.stderr)
     same = run_script("rollout", "start", "tiny", "--candidate", "1")

@@ -15,6 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import shipyard
+from shipyard.engines.pieces import Job, Summary
+from shipyard.engines.plan import Piece
+from shipyard.engines.run import Engine
+from shipyard.engines.shipment import Shipment
 
 ROWS = 3_000
 
@@ -77,3 +81,19 @@ def assert_same_output(engine_output: Path | str, local_output: Path) -> None:
     probabilities = [name for name in reference.column_names if name.startswith("proba_")]
     np.testing.assert_allclose(ours_frame[probabilities].to_numpy(), reference_frame[probabilities].to_numpy(),
                                rtol=0, atol=1e-12)
+
+
+class RecordingEngine:
+    """An engine that keeps the pieces' summaries for the test to read (an Engine, as the protocol says)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.summaries: list[Summary] = []
+
+    @property
+    def parallelism(self) -> int:
+        return self.engine.parallelism
+
+    def score(self, shipment: Shipment, pieces: list[Piece], job: Job) -> list[Summary]:
+        self.summaries = self.engine.score(shipment, pieces, job)
+        return self.summaries

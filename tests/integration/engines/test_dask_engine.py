@@ -15,10 +15,7 @@ import pytest
 
 import shipyard
 from shipyard.engines.dask_engine import DaskEngine
-from shipyard.engines.pieces import Job, Summary
-from shipyard.engines.plan import Piece
-from shipyard.engines.shipment import Shipment
-from tests.integration.engines.conftest import Churn, assert_same_output, write_parts
+from tests.integration.engines.conftest import Churn, RecordingEngine, assert_same_output, write_parts
 
 distributed = pytest.importorskip("distributed", reason="the Dask engine needs the dask extra")
 
@@ -32,21 +29,6 @@ def client() -> Iterator[Any]:
         yield dask_client
 
 
-class RecordingEngine:
-    """The Dask engine, keeping the pieces' summaries for the test to read (an Engine, as the protocol says)."""
-
-    def __init__(self, client: Any) -> None:
-        self.engine = DaskEngine(client)
-        self.summaries: list[Summary] = []
-
-    @property
-    def parallelism(self) -> int:
-        return self.engine.parallelism
-
-    def score(self, shipment: Shipment, pieces: list[Piece], job: Job) -> list[Summary]:
-        self.summaries = self.engine.score(shipment, pieces, job)
-        return self.summaries
-
 
 def test_a_folder_scores_as_the_local_engine_scores_the_whole_file(client: Any, churn: Churn, tmp_path: Path) -> None:
     from shipyard.engines.run import predict_on
@@ -55,7 +37,7 @@ def test_a_folder_scores_as_the_local_engine_scores_the_whole_file(client: Any, 
     local = shipyard.predict_batch(churn.uri, tmp_path / "all.parquet", tmp_path / "local.parquet",
                                    id_columns=["customer_id"])
     write_parts(churn.live, tmp_path / "live")
-    engine = RecordingEngine(client)
+    engine = RecordingEngine(DaskEngine(client))
     result = predict_on(engine, churn.uri, str(tmp_path / "live"), str(tmp_path / "dask.parquet"),
                         id_columns=["customer_id"], batch_size=250, runtime="python")
     assert (result.rows_in, result.rows_out, result.skipped) == (local.rows_in, local.rows_out, [])

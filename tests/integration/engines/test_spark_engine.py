@@ -14,10 +14,7 @@ import pandas as pd
 import pytest
 
 import shipyard
-from shipyard.engines.pieces import Job, Summary
-from shipyard.engines.plan import Piece
-from shipyard.engines.shipment import Shipment
-from tests.integration.engines.conftest import Churn, assert_same_output, write_parts
+from tests.integration.engines.conftest import Churn, RecordingEngine, assert_same_output, write_parts
 
 pytest.importorskip("pyspark", reason="the Spark engine needs the spark extra (pyspark)")
 pytestmark = pytest.mark.slow
@@ -40,27 +37,11 @@ def spark() -> Iterator[Any]:
     session.stop()
 
 
-class RecordingEngine:
-    """The Spark engine, keeping the pieces' summaries for the test to read (an Engine, as the protocol says)."""
-
-    def __init__(self, session: Any) -> None:
-        from shipyard.engines.spark_engine import SparkEngine
-
-        self.engine = SparkEngine(session)
-        self.summaries: list[Summary] = []
-
-    @property
-    def parallelism(self) -> int:
-        return self.engine.parallelism
-
-    def score(self, shipment: Shipment, pieces: list[Piece], job: Job) -> list[Summary]:
-        self.summaries = self.engine.score(shipment, pieces, job)
-        return self.summaries
-
 
 def test_the_spark_engine_scores_a_folder_as_the_local_engine_scores_the_file(spark: Any, churn: Churn,
                                                                              tmp_path: Path) -> None:
     from shipyard.engines.run import predict_on
+    from shipyard.engines.spark_engine import SparkEngine
 
     live = churn.live.astype({"tenure": "float64"})
     live.loc[[10, 2500], "tenure"] = 7.5  # bad rows, skipped and listed as the local engine lists them
@@ -68,7 +49,7 @@ def test_the_spark_engine_scores_a_folder_as_the_local_engine_scores_the_file(sp
     local = shipyard.predict_batch(churn.uri, tmp_path / "all.parquet", tmp_path / "local.parquet",
                                    id_columns=["customer_id"], on_error="skip")
     write_parts(live, tmp_path / "live")
-    engine = RecordingEngine(spark)
+    engine = RecordingEngine(SparkEngine(spark))
     result = predict_on(engine, churn.uri, str(tmp_path / "live"), str(tmp_path / "spark.parquet"),
                         id_columns=["customer_id"], on_error="skip", batch_size=200, runtime="python")
     assert (result.rows_in, result.rows_out) == (local.rows_in, local.rows_out) == (len(live), len(live) - 2)

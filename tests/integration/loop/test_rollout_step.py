@@ -13,7 +13,7 @@ from shipyard.models.registry import alias_history
 from shipyard.models.rollouts import abort_rollout, latest_rollout
 from shipyard.pipeline.spec import load_pipeline
 from shipyard.store import current_store
-from tests._tiny_model import tiny_frame, tiny_pipeline, tiny_tree
+from tests._tiny_model import register_tiny_pair
 
 PROJECT = """\
 name: canary
@@ -33,13 +33,7 @@ def test_the_rollout_step_starts_a_canary_and_records_it(tmp_path: Path) -> None
     (tmp_path / "shipyard.yaml").write_text(textwrap.dedent(PROJECT))
     shipyard.set_store(tmp_path / ".shipyard")
     try:
-        inputs, target = tiny_frame()
-        for model in (tiny_pipeline(), tiny_tree()):
-            with shipyard.start_run(experiment="canary"):
-                info = shipyard.log_model(model, input_example=inputs, y_example=target)
-            shipyard.register_model(info.uri, "tiny")
-        shipyard.set_alias("tiny", "champion", 1)
-        shipyard.set_alias("tiny", "challenger", 2)
+        register_tiny_pair("canary")
         store = current_store()
         pipeline = load_pipeline(tmp_path)
         loop = get_loop(pipeline, "roll")

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import shipyard
 from shipyard.models.rollouts import start_rollout
 from shipyard.monitoring.rollout_evidence import gather_evidence
 from shipyard.predlog.layout import ERRORS, FEEDBACK, PREDICTIONS, partition_folder
@@ -23,7 +22,7 @@ from shipyard.predlog.schema import (
 )
 from shipyard.predlog.writer import write_file
 from shipyard.store import current_store
-from tests._tiny_model import tiny_frame, tiny_pipeline, tiny_tree
+from tests._tiny_model import register_tiny_pair
 
 
 def _answer(request_id: str, variant: str, version: int, label: int, probability: float, *, at: int,
@@ -34,12 +33,7 @@ def _answer(request_id: str, variant: str, version: int, label: int, probability
 
 
 def test_evidence_counts_each_arm_its_pairs_labels_and_errors(tmp_path: Path) -> None:
-    inputs, target = tiny_frame()
-    for model in (tiny_pipeline(), tiny_tree()):
-        with shipyard.start_run(experiment="evidence"):
-            info = shipyard.log_model(model, input_example=inputs, y_example=target)
-        shipyard.register_model(info.uri, "tiny")
-    shipyard.set_alias("tiny", "champion", 1)
+    register_tiny_pair("evidence", challenger=False)
     store = current_store()
     rollout = start_rollout(store, "tiny", "2", steps=(10.0, 100.0))
     log_dir = tmp_path / "logs"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,14 +37,7 @@ def endpoint() -> Iterator[str]:
 @pytest.fixture
 def bucket(endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A new bucket, reached only through the standard AWS variables."""
-    for key, value in s3.CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    name = f"log-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(endpoint, name)
-    return name
+    return s3.new_bucket(monkeypatch, endpoint, tmp_path, "log")
 
 
 def entry(request_id: str, timestamp_ms: int, *, rows: int = 2, shadow: bool = False) -> PredictionEntry:

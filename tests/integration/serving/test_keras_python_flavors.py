@@ -8,9 +8,7 @@ table. Networks are compared with Keras' own answers within 1e-6, the Python mod
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import tritonclient.http as triton
 
-import shipyard
 from tests._keras_models import cancer, keras_answers, keras_or_skip
 from tests._python_models import centroid_module
+from tests.integration.serving import _flavors as flavors
 from tests.integration.serving._serving import Server, log_rows, post_many, records, running_server, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")]
@@ -48,7 +45,7 @@ class Nets:
 
     @property
     def environment(self) -> dict[str, str]:
-        return {**os.environ, "SHIPYARD_STORE": str(self.root), "COLUMNS": "200", "PYTHONPATH": str(self.folder)}
+        return flavors.store_env(self.root, PYTHONPATH=str(self.folder))
 
 
 def _train() -> tuple[dict[int, Any], pd.DataFrame, np.ndarray]:
@@ -75,16 +72,8 @@ def nets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nets]:
     models, features, labels = _train()
     module = centroid_module(folder, patch)
     models[3] = module.Centroids(features, labels, folder, temperature=0.05)
-    shipyard.set_store(root)
-    try:
-        for version, model in sorted(models.items()):
-            with shipyard.start_run(experiment="nets"):
-                info = shipyard.log_model(model, input_example=features, y_example=labels)
-            assert shipyard.register_model(info, "nets").version == version
-        shipyard.set_alias("nets", "champion", 1)
-        shipyard.set_alias("nets", "challenger", 2)
-    finally:
-        shipyard.set_store(None)
+    flavors.register_versions(root, "nets", {version: (model, features, labels) for version, model in models.items()},
+                              experiment="nets")
     frame, target = cancer()
     holdout = frame.iloc[TRAIN_ROWS:].assign(**{TARGET: target[TRAIN_ROWS:]}).reset_index(drop=True)
     holdout.to_parquet(folder / "holdout.parquet")
@@ -95,8 +84,7 @@ def nets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nets]:
 
 
 def _shipyard(nets: Nets, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shipyard", *args], cwd=nets.folder, env=nets.environment,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return flavors.run_cli(nets.folder, nets.environment, *args, timeout=300)
 
 
 def _close(found: np.ndarray, expected: np.ndarray, version: int) -> None:
@@ -128,11 +116,7 @@ def test_the_gate_scores_a_network_against_a_python_model_on_the_same_rows(nets:
                      "--data", "holdout.parquet", "--target", TARGET, "--metric", "roc_auc", "--min-delta", "1",
                      "--trust", nets.reference)
     assert done.returncode == 3, (done.stdout, done.stderr)  # a margin of 1 AUC cannot be won: held back
-    shipyard.set_store(nets.root)
-    try:
-        decision = shipyard.alias_history("nets")[-1]
-    finally:
-        shipyard.set_store(None)
+    decision = flavors.last_decision(nets.root, "nets")
     assert (decision.action, decision.from_version, decision.to_version) == ("held_back", 1, 3)
     for version, score in ((1, decision.details["current_score"]), (3, decision.details["candidate_score"])):
         auc = roc_auc_score(nets.holdout[TARGET], nets.expected(version, nets.holdout)["predict_proba"][:, 1])
@@ -174,7 +158,7 @@ def test_ab_with_batching_answers_each_network_as_keras(server: Server, nets: Ne
         np.testing.assert_allclose(answer["probabilities"], [expected[version]["predict_proba"][index]], atol=1e-6)
         assert answer["predictions"] == [int(expected[version]["predict"][index])]
     assert seen == {"softmax", "sigmoid"}
-    calls, rows = _batches(server, "nets")
+    calls, rows = flavors.batch_totals(server, "nets")
     assert rows == len(bodies) and calls < len(bodies)  # concurrent one-row requests shared forward passes
     assert server.log_dir is not None
     logged = log_rows(server.log_dir, {body["request_id"] for body in bodies}, deployment="nets")
@@ -196,33 +180,11 @@ def test_a_trusted_python_model_serves_its_own_answers(server: Server, nets: Net
 def test_tritonclient_infers_a_network_and_a_python_model(server: Server, nets: Nets, deployment: str,
                                                           version: int) -> None:
     inputs = nets.holdout.drop(columns=[TARGET]).head(16)
-    client = triton.InferenceServerClient(url=server.url.removeprefix("http://"))
-    try:
-        tensors = []
-        for item in client.get_model_metadata(deployment)["inputs"]:
-            assert item["datatype"] == "FP64", item  # the signature's float columns
-            tensor = triton.InferInput(item["name"], [len(inputs)], "FP64")
-            tensor.set_data_from_numpy(inputs[item["name"]].to_numpy(dtype="float64"), binary_data=False)
-            tensors.append(tensor)
-        outputs = [triton.InferRequestedOutput(name, binary_data=False) for name in ("predictions", "probabilities")]
-        result = client.infer(deployment, tensors, outputs=outputs)
-    finally:
-        client.close()
+    datatypes, result = flavors.triton_infer(server, deployment, inputs)
+    assert set(datatypes) == {"FP64"}, datatypes  # the signature's float columns
     expected = nets.expected(version, inputs)
     np.testing.assert_array_equal(result.as_numpy("predictions"), expected["predict"])
     _close(result.as_numpy("probabilities"), expected["predict_proba"], version)
-
-
-def _batches(server: Server, deployment: str) -> tuple[float, float]:
-    """(model calls, rows) of a deployment, summed over its variants, from ``/metrics``."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    totals = {"shipyard_batch_rows_count": 0.0, "shipyard_batch_rows_sum": 0.0}
-    for family in text_string_to_metric_families(server.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name in totals and sample.labels.get("deployment") == deployment:
-                totals[sample.name] += sample.value
-    return totals["shipyard_batch_rows_count"], totals["shipyard_batch_rows_sum"]
 
 
 def test_lineage_names_the_flavors_and_the_python_model_s_code(nets: Nets) -> None:

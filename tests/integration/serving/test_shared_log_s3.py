@@ -41,14 +41,7 @@ def endpoint() -> Iterator[str]:
 @pytest.fixture
 def shared_log(endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """``s3://<new bucket>/shared``; the AWS variables are set in this process, so the servers inherit them."""
-    for key, value in s3.CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    bucket = f"predictions-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(endpoint, bucket)
-    return f"s3://{bucket}/shared"
+    return f"s3://{s3.new_bucket(monkeypatch, endpoint, tmp_path, 'predictions')}/shared"
 
 
 def cli(*args: str, cwd: Path, store: Path) -> subprocess.CompletedProcess[str]:

@@ -9,9 +9,7 @@ rows (to 1e-6; the ONNX graph, which computes in float32, to the export's tolera
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +21,8 @@ import pytest
 
 pytest.importorskip("torch", reason="torch is not importable here (dev installs torch on CPython 3.11 only)")
 
-import tritonclient.http as triton
-
-import shipyard
 from tests._torch_models import TORCH_MODELS, cancer, network_answers
+from tests.integration.serving import _flavors as flavors
 from tests.integration.serving._serving import Server, post_many, records, running_server, write_config
 
 pytestmark = pytest.mark.slow
@@ -47,28 +43,16 @@ class Nets:
 
 
 def _shipyard(root: Path, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SHIPYARD_STORE": str(root), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "shipyard", *args], cwd=folder, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    return flavors.run_cli(folder, flavors.store_env(root), *args, timeout=300)
 
 
 @pytest.fixture(scope="module")
 def nets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nets]:
     folder = tmp_path_factory.mktemp("nets")
     root = folder / ".shipyard"
-    shipyard.set_store(root)
-    models = {}
-    try:
-        for version, kind in KINDS.items():
-            model, frame, target = TORCH_MODELS[kind]()
-            with shipyard.start_run(experiment="nets"):
-                info = shipyard.log_model(model, input_example=frame, y_example=target)
-            assert shipyard.register_model(info, "nets").version == version
-            models[version] = model
-        shipyard.set_alias("nets", "champion", 1)
-        shipyard.set_alias("nets", "challenger", 2)
-    finally:
-        shipyard.set_store(None)
+    built = {version: TORCH_MODELS[kind]() for version, kind in KINDS.items()}
+    flavors.register_versions(root, "nets", built, experiment="nets")
+    models = {version: model for version, (model, _, _) in built.items()}
     features, target = cancer()
     data = features.assign(**{TARGET: target})
     data.to_parquet(folder / "table.parquet")
@@ -98,11 +82,7 @@ def test_the_gate_scores_both_networks_on_the_same_rows(nets: Nets) -> None:
                      "champion", "--data", "table.parquet", "--target", TARGET, "--metric", "roc_auc",
                      "--min-delta", "1")
     assert done.returncode == 3, (done.stdout, done.stderr)  # a margin of 1 AUC cannot be won: held back
-    shipyard.set_store(nets.root)
-    try:
-        decision = shipyard.alias_history("nets")[-1]
-    finally:
-        shipyard.set_store(None)
+    decision = flavors.last_decision(nets.root, "nets")
     assert (decision.action, decision.from_version, decision.to_version) == ("held_back", 1, 2)
     scores = {decision.details["current_version"]: decision.details["current_score"],
               decision.details["candidate_version"]: decision.details["candidate_score"]}
@@ -149,47 +129,24 @@ def test_runtime_auto_picks_the_verified_export_only_where_there_is_one(server: 
 def test_concurrent_rows_are_batched_into_one_tensor_and_answer_as_the_network(server: Server, nets: Nets) -> None:
     inputs = nets.data.drop(columns=[TARGET]).head(200)
     bodies = [{"records": records(inputs.iloc[[index]])} for index in range(len(inputs))]
-    before = _batches(server, "nets")
+    before = flavors.batch_totals(server, "nets")
     answers = post_many(server.url, "/predict/nets", bodies, threads=8)
     assert {status for status, _ in answers} == {200}, answers[:3]
     expected = nets.expected(1, inputs)
     for index, (_, answer) in enumerate(answers):
         np.testing.assert_allclose(answer["probabilities"][0], expected["predict_proba"][index], rtol=0, atol=1e-6)
         assert answer["predictions"] == [int(expected["predict"][index])]
-    calls, rows = (after - start for after, start in zip(_batches(server, "nets"), before, strict=True))
+    calls, rows = (after - start for after, start in zip(flavors.batch_totals(server, "nets"), before, strict=True))
     assert rows == len(bodies) and calls < len(bodies)  # concurrent one-row requests shared network calls
     onnx = server.post("/predict/nets-auto", json={"records": records(inputs.head(50))}).json()
     np.testing.assert_allclose(onnx["probabilities"], expected["predict_proba"][:50], rtol=0, atol=1e-5)
 
 
-def _batches(server: Server, deployment: str) -> tuple[float, float]:
-    """(model calls, rows) of a deployment from ``/metrics``."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    totals = {"shipyard_batch_rows_count": 0.0, "shipyard_batch_rows_sum": 0.0}
-    for family in text_string_to_metric_families(server.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name in totals and sample.labels.get("deployment") == deployment:
-                totals[sample.name] += sample.value
-    return totals["shipyard_batch_rows_count"], totals["shipyard_batch_rows_sum"]
-
-
 @pytest.mark.parametrize(("deployment", "version"), [("nets", 1), ("nets-sigmoid", 2)])
 def test_tritonclient_infers_a_network(server: Server, nets: Nets, deployment: str, version: int) -> None:
     inputs = nets.data.drop(columns=[TARGET]).iloc[100:116]
-    client = triton.InferenceServerClient(url=server.url.removeprefix("http://"))
-    try:
-        metadata = client.get_model_metadata(deployment)
-        tensors = []
-        for item in metadata["inputs"]:
-            assert item["datatype"] == "FP64", item
-            tensor = triton.InferInput(item["name"], [len(inputs)], item["datatype"])
-            tensor.set_data_from_numpy(inputs[item["name"]].to_numpy(dtype="float64"), binary_data=False)
-            tensors.append(tensor)
-        outputs = [triton.InferRequestedOutput(name, binary_data=False) for name in ("predictions", "probabilities")]
-        result = client.infer(deployment, tensors, outputs=outputs)
-    finally:
-        client.close()
+    datatypes, result = flavors.triton_infer(server, deployment, inputs)
+    assert set(datatypes) == {"FP64"}, datatypes
     expected = nets.expected(version, inputs)
     np.testing.assert_array_equal(result.as_numpy("predictions"), expected["predict"])
     np.testing.assert_allclose(result.as_numpy("probabilities"), expected["predict_proba"], rtol=0, atol=1e-6)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import tritonclient.http as triton
 
 import shipyard
 from tests._tree_models import TREE_MODELS, as_categories, native_answers, telco
+from tests.integration.serving import _flavors as flavors
 from tests.integration.serving._serving import Server, log_rows, post_many, records, running_server, write_config
 
 pytestmark = pytest.mark.slow
@@ -55,30 +54,17 @@ def trees(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trees]:
 
     folder = tmp_path_factory.mktemp("trees")
     root = folder / ".shipyard"
-    shipyard.set_store(root)
-    models = {}
-    try:
-        for version, kind in KINDS.items():
-            model, frame = TREE_MODELS[kind]()
-            with shipyard.start_run(experiment="trees"):
-                info = shipyard.log_model(model, input_example=frame, y_example=telco()[1])
-            assert shipyard.register_model(info, "trees").version == version
-            models[version] = model
-        shipyard.set_alias("trees", "champion", 1)
-        shipyard.set_alias("trees", "challenger", 2)
-    finally:
-        shipyard.set_store(None)
+    built = {version: TREE_MODELS[kind]() for version, kind in KINDS.items()}
+    logged = {version: (model, frame, telco()[1]) for version, (model, frame) in built.items()}
+    flavors.register_versions(root, "trees", logged, experiment="trees")
+    models = {version: model for version, (model, _) in built.items()}
     holdout = load_churn(2300).iloc[1500:].reset_index(drop=True)
     holdout.to_parquet(folder / "holdout.parquet")
     yield Trees(root, folder, models, holdout)
 
 
 def _shipyard(trees: Trees, *args: str) -> subprocess.CompletedProcess[str]:
-    import os
-
-    env = {**os.environ, "SHIPYARD_STORE": str(trees.root), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "shipyard", *args], cwd=trees.folder, env=env, capture_output=True,
-                          text=True, timeout=180, check=False)
+    return flavors.run_cli(trees.folder, flavors.store_env(trees.root), *args, timeout=180)
 
 
 def test_batch_scoring_a_parquet_file_answers_as_the_library(trees: Trees) -> None:
@@ -98,7 +84,7 @@ def test_the_gate_scores_both_trees_on_the_same_rows(trees: Trees) -> None:
     done = _shipyard(trees, "models", "promote", "trees", "--candidate", "challenger", "--alias", "champion",
                      "--data", "holdout.parquet", "--target", TARGET, "--metric", "roc_auc", "--min-delta", "1")
     assert done.returncode == 3, (done.stdout, done.stderr)  # a margin of 1 AUC cannot be won: held back
-    decision = _history(trees)[-1]
+    decision = flavors.last_decision(trees.root, "trees")
     assert (decision.action, decision.from_version, decision.to_version) == ("held_back", 1, 2)
     scores = {decision.details["current_version"]: decision.details["current_score"],
               decision.details["candidate_version"]: decision.details["candidate_score"]}
@@ -109,14 +95,6 @@ def test_the_gate_scores_both_trees_on_the_same_rows(trees: Trees) -> None:
     promoted = _shipyard(trees, "models", "promote", "trees", "--candidate", "4", "--alias", "staging",
                          "--data", "holdout.parquet", "--target", TARGET)
     assert promoted.returncode == 0, (promoted.stdout, promoted.stderr)  # nobody holds staging: the candidate wins
-
-
-def _history(trees: Trees) -> list[Any]:
-    shipyard.set_store(trees.root)
-    try:
-        return shipyard.alias_history("trees")
-    finally:
-        shipyard.set_store(None)
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +130,7 @@ def test_ab_with_batching_answers_each_variant_s_own_library(server: Server, tre
         assert answer["probabilities"] == [expected[version]["predict_proba"][index].tolist()]
         assert answer["predictions"] == [int(expected[version]["predict"][index])]
     assert seen == {"xgboost", "lightgbm"}
-    calls, rows = _batches(server, "trees")
+    calls, rows = flavors.batch_totals(server, "trees")
     assert rows == len(bodies) and calls < len(bodies)  # concurrent one-row requests shared model calls
     assert server.log_dir is not None
     logged = log_rows(server.log_dir, {body["request_id"] for body in bodies}, deployment="trees")
@@ -162,36 +140,10 @@ def test_ab_with_batching_answers_each_variant_s_own_library(server: Server, tre
         assert row.model_version == by_request[row.request_id]["model"]["version"]
 
 
-def _batches(server: Server, deployment: str) -> tuple[float, float]:
-    """(model calls, rows) of a deployment, summed over its variants, from ``/metrics``."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    totals = {"shipyard_batch_rows_count": 0.0, "shipyard_batch_rows_sum": 0.0}
-    for family in text_string_to_metric_families(server.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name in totals and sample.labels.get("deployment") == deployment:
-                totals[sample.name] += sample.value
-    return totals["shipyard_batch_rows_count"], totals["shipyard_batch_rows_sum"]
-
-
 @pytest.mark.parametrize(("deployment", "version"), [("xgb-pipeline", 3), ("lgbm-pipeline", 4)])
 def test_tritonclient_infers_a_tree_pipeline(server: Server, trees: Trees, deployment: str, version: int) -> None:
     inputs = trees.holdout.drop(columns=[TARGET]).head(16).dropna()
-    client = triton.InferenceServerClient(url=server.url.removeprefix("http://"))
-    try:
-        metadata = client.get_model_metadata(deployment)
-        tensors = []
-        for item in metadata["inputs"]:
-            values = inputs[item["name"]].to_numpy()
-            array = values.astype(object) if item["datatype"] == "BYTES" else values.astype(
-                {"FP64": "float64", "INT64": "int64"}[item["datatype"]])
-            tensor = triton.InferInput(item["name"], [len(inputs)], item["datatype"])
-            tensor.set_data_from_numpy(array, binary_data=False)
-            tensors.append(tensor)
-        outputs = [triton.InferRequestedOutput(name, binary_data=False) for name in ("predictions", "probabilities")]
-        result = client.infer(deployment, tensors, outputs=outputs)
-    finally:
-        client.close()
+    _, result = flavors.triton_infer(server, deployment, inputs)
     expected = trees.expected(version, inputs)
     np.testing.assert_array_equal(result.as_numpy("predictions"), expected["predict"])
     np.testing.assert_array_equal(result.as_numpy("probabilities"), expected["predict_proba"])

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import pickle
-import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ torch = pytest.importorskip("torch", reason="torch is not importable here (dev i
 import shipyard  # noqa: E402
 from shipyard.models import package  # noqa: E402
 from shipyard.models.signature import as_frame  # noqa: E402
+from tests._flavor_checks import fresh_process_answers, load_with_warnings  # noqa: E402
 from tests._torch_models import TORCH_MODELS, cancer, network_answers  # noqa: E402
 from tests._tree_models import relog  # noqa: E402
 
@@ -43,19 +43,9 @@ def test_every_kind_answers_as_the_network_in_a_fresh_process(tmp_path: Path, ru
             expected[kind] = network_answers(model, example, classifier=CLASSIFIERS[kind])
             as_frame(example if kind.endswith("pipeline") else np.asarray(example)).to_parquet(
                 tmp_path / f"{kind}.parquet")
-    code = f"""
-import numpy as np, pandas as pd, shipyard
-for kind, uri in {uris!r}.items():
-    model = shipyard.load_model(uri)
-    frame = pd.read_parquet(f"{{kind}}.parquet")
-    answers = {{"predict": np.asarray(model.predict(frame))}}
-    if model.signature.output.kind == "classifier":
-        answers["predict_proba"] = model.predict_proba(frame).to_numpy()
-    np.savez(f"{{kind}}.npz", **answers)
-"""
-    run_python(code)
+    fresh = fresh_process_answers(run_python, uris, tmp_path)
     for kind, answers in expected.items():
-        loaded = np.load(tmp_path / f"{kind}.npz")
+        loaded = fresh[kind]
         assert sorted(loaded.files) == sorted(answers), kind
         for name, values in answers.items():
             np.testing.assert_allclose(loaded[name], values, rtol=0, atol=1e-6, err_msg=f"{kind} {name}")
@@ -247,11 +237,7 @@ def test_a_package_from_another_minor_version_warns_naming_both() -> None:
     info, model, example, _ = _log("regressor")
     libraries = {**shipyard.load_model(info.uri).manifest["libraries"], "torch": "2.11.0+cpu"}
     older = relog(info.uri, "older", manifest={"libraries": libraries})
-    package._warned_versions.discard("torch")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        loaded = shipyard.load_model(older)
-    messages = [str(item.message) for item in caught]
+    loaded, messages = load_with_warnings(older, "torch")
     assert any(f"saved with torch 2.11.0+cpu but torch {torch.__version__} is installed" in text
                for text in messages), messages
     np.testing.assert_allclose(loaded.predict(example), network_answers(model, example, classifier=False)["predict"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 
 import shipyard
 from shipyard.models import package
+from tests._flavor_checks import fresh_process_answers, load_with_warnings, refusal
 from tests._tree_models import TREE_MODELS, as_categories, log_tree_model, native_answers, relog, telco
 
 NATIVE_FILES = {"xgboost": "model.ubj", "lightgbm": "model.txt"}
@@ -27,19 +27,9 @@ def test_every_kind_answers_exactly_as_the_library_in_a_fresh_process(tmp_path: 
             uris[kind] = info.uri
             expected[kind] = native_answers(model, frame)
             frame.to_parquet(tmp_path / f"{kind}.parquet")
-    code = f"""
-import numpy as np, pandas as pd, shipyard
-for kind, uri in {uris!r}.items():
-    model = shipyard.load_model(uri)
-    frame = pd.read_parquet(f"{{kind}}.parquet")
-    answers = {{"predict": np.asarray(model.predict(frame))}}
-    if model.signature.output.kind == "classifier":
-        answers["predict_proba"] = model.predict_proba(frame).to_numpy()
-    np.savez(f"{{kind}}.npz", **answers)
-"""
-    run_python(code)
+    fresh = fresh_process_answers(run_python, uris, tmp_path)
     for kind, answers in expected.items():
-        loaded = np.load(tmp_path / f"{kind}.npz")
+        loaded = fresh[kind]
         assert sorted(loaded.files) == sorted(answers), kind
         for name, values in answers.items():
             np.testing.assert_array_equal(loaded[name], np.asarray(values), err_msg=f"{kind} {name}")
@@ -164,9 +154,7 @@ def test_a_damaged_model_file_names_the_flavor_and_both_versions() -> None:
 
     info, _, _ = log_tree_model("xgboost-classifier")
     damaged = relog(info.uri, "damaged", files={"model.ubj": b"{not ubjson"})
-    with pytest.raises(shipyard.ValidationError) as refused:
-        shipyard.load_model(damaged)
-    message = str(refused.value)
+    message = refusal(damaged)
     assert message.startswith(f"{damaged} is an XGBoost model written with xgboost {xgboost.__version__} that "
                               f"xgboost {xgboost.__version__} cannot read ("), message
     assert "[xgboost]" in message and "\n" not in message
@@ -179,11 +167,7 @@ def test_a_package_from_another_minor_version_warns_naming_both() -> None:
     libraries = {**shipyard.load_model(info.uri).manifest["libraries"]}
     del libraries["xgboost-cpu"]
     older = relog(info.uri, "older", manifest={"libraries": {**libraries, "xgboost": "2.1.4"}})
-    package._warned_versions.discard("xgboost")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        loaded = shipyard.load_model(older)
-    messages = [str(item.message) for item in caught]
+    loaded, messages = load_with_warnings(older, "xgboost")
     assert any(f"saved with xgboost 2.1.4 but xgboost {xgboost.__version__} is installed" in text
                for text in messages), messages
     np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))
