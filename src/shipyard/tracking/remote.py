@@ -20,13 +20,12 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError
 from ..store.hashing import hash_bytes, hash_file
 from ..store.http_client import HttpClient, new_key, quote_path
-from ._folder import files_in
+from ._folder import files_to_log
 from .artifact_paths import check_artifact_path
 from .remote_metrics import MetricSender
 from .runs import Run, check_run_id, check_status
@@ -96,15 +95,7 @@ class RemoteTracker:
         return self.metrics.flush()
 
     def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None) -> list[str]:
-        source = Path(local_path)
-        prefix = check_artifact_path(artifact_path) if artifact_path is not None else None
-        if source.is_dir():
-            found = files_in(source)
-        elif source.is_file():
-            found = [(source, source.name)]
-        else:
-            raise NotFoundError(f"Cannot log artifact {os.fspath(local_path)!r}: no such file or directory.")
-        entries = [(path, check_artifact_path(f"{prefix}/{name}" if prefix else name)) for path, name in found]
+        entries = files_to_log(local_path, artifact_path)
         for path, name in entries:
             self._upload(run_id, name, hash_file(path), path.stat().st_size, partial(open, path, "rb"))
         return [name for _, name in entries]
