@@ -139,7 +139,7 @@ def writer_for(store: Store) -> MetricWriter:
     writer = _writers.get(id(store))
     if writer is not None and writer.store is store:
         return writer
-    _flush_in_forked_workers()
+    flush_in_forked_workers(_flush_at_exit)
     with _writers_lock:
         writer = _writers.get(id(store))
         if writer is None or writer.store is not store:
@@ -280,19 +280,19 @@ def _flush_at_exit() -> None:
 
 
 atexit.register(_flush_at_exit)
-_fork_hook_installed = False
+_forked_flushes: set[Callable[[], None]] = set()
 
 
-def _flush_in_forked_workers() -> None:
-    """Make fork-started multiprocessing workers flush too: they leave through ``os._exit``, which skips
-    atexit, but they run multiprocessing's own exit finalizers (registered anew in each child)."""
-    global _fork_hook_installed
-    if _fork_hook_installed:
+def flush_in_forked_workers(flush: Callable[[], None]) -> None:
+    """Make fork-started multiprocessing workers run ``flush`` too: they leave through ``os._exit``, which skips
+    atexit, but they run multiprocessing's own exit finalizers (registered anew in each child). Installed once per
+    ``flush``; the local store's writers and the tracking server's sender each install theirs."""
+    if flush in _forked_flushes:
         return
-    _fork_hook_installed = True
+    _forked_flushes.add(flush)
     import multiprocessing.util as mp_util
 
     def in_child(_: object) -> None:
-        mp_util.Finalize(None, _flush_at_exit, exitpriority=100)
+        mp_util.Finalize(None, flush, exitpriority=100)
 
-    mp_util.register_after_fork(_flush_in_forked_workers, in_child)
+    mp_util.register_after_fork(flush, in_child)
