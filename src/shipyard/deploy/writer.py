@@ -8,13 +8,11 @@ not linger to be applied again; a folder this command did not write is never rep
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, ConflictError
+from ..errors import ConflictError
+from ..store.atomic import replacing_folder
 from .pod import Manifest
 
 MARKER = "README.txt"
@@ -53,26 +51,9 @@ def write_manifests(manifests: list[Manifest], folder: Path) -> list[Path]:
     if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / MARKER).is_file())):
         raise ConflictError(f"{folder} exists and was not written by `shipyard k8s render`; choose another folder "
                             "with -o or move it away.")
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    except OSError as exc:
-        raise ConfigError(f"Cannot write into {folder.parent} ({exc.strerror}); choose another place with -o.") \
-            from None
-    try:
-        staging.chmod(0o755)
-        names = [file_name(index, manifest) for index, manifest in enumerate(manifests)]
+    names = [file_name(index, manifest) for index, manifest in enumerate(manifests)]
+    with replacing_folder(folder) as staging:
         for name, manifest in zip(names, manifests, strict=True):
             (staging / name).write_text(to_yaml(manifest))
         (staging / MARKER).write_text(_MARKER_TEXT)
-        previous = None
-        if folder.exists():
-            previous = folder.with_name(f".{folder.name}.old.{os.getpid()}")
-            os.replace(folder, previous)
-        os.replace(staging, folder)
-        if previous is not None:
-            shutil.rmtree(previous, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return [folder / name for name in names]

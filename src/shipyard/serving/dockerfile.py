@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +34,7 @@ from ..errors import ConfigError, ConflictError
 from ..models.export import Exported, Package, export_packages
 from ..models.package import read_manifest
 from ..store import Store
+from ..store.atomic import replacing_folder
 from .image_requirements import normalized, pinned_closure
 from .shipyard_wheel import DISTRIBUTION, Wheel, shipyard_wheel
 from .spec import ServingConfig
@@ -90,14 +90,7 @@ def write_dockerfile(store: Store, config: ServingConfig, output: Path, *, model
     if folder.exists() and not (folder / _README).is_file():
         raise ConflictError(f"{folder} exists and was not written by `shipyard dockerfile`; move it away or choose "
                             "another Dockerfile name with -o.")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=output.parent))
-    except OSError as exc:
-        raise ConfigError(f"Cannot write into {output.parent} ({exc.strerror}); choose another place with -o.") \
-            from None
-    staging.chmod(0o755)  # mkdtemp's 0700 would make the folder private to its writer
-    try:
+    with replacing_folder(folder) as staging:
         built = shipyard_wheel(staging, given=wheel)
         exported = export_packages(store, packages, staging / STORE) if bake else Exported(staging / STORE)
         pins = _pins(store, packages)
@@ -107,10 +100,6 @@ def write_dockerfile(store: Store, config: ServingConfig, output: Path, *, model
         if config_path is not None:
             shutil.copyfile(config_path, staging / CONFIG)
         (staging / _README).write_text(_README_TEXT)
-        _swap(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     _atomic_write(output.with_name(output.name + IGNORE_SUFFIX),
                   f"# Written by `shipyard dockerfile`: a build of {output.name} sends only what it copies.\n"
                   f"*\n!{folder.name}\n")
@@ -205,17 +194,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \\
 STOPSIGNAL SIGTERM
 CMD {command}
 """
-
-
-def _swap(staging: Path, folder: Path) -> None:
-    """Put ``staging`` at ``folder``, replacing an earlier context whole."""
-    previous = None
-    if folder.exists():
-        previous = folder.with_name(f".{folder.name}.old.{os.getpid()}")
-        os.replace(folder, previous)
-    os.replace(staging, folder)
-    if previous is not None:
-        shutil.rmtree(previous, ignore_errors=True)
 
 
 def _installed(name: str) -> str | None:

@@ -1,6 +1,8 @@
-"""Writing a whole file or none: a temporary name beside it, then a rename.
+"""Writing a whole file or none, or a whole folder or none: a temporary name beside it, then a rename.
 
-Used where a reader must never see half a file (pack files and their indexes, a local remote's objects).
+Used where a reader must never see half a file (pack files and their indexes, a local remote's objects), and
+for the folders commands render (``shipyard dockerfile``'s build context, ``shipyard k8s render``'s manifests):
+an earlier render is replaced whole, so nothing of it lingers, and a failed run leaves it as it was.
 ``durable`` also fsyncs the bytes and the folder, so the rename survives a crash; a caller inside a batch
 that syncs the filesystem once at the end passes ``False``. ``mode`` is the new file's mode before the umask:
 the store's own files pass 0600 (:mod:`.files`), a remote shared by a team keeps the default.
@@ -10,7 +12,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from ..errors import ConfigError
 
 
 def write_atomically(path: Path, data: bytes, *, durable: bool = True, mode: int = 0o666) -> None:
@@ -33,3 +41,34 @@ def write_atomically(path: Path, data: bytes, *, durable: bool = True, mode: int
             os.fsync(handle)
         finally:
             os.close(handle)
+
+
+@contextmanager
+def replacing_folder(folder: Path) -> Iterator[Path]:
+    """Yield an empty folder beside ``folder`` to fill; when the block ends it replaces ``folder`` whole.
+
+    If the block raises, the new folder is removed and ``folder`` is left as it was. The caller decides
+    beforehand whether ``folder`` may be replaced at all (a folder it did not write never should be).
+
+    Raises:
+        ConfigError: ``folder``'s parent cannot be written (the commands take the place with ``-o``).
+    """
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as exc:
+        raise ConfigError(f"Cannot write into {folder.parent} ({exc.strerror}); choose another place with -o.") \
+            from None
+    try:
+        staging.chmod(0o755)  # mkdtemp's 0700 would make the folder private to its writer
+        yield staging
+        previous = None
+        if folder.exists():
+            previous = folder.with_name(f".{folder.name}.old.{os.getpid()}")
+            os.replace(folder, previous)
+        os.replace(staging, folder)
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

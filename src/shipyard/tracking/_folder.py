@@ -25,7 +25,8 @@ import os
 import stat
 from pathlib import Path
 
-from ..errors import ValidationError
+from ..errors import NotFoundError, ValidationError
+from .artifact_paths import check_artifact_path
 
 
 def files_in(folder: Path) -> list[tuple[Path, str]]:
@@ -67,6 +68,23 @@ def files_in(folder: Path) -> list[tuple[Path, str]]:
             first.args = (first.message,)
         raise first
     return sorted(found, key=lambda item: item[1])
+
+
+def files_to_log(local_path: str | os.PathLike[str], artifact_path: str | None) -> list[tuple[Path, str]]:
+    """The files ``log_artifact(local_path, artifact_path)`` stores and the artifact path of each, all checked.
+
+    One rule for the local store and the remote client, so a path one refuses the other refuses too: a file
+    lands at ``artifact_path/<file name>``, a folder's files keep their relative paths under ``artifact_path``.
+    """
+    source = Path(local_path)
+    prefix = check_artifact_path(artifact_path) if artifact_path is not None else None
+    if source.is_dir():
+        found = files_in(source)
+    elif source.is_file():
+        found = [(source, source.name)]
+    else:
+        raise NotFoundError(f"Cannot log artifact {os.fspath(local_path)!r}: no such file or directory.")
+    return [(path, check_artifact_path(f"{prefix}/{name}" if prefix else name)) for path, name in found]
 
 
 def _link_target(folder: Path, root: str, link: str, name: str) -> Path:

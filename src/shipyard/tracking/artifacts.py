@@ -26,7 +26,7 @@ from ..store import Store
 from ..store.dialect import upsert
 from ..store.hashing import hash_json
 from ..store.schema import artifacts, tags
-from ._folder import files_in
+from ._folder import files_to_log
 from .artifact_paths import artifact_path_problem as artifact_path_problem, check_artifact_path as check_artifact_path
 from .validation import check_key
 
@@ -44,15 +44,7 @@ def log_artifact(store: Store, run_id: str, local_path: str | os.PathLike[str],
     ``artifact_path``. Logging the same path again replaces it. Every path is checked, and a directory's
     links judged (see :mod:`._folder`), before anything is stored: a refusal stores nothing.
     """
-    source = Path(local_path)
-    prefix = check_artifact_path(artifact_path) if artifact_path is not None else None
-    if source.is_dir():
-        found = files_in(source)
-    elif source.is_file():
-        found = [(source, source.name)]
-    else:
-        raise NotFoundError(f"Cannot log artifact {os.fspath(local_path)!r}: no such file or directory.")
-    entries = [(path, check_artifact_path(_join(prefix, name))) for path, name in found]
+    entries = files_to_log(local_path, artifact_path)
     rows: list[dict[str, Any]] = []
     manifests: dict[str, bytes] = {}
     for path, name in entries:
@@ -200,7 +192,3 @@ def _entry(store: Store, run_id: str, name: str) -> dict[str, Any]:
         if entry["path"] == name:
             return entry
     raise NotFoundError(f"Run {run_id[:8]} has no artifact {name!r}; `shipyard runs show {run_id[:8]}` lists them.")
-
-
-def _join(prefix: str | None, name: str) -> str:
-    return f"{prefix}/{name}" if prefix else name

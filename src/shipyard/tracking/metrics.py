@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Connection, and_, func, or_, select
 
@@ -38,14 +38,18 @@ _BLOCK_AT = 500_000
 Point = tuple[str, str, int, float | None, int]  # run_id, key, step, value (None = NaN), timestamp ms
 
 
-class MetricWriter:
-    """The per-process buffer of one store."""
+class PointBuffer:
+    """What the local store's writer and the tracking server's sender share: ``log_metric``'s checks and step
+    numbering, the buffer, and the daemon thread that empties it every ``FLUSH_INTERVAL_S`` (or sooner once
+    ``wake_at`` points wait). Subclasses say how a flush empties it."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    thread_name: ClassVar[str]
+    retry_message: ClassVar[str]  # printed when the thread's flush fails; ``{exc}`` is the error
+    wake_at: ClassVar[int] = _WAKE_AT
+
+    def __init__(self) -> None:
         self._pending: list[Point] = []
         self._lock = threading.Lock()
-        self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._next_step: dict[tuple[str, str], int] = {}
         self._thread: threading.Thread | None = None
@@ -65,10 +69,44 @@ class MetricWriter:
             size = len(self._pending)
         if self._thread is None:
             self._start()
-        if size >= _WAKE_AT:
+        if size >= self.wake_at:
             self._wake.set()
             if size >= _BLOCK_AT:
                 self.flush()
+
+    def flush(self) -> int:
+        raise NotImplementedError
+
+    def _flush_interval_s(self) -> float:
+        return FLUSH_INTERVAL_S
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._loop, name=self.thread_name, daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:  # a daemon thread: it ends with the process
+            self._wake.wait(self._flush_interval_s())
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception as exc:  # the points stay queued; the next flush (or the caller's own) retries
+                print(f"shipyard: {self.retry_message.format(exc=exc)}", file=sys.stderr)
+
+
+class MetricWriter(PointBuffer):
+    """The per-process buffer of one store."""
+
+    thread_name = "shipyard-metric-flush"
+    retry_message = "could not write metrics yet ({exc}); will retry."
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+        self._flush_lock = threading.Lock()
 
     def flush(self, also: Callable[[Connection], None] | None = None) -> int:
         """Write every pending point; returns how many. Safe to call from any thread.
@@ -95,22 +133,6 @@ class MetricWriter:
                     self._pending[:0] = batch
                 raise
             return len(batch)
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                return
-            self._thread = threading.Thread(target=self._loop, name="shipyard-metric-flush", daemon=True)
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while True:  # a daemon thread: it ends with the process
-            self._wake.wait(FLUSH_INTERVAL_S)
-            self._wake.clear()
-            try:
-                self.flush()
-            except Exception as exc:  # the next flush retries; the caller's own flush raises
-                print(f"shipyard: could not write metrics yet ({exc}); will retry.", file=sys.stderr)
 
 
 def insert_points(conn: Connection, batch: Sequence[Point]) -> None:
@@ -139,7 +161,7 @@ def writer_for(store: Store) -> MetricWriter:
     writer = _writers.get(id(store))
     if writer is not None and writer.store is store:
         return writer
-    _flush_in_forked_workers()
+    flush_in_forked_workers(_flush_at_exit)
     with _writers_lock:
         writer = _writers.get(id(store))
         if writer is None or writer.store is not store:
@@ -280,19 +302,19 @@ def _flush_at_exit() -> None:
 
 
 atexit.register(_flush_at_exit)
-_fork_hook_installed = False
+_forked_flushes: set[Callable[[], None]] = set()
 
 
-def _flush_in_forked_workers() -> None:
-    """Make fork-started multiprocessing workers flush too: they leave through ``os._exit``, which skips
-    atexit, but they run multiprocessing's own exit finalizers (registered anew in each child)."""
-    global _fork_hook_installed
-    if _fork_hook_installed:
+def flush_in_forked_workers(flush: Callable[[], None]) -> None:
+    """Make fork-started multiprocessing workers run ``flush`` too: they leave through ``os._exit``, which skips
+    atexit, but they run multiprocessing's own exit finalizers (registered anew in each child). Installed once per
+    ``flush``; the local store's writers and the tracking server's sender each install theirs."""
+    if flush in _forked_flushes:
         return
-    _fork_hook_installed = True
+    _forked_flushes.add(flush)
     import multiprocessing.util as mp_util
 
     def in_child(_: object) -> None:
-        mp_util.Finalize(None, _flush_at_exit, exitpriority=100)
+        mp_util.Finalize(None, flush, exitpriority=100)
 
-    mp_util.register_after_fork(_flush_in_forked_workers, in_child)
+    mp_util.register_after_fork(flush, in_child)

@@ -20,14 +20,14 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError
 from ..store.hashing import hash_bytes, hash_file
 from ..store.http_client import HttpClient, new_key, quote_path
-from ._folder import files_in
+from ._folder import files_to_log
 from .artifact_paths import check_artifact_path
+from .metrics import flush_in_forked_workers
 from .remote_metrics import MetricSender
 from .runs import Run, check_run_id, check_status
 from .validation import MAX_PARAM_LENGTH, MAX_TAG_LENGTH, check_key, check_name, check_text
@@ -96,15 +96,7 @@ class RemoteTracker:
         return self.metrics.flush()
 
     def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None) -> list[str]:
-        source = Path(local_path)
-        prefix = check_artifact_path(artifact_path) if artifact_path is not None else None
-        if source.is_dir():
-            found = files_in(source)
-        elif source.is_file():
-            found = [(source, source.name)]
-        else:
-            raise NotFoundError(f"Cannot log artifact {os.fspath(local_path)!r}: no such file or directory.")
-        entries = [(path, check_artifact_path(f"{prefix}/{name}" if prefix else name)) for path, name in found]
+        entries = files_to_log(local_path, artifact_path)
         for path, name in entries:
             self._upload(run_id, name, hash_file(path), path.stat().st_size, partial(open, path, "rb"))
         return [name for _, name in entries]
@@ -234,31 +226,13 @@ def flush_tracking_server() -> None:
 
 def _open(uri: str) -> RemoteTracker:
     global _current, _current_for
-    _flush_in_forked_workers()
+    flush_in_forked_workers(_flush_quietly)
     with _lock:
         token = os.environ.get(TOKEN_ENV)
         wanted = (uri, token, os.getpid())
         if _current is None or _current_for != wanted:
             _current, _current_for = RemoteTracker(uri, token or None), wanted
         return _current
-
-
-_fork_hook_installed = False
-
-
-def _flush_in_forked_workers() -> None:
-    """Make fork-started multiprocessing workers send their points too: they leave through ``os._exit``, which skips
-    atexit, but run multiprocessing's exit finalizers (registered anew in each child), as ``metrics.py`` does."""
-    global _fork_hook_installed
-    if _fork_hook_installed:
-        return
-    _fork_hook_installed = True
-    import multiprocessing.util as mp_util
-
-    def in_child(_: object) -> None:
-        mp_util.Finalize(None, _flush_quietly, exitpriority=100)
-
-    mp_util.register_after_fork(_flush_in_forked_workers, in_child)
 
 
 def _flush_quietly() -> None:

@@ -14,24 +14,18 @@ so no point is dropped and batches arrive in the order they were logged. The tra
 from __future__ import annotations
 
 import math
-import sys
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
 from ..errors import ShipyardError, TrackingServerError
 from ..store.http_client import HttpClient, new_key
-from .metrics import FLUSH_INTERVAL_S
-from .validation import check_key, check_metric_value, check_step
+from .metrics import FLUSH_INTERVAL_S, Point, PointBuffer
 
 BATCH_POINTS = 20_000  # about 1 MB of JSON: one request's worth
 _WAKE_AT = 20_000
-_BLOCK_AT = 500_000  # as the local writer: a caller far ahead of the server sends itself
 _PATH = "/api/shipyard/v1/metrics"
 
-Point = tuple[str, str, int, float | None, int]  # run_id, key, step, value (None = NaN), timestamp ms
 WirePoint = tuple[str, str, int, float | str | None, int]  # infinities as "Infinity" / "-Infinity" (JSON has none)
 
 
@@ -47,38 +41,21 @@ def _wire(points: list[Point]) -> list[WirePoint]:
             (*point[:3], "Infinity" if point[3] > 0 else "-Infinity", point[4]) for point in points]
 
 
-class MetricSender:
+class MetricSender(PointBuffer):
     """The per-process buffer of points for one tracking server."""
 
+    thread_name = "shipyard-metric-sender"
+    retry_message = "could not send metrics yet ({exc}); will retry."
+    wake_at = _WAKE_AT
+
     def __init__(self, client: HttpClient) -> None:
+        super().__init__()
         self.client = client
-        self._pending: list[Point] = []
         self._unsent: deque[_Batch] = deque()
-        self._lock = threading.Lock()
         self._send_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._next_step: dict[tuple[str, str], int] = {}
-        self._thread: threading.Thread | None = None
         self.sent_points = 0
         self.sent_batches = 0
         self.dropped_points = 0  # refused by the server (4xx): retrying could never succeed
-
-    def add(self, run_id: str, key: str, value: Any, step: Any = None, timestamp_ms: int | None = None) -> None:
-        key = check_key(key, "metric")
-        number = check_metric_value(key, value)
-        step_key = (run_id, key)
-        step_number = self._next_step.get(step_key, 0) if step is None else check_step(key, step)
-        self._next_step[step_key] = step_number + 1
-        stamp = time.time_ns() // 1_000_000 if timestamp_ms is None else int(timestamp_ms)
-        with self._lock:
-            self._pending.append((run_id, key, step_number, number, stamp))
-            size = len(self._pending)
-        if self._thread is None:
-            self._start()
-        if size >= _WAKE_AT:
-            self._wake.set()
-            if size >= _BLOCK_AT:
-                self.flush()
 
     def flush(self) -> int:
         """Send every pending point, in order; returns how many were acknowledged now. Safe from any thread.
@@ -114,18 +91,5 @@ class MetricSender:
         with self._lock:
             return len(self._pending) + sum(len(batch.points) for batch in list(self._unsent))
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                return
-            self._thread = threading.Thread(target=self._loop, name="shipyard-metric-sender", daemon=True)
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while True:  # a daemon thread: it ends with the process
-            self._wake.wait(FLUSH_INTERVAL_S)
-            self._wake.clear()
-            try:
-                self.flush()
-            except Exception as exc:  # the points stay queued; the next flush (or the caller's own) retries
-                print(f"shipyard: could not send metrics yet ({exc}); will retry.", file=sys.stderr)
+    def _flush_interval_s(self) -> float:
+        return FLUSH_INTERVAL_S  # this module's, read at each wait: a process may set it (the tests do)

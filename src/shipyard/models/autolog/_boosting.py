@@ -21,9 +21,9 @@ from typing import Any
 
 from ...store import current_store
 from . import _deferred, _patching
-from ._record import Destination, RunWriter, Snapshot, TrainingData, destination
+from ._record import Destination, RunWriter, Snapshot, TrainingData, destination, estimator_tags
 from ._settings import settings
-from ._sklearn import estimator_tags, logged_fit, write_estimator
+from ._sklearn import logged_fit, write_estimator
 
 
 def enable(library: str) -> None:
@@ -128,9 +128,7 @@ def _patched_train(library: str, original: Callable[..., Any]) -> Callable[..., 
 def _record_train(library: str, where: Destination, snapshot: Snapshot, data: TrainingData, params: dict[str, Any],
                   history: dict[str, Any], start_ms: int, end_ms: int) -> None:
     booster = snapshot.restore()
-    tags = {"shipyard.autolog": library,
-            "shipyard.autolog.estimator": f"{type(booster).__module__}.{type(booster).__qualname__}"}
-    writer = RunWriter.open(current_store(), where, start_ms, end_ms, tags)
+    writer = RunWriter.open(current_store(), where, start_ms, end_ms, estimator_tags(library, booster))
     try:
         writer.params(params)
         writer.dataset("train", data)

@@ -29,7 +29,7 @@ from typing import Any
 from ...store import current_store
 from ..keras_flavor import NUMPY_COPY_WARNING
 from . import _deferred, _patching
-from ._record import Destination, RunWriter, Snapshot, TrainingData, destination
+from ._record import Destination, RunWriter, Snapshot, TrainingData, destination, estimator_tags
 from ._settings import settings
 
 LIBRARY = "keras"
@@ -163,9 +163,7 @@ def _epochs(history: Any) -> list[tuple[int, dict[str, float]]]:
 def _record(where: Destination, snapshot: Snapshot, data: TrainingData, params: dict[str, Any],
             epochs: list[tuple[int, dict[str, float]]], start_ms: int, end_ms: int) -> None:
     model = snapshot.restore()
-    tags = {"shipyard.autolog": LIBRARY,
-            "shipyard.autolog.estimator": f"{type(model).__module__}.{type(model).__qualname__}"}
-    writer = RunWriter.open(current_store(), where, start_ms, end_ms, tags)
+    writer = RunWriter.open(current_store(), where, start_ms, end_ms, estimator_tags(LIBRARY, model))
     try:
         writer.params(params)
         writer.dataset("train", data)

@@ -80,6 +80,12 @@ class TrainingData:
         return self.fingerprint is not None and _data.fingerprint(self.X) == self.fingerprint
 
 
+def estimator_tags(library: str, model: Any) -> dict[str, str]:
+    """The tags every autologged run carries: which integration logged it, and the class of the model it fitted."""
+    return {"shipyard.autolog": library,
+            "shipyard.autolog.estimator": f"{type(model).__module__}.{type(model).__qualname__}"}
+
+
 class RunWriter:
     """Opens the destination's run, writes into it, and ends it if autologging created it."""
 

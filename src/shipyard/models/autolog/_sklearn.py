@@ -22,7 +22,7 @@ from typing import Any
 from ...store import current_store
 from ...tracking import runs
 from . import _deferred, _patching
-from ._record import Destination, RunWriter, Snapshot, TrainingData, destination
+from ._record import Destination, RunWriter, Snapshot, TrainingData, destination, estimator_tags
 from ._settings import settings
 from ._training_metrics import training_metrics
 
@@ -78,11 +78,6 @@ def logged_fit(library: str, original: Callable[..., Any], model: Any, args: tup
     except Exception as exc:  # capturing must never break the user's training
         _deferred.warn(f"could not capture the fit of a {type(model).__name__}: {type(exc).__name__}: {exc}")
     return result
-
-
-def estimator_tags(library: str, model: Any) -> dict[str, str]:
-    return {"shipyard.autolog": library,
-            "shipyard.autolog.estimator": f"{type(model).__module__}.{type(model).__qualname__}"}
 
 
 def _record(where: Destination, snapshot: Snapshot, data: TrainingData, sample_weight: Any, start_ms: int,
