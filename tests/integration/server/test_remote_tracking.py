@@ -18,12 +18,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shipyard.server.cache import TOKEN_TTL_S
 from shipyard.store.location import location_for
 from shipyard.store.store import Store
 from shipyard.tracking.metrics import metric_points
 from shipyard.tracking.runs import get_run
+from tests._support import wait_until
 from tests.integration.server._server import TeamServer, shipyard
 from tests.integration.server.conftest import Team
+
+SEARCH_EXPERIMENTS = "/api/2.0/mlflow/experiments/search"
 
 API = "/api/shipyard/v1"
 pytestmark = pytest.mark.slow
@@ -338,6 +342,15 @@ def test_a_token_revoked_mid_run_fails_the_next_send_at_once_instead_of_retrying
     assert proc.stdout is not None and proc.stdin is not None
     assert proc.stdout.readline().strip() == "flushed"
     shipyard("server", "token", "revoke", "writer-person", "--backend-store-uri", team.database)
+    revoked = time.monotonic()
+
+    def refused_everywhere() -> bool:
+        # Each worker remembers a verified token for TOKEN_TTL_S (server/cache.py): past that since the revoke,
+        # and refused now, no worker accepts it any more.
+        answer = team.server.call("POST", SEARCH_EXPERIMENTS, team.tokens["writer"], json={})
+        return answer.status_code == 401 and time.monotonic() - revoked > TOKEN_TTL_S
+
+    wait_until(refused_everywhere, timeout=TOKEN_TTL_S + 30, what="the revoke to reach every worker")
     started = time.monotonic()
     out, err = proc.communicate("go\n", timeout=120)
     assert proc.returncode == 0, err
