@@ -71,10 +71,10 @@ def test_weights_split_traffic_in_proportion(two_workers: Server, template: Temp
 
 
 def _pids_by_request(log_dir: Path) -> dict[str, set[int]]:
-    """request_id -> PIDs of the workers whose log files hold it (``part-<ms>-<pid>-<n>.parquet``)."""
+    """request_id -> PIDs of the workers whose log files hold it (``part-<ms>-<replica>_<pid>-<n>.parquet``)."""
     served: dict[str, set[int]] = {}
     for path in (log_dir / "predictions").rglob("part-*.parquet"):
-        pid = int(path.name.split("-")[2])
+        pid = int(path.name.split("-")[2].rsplit("_", 1)[1])
         for request_id in pq.read_table(path, columns=["request_id"]).column("request_id").to_pylist():
             served.setdefault(request_id, set()).add(pid)
     return served
