@@ -13,11 +13,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import NotFoundError
+from ..errors import NotFoundError, NotSupportedError
 from ..store.location import resolve_location
 
 if TYPE_CHECKING:
     from ..store import Store
+    from ..tracking.remote import RemoteTracker
+
+TRACKING_URI_ENV = "SHIPYARD_TRACKING_URI"  # as tracking/remote.py names it (not imported: the CLI starts light)
 
 _chosen: str | None = None
 
@@ -30,6 +33,7 @@ def choose(location: str | None) -> None:
 
 def existing_store() -> Store:
     """The store to read, refusing to create an empty one just to report that it is empty."""
+    _refuse_beside_a_tracking_server()
     location = resolve_location(store=_chosen)
     database = location.local_database  # a database elsewhere (PostgreSQL...) is named by the store when it opens
     if database is not None and not os.path.lexists(database):  # one that is there but damaged: the same
@@ -45,6 +49,8 @@ def writable_store() -> Store:
     """The store to write to, created on first use."""
     from ..store.store import current_store, open_location, use_location
 
+    _refuse_beside_a_tracking_server()
+
     if _chosen:  # --store stands for SHIPYARD_STORE: the other SHIPYARD_* variables still name their parts
         location = resolve_location(store=_chosen)
         if open_location() != location:
@@ -52,6 +58,31 @@ def writable_store() -> Store:
             assert opened is not None
             return opened
     return current_store()
+
+
+def tracking_server_of_command() -> RemoteTracker | None:
+    """The team server a command talks to: the one ``SHIPYARD_TRACKING_URI`` names, unless ``--store`` chose a store."""
+    if _chosen:
+        return None
+    from ..tracking.remote import tracking_server
+
+    return tracking_server()
+
+
+def _refuse_beside_a_tracking_server() -> None:
+    """A command that reads or writes a store directly, run with a tracking server set and no store named, would
+    find some local ``.shipyard/`` the team never sees: refuse in one line instead."""
+    from ..store.location import DATABASE_ENV
+
+    uri = os.environ.get(TRACKING_URI_ENV)
+    if not uri or store_was_chosen() or os.environ.get(DATABASE_ENV):
+        return
+    import click
+
+    context = click.get_current_context(silent=True)
+    command = context.command_path if context is not None else "this command"
+    raise NotSupportedError(f"`{command}` does not go through the tracking server {uri} yet: give --store (or "
+                            f"SHIPYARD_STORE) to use a local store, or unset {TRACKING_URI_ENV}.")
 
 
 def project_root() -> Path:

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from ..errors import CheckFailedError
 from . import _output
-from ._store import existing_store
+from ._store import existing_store, tracking_server_of_command
 from ._table import COLUMNS_OPTION, WIDE_OPTION, Column, FittedTable, column_choice, show
 
 app = typer.Typer(help="Registered models: versions, aliases, promotion.\n\nExample: shipyard models show churn",
@@ -28,10 +28,12 @@ def list_command(
 
     Example: shipyard models list
     """
+    from ..models import remote
     from ..models.registry import list_models
 
     choice = column_choice(columns, wide)
-    models = list_models(existing_store())
+    tracker = tracking_server_of_command()
+    models = remote.list_models(tracker) if tracker is not None else list_models(existing_store())
     if json_output:
         _output.print_json(models)
         return
@@ -100,9 +102,11 @@ def alias_command(
 
     Example: shipyard models alias churn champion 3 -m "better recall"
     """
-    from ..models import registry
+    from ..models import registry, remote
 
-    event = registry.set_alias(existing_store(), name, alias, version, reason=reason)
+    tracker = tracking_server_of_command()
+    event = (remote.set_alias(tracker, name, alias, version, reason=reason) if tracker is not None
+             else registry.set_alias(existing_store(), name, alias, version, reason=reason))
     moved = f"from v{event.from_version} " if event.from_version else ""
     _output.console.print(f"models:/{_output.escape(name)}@{_output.escape(alias)} now points at v{version} "
                           f"({moved}by {_output.escape(event.actor or '?')}).")
@@ -119,10 +123,12 @@ def history_command(
 
     Example: shipyard models history churn
     """
-    from ..models import registry
+    from ..models import registry, remote
 
     choice = column_choice(columns, wide)
-    events = registry.alias_history(existing_store(), name)
+    tracker = tracking_server_of_command()
+    events = remote.alias_history(tracker, name) if tracker is not None else registry.alias_history(existing_store(),
+                                                                                                    name)
     if json_output:
         _output.print_json([event.to_dict() for event in events])
         return

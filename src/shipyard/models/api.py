@@ -1,4 +1,5 @@
-"""The registry functions users call, on the current store."""
+"""The registry functions users call, on the current store, or on the team server when a tracking URI is set
+(:mod:`.remote`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..store import current_store
-from . import registry
+from ..tracking.remote import refuse_through_server, tracking_server
+from . import registry, remote
 from .batch import DEFAULT_BATCH_SIZE, BatchResult, predict_file
 from .onnx_export import OnnxReport, export_onnx as _export_onnx
 from .package import ModelInfo, load_model
@@ -29,31 +31,43 @@ def register_model(source: str | ModelInfo, name: str, *, description: str | Non
         The new :class:`ModelVersion`; versions count up from 1 per name and are never reused.
     """
     uri = source.uri if isinstance(source, ModelInfo) else source
+    if (tracker := tracking_server()) is not None:
+        return remote.register(tracker, uri, name, description=description, tags=tags)
     return registry.register_model(current_store(), uri, name, description=description, tags=tags)
 
 
 def set_alias(name: str, alias: str, version: int, *, reason: str | None = None) -> AliasEvent:
     """Point ``models:/<name>@<alias>`` at ``version``; the move is recorded in the audit log."""
+    if (tracker := tracking_server()) is not None:
+        return remote.set_alias(tracker, name, alias, version, reason=reason)
     return registry.set_alias(current_store(), name, alias, version, reason=reason)
 
 
 def delete_alias(name: str, alias: str, *, reason: str | None = None) -> AliasEvent:
     """Remove an alias; the removal is recorded in the audit log."""
+    if (tracker := tracking_server()) is not None:
+        return remote.delete_alias(tracker, name, alias, reason=reason)
     return registry.delete_alias(current_store(), name, alias, reason=reason)
 
 
 def get_model_version(name: str, version: int) -> ModelVersion:
     """One registered version with its run, package hash, aliases and tags."""
+    if (tracker := tracking_server()) is not None:
+        return remote.get_version(tracker, name, version)
     return registry.get_version(current_store(), name, version)
 
 
 def list_model_versions(name: str) -> list[ModelVersion]:
     """Every version of a registered model, newest first."""
+    if (tracker := tracking_server()) is not None:
+        return remote.list_versions(tracker, name)
     return registry.list_versions(current_store(), name)
 
 
 def alias_history(name: str) -> list[AliasEvent]:
     """The audit log of a model's aliases: every move, removal and promotion decision, oldest first."""
+    if (tracker := tracking_server()) is not None:
+        return remote.alias_history(tracker, name)
     return registry.alias_history(current_store(), name)
 
 
@@ -83,6 +97,7 @@ def promote_model(name: str, *, candidate: int | str, data: Any, target: str, al
         The :class:`PromotionDecision` with both scores, the test, its ``p_value``, the paired interval of the gain
         (``ci_low``, ``ci_high``) and the ``min_detectable_effect``; it is also in :func:`alias_history`.
     """
+    refuse_through_server("shipyard.promote_model")
     return promote(current_store(), name, candidate=candidate, alias=alias, data=data, target=target, metric=metric,
                    min_delta=min_delta, alpha=alpha, trust=trust, encoding=encoding)
 
@@ -119,4 +134,6 @@ def export_onnx(uri: str, output: str | os.PathLike[str], *, tolerance: float = 
             (listed in ``mismatches``).
         ValidationError: a step cannot be converted (the message names it).
     """
+    refuse_through_server("shipyard.export_onnx")
     return _export_onnx(current_store(), uri, output, tolerance=tolerance, attach=attach, trust=trust)
+

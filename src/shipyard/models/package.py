@@ -23,9 +23,9 @@ from ..errors import IntegrityError, ValidationError
 from ..store import Store, current_store
 from ..store.hashing import hash_bytes, hash_json
 from ..tracking import artifacts as run_artifacts, fluent
-from ..tracking.remote import refuse_through_server
+from ..tracking.remote import RemoteTracker, tracking_server
 from ..tracking.runs import get_run, resolve_run_id
-from . import flavors, onnx_flavor
+from . import flavors, onnx_flavor, remote
 from .answers import check_finite
 from .coercion import NumberRange
 from .manifest import MANIFEST, PACKAGE_FORMAT, read_manifest
@@ -76,6 +76,9 @@ def log_model(
     """
     run_artifacts.check_package_path(name)
     prepared = _prepare(model, input_example, y_example, serializer)  # a bad model starts no run
+    tracker = tracking_server()
+    if tracker is not None:
+        return _write_remote(tracker, run_id, name, prepared)
     store = current_store()
     run_id = resolve_run_id(store, run_id) if run_id is not None else (fluent.active_run() or fluent.start_run()).id
     return _write(store, run_id, name, prepared)
@@ -109,7 +112,6 @@ def _prepare(model: Any, input_example: Any, y_example: Any, serializer: str) ->
     flavor = flavors.flavor_of(model)
     serializer = flavors.serializer_for(flavor, serializer)
     signature = infer_signature(frame, model)
-    refuse_through_server("shipyard.log_model")
     checked, _ = validate(frame, signature)
     files, untrusted = flavors.serialize(model, flavor, serializer)
     predictions = model.predict(checked)
@@ -138,8 +140,7 @@ def _prepare(model: Any, input_example: Any, y_example: Any, serializer: str) ->
 
 
 def _write(store: Store, run_id: str, name: str, prepared: _Prepared) -> ModelInfo:
-    manifest = {**prepared.manifest, "run_id": run_id,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    manifest = _stamped(prepared, run_id)
     for filename, data in prepared.files.items():
         run_artifacts.log_bytes(store, run_id, data, f"{name}/{filename}")
     # Written last, with the record of its hash (the run tag shipyard.model.<name>) in the same transaction.
@@ -147,6 +148,19 @@ def _write(store: Store, run_id: str, name: str, prepared: _Prepared) -> ModelIn
                             f"{name}/{MANIFEST}")
     manifest_hash = hash_json(manifest)
     return ModelInfo(f"runs:/{run_id}/{name}", run_id, name, manifest_hash, prepared.signature)
+
+
+def _write_remote(tracker: RemoteTracker, run_id: str | None, name: str, prepared: _Prepared) -> ModelInfo:
+    """:func:`_write` through a team server: the same files and manifest, uploaded as the run's artifacts."""
+    run_id = tracker.resolve_run_id(run_id) if run_id is not None else (fluent.active_run() or fluent.start_run()).id
+    manifest = _stamped(prepared, run_id)
+    remote.upload_package(tracker, run_id, name, prepared.files,
+                          json.dumps(manifest, indent=1, sort_keys=True).encode())
+    return ModelInfo(f"runs:/{run_id}/{name}", run_id, name, hash_json(manifest), prepared.signature)
+
+
+def _stamped(prepared: _Prepared, run_id: str) -> dict[str, Any]:
+    return {**prepared.manifest, "run_id": run_id, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 class LoadedModel:
@@ -291,6 +305,13 @@ def read_model(uri: str) -> PackageFiles:
     """The verified files of the model a URI names (as :func:`load_model` reads them), not deserialized."""
     from .registry import resolve
 
+    tracker = tracking_server()
+    if tracker is not None:
+        manifest, files, found = remote.download_package(tracker, uri)
+        package = PackageFiles(manifest, files, uri, found.name if found else None,
+                               found.version if found else None)
+        package.verify()
+        return package
     store = current_store()
     version, run_id, path = resolve(store, uri)
     registered = (version.manifest_hash, version.version) if version is not None else None

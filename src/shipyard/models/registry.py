@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -84,6 +85,16 @@ def register_model(store: Store, source: str, name: str, *, description: str | N
 
     ``actor`` is who registers it (a team server passes its caller's token name); by default this process's user.
     """
+    write = registration(store, source, name, description=description, tags=tags, actor=actor)
+    version = store.db.write(write)
+    return get_version(store, name, version)
+
+
+def registration(store: Store, source: str, name: str, *, description: str | None = None,
+                 tags: dict[str, Any] | None = None, actor: str | None = None) -> Callable[[Connection], int]:
+    """The write of :func:`register_model` (returning the new version number) once its package was checked, for a
+    caller that runs it inside its own transaction: the team server, which records the request's idempotency key
+    in the same one, so a retried registration never makes a second version."""
     _check_name(name)
     run_id, path = _package_source(store, source)
     manifest = read_manifest(store, run_id, path)  # refuses anything that is not a model package
@@ -112,8 +123,7 @@ def register_model(store: Store, source: str, name: str, *, description: str | N
             ])
         return version
 
-    version = store.db.write(write)
-    return get_version(store, name, version)
+    return write
 
 
 def create_registered_model(store: Store, name: str, *, description: str | None = None) -> bool:
@@ -138,14 +148,16 @@ def set_version_tags(store: Store, name: str, version: int, tags: dict[str, str]
 
 
 def get_version(store: Store, name: str, version: int) -> ModelVersion:
-    def query(conn: Connection) -> ModelVersion:
-        row = conn.execute(select(model_versions).where(model_versions.c.name == name,
-                                                        model_versions.c.version == version)).first()
-        if row is None:
-            _raise_unknown_version(conn, name, version)
-        return _version_from_row(conn, row)
+    return store.db.read(lambda conn: version_in(conn, name, version))
 
-    return store.db.read(query)
+
+def version_in(conn: Connection, name: str, version: int) -> ModelVersion:
+    """:func:`get_version` inside a caller's transaction (the one that just wrote the version)."""
+    row = conn.execute(select(model_versions).where(model_versions.c.name == name,
+                                                    model_versions.c.version == version)).first()
+    if row is None:
+        _raise_unknown_version(conn, name, version)
+    return _version_from_row(conn, row)
 
 
 def list_versions(store: Store, name: str) -> list[ModelVersion]:
@@ -189,6 +201,14 @@ def set_alias(store: Store, name: str, alias: str, version: int, *, reason: str 
 
     ``actor`` is who moved it (a team server passes its caller's token name); by default this process's user.
     """
+    return store.db.write(alias_move(name, alias, version, reason=reason, action=action, details=details,
+                                     actor=actor))
+
+
+def alias_move(name: str, alias: str, version: int, *, reason: str | None = None, action: str = "set",
+               details: dict[str, Any] | None = None, actor: str | None = None) -> Callable[[Connection], AliasEvent]:
+    """The write of :func:`set_alias`, for a caller that runs it inside its own transaction (see
+    :func:`registration`)."""
     _check_alias(alias)
 
     def write(conn: Connection) -> AliasEvent:
@@ -202,11 +222,18 @@ def set_alias(store: Store, name: str, alias: str, version: int, *, reason: str 
         upsert(conn, model_aliases, [{"name": name, "alias": alias, "version": version}])
         return _record(conn, name, alias, action, previous, version, reason, details, actor)
 
-    return store.db.write(write)
+    return write
 
 
 def delete_alias(store: Store, name: str, alias: str, *, reason: str | None = None,
                  actor: str | None = None) -> AliasEvent:
+    return store.db.write(alias_removal(name, alias, reason=reason, actor=actor))
+
+
+def alias_removal(name: str, alias: str, *, reason: str | None = None,
+                  actor: str | None = None) -> Callable[[Connection], AliasEvent]:
+    """The write of :func:`delete_alias`, for a caller that runs it inside its own transaction."""
+
     def write(conn: Connection) -> AliasEvent:
         previous = conn.execute(select(model_aliases.c.version).where(
             model_aliases.c.name == name, model_aliases.c.alias == alias)).scalar()
@@ -216,7 +243,7 @@ def delete_alias(store: Store, name: str, alias: str, *, reason: str | None = No
         conn.execute(model_aliases.delete().where(model_aliases.c.name == name, model_aliases.c.alias == alias))
         return _record(conn, name, alias, "delete", previous, None, reason, None, actor)
 
-    return store.db.write(write)
+    return write
 
 
 def record_decision(store: Store, name: str, alias: str, action: str, from_version: int | None,

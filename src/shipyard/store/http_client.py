@@ -91,13 +91,27 @@ class HttpClient:
                 IDEMPOTENCY_HEADER: key}
         return self._with_retries("PUT", path, sent, open_body)
 
+    def download(self, path: str, dest: str | os.PathLike[str]) -> dict[str, str]:
+        """GET ``path`` streamed into the file ``dest`` (written anew by every attempt, never held whole in
+        memory); the answer's headers, lower-cased. An error answer raises as :meth:`call`'s do."""
+
+        def receive(response: http.client.HTTPResponse) -> dict[str, str]:
+            with open(dest, "wb") as handle:
+                while chunk := response.read(_UPLOAD_CHUNK):
+                    handle.write(chunk)
+            return {key.lower(): value for key, value in response.getheaders()}
+
+        result: dict[str, str] = self._with_retries("GET", path, {"Accept": "*/*"}, lambda: None, receive)
+        return result
+
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             connection.close()
             self._local.connection = None
 
-    def _with_retries(self, method: str, path: str, headers: dict[str, str], body: Callable[[], Any]) -> Any:
+    def _with_retries(self, method: str, path: str, headers: dict[str, str], body: Callable[[], Any],
+                      receive: Callable[[http.client.HTTPResponse], Any] | None = None) -> Any:
         import http.client  # here, not at the top: importing it costs more than the rest of this module
 
         failures = (OSError, http.client.HTTPException)  # refused, reset, timed out (all OSError), cut short
@@ -105,13 +119,13 @@ class HttpClient:
         delay = _FIRST_DELAY_S
         while True:
             try:
-                status, payload = self._send(method, path, headers, body())
+                status, payload = self._send(method, path, headers, body(), receive)
             except failures as exc:
                 self.close()  # the connection may be half-used: the next attempt opens a new one
                 problem = f"{type(exc).__name__}: {exc}"
             else:
                 if status < 300:
-                    return _json(payload)
+                    return payload if receive is not None else _json(payload)
                 if status not in RETRYABLE_STATUS:
                     raise _error(status, payload, self.url)
                 problem = f"HTTP {status}"
@@ -125,7 +139,9 @@ class HttpClient:
             time.sleep(delay * (0.5 + random.random() / 2))  # backoff between attempts, jittered
             delay = min(delay * 2, _MAX_DELAY_S)
 
-    def _send(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, bytes]:
+    def _send(self, method: str, path: str, headers: dict[str, str], body: Any,
+              receive: Callable[[http.client.HTTPResponse], Any] | None = None) -> tuple[int, Any]:
+        """One attempt: the status, and the body (or what ``receive`` made of a successful answer)."""
         connection = self._connection()
         sent = {"Accept": "application/json", **headers}
         if self.token:
@@ -137,7 +153,7 @@ class HttpClient:
                 with body:  # a file: http.client sends it in pieces
                     connection.request(method, self._base + path, body=_chunks(body), headers=sent)
             response = connection.getresponse()
-            payload = response.read()
+            payload = receive(response) if receive is not None and response.status < 300 else response.read()
         except BaseException:
             self.close()
             raise

@@ -213,8 +213,7 @@ def refuse_through_server(what: str) -> None:
         from ..errors import NotSupportedError
 
         raise NotSupportedError(f"{what} does not go through a tracking server yet ({get_tracking_uri()}): run it "
-                                f"without {TRACKING_URI_ENV} (against the server's store), or log the files with "
-                                "shipyard.log_artifact.")
+                                f"without {TRACKING_URI_ENV}, where the server's store is.")
 
 
 def flush_tracking_server() -> None:

@@ -41,11 +41,15 @@ def test_set_tracking_uri_empty_keeps_runs_local_even_with_the_variable_set(nowh
     assert remote.get_tracking_uri() is None
 
 
-def test_model_logging_and_autolog_refuse_by_name_rather_than_write_a_local_store(nowhere: str) -> None:
+def test_autolog_and_the_gate_refuse_by_name_rather_than_write_a_local_store(nowhere: str,
+                                                                             isolated_store: Path) -> None:
     with pytest.raises(NotSupportedError, match=r"shipyard.autolog\(\) does not go through a tracking server"):
         shipyard.autolog()
-    with pytest.raises(NotSupportedError, match="shipyard.log_model does not go through a tracking server"):
-        remote.refuse_through_server("shipyard.log_model")
+    with pytest.raises(NotSupportedError, match="shipyard.promote_model does not go through a tracking server"):
+        shipyard.promote_model("churn", candidate=2, data="holdout.csv", target="churn")
+    with pytest.raises(NotSupportedError, match="shipyard.export_onnx does not go through a tracking server"):
+        shipyard.export_onnx("models:/churn@champion", "model.onnx")
+    assert not isolated_store.exists()
 
 
 def test_a_tracking_uri_that_is_no_server_address_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,9 @@ storage credentials: the server writes the object store.
 
 An upload is idempotent by nature (the object is content-addressed, the path is overwritten with the same hash);
 its idempotency key is recorded once it is done, so a retry answers from the record without a second upload.
+
+``GET`` on the same path streams the artifact back with its hash in the same header: the server checks the object
+against its hash while copying it out of the store, and the client checks the bytes it received.
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...errors import ValidationError
+from ...errors import NotFoundError, ValidationError
 from ...store.hashing import new_hasher
 from ...store.idempotency import HEADER, check_key, fingerprint, recall, run_once
-from ...tracking.artifacts import check_artifact_path, log_artifact
+from ...tracking.artifacts import check_artifact_path, download_artifacts, list_artifacts, log_artifact
 from ...tracking.runs import check_run_id, get_run
 from ..auth import identify, require
-from ..roles import WRITER
+from ..roles import READER, WRITER
 from ..settings import ServerSettings
 from .protocol import error_response, json_response
 
@@ -93,3 +96,29 @@ async def _receive(request: Request, settings: ServerSettings, folder: str, run_
                               "send it again.", field=HASH_HEADER)
     await run_in_threadpool(log_artifact, settings.store, run_id, target, directory or None)
     return {"path": name, "hash": received, "size": size}
+
+
+async def download(request: Request) -> Response:
+    """GET a file: copied out of the store (verified against its hash on the way), then streamed with that hash."""
+    from starlette.background import BackgroundTask
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import FileResponse
+
+    settings: ServerSettings = request.app.state.server
+    folder = tempfile.mkdtemp(prefix="shipyard-download-")
+    try:
+        identity = await run_in_threadpool(identify, request, settings)
+        require(identity, READER, "Reading an artifact")
+        run_id = check_run_id(request.path_params["run_id"])
+        name = check_artifact_path(request.path_params["path"], field="path")
+        entries = await run_in_threadpool(list_artifacts, settings.store, run_id)
+        entry = next((item for item in entries if item["path"] == name), None)
+        if entry is None:
+            await run_in_threadpool(get_run, settings.store, run_id)  # an unknown run says so first
+            raise NotFoundError(f"Run {run_id[:8]} has no artifact {name!r}.")
+        local = await run_in_threadpool(download_artifacts, settings.store, run_id, folder, name)
+    except Exception as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        return error_response(exc, request)
+    return FileResponse(local, media_type="application/octet-stream", headers={HASH_HEADER: entry["hash"]},
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))

@@ -1,8 +1,10 @@
 """Every path of Shipyard's own REST API (``/api/shipyard/v1``), with the role each needs.
 
 What the remote tracking client (:mod:`shipyard.tracking.remote`) calls: runs are created with the client's run
-id, written in batches with an ``Idempotency-Key`` each, ended, and read back; artifacts are uploaded streamed and
-hash-verified. Any other path under ``/api/shipyard`` answers 404 in the same error shape.
+id, written in batches with an ``Idempotency-Key`` each, ended, and read back; artifacts are uploaded and
+downloaded streamed and hash-verified. The remote registry (:mod:`shipyard.models.remote`) resolves model URIs,
+registers versions and moves aliases (:mod:`.models`). Any other path under ``/api/shipyard`` answers 404 in the
+same error shape.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFoundError
 from ..roles import READER, WRITER
-from . import artifacts, runs
+from . import artifacts, models, runs
 from .protocol import Call, endpoint
 
 if TYPE_CHECKING:
@@ -28,6 +30,14 @@ ENDPOINTS: list[tuple[str, str, str, str, Any]] = [
     ("/runs/{run_id}/end", "POST", WRITER, "Ending a run", runs.end),
     ("/runs/{run_id}/metrics/{key:path}", "GET", READER, "Reading a metric history", runs.metric_history),
     ("/metrics", "POST", WRITER, "Logging metrics", runs.log_metrics),
+    ("/models", "GET", READER, "Listing models", models.list_models),
+    ("/models/resolve", "GET", READER, "Resolving a model URI", models.resolve),
+    ("/models/{name}/versions", "GET", READER, "Listing model versions", models.list_versions),
+    ("/models/{name}/versions", "POST", WRITER, "Registering a model version", models.register),
+    ("/models/{name}/versions/{version}", "GET", READER, "Reading a model version", models.get_version),
+    ("/models/{name}/aliases/{alias}", "PUT", WRITER, "Moving an alias", models.set_alias),
+    ("/models/{name}/aliases/{alias}", "DELETE", WRITER, "Deleting an alias", models.delete_alias),
+    ("/models/{name}/history", "GET", READER, "Reading the alias history", models.alias_history),
 ]
 
 
@@ -38,6 +48,7 @@ def routes() -> list[Any]:
     found = [Route(PREFIX + path, endpoint(role, action, handler), methods=[method])
              for path, method, role, action, handler in ENDPOINTS]
     found.append(Route(PREFIX + "/runs/{run_id}/artifacts/{path:path}", artifacts.upload, methods=["PUT"]))
+    found.append(Route(PREFIX + "/runs/{run_id}/artifacts/{path:path}", artifacts.download, methods=["GET"]))
     found.append(Route("/api/shipyard/{rest:path}", endpoint(READER, "Calling the API", _not_found),
                        methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
     return found

@@ -1,0 +1,156 @@
+"""Models through a team server (``SHIPYARD_TRACKING_URI``): packages up and down, and the registry's calls.
+
+- ``log_model`` builds the package here, as without a server, and uploads its files as artifacts of the run
+  (hashed on both sides), the manifest last: the server records the manifest's hash when it arrives, exactly as a
+  local store does, so a registration checks the same record.
+- ``load_model`` asks the server to resolve the URI; the answer carries the manifest the server checked against the
+  run's record (and the registry's). Each file is downloaded streamed, verified against the manifest's hash, and
+  kept in a content-addressed cache (``$SHIPYARD_CACHE_DIR``, else ``~/.cache/shipyard``): loading the same
+  version again, or another version sharing files, downloads nothing. A damaged cache entry is fetched again.
+- Registrations and alias moves carry an idempotency key, so a retry after a lost answer never makes a second
+  version or a second audit entry.
+
+This module speaks HTTP only; :mod:`.package` and :mod:`.api` decide when to call it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ..errors import IntegrityError, NotFoundError
+from ..store.hashing import hash_json
+from ..store.http_client import new_key, quote_path
+from ..store.objects import LocalObjectStore
+from ..tracking.remote import RemoteTracker
+from .manifest import MANIFEST
+from .registry import AliasEvent, ModelVersion
+
+API = "/api/shipyard/v1"
+CACHE_ENV = "SHIPYARD_CACHE_DIR"
+_HASH_HEADER = "x-shipyard-content-hash"
+
+
+def upload_package(tracker: RemoteTracker, run_id: str, path: str, files: dict[str, bytes],
+                   manifest: bytes) -> None:
+    """The package's files as artifacts of ``run_id`` under ``path``, the manifest last (its arrival is what makes
+    the package exist for a reader)."""
+    for filename, data in files.items():
+        tracker.log_bytes(run_id, data, f"{path}/{filename}")
+    tracker.log_bytes(run_id, manifest, f"{path}/{MANIFEST}")
+
+
+def download_package(tracker: RemoteTracker, uri: str) -> tuple[dict[str, Any], dict[str, bytes],
+                                                                    ModelVersion | None]:
+    """The manifest, the verified files and the registered version (``None`` for ``runs:/`` URIs) ``uri`` names."""
+    tracker.flush()  # read-your-writes for a package logged moments ago by this process
+    answer = tracker.client.call("GET", f"{API}/models/resolve?uri={quote(uri, safe='')}")
+    manifest = answer["manifest"]
+    if hash_json(manifest) != answer["manifest_hash"]:
+        raise IntegrityError(f"The manifest of {uri} changed on its way from {tracker.url}; load it again.",
+                             object_hash=answer["manifest_hash"], path=f"{answer['path']}/{MANIFEST}")
+    cache = LocalObjectStore(cache_root())
+    files = {}
+    for filename, recorded in manifest["files"].items():
+        files[filename] = _fetch(tracker, cache, answer["run_id"], f"{answer['path']}/{filename}", recorded["hash"])
+    version = answer.get("version")
+    return manifest, files, _version(version) if version is not None else None
+
+
+def cache_root() -> Path:
+    """Where downloaded package files are kept, by content hash."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured).expanduser() / "objects"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "shipyard" / "objects"
+
+
+def _fetch(tracker: RemoteTracker, cache: LocalObjectStore, run_id: str, artifact: str, digest: str) -> bytes:
+    if cache.exists(digest):
+        try:
+            return cache.get_bytes(digest, label=f"cached {artifact}")
+        except IntegrityError:
+            cache.delete(digest)  # damaged on this disk: fetch it again
+    cache.root.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".download-", dir=cache.root)
+    os.close(handle)
+    try:
+        headers = tracker.client.download(f"{API}/runs/{run_id}/artifacts/{quote_path(artifact)}", temporary)
+        stored = cache.put_file(temporary)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    if stored.hash != digest or headers.get(_HASH_HEADER) not in (None, digest):
+        cache.delete(stored.hash)
+        raise IntegrityError(f"The file {artifact} of run {run_id[:8]} downloaded from {tracker.url} hashes to "
+                             f"{stored.hash[:12]}, not to {digest[:12]} as its manifest says; nothing was loaded.",
+                             object_hash=digest, path=artifact)
+    return cache.get_bytes(digest, label=artifact)
+
+
+def register(tracker: RemoteTracker, source: str, name: str, *, description: str | None,
+             tags: dict[str, Any] | None) -> ModelVersion:
+    tracker.flush()
+    body = {"source": source, "description": description,
+            "tags": {str(key): str(value) for key, value in (tags or {}).items()}}
+    answer = tracker.client.call("POST", f"{API}/models/{_segment(name)}/versions", body, key=new_key())
+    return _version(answer["version"])
+
+
+def set_alias(tracker: RemoteTracker, name: str, alias: str, version: int, *, reason: str | None) -> AliasEvent:
+    answer = tracker.client.call("PUT", f"{API}/models/{_segment(name)}/aliases/{_segment(alias)}",
+                                 {"version": int(version), "reason": reason}, key=new_key())
+    return _event(answer["event"])
+
+
+def delete_alias(tracker: RemoteTracker, name: str, alias: str, *, reason: str | None) -> AliasEvent:
+    query = f"?reason={quote(reason, safe='')}" if reason else ""
+    answer = tracker.client.call("DELETE", f"{API}/models/{_segment(name)}/aliases/{_segment(alias)}{query}",
+                                 key=new_key())
+    return _event(answer["event"])
+
+
+def get_version(tracker: RemoteTracker, name: str, version: int) -> ModelVersion:
+    return _version(tracker.client.call("GET", f"{API}/models/{_segment(name)}/versions/{int(version)}")["version"])
+
+
+def list_versions(tracker: RemoteTracker, name: str) -> list[ModelVersion]:
+    answer = tracker.client.call("GET", f"{API}/models/{_segment(name)}/versions")
+    return [_version(item) for item in answer["versions"]]
+
+
+def alias_history(tracker: RemoteTracker, name: str) -> list[AliasEvent]:
+    answer = tracker.client.call("GET", f"{API}/models/{_segment(name)}/history")
+    return [_event(item) for item in answer["events"]]
+
+
+def list_models(tracker: RemoteTracker) -> list[dict[str, Any]]:
+    models: list[dict[str, Any]] = tracker.client.call("GET", f"{API}/models")["models"]
+    return models
+
+
+def _segment(text: str) -> str:
+    """A name as one path segment; an empty one would address another endpoint."""
+    if not str(text).strip():
+        raise NotFoundError("A model name and an alias cannot be empty.")
+    return quote(str(text), safe="")
+
+
+def _version(document: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(name=document["name"], version=int(document["version"]), run_id=document["run_id"],
+                        path=document["path"], manifest_hash=document["manifest_hash"],
+                        description=document.get("description"),
+                        created_at=datetime.fromisoformat(document["created_at"]),
+                        created_by=document.get("created_by"), aliases=tuple(document.get("aliases") or ()),
+                        tags=dict(document.get("tags") or {}))
+
+
+def _event(document: dict[str, Any]) -> AliasEvent:
+    return AliasEvent(name=document["name"], alias=document["alias"], action=document["action"],
+                      from_version=document.get("from_version"), to_version=document.get("to_version"),
+                      actor=document.get("actor"), at=datetime.fromisoformat(document["at"]),
+                      reason=document.get("reason"), details=document.get("details"))
