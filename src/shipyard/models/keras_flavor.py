@@ -111,6 +111,7 @@ class KerasPredictor:
         self.python_class = python_class
         self.custom_types = custom_types or []
         self.saved: bytes | None = None  # the .keras file, once written
+        self.threads: int | None = None  # torch threads of the calling thread (servers: 1); None: torch's default
         if classes is not None:
             import numpy as np
 
@@ -125,6 +126,8 @@ class KerasPredictor:
         shape = (self.tensor_spec.get("inputs") or [{}])[0].get("shape") or []
         if len(shape) > 2:  # an image or a sequence, its values flattened in the columns
             values = values.reshape(len(values), *shape[1:])
+        if self.threads is not None and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
         parts = []
         with torch.no_grad():
             for start in range(0, max(len(values), 1), CHUNK_ROWS):

@@ -126,11 +126,12 @@ class TorchPredictor(NativePredictor):
                 "tensors": self.tensor_spec, "outputs": self.outputs}
 
 
-def serve_single_threaded(predictor: TorchPredictor) -> None:
+def serve_single_threaded(predictor: Any) -> None:
     """Run ``predictor`` with one intra-op thread, for servers: their micro-batches hold a few rows, on which torch's
     thread pool only contends with the other workers (on 2 shared cores, a 32-row call took 2.7 ms with 2 threads
     and 0.1 ms with one). OpenMP keeps the thread count per calling thread, so :meth:`TorchPredictor.forward` sets
-    it in the thread that calls, not once at load."""
+    it in the thread that calls, not once at load. A Keras network on the torch backend is run the same way
+    (:class:`~.keras_flavor.KerasPredictor` has ``threads`` too)."""
     predictor.threads = 1
 
 
