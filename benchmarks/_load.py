@@ -126,12 +126,19 @@ def wrk(url: str, body: dict[str, object], *, connections: int, seconds: int, th
 
 
 def serve_single_rows(registered: str, runtime: str, row: dict[str, object], *, env: dict[str, str], cwd: Path,
-                      seconds: int) -> dict[str, float]:
+                      seconds: int, trust: tuple[str, ...] = ()) -> dict[str, float]:
     """``models:/REGISTERED/1`` served alone by ``shipyard serve --workers 2`` (micro-batching, the default) under
-    wrk's single-row requests on 64 connections, after a 2 s warm-up on 8; the server is stopped afterwards."""
+    wrk's single-row requests on 64 connections, after a 2 s warm-up on 8; the server is stopped afterwards.
+    ``trust`` (a PythonModel's code reference, say) goes in a serving config, the one place a server takes it."""
     port = free_port()
-    process = start([sys.executable, "-m", "shipyard", "serve", f"models:/{registered}/1", "--runtime", runtime,
-                     "--port", str(port), "--workers", "2"], env=env, cwd=cwd)
+    target = [f"models:/{registered}/1", "--runtime", runtime]
+    if trust:
+        config = cwd / f"{registered}-serving.json"  # JSON is YAML: no writer needed
+        config.write_text(json.dumps({"trust": list(trust), "deployments": {
+            registered: {"model": f"models:/{registered}/1", "runtime": runtime}}}))
+        target = ["--config", str(config)]
+    process = start([sys.executable, "-m", "shipyard", "serve", *target, "--port", str(port), "--workers", "2"],
+                    env=env, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(f"{url}/health/ready", process)

@@ -1,4 +1,5 @@
-"""A PyTorch package as one ONNX graph in the serving convention, for the verified export of :mod:`.onnx_export`.
+"""A PyTorch or Keras package as one ONNX graph in the serving convention, for the verified export of
+:mod:`.onnx_export`.
 
 Serving feeds an ONNX graph one ``(N, 1)`` input per signature column and reads the label from its first output and
 the probabilities from its second. The network takes one ``(N, features)`` tensor and answers logits, so it is
@@ -9,12 +10,17 @@ scikit-learn preprocessing gets the preprocessing converted by skl2onnx (joined 
 missing-text sentinel, as for any pipeline) and the two graphs joined into one (``onnx.compose``), the
 preprocessing's output feeding the network's input. The export then verifies the joined graph against the package
 on generated rows, like any other.
+
+A Keras network on the torch backend is a torch module too: it goes through the same exporter, called with
+``training=False``, its softmax or sigmoid output read as probabilities. A network whose input is an image or a
+sequence (an ``(N, 1, 8, 8)`` tensor, say) takes its flattened columns, which the graph reshapes back first.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import math
 import warnings
 from typing import Any
 
@@ -29,33 +35,55 @@ FEATURES = "features"  # the network's input when preprocessing comes first
 
 
 def convert_network(predictor: Any, signature: Signature, uri: str) -> bytes:
-    """The package ``predictor`` (a loaded :class:`~.torch_flavor.TorchPredictor`) as ONNX bytes.
+    """The package ``predictor`` (a loaded :class:`~.torch_flavor.TorchPredictor` or
+    :class:`~.keras_flavor.KerasPredictor`) as ONNX bytes.
 
     Raises:
         ValidationError: class labels that are not numbers (a torch graph cannot answer text), or a network or
             preprocessing step the exporters refuse (the message names it).
     """
-    torch = require("torch", "ONNX export of PyTorch models")
-    require("onnxscript", "ONNX export of PyTorch models")
+    torch = require("torch", "ONNX export of PyTorch and Keras models")
+    require("onnxscript", "ONNX export of PyTorch and Keras models")
     classes = getattr(predictor, "classes_", None)
     if classes is not None and classes.dtype.kind not in "iu":
         raise ValidationError(f"Cannot convert {uri} to ONNX: its classes ({', '.join(map(str, classes[:5]))}) are not "
                               "integers, and a graph exported from torch answers numbers only; serve the Python "
                               "model, or train on integer labels.", field="model")
-    columns = [FEATURES] if predictor.preprocess is not None else signature.column_names
-    network = _network_graph(torch, predictor, columns, uri)
-    if predictor.preprocess is None:
+    preprocess = getattr(predictor, "preprocess", None)
+    columns = [FEATURES] if preprocess is not None else signature.column_names
+    network = _network_graph(torch, _Network.of(predictor), columns, uri)
+    if preprocess is None:
         return network
-    return _joined(_preprocessing_graph(predictor.preprocess, signature, uri), network)
+    return _joined(_preprocessing_graph(preprocess, signature, uri), network)
 
 
-def _network_graph(torch: Any, predictor: Any, columns: list[str], uri: str) -> bytes:
-    spec = predictor.tensor_spec["input"]
-    width = int(spec["shape"][1]) if predictor.preprocess is not None else 1
-    module = serving_face()(predictor.estimator, predictor.outputs, getattr(predictor, "classes_", None), spec["dtype"])
+class _Network:
+    """What the exported module needs of either flavor: the callable network, how to read its outputs (one of
+    :data:`.torch_flavor.OUTPUTS`), its classes (``None`` for a regressor), its input's shape (``None`` for the
+    batch) and dtype, and whether it takes Keras' ``training`` argument."""
+
+    def __init__(self, module: Any, outputs: str, shape: list[Any], dtype: str, *, classes: Any, keras: bool) -> None:
+        self.module, self.outputs, self.shape, self.dtype = module, outputs, shape, dtype
+        self.classes, self.keras = classes, keras
+
+    @classmethod
+    def of(cls, predictor: Any) -> _Network:
+        classes = getattr(predictor, "classes_", None)
+        if predictor.flavor == "keras":
+            outputs = "probabilities" if predictor.output in ("softmax", "sigmoid") else "logits"
+            spec = predictor.tensor_spec["inputs"][0]
+            return cls(predictor.network, outputs, spec["shape"], predictor.input_dtype, classes=classes, keras=True)
+        spec = predictor.tensor_spec["input"]
+        return cls(predictor.estimator, predictor.outputs, spec["shape"], spec["dtype"], classes=classes, keras=False)
+
+
+def _network_graph(torch: Any, network: _Network, columns: list[str], uri: str) -> bytes:
+    width = 1 if len(columns) > 1 else math.prod(int(size) for size in network.shape[1:])
+    module = serving_face()(network.module, network.outputs, network.classes, network.dtype,
+                            [int(size) for size in network.shape[1:]], network.keras)
     example = tuple(torch.zeros((2, width), dtype=torch.float32) for _ in columns)
     batch = torch.export.Dim.DYNAMIC
-    names = ["label", "probabilities"] if hasattr(predictor, "classes_") else ["prediction"]
+    names = ["label", "probabilities"] if module.classes is not None else ["prediction"]
     try:
         with warnings.catch_warnings():  # the exporter's own deprecation notices are not the caller's
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -80,16 +108,20 @@ def serving_face() -> type:
     import torch
 
     class ServingFace(torch.nn.Module):
-        def __init__(self, network: Any, outputs: str, classes: Any, dtype: str) -> None:
+        def __init__(self, network: Any, outputs: str, classes: Any, dtype: str, shape: list[int],
+                     keras: bool = False) -> None:
             super().__init__()
             self.training = False  # set on this module only: an exported network refuses train()/eval()
             self.network = network
             self.outputs = outputs
             self.dtype = getattr(torch, dtype)
+            self.shape = tuple(shape)  # one row of the network's input: (features,) or (1, 8, 8), say
+            self.keras = keras
             self.classes = None if classes is None else torch.as_tensor(classes.astype("int64"))
 
         def forward(self, *columns: Any) -> Any:
-            answer = self.network(torch.cat(columns, dim=1).to(self.dtype)).to(torch.float32)
+            joined = torch.cat(columns, dim=1).to(self.dtype).reshape(-1, *self.shape)
+            answer = (self.network(joined, training=False) if self.keras else self.network(joined)).to(torch.float32)
             answer = answer.reshape(answer.shape[0], -1)
             if self.classes is None:
                 return answer.reshape(-1)

@@ -63,16 +63,17 @@ def serializer_for(flavor: str, requested: str) -> str:
     return requested
 
 
-def prepare(model: Any, example: Any, targets: Any = None) -> Any:
+def prepare(model: Any, example: Any, targets: Any = None, *, shape: tuple[int, ...] | None = None) -> Any:
     """``model`` as it will be logged: an XGBoost or LightGBM model (or a Pipeline ending in one) becomes a
     :class:`~.native_flavor.NativePredictor`, which takes text columns as the model's categories (pickled too,
     when the caller asks for a pickle); a PyTorch network becomes one too, whose ``targets`` (the y_example) say
-    whether it classifies; anything else is unchanged."""
-    for module in SELF_LOADING.values():  # first: a Keras model on the torch backend is a torch Module too
-        wrapped = module.wrap(model, example)
-        if wrapped is not None:
-            return wrapped
-    network = torch_flavor.wrap(model, example, targets)
+    whether it classifies; anything else is unchanged. ``shape`` is the example's own when it was an image or a
+    sequence (``example`` holds its values flattened): a network's input keeps it."""
+    # Keras first: a Keras model on the torch backend is a torch Module too.
+    wrapped = keras_flavor.wrap(model, example, shape=shape) or python_flavor.wrap(model, example)
+    if wrapped is not None:
+        return wrapped
+    network = torch_flavor.wrap(model, example, targets, shape=shape)
     if network is not None:
         return network
     for native in (xgboost_flavor, lightgbm_flavor):

@@ -16,8 +16,9 @@ The network answers numbers; what they mean comes from its last activation. A ``
 classifier of classes ``0..k-1`` (as sparse categorical labels are), a single ``sigmoid`` unit a binary
 classifier of ``0``/``1`` whose probabilities are ``[1 - p, p]``; any other single unit is a regressor. A
 network answering several numbers per row that are not class probabilities is refused when logging: no
-prediction of it fits one answer per row. Inputs are one 2-D tensor: the signature's columns, in order,
-cast to the network's input dtype (float32 as a rule). ``native.json`` records the library versions, the
+prediction of it fits one answer per row. Inputs are one tensor: the signature's columns, in order, cast to the
+network's input dtype (float32 as a rule), of the example's shape (rows first) when it was an image or a
+sequence, flattened to the columns ``x0, x1, ...``. ``native.json`` records the library versions, the
 kind of output, the classes and the tensor shapes and dtypes of the input and output.
 """
 
@@ -110,6 +111,7 @@ class KerasPredictor:
         self.python_class = python_class
         self.custom_types = custom_types or []
         self.saved: bytes | None = None  # the .keras file, once written
+        self.threads: int | None = None  # torch threads of the calling thread (servers: 1); None: torch's default
         if classes is not None:
             import numpy as np
 
@@ -121,6 +123,11 @@ class KerasPredictor:
         import torch
 
         values = np.array(frame, dtype=self.input_dtype)  # a copy torch may own (a frame's values can be read-only)
+        shape = (self.tensor_spec.get("inputs") or [{}])[0].get("shape") or []
+        if len(shape) > 2:  # an image or a sequence, its values flattened in the columns
+            values = values.reshape(len(values), *shape[1:])
+        if self.threads is not None and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
         parts = []
         with torch.no_grad():
             for start in range(0, max(len(values), 1), CHUNK_ROWS):
@@ -153,8 +160,9 @@ class KerasPredictor:
                 "classes": [plain(value) for value in self.classes_] if hasattr(self, "classes_") else None}
 
 
-def wrap(model: Any, frame: Any) -> KerasPredictor | None:
-    """``model`` ready to log, or ``None`` when it is not a Keras model. Refuses what could not load or serve."""
+def wrap(model: Any, frame: Any, *, shape: tuple[int, ...] | None = None) -> KerasPredictor | None:
+    """``model`` ready to log, or ``None`` when it is not a Keras model. Refuses what could not load or serve.
+    ``shape`` is the example's when it was an image or a sequence (``frame`` holds its values flattened)."""
     if not is_keras(model):
         return None
     import_keras("Logging a Keras model")
@@ -175,10 +183,12 @@ def wrap(model: Any, frame: Any) -> KerasPredictor | None:
             "before the network (or log a shipyard.PythonModel that does both).", field=text[0])
     inputs = getattr(model, "inputs", None) or []
     if len(inputs) > 1 or len(getattr(model, "outputs", None) or []) > 1:
-        raise ValidationError("This Keras model has several inputs or outputs; Shipyard serves networks of one 2-D "
+        raise ValidationError("This Keras model has several inputs or outputs; Shipyard serves networks of one "
                               "input (the signature's columns) and one output.", field="model")
     input_dtype = str(getattr(inputs[0], "dtype", "float32")) if inputs else "float32"
-    probe = KerasPredictor(model, output="regression", input_dtype=input_dtype, tensors={}, classes=None,
+    input_shape = [None, *(shape[1:] if shape is not None else (len(frame.columns),))]
+    tensors: dict[str, Any] = {"inputs": [{"name": "input", "shape": input_shape, "dtype": input_dtype}]}
+    probe = KerasPredictor(model, output="regression", input_dtype=input_dtype, tensors=tensors, classes=None,
                            python_class="")
     try:
         answer = probe.forward(frame.head(64))
@@ -194,9 +204,7 @@ def wrap(model: Any, frame: Any) -> KerasPredictor | None:
             "end), so it has no one prediction per row; end it in a softmax for a classifier or one unit for a "
             "regressor.", field="model")
     classes = list(range(width)) if output == "softmax" else [0, 1] if output == "sigmoid" else None
-    tensors = {"inputs": [{"name": "input",
-                           "shape": [None, len(frame.columns)], "dtype": input_dtype}],
-               "outputs": [{"name": "output", "shape": [None, width], "dtype": str(np.asarray(answer).dtype)}]}
+    tensors["outputs"] = [{"name": "output", "shape": [None, width], "dtype": str(np.asarray(answer).dtype)}]
     output_dtype = getattr((getattr(model, "outputs", None) or [None])[0], "dtype", None)
     if output_dtype is not None:
         tensors["outputs"][0]["dtype"] = str(output_dtype)

@@ -3,7 +3,7 @@
 Exchange formats are distrusted because nobody checks the exported model against the original and
 because preprocessing is usually left behind. Here the complete scikit-learn pipeline is converted with
 skl2onnx (XGBoost and LightGBM steps through onnxmltools; missing text as a sentinel its string imputers look
-for; PyTorch networks with torch.onnx.export, see ``_onnx_torch``), then both models score the stored input
+for; PyTorch and Keras networks with torch.onnx.export, see ``_onnx_torch``), then both models score the stored input
 example plus generated rows that visit every categorical level seen in training, missing values, the numeric
 range edges and just beyond them. The file is written only if labels agree on every row and probabilities
 within the tolerance.
@@ -34,7 +34,7 @@ from .signature import ColumnSpec, Signature
 
 DEFAULT_TOLERANCE = 1e-5
 ONNX_FILE = "model.onnx"
-CONVERTIBLE_FLAVORS = ("sklearn", "xgboost", "lightgbm", "torch")  # torch: by its own converter
+CONVERTIBLE_FLAVORS = ("sklearn", "xgboost", "lightgbm", "torch", "keras")  # networks: by their own converter
 
 
 @dataclass
@@ -62,8 +62,8 @@ def export_onnx(store: Store, uri: str, output: str | os.PathLike[str], *, toler
     if model.manifest["flavor"] not in CONVERTIBLE_FLAVORS:
         raise ValidationError(f"{uri} is a {model.manifest['flavor']} model; ONNX export converts scikit-learn "
                               "pipelines, XGBoost or LightGBM models (their scikit-learn API, alone or in a "
-                              "pipeline) and PyTorch networks.", field="model")
-    if model.manifest["flavor"] == "torch":
+                              "pipeline), PyTorch networks and Keras networks.", field="model")
+    if model.manifest["flavor"] in ("torch", "keras"):
         onnx_bytes, hint = convert_network(model.model, model.signature, uri), ""
     else:
         onnx_bytes, hint = convert(model)

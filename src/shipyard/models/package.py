@@ -30,7 +30,7 @@ from .answers import check_finite
 from .coercion import NumberRange
 from .manifest import MANIFEST, PACKAGE_FORMAT, read_manifest
 from .profile import prediction_profile, profile_frame
-from .signature import Signature, ValidationReport, as_frame, infer_signature, validate
+from .signature import Signature, ValidationReport, as_frame, example_shape, infer_signature, validate
 
 EXAMPLE_ROWS = 20
 _warned_versions: set[str] = set()
@@ -66,7 +66,9 @@ def log_model(
             any object with ``predict`` (and optionally ``predict_proba``) when ``serializer="pickle"``.
         name: the artifact path of the package inside the run.
         input_example: training inputs (DataFrame, Arrow table, 2-D array or tensor): the signature and the
-            monitoring reference profile are computed from it; its first rows are kept as an example.
+            monitoring reference profile are computed from it; its first rows are kept as an example. A network's
+            images or sequences (an array or tensor of more than 2 dimensions, rows first) become the columns
+            ``x0, x1, ...`` (row-major) and the signature keeps their shape.
         y_example: training targets, profiled alongside when given.
         serializer: ``"skops"`` (safe, default) or ``"pickle"`` (anything; loading needs ``trust=True``).
         run_id: log into this run rather than the active one (autologging writes from its own thread).
@@ -108,7 +110,8 @@ def _prepare(model: Any, input_example: Any, y_example: Any, serializer: str) ->
         probe = infer_signature(frame)
         classes = tuple(sorted({_plain_label(value) for value in y_example})) if y_example is not None else ()
         model = onnx_flavor.OnnxPredictor(model.SerializeToString(), probe, classes)
-    model = flavors.prepare(model, frame, y_example)  # xgboost/lightgbm/torch: their own format, not skops
+    # xgboost/lightgbm/torch: their own format, not skops; a network's image or sequence example keeps its shape
+    model = flavors.prepare(model, frame, y_example, shape=example_shape(input_example))
     flavor = flavors.flavor_of(model)
     serializer = flavors.serializer_for(flavor, serializer)
     signature = infer_signature(frame, model)

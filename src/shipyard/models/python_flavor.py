@@ -26,6 +26,9 @@ loading needs trust, as a pickle does: ``load_model(uri, trust=True)`` or a trus
 reference (``trust=["mymodule:Thresholds"]``, also the server's ``trust:`` and the CLI's ``--trust``); and the
 module found on the loading side must hash as it did when logged, or loading is refused before it is imported.
 The module must be importable there (installed, or on ``PYTHONPATH``): its code is not copied into the package.
+The modules of the same project it imports (found by reading its ``import`` statements, then theirs: files under
+the folder its top-level package is imported from, never an installed library) are hashed too, so a changed
+helper is refused the same way.
 
 ``log_model`` rebuilds the model that way once before writing anything and compares its answers on the input
 example with the live object's, so state kept outside ``config`` and ``artifacts`` is caught when logging,
@@ -34,6 +37,7 @@ not in production.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -54,6 +58,8 @@ SERIALIZER = "python-code"
 DISTRIBUTIONS: tuple[str, ...] = ()
 ARTIFACTS_FOLDER = "artifacts"
 CHECK_ROWS = 20  # rows of the input example the reloaded model must answer exactly as the live one
+HELPER_LIMIT = 64  # project modules hashed beside the model's own, at most
+INSTALLED = frozenset({"site-packages", "dist-packages"})
 
 
 @dataclass(frozen=True)
@@ -150,8 +156,63 @@ def serialize(model: PythonModel) -> tuple[dict[str, bytes], list[str]]:
             "source": {"module": cls.__module__, "file": source.name, "hash": hash_bytes(source.read_bytes())},
             "config": config, "artifacts": artifacts,
             "classes": [plain(value) for value in model.classes_] if hasattr(model, "classes_") else None}
+    helpers = _helper_hashes(cls.__module__, source)
+    if helpers:
+        meta["helpers"] = helpers
     files[META_FILE] = dump_meta(meta)
     return files, [reference]
+
+
+def _helper_hashes(module_name: str, source: Path) -> dict[str, str]:
+    """Module name -> source hash of each module of the model's project its module imports, directly or through
+    another such module: those already imported whose file lies under the folder the model's top-level package is
+    imported from (and, when that folder holds installed libraries, in the model's own package)."""
+    from ..store.hashing import hash_bytes
+
+    depth = module_name.count(".") + (1 if source.name == "__init__.py" else 0)
+    root = source.resolve().parents[depth]
+    top = module_name.partition(".")[0]
+    found: dict[str, str] = {}
+    seen = {module_name}
+    pending = [(module_name, source)]
+    while pending and len(found) < HELPER_LIMIT:
+        name, path = pending.pop()
+        for imported in _imports(name, path):
+            if imported in seen or len(found) >= HELPER_LIMIT:
+                continue
+            seen.add(imported)
+            filename = getattr(sys.modules.get(imported), "__file__", None)
+            file = Path(filename).resolve() if filename else None
+            if file is None or not file.is_file() or root not in file.parents or file.suffix != ".py":
+                continue
+            if root.name in INSTALLED and imported.partition(".")[0] != top:
+                continue  # another installed library: versions are pinned, not hashed
+            found[imported] = hash_bytes(file.read_bytes())
+            pending.append((imported, file))
+    return dict(sorted(found.items()))
+
+
+def _imports(module_name: str, path: Path) -> list[str]:
+    """The module names ``path``'s import statements name (``from a import b`` names ``a`` and ``a.b``; relative
+    imports resolved against ``module_name``)."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return []
+    package = module_name if path.name == "__init__.py" else module_name.rpartition(".")[0]
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                parent = ".".join(parts[:len(parts) - node.level + 1]) if node.level - 1 <= len(parts) else ""
+                base = ".".join(part for part in (parent, node.module) if part)
+            if base:
+                names += [base, *(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")]
+    return names
 
 
 def _source_file(cls: type) -> Path:
@@ -185,6 +246,8 @@ def deserialize(files: dict[str, bytes], untrusted: list[str], trust: bool | Ite
             f"[{reference}] for a server) if you trust it.", field="trust")
     module_name, _, qualname = reference.partition(":")
     _check_source(module_name, meta.get("source") or {}, source, reference)
+    for helper, recorded in (meta.get("helpers") or {}).items():
+        _check_source(helper, {"hash": recorded}, source, reference, imported_by=module_name)
     from importlib import import_module
 
     target: Any = import_module(module_name)
@@ -211,8 +274,10 @@ def deserialize(files: dict[str, bytes], untrusted: list[str], trust: bool | Ite
     return model
 
 
-def _check_source(module_name: str, recorded: dict[str, Any], source: str, reference: str) -> None:
-    """Refuse, without importing it, a module whose source differs from the one the model was logged with."""
+def _check_source(module_name: str, recorded: dict[str, Any], source: str, reference: str, *,
+                  imported_by: str | None = None) -> None:
+    """Refuse, without importing it, a module (the model's, or a helper it imports) whose source differs from the
+    one the model was logged with."""
     from importlib import util
 
     from ..store.hashing import hash_bytes
@@ -225,13 +290,14 @@ def _check_source(module_name: str, recorded: dict[str, Any], source: str, refer
         except (ImportError, ValueError):
             spec = None
         filename = spec.origin if spec is not None else None
+    via = f", imported by {imported_by}" if imported_by else ""
     if not filename or not Path(filename).is_file():
         raise ValidationError(
-            f"{source} needs the module {module_name} ({reference}), which is not importable here; install it or "
-            "put its folder on PYTHONPATH.", field="model")
+            f"{source} needs the module {module_name} ({reference}{via}), which is not importable here; install it "
+            "or put its folder on PYTHONPATH.", field="model")
     found = hash_bytes(Path(filename).read_bytes())
     if found != recorded.get("hash"):
         raise IntegrityError(
-            f"The source of {module_name} ({filename}) changed since {source} was logged (hash {found[:12]} now, "
+            f"The source of {module_name}{via} ({filename}) changed since {source} was logged (hash {found[:12]} now, "
             f"{str(recorded.get('hash'))[:12]} then); it was not loaded. Restore that source or log the model again.",
             object_hash=str(recorded.get("hash")), path=str(filename))

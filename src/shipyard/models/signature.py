@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MAX_LEVELS = 1000  # categorical levels kept in a signature; more means the column is an identifier
+# An array's columns are x0, x1, ...; an image or sequence (more than 2 dimensions) is flattened to them row-major,
+# its shape kept in the signature's tensors, and an Open Inference Protocol tensor named "x" fills them.
+TENSOR_NAME = "x"
 SIGNATURE_VERSION = 1
 KINDS = ("boolean", "integer", "float", "string", "datetime")
 
@@ -56,6 +59,18 @@ class Signature:
     @property
     def column_names(self) -> list[str]:
         return [column.name for column in self.inputs]
+
+    @property
+    def input_dims(self) -> list[int] | None:
+        """One row of the network's input tensor (its shape after the batch: ``[1, 8, 8]``) when the columns are
+        its flattened values (``x0, x1, ...``); ``None`` for a table whose columns have names of their own."""
+        tensors = self.tensors or {}
+        spec = tensors.get("input") or (tensors.get("inputs") or [None])[0]
+        shape = spec.get("shape") if isinstance(spec, dict) else None
+        if not isinstance(shape, list) or len(shape) < 2:
+            return None
+        dims = [int(size) for size in shape[1:]]
+        return dims if self.column_names == tensor_columns(math.prod(dims)) else None
 
     def to_dict(self) -> dict[str, Any]:
         found = {"version": SIGNATURE_VERSION, "inputs": [asdict(column) for column in self.inputs],
@@ -104,8 +119,21 @@ def infer_output(model: Any) -> OutputSpec:
     return OutputSpec("unknown")
 
 
+def tensor_columns(width: int) -> list[str]:
+    return [f"{TENSOR_NAME}{index}" for index in range(width)]
+
+
+def example_shape(data: Any) -> tuple[int, ...] | None:
+    """The shape of an array or tensor example of more than 2 dimensions (an image, a sequence), else ``None``."""
+    shape = getattr(data, "shape", None)
+    if shape is None or hasattr(data, "columns") or len(shape) <= 2:
+        return None
+    return tuple(int(size) for size in shape)
+
+
 def as_frame(data: Any, columns: list[str] | None = None) -> pd.DataFrame:
-    """A pandas DataFrame from a DataFrame, Arrow table, list of records or 2-D array."""
+    """A pandas DataFrame from a DataFrame, Arrow table, list of records or array (an array of more than 2
+    dimensions flattened to one column per value, row-major)."""
     import pandas as pd
 
     if isinstance(data, pd.DataFrame):
@@ -117,10 +145,12 @@ def as_frame(data: Any, columns: list[str] | None = None) -> pd.DataFrame:
     import numpy as np
 
     array = np.asarray(data)
+    if array.ndim > 2:
+        array = array.reshape(len(array), -1)
     if array.ndim != 2:
         raise ValidationError(f"Expected a table (2 dimensions), got an array of shape {array.shape}.",
                               field="input")
-    names = columns or [f"x{index}" for index in range(array.shape[1])]
+    names = columns or tensor_columns(array.shape[1])
     return pd.DataFrame(array, columns=names)
 
 
@@ -145,6 +175,7 @@ def validate(data: Any, signature: Signature, *, skip_bad_rows: bool = False,
         # already have rounded 2**53 + 1 before the rule could refuse it.
         frame = pd.DataFrame(data, dtype=object)
     else:
+        _check_shape(data, signature)
         frame = as_frame(data, signature.column_names if not _has_names(data) else None)
     report = ValidationReport(rows=len(frame))
     names = signature.column_names
@@ -182,6 +213,20 @@ def validate(data: Any, signature: Signature, *, skip_bad_rows: bool = False,
             spec.name].values
         _count(columns[spec.name], spec, report)
     return pd.DataFrame(columns, index=frame.index), report
+
+
+def _check_shape(data: Any, signature: Signature) -> None:
+    """An array or tensor of a network's input shape, or refused naming both shapes (its values could not be
+    matched to the network's)."""
+    dims = signature.input_dims
+    shape = getattr(data, "shape", None)
+    if dims is None or shape is None or _has_names(data) or len(shape) < 2:
+        return
+    given = [int(size) for size in shape]
+    if given[1:] != dims and given[1:] != [math.prod(dims)]:  # the shape, or its values flattened per row
+        wanted = ", ".join(["N", *(str(size) for size in dims)])
+        raise ValidationError(f"Input {TENSOR_NAME!r} has shape {given}; the model takes [{wanted}] (rows first).",
+                              field=TENSOR_NAME)
 
 
 def _text_missing_as_nan(values: pd.Series) -> pd.Series:

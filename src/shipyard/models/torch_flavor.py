@@ -2,7 +2,9 @@
 
 ``shipyard.log_model(net, input_example=X, y_example=y)`` takes an ``nn.Module`` (or a TorchScript module) whose
 ``forward`` maps one float tensor of shape ``(rows, features)`` to one tensor of shape ``(rows, outputs)`` or
-``(rows,)``. Preprocessing goes in front as a scikit-learn Pipeline whose last step is the network,
+``(rows,)``. An example of images or sequences, ``(rows, 1, 8, 8)`` say, is taken as the network's input shape:
+the signature's columns are its values flattened (``x0 ... x63``) and each batch is reshaped back to it.
+Preprocessing goes in front as a scikit-learn Pipeline whose last step is the network,
 ``Pipeline([("scale", fitted_scaler), ("net", net)])``: the fitted steps are stored with skops (as for XGBoost and
 LightGBM) and their output becomes the network's input tensor. Nothing of the Pipeline is refitted.
 
@@ -124,11 +126,12 @@ class TorchPredictor(NativePredictor):
                 "tensors": self.tensor_spec, "outputs": self.outputs}
 
 
-def serve_single_threaded(predictor: TorchPredictor) -> None:
+def serve_single_threaded(predictor: Any) -> None:
     """Run ``predictor`` with one intra-op thread, for servers: their micro-batches hold a few rows, on which torch's
     thread pool only contends with the other workers (on 2 shared cores, a 32-row call took 2.7 ms with 2 threads
     and 0.1 ms with one). OpenMP keeps the thread count per calling thread, so :meth:`TorchPredictor.forward` sets
-    it in the thread that calls, not once at load."""
+    it in the thread that calls, not once at load. A Keras network on the torch backend is run the same way
+    (:class:`~.keras_flavor.KerasPredictor` has ``threads`` too)."""
     predictor.threads = 1
 
 
@@ -153,8 +156,10 @@ def is_torch(model: Any) -> bool:
                for kind in type(model).__mro__)
 
 
-def wrap(model: Any, frame: Any, targets: Any = None) -> TorchPredictor | None:
-    """``model`` (or the Pipeline ending in it) exported and ready to log, or ``None`` when it is no network."""
+def wrap(model: Any, frame: Any, targets: Any = None, *, shape: tuple[int, ...] | None = None) -> TorchPredictor | None:
+    """``model`` (or the Pipeline ending in it) exported and ready to log, or ``None`` when it is no network.
+    ``shape`` is the example's when it was an image or a sequence (``frame`` holds its values flattened, row-major):
+    the network takes that shape, and the package records it."""
     parts = split_pipeline(model, is_torch)
     if parts is None:
         return None
@@ -168,10 +173,16 @@ def wrap(model: Any, frame: Any, targets: Any = None) -> TorchPredictor | None:
             f"The network takes numbers, but column {text[0]!r} of the input example does not hold numbers; put the "
             "fitted encoding in front of the network in a scikit-learn Pipeline, Pipeline([('encode', fitted), "
             "('net', net)]), and log that.", field=text[0])
+    if shape is not None and preprocess is not None:
+        raise ValidationError(f"The input example has shape {list(shape)}, but scikit-learn preprocessing takes a "
+                              "table; log the network alone with an image or sequence example.",
+                              field="input_example")
     features = np.asarray(example_input(preprocess, frame), dtype=_input_dtype(module))
-    if features.ndim != 2:
+    if shape is not None:
+        features = features.reshape(len(features), *shape[1:])
+    if features.ndim < 2:
         raise ValidationError(f"The network's input example has shape {features.shape}; Shipyard feeds networks a "
-                              "table (rows x features).", field="input_example")
+                              "table (rows x features) or rows of images or sequences.", field="input_example")
     example = torch.from_numpy(np.ascontiguousarray(features))
     module = copy.deepcopy(module).eval()  # the caller's module keeps its mode
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models.signature import Signature
+from ..models.signature import TENSOR_NAME, Signature
 from .fleet import LiveDeployment
 from .prediction import Predicted
 from .runtime import Answer, Runner
@@ -95,6 +95,10 @@ def _tensor_type(values: list[Any]) -> str:
 
 
 def _inputs(signature: Signature) -> list[dict[str, Any]]:
+    """One input per column; for a network on images or sequences, the one tensor ``x`` whose values they are."""
+    dims = signature.input_dims
+    if dims is not None and len(dims) > 1:  # a table of x0, x1, ... keeps its columns
+        return [{"name": TENSOR_NAME, "datatype": "FP32", "shape": [-1, *dims]}]
     return [{"name": spec.name, "datatype": _DATATYPES.get(spec.kind, "BYTES"), "shape": [-1]}
             for spec in signature.inputs]
 

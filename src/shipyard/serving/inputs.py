@@ -9,6 +9,11 @@ DataFrame path uses; a missing column or a refused value is a 422 naming the col
 the model does not take are left out and reported (:meth:`InputChecker.ignored`): a client that sends the
 union of the columns of two variants, or of a model version and the next, must not fail. Unseen
 categories and out-of-range numbers are accepted (monitoring counts them from the log).
+
+A network on images or sequences has the columns ``x0, x1, ...`` (its input's values, flattened row-major; see
+:mod:`shipyard.models.signature`). An Open Inference Protocol input of more than one value per row, ``{"name": "x",
+"shape": [N, 1, 8, 8], ...}``, fills those columns, and its shape is checked against the model's (a 422 naming the
+input when it differs); the records of ``/predict`` may name the columns themselves.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from ..errors import MalformedRequestError, ValidationError
 from ..models.coercion import NumberRange, datetime_column, read_values, reader
 from ..models.onnx_imputers import MISSING_TEXT
-from ..models.signature import Signature
+from ..models.signature import TENSOR_NAME, Signature, tensor_columns
 from ..predlog.schema import Columns
 from ..store.text import decode_text
 from .jsonbody import loads
@@ -51,6 +57,7 @@ class RawRequest:
     sticky_key: str | None = None
     source: str = "records"
     gaps: set[str] = field(default_factory=set)  # columns some records lack (their values hold _MISSING there)
+    shapes: dict[str, list[int]] = field(default_factory=dict)  # tensor inputs of several values per row: their shape
 
 
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -139,28 +146,36 @@ def parse_body(body: Any, sticky_column: str | None = None) -> RawRequest:
 
 
 def parse_v2(body: Any, sticky_column: str | None = None) -> RawRequest:
-    """Read an Open Inference Protocol request: one named input per column, ``shape [N]`` or ``[N, 1]``."""
+    """Read an Open Inference Protocol request: one named input per column, ``shape [N]`` or ``[N, 1]``; or a
+    tensor of several values per row (``[N, 1, 8, 8]``), whose values become the columns ``<name>0, <name>1, ...``
+    and whose shape the model's check compares with its own."""
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
         raise MalformedRequestError("An inference request needs 'inputs': a list of {name, shape, datatype, "
                                     "data}, one per column.", field="inputs")
     raw: Columns = {}
+    shapes: dict[str, list[int]] = {}
     rows: int | None = None
     for index, item in enumerate(body["inputs"]):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise MalformedRequestError(f"inputs[{index}] must be an object with a 'name'.", field="inputs")
         name = item["name"]
-        values = _v2_values(item, name)
-        if rows is not None and len(values) != rows:
-            raise ValidationError(f"Input {name!r} has {len(values)} values but the others have {rows}; every "
-                                  "column needs one value per row.", field=name)
-        rows = len(values)
-        if name in raw:
-            raise ValidationError(f"Input {name!r} is given twice.", field=name)
-        raw[name] = values
+        columns = _v2_tensor(item, name)
+        if columns is None:
+            columns = {name: _v2_values(item, name)}
+        else:
+            shapes[name] = item["shape"]
+        for column, values in columns.items():
+            if rows is not None and len(values) != rows:
+                raise ValidationError(f"Input {name!r} has {len(values)} rows but the others have {rows}; every "
+                                      "input needs one value (or one tensor) per row.", field=name)
+            rows = len(values)
+            if column in raw:
+                raise ValidationError(f"Input {column!r} is given twice.", field=name)
+            raw[column] = values
     parameters = body.get("parameters")
     given = parameters.get("sticky_key") if isinstance(parameters, dict) else None
     sticky = _optional_id(given, "parameters.sticky_key")
-    request = RawRequest(raw, rows or 0, _optional_id(body.get("id"), "id"), sticky, "inputs")
+    request = RawRequest(raw, rows or 0, _optional_id(body.get("id"), "id"), sticky, "inputs", shapes=shapes)
     return _with_sticky(request, sticky_column)
 
 
@@ -173,6 +188,8 @@ class InputChecker:
         self.known = set(self.names)
         bounds = ranges or {}  # the model's input types: an ONNX graph takes float32 (see models.coercion)
         self._kinds = [(spec.name, spec.kind, reader(spec.kind, bounds.get(spec.name))) for spec in signature.inputs]
+        dims = signature.input_dims  # a network's images or sequences: the shapes a tensor input may have per row
+        self._tensor_shapes = [] if dims is None else [dims, [math.prod(dims)]]
 
     def check(self, request: RawRequest) -> Columns:
         """Read every value of every model column by the coercion rule; columns the model does not take are
@@ -180,6 +197,9 @@ class InputChecker:
         raw, rows, where = request.columns, request.rows, request.source
         if rows == 0:
             raise ValidationError("The request has no rows; send at least one.", field=where)
+        for name, shape in request.shapes.items():
+            if name != TENSOR_NAME or shape[1:] not in self._tensor_shapes:
+                raise ValidationError(f"Input {name!r} has shape {shape}; {self._takes()}.", field=name)
         missing = [name for name in self.names if name not in raw]
         if missing:
             raise ValidationError(
@@ -192,6 +212,12 @@ class InputChecker:
                 raise ValidationError(f"{where}[{row}] has no column {name!r}; every record needs all "
                                       f"{len(self.names)} model inputs (send null for an unknown value).", field=name)
         return {name: read_values(raw[name], name, kind, read) for name, kind, read in self._kinds}
+
+    def _takes(self) -> str:
+        if not self._tensor_shapes:
+            return "this model takes one input per column, with shape [N] or [N, 1]"
+        dims = ", ".join(str(size) for size in self._tensor_shapes[0])
+        return f"this model takes one input {TENSOR_NAME!r} of shape [N, {dims}] (N rows)"
 
     def ignored(self, request: RawRequest) -> list[str]:
         """The columns of ``request`` this model does not take, sorted: they are dropped, and the answer says so."""
@@ -288,6 +314,37 @@ def build_onnx_feeds(signature: Signature, columns: Columns) -> dict[str, Any]:
             array = np.array([math.nan if value is None else float(value) for value in values], dtype="float32")
         feeds[spec.name] = array.reshape(-1, 1)
     return feeds
+
+
+def _v2_tensor(item: dict[str, Any], name: str) -> dict[str, list[Any]] | None:
+    """The columns ``<name>0, <name>1, ...`` of an input of several values per row (shape ``[N, 1, 8, 8]``,
+    data flat or nested, row-major), or ``None`` for a column (shape ``[N]`` or ``[N, 1]``)."""
+    shape = item.get("shape")
+    if not isinstance(shape, list) or len(shape) < 2 or not all(
+            type(size) is int and size >= 0 for size in shape) or math.prod(shape[1:]) <= 1:
+        return None
+    data = item.get("data")
+    if not isinstance(data, list):
+        raise MalformedRequestError(f"Input {name!r} needs 'data', a list of values.", field=name)
+    flat = data
+    while any(isinstance(value, list) for value in flat):  # nested rows: flatten, row-major
+        flat = list(chain.from_iterable(value if isinstance(value, list) else [value] for value in flat))
+    if len(flat) != math.prod(shape):
+        raise ValidationError(f"Input {name!r} has shape {shape} but {len(flat)} values.", field=name)
+    datatype = item.get("datatype")
+    holds = _V2_HOLDS.get(datatype) if isinstance(datatype, str) and datatype != "BYTES" else None
+    if holds is None:
+        raise ValidationError(f"Input {name!r} has datatype {datatype!r}; a tensor of numbers is FP32, FP64 or an "
+                              "integer type.", field=name)
+    bad = next((value for value in flat if value is not None and not holds(value)), None)
+    if bad is not None:
+        raise ValidationError(f"Input {name!r} is declared {datatype} but holds {bad!r}.", field=name)
+    width = math.prod(shape[1:])
+    return {column: flat[index::width] for index, column in enumerate(_columns_of(name, width))}
+
+
+def _columns_of(name: str, width: int) -> list[str]:
+    return tensor_columns(width) if name == TENSOR_NAME else [f"{name}{index}" for index in range(width)]
 
 
 def _v2_values(item: dict[str, Any], name: str) -> list[Any]:

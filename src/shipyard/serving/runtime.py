@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..models import torch_flavor
+from ..models import keras_flavor, torch_flavor
 from ..models.answers import check_finite
 from ..models.coercion import NumberRange
 from ..models.onnx_export import read_attached_onnx
@@ -106,7 +106,7 @@ def load_runner(store: Store, uri: str, runtime: str, *, trust: bool | Iterable[
     """
     started = time.perf_counter()
     loaded = load_model(uri, trust=trust)
-    if isinstance(loaded.model, torch_flavor.TorchPredictor):
+    if isinstance(loaded.model, torch_flavor.TorchPredictor | keras_flavor.KerasPredictor):  # Keras runs on torch
         torch_flavor.serve_single_threaded(loaded.model)
     onnx = None
     if runtime in ("auto", "onnx"):

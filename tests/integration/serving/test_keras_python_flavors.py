@@ -1,13 +1,16 @@
 """Keras networks and a shipyard.PythonModel along the chain: register, gate, batch-score Parquet with the CLI,
-serve (real uvicorn: A/B with micro-batching, the prediction log, a trusted Python model).
+verified ONNX export of the networks, serve (real uvicorn: A/B with micro-batching, the prediction log, a trusted
+Python model, ``runtime: auto`` picking a network's verified export).
 
 The registry ``nets`` holds v1 a softmax network and v2 a one-sigmoid network (Keras on torch), v3 a
 nearest-centroid PythonModel whose module sits in the test's folder; all three on scikit-learn's breast cancer
-table. Networks are compared with Keras' own answers within 1e-6, the Python model within 1e-12 (relative).
+table. Networks are compared with Keras' own answers within 1e-6 (their ONNX graphs within the export's 1e-5), the
+Python model within 1e-12 (relative).
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +38,7 @@ class Nets:
     models: dict[int, Any]  # version -> the live object (Keras network or PythonModel)
     reference: str  # the PythonModel's code reference, to trust
     holdout: pd.DataFrame  # rows no model trained on, with the target
+    exported: dict[int, dict[str, Any]]  # version -> what `shipyard models export-onnx --json` said
 
     def expected(self, version: int, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         rows = frame.drop(columns=[TARGET], errors="ignore")
@@ -77,8 +81,13 @@ def nets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nets]:
     frame, target = cancer()
     holdout = frame.iloc[TRAIN_ROWS:].assign(**{TARGET: target[TRAIN_ROWS:]}).reset_index(drop=True)
     holdout.to_parquet(folder / "holdout.parquet")
+    nets = Nets(root, folder, models, f"{module.__name__}:Centroids", holdout, {})
+    for version in (1, 2):
+        done = _shipyard(nets, "models", "export-onnx", f"models:/nets/{version}", "-o", f"net{version}.onnx", "--json")
+        assert done.returncode == 0, (done.stdout, done.stderr)
+        nets.exported[version] = json.loads(done.stdout)
     try:
-        yield Nets(root, folder, models, f"{module.__name__}:Centroids", holdout)
+        yield nets
     finally:
         patch.undo()
 
@@ -123,6 +132,30 @@ def test_the_gate_scores_a_network_against_a_python_model_on_the_same_rows(nets:
         assert score == pytest.approx(auc, abs=1e-6)
 
 
+def test_each_network_s_onnx_export_is_verified_and_answers_as_keras(nets: Nets) -> None:
+    import onnxruntime
+
+    inputs = nets.holdout.drop(columns=[TARGET])
+    for version in (1, 2):
+        report = nets.exported[version]
+        assert report["rows_checked"] == 20 + 30 * 5  # the stored example, then five edges of every column
+        assert report["max_abs_diff"] <= 1e-5 and report["attached_to"] == f"models:/nets/{version}"
+        session = onnxruntime.InferenceSession(str(nets.folder / f"net{version}.onnx"),
+                                               providers=["CPUExecutionProvider"])
+        labels, probabilities = session.run(None, {name: inputs[[name]].to_numpy(dtype="float32") for name in inputs})
+        expected = nets.expected(version, inputs)
+        np.testing.assert_allclose(probabilities, expected["predict_proba"], rtol=0, atol=1e-5)
+        assert (labels == expected["predict"]).mean() > 0.99  # only rows within float32 rounding of 0.5 may differ
+
+
+def test_the_python_model_is_refused_onnx_export_in_one_line(nets: Nets) -> None:
+    done = _shipyard(nets, "models", "export-onnx", "models:/nets/3", "-o", "centroids.onnx",
+                     "--trust", nets.reference)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "is a python model" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (nets.folder / "centroids.onnx").exists()
+
+
 @pytest.fixture(scope="module")
 def server(nets: Nets) -> Iterator[Server]:
     log_dir = nets.folder / "logs"
@@ -133,9 +166,11 @@ def server(nets: Nets) -> Iterator[Server]:
         "deployments": {
             "nets": {"variants": [{"name": "softmax", "model": "models:/nets@champion", "weight": 50},
                                   {"name": "sigmoid", "model": "models:/nets@challenger", "weight": 50}],
-                     "batching": {"max_batch_size": 32, "max_wait_ms": 5}},
+                     "batching": {"max_batch_size": 32, "max_wait_ms": 5}, "runtime": "python"},
             "centroids": {"model": "models:/nets/3", "batching": {"max_batch_size": 16, "max_wait_ms": 5}},
-            "softmax-net": {"model": "models:/nets/1"},
+            "softmax-net": {"model": "models:/nets/1", "runtime": "python"},
+            "softmax-auto": {"model": "models:/nets/1", "runtime": "auto",
+                             "batching": {"max_batch_size": 32, "max_wait_ms": 5}},
         },
     })
     with running_server(["--config", str(config)], cwd=nets.folder, store=nets.root, log_dir=log_dir,
@@ -163,6 +198,18 @@ def test_ab_with_batching_answers_each_network_as_keras(server: Server, nets: Ne
     assert server.log_dir is not None
     logged = log_rows(server.log_dir, {body["request_id"] for body in bodies}, deployment="nets")
     assert set(logged["model_version"]) == {1, 2}
+
+
+def test_runtime_auto_serves_a_keras_network_from_its_verified_export(server: Server, nets: Nets) -> None:
+    described = server.get("/deployments").json()
+    runtimes = {name: item["variants"][0]["runtime"] for name, item in described.items()}
+    assert runtimes == {"nets": "python", "centroids": "python", "softmax-net": "python", "softmax-auto": "onnx"}
+    inputs = nets.holdout.drop(columns=[TARGET]).head(64)
+    answers = post_many(server.url, "/predict/softmax-auto", [{"records": records(inputs.iloc[[index]])}
+                                                              for index in range(len(inputs))], threads=8)
+    assert {status for status, _ in answers} == {200}, answers[:3]
+    found = np.array([answer["probabilities"][0] for _, answer in answers])
+    np.testing.assert_allclose(found, nets.expected(1, inputs)["predict_proba"], rtol=0, atol=1e-5)
 
 
 def test_a_trusted_python_model_serves_its_own_answers(server: Server, nets: Nets) -> None:

@@ -158,3 +158,45 @@ def test_an_object_that_is_no_python_model_points_to_it(data: tuple[pd.DataFrame
     with shipyard.start_run(), pytest.raises(shipyard.ValidationError) as refused:
         shipyard.log_model(Plain(), input_example=data[0])
     assert "shipyard.PythonModel" in str(refused.value) and "serializer='pickle'" in str(refused.value)
+
+
+def test_a_changed_helper_module_of_the_project_is_refused_before_the_model_is_imported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: tuple[pd.DataFrame, np.ndarray],
+        run_python) -> None:  # type: ignore[no-untyped-def]
+    import importlib
+    import uuid
+
+    package_name = f"project_{uuid.uuid4().hex[:8]}"  # a package: the model imports its helper relatively
+    folder = tmp_path / package_name
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    (folder / "scaling.py").write_text("def scaled(values):\n    return values * 2.0\n")
+    (folder / "model.py").write_text(
+        "import os\nfrom pathlib import Path\n\nimport numpy as np\n\nimport shipyard\n\n"
+        "from .scaling import scaled\n\n"
+        "if os.environ.get('SHIPYARD_TEST_IMPORTED'):\n    Path(os.environ['SHIPYARD_TEST_IMPORTED']).touch()\n\n\n"
+        "class Doubler(shipyard.PythonModel):\n    def predict(self, frame):\n"
+        "        return scaled(np.asarray(frame, dtype='float64')[:, 0])\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module(f"{package_name}.model")
+    with shipyard.start_run():
+        info = shipyard.log_model(module.Doubler(), input_example=data[0])
+    run_id = info.uri.split("/")[1]
+    meta = json.loads(package.run_artifacts.read_artifact(package.current_store(), run_id, "model/native.json"))
+    assert list(meta["helpers"]) == [f"{package_name}.scaling"]  # not numpy, os or shipyard: installed or stdlib
+    marker = tmp_path / "imported"
+    code = f"""
+import shipyard
+try:
+    shipyard.load_model({info.uri!r}, trust=True)
+    print("LOADED")
+except shipyard.IntegrityError as exc:
+    print("REFUSED", exc)
+"""
+    assert run_python(code, env={"SHIPYARD_TEST_IMPORTED": str(marker)}).stdout.strip() == "LOADED"
+    marker.unlink()
+    (folder / "scaling.py").write_text("def scaled(values):\n    return values * 3.0\n")
+    line = run_python(code, env={"SHIPYARD_TEST_IMPORTED": str(marker)}).stdout.strip()
+    assert line.startswith(f"REFUSED The source of {package_name}.scaling, imported by {package_name}.model"), line
+    assert "changed since" in line and "\n" not in line
+    assert not marker.exists()  # refused before the model's module ran

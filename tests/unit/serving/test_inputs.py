@@ -162,9 +162,38 @@ def test_v2_inputs_read_like_records() -> None:
       {"name": "tenure", "shape": [1], "datatype": "FP64", "data": [1]}], ValidationError, "tenure"),
 ])
 def test_bad_v2_tensors_are_refused_naming_the_input(inputs: Any, error: type[Exception], field: str) -> None:
-    with pytest.raises(error) as caught:
-        parse_v2({"inputs": inputs})
+    with pytest.raises(error) as caught:  # when read, or (a shape only the model knows) when checked for the model
+        InputChecker(SIGNATURE).check(parse_v2({"inputs": inputs}))
     assert getattr(caught.value, "field", None) == field
+
+
+IMAGE_SIGNATURE = Signature(tuple(ColumnSpec(f"x{index}", "float", False) for index in range(8)),
+                            tensors={"input": {"shape": [None, 2, 2, 2], "dtype": "float32"}})
+
+
+@pytest.mark.parametrize("data", [list(range(16)), [[[[0, 1], [2, 3]], [[4, 5], [6, 7]]],
+                                                     [[[8, 9], [10, 11]], [[12, 13], [14, 15]]]]])
+def test_a_v2_tensor_of_images_fills_the_flattened_columns_row_major(data: list[Any]) -> None:
+    raw = parse_v2({"inputs": [{"name": "x", "shape": [2, 2, 2, 2], "datatype": "FP32", "data": data}]})
+    assert (raw.rows, raw.shapes) == (2, {"x": [2, 2, 2, 2]})
+    columns = InputChecker(IMAGE_SIGNATURE).check(raw)
+    assert [list(columns[f"x{index}"]) for index in range(8)] == [[index, index + 8] for index in range(8)]
+
+
+@pytest.mark.parametrize(("inputs", "message"), [
+    ([{"name": "x", "shape": [1, 2, 4], "datatype": "FP32", "data": [0] * 8}],
+     "Input 'x' has shape [1, 2, 4]; this model takes one input 'x' of shape [N, 2, 2, 2] (N rows)."),
+    ([{"name": "pixels", "shape": [1, 2, 2, 2], "datatype": "FP32", "data": [0] * 8}],
+     "Input 'pixels' has shape [1, 2, 2, 2]; this model takes one input 'x' of shape [N, 2, 2, 2] (N rows)."),
+    ([{"name": "x", "shape": [1, 2, 2, 2], "datatype": "FP32", "data": [0] * 7}],
+     "Input 'x' has shape [1, 2, 2, 2] but 7 values."),
+    ([{"name": "x", "shape": [1, 2, 2, 2], "datatype": "BYTES", "data": ["a"] * 8}],
+     "Input 'x' has datatype 'BYTES'; a tensor of numbers is FP32, FP64 or an integer type."),
+])
+def test_a_v2_image_of_the_wrong_shape_is_refused_naming_the_input(inputs: Any, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        InputChecker(IMAGE_SIGNATURE).check(parse_v2({"inputs": inputs}))
+    assert caught.value.message == message and caught.value.field == inputs[0]["name"]
 
 
 def test_the_frame_has_the_training_dtypes() -> None:
