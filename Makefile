@@ -58,6 +58,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_autolog
 	$(BIN)/python -m benchmarks.bench_team_server
 	$(BIN)/python -m benchmarks.bench_rollout
+	$(BIN)/python -m benchmarks.bench_bandit
 	$(BIN)/python -m benchmarks.bench_mlflow_compat
 	$(BIN)/python -m benchmarks.bench_engines
 	$(BIN)/python -m benchmarks.bench_estimation

@@ -54,6 +54,7 @@ _COMMANDS: dict[str, str] = {
     "predictions": "serve:predictions_command",
     "monitor": "monitor:app",
     "rollout": "rollout:app",
+    "bandit": "bandit:app",
     "loop": "loop:app",
     "scheduler": "loop:scheduler_command",
     "ui": "ui:ui_command",

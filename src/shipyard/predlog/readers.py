@@ -122,27 +122,52 @@ def logged_rows(root: LogPath, deployment: str, request_ids: set[str], *, days: 
     hours), until every id is found: a label for a request answered a minute ago reads the newest hour only,
     not a month of files (on S3, requests per file). An id never logged still reads the whole window.
     """
+    rows: dict[str, int] = {}
+    for table in _newest_first(root, deployment, request_ids, ["request_id", "row"], days):
+        for request_id, row in zip(table.column("request_id").to_pylist(), table.column("row").to_pylist(),
+                                   strict=True):
+            rows[request_id] = max(rows.get(request_id, 0), row + 1)
+    return rows
+
+
+def routed_predictions(root: LogPath, deployment: str, request_ids: set[str], *,
+                       days: int = 30) -> dict[tuple[str, int], tuple[str, str, float | None]]:
+    """``(request_id, row)`` -> ``(variant, prediction, propensity)`` of the live (not shadow) answers of
+    ``request_ids``, read newest first as :func:`logged_rows` reads; ``propensity`` is None in logs older than
+    the column, and for answers not routed at random."""
+    found: dict[tuple[str, int], tuple[str, str, float | None]] = {}
+    columns = ["request_id", "row", "variant", "shadow", "prediction", "propensity"]
+    for table in _newest_first(root, deployment, request_ids, columns, days):
+        propensity = table.column("propensity").to_pylist() if "propensity" in table.column_names \
+            else [None] * table.num_rows
+        for request_id, row, variant, shadow, prediction, chance in zip(
+                table.column("request_id").to_pylist(), table.column("row").to_pylist(),
+                table.column("variant").to_pylist(), table.column("shadow").to_pylist(),
+                table.column("prediction").to_pylist(), propensity, strict=True):
+            if not shadow:
+                found[(request_id, row)] = (variant, prediction, chance)
+    return found
+
+
+def _newest_first(root: LogPath, deployment: str, request_ids: set[str], columns: list[str], days: int) -> Any:
+    """The log rows of ``request_ids`` (only ``columns``), a table per batch of hours read newest first, until
+    every id was found."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     since = int((time.time() - days * 86400) * 1000)
     hours = list(reversed(hour_partitions(root, deployment, since, None)))
-    missing, rows = set(request_ids), {}
+    missing = set(request_ids)
     done, size = 0, 1
     while missing and done < len(hours):
         batch = hours[done:done + size]
         done, size = done + len(batch), size * 4
-        table = read_table([path for hour in batch for path in hour.files()], columns=["request_id", "row"],
+        table = read_table([path for hour in batch for path in hour.files()], columns=columns,
                            filter=ds.field("request_id").isin(pa.array(sorted(missing), pa.string())))
         if table is None:
             continue
-        found: dict[str, int] = {}
-        for request_id, row in zip(table.column("request_id").to_pylist(), table.column("row").to_pylist(),
-                                   strict=True):
-            found[request_id] = max(found.get(request_id, 0), row + 1)
-        rows.update(found)
-        missing -= found.keys()
-    return rows
+        yield table
+        missing -= set(table.column("request_id").to_pylist())
 
 
 def _join_feedback(frame: Any, root: LogPath, deployment: str | None) -> Any:

@@ -38,6 +38,9 @@ class PredictionEntry:
     kinds: dict[str, str]
     labels: list[Any]
     probabilities: list[list[float]] | None
+    # The probability the router chose this variant with (``routing: thompson``), for inverse propensity
+    # weighting; None when the variant was not drawn at random (other routings, a shadow, a pinned version).
+    propensity: float | None = None
 
 
 @dataclass
@@ -94,6 +97,7 @@ def predictions_table(entries: list[PredictionEntry]) -> Any:
         "runtime": per_request([entry.runtime for entry in entries], string),
         "latency_ms": per_request([entry.latency_ms for entry in entries], pa.float64()),
         "sticky_key": per_request([entry.sticky_key for entry in entries], string),
+        "propensity": per_request([entry.propensity for entry in entries], pa.float64()),
     }
     labels = [label for entry in entries for label in entry.labels]
     arrays["prediction"] = pa.array([str(label) for label in labels], string)

@@ -16,6 +16,7 @@ from ..errors import MalformedRequestError, NotFoundError, ValidationError
 from ..predlog.readers import logged_rows
 from ..predlog.schema import FeedbackEntry
 from .fleet import LiveDeployment
+from .rewards import count_rewards
 from .state import ServerState
 
 
@@ -57,8 +58,11 @@ async def record_feedback(state: ServerState, deployment: LiveDeployment, body: 
         request_id, row = beyond[0]
         raise NotFoundError(f"Request {request_id!r} of deployment {deployment.name!r} had {rows[request_id]} "
                             f"row(s), so it has no row {row}; 'row' is the record's index in its request.")
-    return {"accepted": len(accepted), "unknown": unknown,
-            "unknown_rows": [{"request_id": request_id, "row": row} for request_id, row in beyond]}
+    answer: dict[str, Any] = {"accepted": len(accepted), "unknown": unknown,
+                              "unknown_rows": [{"request_id": request_id, "row": row} for request_id, row in beyond]}
+    if deployment.spec.thompson:  # the posteriors learn from the label now (a repeated label adds nothing)
+        answer["rewards_counted"] = await asyncio.to_thread(count_rewards, state, deployment, accepted)
+    return answer
 
 
 async def _logged_rows(state: ServerState, deployment: str, ids: set[str]) -> dict[str, int]:

@@ -14,6 +14,11 @@ candidate answering a shadow copy of the others, so the judge can count how ofte
 same inputs. The store is read and the candidate loaded in a thread (:meth:`Fleet.plan_canaries`); the slots
 and the router change on the event loop (:meth:`Fleet.apply_canaries`), between requests, so no request sees
 a router and a variant list that disagree. When the rollout ends, both slots leave and the weights return.
+
+A ``routing: thompson`` deployment reads its variants' reward sums from the store on the same beat
+(:meth:`Fleet.plan_bandits`, ``models/bandits.py``) and routes by the floored Thompson probabilities they give
+(:mod:`.thompson`), so every process and replica routes alike within a second of a label. Rollouts do not
+apply to it: the bandit already moves traffic by the evidence.
 """
 
 from __future__ import annotations
@@ -29,13 +34,15 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..models import registry
+from ..models.bandits import arm_states
 from ..models.rollouts import Rollout, running_rollouts
 from ..store import Store
 from .batching import Batcher
 from .inputs import InputChecker
-from .routing import Router, canary_router
+from .routing import Router, bandit_router, canary_router
 from .runtime import Runner, load_runner
 from .spec import Deployment, ServingConfig, Variant
+from .thompson import routing_probabilities
 
 log = logging.getLogger("shipyard.serving")
 ROLLOUT_POLL_S = 1.0  # how often a server reads the running rollouts: a rollback reaches every process this fast
@@ -69,7 +76,9 @@ class LiveDeployment:
         self.name = spec.name
         self.variants = variants
         self.shadows = shadows
-        self.router = Router(spec.variants)
+        self.router = bandit_router(spec.variants, [1 / len(spec.variants)] * len(spec.variants)) \
+            if spec.thompson else Router(spec.variants)
+        self.bandit_probabilities: list[float] | None = None  # routing: thompson, once the store was read
         self.canary_rollout: Rollout | None = None
         self.canary: VariantSlot | None = None
         self.canary_shadow: VariantSlot | None = None
@@ -83,6 +92,11 @@ class LiveDeployment:
         self.shadows = shadows + ([shadow] if shadow is not None else [])
         self.router = canary_router(self.spec.variants, live.spec if live is not None else None,
                                     rollout.weight if rollout is not None else 0.0)
+
+    def set_bandit(self, probabilities: list[float]) -> None:
+        """Route by these probabilities, one per variant of ``serving.yaml`` (call on the event loop only)."""
+        self.bandit_probabilities = probabilities
+        self.router = bandit_router(self.spec.variants, probabilities)
 
     @property
     def slots(self) -> list[VariantSlot]:
@@ -120,6 +134,7 @@ class Fleet:
         self.on_slot_retired: SlotHook | None = None  # stops it once no request can be on its way to it
         self._retiring: list[tuple[float, LiveDeployment, VariantSlot]] = []
         self._rollouts_unreadable = False
+        self._bandits_unreadable = False
 
     def load(self) -> None:
         """Resolve and load every variant (at start: a failure here stops the server with its message)."""
@@ -189,6 +204,35 @@ class Fleet:
                 await loop.run_in_executor(None, self.refresh)
                 due = loop.time() + interval
             self.apply_canaries(await loop.run_in_executor(None, self.plan_canaries))
+            self.apply_bandits(await loop.run_in_executor(None, self.plan_bandits))
+
+    def plan_bandits(self) -> list[tuple[str, list[float]]]:
+        """Each ``routing: thompson`` deployment's routing probabilities from the store's reward sums
+        (blocking: runs in a thread)."""
+        bandits = [deployment for deployment in self.deployments.values() if deployment.spec.thompson]
+        if not bandits:
+            return []
+        try:
+            states = arm_states(self.store, [deployment.name for deployment in bandits])
+        except Exception as exc:  # the store busy or unreachable: keep routing as now (said once, not per second)
+            if not self._bandits_unreadable:
+                log.warning("Cannot read the bandit posteriors (routing stays as it is): %s", exc)
+            self._bandits_unreadable = True
+            return []
+        self._bandits_unreadable = False
+        plans = []
+        for deployment in bandits:
+            arms = states.get(deployment.name, {})
+            names = [variant.name for variant in deployment.spec.variants]
+            successes = [arms[name].successes if name in arms else 0.0 for name in names]
+            failures = [arms[name].failures if name in arms else 0.0 for name in names]
+            chances = routing_probabilities(successes, failures, deployment.spec.min_propensity)
+            plans.append((deployment.name, [float(chance) for chance in chances]))
+        return plans
+
+    def apply_bandits(self, plans: list[tuple[str, list[float]]]) -> None:
+        for name, probabilities in plans:
+            self.deployments[name].set_bandit(probabilities)
 
     def plan_canaries(self) -> list[CanaryPlan]:
         """Read the running rollouts and load any new candidate (blocking: runs in a thread)."""
@@ -203,6 +247,8 @@ class Fleet:
         plans = []
         ended = False
         for deployment in self.deployments.values():
+            if deployment.spec.thompson:
+                continue
             served = {variant.model for variant in deployment.spec.variants}
             rollout = next((item for item in running if f"models:/{item.name}@{item.alias}" in served), None)
             current = deployment.canary_rollout

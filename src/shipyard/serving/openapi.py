@@ -167,7 +167,9 @@ FEEDBACK_ANSWER = _object({
     "accepted": {"type": "integer", "minimum": 1, "description": "Labels stored."},
     "unknown": {"type": "array", "items": {"type": "string"}, "description": "Request ids no prediction has."},
     "unknown_rows": {"type": "array", "description": "Rows beyond the rows their request had.", "items": _object(
-        {"request_id": {"type": "string"}, "row": {"type": "integer"}}, ["request_id", "row"])}},
+        {"request_id": {"type": "string"}, "row": {"type": "integer"}}, ["request_id", "row"])},
+    "rewards_counted": {"type": "integer", "minimum": 0, "description": "With routing: thompson only: labels the "
+                        "variants' posteriors took now (a label posted again counts 0)."}},
     ["accepted", "unknown", "unknown_rows"])
 _TENSOR_OUT = _object({"name": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer"}},
                        "datatype": {"type": "string"}, "data": {"type": "array"}, "parameters": {"type": "object"}},

@@ -65,7 +65,13 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
     server has none): whoever picks the id decides which prediction feedback joins.
     """
     started = time.perf_counter()
-    slot = slot or deployment.variants[deployment.router.choose(raw.sticky_key)]
+    propensity = None
+    if slot is None:
+        router = deployment.router
+        index = router.choose(raw.sticky_key)
+        slot = deployment.variants[index]
+        if deployment.spec.thompson:  # what inverse propensity weighting of its labels needs
+            propensity = router.share(index)
     serving = slot.serving
     try:
         if raw.request_id is not None and not authorized:
@@ -105,7 +111,8 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
         _ROUTED[failure] = slot.name
         raise failure from None
     latency = time.perf_counter() - started
-    sequence = _log(state, deployment, slot, runner, request_id, raw.sticky_key, columns, answer, latency)
+    sequence = _log(state, deployment, slot, runner, request_id, raw.sticky_key, columns, answer, latency,
+                    propensity)
     state.commits.logged(deployment.name, request_id, sequence)
     await state.commits.answered(sequence)  # durability: strict waits here for the group commit
     state.metrics.requests.labels(deployment.name, slot.name, "200").inc()
@@ -171,12 +178,14 @@ def _queue_shadow(state: ServerState, deployment: LiveDeployment, slot: VariantS
 
 
 def _log(state: ServerState, deployment: LiveDeployment, slot: VariantSlot, runner: Runner, request_id: str,
-         sticky_key: str | None, columns: dict[str, list[Any]], answer: Answer, latency: float) -> int:
+         sticky_key: str | None, columns: dict[str, list[Any]], answer: Answer, latency: float,
+         propensity: float | None = None) -> int:
     """Hand one answer to the prediction log; returns its sequence number there."""
     now_ms = time.time_ns() // 1_000_000
     sequence = state.predictions.append(deployment.name, now_ms, PredictionEntry(
         request_id, now_ms, deployment.name, slot.name, slot.spec.shadow, runner.name, runner.version, runner.uri,
-        runner.runtime, latency * 1000, sticky_key, columns, runner.kinds, answer.labels, answer.probabilities),
+        runner.runtime, latency * 1000, sticky_key, columns, runner.kinds, answer.labels, answer.probabilities,
+        propensity),
         large=is_large(len(answer.labels)))
     counter = state.metrics.predictions
     for label in set(answer.labels) if len(answer.labels) > 1 else answer.labels:

@@ -31,11 +31,20 @@ class Router:
                 return index
         return len(self._bounds) - 1
 
+    def share(self, index: int) -> float:
+        """The probability that :meth:`choose` without a sticky key returns ``index`` (its propensity)."""
+        return self._bounds[index] - (self._bounds[index - 1] if index else 0.0)
+
 
 def sticky_point(key: str) -> float:
     """A stable point in [0, 1) for a key (the same in every process, unlike ``hash()``)."""
     digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
+
+
+def bandit_router(variants: Sequence[Variant], probabilities: Sequence[float]) -> Router:
+    """A router sending each variant its routing probability (``routing: thompson``, see :mod:`.thompson`)."""
+    return Router([replace(variant, weight=chance) for variant, chance in zip(variants, probabilities, strict=True)])
 
 
 def canary_router(variants: Sequence[Variant], canary: Variant | None, weight: float) -> Router:

@@ -24,6 +24,11 @@ DEFAULT_MAX_REQUEST_ROWS = 10_000
 DEFAULT_BODY_TIMEOUT_S = 10.0
 # buffered: the prediction log group-commits every flush_interval_s; strict: before each answer (docs/serving.md)
 DURABILITY = ("buffered", "strict")
+# random: by the variants' weights; thompson: by each variant's posterior of its reward (serving/thompson.py)
+ROUTING = ("random", "thompson")
+# accuracy: 1 when the label equals the prediction; label: the label itself, a number in [0, 1] (a click)
+REWARDS = ("accuracy", "label")
+DEFAULT_MIN_PROPENSITY = 0.02  # serving/thompson.py DEFAULT_FLOOR: kept equal by a test
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,13 @@ class Deployment:
     sticky_key: str | None = None
     batching: Batching = field(default_factory=Batching)
     runtime: str = "auto"
+    routing: str = "random"
+    reward: str = "accuracy"  # with routing: thompson, what a label is worth
+    min_propensity: float = DEFAULT_MIN_PROPENSITY  # with routing: thompson, each variant's least share
+
+    @property
+    def thompson(self) -> bool:
+        return self.routing == "thompson"
 
     @property
     def all_variants(self) -> tuple[Variant, ...]:
@@ -100,6 +112,9 @@ def from_dict(data: dict[str, Any]) -> ServingConfig:
             sticky_key=item["sticky_key"],
             batching=Batching(**item["batching"]),
             runtime=item["runtime"],
+            routing=item.get("routing", "random"),
+            reward=item.get("reward", "accuracy"),
+            min_propensity=item.get("min_propensity", DEFAULT_MIN_PROPENSITY),
         )
         for item in data["deployments"]
     )
@@ -201,7 +216,8 @@ def _deployment(name: str, data: Any, source: _Source) -> Deployment:
     if not _NAME_RE.match(name):
         raise source.error(where, f"deployment name {name!r} must be letters, digits, '_', '-' or '.'.")
     spec = _mapping(data, where, source)
-    _known(spec, {"variants", "shadow", "sticky_key", "batching", "runtime", "model"}, where, source)
+    _known(spec, {"variants", "shadow", "sticky_key", "batching", "runtime", "model", "routing", "reward",
+                  "min_propensity"}, where, source)
     if "model" in spec and "variants" in spec:
         raise source.error(where, f"{where} has both 'model' and 'variants'; use one.")
     if "model" in spec:
@@ -229,10 +245,36 @@ def _deployment(name: str, data: Any, source: _Source) -> Deployment:
     if duplicate:
         second = names.index(duplicate, names.index(duplicate) + 1)
         raise source.error(f"{written_at[second]}.name", f"{where}: the variant name {duplicate!r} is used twice.")
-    return Deployment(name, variants, shadows, sticky_key=_optional_text(spec.get("sticky_key"),
-                                                                          f"{where}.sticky_key", source),
+    sticky_key = _optional_text(spec.get("sticky_key"), f"{where}.sticky_key", source)
+    routing, reward, floor = _routing(spec, variants, sticky_key, where, source)
+    return Deployment(name, variants, shadows, sticky_key=sticky_key,
                       batching=_batching(spec.get("batching"), f"{where}.batching", source),
-                      runtime=_runtime(spec.get("runtime", "auto"), f"{where}.runtime", source))
+                      runtime=_runtime(spec.get("runtime", "auto"), f"{where}.runtime", source),
+                      routing=routing, reward=reward, min_propensity=floor)
+
+
+def _routing(spec: dict[str, Any], variants: tuple[Variant, ...], sticky_key: str | None, where: str,
+             source: _Source) -> tuple[str, str, float]:
+    """``routing``, ``reward`` and ``min_propensity``: the last two only mean something with ``thompson``."""
+    routing = _choice(spec.get("routing", "random"), ROUTING, f"{where}.routing", source)
+    if routing != "thompson":
+        for key in ("reward", "min_propensity"):
+            if key in spec:
+                raise source.error(f"{where}.{key}", f"{where}.{key} is only used with 'routing: thompson'.")
+        return routing, "accuracy", DEFAULT_MIN_PROPENSITY
+    if len(variants) < 2:
+        raise source.error(f"{where}.routing", f"{where}: 'routing: thompson' chooses between variants; list at "
+                           "least two under 'variants'.")
+    if sticky_key is not None:
+        raise source.error(f"{where}.sticky_key", f"{where}: 'sticky_key' pins a key to one variant, which "
+                           "'routing: thompson' cannot do; remove one of them.")
+    reward = _choice(spec.get("reward", "accuracy"), REWARDS, f"{where}.reward", source)
+    floor = _number(spec.get("min_propensity", DEFAULT_MIN_PROPENSITY), f"{where}.min_propensity", source,
+                    minimum=0.001)
+    if floor * len(variants) >= 1:
+        raise source.error(f"{where}.min_propensity", f"{where}.min_propensity times the {len(variants)} variants "
+                           f"must stay below 1, got {floor:g}.")
+    return routing, reward, floor
 
 
 def _variant(data: Any, where: str, source: _Source, index: int, *, shadow: bool = False,

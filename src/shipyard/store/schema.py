@@ -328,3 +328,34 @@ rollouts = Table(
     Column("last_verdict", Text, nullable=True),  # JSON: the latest check's decision and statistics
     Index("ix_rollouts_name", "name", "status"),
 )
+
+
+# --- bandit routing (migration 0011) ----------------------------------------------------------------------
+# ``routing: thompson`` deployments: one row per variant with the running sums of its labelled requests'
+# rewards and inverse propensities, read by every server process once a second (models/bandits.py), and one
+# row per counted label, whose primary key makes a repeated label count once.
+bandit_arms = Table(
+    "bandit_arms",
+    metadata,
+    Column("deployment", String(100), primary_key=True),
+    Column("variant", String(100), primary_key=True),
+    Column("count", Integer, nullable=False),  # labelled requests
+    Column("reward", Float, nullable=False),  # sum r
+    Column("weight", Float, nullable=False),  # sum 1/p
+    Column("weighted_reward", Float, nullable=False),  # sum r/p
+    Column("weight_squares", Float, nullable=False),  # sum 1/p^2
+    Column("weight_squares_reward", Float, nullable=False),  # sum r/p^2
+    Column("weight_squares_reward_squares", Float, nullable=False),  # sum r^2/p^2
+    Column("updated_at", BigInteger, nullable=False),
+)
+bandit_rewards = Table(
+    "bandit_rewards",
+    metadata,
+    Column("deployment", String(100), primary_key=True),
+    Column("request_id", String(200), primary_key=True),
+    Column("row", Integer, primary_key=True),
+    Column("variant", String(100), nullable=False),
+    Column("reward", Float, nullable=False),
+    Column("propensity", Float, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

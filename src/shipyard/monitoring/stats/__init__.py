@@ -1,5 +1,6 @@
 """Statistics for monitoring: drift between binned profiles (``drift``), A/B significance (``significance``),
-always-valid sequential tests for canaries (``sequential``), confused-model scores (``confusion``) and quality
+always-valid sequential tests for canaries (``sequential``), inverse-propensity estimates of a bandit's variants
+(``bandit``), confused-model scores (``confusion``) and quality
 metrics from feedback (``quality``), one module per concern.
 Every public name is re-exported here, so callers write ``stats.psi`` without knowing which module holds it.
 
@@ -22,6 +23,14 @@ Conventions shared by every function:
 
 from __future__ import annotations
 
+from .bandit import (
+    ArmSums as ArmSums,
+    Estimate as Estimate,
+    estimates as estimates,
+    horvitz_thompson as horvitz_thompson,
+    plain_mean as plain_mean,
+    self_normalized_ipw as self_normalized_ipw,
+)
 from .confusion import (
     ConfusionComparison as ConfusionComparison,
     ConfusionScore as ConfusionScore,
