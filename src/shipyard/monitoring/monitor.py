@@ -18,6 +18,7 @@ from ..store import Store, current_store
 from ..tracking.runs import get_run
 from . import checks
 from .config import Thresholds
+from .deployment_estimate import estimate_window
 from .source import (
     Reference,
     Window,
@@ -107,6 +108,10 @@ def monitor(deployment: str, *, since: str | None = None, start: str | None = No
     if comparison is not None:
         results.append(comparison)
     results += checks.shadow_checks(shadow_disagreement(deployment, window, log_dir=log_dir), thresholds)
+    if classes:
+        estimated, unestimated = estimate_window(store, deployment, window, thresholds, log_dir=log_dir)
+        results += estimated
+        notes += unestimated
     return MonitoringResult(deployment, window, chosen, current, previous, results, labelled.rows, notes,
                             quality_timeline(labelled, classes))
 
