@@ -90,7 +90,7 @@ def shifted(later: pd.DataFrame, seed: int, strength: float) -> pd.DataFrame:
 
 
 def log_window(frame: pd.DataFrame, start_ms: int, end_ms: int, *, deployment: str = "churn",
-               version: int = 1) -> list[tuple[str, int]]:
+               version: int = 1, variant: str = "champion") -> list[tuple[str, int]]:
     """Score ``frame`` with churn ``version`` and log the answers as live traffic, 10 rows a request; returns the
     ``(request_id, row)`` keys in row order."""
     from shipyard.predlog.layout import serving_root
@@ -111,7 +111,7 @@ def log_window(frame: pd.DataFrame, start_ms: int, end_ms: int, *, deployment: s
         request_id = f"{deployment}-{uuid.uuid4().hex[:12]}"
         part = features.iloc[low:high]
         log.append(deployment, int(stamps[index]), PredictionEntry(
-            request_id=request_id, timestamp_ms=int(stamps[index]), deployment=deployment, variant="champion",
+            request_id=request_id, timestamp_ms=int(stamps[index]), deployment=deployment, variant=variant,
             shadow=False, model_name="churn", model_version=version, model_uri="models:/churn@champion",
             runtime="python", latency_ms=4.0, sticky_key=None,
             inputs={name: part[name].tolist() for name in kinds}, kinds=kinds, labels=labels[low:high],
@@ -238,3 +238,19 @@ def test_a_reference_changed_behind_shipyards_back_is_refused(store: Path) -> No
     registry.set_version_tags(current, "churn", 1, {"reference.hash": "0" * 64})
     with pytest.raises(IntegrityError, match="does not match the hash"):
         read_reference(current, "churn", 1)
+
+
+def test_the_report_and_the_ui_page_show_the_estimates_escaped(store: Path, telco: Telco) -> None:
+    from shipyard.monitoring.report import render_report
+
+    hours = Hours.recent()
+    log_window(shifted(telco.later, seed=8, strength=1.5), hours.current_start, hours.current_end,
+               variant="<i>champ</i>")
+    result = monitor("churn", **window(hours, "current"))  # type: ignore[arg-type]
+    accuracy = estimates(result.results)["accuracy"]
+    page = render_report(result)
+    quality = page[page.index('id="quality"'):page.index('id="ab"')]
+    assert "Estimated from the scores, before the labels" in quality
+    assert f"{accuracy.extra['low']:.4g} to {accuracy.extra['high']:.4g}" in quality
+    assert "<code>&lt;i&gt;champ&lt;/i&gt;</code>" in quality and "<i>champ</i>" not in page
+    assert 'href="#quality">Quality</a> <span class="badge badge-alert">' in page  # the nav counts the estimate
