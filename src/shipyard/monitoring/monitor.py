@@ -3,7 +3,8 @@
 ``monitor("churn", since="24h")`` profiles the live answers of the window against the training profile
 of the model version that served most of them (or, with ``reference="window"``, against the window of the
 same length before), runs every check and returns the verdict (the worst status) with the results in the
-stable JSON shape of ``shipyard monitor check --json``.
+stable JSON shape of ``shipyard monitor check --json``. For a classifier, each variant's model version is also
+estimated from its logged scores before the labels arrive (:mod:`.deployment_estimate`).
 """
 
 from __future__ import annotations
