@@ -254,3 +254,20 @@ def test_the_report_and_the_ui_page_show_the_estimates_escaped(store: Path, telc
     assert f"{accuracy.extra['low']:.4g} to {accuracy.extra['high']:.4g}" in quality
     assert "<code>&lt;i&gt;champ&lt;/i&gt;</code>" in quality and "<i>champ</i>" not in page
     assert 'href="#quality">Quality</a> <span class="badge badge-alert">' in page  # the nav counts the estimate
+
+
+def test_an_exported_version_carries_its_labelled_reference(store: Path, tmp_path: Path) -> None:
+    from shipyard.models.export import Package, export_packages
+    from shipyard.store import Store
+    from shipyard.store.location import location_for
+
+    current = shipyard.current_store()
+    export_packages(current, [Package.resolved(current, "models:/churn@champion")], tmp_path / "image")
+    copy = Store(location_for(tmp_path / "image"))
+    try:
+        copied, original = read_reference(copy, "churn", 1), read_reference(current, "churn", 1)
+        assert copied is not None and original is not None
+        assert copied.digest == original.digest and copied.rows == original.rows == 1_400
+        assert np.array_equal(copied.probabilities, original.probabilities)
+    finally:
+        copy.close()
