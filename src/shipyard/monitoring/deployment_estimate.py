@@ -25,7 +25,7 @@ from .config import Thresholds
 from .estimated_quality import estimate_checks
 from .source import Window, latest_labels, live_files, time_range
 
-MAX_ROWS = 20_000
+MAX_ROWS = 10_000  # sampling noise of 10,000 rows (about 0.4 points of accuracy) is under the reference's
 _COLUMNS = ["request_id", "row", "timestamp", "variant", "model_name", "model_version", "probabilities", "shadow"]
 
 
@@ -130,6 +130,7 @@ def _split(batch: Any, pc: Any) -> list[tuple[tuple[str, str, int], Any, list[in
     """``((variant, name, version), probabilities, row positions)`` per registered version in ``batch``; rows
     without probabilities (a regressor's) or without a registered version are left out."""
     import numpy as np
+    import pyarrow as pa
 
     names = batch.schema.names
     variant, name, version = (batch.column(names.index(column)) for column in ("variant", "model_name",
@@ -137,8 +138,9 @@ def _split(batch: Any, pc: Any) -> list[tuple[tuple[str, str, int], Any, list[in
     probabilities = batch.column(names.index("probabilities"))
     usable = pc.and_(pc.and_(pc.is_valid(probabilities), pc.is_valid(name)), pc.is_valid(version))  # never null
     out = []
-    combos = {(v, n, m) for v, n, m, ok in zip(variant.to_pylist(), name.to_pylist(), version.to_pylist(),
-                                              usable.to_pylist(), strict=True) if ok}
+    distinct = pa.table({"variant": variant, "name": name, "version": version}).filter(usable).group_by(
+        ["variant", "name", "version"]).aggregate([]).to_pylist()
+    combos = {(row["variant"], row["name"], row["version"]) for row in distinct}
     for key in sorted(combos, key=str):
         same = pc.and_kleene(pc.and_kleene(pc.equal(variant, key[0]), pc.equal(name, key[1])),
                              pc.equal(version, key[2]))
