@@ -83,16 +83,16 @@ def read_reference(store: Store, name: str, version: int) -> LabelledReference |
     """The version's labelled reference, or None when it has none (it was never through the gate).
 
     Raises:
+        NotFoundError: no such version.
         IntegrityError: the stored bytes no longer hash to what the version's tag recorded, or are not a
             reference Shipyard wrote.
     """
     import numpy as np
 
-    tags = registry.get_version(store, name, version).tags
-    digest, path = tags.get(f"{TAG_PREFIX}hash"), tags.get(f"{TAG_PREFIX}path")
+    model_version = registry.get_version(store, name, version)
+    digest, path = model_version.tags.get(f"{TAG_PREFIX}hash"), model_version.tags.get(f"{TAG_PREFIX}path")
     if not digest or not path:
         return None
-    model_version = registry.get_version(store, name, version)
     try:
         data = run_artifacts.read_artifact(store, model_version.run_id, path)
     except NotFoundError:

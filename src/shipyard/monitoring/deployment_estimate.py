@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import NotFoundError
 from ..models.labelled_reference import read_reference
 from ..predlog.scan import scan_batches
 from ..store import Store
@@ -57,7 +58,11 @@ def estimate_window(store: Store, deployment: str, window: Window, thresholds: T
     minimum = thresholds.get("estimated_quality", "min_rows")
     for (variant, name, version), scores in sorted(groups.items(), key=lambda item: str(item[0])):
         uri = f"models:/{name}/{version}"
-        reference = read_reference(store, name, version)
+        try:
+            reference = read_reference(store, name, version)
+        except NotFoundError:  # the version was deleted since it answered: the rest of monitoring goes on
+            notes.append(f"{variant}: performance not estimated: {uri} is no longer registered.")
+            continue
         if reference is None:
             notes.append(f"{variant}: performance not estimated: {uri} has no labelled reference (the promotion gate "
                          f"keeps one: shipyard models promote {name} --candidate {version} --data HOLDOUT --target "
