@@ -118,6 +118,11 @@ def test_demo_runs_the_example_pipeline_then_registers_gates_and_traces_its_mode
     assert set(logged["runtime"]) == {"onnx"}  # both versions' exports were verified, so runtime auto chose them
     report = (tmp_path / "shipyard-demo" / "report.html").read_text()
     assert "<html" in report.lower() and "contract" in report  # the drifted contract column is reported
+    (monitored,) = [line for line in stdout.splitlines() if line.startswith("11. ")]
+    # the gate kept each version's holdout scores: the logged answers are estimated with no file passed
+    assert re.search(r"Accuracy estimated from the logged scores before labels: .*champion 0\.\d{3} \(90% "
+                     r"0\.\d{3} to 0\.\d{3}, realized 0\.\d{3} on [\d,]+ labels\)", monitored), monitored
+    assert "Estimated from the scores, before the labels" in report
     assert "loop 'churn-retrain' cycle 1 succeeded" in stdout
 
 

@@ -147,7 +147,7 @@ def run_demo(console: Console, rows: int | None = None, workdir: Path | None = N
     checked = monitor(traffic.DEPLOYMENT, start=served.began.isoformat(), store=store)
     written = write_report(checked, folder / "report.html")
     console.print(f"[bold]11.[/] Monitoring report {escape(str(written))} ({written.stat().st_size / 1024:,.0f} kB, "
-                  f"opens offline): {escape(checked.summary())}")
+                  f"opens offline): {escape(checked.summary())} {escape(estimate_line(checked.results))}")
 
     fresh = project.add_new_data(store, root, served.drifted, release.TARGET)
     cycle = project.run_loop(store, root, LOOP)
@@ -194,6 +194,21 @@ def traffic_line(served: traffic.Traffic) -> str:
     labelled = int(live["label"].notna().sum())
     return (f"The prediction log holds {len(live):,} live rows ({split}) and {int(logged['shadow'].sum()):,} "
             f"shadow rows; {labelled:,} have a label; p50 latency {live['latency_ms'].median():.1f} ms.")
+
+
+def estimate_line(results: list[Any]) -> str:
+    """Each variant's accuracy estimated from its logged scores (the gate kept its holdout scores), next to the
+    accuracy realized on the labels that joined; "" when nothing was estimated."""
+    estimates = [item for item in results if item.check == "estimated_quality" and item.statistic == "accuracy"
+                 and item.value is not None]
+    parts = []
+    for item in estimates:
+        realized = item.extra.get("realized")
+        seen = (f", realized {realized:.3f} on {item.extra['labelled_rows']:,} labels" if realized is not None
+                else ", no label yet")
+        parts.append(f"{item.feature} {item.value:.3f} (90% {item.extra['low']:.3f} to {item.extra['high']:.3f}"
+                     f"{seen})")
+    return f"Accuracy estimated from the logged scores before labels: {'; '.join(parts)}." if parts else ""
 
 
 def prediction_line(chain: dict[str, Any]) -> str:

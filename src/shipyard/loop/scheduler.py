@@ -57,7 +57,18 @@ def trigger_reason(store: Store, loop: Loop, *, log_dir: str | None = None,
 
 
 def fires(trigger: Trigger, results: list[Any]) -> bool:
+    """Whether ``results`` (one monitoring pass) set the trigger off.
+
+    With ``below``: a ``quality`` trigger fires when the realized metric is under it; an ``estimated_quality``
+    trigger when the whole 90% interval of the estimate is (its upper bound), so a small window's noisy
+    estimate does not start a retrain on its own.
+    """
     if trigger.below is not None:
+        if trigger.check == "estimated_quality":
+            metric = trigger.metric or "accuracy"
+            return any(item.check == "estimated_quality" and item.statistic == metric
+                       and item.extra.get("high") is not None and item.extra["high"] < trigger.below
+                       for item in results)
         metric = trigger.metric or "roc_auc"
         return any(item.check == "quality" and item.statistic == metric and item.value is not None
                    and item.value < trigger.below for item in results)

@@ -7,6 +7,8 @@ loops:
     triggers:
       - monitor: {deployment: churn, check: drift, level: alert}
       - monitor: {deployment: churn, check: quality, metric: roc_auc, below: 0.75}
+      # before any label: the accuracy estimated from the logged scores, its whole 90% interval under 0.78
+      - monitor: {deployment: churn, check: estimated_quality, metric: accuracy, below: 0.78}
     cooldown: 12h
     min_new_labels: 500
     steps:
@@ -44,7 +46,8 @@ _STEP_KEYS = {"repro": None, "register": {"stage", "artifact", "model", "name", 
                           "timeout", "log_dir", "shadow"}}
 _TRIGGER_KEYS = {"deployment", "check", "level", "metric", "below", "window"}
 _CHECKS = {"drift", "missing", "new_categories", "out_of_range", "prediction_drift", "confused", "volume", "latency",
-           "quality", "any"}
+           "quality", "estimated_quality", "concept_drift", "any"}
+_BELOW_CHECKS = ("quality", "estimated_quality", "any")  # the checks a 'below' line applies to ("any": quality)
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _EVERY_RE = re.compile(r"^\s*every\s+(.+)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -78,6 +81,8 @@ class Trigger:
 
     def describe(self) -> str:
         if self.below is not None:
+            if self.check == "estimated_quality":
+                return f"{self.deployment}: estimated {self.metric or 'accuracy'} below {self.below:g}"
             return f"{self.deployment}: {self.metric or self.check} below {self.below:g}"
         return f"{self.deployment}: {self.check} {self.level}"
 
@@ -315,6 +320,8 @@ def _trigger(item: Any, where: str) -> Trigger:
     below = spec.get("below")
     if below is not None and (isinstance(below, bool) or not isinstance(below, int | float)):
         raise ConfigError(f"{where}: below must be a number, got {below!r}.")
+    if below is not None and check not in _BELOW_CHECKS:
+        raise ConfigError(f"{where}: below applies to the quality or estimated_quality check, not {check!r}.")
     window = str(spec.get("window", "1h"))
     parse_duration(window, f"{where}, window")
     return Trigger(spec["deployment"], check, level, spec.get("metric"), None if below is None else float(below),

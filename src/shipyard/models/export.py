@@ -1,7 +1,8 @@
 """Served model packages copied into a store of their own: what a serving image carries.
 
 A server needs, for each package it serves, the package's objects (its manifest and every file the manifest
-lists, plus the verified ONNX export when the image runs it), the artifact rows that name them, the run they
+lists, plus the verified ONNX export when the image runs it and the labelled reference the promotion
+gate kept with a version), the artifact rows that name them, the run they
 belong to (with its experiment, environment, params, tags and latest metrics, and the runs above it, so
 ``shipyard lineage`` still answers inside the image) and, for a registered version, the registry rows: the
 model, the version, its tags and the aliases that point at it. Nothing else goes: not the data cache, not
@@ -39,6 +40,7 @@ from ..store.schema import (
     runs,
     tags,
 )
+from .labelled_reference import TAG_PREFIX as REFERENCE_TAG_PREFIX
 from .manifest import MANIFEST, read_manifest
 from .registry import ModelVersion, resolve
 
@@ -158,7 +160,24 @@ def _package_objects(store: Store, package: Package) -> dict[str, str]:
                                  "it was verified; export it again (shipyard models export-onnx).",
                                  object_hash=expected, path=onnx_path)
         found[onnx_path] = expected
+    if package.version is not None:
+        found.update(_labelled_reference(package, entries))
     return found
+
+
+def _labelled_reference(package: Package, entries: dict[str, str]) -> dict[str, str]:
+    """The version's labelled reference (``labelled_reference.py``), when it has one: monitoring a deployment of
+    the copy estimates its performance from it, so it goes along, checked against the hash its tag recorded."""
+    assert package.version is not None
+    reference_path = package.version.tags.get(f"{REFERENCE_TAG_PREFIX}path", "")
+    expected = package.version.tags.get(f"{REFERENCE_TAG_PREFIX}hash", "")
+    if not reference_path or not expected:
+        return {}
+    if entries.get(reference_path) != expected:
+        raise IntegrityError(f"The labelled reference of {package.label} does not match the hash recorded when the "
+                             "promotion gate stored it; promote through the gate again.", object_hash=expected,
+                             path=reference_path)
+    return {reference_path: expected}
 
 
 def _rows(conn: Connection, packages: list[Package], artifact_paths: dict[str, set[str]]) -> Rows:

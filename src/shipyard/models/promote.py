@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import NotFoundError, ValidationError
 from ..store import Store
-from . import registry
+from . import labelled_reference, registry
 from .compare import paired_test
 from .evaluate import Metric, Outputs, get_metric, metric_value, outputs, read_table
 from .package import load_package
@@ -159,9 +159,18 @@ def _reason(chosen: Metric, candidate_score: float, current_version: int, curren
 
 def _answers(store: Store, name: str, version: int, frame: Any, target: str, metric: str,
              trust: bool | Iterable[str]) -> Outputs:
+    """The version's answers on the holdout; a classifier's scores on it are also kept as the version's labelled
+    reference (:mod:`.labelled_reference`), what a deployment's performance is estimated from before labels."""
     model_version = registry.get_version(store, name, version)
     model = load_package(store, model_version.run_id, model_version.path, trust=trust, uri=model_version.uri)
-    return outputs(model, frame, target, metric)
+    answers = outputs(model, frame, target, metric)
+    source = f"promotion gate, {len(frame):,} holdout rows"
+    if answers.metric.task == "classification" and answers.metric.needs_probabilities:
+        labelled_reference.record_reference(store, name, version, answers.output, answers.truth, answers.classes,
+                                            source=source)
+    else:
+        labelled_reference.record_from_model(store, name, version, model, frame, target, source=source)
+    return answers
 
 
 def _version_number(store: Store, name: str, candidate: int | str) -> int:

@@ -104,7 +104,7 @@ def compare_frames(reference: Any, current: Any, *, thresholds: Thresholds | Non
                           thresholds)
     if model is not None:
         comparison.results += estimated_quality.checks_for(model, ref_table.to_pandas(), cur_table.to_pandas(),
-                                                           _required_target(target))
+                                                           _required_target(target), thresholds=thresholds)
     return comparison
 
 
@@ -156,7 +156,7 @@ def compare_files(reference_path: str | Path, current_path: str | Path, *, thres
 
         comparison.results += estimated_quality.checks_for(
             model, read_table(reference_path, encoding=encoding), read_table(current_path, encoding=encoding),
-            _required_target(target))
+            _required_target(target), thresholds=thresholds)
     return comparison
 
 

@@ -35,6 +35,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "errors": {"warn_rate": 0.01, "alert_rate": 0.05},  # share of prediction requests refused or failed
     "quality": {"metric": "auto", "warn_drop": 0.02, "alert_drop": 0.05, "warn_below": None, "alert_below": None,
                 "min_labels": 100},
+    # Before labels: a classifier's performance estimated from its scores (estimated_quality.py). A level is
+    # crossed when the whole 90% interval lies under it: the upper bound below the floor, or more than the drop
+    # under the reference's realized value. metric: accuracy, precision, recall, f1, roc_auc, or all of them.
+    "estimated_quality": {"metric": "all", "warn_drop": 0.02, "alert_drop": 0.05, "warn_below": None,
+                          "alert_below": None, "min_rows": 100},
+    "concept_drift": {"p_value": 0.01, "min_labels": 20},  # labels against what their scores expect
     "ab": {"alpha": 0.05, "power": 0.8},
     "shadow": {"warn_rate": 0.2, "alert_rate": 0.5},  # share of rows where a shadow answers differently
     "min_rows": {"rows": 50},  # fewer current rows than this: drift checks say "not enough data"

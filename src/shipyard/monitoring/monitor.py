@@ -3,7 +3,8 @@
 ``monitor("churn", since="24h")`` profiles the live answers of the window against the training profile
 of the model version that served most of them (or, with ``reference="window"``, against the window of the
 same length before), runs every check and returns the verdict (the worst status) with the results in the
-stable JSON shape of ``shipyard monitor check --json``.
+stable JSON shape of ``shipyard monitor check --json``. For a classifier, each variant's model version is also
+estimated from its logged scores before the labels arrive (:mod:`.deployment_estimate`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..store import Store, current_store
 from ..tracking.runs import get_run
 from . import checks
 from .config import Thresholds
+from .deployment_estimate import estimate_window
 from .source import (
     Reference,
     Window,
@@ -107,6 +109,10 @@ def monitor(deployment: str, *, since: str | None = None, start: str | None = No
     if comparison is not None:
         results.append(comparison)
     results += checks.shadow_checks(shadow_disagreement(deployment, window, log_dir=log_dir), thresholds)
+    if classes:
+        estimated, unestimated = estimate_window(store, deployment, window, thresholds, log_dir=log_dir)
+        results += estimated
+        notes += unestimated
     return MonitoringResult(deployment, window, chosen, current, previous, results, labelled.rows, notes,
                             quality_timeline(labelled, classes))
 

@@ -215,17 +215,9 @@ def labelled_rows(deployment: str, window: Window, *, log_dir: str | None = None
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    root = serving_root(log_dir=log_dir)
-    feedback_files = partition_files(root / FEEDBACK, deployment, window.start_ms, None)
-    parts = list(scan_batches(feedback_files, ["request_id", "row", "label", "label_value", "timestamp"]))
-    empty = Labelled([], [], [], [], np.array([]), [], np.array([], dtype="int64"))
-    if not parts:
-        return empty
-    feedback = pa.Table.from_batches(parts).sort_by([("timestamp", "ascending")])
-    latest: dict[tuple[str, int], tuple[str, float | None]] = {}
-    for request_id, row, label, value in zip(*(feedback.column(name).to_pylist() for name in (
-            "request_id", "row", "label", "label_value")), strict=True):
-        latest[(request_id, row)] = (label, value)
+    latest = latest_labels(deployment, window, log_dir=log_dir)
+    if not latest:
+        return Labelled([], [], [], [], np.array([]), [], np.array([], dtype="int64"))
     ids = pa.array(sorted({key[0] for key in latest}), pa.string())
     condition = _range(window) & (ds.field("shadow") == False) & ds.field("request_id").isin(ids)  # noqa: E712
     out = Labelled([], [], [], [], [], [], [])
@@ -247,6 +239,34 @@ def labelled_rows(deployment: str, window: Window, *, log_dir: str | None = None
     out.label_value = np.asarray(out.label_value, dtype="float64")
     out.timestamp_ms = np.asarray(out.timestamp_ms, dtype="int64")
     return out
+
+
+def latest_labels(deployment: str, window: Window, *, log_dir: str | None = None) \
+        -> dict[tuple[str, int], tuple[str, float | None]]:
+    """The feedback given (at or after the window's start) to predictions: ``(request_id, row) -> (label, number)``,
+    the latest label of a row winning."""
+    import pyarrow as pa
+
+    feedback_files = partition_files(serving_root(log_dir=log_dir) / FEEDBACK, deployment, window.start_ms, None)
+    parts = list(scan_batches(feedback_files, ["request_id", "row", "label", "label_value", "timestamp"]))
+    if not parts:
+        return {}
+    feedback = pa.Table.from_batches(parts).sort_by([("timestamp", "ascending")])
+    latest: dict[tuple[str, int], tuple[str, float | None]] = {}
+    for request_id, row, label, value in zip(*(feedback.column(name).to_pylist() for name in (
+            "request_id", "row", "label", "label_value")), strict=True):
+        latest[(request_id, row)] = (label, value)
+    return latest
+
+
+def live_files(deployment: str, window: Window, *, log_dir: str | None = None) -> list[Any]:
+    """The prediction log's files that may hold rows of ``window``."""
+    return _files(deployment, window, log_dir)
+
+
+def time_range(window: Window) -> Any:
+    """The Arrow dataset filter of rows whose timestamp falls in ``window``."""
+    return _range(window)
 
 
 def error_counts(deployment: str, window: Window, *, log_dir: str | None = None) -> dict[tuple[int, str, str], int]:

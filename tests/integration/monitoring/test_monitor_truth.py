@@ -405,7 +405,10 @@ def test_reference_window_compares_with_the_previous_window(template: Template, 
 
     alone = monitor("new", **hours.current, reference="window")
     assert alone.to_dict()["reference"]["kind"] == "training"
-    assert alone.notes == ["The previous window has no predictions: drift was checked against training instead."]
+    assert alone.notes[0] == "The previous window has no predictions: drift was checked against training instead."
+    assert alone.notes[1:] == ["champion: performance not estimated: models:/churn/1 has no labelled reference (the "
+                               "promotion gate keeps one: shipyard models promote churn --candidate 1 --data HOLDOUT "
+                               "--target COLUMN)."]  # registered without the gate: nothing to estimate from
 
 
 # ------------------------------------------------------------------------------------------ monitoring.yaml

@@ -45,3 +45,17 @@ def test_the_lineage_line_names_the_flavor_of_the_version() -> None:
              "package": {"flavor": "lightgbm"}, "run": {"run_id": "53733bb1aaaa"}}
 
     assert lineage_line(chain) == "v2 (lightgbm flavor) <- run 53733bb1"
+
+
+def test_the_estimate_line_puts_each_variants_estimate_next_to_what_its_labels_say() -> None:
+    from shipyard.demo.churn import estimate_line
+    from shipyard.monitoring.checks import CheckResult
+
+    def estimate(variant: str, realized: float | None, labelled: int) -> CheckResult:
+        return CheckResult("estimated_quality", variant, "ok", "accuracy", 0.8012, None, "", extra={
+            "low": 0.78, "high": 0.823, "realized": realized, "labelled_rows": labelled})
+
+    line = estimate_line([estimate("champion", 0.79, 1_204), estimate("challenger", None, 0)])
+    assert line == ("Accuracy estimated from the logged scores before labels: champion 0.801 (90% 0.780 to 0.823, "
+                    "realized 0.790 on 1,204 labels); challenger 0.801 (90% 0.780 to 0.823, no label yet).")
+    assert estimate_line([]) == ""

@@ -203,9 +203,11 @@ def test_a_promote_of_a_version_or_of_another_models_alias_is_accepted(tmp_path:
 
 
 @pytest.mark.parametrize(("monitor", "expected"), [
-    ("{deployment: churn, check: drfit}", "check 'drfit' is not a monitoring check; use one of any, confused, "
-                                          "drift, latency, missing, new_categories, out_of_range, "
-                                          "prediction_drift, quality, volume."),
+    ("{deployment: churn, check: drfit}", "check 'drfit' is not a monitoring check; use one of any, concept_drift, "
+                                          "confused, drift, estimated_quality, latency, missing, new_categories, "
+                                          "out_of_range, prediction_drift, quality, volume."),
+    ("{deployment: churn, check: drift, below: 0.7}", "below applies to the quality or estimated_quality check, "
+                                                      "not 'drift'."),
     ("{deployment: churn, check: drift, level: critical}", "level must be warn or alert, got 'critical'."),
     ("{deployment: churn, check: quality, below: high}", "below must be a number, got 'high'."),
     ("{deployment: churn, check: drift, window: soon}", "triggers[0], window: 'soon' is not a duration; use e.g. "
@@ -361,3 +363,25 @@ def test_rollout_step_mistakes_are_refused(tmp_path: Path, step: str, expected: 
             - rollout: {step}
         """)
     assert expected in message, message
+
+
+def test_an_estimated_quality_trigger_fires_on_the_upper_bound_of_the_interval() -> None:
+    from shipyard.loop.scheduler import fires
+    from shipyard.loop.spec import Trigger
+    from shipyard.monitoring.checks import CheckResult
+
+    def estimate(value: float, high: float, statistic: str = "accuracy") -> CheckResult:
+        return CheckResult("estimated_quality", "champion", "ok", statistic, value, None, "",
+                           extra={"low": value - 0.03, "high": high, "realized": None})
+
+    trigger = Trigger("churn", "estimated_quality", below=0.78)
+    assert trigger.describe() == "churn: estimated accuracy below 0.78"
+    assert fires(trigger, [estimate(0.74, 0.77)])
+    assert not fires(trigger, [estimate(0.76, 0.79)])  # the point is under the line, the interval is not wholly
+    assert not fires(trigger, [estimate(0.60, 0.65, "f1")])  # another metric
+    f1 = Trigger("churn", "estimated_quality", metric="f1", below=0.7)
+    assert fires(f1, [estimate(0.60, 0.65, "f1")]) and f1.describe() == "churn: estimated f1 below 0.7"
+    realized = CheckResult("quality", "champion", "ok", "accuracy", 0.5, None, "")
+    assert not fires(trigger, [realized])  # quality's realized values are not the estimate
+    drift = Trigger("churn", "concept_drift", level="alert")
+    assert fires(drift, [CheckResult("concept_drift", "champion", "alert", "outcome_shift", 0.001, 0.01, "")])

@@ -86,7 +86,8 @@ def nav(result: MonitoringResult) -> dict[str, Any]:
     groups = [("failing", "Failing checks", result.failing()), ("drift", "Input drift", checks(result, *INPUT_CHECKS)),
               ("response", "Responses", checks(result, "prediction_drift", "confused")),
               ("traffic", "Volume and latency", checks(result, "volume", "latency")),
-              ("quality", "Quality", checks(result, "quality")), ("ab", "A/B", checks(result, "ab"))]
+              ("quality", "Quality", checks(result, "quality", "estimated_quality", "concept_drift")),
+              ("ab", "A/B", checks(result, "ab"))]
     return {"links": [(anchor, title, worst(found) if found else None) for anchor, title, found in groups]}
 
 
@@ -203,7 +204,8 @@ def quality(result: MonitoringResult) -> dict[str, Any]:
                      "every": every, "min_rows": timeline.get("min_rows", 20)}
     return {"unscored": [item for item in found if not item.details.get("scores")], "scored": scored,
             "metrics": metrics, "coverage": scored[0].details.get("coverage") if scored else None,
-            "over_time": over_time}
+            "over_time": over_time, "estimates": checks(result, "estimated_quality"),
+            "concept_drift": checks(result, "concept_drift")}
 
 
 def ab(result: MonitoringResult) -> dict[str, Any]:

@@ -1,0 +1,138 @@
+"""A classifier version's labelled reference: its own scores on labelled rows, kept with the version.
+
+Estimating a deployment's performance before its labels arrive (``monitoring/deployment_estimate.py``) needs
+to know how far the model's scores can be trusted, which only labelled rows scored by the same model can
+tell. The promotion gate already scores every version it judges on a labelled holdout, so it keeps what the
+estimate needs from that pass: the probabilities (rows x classes, in the model's class order), the true class
+of each row and the class names. A user who promotes through the gate (``shipyard models promote --data``,
+a loop's ``promote`` step, the demo) therefore gets estimates on the deployment without passing any file.
+
+The reference is a JSON run artifact of the version's run (``<path>/reference-<hash>.json``), so it travels
+and is garbage-collected with the run's other artifacts; the version's tags ``reference.hash`` and
+``reference.path`` name it. Reading checks the bytes against both the object store's content hash and the
+hash the tag recorded, so a swapped file is refused rather than trusted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import IntegrityError, NotFoundError, ValidationError
+from ..store import Store
+from ..store.hashing import hash_bytes
+from ..tracking import artifacts as run_artifacts
+from . import registry
+
+FORMAT = "shipyard-labelled-reference/1"
+MAX_ROWS = 20_000  # a larger holdout is subsampled (seeded): the estimate's cost grows with the reference
+TAG_PREFIX = "reference."
+
+
+@dataclass(frozen=True)
+class LabelledReference:
+    """What :func:`read_reference` returns: the version's scores on labelled rows and their true classes."""
+
+    classes: list[str]  # the model's classes as text (as the prediction log holds them), in column order
+    probabilities: Any  # numpy float array, rows x classes
+    labels: Any  # numpy int array of column indices
+    rows: int
+    source: str  # how it was made, for people ("promotion gate, 1,409 holdout rows")
+    digest: str
+
+
+def record_reference(store: Store, name: str, version: int, probabilities: Any, truth: Any, classes: list[Any], *,
+                     source: str, seed: int = 0) -> str | None:
+    """Keep ``probabilities`` (rows x classes) and the true labels ``truth`` (in ``classes``) with the version.
+
+    Returns the reference's hash, or None when it cannot teach an estimate (fewer than two classes present,
+    or not a classifier's probabilities), in which case nothing is written.
+    """
+    import numpy as np
+
+    scores = np.asarray(probabilities, dtype="float64")
+    labels = [str(label) for label in classes]
+    index = {label: position for position, label in enumerate(labels)}
+    truth_text = [str(value) for value in np.asarray(truth).tolist()]
+    if scores.ndim != 2 or scores.shape[1] != len(labels) or len(labels) < 2 or len(truth_text) != len(scores) \
+            or any(value not in index for value in truth_text) or not np.isfinite(scores).all():
+        return None
+    classes_seen = np.array([index[value] for value in truth_text], dtype="int64")
+    if len(np.unique(classes_seen)) < 2:
+        return None
+    total = len(scores)
+    if total > MAX_ROWS:
+        chosen = np.sort(np.random.default_rng(seed).choice(total, MAX_ROWS, replace=False))
+        scores, classes_seen = scores[chosen], classes_seen[chosen]
+    document = {"format": FORMAT, "name": name, "version": version, "classes": labels,
+                "labels": classes_seen.tolist(), "probabilities": np.round(scores, 10).tolist(),
+                "rows": len(scores), "rows_available": total, "source": source}
+    data = json.dumps(document, separators=(",", ":")).encode()
+    digest = hash_bytes(data)
+    model_version = registry.get_version(store, name, version)
+    path = f"{model_version.path}/reference-{digest[:16]}.json"
+    run_artifacts.log_bytes(store, model_version.run_id, data, path)
+    registry.set_version_tags(store, name, version, {
+        f"{TAG_PREFIX}hash": digest, f"{TAG_PREFIX}path": path, f"{TAG_PREFIX}rows": str(len(scores)),
+        f"{TAG_PREFIX}source": source})
+    return digest
+
+
+def read_reference(store: Store, name: str, version: int) -> LabelledReference | None:
+    """The version's labelled reference, or None when it has none (it was never through the gate).
+
+    Raises:
+        NotFoundError: no such version.
+        IntegrityError: the stored bytes no longer hash to what the version's tag recorded, or are not a
+            reference Shipyard wrote.
+    """
+    import numpy as np
+
+    model_version = registry.get_version(store, name, version)
+    digest, path = model_version.tags.get(f"{TAG_PREFIX}hash"), model_version.tags.get(f"{TAG_PREFIX}path")
+    if not digest or not path:
+        return None
+    try:
+        data = run_artifacts.read_artifact(store, model_version.run_id, path)
+    except NotFoundError:
+        return None  # a copy of the version without its run's artifacts (an exported image): no estimate there
+    if hash_bytes(data) != digest:
+        raise IntegrityError(f"The labelled reference of models:/{name}/{version} ({path}) does not match the hash "
+                             "recorded when the promotion gate stored it; promote through the gate again to "
+                             "store a new one.", object_hash=digest, path=path)
+    try:
+        document = json.loads(data)
+        if document.get("format") != FORMAT:
+            raise ValueError(document.get("format"))
+        probabilities = np.asarray(document["probabilities"], dtype="float64")
+        labels = np.asarray(document["labels"], dtype="int64")
+        classes = [str(label) for label in document["classes"]]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise IntegrityError(f"The labelled reference of models:/{name}/{version} ({path}) is not one Shipyard "
+                             f"wrote ({exc}).", object_hash=digest, path=path) from None
+    if probabilities.shape != (len(labels), len(classes)):
+        raise IntegrityError(f"The labelled reference of models:/{name}/{version} ({path}) has scores of shape "
+                             f"{probabilities.shape} for {len(labels)} labels and {len(classes)} classes.",
+                             object_hash=digest, path=path)
+    return LabelledReference(classes, probabilities, labels, len(labels), str(document.get("source", "")), digest)
+
+
+def record_from_model(store: Store, name: str, version: int, model: Any, frame: Any, target: str, *,
+                      source: str) -> str | None:
+    """Score ``frame`` with the loaded classifier ``model`` and keep the result as the version's reference;
+    None (nothing written) for a model without probabilities.
+
+    Raises:
+        ValidationError: ``frame`` lacks the target or one of the model's input columns.
+    """
+    from .evaluate import outputs
+
+    output = getattr(getattr(model, "signature", None), "output", None)
+    if output is None or output.kind != "classifier" or not hasattr(model, "predict_proba"):
+        return None
+    if target not in frame.columns:
+        raise ValidationError(f"The data has no target column {target!r}.", field="target")
+    answers = outputs(model, frame, target, "roc_auc")
+    return record_reference(store, name, version, answers.output, answers.truth, list(answers.classes),
+                            source=source)
