@@ -160,9 +160,11 @@ def promote_command(
 
     Example: shipyard models promote churn --candidate 5 --data holdout.parquet --target churn --min-delta 0.005
     """
-    from ..models.promote import promote
+    from ..models.promote import ServerGate, promote
 
-    decision = promote(existing_store(), name, candidate=candidate, alias=alias, data=data, target=target,
+    tracker = tracking_server_of_command()
+    gate = ServerGate(tracker) if tracker is not None else existing_store()
+    decision = promote(gate, name, candidate=candidate, alias=alias, data=data, target=target,
                        metric=metric, min_delta=min_delta, alpha=alpha, trust=trust, encoding=encoding)
     if json_output:
         _output.print_json(decision.to_dict())

@@ -13,7 +13,7 @@ from . import registry, remote
 from .batch import DEFAULT_BATCH_SIZE, BatchResult, predict_file
 from .onnx_export import OnnxReport, export_onnx as _export_onnx
 from .package import ModelInfo, load_model
-from .promote import PromotionDecision, promote
+from .promote import PromotionDecision, ServerGate, promote
 from .registry import AliasEvent, ModelVersion
 
 
@@ -97,8 +97,9 @@ def promote_model(name: str, *, candidate: int | str, data: Any, target: str, al
         The :class:`PromotionDecision` with both scores, the test, its ``p_value``, the paired interval of the gain
         (``ci_low``, ``ci_high``) and the ``min_detectable_effect``; it is also in :func:`alias_history`.
     """
-    refuse_through_server("shipyard.promote_model")
-    return promote(current_store(), name, candidate=candidate, alias=alias, data=data, target=target, metric=metric,
+    tracker = tracking_server()
+    gate = ServerGate(tracker) if tracker is not None else current_store()
+    return promote(gate, name, candidate=candidate, alias=alias, data=data, target=target, metric=metric,
                    min_delta=min_delta, alpha=alpha, trust=trust, encoding=encoding)
 
 

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import NotFoundError, ValidationError
 from ..store import Store
-from . import labelled_reference, registry
+from ..tracking.remote import RemoteTracker
+from . import labelled_reference, registry, remote
 from .compare import paired_test
 from .evaluate import Metric, Outputs, get_metric, metric_value, outputs, read_table
-from .package import load_package
+from .package import LoadedModel, build_model, load_package, read_model
 from .paired_tests import PairedTest
+from .registry import ModelVersion
 
 
 @dataclass(frozen=True)
@@ -53,22 +55,110 @@ class PromotionDecision:
         return dict(self.__dict__)
 
 
-def promote(store: Store, name: str, *, candidate: int | str, alias: str = "champion", data: Any,
+class GateRegistry(Protocol):
+    """What the gate reads and writes: the registry of a local store (:class:`StoreGate`) or of a team server
+    (:class:`ServerGate`)."""
+
+    def version(self, name: str, number: int) -> ModelVersion:
+        """One version (NotFoundError when there is none)."""
+
+    def holder(self, name: str, alias: str) -> int | None:
+        """The version ``alias`` points at, ``None`` when it points nowhere (NotFoundError for an unknown model)."""
+
+    def model(self, version: ModelVersion, trust: bool | Iterable[str]) -> LoadedModel:
+        """The version's model, verified against the registry's record of its package."""
+
+    def decide(self, name: str, alias: str, *, promoted: bool, holder: int | None, candidate: int, reason: str,
+               details: dict[str, Any]) -> None:
+        """Record the decision, moving the alias when promoted, if ``holder`` still holds it (ConflictError if not)."""
+
+    def keep_reference(self, name: str, version: int, model: LoadedModel, answers: Outputs, frame: Any,
+                       target: str) -> None:
+        """Keep the version's scores on the holdout as its labelled reference (:mod:`.labelled_reference`): what a
+        deployment's performance is estimated from before labels arrive."""
+
+
+class StoreGate:
+    """The registry of a store this process opened."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def version(self, name: str, number: int) -> ModelVersion:
+        return registry.get_version(self.store, name, number)
+
+    def holder(self, name: str, alias: str) -> int | None:
+        registry.require_model(self.store, name)
+        try:
+            version, _, _ = registry.resolve(self.store, f"models:/{name}@{alias}")
+        except NotFoundError:
+            return None
+        return version.version if version is not None else None
+
+    def model(self, version: ModelVersion, trust: bool | Iterable[str]) -> LoadedModel:
+        return load_package(self.store, version.run_id, version.path, trust=trust, uri=version.uri,
+                            registered=(version.manifest_hash, version.version))
+
+    def decide(self, name: str, alias: str, *, promoted: bool, holder: int | None, candidate: int, reason: str,
+               details: dict[str, Any]) -> None:
+        self.store.db.write(registry.gate_decision(name, alias, promoted=promoted, holder=holder, candidate=candidate,
+                                                   reason=reason, details=details))
+
+    def keep_reference(self, name: str, version: int, model: LoadedModel, answers: Outputs, frame: Any,
+                       target: str) -> None:
+        source = f"promotion gate, {len(frame):,} holdout rows"
+        if answers.metric.task == "classification" and answers.metric.needs_probabilities:
+            labelled_reference.record_reference(self.store, name, version, answers.output, answers.truth,
+                                                answers.classes, source=source)
+        else:
+            labelled_reference.record_from_model(self.store, name, version, model, frame, target, source=source)
+
+
+class ServerGate:
+    """The registry of a team server: the models are downloaded and scored here, the decision is sent there (with
+    the holder both were scored against, so a move in between is a conflict rather than a stale promotion)."""
+
+    def __init__(self, tracker: RemoteTracker) -> None:
+        self.tracker = tracker
+
+    def version(self, name: str, number: int) -> ModelVersion:
+        return remote.get_version(self.tracker, name, number)
+
+    def holder(self, name: str, alias: str) -> int | None:
+        return remote.alias_holder(self.tracker, name, alias)
+
+    def model(self, version: ModelVersion, trust: bool | Iterable[str]) -> LoadedModel:
+        return build_model(read_model(version.uri), trust=trust)
+
+    def decide(self, name: str, alias: str, *, promoted: bool, holder: int | None, candidate: int, reason: str,
+               details: dict[str, Any]) -> None:
+        remote.decide(self.tracker, name, alias, promoted=promoted, holder=holder, candidate=candidate, reason=reason,
+                      details=details)
+
+    def keep_reference(self, name: str, version: int, model: LoadedModel, answers: Outputs, frame: Any,
+                       target: str) -> None:
+        """Not kept through a server yet: a deployment served from the server's store gets a note instead of an
+        estimate until the gate runs there."""
+
+
+def promote(store: Store | GateRegistry, name: str, *, candidate: int | str, alias: str = "champion", data: Any,
             target: str, metric: str = "roc_auc", min_delta: float = 0.0, alpha: float = 0.05,
             trust: bool | Iterable[str] = (), encoding: str | None = None, seed: int = 0) -> PromotionDecision:
     """Score ``candidate`` (a version number or an alias) and the holder of ``alias`` on ``data``; move the
     alias to the candidate only if the one-sided paired test that its gain exceeds ``min_delta`` passes at
-    ``alpha``. Every decision is audited. ``encoding`` is the text encoding of a CSV ``data`` file (UTF-8 when
-    None); ``seed`` seeds the paired bootstrap."""
+    ``alpha``. Every decision is audited. ``store`` is a store, or the registry of a team server
+    (:class:`ServerGate`). ``encoding`` is the text encoding of a CSV ``data`` file (UTF-8 when None); ``seed``
+    seeds the paired bootstrap."""
+    gate = StoreGate(store) if isinstance(store, Store) else store
     chosen = get_metric(metric)
     if min_delta < 0:
         raise ValidationError(f"min_delta must be 0 or more, got {min_delta}.", field="min_delta")
     if not 0 < alpha < 0.5:
         raise ValidationError(f"alpha must be between 0 and 0.5 (e.g. 0.05), got {alpha}.", field="alpha")
     frame = read_table(data, encoding=encoding) if not hasattr(data, "columns") else data
-    candidate_version = _version_number(store, name, candidate)
-    current_version = _holder(store, name, alias)
-    candidate_answers = _answers(store, name, candidate_version, frame, target, metric, trust)
+    candidate_version = _version_number(gate, name, candidate)
+    current_version = gate.holder(name, alias)
+    candidate_answers = _answers(gate, name, candidate_version, frame, target, metric, trust)
     candidate_score = metric_value(candidate_answers)
     current_score = None
     outcome: PairedTest | None = None
@@ -79,7 +169,7 @@ def promote(store: Store, name: str, *, candidate: int | str, alias: str = "cham
         current_score = candidate_score
         promoted, reason = False, f"version {candidate_version} already holds '{alias}'"
     else:
-        current_answers = _answers(store, name, current_version, frame, target, metric, trust)
+        current_answers = _answers(gate, name, current_version, frame, target, metric, trust)
         current_score = metric_value(current_answers)
         outcome = paired_test(candidate_answers, current_answers, min_delta=min_delta, alpha=alpha, seed=seed)
         promoted = outcome.passed
@@ -90,10 +180,8 @@ def promote(store: Store, name: str, *, candidate: int | str, alias: str = "cham
     details = {"metric": metric, "candidate_version": candidate_version, "candidate_score": candidate_score,
                "current_version": current_version, "current_score": current_score, "min_delta": min_delta,
                "rows": len(frame), "alpha": alpha, **statistics}
-    if promoted:
-        registry.set_alias(store, name, alias, candidate_version, reason=reason, action="promoted", details=details)
-    elif current_version != candidate_version:
-        registry.record_decision(store, name, alias, "held_back", current_version, candidate_version, reason, details)
+    gate.decide(name, alias, promoted=promoted, holder=current_version, candidate=candidate_version, reason=reason,
+                details=details)
     return PromotionDecision(name, alias, metric, candidate_version, candidate_score, current_version, current_score,
                              min_delta, promoted, reason, alpha, **statistics)
 
@@ -157,35 +245,21 @@ def _reason(chosen: Metric, candidate_score: float, current_version: int, curren
     return text + ", so this does not show that the candidate is no better"
 
 
-def _answers(store: Store, name: str, version: int, frame: Any, target: str, metric: str,
+def _answers(gate: GateRegistry, name: str, version: int, frame: Any, target: str, metric: str,
              trust: bool | Iterable[str]) -> Outputs:
-    """The version's answers on the holdout; a classifier's scores on it are also kept as the version's labelled
-    reference (:mod:`.labelled_reference`), what a deployment's performance is estimated from before labels."""
-    model_version = registry.get_version(store, name, version)
-    model = load_package(store, model_version.run_id, model_version.path, trust=trust, uri=model_version.uri)
+    """The version's answers on the holdout, also kept as its labelled reference where the registry can keep one."""
+    model = gate.model(gate.version(name, version), trust)
     answers = outputs(model, frame, target, metric)
-    source = f"promotion gate, {len(frame):,} holdout rows"
-    if answers.metric.task == "classification" and answers.metric.needs_probabilities:
-        labelled_reference.record_reference(store, name, version, answers.output, answers.truth, answers.classes,
-                                            source=source)
-    else:
-        labelled_reference.record_from_model(store, name, version, model, frame, target, source=source)
+    gate.keep_reference(name, version, model, answers, frame, target)
     return answers
 
 
-def _version_number(store: Store, name: str, candidate: int | str) -> int:
+def _version_number(gate: GateRegistry, name: str, candidate: int | str) -> int:
     text = str(candidate)
     if text.isdigit():
-        return registry.get_version(store, name, int(text)).version
-    version, _, _ = registry.resolve(store, f"models:/{name}@{text}")
-    assert version is not None
-    return version.version
-
-
-def _holder(store: Store, name: str, alias: str) -> int | None:
-    registry.require_model(store, name)
-    try:
-        version, _, _ = registry.resolve(store, f"models:/{name}@{alias}")
-    except NotFoundError:
-        return None
-    return version.version if version is not None else None
+        return gate.version(name, int(text)).version
+    holder = gate.holder(name, text)
+    if holder is None:
+        raise NotFoundError(f"Model {name!r} has no alias {text!r} to promote; give a version number or set it with "
+                            f"`shipyard models alias {name} {text} VERSION`.")
+    return holder

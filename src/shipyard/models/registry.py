@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from ..errors import NotFoundError, ValidationError
+from ..errors import ConflictError, NotFoundError, ValidationError
 from ..store import Store
 from ..store.dialect import insert_ignore, upsert
 from ..store.schema import (
@@ -251,6 +251,33 @@ def record_decision(store: Store, name: str, alias: str, action: str, from_versi
     """Record a decision that did not move the alias (a promotion held back), with its scores."""
     return store.db.write(lambda conn: _record(conn, name, alias, action, from_version, to_version, reason,
                                                details))
+
+
+def gate_decision(name: str, alias: str, *, promoted: bool, holder: int | None, candidate: int, reason: str,
+                  details: dict[str, Any], actor: str | None = None) -> Callable[[Connection], AliasEvent | None]:
+    """The write of a promotion gate's decision, made only if ``holder`` (``None``: nobody) still holds ``alias``:
+    a promotion moves the alias (action ``promoted``), a hold-back is recorded without moving it; a candidate that
+    already holds the alias writes nothing. Both models were scored while the alias pointed at ``holder``, so a
+    move in between would make the comparison stale: that is a conflict, and the gate runs again."""
+    _check_alias(alias)
+    move = alias_move(name, alias, candidate, reason=reason, action="promoted", details=details, actor=actor)
+
+    def write(conn: Connection) -> AliasEvent | None:
+        _require_model(conn, name)
+        now = conn.execute(select(model_aliases.c.version).where(
+            model_aliases.c.name == name, model_aliases.c.alias == alias).with_for_update()).scalar()
+        if now != holder:
+            held = f"v{now}" if now is not None else "no version"
+            was = f"v{holder}" if holder is not None else "no version"
+            raise ConflictError(f"'{alias}' of {name!r} moved while the gate scored the models ({was} then, {held} "
+                                "now); nothing was decided. Run the promotion again.")
+        if promoted:
+            return move(conn)
+        if holder == candidate:
+            return None
+        return _record(conn, name, alias, "held_back", holder, candidate, reason, details, actor)
+
+    return write
 
 
 def alias_history(store: Store, name: str) -> list[AliasEvent]:

@@ -114,6 +114,24 @@ def delete_alias(tracker: RemoteTracker, name: str, alias: str, *, reason: str |
     return _event(answer["event"])
 
 
+def alias_holder(tracker: RemoteTracker, name: str, alias: str) -> int | None:
+    """The version ``alias`` points at, ``None`` when it points nowhere (NotFoundError for an unknown model)."""
+    for model in list_models(tracker):
+        if model["name"] == name:
+            holder = model["aliases"].get(alias)
+            return int(holder) if holder is not None else None
+    raise NotFoundError(f"No model is registered as {name!r} on {tracker.url}; `shipyard models list` shows the "
+                        "registered ones.")
+
+
+def decide(tracker: RemoteTracker, name: str, alias: str, *, promoted: bool, holder: int | None, candidate: int,
+           reason: str, details: dict[str, Any]) -> None:
+    """Send a promotion gate's decision (made here) to be recorded if ``holder`` still holds the alias (409 if not)."""
+    body = {"alias": alias, "promoted": promoted, "holder": holder, "candidate": candidate, "reason": reason,
+            "details": details}
+    tracker.client.call("POST", f"{API}/models/{_segment(name)}/decisions", body, key=new_key())
+
+
 def get_version(tracker: RemoteTracker, name: str, version: int) -> ModelVersion:
     return _version(tracker.client.call("GET", f"{API}/models/{_segment(name)}/versions/{int(version)}")["version"])
 

@@ -64,14 +64,16 @@ print(json.dumps({"version": model.version, "rows": len(model.predict(X)),
                   "history": [[e.alias, e.action, e.to_version, e.actor] for e in history]}))
 '''
 
-REFUSED = r'''
-import shipyard
-try:
-    shipyard.promote_model("cancer", candidate=2, data="holdout.csv", target="target")
-except shipyard.errors.NotSupportedError as exc:
-    print(exc)
+GATE = r'''
+import json, shipyard
+from sklearn.datasets import load_breast_cancer
+frame = load_breast_cancer(as_frame=True).frame
+frame.iloc[::3].to_csv("holdout.csv", index=False)
+first = shipyard.promote_model("cancer", candidate=1, alias="staging", data="holdout.csv", target="target")
+second = shipyard.promote_model("cancer", candidate=2, alias="staging", data="holdout.csv", target="target")
+print(json.dumps({"first": [first.promoted, first.reason], "second": [second.promoted, second.test,
+                  second.p_value, second.ci_low, second.ci_high, second.current_version]}))
 '''
-
 
 def _client(team: Team, tmp_path: Path, code: str, token: str) -> dict[str, object] | str:
     env = {**os.environ, "SHIPYARD_TRACKING_URI": team.server.url, "SHIPYARD_TOKEN": token,
@@ -135,16 +137,22 @@ def test_log_register_alias_and_load_go_through_the_server_and_nothing_local(tea
     assert shown.returncode == 2 and "does not go through the tracking server" in shown.stderr
     assert len(shown.stderr.strip().splitlines()) == 1 and "Traceback" not in shown.stderr
 
-    refused = _client(team, tmp_path, REFUSED, team.tokens["admin"])
-    assert "promote_model does not go through a tracking server yet" in str(refused)
+    gate = _client(team, tmp_path, GATE, team.tokens["writer"])  # the gate runs here, the decision goes there
+    assert isinstance(gate, dict) and gate["first"] == [True, "no version held 'staging' yet"]
+    promoted, test, p_value, low, high, holder = gate["second"]
+    assert promoted is False and test == "delong" and holder == 1  # the same package: no gain to show
+    assert p_value > 0.05 and low <= 0.0 <= high
 
     store = _server_store(team)
     try:
         events = alias_history(store, "cancer")
     finally:
         store.close()
-    assert [(e.alias, e.to_version, e.actor) for e in events] == [
-        ("challenger", 1, "writer-person"), ("champion", 2, "admin-person"), ("challenger", 2, "writer-person")]
+    assert [(e.alias, e.action, e.to_version, e.actor) for e in events] == [
+        ("challenger", "set", 1, "writer-person"), ("champion", "set", 2, "admin-person"),
+        ("challenger", "set", 2, "writer-person"), ("staging", "promoted", 1, "writer-person"),
+        ("staging", "held_back", 2, "writer-person")]
+    assert events[-1].details is not None and events[-1].details["test"] == "delong"
 
 
 def test_a_registration_retried_with_its_key_makes_one_version_and_bad_input_is_4xx(team: Team,
@@ -174,3 +182,13 @@ def test_a_registration_retried_with_its_key_makes_one_version_and_bad_input_is_
     assert bad_uri.status_code == 422
     no_file = team.server.call("GET", f"{API}/runs/{answer['run']}/artifacts/model/none.bin", token)
     assert no_file.status_code == 404
+
+    # A gate's decision counts only if the alias still points where it did while the models were scored.
+    decision = {"alias": "champion", "promoted": True, "holder": None, "candidate": 1, "reason": "r", "details": {}}
+    protected = team.server.call("POST", f"{API}/models/cancer/decisions", token, json=decision)
+    assert protected.status_code == 403  # champion is protected: a writer cannot promote to it
+    first = team.server.call("POST", f"{API}/models/cancer/decisions", team.tokens["admin"], json=decision)
+    assert first.status_code == 200 and first.json()["event"]["action"] == "promoted"
+    stale = team.server.call("POST", f"{API}/models/cancer/decisions", team.tokens["admin"],
+                             json={**decision, "candidate": 2})  # scored against "nobody", but v1 holds it now
+    assert stale.status_code == 409 and "moved while the gate scored" in stale.json()["error"]["message"]

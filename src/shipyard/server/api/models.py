@@ -6,7 +6,8 @@ against the run's record (and, for a registered version, against the registry's)
 it downloads against hashes the server vouched for. Registrations and alias moves run inside the transaction that
 records their idempotency key: a retried registration never makes a second version. A protected alias
 (``champion`` by default) moves only for an admin token, as through the MLflow API; every move is audited under
-the caller's token name.
+the caller's token name. The promotion gate scores the models on the client's holdout and sends its decision
+(:func:`decide`), recorded only if the alias still points where it did while the models were scored.
 """
 
 from __future__ import annotations
@@ -91,6 +92,28 @@ def delete_alias(call: Call) -> dict[str, Any]:
     reason = call.request.query_params.get("reason")
     removal = registry.alias_removal(name, alias, reason=reason, actor=call.identity.name)
     return call.once(lambda conn: {"event": removal(conn).to_dict()})
+
+
+def decide(call: Call) -> dict[str, Any]:
+    """A promotion gate's decision, made by the client on its holdout: ``{"alias", "promoted", "holder",
+    "candidate", "reason", "details"}``. Recorded (and the alias moved, when promoted) only if ``holder`` still holds
+    the alias: 409 otherwise. Promoting to a protected alias needs admin, like any move of it."""
+    name = call.path["name"]
+    alias = field(call.body, "alias", str, required=True)
+    promoted = field(call.body, "promoted", bool, required=True)
+    if promoted:
+        _protect(call, alias)
+    holder = field(call.body, "holder", int)
+    candidate = field(call.body, "candidate", int, required=True)
+    write = registry.gate_decision(name, alias, promoted=promoted, holder=holder, candidate=candidate,
+                                   reason=field(call.body, "reason", str, required=True),
+                                   details=field(call.body, "details", dict) or {}, actor=call.identity.name)
+
+    def work(conn: Connection) -> dict[str, Any]:
+        event = write(conn)
+        return {"event": event.to_dict() if event is not None else None}
+
+    return call.once(work)
 
 
 def alias_history(call: Call) -> dict[str, Any]:

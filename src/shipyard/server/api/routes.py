@@ -38,6 +38,7 @@ ENDPOINTS: list[tuple[str, str, str, str, Any]] = [
     ("/models/{name}/aliases/{alias}", "PUT", WRITER, "Moving an alias", models.set_alias),
     ("/models/{name}/aliases/{alias}", "DELETE", WRITER, "Deleting an alias", models.delete_alias),
     ("/models/{name}/history", "GET", READER, "Reading the alias history", models.alias_history),
+    ("/models/{name}/decisions", "POST", WRITER, "Recording a promotion decision", models.decide),
 ]
 
 
