@@ -26,6 +26,7 @@ from ..errors import NotFoundError
 from ..store.hashing import hash_bytes, hash_file
 from ..store.http_client import HttpClient, new_key, quote_path
 from ._folder import files_to_log
+from ._names import random_run_name
 from .artifact_paths import check_artifact_path
 from .metrics import flush_in_forked_workers
 from .remote_metrics import MetricSender
@@ -50,11 +51,15 @@ class RemoteTracker:
         self.metrics = MetricSender(self.client)
         self.pid = os.getpid()
 
-    def create_run(self, *, experiment: str, name: str, tags: dict[str, Any] | None, parent_id: str | None) -> str:
+    def create_run(self, *, experiment: str, name: str | None, tags: dict[str, Any] | None, parent_id: str | None,
+                   start_ms: int | None = None) -> str:
+        """A new run (a random name when ``name`` is None), started now or at ``start_ms`` (autologging backdates)."""
         run_id = uuid.uuid4().hex
-        body = {"run_id": run_id, "experiment": check_name(experiment, "experiment"), "name": check_name(name, "run"),
+        body = {"run_id": run_id, "experiment": check_name(experiment, "experiment"),
+                "name": check_name(name if name is not None else random_run_name(), "run"),
                 "tags": _texts(tags or {}, "tag", MAX_TAG_LENGTH), "parent_id": parent_id,
-                "start_time": _now_ms(), "command": " ".join(sys.argv)[:4000] or None}
+                "start_time": start_ms if start_ms is not None else _now_ms(),
+                "command": " ".join(sys.argv)[:4000] or None}
         self.client.call("POST", f"{_API}/runs", body, key=new_key())
         return run_id
 
@@ -85,12 +90,12 @@ class RemoteTracker:
             self.client.call("POST", f"{_API}/runs/{run_id}/tags", {"tags": _texts(values, "tag", MAX_TAG_LENGTH)},
                              key=new_key())
 
-    def end_run(self, run_id: str, status: str, error: str | None) -> None:
-        """Send the run's last points, then end it (FINISHED, FAILED or KILLED)."""
+    def end_run(self, run_id: str, status: str, error: str | None, end_ms: int | None = None) -> None:
+        """Send the run's last points, then end it (FINISHED, FAILED or KILLED), now or at ``end_ms``."""
         check_status(status)
         self.metrics.flush()
-        self.client.call("POST", f"{_API}/runs/{run_id}/end", {"status": status, "error": error,
-                                                               "end_time": _now_ms()}, key=new_key())
+        self.client.call("POST", f"{_API}/runs/{run_id}/end", {
+            "status": status, "error": error, "end_time": end_ms if end_ms is not None else _now_ms()}, key=new_key())
 
     def flush(self) -> int:
         return self.metrics.flush()

@@ -1,5 +1,5 @@
-"""Models through a real ``shipyard server``: ``log_model``, the registry and ``load_model`` with
-``SHIPYARD_TRACKING_URI`` set, from real client subprocesses using the unchanged public API.
+"""Models through a real ``shipyard server``: ``log_model``, the registry, the gate, ``load_model`` and autologging
+with ``SHIPYARD_TRACKING_URI`` set, from real client subprocesses using the unchanged public API.
 
 What the server stored is read back from its database with Shipyard's own readers; the client's download cache
 (``SHIPYARD_CACHE_DIR``) is checked file by file, damaged, and healed.
@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.models.manifest import read_manifest
 from shipyard.models.registry import alias_history, list_versions
 from shipyard.store.location import location_for
 from shipyard.store.store import Store
+from shipyard.tracking.runs import get_run
 from tests.integration.server._server import SHIPYARD, shipyard
 from tests.integration.server.conftest import Team
 
@@ -192,3 +194,44 @@ def test_a_registration_retried_with_its_key_makes_one_version_and_bad_input_is_
     stale = team.server.call("POST", f"{API}/models/cancer/decisions", team.tokens["admin"],
                              json={**decision, "candidate": 2})  # scored against "nobody", but v1 holds it now
     assert stale.status_code == 409 and "moved while the gate scored" in stale.json()["error"]["message"]
+
+
+AUTOLOG = r'''
+import json, shipyard
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+frame = load_breast_cancer(as_frame=True).frame
+X, y = frame.drop(columns="target"), frame["target"]
+shipyard.autolog(search_children=True)
+with shipyard.start_run("autologged", "search") as run:
+    GridSearchCV(LogisticRegression(max_iter=3000), {"C": [0.1, 1.0]}, cv=3).fit(X, y)
+shipyard.autolog(disable=True)
+print(json.dumps({"run": run.id}))
+'''
+
+
+def test_autolog_records_runs_params_metrics_data_and_the_model_on_the_server(team: Team, tmp_path: Path) -> None:
+    answer = _client(team, tmp_path, AUTOLOG, team.tokens["writer"])
+    assert isinstance(answer, dict)
+    assert not (tmp_path / "must-not-exist").exists()
+    store = _server_store(team)
+    try:
+        run = get_run(store, answer["run"])
+        manifest = read_manifest(store, run.id, "model")
+        children = [get_run(store, item["run_id"]) for item in _children(team, run.id)]
+    finally:
+        store.close()
+    assert run.status == "FINISHED" and run.tags["shipyard.autolog"] == "sklearn"
+    assert run.params["best_C"] in ("0.1", "1.0") and "best_cv_score" in run.metrics
+    assert (run.tags["shipyard.dataset.train.rows"], run.tags["shipyard.dataset.train.columns"]) == ("569", "30")
+    assert any(item["path"] == "cv_results.csv" for item in run.artifacts)
+    assert manifest["training_data"]["rows"] == 569 and manifest["flavor"] == "sklearn"
+    assert sorted(child.params["C"] for child in children) == ["0.1", "1.0"]
+    assert all(child.status == "FINISHED" and "mean_test_score" in child.metrics for child in children)
+
+
+def _children(team: Team, parent: str) -> list[dict[str, str]]:
+    listed = shipyard("runs", "list", "--json", "--experiment", "autologged", env={
+        "SHIPYARD_DATABASE_URI": team.database, "SHIPYARD_OBJECTS_URI": str(team.objects)})
+    return [item for item in json.loads(listed.stdout) if item.get("parent_run_id") == parent]

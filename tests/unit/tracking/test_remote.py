@@ -41,10 +41,7 @@ def test_set_tracking_uri_empty_keeps_runs_local_even_with_the_variable_set(nowh
     assert remote.get_tracking_uri() is None
 
 
-def test_autolog_and_onnx_export_refuse_by_name_rather_than_write_a_local_store(nowhere: str,
-                                                                             isolated_store: Path) -> None:
-    with pytest.raises(NotSupportedError, match=r"shipyard.autolog\(\) does not go through a tracking server"):
-        shipyard.autolog()
+def test_onnx_export_refuses_by_name_rather_than_write_a_local_store(nowhere: str, isolated_store: Path) -> None:
     with pytest.raises(NotSupportedError, match="shipyard.export_onnx does not go through a tracking server"):
         shipyard.export_onnx("models:/churn@champion", "model.onnx")
     assert not isolated_store.exists()

@@ -21,7 +21,6 @@ import importlib.util
 import sys
 import threading
 
-from ...tracking.remote import refuse_through_server
 from . import _deferred, _patching  # _deferred registers the drain with tracking when imported
 from ._deferred import AutologWarning as AutologWarning
 from ._settings import settings
@@ -69,8 +68,6 @@ def autolog(
 
     A library that is not installed is skipped, switched on or not.
     """
-    if not disable:
-        refuse_through_server("shipyard.autolog()")  # it writes runs and models straight into a store
     with _lock:
         if disable:
             settings.libraries.clear()

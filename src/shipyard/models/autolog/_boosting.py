@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ...store import current_store
 from . import _deferred, _patching
 from ._record import Destination, RunWriter, Snapshot, TrainingData, destination, estimator_tags
 from ._settings import settings
@@ -53,7 +52,7 @@ def _patched_wrapper_fit(library: str, original: Callable[..., Any]) -> Callable
         def record(where: Destination, snapshot: Snapshot, data: TrainingData, sample_weight: Any, start_ms: int,
                    end_ms: int, *, extras: dict[str, Any]) -> None:
             model = snapshot.restore()
-            writer = RunWriter.open(current_store(), where, start_ms, end_ms, estimator_tags(library, model))
+            writer = RunWriter.open(where, start_ms, end_ms, estimator_tags(library, model))
             try:
                 _write_wrapper_boosting(writer, library, model)
                 write_estimator(writer, model, data, sample_weight)
@@ -128,7 +127,7 @@ def _patched_train(library: str, original: Callable[..., Any]) -> Callable[..., 
 def _record_train(library: str, where: Destination, snapshot: Snapshot, data: TrainingData, params: dict[str, Any],
                   history: dict[str, Any], start_ms: int, end_ms: int) -> None:
     booster = snapshot.restore()
-    writer = RunWriter.open(current_store(), where, start_ms, end_ms, estimator_tags(library, booster))
+    writer = RunWriter.open(where, start_ms, end_ms, estimator_tags(library, booster))
     try:
         writer.params(params)
         writer.dataset("train", data)

@@ -26,7 +26,6 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from ...store import current_store
 from ..keras_flavor import NUMPY_COPY_WARNING
 from . import _deferred, _patching
 from ._record import Destination, RunWriter, Snapshot, TrainingData, destination, estimator_tags
@@ -163,7 +162,7 @@ def _epochs(history: Any) -> list[tuple[int, dict[str, float]]]:
 def _record(where: Destination, snapshot: Snapshot, data: TrainingData, params: dict[str, Any],
             epochs: list[tuple[int, dict[str, float]]], start_ms: int, end_ms: int) -> None:
     model = snapshot.restore()
-    writer = RunWriter.open(current_store(), where, start_ms, end_ms, estimator_tags(LIBRARY, model))
+    writer = RunWriter.open(where, start_ms, end_ms, estimator_tags(LIBRARY, model))
     try:
         writer.params(params)
         writer.dataset("train", data)

@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...store import Store
+from ...store import Store, current_store
 from ...tracking import artifacts as run_artifacts, datasets, fluent, runs
 from ...tracking.experiments import DEFAULT_EXPERIMENT
 from ...tracking.metrics import writer_for
+from ...tracking.remote import RemoteTracker, tracking_server
 from ...tracking.validation import MAX_PARAM_LENGTH
 from ..package import log_model
 from . import _data
@@ -86,45 +87,113 @@ def estimator_tags(library: str, model: Any) -> dict[str, str]:
             "shipyard.autolog.estimator": f"{type(model).__module__}.{type(model).__qualname__}"}
 
 
-class RunWriter:
-    """Opens the destination's run, writes into it, and ends it if autologging created it."""
+class _StoreTarget:
+    """Runs of the store this process writes to."""
 
-    def __init__(self, store: Store, run_id: str, end_ms: int, *, owned: bool) -> None:
-        self.store, self.run_id, self.end_ms, self.owned = store, run_id, end_ms, owned
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def resolve(self, run_id: str) -> str:
+        return runs.resolve_run_id(self.store, run_id)
+
+    def experiment_of(self, run_id: str) -> str:
+        return runs.get_run(self.store, run_id).experiment
+
+    def create(self, experiment: str, tags: dict[str, str], parent_id: str | None, start_ms: int) -> str:
+        return runs.create_run(self.store, experiment=experiment, tags_=tags, parent_id=parent_id, start_ms=start_ms)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        runs.set_tags(self.store, run_id, tags)
+
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        runs.log_params(self.store, run_id, params)
+
+    def add_point(self, run_id: str, key: str, value: float, step: int | None, timestamp_ms: int) -> None:
+        writer_for(self.store).add(run_id, key, value, step, timestamp_ms)
+
+    def log_bytes(self, run_id: str, data: bytes, path: str) -> None:
+        run_artifacts.log_bytes(self.store, run_id, data, path)
+
+    def end(self, run_id: str | None, end_ms: int) -> None:
+        writer_for(self.store).flush()
+        if run_id is not None:
+            runs.end_run(self.store, run_id, runs.FINISHED, end_ms=end_ms)
+
+
+class _ServerTarget:
+    """Runs of the team server ``SHIPYARD_TRACKING_URI`` names: the same records, sent through its API."""
+
+    def __init__(self, tracker: RemoteTracker) -> None:
+        self.tracker = tracker
+
+    def resolve(self, run_id: str) -> str:
+        return self.tracker.resolve_run_id(run_id)
+
+    def experiment_of(self, run_id: str) -> str:
+        return self.tracker.get_run(run_id).experiment
+
+    def create(self, experiment: str, tags: dict[str, str], parent_id: str | None, start_ms: int) -> str:
+        return self.tracker.create_run(experiment=experiment, name=None, tags=tags, parent_id=parent_id,
+                                       start_ms=start_ms)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self.tracker.set_tags(run_id, tags)
+
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        self.tracker.log_params(run_id, params)
+
+    def add_point(self, run_id: str, key: str, value: float, step: int | None, timestamp_ms: int) -> None:
+        self.tracker.metrics.add(run_id, key, value, step, timestamp_ms)
+
+    def log_bytes(self, run_id: str, data: bytes, path: str) -> None:
+        self.tracker.log_bytes(run_id, data, path)
+
+    def end(self, run_id: str | None, end_ms: int) -> None:
+        if run_id is None:
+            self.tracker.flush()
+        else:
+            self.tracker.end_run(run_id, runs.FINISHED, None, end_ms=end_ms)  # sends the points first
+
+
+class RunWriter:
+    """Opens the destination's run, writes into it, and ends it if autologging created it. The run lives where the
+    user's own runs do: the current store, or the team server when a tracking URI is set."""
+
+    def __init__(self, target: _StoreTarget | _ServerTarget, run_id: str, end_ms: int, *, owned: bool) -> None:
+        self.target, self.run_id, self.end_ms, self.owned = target, run_id, end_ms, owned
 
     @classmethod
-    def open(cls, store: Store, where: Destination, start_ms: int, end_ms: int, tags: dict[str, str]) -> RunWriter:
+    def open(cls, where: Destination, start_ms: int, end_ms: int, tags: dict[str, str]) -> RunWriter:
         """The destination's run: the existing one (tagged), or a new one backdated to ``start_ms``."""
+        tracker = tracking_server()
+        target = _ServerTarget(tracker) if tracker is not None else _StoreTarget(current_store())
         if where.run_id is not None:
-            run_id = runs.resolve_run_id(store, where.run_id)
-            runs.set_tags(store, run_id, tags)
-            return cls(store, run_id, end_ms, owned=False)
-        parent = runs.resolve_run_id(store, where.parent_id) if where.parent_id else None
+            run_id = target.resolve(where.run_id)
+            target.set_tags(run_id, tags)
+            return cls(target, run_id, end_ms, owned=False)
+        parent = target.resolve(where.parent_id) if where.parent_id else None
         experiment = where.experiment or os.environ.get(fluent.EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
         if parent is not None and where.experiment is None:
-            experiment = runs.get_run(store, parent).experiment
-        run_id = runs.create_run(store, experiment=experiment, tags_=tags, parent_id=parent, start_ms=start_ms)
-        return cls(store, run_id, end_ms, owned=True)
+            experiment = target.experiment_of(parent)
+        run_id = target.create(experiment, tags, parent, start_ms)
+        return cls(target, run_id, end_ms, owned=True)
 
     def child(self, tags: dict[str, str], experiment: str) -> RunWriter:
         """A new run under this one (a search's candidate), at this run's end time."""
-        run_id = runs.create_run(self.store, experiment=experiment, tags_=tags, parent_id=self.run_id,
-                                 start_ms=self.end_ms)
-        return RunWriter(self.store, run_id, self.end_ms, owned=True)
+        run_id = self.target.create(experiment, tags, self.run_id, self.end_ms)
+        return RunWriter(self.target, run_id, self.end_ms, owned=True)
 
     def params(self, values: dict[str, Any]) -> None:
-        runs.log_params(self.store, self.run_id, {key: _param_text(value) for key, value in values.items()})
+        self.target.log_params(self.run_id, {key: _param_text(value) for key, value in values.items()})
 
     def metrics(self, values: dict[str, float], step: int | None = None) -> None:
-        writer = writer_for(self.store)
         for key, value in values.items():
-            writer.add(self.run_id, key, float(value), step, self.end_ms)
+            self.target.add_point(self.run_id, key, float(value), step, self.end_ms)
 
     def series(self, key: str, values: Iterable[float]) -> None:
         """One metric's value per iteration (steps 0, 1, ...)."""
-        writer = writer_for(self.store)
         for step, value in enumerate(values):
-            writer.add(self.run_id, key, float(value), step, self.end_ms)
+            self.target.add_point(self.run_id, key, float(value), step, self.end_ms)
 
     def dataset(self, role: str, data: TrainingData) -> None:
         if data.fingerprint is None:
@@ -133,10 +202,10 @@ class RunWriter:
             warn(f"the {role} data of run {self.run_id[:8]} changed after fit returned; its hash is not recorded.")
             return
         digest, rows, columns = _data.describe(data.X, data.fingerprint)
-        datasets.log_input(self.store, self.run_id, role, digest, rows, columns)
+        self.target.set_tags(self.run_id, datasets.dataset_tags(role, digest, rows, columns))
 
     def artifact(self, data: bytes, path: str) -> None:
-        run_artifacts.log_bytes(self.store, self.run_id, data, path)
+        self.target.log_bytes(self.run_id, data, path)
 
     def model(self, model: Any, data: TrainingData) -> None:
         """The model as a package (``log_model``) with the training data as its example and profile."""
@@ -156,9 +225,7 @@ class RunWriter:
                  f"{type(exc).__name__}: {exc}")
 
     def close(self) -> None:
-        writer_for(self.store).flush()
-        if self.owned:
-            runs.end_run(self.store, self.run_id, runs.FINISHED, end_ms=self.end_ms)
+        self.target.end(self.run_id if self.owned else None, self.end_ms)
 
 
 def _param_text(value: Any) -> str:

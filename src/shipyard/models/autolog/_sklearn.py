@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ...store import current_store
-from ...tracking import runs
 from . import _deferred, _patching
 from ._record import Destination, RunWriter, Snapshot, TrainingData, destination, estimator_tags
 from ._settings import settings
@@ -83,7 +81,7 @@ def logged_fit(library: str, original: Callable[..., Any], model: Any, args: tup
 def _record(where: Destination, snapshot: Snapshot, data: TrainingData, sample_weight: Any, start_ms: int,
             end_ms: int, *, extras: dict[str, Any]) -> None:
     model = snapshot.restore()
-    writer = RunWriter.open(current_store(), where, start_ms, end_ms, estimator_tags(LIBRARY, model))
+    writer = RunWriter.open(where, start_ms, end_ms, estimator_tags(LIBRARY, model))
     try:
         write_estimator(writer, model, data, sample_weight)
     finally:
@@ -121,7 +119,7 @@ def _write_search(writer: RunWriter, search: Any) -> None:
 def _write_candidates(writer: RunWriter, results: Any) -> None:
     """One child run per candidate: its params, and the mean/std/rank columns of ``cv_results_`` as metrics."""
     scored = [name for name in results.columns if name.startswith(("mean_", "std_", "rank_"))]
-    experiment = runs.get_run(writer.store, writer.run_id).experiment
+    experiment = writer.target.experiment_of(writer.run_id)
     for index, candidate in enumerate(results["params"]):
         child = writer.child({"shipyard.autolog": "sklearn.candidate", "shipyard.autolog.candidate": str(index)},
                              experiment)
