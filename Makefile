@@ -12,7 +12,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint lock lock-upgrade dist bench docs clean system-deps
+.PHONY: demo demo-team test lint lock lock-upgrade dist bench docs clean system-deps
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ $(STAMP_DEV): pyproject.toml uv.lock | $(UV)
 
 demo: $(STAMP_DEMO)
 	$(BIN)/shipyard demo
+
+# The team story: a local `shipyard server` (SQLite + a folder), tokens, and training through it.
+demo-team: $(STAMP_DEMO)
+	$(BIN)/shipyard demo --server
 
 system-deps:
 	bash scripts/install-system-deps.sh

@@ -187,15 +187,25 @@ def demo(
     rows: int = typer.Option(0, "--rows", help="Use only the first N rows of the data (0 = all)."),
     keep: bool = typer.Option(False, "--keep", help="Afterwards leave the model server and the web UI running "
                               "(Ctrl-C stops them)."),
+    server: bool = typer.Option(False, "--server", help="The team story instead: a local `shipyard server` on "
+                                "SQLite, tokens, training, autologging, the registry and the gate through it."),
 ) -> None:
     """The whole story on IBM Telco churn: pipeline, registry, ONNX, serving, monitoring, retraining loop.
 
     Works in shipyard-demo/ (an earlier run's folder is kept as shipyard-demo-DATE-TIME/) with a store of its
     own in shipyard-demo/churn/.shipyard, unless --store or SHIPYARD_STORE names one.
 
+    With --server: the team story in shipyard-demo-team/ against a `shipyard server` it starts and stops.
+
     Example: shipyard demo --keep
     """
     from rich.console import Console
+
+    if server:
+        from ..demo.team import run_team_demo
+
+        run_team_demo(Console(highlight=False, emoji=False, soft_wrap=True), rows=rows or None)
+        return
 
     from ..demo.churn import run_demo
     from ..demo.keep import keep_running

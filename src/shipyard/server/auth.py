@@ -76,4 +76,4 @@ def require(identity: Identity, needed: str, action: str) -> None:
     """Refuse ``action`` (words such as "Logging a metric") unless the caller's role allows ``needed``."""
     if not allows(identity.role, needed):
         raise RoleError(f"{action} needs the {needed} role; the token of {identity.name!r} has the {identity.role} "
-                        f"role. Ask an admin for a {needed} token.", needed=needed)
+                        f"role. Ask an admin for {'an' if needed == 'admin' else 'a'} {needed} token.", needed=needed)
