@@ -43,8 +43,13 @@ lint: $(STAMP_DEV)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+# The suite runs on PYTEST_WORKERS pytest-xdist workers: most of its time is waiting (servers and JVMs starting,
+# browsers, subprocesses, polls), so even two cores keep four busy. --dist loadfile keeps each file on one worker,
+# so a module's server, browser or Spark session starts once. Tests marked `alone` (timing checks) run while no
+# other test does (tests/_alone.py). `make test PYTEST_WORKERS=0` runs serially, as a bare `pytest` does.
+PYTEST_WORKERS ?= 4
 test: $(STAMP_DEV) system-deps lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_tracking

@@ -4,15 +4,14 @@ Their dependencies must not meet Shipyard's, so each lives under ``~/.cache/ship
 (``SHIPYARD_TEST_CACHE`` moves the parent folder). Versions are pinned and uv resolves with ``--exclude-newer``, so
 every machine gets the same set.
 
-The build is idempotent and safe to race: it runs under an exclusive ``flock`` on a lock file next to the venv,
-and the venv counts as ready only when its ``.complete`` marker exists (written last, atomically), so a build
-killed half-way is wiped and redone, never used. Tests skip (with the reason) only when the package registry
-cannot be reached; any other install failure fails them.
+The build is idempotent and safe to race (the xdist workers of one run all want the same venv): it runs under
+the cache's exclusive lock (``tests/_cache.py``), and the venv counts as ready only when its ``.complete`` marker
+exists (written last, atomically), so a build killed half-way is wiped and redone, never used. Tests skip (with the
+reason) only when the package registry cannot be reached; any other install failure fails them.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -25,11 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from tests._cache import cache_root, exclusive
+
 BUILD_TIMEOUT_S = 1500
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("SHIPYARD_TEST_CACHE") or Path.home() / ".cache" / "shipyard-test")
 
 
 @dataclass(frozen=True)
@@ -53,9 +50,7 @@ class ForeignVenv:
         venv = self.path
         python = venv / "bin" / "python"
         marker = venv / ".complete"
-        venv.parent.mkdir(parents=True, exist_ok=True)
-        with open(venv.parent / f"{venv.name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent build finishes before we look
+        with exclusive(venv):  # a concurrent build finishes before we look
             if marker.is_file() and self._works(python):
                 return python
             shutil.rmtree(venv, ignore_errors=True)

@@ -18,6 +18,8 @@ import pytest
 import shipyard
 from shipyard.tracking import fluent
 
+pytest_plugins = ["tests._alone"]  # @pytest.mark.alone under xdist
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """A shell that starts the suite in the background without job control (``make test &`` in a script, some

@@ -44,10 +44,12 @@ def postgres_server() -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="shipyard-pg-"))
     shutil.chown(folder, "postgres")
     data = folder / "data"
-    port = _free_port()
     _as_postgres(str(BIN / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres")
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
-    _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
+    try:
+        port = _start(data, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -59,6 +61,30 @@ def postgres_server() -> Iterator[str]:
     finally:
         _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start(data: Path, folder: Path, attempts: int = 3) -> int:
+    """Start the server on a free port and return the port.
+
+    The port is free when chosen, but other test processes (the xdist workers of the same run) bind ports too;
+    when one takes it before PostgreSQL does, the start fails with "Address already in use" in the log, and
+    the next attempt takes another port.
+    """
+    log = folder / "log"
+    for attempt in range(attempts):
+        port = _free_port()
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
+        started = subprocess.run(["runuser", "-u", "postgres", "--", str(BIN / "pg_ctl"), "-D", str(data), "-o",
+                                  options, "-l", str(log), "-w", "start"], capture_output=True, text=True,
+                                 check=False, timeout=60)
+        if started.returncode == 0:
+            return port
+        in_use = log.exists() and "already in use" in log.read_text()
+        if not in_use or attempt == attempts - 1:
+            raise RuntimeError(f"PostgreSQL did not start on port {port}:\n{started.stdout}{started.stderr}"
+                               f"{log.read_text() if log.exists() else ''}")
+        log.unlink()
+    raise AssertionError("unreachable")
 
 
 def create_database(server_url: str, name: str) -> str:

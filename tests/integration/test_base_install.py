@@ -24,12 +24,12 @@ import pandas as pd
 import pytest
 
 import shipyard
+from tests._cache import cache_root, exclusive
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "requirements" / "base-lowest.txt"
-CACHE = Path(os.environ.get("SHIPYARD_TEST_CACHE", Path.home() / ".cache" / "shipyard-test"))
 UV = Path(sys.executable).with_name("uv")
 
 
@@ -54,21 +54,28 @@ def _uv(*args: str) -> None:
 
 
 def _base_venv() -> Path:
-    """The cached venv with the core dependencies at their lower bounds (built when missing)."""
+    """The cached venv with the core dependencies at their lower bounds (built when missing).
+
+    Each xdist worker that runs one of these tests asks for it: the cache lock makes the first build it and the
+    others wait for that build, and the rename makes a build killed half-way invisible.
+    """
     key = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
-    venv = CACHE / f"base-lowest-{key}"
-    if (venv / "complete").exists():
-        return venv
-    CACHE.mkdir(parents=True, exist_ok=True)
-    building = CACHE / f".building-{venv.name}-{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    _uv("venv", "--quiet", "--relocatable", "--python", sys.executable, str(building))
-    _uv("pip", "sync", "--quiet", "--require-hashes", "--python", str(building / "bin" / "python"), str(REQUIREMENTS))
-    (building / "complete").touch()
-    try:
-        building.rename(venv)  # atomic: another session either sees the whole venv or none
-    except OSError:
-        shutil.rmtree(building, ignore_errors=True)  # another session finished first
+    venv = cache_root() / f"base-lowest-{key}"
+    with exclusive(venv):
+        if (venv / "complete").exists():
+            return venv
+        building = venv.with_name(f".building-{venv.name}")
+        shutil.rmtree(building, ignore_errors=True)  # what a killed build left
+        _uv("venv", "--quiet", "--relocatable", "--python", sys.executable, str(building))
+        _uv("pip", "sync", "--quiet", "--require-hashes", "--python", str(building / "bin" / "python"),
+            str(REQUIREMENTS))
+        (building / "complete").touch()
+        try:
+            building.rename(venv)
+        except OSError:  # a session without this lock (an older checkout) finished first
+            if not (venv / "complete").exists():
+                raise
+            shutil.rmtree(building, ignore_errors=True)
     return venv
 
 

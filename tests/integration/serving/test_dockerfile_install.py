@@ -7,8 +7,8 @@ offline for real: ``--no-index`` with only a local wheelhouse, no pip configurat
 find-links and local indexes), and, where the kernel allows it, in a network namespace of its own with no
 interface but loopback. The wheelhouse holds the distributions installed in this environment, packed into
 wheels from their files, so the install gets exactly the pinned versions or fails; it is cached under
-``~/.cache/shipyard-test/wheelhouse``. Then the venv's ``shipyard serve`` runs the image's CMD against the
-copied store on 127.0.0.1 and answers a prediction as the project's store does.
+``~/.cache/shipyard-test/wheelhouse`` (``tests/_cache.py``). Then the venv's ``shipyard serve`` runs the
+image's CMD against the copied store on 127.0.0.1 and answers a prediction as the project's store does.
 """
 
 from __future__ import annotations
@@ -25,27 +25,29 @@ import pytest
 
 from shipyard.serving.image_requirements import normalized
 from shipyard.serving.shipyard_wheel import repack_installed
+from tests._cache import cache_root, exclusive
 from tests.integration.serving._dockerfile import env, exec_form, lay_out_image, pip_installs
 from tests.integration.serving._serving import Template, records, running_server
 from tests.integration.serving.test_cli import shipyard_cli
 
 pytestmark = pytest.mark.slow
 
-WHEELHOUSE = Path.home() / ".cache" / "shipyard-test" / "wheelhouse"
+WHEELHOUSE = cache_root() / "wheelhouse"
 
 
 def fill_wheelhouse(requirements: Path, folder: Path = WHEELHOUSE) -> Path:
     """A wheel in ``folder`` for every ``name==version`` line, packed from this environment's install."""
     folder.mkdir(parents=True, exist_ok=True)
-    for line in requirements.read_text().splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        name, _, version = line.partition("==")
-        distribution = metadata.distribution(name)
-        assert distribution.version == version, f"{name} is pinned to {version} but {distribution.version} is here"
-        prefix = f"{normalized(name).replace('-', '_')}-{version}-"
-        if not any(folder.glob(f"{prefix}*.whl")):
-            repack_installed(distribution, folder, compress=False)  # stored: packing 400 MB is quicker that way
+    with exclusive(folder):  # another test process packing the same wheels finishes first
+        for line in requirements.read_text().splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            name, _, version = line.partition("==")
+            distribution = metadata.distribution(name)
+            assert distribution.version == version, f"{name} is pinned to {version} but {distribution.version} is here"
+            prefix = f"{normalized(name).replace('-', '_')}-{version}-"
+            if not any(folder.glob(f"{prefix}*.whl")):
+                repack_installed(distribution, folder, compress=False)  # stored: packing 400 MB is quicker
     return folder
 
 

@@ -48,6 +48,7 @@ def _stat(pid: int) -> tuple[str, int] | None:
     return fields[0], int(fields[1])
 
 
+@pytest.mark.alone  # the workers' graceful stop must end within DIE_WITHIN_S: CPU that other tests' loads take
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads worker processes from /proc")
 def test_sigkill_of_the_supervisor_takes_its_workers_down_and_frees_the_port(
         churn_store: Path, template: Template, tmp_path: Path) -> None:
