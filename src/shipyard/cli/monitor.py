@@ -147,15 +147,14 @@ def _print_table(result: Any, choice: ColumnChoice) -> None:
     from ._table import Column, FittedTable, show
 
     _output.console.print(f"{_badge(result.verdict)}: {_output.escape(result.summary(status=False))}")
-    _print_estimates([item for item in result.results if item.check == "estimated_quality"], choice)
     failing = [item for item in result.results if item.status != "ok" and item.check != "estimated_quality"]
-    if not failing:
-        return
-    rows = [(Text.from_markup(_badge(item.status)), item.check, item.feature or "-", item.statistic or "-",
-             "" if item.value is None else f"{item.value:.4g}", item.message)
-            for item in sorted(failing, key=lambda item: item.status != "alert")]
-    show(FittedTable([Column("status"), Column("check"), Column("feature", 1), Column("statistic", 3),
-                      Column("value", 2), Column("message", 1, wrap=True)], rows, choice=choice))
+    if failing:  # the findings first: --columns names this table's columns
+        rows = [(Text.from_markup(_badge(item.status)), item.check, item.feature or "-", item.statistic or "-",
+                 "" if item.value is None else f"{item.value:.4g}", item.message)
+                for item in sorted(failing, key=lambda item: item.status != "alert")]
+        show(FittedTable([Column("status"), Column("check"), Column("feature", 1), Column("statistic", 3),
+                          Column("value", 2), Column("message", 1, wrap=True)], rows, choice=choice))
+    _print_estimates([item for item in result.results if item.check == "estimated_quality"], choice)
 
 
 def _print_estimates(estimates: list[Any], choice: ColumnChoice) -> None:

@@ -121,7 +121,7 @@ def _join_labels(groups: dict[tuple[str, str, int], _Scores], deployment: str, w
         keys = list(zip(batch.column(names.index("request_id")).to_pylist(),
                         batch.column(names.index("row")).to_pylist(), strict=True))
         found = [latest.get(key) for key in keys]
-        has_label = pa.array([item is not None for item in found])
+        has_label = pa.array([item is not None for item in found], pa.bool_())  # typed: an empty batch too
         labelled = batch.filter(has_label)
         texts = [item[0] for item in found if item is not None]
         for group_key, chunk, positions in _split(labelled, pc):
