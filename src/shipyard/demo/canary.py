@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,7 +32,7 @@ from ..store import Store
 from ..tracking.fluent import start_run
 from .release import MODEL_NAME, TARGET
 from .telco import build_pipeline
-from .traffic import wait_ready
+from .traffic import free_port, wait_ready
 
 DEPLOYMENT = "churn-canary"
 SHARE = 20.0  # percent of requests the canary answers
@@ -78,7 +77,7 @@ def roll_out_and_judge(store: Store, store_root: Path, root: Path) -> Canary:
     labels = frame.pop(TARGET).astype(int).tolist()
     rows = frame.drop(columns=[ID]).astype(object).where(frame.drop(columns=[ID]).notna(), None) \
         .to_dict(orient="records")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "shipyard", "serve", "--config", str(config), "--port",
                                str(port)], cwd=root, env={**os.environ, "SHIPYARD_STORE": str(store_root)},
@@ -145,9 +144,3 @@ def _wait_restored(answered: list[tuple[float, str]], finished: float, rollout: 
             return len(after)
         time.sleep(0.05)
     raise ShipyardError("The demo's canary server answered too few requests after the rollback.")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from ..tracking import fluent
 from ..tracking.remote import TOKEN_ENV, TRACKING_URI_ENV, set_tracking_uri
 from . import project
 from .telco import TARGET, build_pipeline, load_churn
+from .traffic import free_port, wait_ready
 
 TEAM_DIR = Path("shipyard-demo-team")
 MODEL_NAME = "churn"
@@ -130,11 +130,11 @@ def _split(frame: Any) -> tuple[Any, Any]:
 
 
 def _roc_auc(holdout: Any, probabilities: Any) -> float:
+    """ROC AUC of the positive class's column (an array from scikit-learn, a frame from a loaded model)."""
+    import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    column = probabilities[:, 1] if hasattr(probabilities, "shape") and not hasattr(probabilities, "columns") \
-        else probabilities.iloc[:, -1]
-    return float(roc_auc_score(holdout[TARGET], column))
+    return float(roc_auc_score(holdout[TARGET], np.asarray(probabilities)[:, -1]))
 
 
 def _decision_words(decision: PromotionDecision) -> str:
@@ -164,7 +164,7 @@ def _as(url: str, token: str) -> Iterator[None]:
 
 @contextmanager
 def _server(database: str, objects: Path, folder: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed below, after the process is gone
     process = subprocess.Popen(
         [sys.executable, "-m", "shipyard", "server", "--backend-store-uri", database, "--artifacts-destination",
@@ -172,7 +172,7 @@ def _server(database: str, objects: Path, folder: Path) -> Iterator[str]:
         start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(process, url, folder / "server.log")
+        wait_ready(url, process, START_TIMEOUT_S, path="/health", log=folder / "server.log")
         yield url
     finally:
         if process.poll() is None:
@@ -183,29 +183,6 @@ def _server(database: str, objects: Path, folder: Path) -> Iterator[str]:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ShipyardError(f"`shipyard server` exited ({process.returncode}) before it answered; its output is "
-                                f"in {log}.")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)  # polling the health endpoint until the deadline
-    raise ShipyardError(f"`shipyard server` did not answer at {url} within {START_TIMEOUT_S} s; see {log}.")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _cli(*args: str) -> str:

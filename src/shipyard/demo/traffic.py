@@ -65,7 +65,7 @@ def serve_and_replay(store_root: Path, root: Path, config: Path, target: str) ->
     from ..predlog.readers import prediction_log
 
     began = datetime.now(UTC)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SHIPYARD_STORE": str(store_root)}
     server = subprocess.Popen([sys.executable, "-m", "shipyard", "serve", "--config", str(config), "--port",
@@ -147,17 +147,19 @@ def _feedback(url: str, answers: list[dict[str, Any]], labels: list[Any]) -> int
     return len(items)
 
 
-def wait_ready(url: str, server: subprocess.Popen[bytes], deadline_s: float = 120) -> None:
-    """Poll the server's readiness with a deadline; its stderr (when piped) explains an early exit."""
+def wait_ready(url: str, server: subprocess.Popen[bytes], deadline_s: float = 120, *, path: str = "/health/ready",
+               log: Path | None = None) -> None:
+    """Poll the server's readiness (``path``) with a deadline; its stderr (when piped) or its ``log`` file explains
+    an early exit."""
     import httpx
 
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            errors = server.stderr.read().decode() if server.stderr else ""
+            errors = server.stderr.read().decode() if server.stderr else f"see {log}" if log else ""
             raise ShipyardError(f"The demo server did not start: {errors.strip()[-500:]}")
         try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -165,7 +167,8 @@ def wait_ready(url: str, server: subprocess.Popen[bytes], deadline_s: float = 12
     raise ShipyardError(f"The demo server at {url} was not ready after {deadline_s:.0f} s.")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port free on 127.0.0.1 now, for a demo server."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
