@@ -201,7 +201,8 @@ def export_onnx_command(
     from ..models.onnx_export import export_onnx
 
     try:
-        report = export_onnx(existing_store(), model_uri, output, tolerance=tolerance, attach=attach, trust=trust)
+        source = tracking_server_of_command() or existing_store()
+        report = export_onnx(source, model_uri, output, tolerance=tolerance, attach=attach, trust=trust)
     except VerificationError as exc:
         if json_output:
             _output.print_json({"verified": False, "message": exc.message, "mismatches": exc.mismatches})

@@ -110,3 +110,42 @@ def walk(estimator: Any, prefix: str = "") -> list[tuple[str, Any]]:
         found.append((prefix + name, step))
         found.extend(walk(step, prefix + name + "/"))
     return found
+
+
+def input_types(signature: Signature, data_types: Any) -> list[tuple[str, Any]]:
+    """skl2onnx's initial types: one (N, 1) input per column, strings for text and floats for numbers.
+
+    Raises:
+        ValidationError: a date column (ONNX graphs take no dates).
+    """
+    types = []
+    for spec in signature.inputs:
+        if spec.kind == "datetime":
+            raise ValidationError(f"Column {spec.name!r} holds dates, which ONNX models cannot take as input; "
+                                  "derive numeric features from it inside the pipeline's caller.", field=spec.name)
+        tensor = data_types.StringTensorType([None, 1]) if spec.kind == "string" else data_types.FloatTensorType(
+            [None, 1])
+        types.append((spec.name, tensor))
+    return types
+
+
+def restore_input_names(onnx_model: Any, signature: Signature) -> None:
+    """Give the graph's inputs back the columns' own names.
+
+    skl2onnx turns an input name into an identifier ('mean radius' becomes 'mean_radius'), while everything that
+    feeds a graph (the verification, the ONNX predictor, the server's feeds) keys by the column's name. The inputs
+    are in the signature's order, so they are renamed by position, with every node (and output) that reads them.
+    """
+    graph = onnx_model.graph
+    if len(graph.input) != len(signature.inputs):
+        return
+    renamed = {item.name: spec.name for item, spec in zip(graph.input, signature.inputs, strict=True)
+               if item.name != spec.name}
+    if not renamed:
+        return
+    for item in graph.input:
+        item.name = renamed.get(item.name, item.name)
+    for node in graph.node:
+        node.input[:] = [renamed.get(name, name) for name in node.input]
+    for item in graph.output:
+        item.name = renamed.get(item.name, item.name)

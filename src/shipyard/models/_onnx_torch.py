@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..extras import require
-from ._onnx_steps import as_converted, refusal
+from ._onnx_steps import as_converted, input_types, refusal, restore_input_names
 from .onnx_imputers import on_sentinel
 from .signature import Signature
 
@@ -141,19 +141,14 @@ def serving_face() -> type:
 def _preprocessing_graph(preprocess: Any, signature: Signature, uri: str) -> Any:
     convert_sklearn = require("skl2onnx", "ONNX export").convert_sklearn
     data_types = require("skl2onnx.common.data_types", "ONNX export")
-    initial_types = []
-    for spec in signature.inputs:
-        if spec.kind == "datetime":
-            raise ValidationError(f"Column {spec.name!r} holds dates, which ONNX models cannot take as input; "
-                                  "derive numeric features from it inside the pipeline's caller.", field=spec.name)
-        tensor = data_types.StringTensorType([None, 1]) if spec.kind == "string" else data_types.FloatTensorType(
-            [None, 1])
-        initial_types.append((spec.name, tensor))
+    initial_types = input_types(signature, data_types)
     converted = as_converted(on_sentinel(preprocess, uri), signature)
     try:
-        return convert_sklearn(converted, initial_types=initial_types, target_opset={"": OPSET, "ai.onnx.ml": 3})
+        graph = convert_sklearn(converted, initial_types=initial_types, target_opset={"": OPSET, "ai.onnx.ml": 3})
     except Exception as exc:
         raise refusal(uri, converted, signature, exc) from exc
+    restore_input_names(graph, signature)
+    return graph
 
 
 def _joined(preprocessing: Any, network_bytes: bytes) -> bytes:

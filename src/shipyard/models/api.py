@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..store import current_store
-from ..tracking.remote import refuse_through_server, tracking_server
+from ..tracking.remote import tracking_server
 from . import registry, remote
 from .batch import DEFAULT_BATCH_SIZE, BatchResult, predict_file
 from .onnx_export import OnnxReport, export_onnx as _export_onnx
@@ -135,6 +135,6 @@ def export_onnx(uri: str, output: str | os.PathLike[str], *, tolerance: float = 
             (listed in ``mismatches``).
         ValidationError: a step cannot be converted (the message names it).
     """
-    refuse_through_server("shipyard.export_onnx")
-    return _export_onnx(current_store(), uri, output, tolerance=tolerance, attach=attach, trust=trust)
+    source = tracking_server() or current_store()
+    return _export_onnx(source, uri, output, tolerance=tolerance, attach=attach, trust=trust)
 

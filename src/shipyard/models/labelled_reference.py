@@ -23,7 +23,8 @@ from ..errors import IntegrityError, NotFoundError, ValidationError
 from ..store import Store
 from ..store.hashing import hash_bytes
 from ..tracking import artifacts as run_artifacts
-from . import registry
+from ..tracking.remote import RemoteTracker
+from . import registry, remote
 
 FORMAT = "shipyard-labelled-reference/1"
 MAX_ROWS = 20_000  # a larger holdout is subsampled (seeded): the estimate's cost grows with the reference
@@ -49,6 +50,50 @@ def record_reference(store: Store, name: str, version: int, probabilities: Any, 
     Returns the reference's hash, or None when it cannot teach an estimate (fewer than two classes present,
     or not a classifier's probabilities), in which case nothing is written.
     """
+    document = reference_document(name, version, probabilities, truth, classes, source=source, seed=seed)
+    if document is None:
+        return None
+    data, digest, rows = document
+    model_version = registry.get_version(store, name, version)
+    path = reference_path(model_version.path, digest)
+    run_artifacts.log_bytes(store, model_version.run_id, data, path)
+    registry.set_version_tags(store, name, version, reference_tags(digest, path, rows, source))
+    return digest
+
+
+def send_reference(tracker: RemoteTracker, name: str, version: int, probabilities: Any, truth: Any,
+                   classes: list[Any], *, source: str, seed: int = 0) -> str | None:
+    """:func:`record_reference` for a version on a team server: the same bytes uploaded as the same run artifact,
+    then the same tags set there."""
+    document = reference_document(name, version, probabilities, truth, classes, source=source, seed=seed)
+    if document is None:
+        return None
+    data, digest, rows = document
+    model_version = remote.get_version(tracker, name, version)
+    path = reference_path(model_version.path, digest)
+    tracker.log_bytes(model_version.run_id, data, path)
+    remote.set_version_tags(tracker, name, version, reference_tags(digest, path, rows, source))
+    return digest
+
+
+def fetch_reference(tracker: RemoteTracker, name: str, version: int) -> LabelledReference | None:
+    """:func:`read_reference` for a version on a team server (downloaded through the verified cache)."""
+    model_version = remote.get_version(tracker, name, version)
+    location = reference_location(model_version)
+    if location is None:
+        return None
+    digest, path = location
+    try:
+        data = remote.read_verified(tracker, model_version.run_id, path, digest)
+    except NotFoundError:
+        return None
+    return parse_reference(data, name, version, digest, path)
+
+
+def reference_document(name: str, version: int, probabilities: Any, truth: Any, classes: list[Any], *,
+                       source: str, seed: int = 0) -> tuple[bytes, str, int] | None:
+    """The reference as stored (its bytes, their hash and its row count), wherever it is going to be stored; None
+    when the scores cannot teach an estimate (see :func:`record_reference`)."""
     import numpy as np
 
     scores = np.asarray(probabilities, dtype="float64")
@@ -69,14 +114,24 @@ def record_reference(store: Store, name: str, version: int, probabilities: Any, 
                 "labels": classes_seen.tolist(), "probabilities": np.round(scores, 10).tolist(),
                 "rows": len(scores), "rows_available": total, "source": source}
     data = json.dumps(document, separators=(",", ":")).encode()
-    digest = hash_bytes(data)
-    model_version = registry.get_version(store, name, version)
-    path = f"{model_version.path}/reference-{digest[:16]}.json"
-    run_artifacts.log_bytes(store, model_version.run_id, data, path)
-    registry.set_version_tags(store, name, version, {
-        f"{TAG_PREFIX}hash": digest, f"{TAG_PREFIX}path": path, f"{TAG_PREFIX}rows": str(len(scores)),
-        f"{TAG_PREFIX}source": source})
-    return digest
+    return data, hash_bytes(data), len(scores)
+
+
+def reference_path(package_path: str, digest: str) -> str:
+    """Where a version's reference lives among its run's artifacts (beside the package)."""
+    return f"{package_path}/reference-{digest[:16]}.json"
+
+
+def reference_tags(digest: str, path: str, rows: int, source: str) -> dict[str, str]:
+    """The version tags that name its reference: what a reader finds it by and checks it against."""
+    return {f"{TAG_PREFIX}hash": digest, f"{TAG_PREFIX}path": path, f"{TAG_PREFIX}rows": str(rows),
+            f"{TAG_PREFIX}source": source}
+
+
+def reference_location(model_version: registry.ModelVersion) -> tuple[str, str] | None:
+    """The hash and artifact path the version's tags name for its reference, or None when it has none."""
+    digest, path = model_version.tags.get(f"{TAG_PREFIX}hash"), model_version.tags.get(f"{TAG_PREFIX}path")
+    return (digest, path) if digest and path else None
 
 
 def read_reference(store: Store, name: str, version: int) -> LabelledReference | None:
@@ -87,16 +142,26 @@ def read_reference(store: Store, name: str, version: int) -> LabelledReference |
         IntegrityError: the stored bytes no longer hash to what the version's tag recorded, or are not a
             reference Shipyard wrote.
     """
-    import numpy as np
-
     model_version = registry.get_version(store, name, version)
-    digest, path = model_version.tags.get(f"{TAG_PREFIX}hash"), model_version.tags.get(f"{TAG_PREFIX}path")
-    if not digest or not path:
+    location = reference_location(model_version)
+    if location is None:
         return None
+    digest, path = location
     try:
         data = run_artifacts.read_artifact(store, model_version.run_id, path)
     except NotFoundError:
         return None  # a copy of the version without its run's artifacts (an exported image): no estimate there
+    return parse_reference(data, name, version, digest, path)
+
+
+def parse_reference(data: bytes, name: str, version: int, digest: str, path: str) -> LabelledReference:
+    """Bytes read from wherever the reference is kept, checked against the hash the version's tag recorded.
+
+    Raises:
+        IntegrityError: the bytes hash to something else, or are not a reference Shipyard wrote.
+    """
+    import numpy as np
+
     if hash_bytes(data) != digest:
         raise IntegrityError(f"The labelled reference of models:/{name}/{version} ({path}) does not match the hash "
                              "recorded when the promotion gate stored it; promote through the gate again to "
@@ -118,21 +183,22 @@ def read_reference(store: Store, name: str, version: int) -> LabelledReference |
     return LabelledReference(classes, probabilities, labels, len(labels), str(document.get("source", "")), digest)
 
 
-def record_from_model(store: Store, name: str, version: int, model: Any, frame: Any, target: str, *,
-                      source: str) -> str | None:
-    """Score ``frame`` with the loaded classifier ``model`` and keep the result as the version's reference;
-    None (nothing written) for a model without probabilities.
+def holdout_scores(model: Any, answers: Any, frame: Any, target: str) -> tuple[Any, Any, list[Any]] | None:
+    """The probabilities, true labels and classes a reference keeps, from the gate's scoring pass ``answers``
+    (:class:`.evaluate.Outputs`) when its metric needed probabilities, else by scoring ``frame`` with the loaded
+    classifier ``model``; None for a model without probabilities.
 
     Raises:
         ValidationError: ``frame`` lacks the target or one of the model's input columns.
     """
     from .evaluate import outputs
 
+    if answers.metric.task == "classification" and answers.metric.needs_probabilities:
+        return answers.output, answers.truth, list(answers.classes)
     output = getattr(getattr(model, "signature", None), "output", None)
     if output is None or output.kind != "classifier" or not hasattr(model, "predict_proba"):
         return None
     if target not in frame.columns:
         raise ValidationError(f"The data has no target column {target!r}.", field="target")
-    answers = outputs(model, frame, target, "roc_auc")
-    return record_reference(store, name, version, answers.output, answers.truth, list(answers.classes),
-                            source=source)
+    scored = outputs(model, frame, target, "roc_auc")
+    return scored.output, scored.truth, list(scored.classes)

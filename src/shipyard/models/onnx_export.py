@@ -23,17 +23,20 @@ from ..extras import require
 from ..store import Store
 from ..store.hashing import hash_bytes
 from ..tracking import artifacts as run_artifacts
-from . import registry
+from ..tracking.remote import RemoteTracker
+from . import registry, remote
 from ._onnx_boosters import prepare_boosters, sklearn_face
-from ._onnx_steps import as_converted, refusal
+from ._onnx_steps import as_converted, input_types, refusal, restore_input_names
 from ._onnx_torch import convert_network
 from .onnx_flavor import onnx_feeds
 from .onnx_imputers import METADATA_KEY, MISSING_TEXT, on_sentinel
-from .package import LoadedModel, load_package
+from .package import LoadedModel, PackageFiles, build_model, read_package
+from .registry import ModelVersion
 from .signature import ColumnSpec, Signature
 
 DEFAULT_TOLERANCE = 1e-5
 ONNX_FILE = "model.onnx"
+EXAMPLE_FILE = "input_example.json"  # written by the package with every model
 CONVERTIBLE_FLAVORS = ("sklearn", "xgboost", "lightgbm", "torch", "keras")  # networks: by their own converter
 
 
@@ -52,13 +55,18 @@ class OnnxReport:
                 "tolerance": self.tolerance, "onnx_hash": self.onnx_hash, "attached_to": self.attached_to}
 
 
-def export_onnx(store: Store, uri: str, output: str | os.PathLike[str], *, tolerance: float = DEFAULT_TOLERANCE,
-                attach: bool = True, trust: bool | Iterable[str] = ()) -> OnnxReport:
-    """Convert, verify, and write ``output``; with ``attach``, also store the file with the registry version."""
+def export_onnx(source: Store | RemoteTracker, uri: str, output: str | os.PathLike[str], *,
+                tolerance: float = DEFAULT_TOLERANCE, attach: bool = True,
+                trust: bool | Iterable[str] = ()) -> OnnxReport:
+    """Convert, verify, and write ``output``; with ``attach``, also keep the file with the registry version.
+
+    ``source`` is the store the model is in, or the team server's tracker: there the package is downloaded
+    (verified, cached), converted and checked here, and the attachment uploaded and tagged on the server.
+    """
     for module in ("skl2onnx", "onnxruntime"):  # before loading the model, so the [onnx] extra is named
         require(module, "ONNX export")
-    version, run_id, path = registry.resolve(store, uri)
-    model = load_package(store, run_id, path, uri=uri, trust=trust)
+    package, version, run_id, path = _package(source, uri)
+    model = build_model(package, trust=trust)
     if model.manifest["flavor"] not in CONVERTIBLE_FLAVORS:
         raise ValidationError(f"{uri} is a {model.manifest['flavor']} model; ONNX export converts scikit-learn "
                               "pipelines, XGBoost or LightGBM models (their scikit-learn API, alone or in a "
@@ -67,7 +75,7 @@ def export_onnx(store: Store, uri: str, output: str | os.PathLike[str], *, toler
         onnx_bytes, hint = convert_network(model.model, model.signature, uri), ""
     else:
         onnx_bytes, hint = convert(model)
-    example = json.loads(run_artifacts.read_artifact(store, run_id, f"{path}/input_example.json") or b"[]")
+    example = json.loads(package.files.get(EXAMPLE_FILE) or b"[]")
     rows = verification_rows(model.signature, example)
     max_diff, mismatches = compare(model, onnx_bytes, rows, tolerance)
     if mismatches:
@@ -82,12 +90,32 @@ def export_onnx(store: Store, uri: str, output: str | os.PathLike[str], *, toler
     report = OnnxReport(target, len(rows), max_diff, tolerance, hash_bytes(onnx_bytes),
                         columns=model.signature.column_names)
     if attach and version is not None:
-        run_artifacts.log_bytes(store, run_id, onnx_bytes, f"{path}/{ONNX_FILE}")
-        registry.set_version_tags(store, version.name, version.version, {
-            "onnx.hash": report.onnx_hash, "onnx.path": f"{path}/{ONNX_FILE}", "onnx.rows_checked": str(len(rows)),
-            "onnx.max_abs_diff": f"{max_diff:.3g}", "onnx.tolerance": f"{tolerance:g}"})
+        tags = {"onnx.hash": report.onnx_hash, "onnx.path": f"{path}/{ONNX_FILE}", "onnx.rows_checked": str(len(rows)),
+                "onnx.max_abs_diff": f"{max_diff:.3g}", "onnx.tolerance": f"{tolerance:g}"}
+        if isinstance(source, RemoteTracker):
+            source.log_bytes(run_id, onnx_bytes, tags["onnx.path"])
+            remote.set_version_tags(source, version.name, version.version, tags)
+        else:
+            run_artifacts.log_bytes(source, run_id, onnx_bytes, tags["onnx.path"])
+            registry.set_version_tags(source, version.name, version.version, tags)
         report.attached_to = version.uri
     return report
+
+
+def _package(source: Store | RemoteTracker, uri: str) -> tuple[PackageFiles, ModelVersion | None, str, str]:
+    """The verified package files ``uri`` names, its registry version, run and path, from either source."""
+    if isinstance(source, RemoteTracker):
+        manifest, files, version = remote.download_package(source, uri)
+        run_id, path = (version.run_id, version.path) if version is not None else ("", "")  # a run's: not attached
+    else:
+        version, run_id, path = registry.resolve(source, uri)
+        registered = (version.manifest_hash, version.version) if version is not None else None
+        found = read_package(source, run_id, path, uri=uri, registered=registered)
+        manifest, files = found.manifest, found.files
+    package = PackageFiles(manifest, files, uri, version.name if version else None,
+                           version.version if version else None)
+    package.verify()
+    return package, version, run_id, path
 
 
 def convert(model: LoadedModel) -> tuple[bytes, str]:
@@ -100,14 +128,7 @@ def convert(model: LoadedModel) -> tuple[bytes, str]:
     """
     convert_sklearn = require("skl2onnx", "ONNX export").convert_sklearn
     data_types = require("skl2onnx.common.data_types", "ONNX export")
-    FloatTensorType, StringTensorType = data_types.FloatTensorType, data_types.StringTensorType
-    initial_types = []
-    for spec in model.signature.inputs:
-        if spec.kind == "datetime":
-            raise ValidationError(f"Column {spec.name!r} holds dates, which ONNX models cannot take as input; "
-                                  "derive numeric features from it inside the pipeline's caller.", field=spec.name)
-        tensor = StringTensorType([None, 1]) if spec.kind == "string" else FloatTensorType([None, 1])
-        initial_types.append((spec.name, tensor))
+    initial_types = input_types(model.signature, data_types)
     prepared = prepare_boosters(on_sentinel(sklearn_face(model.model, model.uri), model.uri))
     converted = as_converted(prepared.estimator, model.signature)
     final = _final_estimator(converted)
@@ -117,6 +138,7 @@ def convert(model: LoadedModel) -> tuple[bytes, str]:
                                      target_opset=prepared.target_opset)
     except Exception as exc:
         raise refusal(model.uri, prepared.estimator, model.signature, exc) from exc
+    restore_input_names(onnx_model, model.signature)
     entry = onnx_model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, MISSING_TEXT
     return bytes(onnx_model.SerializeToString()), prepared.hint
@@ -195,18 +217,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def read_attached_onnx(store: Store, uri: str) -> bytes | None:
+def read_attached_onnx(source: Store | RemoteTracker, uri: str) -> bytes | None:
     """The verified ONNX export attached to the version ``uri`` names, or None when it has none (or ``uri`` names a
-    run). The bytes are checked against the hash recorded when the export was verified.
+    run). The bytes are checked against the hash recorded when the export was verified; ``source`` is the store
+    the model is in, or the team server's tracker (downloaded through the verified cache there).
 
     Raises:
         IntegrityError: the stored export no longer has that hash.
     """
-    version, run_id, _ = registry.resolve(store, uri)
+    if isinstance(source, RemoteTracker):
+        version, run_id, _ = remote.resolve(source, uri)
+    else:
+        version, run_id, _ = registry.resolve(source, uri)
     tags = version.tags if version is not None else {}
     if "onnx.hash" not in tags:
         return None
-    data = run_artifacts.read_artifact(store, run_id, tags["onnx.path"])
+    where = tags["onnx.path"]
+    try:
+        data = (remote.read_verified(source, run_id, where, tags["onnx.hash"]) if isinstance(source, RemoteTracker)
+                else run_artifacts.read_artifact(source, run_id, where))
+    except IntegrityError:
+        data = b""  # the same refusal below, whichever side found the mismatch
     if hash_bytes(data) != tags["onnx.hash"]:
         raise IntegrityError(f"The ONNX export attached to {uri} does not match the hash recorded when it was "
                              "verified; export it again.", object_hash=tags["onnx.hash"], path=tags["onnx.path"])

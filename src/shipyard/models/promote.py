@@ -106,12 +106,9 @@ class StoreGate:
 
     def keep_reference(self, name: str, version: int, model: LoadedModel, answers: Outputs, frame: Any,
                        target: str) -> None:
-        source = f"promotion gate, {len(frame):,} holdout rows"
-        if answers.metric.task == "classification" and answers.metric.needs_probabilities:
-            labelled_reference.record_reference(self.store, name, version, answers.output, answers.truth,
-                                                answers.classes, source=source)
-        else:
-            labelled_reference.record_from_model(self.store, name, version, model, frame, target, source=source)
+        scores = labelled_reference.holdout_scores(model, answers, frame, target)
+        if scores is not None:
+            labelled_reference.record_reference(self.store, name, version, *scores, source=_gate_source(frame))
 
 
 class ServerGate:
@@ -137,8 +134,13 @@ class ServerGate:
 
     def keep_reference(self, name: str, version: int, model: LoadedModel, answers: Outputs, frame: Any,
                        target: str) -> None:
-        """Not kept through a server yet: a deployment served from the server's store gets a note instead of an
-        estimate until the gate runs there."""
+        scores = labelled_reference.holdout_scores(model, answers, frame, target)
+        if scores is not None:
+            labelled_reference.send_reference(self.tracker, name, version, *scores, source=_gate_source(frame))
+
+
+def _gate_source(frame: Any) -> str:
+    return f"promotion gate, {len(frame):,} holdout rows"
 
 
 def promote(store: Store | GateRegistry, name: str, *, candidate: int | str, alias: str = "champion", data: Any,

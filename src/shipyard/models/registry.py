@@ -143,8 +143,21 @@ def create_registered_model(store: Store, name: str, *, description: str | None 
 
 
 def set_version_tags(store: Store, name: str, version: int, tags: dict[str, str]) -> None:
+    store.db.write(version_tagging(name, version, tags))
+
+
+def version_tagging(name: str, version: int, tags: dict[str, str]) -> Callable[[Connection], ModelVersion]:
+    """:func:`set_version_tags` as a write for a caller's transaction (a server's idempotent request); an unknown
+    version raises NotFoundError rather than tagging nothing."""
     rows = [{"name": name, "version": version, "key": key, "value": value} for key, value in tags.items()]
-    store.db.write(lambda conn: upsert(conn, model_version_tags, rows))
+
+    def write(conn: Connection) -> ModelVersion:
+        version_in(conn, name, version)
+        if rows:
+            upsert(conn, model_version_tags, rows)
+        return version_in(conn, name, version)
+
+    return write
 
 
 def get_version(store: Store, name: str, version: int) -> ModelVersion:

@@ -44,11 +44,24 @@ def upload_package(tracker: RemoteTracker, run_id: str, path: str, files: dict[s
     tracker.log_bytes(run_id, manifest, f"{path}/{MANIFEST}")
 
 
+def resolve(tracker: RemoteTracker, uri: str) -> tuple[ModelVersion | None, str, str]:
+    """What :func:`.registry.resolve` answers, from the server: the version (``None`` for ``runs:/`` URIs), the
+    package's run and its path."""
+    answer = _resolution(tracker, uri)
+    version = answer.get("version")
+    return (_version(version) if version is not None else None), answer["run_id"], answer["path"]
+
+
+def _resolution(tracker: RemoteTracker, uri: str) -> dict[str, Any]:
+    tracker.flush()  # read-your-writes for a package logged moments ago by this process
+    answer: dict[str, Any] = tracker.client.call("GET", f"{API}/models/resolve?uri={quote(uri, safe='')}")
+    return answer
+
+
 def download_package(tracker: RemoteTracker, uri: str) -> tuple[dict[str, Any], dict[str, bytes],
                                                                     ModelVersion | None]:
     """The manifest, the verified files and the registered version (``None`` for ``runs:/`` URIs) ``uri`` names."""
-    tracker.flush()  # read-your-writes for a package logged moments ago by this process
-    answer = tracker.client.call("GET", f"{API}/models/resolve?uri={quote(uri, safe='')}")
+    answer = _resolution(tracker, uri)
     manifest = answer["manifest"]
     if hash_json(manifest) != answer["manifest_hash"]:
         raise IntegrityError(f"The manifest of {uri} changed on its way from {tracker.url}; load it again.",
@@ -70,6 +83,11 @@ def cache_root() -> Path:
     return Path(base) / "shipyard" / "objects"
 
 
+def read_verified(tracker: RemoteTracker, run_id: str, artifact: str, digest: str) -> bytes:
+    """One artifact of a run whose hash the caller knows (from a manifest or a version tag), through the cache."""
+    return _fetch(tracker, LocalObjectStore(cache_root()), run_id, artifact, digest)
+
+
 def _fetch(tracker: RemoteTracker, cache: LocalObjectStore, run_id: str, artifact: str, digest: str) -> bytes:
     if cache.exists(digest):
         try:
@@ -87,7 +105,7 @@ def _fetch(tracker: RemoteTracker, cache: LocalObjectStore, run_id: str, artifac
     if stored.hash != digest or headers.get(_HASH_HEADER) not in (None, digest):
         cache.delete(stored.hash)
         raise IntegrityError(f"The file {artifact} of run {run_id[:8]} downloaded from {tracker.url} hashes to "
-                             f"{stored.hash[:12]}, not to {digest[:12]} as its manifest says; nothing was loaded.",
+                             f"{stored.hash[:12]}, not to {digest[:12]} as recorded; nothing was loaded.",
                              object_hash=digest, path=artifact)
     return cache.get_bytes(digest, label=artifact)
 
@@ -130,6 +148,11 @@ def decide(tracker: RemoteTracker, name: str, alias: str, *, promoted: bool, hol
     body = {"alias": alias, "promoted": promoted, "holder": holder, "candidate": candidate, "reason": reason,
             "details": details}
     tracker.client.call("POST", f"{API}/models/{_segment(name)}/decisions", body, key=new_key())
+
+
+def set_version_tags(tracker: RemoteTracker, name: str, version: int, tags: dict[str, str]) -> None:
+    tracker.client.call("POST", f"{API}/models/{_segment(name)}/versions/{int(version)}/tags",
+                        {"tags": {str(key): str(value) for key, value in tags.items()}}, key=new_key())
 
 
 def get_version(tracker: RemoteTracker, name: str, version: int) -> ModelVersion:

@@ -207,20 +207,6 @@ def tracking_server() -> RemoteTracker | None:
     return _open(uri)
 
 
-def refuse_through_server(what: str) -> None:
-    """Refuse ``what`` (e.g. "shipyard.log_model") by name while runs go to a tracking server that does not take it
-    yet, rather than let it write into a local store the server never sees.
-
-    Raises:
-        NotSupportedError: a tracking URI is set.
-    """
-    if get_tracking_uri():
-        from ..errors import NotSupportedError
-
-        raise NotSupportedError(f"{what} does not go through a tracking server yet ({get_tracking_uri()}): run it "
-                                f"without {TRACKING_URI_ENV}, where the server's store is.")
-
-
 def flush_tracking_server() -> None:
     """Send the points still buffered for the server (at exit, before a store switch)."""
     tracker = _current

@@ -179,3 +179,23 @@ def test_a_bare_estimator_on_text_and_numbers_is_refused_with_the_reason_and_the
     assert "text column contract cannot be joined with numbers into one tensor" in message, message
     assert "ColumnTransformer" in message and "OneHotEncoder" in message, message
     assert not (tmp_path / "mixed.onnx").exists()
+
+
+def test_columns_whose_names_are_no_identifiers_keep_their_names_as_graph_inputs(tmp_path: Path) -> None:
+    """skl2onnx renames an input 'mean radius' to 'mean_radius'; every feed builder keys by the column's name, so
+    the export restores the names (the breast-cancer frame failed to verify before)."""
+    rng = np.random.default_rng(7)
+    data = pd.DataFrame({"mean radius": rng.normal(14, 3, 300), "worst area (cm²)": rng.normal(800, 200, 300),
+                         "plan-type": rng.choice(["basic", "pro"], 300)})
+    target = ((data["mean radius"] > 14) ^ (data["plan-type"] == "pro")).astype(int)
+    prepare = ColumnTransformer([("numeric", StandardScaler(), ["mean radius", "worst area (cm²)"]),
+                                 ("categorical", OneHotEncoder(handle_unknown="ignore"), ["plan-type"])])
+    uri = register(Pipeline([("prepare", prepare), ("model", LogisticRegression())]), data, target)
+    report = shipyard.export_onnx(uri, tmp_path / "m.onnx")
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    assert [item.name for item in session.get_inputs()] == ["mean radius", "worst area (cm²)", "plan-type"]
+    assert report.max_abs_diff < 1e-5 and report.attached_to == uri
+    served = shipyard.load_model(uri)
+    signature = served.signature
+    _, probabilities = session.run(None, onnx_feeds(signature, data))
+    assert np.abs(probabilities - served.predict_proba(data).to_numpy()).max() < 1e-5

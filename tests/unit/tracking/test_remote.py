@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import shipyard
-from shipyard.errors import NotSupportedError, TrackingServerError
+from shipyard.errors import TrackingServerError
 from shipyard.tracking import remote
 
 
@@ -41,10 +41,11 @@ def test_set_tracking_uri_empty_keeps_runs_local_even_with_the_variable_set(nowh
     assert remote.get_tracking_uri() is None
 
 
-def test_onnx_export_refuses_by_name_rather_than_write_a_local_store(nowhere: str, isolated_store: Path) -> None:
-    with pytest.raises(NotSupportedError, match="shipyard.export_onnx does not go through a tracking server"):
+def test_onnx_export_goes_to_the_server_rather_than_write_a_local_store(nowhere: str, isolated_store: Path) -> None:
+    pytest.importorskip("skl2onnx")
+    with pytest.raises(TrackingServerError) as away:
         shipyard.export_onnx("models:/churn@champion", "model.onnx")
-    assert not isolated_store.exists()
+    assert away.value.url == nowhere and not isolated_store.exists()
 
 
 def test_a_tracking_uri_that_is_no_server_address_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -59,6 +59,16 @@ def get_version(call: Call) -> dict[str, Any]:
     return {"version": registry.get_version(call.settings.store, call.path["name"], _number(call)).to_dict()}
 
 
+def set_version_tags(call: Call) -> dict[str, Any]:
+    """``{"tags": {"key": "value", ...}}``: set (or overwrite) tags of one version; answers the tagged version."""
+    tags = field(call.body, "tags", dict, required=True)
+    bad = next((key for key, value in tags.items() if not key.strip() or not isinstance(value, str)), None)
+    if bad is not None:
+        raise ValidationError(f"The field 'tags' must map non-empty names to strings; {bad!r} does not.", field="tags")
+    write = registry.version_tagging(call.path["name"], _number(call), tags)
+    return call.once(lambda conn: {"version": write(conn).to_dict()})
+
+
 def register(call: Call) -> dict[str, Any]:
     """``{"source": "runs:/<id>/model", "description": ..., "tags": {...}}``: the next version of the model."""
     name = call.path["name"]

@@ -35,6 +35,7 @@ ENDPOINTS: list[tuple[str, str, str, str, Any]] = [
     ("/models/{name}/versions", "GET", READER, "Listing model versions", models.list_versions),
     ("/models/{name}/versions", "POST", WRITER, "Registering a model version", models.register),
     ("/models/{name}/versions/{version}", "GET", READER, "Reading a model version", models.get_version),
+    ("/models/{name}/versions/{version}/tags", "POST", WRITER, "Tagging a model version", models.set_version_tags),
     ("/models/{name}/aliases/{alias}", "PUT", WRITER, "Moving an alias", models.set_alias),
     ("/models/{name}/aliases/{alias}", "DELETE", WRITER, "Deleting an alias", models.delete_alias),
     ("/models/{name}/history", "GET", READER, "Reading the alias history", models.alias_history),
