@@ -36,6 +36,9 @@ def serve_command(
     body_timeout: float | None = typer.Option(None, "--body-timeout", min=0.1, help="Seconds a request body may "
                                               "take to arrive; slower ones get 408 (default 10, or "
                                               "body_timeout_s of --config)."),
+    trust: list[str] = typer.Option([], "--trust", metavar="TYPE|pickle:HASH", help="A type the packages list as "
+                                    "unknown to trust, or one pickle to load, named by its whole hash (repeatable; "
+                                    "added to trust of --config). Never a blanket trust: an alias can move."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve registered models over HTTP: /predict/NAME, the Open Inference Protocol, feedback, /metrics.
@@ -53,7 +56,7 @@ def serve_command(
     from ..errors import ConfigError
     from ..serving.access import check_exposure
     from ..serving.server import serve
-    from ..serving.spec import Batching, config_for_uri, load_config
+    from ..serving.spec import Batching, check_trust_entry, config_for_uri, load_config
 
     if (model_uri is None) == (config is None):
         raise ConfigError("Give a model URI (shipyard serve models:/churn@champion) or --config serving.yaml, "
@@ -66,8 +69,10 @@ def serve_command(
         settings = config_for_uri(model_uri, batching=Batching(max_batch_size), runtime=runtime)
     if token:
         settings = replace(settings, token=token)
-    settings = replace(settings, allowed_hosts=(*settings.allowed_hosts, *allowed_host),
-                       insecure_no_auth=insecure_no_auth)
+    for entry in trust:
+        check_trust_entry(entry, ConfigError, where="--trust")
+    settings = replace(settings, trust=(*settings.trust, *trust), insecure_no_auth=insecure_no_auth,
+                       allowed_hosts=(*settings.allowed_hosts, *allowed_host))
     if max_request_rows is not None:
         settings = replace(settings, max_request_rows=max_request_rows)
     if body_timeout is not None:

@@ -4,8 +4,9 @@ A flavor turns a fitted model into named files and back. scikit-learn models (an
 models through their scikit-learn API) are written with ``skops.io``, which rebuilds objects without
 running arbitrary code; types skops does not know are listed in the manifest and must be trusted by
 the caller. ``serializer="pickle"`` (cloudpickle) accepts any Python object, and its packages refuse to
-load unless the caller passes ``trust=True``: unpickling runs code. Only Python callers can pass it; the
-server's ``trust:`` and the CLI's ``--trust`` name skops types, so neither ever unpickles.
+load unless the caller trusts it: unpickling runs code. Python callers may pass ``trust=True``; a server's
+``trust:`` list and the CLI's ``--trust`` can only name one pickle by its content hash (``pickle:<hash>``), so an
+alias moved to a version nobody looked at never loads a pickle nobody named.
 
 XGBoost and LightGBM models (alone or ending a Pipeline) are stored in their library's own format by
 :mod:`.xgboost_flavor` and :mod:`.lightgbm_flavor`, PyTorch networks as a ``torch.export`` program or TorchScript
@@ -24,6 +25,7 @@ from typing import Any, NoReturn
 
 from ..errors import ValidationError
 from ..extras import from_module_not_found, require
+from ..store.hashing import hash_bytes
 from . import keras_flavor, lightgbm_flavor, native_flavor, python_flavor, torch_flavor, xgboost_flavor
 
 # Types skops flags as unknown that Shipyard trusts by default: they carry data, never code, and are
@@ -38,6 +40,7 @@ SAFE_TYPES = frozenset({
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
 })
 SERIALIZERS = ("skops", "pickle", "onnx")
+PICKLE_TRUST = "pickle:"  # a trust entry naming one pickle by its content hash: "pickle:<64 hex digits>"
 MODEL_FILE = {"skops": "model.skops", "pickle": "model.pkl"}
 ONNX_FILE = "model.onnx"
 # Flavors stored in their library's own format: flavor -> its module (serializer, wrap, serialize, deserialize).
@@ -145,6 +148,15 @@ def _skops_dumps(model: Any) -> tuple[bytes, list[str]]:
     return data, sorted(set(skops_io.get_untrusted_types(data=data)) - SAFE_TYPES)
 
 
+def trusts_pickle(trust: bool | Iterable[str], pickled: bytes) -> bool:
+    """Whether the caller's trust covers this pickle: a blanket ``True`` (Python only), or its hash named."""
+    if trust is True:
+        return True
+    if trust is False or isinstance(trust, str):
+        return False
+    return f"{PICKLE_TRUST}{hash_bytes(pickled)}" in set(trust)
+
+
 def deserialize(files: dict[str, bytes], serializer: str, untrusted: list[str],
                 trust: bool | Iterable[str], source: str, *, onnx: tuple[Any, tuple[Any, ...]] | None = None) -> Any:
     """Rebuild the model; refuses pickles and unknown types the caller did not trust.
@@ -157,12 +169,14 @@ def deserialize(files: dict[str, bytes], serializer: str, untrusted: list[str],
         assert onnx is not None
         return OnnxPredictor(files[ONNX_FILE], onnx[0], onnx[1])
     if serializer == "pickle":
-        if trust is not True:
+        pickled = files[MODEL_FILE["pickle"]]
+        if not trusts_pickle(trust, pickled):
             raise ValidationError(
-                f"{source} was saved with pickle, and loading a pickle runs code: only Python's load_model(uri, "
-                "trust=True) loads it, if you trust whoever logged it. A server never unpickles, nor does the CLI; "
-                "to serve the model, log it with serializer='skops' (scikit-learn) or as an ONNX graph.",
-                field="trust")
+                f"{source} was saved with pickle, and loading a pickle runs code: load it only if you trust whoever "
+                f"logged it, with Python's load_model(uri, trust=True), or by naming this very pickle: "
+                f"{PICKLE_TRUST}{hash_bytes(pickled)} in serving.yaml's trust list or `shipyard serve --trust`. A "
+                "version without a pickle is safer to serve: log it with serializer='skops' (scikit-learn) or as an "
+                "ONNX graph.", field="trust")
         import pickle
 
         return pickle.loads(files[MODEL_FILE["pickle"]])  # the caller trusted it explicitly, above

@@ -4,12 +4,14 @@ Two callers share it: ``shipyard import mlflow`` (versions of another MLflow sto
 MLflow client registers through ``model-versions/create``). Both keep MLflow's own files as run artifacts beside the
 package, so nothing the client logged is lost.
 
-Shipyard packages what it can load safely and check on every call: a scikit-learn model saved by MLflow with
-skops (``serialization_format="skops"``), whose skops types Shipyard trusts by default
-(:data:`shipyard.models.flavors.SAFE_TYPES`), and whose input example gives the signature and the training
-profile. Anything else (a pickled model, another flavor, no input example, a type nobody trusted) raises
-:class:`~shipyard.errors.NotSupportedError` with the reason, which the importer reports for that version and the
-server answers to the client: neither ever unpickles, nor silently drops a version.
+Shipyard packages scikit-learn models saved by MLflow, whose input example gives the signature and the training
+profile. One saved with skops (``serialization_format="skops"``, types Shipyard trusts by default,
+:data:`shipyard.models.flavors.SAFE_TYPES`) is loaded and packaged like any model. One saved as a pickle (MLflow's
+default, cloudpickle) is packaged without being unpickled: its output is learnt when someone loads it, which takes
+a trust decision naming the pickle's hash (``shipyard serve --trust pickle:<hash>``). Anything else (another flavor,
+no input example, a skops type nobody trusted) raises :class:`~shipyard.errors.NotSupportedError` with the reason,
+which the importer reports for that version and the server answers to the client: neither ever unpickles, nor
+silently drops a version.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..extras import require
 from ..store import Store
 
 MLMODEL = "MLmodel"
+PICKLES = ("cloudpickle", "pickle")  # MLflow's serialization formats that are pickles
 
 
 def package_mlflow_model(store: Store, run_id: str, folder: Path, path: str) -> str:
@@ -41,19 +44,30 @@ def package_mlflow_model(store: Store, run_id: str, folder: Path, path: str) -> 
     sklearn = flavors.get("sklearn")
     if not isinstance(sklearn, dict):
         named = ", ".join(sorted(name for name in flavors if name != "python_function")) or "none"
-        raise NotSupportedError(f"flavor {named} is not one Shipyard packages from MLflow (scikit-learn with skops is)")
+        raise NotSupportedError(f"flavor {named} is not one Shipyard packages from MLflow (scikit-learn is)")
     serialization = sklearn.get("serialization_format")
-    if serialization != "skops":
+    if serialization not in ("skops", *PICKLES):
         raise NotSupportedError(f"the scikit-learn model is serialized with {serialization}, which Shipyard does not "
-                                "load (it runs code); re-log it with serialization_format='skops'")
+                                "know; re-log it with serialization_format='skops'")
     model_file = folder / str(sklearn.get("pickled_model") or "model.skops")
     if not model_file.is_file():
         raise NotSupportedError(f"its model file {model_file.name} is missing")
     example = _input_example(folder, mlmodel)
-    model = _load_skops(model_file.read_bytes())
-    from .package import write_package
+    from .package import write_package, write_pickled_package
 
+    if serialization in PICKLES:  # packaged as it is, never unpickled here: loading it takes a trust decision
+        return write_pickled_package(store, run_id, path, model_file.read_bytes(), input_example=example,
+                                     libraries=_recorded_libraries(mlmodel, sklearn),
+                                     python_class="sklearn (pickled by MLflow)").uri
+    model = _load_skops(model_file.read_bytes())
     return write_package(store, run_id, model, path, input_example=example).uri
+
+
+def _recorded_libraries(mlmodel: dict[str, Any], sklearn: dict[str, Any]) -> dict[str, str]:
+    """The versions MLflow recorded where the pickle was made: loading warns when the installed ones differ."""
+    recorded = {"scikit-learn": sklearn.get("sklearn_version"),
+                "python": (mlmodel.get("flavors", {}).get("python_function") or {}).get("python_version")}
+    return {name: str(version) for name, version in recorded.items() if version}
 
 
 def _load_skops(data: bytes) -> Any:

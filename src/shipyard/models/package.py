@@ -16,7 +16,7 @@ import json
 import time
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import IntegrityError, ValidationError
@@ -30,7 +30,7 @@ from .answers import check_finite
 from .coercion import NumberRange
 from .manifest import MANIFEST, PACKAGE_FORMAT, read_manifest
 from .profile import prediction_profile, profile_frame
-from .signature import Signature, ValidationReport, as_frame, example_shape, infer_signature, validate
+from .signature import Signature, ValidationReport, as_frame, example_shape, infer_output, infer_signature, validate
 
 EXAMPLE_ROWS = 20
 _warned_versions: set[str] = set()
@@ -93,6 +93,32 @@ def write_package(store: Store, run_id: str, model: Any, name: str, *, input_exa
     run_artifacts.check_package_path(name)
     prepared = _prepare(model, input_example, y_example, serializer)
     return _write(store, resolve_run_id(store, run_id), name, prepared)
+
+
+def write_pickled_package(store: Store, run_id: str, name: str, pickled: bytes, *, input_example: Any,
+                          libraries: dict[str, str], python_class: str) -> ModelInfo:
+    """A package around a pickle another tool wrote (an MLflow model saved with cloudpickle), made without
+    unpickling it: a server must not run code to register a version.
+
+    What needs the model (its output kind, classes and prediction profile) is left for the load, which needs an
+    explicit trust decision naming the pickle's hash (:func:`.flavors.deserialize`); ``libraries`` are the versions
+    the other tool recorded, so loading warns when they differ from the ones installed.
+    """
+    run_artifacts.check_package_path(name)
+    frame = as_frame(input_example)
+    signature = infer_signature(frame)  # the inputs; the output stays "unknown" until a trusted load
+    checked, _ = validate(frame, signature)
+    files = {flavors.MODEL_FILE["pickle"]: pickled,
+             "input_example.json": frame.head(EXAMPLE_ROWS).to_json(orient="records", date_format="iso").encode()}
+    manifest: dict[str, Any] = {
+        "format": PACKAGE_FORMAT, "flavor": "sklearn", "serializer": "pickle", "python_class": python_class,
+        "libraries": libraries, "untrusted_types": [], "signature": signature.to_dict(),
+        "profile": profile_frame(checked, signature), "prediction_profile": None, "target_profile": None,
+        "training_data": {"hash": frame_hash(frame), "rows": len(frame), "columns": len(frame.columns)},
+        "files": {filename: {"hash": hash_bytes(data), "size": len(data)} for filename, data in files.items()},
+        "requirements": [f"{lib}=={version}" for lib, version in libraries.items() if lib != "python"],
+    }
+    return _write(store, resolve_run_id(store, run_id), name, _Prepared(files, manifest, signature))
 
 
 @dataclass(frozen=True)
@@ -293,7 +319,10 @@ def build_model(package: PackageFiles, *, trust: bool | Iterable[str] = ()) -> L
     signature = Signature.from_dict(manifest["signature"])
     model = flavors.deserialize(package.files, manifest["serializer"], manifest.get("untrusted_types", []), trust,
                                 package.uri, onnx=(signature, signature.output.classes))
-    return LoadedModel(model, manifest, package.uri, version=package.version, name=package.name)
+    loaded = LoadedModel(model, manifest, package.uri, version=package.version, name=package.name)
+    if signature.output.kind == "unknown":  # packaged without loading (another tool's pickle): the model tells
+        loaded.signature = replace(signature, output=infer_output(model))
+    return loaded
 
 
 def load_package(store: Store, run_id_or_prefix: str, path: str, *, trust: bool | Iterable[str] = (),

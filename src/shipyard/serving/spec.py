@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..models.flavors import PICKLE_TRUST
 from ..models.uri import parse_model_uri
 from ..store.yaml_file import error_at, load_yaml
 
@@ -197,18 +199,29 @@ def parse_config(data: Any, source: str = "serving.yaml") -> ServingConfig:
 
 
 def _trust(value: Any, source: _Source) -> list[str]:
-    """Type names skops cannot vouch for that this server may rebuild. Never a way to load a pickle: a pickle
-    runs code, a served alias can move to a version nobody looked at, and a blanket ``true`` names no package."""
-    what = "'trust' must be a list of type names skops cannot vouch for, such as [mypackage.MyTransformer]"
+    """Type names skops cannot vouch for that this server may rebuild, and pickles it may load, each named by its
+    hash (``pickle:<hash>``). Never a blanket ``true``: a pickle runs code, and a served alias can move to a version
+    nobody looked at; a pickle named by its hash is the one somebody did look at."""
+    what = ("'trust' must be a list of type names skops cannot vouch for (such as [mypackage.MyTransformer]) or of "
+            f"pickles named by their hash ({PICKLE_TRUST}<64 hex digits>)")
     if value is True:
-        raise source.error("trust", f"{what}, not true: a server never unpickles, so no 'trust' value loads a "
-                           "pickled package. To serve such a model, log it with serializer='skops' (scikit-learn) "
-                           "or as an ONNX graph.")
+        raise source.error("trust", f"{what}, not true: a server loads no pickle nobody named. Name the pickle's hash "
+                           "(the refusal to load it says it), or log the model with serializer='skops' "
+                           "(scikit-learn) or as an ONNX graph.")
     if value is None or value is False:
         return []
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise source.error("trust", f"{what}.")
+    for item in value:
+        check_trust_entry(item, lambda message: source.error("trust", message), where="'trust'")
     return value
+
+
+def check_trust_entry(item: str, error: Callable[[str], Exception], *, where: str) -> None:
+    """A ``pickle:`` entry must carry a whole content hash: a prefix would trust whichever pickle matches it."""
+    if item.startswith(PICKLE_TRUST) and not re.fullmatch(r"[0-9a-f]{64}", item[len(PICKLE_TRUST):]):
+        raise error(f"The {where} entry {item[:80]!r} must be {PICKLE_TRUST} followed by the pickle's whole hash "
+                    "(64 hex digits), as the refusal to load it prints.")
 
 
 def _deployment(name: str, data: Any, source: _Source) -> Deployment:

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from shipyard.errors import ValidationError
+from shipyard.models.manifest import read_manifest
 from shipyard.models.package import load_model
 from shipyard.models.registry import get_version, list_versions
 from shipyard.store.store import current_store
@@ -74,30 +76,35 @@ def _check_everything(mlflow: MlflowStore) -> None:
     parent = logged["info"][logged["child"]]["tags"]["mlflow.parentRunId"]
     assert child.parent_id == str(runs[parent]["run_id"])  # nested under the import of its MLflow parent
     versions = list_versions(store, "churn")
-    assert [(v.version, v.tags["mlflow.version"], v.aliases) for v in versions] == [(1, "1", ("champion",))]
+    assert [(v.version, v.tags["mlflow.version"], v.aliases) for v in versions] == [
+        (2, "2", ("challenger",)), (1, "1", ("champion",))]  # the pickled one too, packaged without unpickling
     assert get_version(store, "churn", 1).run_id == str(runs[logged["models"]["train_run"]]["run_id"])
     frame = pd.DataFrame(logged["models"]["X"])
     probabilities = load_model("models:/churn@champion").predict_proba(frame)
     np.testing.assert_allclose(np.asarray(probabilities)[:, -1] if np.ndim(probabilities) == 2 else
                                np.asarray(probabilities), logged["models"]["probabilities"], rtol=1e-12)
+    pickled = get_version(store, "churn", 2)
+    with pytest.raises(ValidationError, match="loading a pickle runs code"):
+        load_model("models:/churn@challenger")
+    trusted = f"pickle:{read_manifest(store, pickled.run_id, pickled.path)['files']['model.pkl']['hash']}"
+    unpickled = load_model("models:/churn@challenger", trust=[trusted]).predict_proba(frame)
+    np.testing.assert_allclose(np.asarray(unpickled)[:, -1], logged["models"]["probabilities"], rtol=1e-12)
 
 
 def _check_summary(summary: dict[str, Any], mlflow: MlflowStore, *, first: bool) -> None:
     total = len(mlflow.logged["info"])
     if first:
         assert summary["runs"] == {"imported": total, "resumed": 0, "already": 0}
-        assert summary["model_versions"] == {"imported": 1, "already": 0}
-        assert summary["aliases"] == {"set": 1, "already": 0}
+        assert summary["model_versions"] == {"imported": 2, "already": 0}
+        assert summary["aliases"] == {"set": 2, "already": 0}
         assert summary["metric_points"] == sum(len(r["loss"]) for r in mlflow.logged["runs"].values()) + 2
     else:  # the second import finds everything in place
         assert summary["runs"] == {"imported": 0, "resumed": 0, "already": total}
-        assert summary["model_versions"] == {"imported": 0, "already": 1}
-        assert summary["aliases"] == {"set": 0, "already": 1}
+        assert summary["model_versions"] == {"imported": 0, "already": 2}
+        assert summary["aliases"] == {"set": 0, "already": 2}
         assert summary["metric_points"] == 0
         assert summary["artifacts"]["files"] == 0
-    skipped = {item["what"]: item["reason"] for item in summary["skipped"]}
-    assert "cloudpickle" in skipped["model churn version 2"]
-    assert "version 2" in skipped["alias churn@challenger"]
+    assert not [item for item in summary["skipped"] if item["what"].startswith(("model", "alias"))]
 
 
 def test_import_through_the_rest_api_twice(mlflow_store: MlflowStore) -> None:
@@ -151,7 +158,7 @@ def test_an_import_killed_mid_way_is_finished_by_the_next(mlflow_store: MlflowSt
     summary = _import(mlflow_store.url)
     assert summary["runs"]["imported"] == total - interrupted
     assert summary["runs"]["imported"] + summary["runs"]["resumed"] + summary["runs"]["already"] == total
-    assert summary["model_versions"] == {"imported": 1, "already": 0}
+    assert summary["model_versions"] == {"imported": 2, "already": 0}
     _check_everything(mlflow_store)
     _check_summary(_import(mlflow_store.url), mlflow_store, first=False)
 

@@ -3,8 +3,8 @@
 ``mlflow.sklearn.log_model(..., registered_model_name="churn")`` makes an MLflow 3 logged model, uploads MLflow's
 files through the artifacts proxy and registers a version; the version is a Shipyard version (listed by
 ``shipyard models list``, linked to its run, created by the token's name), MLflow clients load it back with the same
-answers, and ``shipyard serve`` serves it. A pickled model is refused at registration (the server would have to run
-it), and the write path answers 401 without a token and 403 to a reader.
+answers, and ``shipyard serve`` serves it. A pickled model is registered without being unpickled and loads only for
+a caller that names its hash; the write path answers 401 without a token and 403 to a reader.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 
 import shipyard
+from shipyard.models.manifest import read_manifest
 from shipyard.models.registry import get_version, list_versions
 from tests.integration.server._server import shipyard as shipyard_cli
 from tests.integration.server.conftest import Team
@@ -114,19 +116,17 @@ def test_mlflow_logs_registers_and_loads_a_model_that_shipyard_serves(
     np.testing.assert_allclose(np.asarray(answer["probabilities"])[:, 1], out["proba"], rtol=0, atol=1e-12)
 
 
-REFUSALS = DATA + r'''
+PICKLED = DATA + r'''
 import mlflow
 from mlflow.exceptions import MlflowException
 from sklearn.linear_model import LogisticRegression
 model = LogisticRegression().fit(X, y)
-out = {}
+out = {"proba": model.predict_proba(X)[:, 1].tolist(), "labels": model.predict(X).tolist()}
 mlflow.set_experiment("churn")
-try:
-    with mlflow.start_run():
-        mlflow.sklearn.log_model(model, name="model", input_example=X.head(), registered_model_name="churn",
-                                 serialization_format="cloudpickle")
-except MlflowException as exc:
-    out["pickled"] = [exc.error_code, str(exc)]
+with mlflow.start_run() as run:
+    logged = mlflow.sklearn.log_model(model, name="model", input_example=X.head(), registered_model_name="churn",
+                                      serialization_format="cloudpickle")
+out["version"] = logged.registered_model_version
 try:
     mlflow.sklearn.log_model(model, name="model", input_example=X.head())
 except MlflowException as exc:
@@ -135,18 +135,39 @@ print(json.dumps(out))
 '''
 
 
-def test_a_pickled_model_is_not_registered_and_says_how_to_relog(team: Team, run_mlflow: Callable[..., Any]) -> None:
-    out = run_mlflow(REFUSALS, team.server.url, team.tokens["writer"])
-    code, message = out["pickled"]
-    assert code == "NOT_IMPLEMENTED"
-    assert "cloudpickle" in message and "serialization_format='skops'" in message
+def test_a_pickled_mlflow_model_is_registered_unopened_and_served_only_when_its_hash_is_trusted(
+        team: Team, run_mlflow: Callable[..., Any], tmp_path: Path) -> None:
+    out = run_mlflow(PICKLED, team.server.url, team.tokens["writer"])
+    assert str(out["version"]) == "1"
     assert out["no_run"][0] == "NOT_IMPLEMENTED" and "mlflow.start_run()" in out["no_run"][1]
     store = shipyard.set_store(team.database, objects=str(team.objects))
     assert store is not None
     try:
-        assert list_versions(store, "churn") == []  # the model was created (MLflow does that first), no version
+        version = get_version(store, "churn", 1)
+        manifest = read_manifest(store, version.run_id, version.path)
+        assert manifest["serializer"] == "pickle" and manifest["signature"]["output"]["kind"] == "unknown"
+        assert manifest["libraries"]["scikit-learn"] == sklearn.__version__  # what MLflow recorded
+        trusted = f"pickle:{manifest['files']['model.pkl']['hash']}"
+        with pytest.raises(shipyard.ValidationError, match=trusted):  # the refusal names what would trust it
+            shipyard.load_model("models:/churn/1")
+        loaded = shipyard.load_model("models:/churn/1", trust=[trusted])
+        assert loaded.signature.output.classes == (0, 1)  # learnt from the model once it was trusted
+        np.testing.assert_allclose(loaded.predict_proba(_frame()).to_numpy()[:, 1], out["proba"], rtol=0, atol=1e-12)
+        with pytest.raises(shipyard.ValidationError, match="pickle"):
+            shipyard.load_model("models:/churn/1", trust=["pickle:" + "0" * 64])  # another pickle's hash
     finally:
         shipyard.set_store(None)
+
+    environment = {**os.environ, "SHIPYARD_DATABASE_URI": team.database, "SHIPYARD_OBJECTS_URI": str(team.objects)}
+    refused = shipyard_cli("serve", "models:/churn/1", "--port", "0", env=environment, check=False)
+    assert refused.returncode == 2 and trusted in refused.stderr and "Traceback" not in refused.stderr
+    prefix = shipyard_cli("serve", "models:/churn/1", "--trust", trusted[:20], env=environment, check=False)
+    assert prefix.returncode == 2 and "64 hex digits" in prefix.stderr  # a prefix would trust any pickle matching it
+    with running_server(["models:/churn/1", "--trust", trusted], cwd=tmp_path, store=tmp_path / "unused",
+                        environment=environment) as served:
+        answer = served.post("/predict/churn", json={"records": records(_frame())}).json()
+    assert answer["predictions"] == out["labels"]
+    np.testing.assert_allclose(np.asarray(answer["probabilities"])[:, 1], out["proba"], rtol=0, atol=1e-12)
 
 
 ROLES = DATA + r'''
