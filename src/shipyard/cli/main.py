@@ -274,9 +274,9 @@ def _write_crash_log(text: str) -> Path:
 
 
 def _crash_folder() -> Path:
-    """``$XDG_CACHE_HOME/shipyard`` (an absolute path, as the XDG spec requires), else ``~/.cache/shipyard``."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "shipyard"
+    from ..store.cache_home import cache_home
+
+    return cache_home()
 
 
 def _make_private_dirs(folder: Path) -> None:

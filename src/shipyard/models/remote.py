@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import IntegrityError, NotFoundError
+from ..store.cache_home import cache_home
 from ..store.hashing import hash_json
 from ..store.http_client import new_key, quote_path
 from ..store.objects import LocalObjectStore
@@ -31,7 +32,6 @@ from .manifest import MANIFEST
 from .registry import AliasEvent, ModelVersion
 
 API = "/api/shipyard/v1"
-CACHE_ENV = "SHIPYARD_CACHE_DIR"
 _HASH_HEADER = "x-shipyard-content-hash"
 
 
@@ -76,11 +76,7 @@ def download_package(tracker: RemoteTracker, uri: str) -> tuple[dict[str, Any], 
 
 def cache_root() -> Path:
     """Where downloaded package files are kept, by content hash."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured).expanduser() / "objects"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "shipyard" / "objects"
+    return cache_home() / "objects"
 
 
 def read_verified(tracker: RemoteTracker, run_id: str, artifact: str, digest: str) -> bytes:

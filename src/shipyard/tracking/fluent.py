@@ -25,14 +25,14 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConflictError, NotSupportedError
+from ..errors import ConflictError, NotSupportedError, TrackingServerError
 from ..store import Store, current_store, set_store as _set_store
 from . import _termination, artifacts as _artifacts, pending, runs as _runs, search as _search
 from ._names import random_run_name
 from .experiments import DEFAULT_EXPERIMENT, Experiment, list_experiments as _list_experiments
 from .heartbeat import heartbeat_for
 from .metrics import flush_all, metric_history as _metric_history, writer_for
-from .remote import RemoteTracker, flush_tracking_server, get_tracking_uri, tracking_server
+from .remote import RemoteTracker, get_tracking_uri, open_tracker, tracking_server
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -416,31 +416,61 @@ def _install_excepthook() -> None:
 def _end_runs_at_exit() -> None:
     with _process_lock:
         remaining = [run for run in _process_runs if not run.ended]
+    endings: list[tuple[ActiveRun, str, str | None]] = []
     for run in reversed(remaining):
-        try:
-            if _uncaught and isinstance(_uncaught[-1], KeyboardInterrupt):
-                _end(run, _runs.KILLED, "KeyboardInterrupt")  # the same status as a with-block interrupted
-            elif _uncaught:
-                _end(run, _runs.FAILED, _describe(_uncaught[-1]))
-            else:
-                _end(run, _runs.FINISHED, None)
-        except Exception as exc:
-            print(f"shipyard: could not end run {run.id[:8]} at exit: {exc}", file=sys.stderr)
-    try:
-        flush_all()
-        flush_tracking_server()
-    except Exception as exc:
-        print(f"shipyard: metrics could not be written at exit: {exc}", file=sys.stderr)
+        if _uncaught and isinstance(_uncaught[-1], KeyboardInterrupt):
+            endings.append((run, _runs.KILLED, "KeyboardInterrupt"))  # the same status as a with-block interrupted
+        elif _uncaught:
+            endings.append((run, _runs.FAILED, _describe(_uncaught[-1])))
+        else:
+            endings.append((run, _runs.FINISHED, None))
+    _end_or_keep(endings)
 
 
 def _end_runs_on_signal(reason: str) -> None:
     """Every run this process has open ends KILLED with ``reason``, its buffered points written first."""
     with _process_lock:
         remaining = [run for run in _process_runs if not run.ended]
-    for run in reversed(remaining):  # the innermost first, as with-blocks unwind
-        _end(run, _runs.KILLED, reason)
-    flush_all()
-    flush_tracking_server()
+    _end_or_keep([(run, _runs.KILLED, reason) for run in reversed(remaining)])  # the innermost first
+
+
+def _end_or_keep(endings: list[tuple[ActiveRun, str, str | None]]) -> None:
+    """End each run and write every buffered point, as a process leaves. A tracking server that stays away past the
+    retries does not lose them: the unsent points and the runs' ends are kept on disk for the next process
+    (:mod:`.spool`), and one line says where."""
+    away: dict[int, tuple[RemoteTracker, list[tuple[str, str, str | None]]]] = {}
+    for run, status, error in endings:
+        try:
+            _end(run, status, error)
+        except TrackingServerError:
+            if run.remote is not None and run.owned:
+                tracker = _here(run.remote)
+                away.setdefault(id(tracker), (tracker, []))[1].append((run.id, status, error))
+        except Exception as exc:
+            print(f"shipyard: could not end run {run.id[:8]} at exit: {exc}", file=sys.stderr)
+    try:
+        flush_all()
+    except Exception as exc:
+        print(f"shipyard: metrics could not be written at exit: {exc}", file=sys.stderr)
+    current = open_tracker()
+    if current is not None and id(current) not in away:
+        try:
+            current.flush()
+        except TrackingServerError:
+            away[id(current)] = (current, [])
+        except Exception as exc:
+            print(f"shipyard: metrics could not be sent at exit: {exc}", file=sys.stderr)
+    for tracker, ended in away.values():
+        try:
+            kept, points = tracker.keep_for_later(ended)
+        except Exception as exc:
+            print(f"shipyard: the tracking server {tracker.url} is away and what this process logged could not be "
+                  f"kept on disk either: {exc}", file=sys.stderr)
+            continue
+        if kept is not None:
+            print(f"shipyard: the tracking server {tracker.url} is away: {points:,} metric points and the end of "
+                  f"{len(ended)} run(s) are kept in {kept}; the next Shipyard process that reaches the server sends "
+                  "them.", file=sys.stderr)
 
 
 atexit.register(_end_runs_at_exit)

@@ -20,11 +20,13 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError
 from ..store.hashing import hash_bytes, hash_file
 from ..store.http_client import HttpClient, new_key, quote_path
+from . import spool
 from ._folder import files_to_log
 from ._names import random_run_name
 from .artifact_paths import check_artifact_path
@@ -50,6 +52,34 @@ class RemoteTracker:
         self.client = HttpClient(url, token)
         self.metrics = MetricSender(self.client)
         self.pid = os.getpid()
+        self._replay: threading.Thread | None = None
+        if spool.waiting(url):  # what an earlier process kept for this server goes first, in the background
+            self._replay = threading.Thread(target=self._send_kept, name="shipyard-spool-replay", daemon=True)
+            self._replay.start()
+
+    def _send_kept(self) -> None:
+        try:
+            delivered, refused = spool.replay(self.client, self.url)
+        except Exception as exc:  # the server is away again: the files stay for a later process
+            print(f"shipyard: points kept for {self.url} could not be sent yet ({exc}).", file=sys.stderr)
+            return
+        if refused:
+            print(f"shipyard: {self.url} refused {refused} of the {delivered + refused} requests an earlier process "
+                  "kept for it (a revoked token or a deleted run).", file=sys.stderr)
+
+    def wait_for_kept(self) -> None:
+        """Let the requests earlier processes kept for this server arrive before this process's own (read order)."""
+        replay = self._replay
+        if replay is not None and replay is not threading.current_thread():
+            replay.join()
+
+    def keep_for_later(self, ended: list[tuple[str, str, str | None]]) -> tuple[Path | None, int]:
+        """At exit, with the server away: keep every unsent point and the end of each run in ``ended`` (run id,
+        status, error) on disk for the next process (:mod:`.spool`); returns the file and the points kept."""
+        points = self.metrics.take_unsent()
+        count = sum(len(request["body"]["points"]) for request in points)
+        ends = [self._end_request(run_id, status, error, None) for run_id, status, error in ended]
+        return spool.keep(self.url, points + ends), count
 
     def create_run(self, *, experiment: str, name: str | None, tags: dict[str, Any] | None, parent_id: str | None,
                    start_ms: int | None = None) -> str:
@@ -93,11 +123,17 @@ class RemoteTracker:
     def end_run(self, run_id: str, status: str, error: str | None, end_ms: int | None = None) -> None:
         """Send the run's last points, then end it (FINISHED, FAILED or KILLED), now or at ``end_ms``."""
         check_status(status)
-        self.metrics.flush()
-        self.client.call("POST", f"{_API}/runs/{run_id}/end", {
-            "status": status, "error": error, "end_time": end_ms if end_ms is not None else _now_ms()}, key=new_key())
+        self.flush()
+        request = self._end_request(run_id, status, error, end_ms)
+        self.client.call(request["method"], request["path"], request["body"], key=request["key"])
+
+    @staticmethod
+    def _end_request(run_id: str, status: str, error: str | None, end_ms: int | None) -> dict[str, Any]:
+        return {"method": "POST", "path": f"{_API}/runs/{run_id}/end", "key": new_key(),
+                "body": {"status": status, "error": error, "end_time": end_ms if end_ms is not None else _now_ms()}}
 
     def flush(self) -> int:
+        self.wait_for_kept()
         return self.metrics.flush()
 
     def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None) -> list[str]:
@@ -209,9 +245,15 @@ def tracking_server() -> RemoteTracker | None:
 
 def flush_tracking_server() -> None:
     """Send the points still buffered for the server (at exit, before a store switch)."""
-    tracker = _current
-    if tracker is not None and tracker.pid == os.getpid():
+    tracker = open_tracker()
+    if tracker is not None:
         tracker.flush()
+
+
+def open_tracker() -> RemoteTracker | None:
+    """The tracker this process already uses, if any (never opens one: an exit must not start talking to a server)."""
+    tracker = _current
+    return tracker if tracker is not None and tracker.pid == os.getpid() else None
 
 
 def _open(uri: str) -> RemoteTracker:

@@ -17,6 +17,7 @@ import math
 import threading
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ShipyardError, TrackingServerError
 from ..store.http_client import HttpClient, new_key
@@ -65,10 +66,7 @@ class MetricSender(PointBuffer):
             ShipyardError: the server refused a batch (401, 403, 404...); that batch is dropped, the rest stay queued.
         """
         with self._send_lock:
-            with self._lock:
-                pending, self._pending = self._pending, []
-            for start in range(0, len(pending), BATCH_POINTS):
-                self._unsent.append(_Batch(new_key(), _wire(pending[start:start + BATCH_POINTS])))
+            self._cut_batches()
             sent = 0
             while self._unsent:
                 batch = self._unsent[0]
@@ -86,10 +84,27 @@ class MetricSender(PointBuffer):
             self.sent_points += sent
             return sent
 
+    def take_unsent(self) -> list[dict[str, Any]]:
+        """Every point not yet acknowledged, as the requests that would send it (each batch with its key), removed
+        from this sender: what an exit keeps on disk when the server stays away (:mod:`.spool`)."""
+        with self._send_lock:
+            self._cut_batches()
+            taken = [{"method": "POST", "path": _PATH, "body": {"points": batch.points}, "key": batch.key}
+                     for batch in self._unsent]
+            self._unsent.clear()
+            return taken
+
     def waiting(self) -> int:
         """Points logged and not yet acknowledged by the server."""
         with self._lock:
             return len(self._pending) + sum(len(batch.points) for batch in list(self._unsent))
+
+    def _cut_batches(self) -> None:
+        """Move the pending points into batches, each keyed once (called with the send lock held)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for start in range(0, len(pending), BATCH_POINTS):
+            self._unsent.append(_Batch(new_key(), _wire(pending[start:start + BATCH_POINTS])))
 
     def _flush_interval_s(self) -> float:
         return FLUSH_INTERVAL_S  # this module's, read at each wait: a process may set it (the tests do)
