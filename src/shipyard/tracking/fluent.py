@@ -431,6 +431,9 @@ def _end_runs_on_signal(reason: str) -> None:
     """Every run this process has open ends KILLED with ``reason``, its buffered points written first."""
     with _process_lock:
         remaining = [run for run in _process_runs if not run.ended]
+    tracker = open_tracker()
+    if tracker is not None:  # keep what the server does not take before the signal's grace runs out
+        tracker.client.retry_deadline_s = min(tracker.client.retry_deadline_s, _termination.GRACE_S / 3)
     _end_or_keep([(run, _runs.KILLED, reason) for run in reversed(remaining)])  # the innermost first
 
 

@@ -1,7 +1,7 @@
 """What a client logged survives its exit while the team server is away, and arrives once when it is back.
 
 A real client process logs metric points (buffered, sent in batches) into a run it leaves open; the server is
-stopped before the client exits, so the exit's flush and the run's end fail past the retries. They are kept on
+stopped before the client exits (or gets SIGTERM), so the flush and the run's end fail past the retries. They are kept on
 disk (``tracking/spool.py``); the server is started again on the same address, and the next client process sends
 them first. A copy of the kept file, as a client killed between sending and deleting would leave, is sent too and
 changes nothing: every request carries the key it was given when it was cut.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -54,18 +55,23 @@ def _client(team: Team, tmp_path: Path, cache: Path) -> dict[str, str]:
             "SHIPYARD_STORE": str(tmp_path / "must-not-exist")}
 
 
-def test_points_and_run_end_kept_at_exit_arrive_once_from_the_next_process(team: Team, tmp_path: Path) -> None:
+@pytest.mark.parametrize("leaving", ["exit", "sigterm"])
+def test_points_and_run_end_kept_at_exit_arrive_once_from_the_next_process(team: Team, tmp_path: Path,
+                                                                           leaving: str) -> None:
     cache = tmp_path / "cache"
-    env = _client(team, tmp_path, cache)
+    env = {**_client(team, tmp_path, cache), **({"SHIPYARD_HTTP_RETRY_S": "120"} if leaving == "sigterm" else {})}
     client = subprocess.Popen([sys.executable, "-c", LOG_THEN_WAIT], cwd=tmp_path, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert client.stdout is not None
     run_id = client.stdout.readline().strip()
     assert len(run_id) == 32, client.stderr.read() if client.stderr else ""
     team.server.stop()
-    (tmp_path / "go").touch()
+    if leaving == "sigterm":  # retries would outlast the signal's grace: the exit keeps what is left in time
+        client.send_signal(signal.SIGTERM)
+    else:
+        (tmp_path / "go").touch()
     _, stderr = client.communicate(timeout=120)
-    assert client.returncode == 0, stderr
+    assert client.returncode == (-signal.SIGTERM if leaving == "sigterm" else 0), stderr
     kept = sorted((cache / "spool").rglob("*.json"))
     assert len(kept) == 1 and "is away" in stderr and str(kept[0]) in stderr
     assert "Traceback" not in stderr
@@ -86,6 +92,6 @@ def test_points_and_run_end_kept_at_exit_arrive_once_from_the_next_process(team:
         points = metric_points(store, run_id, "loss")
         assert sorted(step for step, _, _ in points) == list(range(POINTS))  # every point, none twice
         run = get_run(store, run_id)
-        assert run.status == "FINISHED" and run.params == {"lr": "0.1"}
+        assert run.status == ("KILLED" if leaving == "sigterm" else "FINISHED") and run.params == {"lr": "0.1"}
     finally:
         store.close()
