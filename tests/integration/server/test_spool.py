@@ -1,9 +1,9 @@
 """What a client logged survives its exit while the team server is away, and arrives once when it is back.
 
 A real client process logs metric points (buffered, sent in batches) into a run it leaves open; the server is
-stopped before the client exits (or gets SIGTERM), so the flush and the run's end fail past the retries. They are kept on
-disk (``tracking/spool.py``); the server is started again on the same address, and the next client process sends
-them first. A copy of the kept file, as a client killed between sending and deleting would leave, is sent too and
+stopped before the client exits (or gets SIGTERM), so the flush and the run's end fail past the retries. They are
+kept on disk (``tracking/spool.py``); the server is started again on the same address, and the next client process
+sends them first. A copy of the kept file, as a client killed between sending and deleting would leave, is sent too and
 changes nothing: every request carries the key it was given when it was cut.
 """
 
