@@ -43,9 +43,10 @@ class LabelledReference:
     digest: str
 
 
-def record_reference(store: Store, name: str, version: int, probabilities: Any, truth: Any, classes: list[Any], *,
-                     source: str, seed: int = 0) -> str | None:
-    """Keep ``probabilities`` (rows x classes) and the true labels ``truth`` (in ``classes``) with the version.
+def record_reference(target: Store | RemoteTracker, name: str, version: int, probabilities: Any, truth: Any,
+                     classes: list[Any], *, source: str, seed: int = 0) -> str | None:
+    """Keep ``probabilities`` (rows x classes) and the true labels ``truth`` (in ``classes``) with the version, in
+    the store ``target`` or on the team server it is the tracker of (the same bytes, run artifact and tags).
 
     Returns the reference's hash, or None when it cannot teach an estimate (fewer than two classes present,
     or not a classifier's probabilities), in which case nothing is written.
@@ -54,40 +55,16 @@ def record_reference(store: Store, name: str, version: int, probabilities: Any, 
     if document is None:
         return None
     data, digest, rows = document
-    model_version = registry.get_version(store, name, version)
+    model_version = _version(target, name, version)
     path = reference_path(model_version.path, digest)
-    run_artifacts.log_bytes(store, model_version.run_id, data, path)
-    registry.set_version_tags(store, name, version, reference_tags(digest, path, rows, source))
+    tags = reference_tags(digest, path, rows, source)
+    if isinstance(target, RemoteTracker):
+        target.log_bytes(model_version.run_id, data, path)
+        remote.set_version_tags(target, name, version, tags)
+    else:
+        run_artifacts.log_bytes(target, model_version.run_id, data, path)
+        registry.set_version_tags(target, name, version, tags)
     return digest
-
-
-def send_reference(tracker: RemoteTracker, name: str, version: int, probabilities: Any, truth: Any,
-                   classes: list[Any], *, source: str, seed: int = 0) -> str | None:
-    """:func:`record_reference` for a version on a team server: the same bytes uploaded as the same run artifact,
-    then the same tags set there."""
-    document = reference_document(name, version, probabilities, truth, classes, source=source, seed=seed)
-    if document is None:
-        return None
-    data, digest, rows = document
-    model_version = remote.get_version(tracker, name, version)
-    path = reference_path(model_version.path, digest)
-    tracker.log_bytes(model_version.run_id, data, path)
-    remote.set_version_tags(tracker, name, version, reference_tags(digest, path, rows, source))
-    return digest
-
-
-def fetch_reference(tracker: RemoteTracker, name: str, version: int) -> LabelledReference | None:
-    """:func:`read_reference` for a version on a team server (downloaded through the verified cache)."""
-    model_version = remote.get_version(tracker, name, version)
-    location = reference_location(model_version)
-    if location is None:
-        return None
-    digest, path = location
-    try:
-        data = remote.read_verified(tracker, model_version.run_id, path, digest)
-    except NotFoundError:
-        return None
-    return parse_reference(data, name, version, digest, path)
 
 
 def reference_document(name: str, version: int, probabilities: Any, truth: Any, classes: list[Any], *,
@@ -134,24 +111,32 @@ def reference_location(model_version: registry.ModelVersion) -> tuple[str, str] 
     return (digest, path) if digest and path else None
 
 
-def read_reference(store: Store, name: str, version: int) -> LabelledReference | None:
-    """The version's labelled reference, or None when it has none (it was never through the gate).
+def read_reference(source: Store | RemoteTracker, name: str, version: int) -> LabelledReference | None:
+    """The version's labelled reference, or None when it has none (it was never through the gate); ``source`` is
+    the store, or a team server's tracker (downloaded through the verified cache).
 
     Raises:
         NotFoundError: no such version.
         IntegrityError: the stored bytes no longer hash to what the version's tag recorded, or are not a
             reference Shipyard wrote.
     """
-    model_version = registry.get_version(store, name, version)
+    model_version = _version(source, name, version)
     location = reference_location(model_version)
     if location is None:
         return None
     digest, path = location
     try:
-        data = run_artifacts.read_artifact(store, model_version.run_id, path)
+        data = (remote.read_verified(source, model_version.run_id, path, digest) if isinstance(source, RemoteTracker)
+                else run_artifacts.read_artifact(source, model_version.run_id, path))
     except NotFoundError:
         return None  # a copy of the version without its run's artifacts (an exported image): no estimate there
     return parse_reference(data, name, version, digest, path)
+
+
+def _version(source: Store | RemoteTracker, name: str, version: int) -> registry.ModelVersion:
+    if isinstance(source, RemoteTracker):
+        return remote.get_version(source, name, version)
+    return registry.get_version(source, name, version)
 
 
 def parse_reference(data: bytes, name: str, version: int, digest: str, path: str) -> LabelledReference:

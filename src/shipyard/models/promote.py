@@ -136,7 +136,7 @@ class ServerGate:
                        target: str) -> None:
         scores = labelled_reference.holdout_scores(model, answers, frame, target)
         if scores is not None:
-            labelled_reference.send_reference(self.tracker, name, version, *scores, source=_gate_source(frame))
+            labelled_reference.record_reference(self.tracker, name, version, *scores, source=_gate_source(frame))
 
 
 def _gate_source(frame: Any) -> str:

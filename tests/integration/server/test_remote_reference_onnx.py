@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 GATE_AND_EXPORT = r'''
 import json, shipyard
 from sklearn.datasets import load_breast_cancer
-from shipyard.models.labelled_reference import fetch_reference
+from shipyard.models.labelled_reference import read_reference
 from shipyard.models.onnx_export import read_attached_onnx
 from shipyard.store.hashing import hash_bytes
 from shipyard.tracking.remote import tracking_server
@@ -33,14 +33,14 @@ frame = load_breast_cancer(as_frame=True).frame
 frame.iloc[::3].to_csv("holdout.csv", index=False)
 decision = shipyard.promote_model("cancer", candidate=1, alias="staging", data="holdout.csv", target="target")
 tracker = tracking_server()
-reference = fetch_reference(tracker, "cancer", 1)
+reference = read_reference(tracker, "cancer", 1)
 report = shipyard.export_onnx("models:/cancer/1", "cancer.onnx")
 attached = read_attached_onnx(tracker, "models:/cancer/1")
 print(json.dumps({"promoted": decision.promoted, "rows": reference.rows, "digest": reference.digest,
                   "source": reference.source, "classes": reference.classes,
                   "onnx": report.onnx_hash, "attached_to": report.attached_to, "checked": report.rows_checked,
                   "attached_hash": hash_bytes(attached), "file_hash": hash_bytes(open("cancer.onnx", "rb").read()),
-                  "unjudged": fetch_reference(tracker, "cancer", 2) is None}))
+                  "unjudged": read_reference(tracker, "cancer", 2) is None}))
 '''
 
 
