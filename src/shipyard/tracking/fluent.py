@@ -32,7 +32,7 @@ from ._names import random_run_name
 from .experiments import DEFAULT_EXPERIMENT, Experiment, list_experiments as _list_experiments
 from .heartbeat import heartbeat_for
 from .metrics import flush_all, metric_history as _metric_history, writer_for
-from .remote import RemoteTracker, get_tracking_uri, open_tracker, tracking_server
+from .remote import AwayServers, RemoteTracker, get_tracking_uri, tracking_server
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -416,64 +416,37 @@ def _install_excepthook() -> None:
 def _end_runs_at_exit() -> None:
     with _process_lock:
         remaining = [run for run in _process_runs if not run.ended]
-    endings: list[tuple[ActiveRun, str, str | None]] = []
-    for run in reversed(remaining):
-        if _uncaught and isinstance(_uncaught[-1], KeyboardInterrupt):
-            endings.append((run, _runs.KILLED, "KeyboardInterrupt"))  # the same status as a with-block interrupted
-        elif _uncaught:
-            endings.append((run, _runs.FAILED, _describe(_uncaught[-1])))
-        else:
-            endings.append((run, _runs.FINISHED, None))
-    _end_or_keep(endings)
+    last = _uncaught[-1] if _uncaught else None  # a KeyboardInterrupt: the status of a with-block interrupted
+    status, error = ((_runs.KILLED, "KeyboardInterrupt") if isinstance(last, KeyboardInterrupt)
+                     else (_runs.FAILED, _describe(last)) if last is not None else (_runs.FINISHED, None))
+    _end_or_keep([(run, status, error) for run in reversed(remaining)])
 
 
 def _end_runs_on_signal(reason: str) -> None:
     """Every run this process has open ends KILLED with ``reason``, its buffered points written first."""
     with _process_lock:
         remaining = [run for run in _process_runs if not run.ended]
-    tracker = open_tracker()
-    if tracker is not None:  # keep what the server does not take before the signal's grace runs out
-        tracker.client.retry_deadline_s = min(tracker.client.retry_deadline_s, _termination.GRACE_S / 3)
+    AwayServers.hurry(_termination.GRACE_S / 3)  # keep what a server does not take before the grace runs out
     _end_or_keep([(run, _runs.KILLED, reason) for run in reversed(remaining)])  # the innermost first
 
 
 def _end_or_keep(endings: list[tuple[ActiveRun, str, str | None]]) -> None:
-    """End each run and write every buffered point, as a process leaves. A tracking server that stays away past the
-    retries does not lose them: the unsent points and the runs' ends are kept on disk for the next process
-    (:mod:`.spool`), and one line says where."""
-    away: dict[int, tuple[RemoteTracker, list[tuple[str, str, str | None]]]] = {}
+    """End each run and write every buffered point, as a process leaves; what a tracking server away past the
+    retries did not take is kept on disk for the next process (:class:`.remote.AwayServers`)."""
+    away = AwayServers()
     for run, status, error in endings:
         try:
             _end(run, status, error)
         except TrackingServerError:
             if run.remote is not None and run.owned:
-                tracker = _here(run.remote)
-                away.setdefault(id(tracker), (tracker, []))[1].append((run.id, status, error))
+                away.add(_here(run.remote), (run.id, status, error))
         except Exception as exc:
             print(f"shipyard: could not end run {run.id[:8]} at exit: {exc}", file=sys.stderr)
     try:
         flush_all()
     except Exception as exc:
         print(f"shipyard: metrics could not be written at exit: {exc}", file=sys.stderr)
-    current = open_tracker()
-    if current is not None and id(current) not in away:
-        try:
-            current.flush()
-        except TrackingServerError:
-            away[id(current)] = (current, [])
-        except Exception as exc:
-            print(f"shipyard: metrics could not be sent at exit: {exc}", file=sys.stderr)
-    for tracker, ended in away.values():
-        try:
-            kept, points = tracker.keep_for_later(ended)
-        except Exception as exc:
-            print(f"shipyard: the tracking server {tracker.url} is away and what this process logged could not be "
-                  f"kept on disk either: {exc}", file=sys.stderr)
-            continue
-        if kept is not None:
-            print(f"shipyard: the tracking server {tracker.url} is away: {points:,} metric points and the end of "
-                  f"{len(ended)} run(s) are kept in {kept}; the next Shipyard process that reaches the server sends "
-                  "them.", file=sys.stderr)
+    away.flush_or_keep()
 
 
 atexit.register(_end_runs_at_exit)

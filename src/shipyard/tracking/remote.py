@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFoundError
+from ..errors import NotFoundError, TrackingServerError
 from ..store.hashing import hash_bytes, hash_file
 from ..store.http_client import HttpClient, new_key, quote_path
 from . import spool
@@ -254,6 +254,46 @@ def open_tracker() -> RemoteTracker | None:
     """The tracker this process already uses, if any (never opens one: an exit must not start talking to a server)."""
     tracker = _current
     return tracker if tracker is not None and tracker.pid == os.getpid() else None
+
+
+class AwayServers:
+    """The servers a leaving process could not reach past the retries, and the runs it could not end there."""
+
+    def __init__(self) -> None:
+        self._away: dict[int, tuple[RemoteTracker, list[tuple[str, str, str | None]]]] = {}
+
+    def add(self, tracker: RemoteTracker, ended: tuple[str, str, str | None] | None = None) -> None:
+        """``tracker`` is away; ``ended`` is a run (id, status, error) whose end it did not take."""
+        self._away.setdefault(id(tracker), (tracker, []))[1].extend([ended] if ended is not None else [])
+
+    @staticmethod
+    def hurry(seconds: float) -> None:
+        """Retry this process's server for at most ``seconds`` more (a signal's grace is short)."""
+        tracker = open_tracker()
+        if tracker is not None:
+            tracker.client.retry_deadline_s = min(tracker.client.retry_deadline_s, seconds)
+
+    def flush_or_keep(self) -> None:
+        """Send what this process's tracker still holds; keep on disk whatever an away server did not take."""
+        current = open_tracker()
+        if current is not None and id(current) not in self._away:
+            try:
+                current.flush()
+            except TrackingServerError:
+                self.add(current)
+            except Exception as exc:
+                print(f"shipyard: metrics could not be sent at exit: {exc}", file=sys.stderr)
+        for tracker, ended in self._away.values():
+            try:
+                kept, points = tracker.keep_for_later(ended)
+            except Exception as exc:
+                print(f"shipyard: the tracking server {tracker.url} is away and what this process logged could not "
+                      f"be kept on disk either: {exc}", file=sys.stderr)
+                continue
+            if kept is not None:
+                print(f"shipyard: the tracking server {tracker.url} is away: {points:,} metric points and the end of "
+                      f"{len(ended)} run(s) are kept in {kept}; the next Shipyard process that reaches the server "
+                      "sends them.", file=sys.stderr)
 
 
 def _open(uri: str) -> RemoteTracker:
