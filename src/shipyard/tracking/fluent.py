@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConflictError, NotSupportedError
 from ..store import Store, current_store, set_store as _set_store
-from . import _termination, artifacts as _artifacts, pending, runs as _runs, search as _search
+from . import _termination, artifacts as _artifacts, pending, remote_queries, runs as _runs, search as _search
 from ._names import random_run_name
 from .experiments import DEFAULT_EXPERIMENT, Experiment, list_experiments as _list_experiments
 from .heartbeat import heartbeat_for
@@ -272,7 +272,7 @@ def get_run(run_id: str) -> _runs.Run:
     pending.drain()
     remote = tracking_server()
     if remote is not None:
-        return remote.get_run(run_id)
+        return remote_queries.get_run(remote, run_id)
     store = current_store()
     writer_for(store).flush()
     return _runs.get_run(store, run_id)
@@ -304,15 +304,22 @@ def search_runs(
         max_results: at most this many rows.
     """
     pending.drain()
-    store = _local_only("search_runs")
+    remote = tracking_server()
+    if remote is not None:
+        return _search.runs_frame(remote_queries.search_run_records(
+            remote, experiment=experiment, filter=filter, order_by=order_by, max_results=max_results))
+    store = current_store()
     writer_for(store).flush()
     return _search.search_runs(store=store, experiment=experiment, filter=filter, order_by=order_by,
                                max_results=max_results)
 
 
 def list_experiments() -> list[Experiment]:
-    """Every experiment in the store with its run count, by name."""
-    return _list_experiments(_local_only("list_experiments"))
+    """Every experiment in the store (or on the tracking server) with its run count, by name."""
+    remote = tracking_server()
+    if remote is not None:
+        return remote_queries.list_experiments(remote)
+    return _list_experiments(current_store())
 
 
 def list_artifacts(run_id: str) -> list[dict[str, Any]]:
