@@ -304,10 +304,8 @@ def search_runs(
         max_results: at most this many rows.
     """
     pending.drain()
-    remote = tracking_server()
-    if remote is not None:
-        return _search.runs_frame(remote_queries.search_run_records(
-            remote, experiment=experiment, filter=filter, order_by=order_by, max_results=max_results))
+    if (remote := tracking_server()) is not None:
+        return remote_queries.search_runs(remote, experiment, filter, order_by, max_results)
     store = current_store()
     writer_for(store).flush()
     return _search.search_runs(store=store, experiment=experiment, filter=filter, order_by=order_by,
@@ -317,9 +315,7 @@ def search_runs(
 def list_experiments() -> list[Experiment]:
     """Every experiment in the store (or on the tracking server) with its run count, by name."""
     remote = tracking_server()
-    if remote is not None:
-        return remote_queries.list_experiments(remote)
-    return _list_experiments(current_store())
+    return remote_queries.list_experiments(remote) if remote else _list_experiments(current_store())
 
 
 def list_artifacts(run_id: str) -> list[dict[str, Any]]:
@@ -345,8 +341,7 @@ def _local_only(what: str) -> Store:
     """The local store, for reads a tracking server does not answer through this client yet."""
     if tracking_server() is not None:
         raise NotSupportedError(f"shipyard.{what} does not read from a tracking server yet ({get_tracking_uri()}); "
-                                "run it where the server's store is (`shipyard runs list --store ...`), or open the "
-                                "server's web UI.")
+                                "run it where the server's store is (SHIPYARD_STORE), or open the server's web UI.")
     return current_store()
 
 

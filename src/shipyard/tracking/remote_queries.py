@@ -8,14 +8,17 @@ same table or JSON whichever of the two sources it read.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from ..store.http_client import quote_path
 from .experiments import Experiment
 from .remote import RemoteTracker, run_from_json
 from .runs import Run
-from .search import record_from_json
+from .search import record_from_json, runs_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 API = "/api/shipyard/v1"
 
@@ -34,6 +37,13 @@ def search_run_records(tracker: RemoteTracker, *, experiment: str | list[str] | 
         query.append(("filter", filter))
     answer = tracker.client.call("GET", f"{API}/query/runs?{urlencode(query)}")
     return [record_from_json(document) for document in answer["runs"]]
+
+
+def search_runs(tracker: RemoteTracker, experiment: str | list[str] | None, filter: str | None,
+                order_by: list[str] | str | None, max_results: int) -> pd.DataFrame:
+    """``shipyard.search_runs``' DataFrame, built from the records the server sent as from a store's."""
+    return runs_frame(search_run_records(tracker, experiment=experiment, filter=filter, order_by=order_by,
+                                         max_results=max_results))
 
 
 def get_run(tracker: RemoteTracker, id_or_prefix: str) -> Run:

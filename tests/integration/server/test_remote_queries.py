@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -142,6 +143,57 @@ def test_reads_need_a_token_and_bad_input_is_a_4xx_naming_the_field(team: Team, 
     # A request id needs the prediction log, which the server does not keep: said in one line.
     unknown = _cli("lineage", "feedc0de", cwd=elsewhere, env=_through_server(team))
     assert unknown.returncode == 2 and "--log-dir" in unknown.stderr and len(unknown.stderr.strip().splitlines()) == 1
+
+
+MODEL = r'''
+import json, numpy as np, pandas as pd, shipyard
+from sklearn.linear_model import LogisticRegression
+frame = pd.DataFrame({"tenure": np.arange(20), "charges": np.linspace(20, 90, 20)})
+model = LogisticRegression().fit(frame, (frame["tenure"] > 9).astype(int))
+with shipyard.start_run("churn", "trained") as run:
+    shipyard.log_metric("auc", 0.9)
+    info = shipyard.log_model(model, input_example=frame)
+shipyard.register_model(info, "churn")
+print(json.dumps({"run": run.id}))
+'''
+
+
+def test_lineage_of_a_request_reads_the_log_here_and_the_model_chain_from_the_server(team: Team,
+                                                                                     tmp_path: Path) -> None:
+    from shipyard.predlog.location import open_folder
+    from shipyard.predlog.schema import PredictionEntry, predictions_table
+    from shipyard.predlog.writer import PartitionedLog
+
+    client = tmp_path / "client"
+    client.mkdir()
+    done = subprocess.run([sys.executable, "-c", MODEL], capture_output=True, text=True, timeout=300, cwd=client,
+                          env={**{k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")},
+                               **_through_server(team, "writer")}, check=False)
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads(done.stdout.strip().splitlines()[-1])["run"]
+    log_dir = tmp_path / "predictions-log"
+    log = PartitionedLog(open_folder(str(log_dir)) / "predictions", predictions_table, flush_interval=0.05)
+    log.start()
+    request_id = "c0ffee00112233445566778899aabbcc"
+    moment = time.time_ns() // 1_000_000
+    log.append("churn", moment, PredictionEntry(
+        request_id, moment, "churn", "champion", False, "churn", 1, "models:/churn/1", "python", 1.5, None,
+        {"tenure": [3], "charges": [41.5]}, {"tenure": "integer", "charges": "float"}, [1], [[0.25, 0.75]]))
+    log.close()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for command in [("lineage", request_id[:6], "--log-dir", str(log_dir), "--json"),
+                    ("lineage", request_id, "--log-dir", str(log_dir))]:
+        served = _cli(*command, cwd=elsewhere, env=_through_server(team))
+        stored = _cli("--store", team.database, *command, cwd=elsewhere, env=_objects(team))
+        assert served.returncode == 0 and stored.returncode == 0, (served.stderr, stored.stderr)
+        assert served.stdout == stored.stdout
+    chain = json.loads(_cli("lineage", request_id, "--log-dir", str(log_dir), "--json", cwd=elsewhere,
+                            env=_through_server(team)).stdout)
+    assert chain["prediction"][0]["inputs"] == {"tenure": 3, "charges": 41.5}
+    behind = chain["models"]["models:/churn/1"]
+    assert behind["run"]["run_id"] == run_id and behind["metrics"] == {"auc": 0.9}
 
 
 PIPELINE = """\
