@@ -63,7 +63,7 @@ def writable_store() -> Store:
 def workspace_store() -> Store:
     """The store a pipeline keeps its data cache in: the workspace's own, also beside a tracking server (which gets
     the stage runs: ``pipeline/stage_runs.py``), since the cache belongs to the workspace, not to the team."""
-    if tracking_server_of_command() is not None:
+    if os.environ.get(TRACKING_URI_ENV) and not _chosen:  # not tracking_server_of_command(): status stays light
         from ..store.store import current_store
 
         return current_store()

@@ -45,7 +45,8 @@ with shipyard.start_run("other", "lonely") as run:
 frame = shipyard.search_runs("churn", filter="metrics.auc > 0.8", order_by="metrics.auc DESC")
 print(json.dumps({**ids, "search": [list(frame["run_id"]), list(frame["metrics.auc"]), list(frame["params.C"])],
                   "experiments": [[item.name, item.run_count] for item in shipyard.list_experiments()],
-                  "prefix": shipyard.get_run(ids["lonely"][:10]).name}))
+                  "prefix": shipyard.get_run(ids["lonely"][:10]).name,
+                  "lineage": shipyard.lineage(ids["fold"])["run"]["parent_run_id"] == ids["baseline"]}))
 '''
 
 
@@ -78,6 +79,7 @@ def test_read_commands_print_through_the_server_what_they_print_from_its_store(t
     # The fluent reads went through the server too (they refused before): the same answers as a local store's.
     assert ids["search"] == [[ids["stronger"], ids["baseline"]], [0.86, 0.81], ["0.1", "1.0"]]
     assert ids["experiments"] == [["churn", 3], ["other", 1]] and ids["prefix"] == "lonely"
+    assert ids["lineage"] is True
 
     elsewhere = tmp_path / "elsewhere"  # no .shipyard/ here or above: nothing local to fall back on
     elsewhere.mkdir()
