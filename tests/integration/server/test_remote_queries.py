@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import shipyard
 from tests._support import git, init_repo
 from tests.integration.server._server import SHIPYARD
 from tests.integration.server.conftest import Team
@@ -118,7 +119,8 @@ def test_read_commands_print_through_the_server_what_they_print_from_its_store(t
         assert served.stderr == stored.stderr and "Traceback" not in served.stderr
 
 
-def test_reads_need_a_token_and_bad_input_is_a_4xx_naming_the_field(team: Team, tmp_path: Path) -> None:
+def test_reads_need_a_token_and_bad_input_is_a_4xx_naming_the_field(team: Team, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     no_token = _cli("runs", "list", cwd=elsewhere, env={"SHIPYARD_TRACKING_URI": team.server.url})
@@ -141,6 +143,22 @@ def test_reads_need_a_token_and_bad_input_is_a_4xx_naming_the_field(team: Team, 
     assert answer.status_code == 422 and answer.json()["error"]["field"] == "target"
     answer = httpx.get(f"{team.server.url}{API}/query/runs", timeout=30)
     assert answer.status_code == 401
+
+    # A prefix two runs share is ambiguous through the server as in the store: exit 2, the candidates named.
+    writer = {"Authorization": f"Bearer {team.tokens['writer']}"}
+    for run_id in ("ab12" + "0" * 28, "ab34" + "0" * 28):
+        created = httpx.post(f"{team.server.url}{API}/runs", headers=writer, timeout=30,
+                             json={"run_id": run_id, "experiment": "twins", "name": run_id[:4]})
+        assert created.status_code == 200, created.text
+    served = _cli("runs", "show", "ab", cwd=elsewhere, env=_through_server(team))
+    stored = _cli("--store", team.database, "runs", "show", "ab", cwd=elsewhere, env=_objects(team))
+    assert served.returncode == stored.returncode == 2 and served.stderr == stored.stderr
+    assert "ab12" in served.stderr and "ab34" in served.stderr
+    monkeypatch.setenv("SHIPYARD_TRACKING_URI", team.server.url)
+    monkeypatch.setenv("SHIPYARD_TOKEN", team.tokens["reader"])
+    with pytest.raises(shipyard.AmbiguousError, match="matches several runs"):  # the class the store raises
+        shipyard.get_run("ab")
+    assert shipyard.get_run("ab1").id == "ab12" + "0" * 28
 
     # A request id needs the prediction log, which the server does not keep: said in one line.
     unknown = _cli("lineage", "feedc0de", cwd=elsewhere, env=_through_server(team))
