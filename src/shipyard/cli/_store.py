@@ -60,6 +60,16 @@ def writable_store() -> Store:
     return current_store()
 
 
+def workspace_store() -> Store:
+    """The store a pipeline keeps its data cache in: the workspace's own, also beside a tracking server (which gets
+    the stage runs: ``pipeline/stage_runs.py``), since the cache belongs to the workspace, not to the team."""
+    if os.environ.get(TRACKING_URI_ENV) and not _chosen:  # not tracking_server_of_command(): status stays light
+        from ..store.store import current_store
+
+        return current_store()
+    return writable_store()
+
+
 def tracking_server_of_command() -> RemoteTracker | None:
     """The team server a command talks to: the one ``SHIPYARD_TRACKING_URI`` names, unless ``--store`` chose a store."""
     if _chosen:

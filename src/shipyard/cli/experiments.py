@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import _output
-from ._store import existing_store
+from ._store import existing_store, tracking_server_of_command
 from ._table import COLUMNS_OPTION, WIDE_OPTION, Column, FittedTable, column_choice, show
 
 app = typer.Typer(help="List experiments.\n\nExample: shipyard experiments list --json", no_args_is_help=True)
@@ -23,10 +23,16 @@ def list_command(
     """
     from datetime import UTC, datetime
 
-    from ..tracking.experiments import list_experiments
-
     choice = column_choice(columns, wide)
-    found = list_experiments(existing_store())
+    tracker = tracking_server_of_command()
+    if tracker is not None:
+        from ..tracking.remote_queries import list_experiments as list_on_server
+
+        found = list_on_server(tracker)
+    else:
+        from ..tracking.experiments import list_experiments
+
+        found = list_experiments(existing_store())
     if json_output:
         _output.print_json([
             {"id": exp.id, "name": exp.name, "runs": exp.run_count,

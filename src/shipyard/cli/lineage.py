@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from . import _output
-from ._store import LOG_DIR_HELP, existing_store, log_dir as resolve_log_dir
+from ._store import LOG_DIR_HELP, existing_store, log_dir as resolve_log_dir, tracking_server_of_command
 
 
 def lineage_command(
@@ -24,7 +24,9 @@ def lineage_command(
     """
     from ..lineage_query import lineage
 
-    chain = lineage(target, store=existing_store(), log_dir=resolve_log_dir(log_dir))
+    tracker = tracking_server_of_command()  # with one, runs and models come from it; the prediction log from log_dir
+    chain = (lineage(target, server=tracker, log_dir=resolve_log_dir(log_dir)) if tracker is not None
+             else lineage(target, store=existing_store(), log_dir=resolve_log_dir(log_dir)))
     if json_output:
         _output.print_json(chain)
         return

@@ -27,9 +27,12 @@ def repro_command(
     """
     from ..errors import StageFailedError
     from ..pipeline.repro import repro
-    from ._store import writable_store
+    from ..pipeline.stage_runs import ServerStageRuns, StoreStageRuns
+    from ._store import tracking_server_of_command, workspace_store
 
-    writable_store()
+    store = workspace_store()
+    tracker = tracking_server_of_command()  # --store keeps the stage runs local even with a tracking URI set
+    stage_runs = ServerStageRuns(tracker) if tracker is not None else StoreStageRuns(store)
     quiet = json_output
 
     def event(stage: str, message: str) -> None:
@@ -47,7 +50,7 @@ def repro_command(
 
     try:
         outcomes = repro(targets=stages or None, force=force, jobs=jobs, dry_run=dry_run, lock_timeout=lock_timeout,
-                         on_event=event, on_output=output)
+                         on_event=event, on_output=output, stage_runs=stage_runs)
     except StageFailedError as exc:
         if exc.tail:
             _output.err_console.print(f"[dim]last lines of {_output.escape(exc.stage)}:[/]")
@@ -76,10 +79,10 @@ def status_command(
     from ..pipeline.spec import PIPELINE_FILE, find_pipeline_root
     from ..pipeline.status import UP_TO_DATE, data_status, pipeline_status, watched_paths
     from ..pipeline.status_memo import fingerprint, forget, remember
-    from ._store import project_root, writable_store
+    from ._store import project_root, workspace_store
 
     choice = column_choice(columns, wide)
-    writable_store()
+    workspace_store()
     root = project_root()
     watched = watched_paths(root)
     before = fingerprint(str(root), watched)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.text import Text
 
 from . import _output
-from ._store import existing_store
+from ._store import existing_store, tracking_server_of_command
 from ._table import COLUMNS_OPTION, WIDE_OPTION, Column, ColumnChoice, FittedTable, column_choice, show
+
+if TYPE_CHECKING:
+    from ..tracking.runs import Run
 
 app = typer.Typer(help="List, show and compare runs.\n\nExample: shipyard runs list -e churn --sort -metrics.auc",
                   no_args_is_help=True)
@@ -31,12 +34,19 @@ def list_command(
 
     Example: shipyard runs list -e churn -f "metrics.auc > 0.8" -s -metrics.auc -n 10
     """
-    from ..tracking.search import search_run_records
-
     choice = column_choice(columns, wide)
     orders = [_order(text) for text in sort]
-    records = search_run_records(existing_store(), experiment=experiment or None, filter=filter or None,
-                                 order_by=orders, max_results=limit)
+    tracker = tracking_server_of_command()
+    if tracker is not None:
+        from ..tracking.remote_queries import search_run_records as search_server
+
+        records = search_server(tracker, experiment=experiment or None, filter=filter or None, order_by=orders,
+                                max_results=limit)
+    else:
+        from ..tracking.search import search_run_records
+
+        records = search_run_records(existing_store(), experiment=experiment or None, filter=filter or None,
+                                     order_by=orders, max_results=limit)
     if json_output:
         _output.print_json(records)
         return
@@ -144,6 +154,19 @@ def _under_parents(records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], 
     return ordered
 
 
+def run_reader() -> Callable[[str], Run]:
+    """How this command reads a run by id or unique prefix: from the team server when one is set, else the store."""
+    tracker = tracking_server_of_command()
+    if tracker is not None:
+        from ..tracking.remote_queries import get_run as get_from_server
+
+        return lambda run_id: get_from_server(tracker, run_id)
+    from ..tracking.runs import get_run
+
+    store = existing_store()
+    return lambda run_id: get_run(store, run_id)
+
+
 @app.command("show")
 def show_command(
     run_id: str = typer.Argument(..., help="Run id or a unique prefix of it."),
@@ -153,9 +176,7 @@ def show_command(
 
     Example: shipyard runs show 3f2a
     """
-    from ..tracking.runs import get_run
-
-    run = get_run(existing_store(), run_id)
+    run = run_reader()(run_id)
     if json_output:
         _output.print_json(run.to_dict())
         return
@@ -209,13 +230,12 @@ def compare_command(
     Example: shipyard runs compare 3f2a 9b1c
     """
     from ..errors import ValidationError
-    from ..tracking.runs import Run, get_run
 
     choice = column_choice(columns, wide)
-    store = existing_store()
+    get_run = run_reader()
     found: list[Run] = []
     for run_id in run_ids:
-        run = get_run(store, run_id)
+        run = get_run(run_id)
         if all(run.id != seen.id for seen in found):
             found.append(run)
     if len(found) < 2:

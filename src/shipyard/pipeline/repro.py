@@ -1,6 +1,7 @@
 """``shipyard repro``: run what is stale, in dependency order, and record it.
 
-Each stage execution is a tracking run (experiment = pipeline name, run name = stage) holding the
+Each stage execution is a tracking run (experiment = pipeline name, run name = stage; in the local store, or on
+the team server when a tracking URI is set: ``stage_runs.py``) holding the
 stage's params, the numbers from its metrics files, its duration, the hashes of what it read and wrote
 and the git commit: the lineage link from data to run. Code inside the stage that calls
 ``shipyard.start_run()`` joins that run (``SHIPYARD_RUN_ID`` is set for it) instead of starting another.
@@ -34,8 +35,8 @@ from ..extras import from_module_not_found, require
 from ..store import Store, current_store
 from ..store.files import make_private_dirs, open_private
 from ..store.text import read_text
-from ..tracking import artifacts as run_artifacts, runs as run_records
-from ..tracking.metrics import writer_for
+from ..tracking.remote import TRACKING_URI_ENV
+from ..tracking.runs import FAILED, FINISHED, KILLED
 from ..tracking.validation import check_key
 from ._stage_watchdog import StageWatchdog
 from .dag import Graph, build_graph
@@ -45,6 +46,7 @@ from .interrupts import Terminated, again, end_groups, first_signal, sigterm_as_
 from .lock import read_lock, write_lock
 from .params import flatten, load_params, resolve
 from .spec import Pipeline, Stage, load_pipeline
+from .stage_runs import ServerStageRuns, StageRuns, stage_runs_for
 from .status import RESTORABLE, STALE, UP_TO_DATE, StageStatus, stage_status
 from .workspace import ignore_in_git, restore
 from .workspace_lock import HeldLock, workspace_lock
@@ -70,8 +72,12 @@ Events = Callable[[str, str], None]  # (stage, message)
 
 def repro(root: Path | None = None, targets: list[str] | None = None, *, force: bool = False, jobs: int = 1,
           dry_run: bool = False, lock_timeout: float = 60.0, on_event: Events | None = None,
-          on_output: Events | None = None) -> list[StageOutcome]:
-    """Bring the pipeline (or ``targets`` and what they need) up to date; returns what happened per stage."""
+          on_output: Events | None = None, stage_runs: StageRuns | None = None) -> list[StageOutcome]:
+    """Bring the pipeline (or ``targets`` and what they need) up to date; returns what happened per stage.
+
+    The stage runs go to ``stage_runs`` (default: the tracking server when a tracking URI is set, else the store);
+    the data cache is the store's either way.
+    """
     if jobs < 1:
         raise ValidationError(f"--jobs must be at least 1, got {jobs}.", field="jobs")
     pipeline = load_pipeline(root)
@@ -90,7 +96,7 @@ def repro(root: Path | None = None, targets: list[str] | None = None, *, force: 
     with sigterm_as_interrupt(), workspace_lock(lock_path(pipeline.root), timeout=lock_timeout,
                                                  on_wait=waiting) as held:
         runner = _Runner(pipeline, graph, params, store, held, force=force, dry_run=dry_run, say=say,
-                         on_output=on_output)
+                         on_output=on_output, runs=stage_runs or stage_runs_for(store))
         try:
             for level in graph.levels(order):
                 runner.run_level(level, jobs)
@@ -101,8 +107,8 @@ def repro(root: Path | None = None, targets: list[str] | None = None, *, force: 
 
 class _Runner:
     def __init__(self, pipeline: Pipeline, graph: Graph, params: dict[str, Any], store: Store, held: HeldLock, *,
-                 force: bool, dry_run: bool, say: Events, on_output: Events | None) -> None:
-        self.pipeline, self.graph, self.params, self.store = pipeline, graph, params, store
+                 force: bool, dry_run: bool, say: Events, on_output: Events | None, runs: StageRuns) -> None:
+        self.pipeline, self.graph, self.params, self.store, self.runs = pipeline, graph, params, store, runs
         self.force, self.dry_run, self.say, self.on_output = force, dry_run, say, on_output
         self.hasher = Hasher(store, pipeline.root)
         self.lock = read_lock(pipeline.root)
@@ -191,28 +197,27 @@ class _Runner:
         started = time.perf_counter()
         stage_params = resolve(self.params, stage.params, stage.name)
         deps = [self.hasher.hash(path) for path in stage.deps]
-        run_id = run_records.create_run(self.store, experiment=self.pipeline.name, name=stage.name,
-                                        tags_={"shipyard.stage": stage.name, "shipyard.pipeline": self.pipeline.name,
-                                               **hash_tags("dep", deps, self.pipeline.root)},
-                                        workdir=self.pipeline.root)
+        run_id = self.runs.create(experiment=self.pipeline.name, name=stage.name,
+                                  tags={"shipyard.stage": stage.name, "shipyard.pipeline": self.pipeline.name,
+                                        **hash_tags("dep", deps, self.pipeline.root)},
+                                  workdir=self.pipeline.root)
         if stage_params:
-            run_records.log_params(self.store, run_id, stage_params)
+            self.runs.log_params(run_id, stage_params)
         try:
             tail = self._run_command(stage, run_id)
         except KeyboardInterrupt as interrupt:
             reason = str(interrupt) if isinstance(interrupt, Terminated) else "KeyboardInterrupt"
-            run_records.end_run(self.store, run_id, run_records.KILLED, reason)
+            self.runs.end(run_id, KILLED, reason)
             raise
         except StageFailedError as exc:
-            writer_for(self.store).flush()
-            run_records.end_run(self.store, run_id, run_records.FAILED, exc.message)
+            self.runs.end(run_id, FAILED, exc.message)
             self.outcomes[stage.name] = StageOutcome(stage.name, "failed", status.reasons, run_id,
                                                      time.perf_counter() - started)
             raise
         missing = [path for path in stage.produced if not (self.pipeline.root / path).exists()]
         if missing:
             message = f"Stage '{stage.name}' finished but did not write its declared output {missing[0]!r}."
-            run_records.end_run(self.store, run_id, run_records.FAILED, message)
+            self.runs.end(run_id, FAILED, message)
             raise StageFailedError(message, stage=stage.name, tail=tail)
         outs = []
         for path in stage.outs:
@@ -220,16 +225,16 @@ class _Runner:
             assert entry is not None
             outs.append(entry)
             _keep_out_of_git(self.pipeline.root, path)
-        run_records.set_tags(self.store, run_id, hash_tags("out", outs, self.pipeline.root))
+        self.runs.set_tags(run_id, hash_tags("out", outs, self.pipeline.root))
         metrics = [self.hasher.hash(path) for path in stage.metrics]
         plots = [self.hasher.hash(path) for path in stage.plots]
         try:
             numbers = read_metrics(self.pipeline.root, stage.metrics)
         except ValidationError as exc:
-            run_records.end_run(self.store, run_id, run_records.FAILED, exc.message)
+            self.runs.end(run_id, FAILED, exc.message)
             message = f"Stage '{stage.name}' ran, but {exc.message}"
             raise StageFailedError(message, stage=stage.name, tail=tail) from None
-        writer = writer_for(self.store)
+        writer = self.runs.metrics()
         for key, value in numbers.items():
             writer.add(run_id, key, value, 0)
         entry_record = {
@@ -241,9 +246,8 @@ class _Runner:
             "plots": [item.to_lock() for item in plots if item is not None],
             "run_id": run_id,
         }
-        run_artifacts.log_bytes(self.store, run_id, json.dumps(entry_record, indent=1).encode(), "stage.json")
-        writer.flush()
-        run_records.end_run(self.store, run_id, run_records.FINISHED)
+        self.runs.log_bytes(run_id, json.dumps(entry_record, indent=1).encode(), "stage.json")
+        self.runs.end(run_id, FINISHED)
         with self._lock_guard:  # stages of one level may finish together
             self.lock[stage.name] = entry_record
             write_lock(self.pipeline.root, self.lock, list(self.pipeline.stages))
@@ -257,6 +261,8 @@ class _Runner:
         assert stage.cmd is not None
         env = {**os.environ, "SHIPYARD_RUN_ID": run_id, **self.store.location.environment(),
                "SHIPYARD_STAGE": stage.name, "PYTHONUNBUFFERED": "1"}
+        if not isinstance(self.runs, ServerStageRuns):  # code joining the stage run finds it where repro logs it
+            env.pop(TRACKING_URI_ENV, None)
         logs = self.store.logs_dir
         log_file = None
         if logs is not None:

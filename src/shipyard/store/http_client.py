@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
 from ..errors import (
+    AmbiguousError,
     ConfigError,
     ConflictError,
     ForbiddenError,
@@ -196,6 +197,7 @@ _BY_STATUS: dict[int, type[ShipyardError]] = {
 
 def _error(status: int, payload: bytes, url: str) -> ShipyardError:
     """The Shipyard error the server's answer describes (``{"error": {"type", "message", "field"}}``)."""
+    error: dict[str, Any] = {}
     try:
         document = json.loads(payload)
         error = document["error"] if isinstance(document.get("error"), dict) else {}
@@ -206,6 +208,8 @@ def _error(status: int, payload: bytes, url: str) -> ShipyardError:
     if not message:
         message = f"The tracking server {url} answered HTTP {status}."
     cls = _BY_STATUS.get(status)
+    if status == 409 and error.get("type") == AmbiguousError.__name__:  # a prefix: the class the store raises
+        return AmbiguousError(message, candidates=[])
     if cls is None:
         return ShipyardError(f"The tracking server {url} answered HTTP {status}: {message}")
     if cls in (ValidationError, UnauthorizedError):

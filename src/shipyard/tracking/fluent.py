@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConflictError, NotSupportedError, TrackingServerError
 from ..store import Store, current_store, set_store as _set_store
-from . import _termination, artifacts as _artifacts, pending, runs as _runs, search as _search
+from . import (
+    _termination,
+    _uncaught,
+    artifacts as _artifacts,
+    pending,
+    remote_queries,
+    runs as _runs,
+    search as _search,
+)
 from ._names import random_run_name
 from .experiments import DEFAULT_EXPERIMENT, Experiment, list_experiments as _list_experiments
 from .heartbeat import heartbeat_for
@@ -38,7 +46,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 EXPERIMENT_ENV = "SHIPYARD_EXPERIMENT"
-_MAX_ERROR_LENGTH = 4000
 
 
 class ActiveRun:
@@ -64,7 +71,7 @@ class ActiveRun:
         elif isinstance(exc, KeyboardInterrupt):
             _end(self, _runs.KILLED, "KeyboardInterrupt")
         else:
-            _end(self, _runs.FAILED, _describe(exc))
+            _end(self, _runs.FAILED, _uncaught.describe(exc))
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.id[:8]} {self.name!r} in {self.experiment!r}>"
@@ -73,7 +80,6 @@ class ActiveRun:
 _stack: ContextVar[tuple[ActiveRun, ...]] = ContextVar("shipyard_active_runs", default=())
 _process_runs: list[ActiveRun] = []
 _process_lock = threading.Lock()
-_uncaught: list[BaseException] = []
 
 
 def start_run(
@@ -272,7 +278,7 @@ def get_run(run_id: str) -> _runs.Run:
     pending.drain()
     remote = tracking_server()
     if remote is not None:
-        return remote.get_run(run_id)
+        return remote_queries.get_run(remote, run_id)
     store = current_store()
     writer_for(store).flush()
     return _runs.get_run(store, run_id)
@@ -304,15 +310,18 @@ def search_runs(
         max_results: at most this many rows.
     """
     pending.drain()
-    store = _local_only("search_runs")
+    if (remote := tracking_server()) is not None:
+        return remote_queries.search_runs(remote, experiment, filter, order_by, max_results)
+    store = current_store()
     writer_for(store).flush()
     return _search.search_runs(store=store, experiment=experiment, filter=filter, order_by=order_by,
                                max_results=max_results)
 
 
 def list_experiments() -> list[Experiment]:
-    """Every experiment in the store with its run count, by name."""
-    return _list_experiments(_local_only("list_experiments"))
+    """Every experiment in the store (or on the tracking server) with its run count, by name."""
+    remote = tracking_server()
+    return remote_queries.list_experiments(remote) if remote else _list_experiments(current_store())
 
 
 def list_artifacts(run_id: str) -> list[dict[str, Any]]:
@@ -338,8 +347,7 @@ def _local_only(what: str) -> Store:
     """The local store, for reads a tracking server does not answer through this client yet."""
     if tracking_server() is not None:
         raise NotSupportedError(f"shipyard.{what} does not read from a tracking server yet ({get_tracking_uri()}); "
-                                "run it where the server's store is (`shipyard runs list --store ...`), or open the "
-                                "server's web UI.")
+                                "run it where the server's store is (SHIPYARD_STORE), or open the server's web UI.")
     return current_store()
 
 
@@ -354,7 +362,7 @@ def _run_for_logging() -> ActiveRun:
         return run
     run = start_run()
     run.implicit = True
-    _install_excepthook()
+    _uncaught.install()
     return run
 
 
@@ -390,35 +398,12 @@ def _end(run: ActiveRun, status: str, error: str | None) -> None:
                 _process_runs.remove(run)
 
 
-def _describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= _MAX_ERROR_LENGTH else text[: _MAX_ERROR_LENGTH - 3] + "..."
-
-
-_hook_installed = False
-
-
-def _install_excepthook() -> None:
-    """Remember an uncaught exception so the implicit run can be marked FAILED at exit."""
-    global _hook_installed
-    if _hook_installed:
-        return
-    _hook_installed = True
-    previous = sys.excepthook
-
-    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        _uncaught.append(exc)
-        previous(exc_type, exc, tb)
-
-    sys.excepthook = hook
-
-
 def _end_runs_at_exit() -> None:
     with _process_lock:
         remaining = [run for run in _process_runs if not run.ended]
-    last = _uncaught[-1] if _uncaught else None  # a KeyboardInterrupt: the status of a with-block interrupted
+    last = _uncaught.last()  # a KeyboardInterrupt: the status of a with-block interrupted
     status, error = ((_runs.KILLED, "KeyboardInterrupt") if isinstance(last, KeyboardInterrupt)
-                     else (_runs.FAILED, _describe(last)) if last is not None else (_runs.FINISHED, None))
+                     else (_runs.FAILED, _uncaught.describe(last)) if last is not None else (_runs.FINISHED, None))
     _end_or_keep([(run, status, error) for run in reversed(remaining)])
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import NotFoundError, TrackingServerError
 from ..store.hashing import hash_bytes, hash_file
 from ..store.http_client import HttpClient, new_key, quote_path
-from . import spool
+from . import provenance, spool
 from ._folder import files_to_log
 from ._names import random_run_name
 from .artifact_paths import check_artifact_path
@@ -82,21 +82,28 @@ class RemoteTracker:
         return spool.keep(self.url, points + ends), count
 
     def create_run(self, *, experiment: str, name: str | None, tags: dict[str, Any] | None, parent_id: str | None,
-                   start_ms: int | None = None) -> str:
-        """A new run (a random name when ``name`` is None), started now or at ``start_ms`` (autologging backdates)."""
+                   start_ms: int | None = None, workdir: Path | None = None) -> str:
+        """A new run (a random name when ``name`` is None), started now or at ``start_ms`` (autologging backdates).
+
+        The git state of ``workdir`` (default: the working directory) goes with it, as a local run records it: the
+        server cannot see the client's code.
+        """
         run_id = uuid.uuid4().hex
+        git = provenance.git_state(workdir)
         body = {"run_id": run_id, "experiment": check_name(experiment, "experiment"),
                 "name": check_name(name if name is not None else random_run_name(), "run"),
                 "tags": _texts(tags or {}, "tag", MAX_TAG_LENGTH), "parent_id": parent_id,
                 "start_time": start_ms if start_ms is not None else _now_ms(),
-                "command": " ".join(sys.argv)[:4000] or None}
+                "command": " ".join(sys.argv)[:4000] or None,
+                "git": None if git is None else {"root": git.root, "commit": git.commit, "branch": git.branch,
+                                                 "dirty": git.dirty, "diff_hash": git.diff_hash}}
         self.client.call("POST", f"{_API}/runs", body, key=new_key())
         return run_id
 
     def get_run(self, run_id: str) -> Run:
         self.metrics.flush()  # read-your-writes
         document = self.client.call("GET", f"{_API}/runs/{check_run_id(self.resolve_run_id(run_id))}")["run"]
-        return _run_from_json(document)
+        return run_from_json(document)
 
     def resolve_run_id(self, run_id: str) -> str:
         """A whole run id (a server has no prefix lookup through this API yet)."""
@@ -191,7 +198,9 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _run_from_json(document: dict[str, Any]) -> Run:
+def run_from_json(document: dict[str, Any]) -> Run:
+    """The run a server sent in ``Run.to_dict``'s form."""
+
     def when(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text) if text else None
 

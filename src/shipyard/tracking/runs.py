@@ -37,12 +37,15 @@ class RunOrigin:
 
     The server's own git state, environment and process say nothing about such a run, so none of them is
     recorded: the run keeps the client's ``user`` (the token's name), ``host`` (its address) and ``command``
-    (what the client says it runs, MLflow's ``mlflow.source.name``).
+    (what the client says it runs, MLflow's ``mlflow.source.name``), and ``git``, the state of the client's work
+    tree when the client is Shipyard's own (``shipyard repro`` and the fluent API send it): the code behind the run,
+    which the server cannot see. Its diff stays on the client; ``diff_hash`` names it.
     """
 
     user: str
     host: str | None = None
     command: str | None = None
+    git: provenance.GitState | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def create_run(
     exp_id = experiment_id(store, experiment)
     run_name = check_name(name, "run") if name is not None else random_run_name()
     tag_rows = _tag_rows(tags_ or {})
-    git = provenance.git_state(workdir) if origin is None else None
+    git = provenance.git_state(workdir) if origin is None else origin.git
     env = provenance.environment() if origin is None else None
     proc = provenance.process_info()
     if git is not None and git.diff is not None and git.diff_hash is not None:

@@ -9,8 +9,9 @@ when they look like one (``params.C > 0.5``), and never match when they do not. 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Float, and_, bindparam, case, cast, exists, func, not_, or_, select
@@ -31,6 +32,7 @@ _ID_CHUNK = 900  # stays under every driver's limit on bound parameters
 _SECTION_TABLES = (("metrics", latest_metrics), ("params", params), ("tags", tags))
 _SECTIONS = tuple(section for section, _ in _SECTION_TABLES)
 _NUMBER_RE = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ATTRIBUTE_COLUMNS: dict[str, Any] = {
     "status": runs.c.status, "name": runs.c.name, "run_id": runs.c.id, "start_time": runs.c.start_time,
     "end_time": runs.c.end_time, "experiment": experiments.c.name, "parent_run_id": runs.c.parent_id,
@@ -65,12 +67,18 @@ def search_runs(
     max_results: int = 1000,
 ) -> pd.DataFrame:
     """Matching runs as a DataFrame: run columns, then ``metrics.*``, ``params.*`` and ``tags.*``."""
+    return runs_frame(search_run_records(store, experiment=experiment, filter=filter, order_by=order_by,
+                                         max_results=max_results))
+
+
+def runs_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """:func:`search_run_records`' records as :func:`search_runs`' DataFrame (also for records a server sent)."""
     import pandas as pd
 
-    found = _find(store, experiment, filter, order_by, max_results)
     frame = pd.DataFrame(
-        [(row.id, row.experiment, row.name, row.status, row.start_time, row.end_time, row.parent_id,
-          row.git_commit, row.git_dirty) for row in found.runs],
+        [(record["run_id"], record["experiment"], record["name"], record["status"], _epoch_ms(record["start_time"]),
+          _epoch_ms(record["end_time"]), record["parent_run_id"], record["git_commit"], record["git_dirty"])
+         for record in records],
         columns=["run_id", "experiment", "name", "status", "start_time", "end_time", "parent_run_id",
                  "git_commit", "git_dirty"],
     )
@@ -79,8 +87,7 @@ def search_runs(
         frame[name] = pd.to_datetime(frame[name].astype("float64"), unit="ms", utc=True)
     parts = [frame]
     for section in _SECTIONS:
-        per_run = found.values[section]
-        wide = pd.DataFrame.from_records([per_run.get(row.id, {}) for row in found.runs], index=frame.index)
+        wide = pd.DataFrame.from_records([record[section] for record in records], index=frame.index)
         wide = wide[sorted(wide.columns)]
         wide.columns = [f"{section}.{key}" for key in wide.columns]
         if section == "metrics":
@@ -89,6 +96,29 @@ def search_runs(
             wide = wide.astype(object).where(wide.notna(), None)
         parts.append(wide)
     return pd.concat(parts, axis=1)
+
+
+def record_to_json(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as a server sends it: times in ISO 8601, NaN and infinite metrics as strings (JSON has neither)."""
+    return {**record, "start_time": record["start_time"].isoformat(),
+            "end_time": record["end_time"].isoformat() if record["end_time"] is not None else None,
+            "metrics": {key: _json_number(value) for key, value in record["metrics"].items()}}
+
+
+def record_from_json(document: dict[str, Any]) -> dict[str, Any]:
+    """The record :func:`record_to_json` sent, as :func:`search_run_records` returned it."""
+    end = document.get("end_time")
+    return {**document, "start_time": datetime.fromisoformat(document["start_time"]),
+            "end_time": datetime.fromisoformat(end) if end is not None else None,
+            "metrics": {key: float(value) for key, value in document["metrics"].items()}}
+
+
+def _json_number(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value).replace("inf", "Infinity").replace("nan", "NaN")
+
+
+def _epoch_ms(moment: datetime | None) -> int | None:
+    return None if moment is None else (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
 def count_runs(store: Store, *, experiment: str | list[str] | None = None, filter: str | None = None) -> int:

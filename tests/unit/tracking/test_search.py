@@ -134,3 +134,28 @@ def test_oversized_filters_are_validation_errors_not_store_errors(runs: dict[str
     assert sorted(names(shipyard.search_runs(experiment="churn", filter=widest))) == ["b", "c", "e"]
     deepest = "(" * MAX_DEPTH + "metrics.auc > 0.75" + ")" * MAX_DEPTH
     assert sorted(names(shipyard.search_runs(experiment="churn", filter=deepest))) == ["b", "c", "e"]
+
+
+def test_records_sent_by_a_server_come_back_as_the_store_gave_them(runs: dict[str, str]) -> None:
+    """The wire form (``record_to_json``) keeps NaN, infinities and times, so a CLI reading through a server renders
+    what it renders from the store, and ``search_runs``' DataFrame is the same built from either."""
+    import json
+
+    import pandas as pd
+
+    from shipyard.tracking.search import record_from_json, record_to_json, runs_frame, search_run_records
+
+    with shipyard.start_run(experiment="churn", name="infinite") as run:
+        shipyard.log_metric("auc", float("-inf"))
+    store = shipyard.current_store()
+    records = search_run_records(store, order_by=["metrics.auc DESC"])
+    sent = json.loads(json.dumps([record_to_json(record) for record in records], allow_nan=False))
+    back = [record_from_json(document) for document in sent]
+    assert [record["run_id"] for record in back] == [record["run_id"] for record in records]
+    for before, after in zip(records, back, strict=True):
+        assert after["start_time"] == before["start_time"] and after["end_time"] == before["end_time"]
+        assert {key: str(value) for key, value in after["metrics"].items()} == {
+            key: str(value) for key, value in before["metrics"].items()}
+    assert back[[r["run_id"] for r in back].index(run.id)]["metrics"]["auc"] == float("-inf")
+    assert math.isnan(back[[r["run_id"] for r in back].index(runs["d"])]["metrics"]["auc"])
+    pd.testing.assert_frame_equal(runs_frame(back), shipyard.search_runs(order_by="metrics.auc DESC"))

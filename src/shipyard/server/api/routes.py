@@ -3,7 +3,8 @@
 What the remote tracking client (:mod:`shipyard.tracking.remote`) calls: runs are created with the client's run
 id, written in batches with an ``Idempotency-Key`` each, ended, and read back; artifacts are uploaded and
 downloaded streamed and hash-verified. The remote registry (:mod:`shipyard.models.remote`) resolves model URIs,
-registers versions and moves aliases (:mod:`.models`). Any other path under ``/api/shipyard`` answers 404 in the
+registers versions and moves aliases (:mod:`.models`). The CLI's reading commands search runs, list experiments
+and trace lineage (:mod:`.queries`). Any other path under ``/api/shipyard`` answers 404 in the
 same error shape.
 """
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFoundError
 from ..roles import READER, WRITER
-from . import artifacts, models, runs
+from . import artifacts, models, queries, runs
 from .protocol import Call, endpoint
 
 if TYPE_CHECKING:
@@ -40,6 +41,11 @@ ENDPOINTS: list[tuple[str, str, str, str, Any]] = [
     ("/models/{name}/aliases/{alias}", "DELETE", WRITER, "Deleting an alias", models.delete_alias),
     ("/models/{name}/history", "GET", READER, "Reading the alias history", models.alias_history),
     ("/models/{name}/decisions", "POST", WRITER, "Recording a promotion decision", models.decide),
+    # reads for `shipyard runs`, `experiments` and `lineage` through a server (queries.py)
+    ("/query/runs", "GET", READER, "Searching runs", queries.search_runs),
+    ("/query/runs/{prefix}", "GET", READER, "Reading a run", queries.get_run_by_prefix),
+    ("/query/experiments", "GET", READER, "Listing experiments", queries.experiments),
+    ("/query/lineage", "GET", READER, "Reading lineage", queries.lineage),
 ]
 
 

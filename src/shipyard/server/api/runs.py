@@ -13,6 +13,7 @@ exist in the same transaction that writes the points, and NaN travels as ``null`
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from ...errors import ConflictError, NotFoundError, ValidationError
 from ...store.schema import runs as runs_table
 from ...tracking.metrics import Point, check_points, insert_points, metric_points
+from ...tracking.provenance import GitState
 from ...tracking.runs import (
     STATUSES,
     RunOrigin,
@@ -40,6 +42,7 @@ from .protocol import Call, field
 
 MAX_POINTS = 100_000  # per batch: a client sends at most this many at once
 _STEP_MIN, _STEP_END = -(2**63), 2**63
+_COMMIT_RE = re.compile(r"^[0-9a-f]{4,64}$")
 _SPECIAL = {"Infinity": float("inf"), "-Infinity": float("-inf"), "NaN": float("nan")}
 
 
@@ -55,7 +58,7 @@ def create(call: Call) -> dict[str, Any]:
     start = field(body, "start_time", int)
     client = call.request.client
     origin = RunOrigin(user=call.identity.name or "anonymous", host=client.host if client else None,
-                       command=field(body, "command", str))
+                       command=field(body, "command", str), git=_git_state(field(body, "git", dict)))
     answer = {"run": {"run_id": run_id, "name": name, "experiment": experiment, "status": "RUNNING"}}
     replayed = call.recall()
     if replayed is not None:
@@ -70,6 +73,20 @@ def create(call: Call) -> dict[str, Any]:
         raise ConflictError(f"A run with the id {run_id} exists already; a new run needs a new id (or send the "
                             "first request's Idempotency-Key to retry it).") from None
     return answer
+
+
+def _git_state(document: dict[str, Any] | None) -> GitState | None:
+    """The client's work tree as it sent it (``RemoteTracker.create_run``): where the run's code came from."""
+    if document is None:
+        return None
+    root = field(document, "root", str, required=True, what="the work tree's folder")
+    commit = field(document, "commit", str)
+    if commit is not None and not _COMMIT_RE.match(commit):
+        raise ValidationError(f"The field 'git.commit' must be a hexadecimal commit id, got {commit[:80]!r}.",
+                              field="git.commit")
+    dirty = field(document, "dirty", bool)
+    return GitState(root=root[:4000], commit=commit, branch=(field(document, "branch", str) or None),
+                    dirty=bool(dirty), diff_hash=field(document, "diff_hash", str), diff=None)
 
 
 def get(call: Call) -> dict[str, Any]:
