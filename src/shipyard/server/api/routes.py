@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFoundError
 from ..roles import READER, WRITER
-from . import artifacts, models, runs
+from . import artifacts, models, operations, runs
 from .protocol import Call, endpoint
 
 if TYPE_CHECKING:
@@ -39,6 +39,15 @@ ENDPOINTS: list[tuple[str, str, str, str, Any]] = [
     ("/models/{name}/aliases/{alias}", "DELETE", WRITER, "Deleting an alias", models.delete_alias),
     ("/models/{name}/history", "GET", READER, "Reading the alias history", models.alias_history),
     ("/models/{name}/decisions", "POST", WRITER, "Recording a promotion decision", models.decide),
+    # monitoring's facts about model versions, and canary rollouts (operations.py)
+    ("/monitoring/reference", "GET", READER, "Reading a training profile", operations.monitoring_reference),
+    ("/monitoring/baseline", "GET", READER, "Reading a training baseline", operations.monitoring_baseline),
+    ("/monitoring/labelled-reference", "GET", READER, "Reading a labelled reference", operations.labelled_reference),
+    ("/rollouts", "GET", READER, "Reading rollouts", operations.latest_rollout),
+    ("/rollouts", "POST", WRITER, "Starting a rollout", operations.start_rollout),
+    ("/rollouts/abort", "POST", WRITER, "Aborting a rollout", operations.abort_rollout),
+    ("/rollouts/{rollout_id}", "GET", READER, "Reading a rollout", operations.get_rollout),
+    ("/rollouts/{rollout_id}/checks", "POST", WRITER, "Judging a rollout", operations.record_check),
 ]
 
 
