@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFoundError
 from ..roles import READER, WRITER
-from . import artifacts, models, operations, runs
+from . import artifacts, loops, models, operations, runs
 from .protocol import Call, endpoint
 
 if TYPE_CHECKING:
@@ -48,6 +48,12 @@ ENDPOINTS: list[tuple[str, str, str, str, Any]] = [
     ("/rollouts/abort", "POST", WRITER, "Aborting a rollout", operations.abort_rollout),
     ("/rollouts/{rollout_id}", "GET", READER, "Reading a rollout", operations.get_rollout),
     ("/rollouts/{rollout_id}/checks", "POST", WRITER, "Judging a rollout", operations.record_check),
+    ("/loops/stage-run", "GET", READER, "Finding a stage's latest run", loops.stage_run),
+    ("/loops/{loop}/cycles", "GET", READER, "Reading a loop's cycles", loops.list_cycles),
+    ("/loops/{loop}/cycles", "POST", WRITER, "Starting a loop cycle", loops.start_cycle),
+    ("/loops/{loop}/cycles/{number}/steps", "PUT", WRITER, "Recording a cycle's steps", loops.record_steps),
+    ("/loops/{loop}/cycles/{number}/finish", "POST", WRITER, "Finishing a loop cycle", loops.finish_cycle),
+    ("/loops/{loop}/heartbeat", "POST", WRITER, "Keeping a loop's lock", loops.heartbeat),
 ]
 
 
