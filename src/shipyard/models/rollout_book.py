@@ -89,7 +89,7 @@ class ServerRollouts:
     def record_check(self, rollout: Rollout, action: str, reason: str, statistics: dict[str, Any]) -> Rollout:
         """Send one judged check; the server applies it only to the rollout as it was read here (its checks and step
         unchanged), so a judge that looked at an older state gets a ConflictError, as locally."""
-        body = {"action": action, "reason": reason, "statistics": statistics, "checks": rollout.checks,
+        body = {"action": action, "reason": reason, "statistics": json_safe(statistics), "checks": rollout.checks,
                 "step_index": rollout.step_index}
         return self._call("POST", f"/rollouts/{rollout.id}/checks", body)
 
@@ -101,6 +101,20 @@ class ServerRollouts:
 
         key = new_key() if method != "GET" else None
         return rollout_from_dict(self.tracker.client.call(method, API + path, body, key=key)["rollout"])
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities as null: JSON has no spelling for them (a test statistic with nothing to
+    compare yet)."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def rollout_book(store: Store | RolloutBook) -> RolloutBook:

@@ -79,11 +79,15 @@ def training_metrics(store: Store, model_uri: str) -> dict[str, float]:
 
     A run that is gone (its row deleted behind Shipyard's back: :class:`NotFoundError`) must not stop monitoring;
     quality then uses its absolute lines only. Any other failure (the store's) is the caller's to see: an empty
-    baseline would read as "no drop from training".
+    baseline would read as "no drop from training". A metric that is not a finite number is left out: quality
+    cannot be compared with it (and JSON, through a server, cannot carry it).
     """
+    import math
+
     try:
         _, run_id, _ = resolve(store, model_uri)
-        return {name: value for name, value in get_run(store, run_id).metrics.items() if isinstance(value, float)}
+        return {name: value for name, value in get_run(store, run_id).metrics.items()
+                if isinstance(value, float) and math.isfinite(value)}
     except NotFoundError:
         return {}
 

@@ -17,6 +17,7 @@ from typing import Any
 from ...errors import ConflictError, ValidationError
 from ...models import rollouts
 from ...models.labelled_reference import read_reference
+from ...models.rollout_book import json_safe
 from ...models.uri import parse_model_uri
 from ...monitoring.model_facts import reference_to_json, training_metrics
 from ...monitoring.source import training_reference
@@ -80,7 +81,7 @@ def start_rollout(call: Call) -> dict[str, Any]:
 
 
 def get_rollout(call: Call) -> dict[str, Any]:
-    return {"rollout": rollouts.get_rollout(call.settings.store, _rollout_id(call)).to_dict()}
+    return {"rollout": json_safe(rollouts.get_rollout(call.settings.store, _rollout_id(call)).to_dict())}
 
 
 def latest_rollout(call: Call) -> dict[str, Any]:
@@ -90,7 +91,7 @@ def latest_rollout(call: Call) -> dict[str, Any]:
         raise ValidationError("Reading rollouts needs the query parameter 'name' (the registered model).",
                               field="name")
     alias = call.request.query_params.get("alias") or None
-    return {"rollout": rollouts.latest_rollout(call.settings.store, name, alias).to_dict()}
+    return {"rollout": json_safe(rollouts.latest_rollout(call.settings.store, name, alias).to_dict())}
 
 
 def record_check(call: Call) -> dict[str, Any]:
@@ -134,7 +135,7 @@ def abort_rollout(call: Call) -> dict[str, Any]:
 def _answer(call: Call, rollout: rollouts.Rollout) -> dict[str, Any]:
     """The answer of a write, remembered under its idempotency key (in a transaction of its own, just after the
     write's: these writes span several transactions of :mod:`shipyard.models.rollouts`)."""
-    body = {"rollout": rollout.to_dict()}
+    body = {"rollout": json_safe(rollout.to_dict())}
     call.settings.store.db.write(lambda conn: call.remember(conn, body))
     return body
 
