@@ -8,6 +8,7 @@ write carries an idempotency key: a retried lock request after a lost answer ret
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ..tracking.remote import RemoteTracker
 
 API = "/api/shipyard/v1"
+log = logging.getLogger("shipyard.loop")
 
 
 class ServerLoopLock(HeldLock):
@@ -48,7 +50,14 @@ class ServerLoopLock(HeldLock):
                                  {"token": self.token, "status": status, "error": error}, key=new_key())
 
     def _send_beat(self) -> None:
-        self.tracker.client.call("POST", f"{self._base}/heartbeat", {"token": self.token}, key=new_key())
+        """A beat the server did not take is logged, not fatal: the next one may arrive in time, and a lock that
+        went stale is the next holder's to take, as a local one would be."""
+        from ..errors import ShipyardError
+
+        try:
+            self.tracker.client.call("POST", f"{self._base}/heartbeat", {"token": self.token}, key=new_key())
+        except ShipyardError as exc:
+            log.warning("Loop %r: a heartbeat did not reach %s: %s", self.loop, self.tracker.url, exc.message)
 
 
 class ServerBackend:
