@@ -201,3 +201,31 @@ def test_abort_and_a_retried_start_through_the_server(team: Team) -> None:
     assert remote["status"] == "aborted" and remote["reason"] == "not today"
     twice = team.through_server("rollout", "abort", "churn", role="writer", check=False)
     assert twice.returncode == 2 and "No rollout of 'churn' is running" in twice.stderr
+
+
+def test_bad_requests_name_their_field(team: Team) -> None:
+    writer, reader = team.tokens["writer"], team.tokens["reader"]
+    holder = {"token": "t-1", "host": "elsewhere", "pid": 7}
+    cases = [
+        ("GET", "/monitoring/reference", reader, None, "uri"),
+        ("GET", "/monitoring/baseline?uri=not-a-uri", reader, None, "uri"),
+        ("GET", "/monitoring/labelled-reference?name=churn&version=abc", reader, None, "version"),
+        ("GET", "/rollouts", reader, None, "name"),
+        ("POST", "/rollouts", writer, {"candidate": "2"}, "name"),
+        ("POST", "/rollouts/1/checks", writer, {"action": "jump", "reason": "r", "checks": 0, "step_index": 0},
+         "action"),
+        ("POST", "/loops/ship/cycles", writer, {"trigger": "t"}, "holder"),
+        ("POST", "/loops/ship/cycles", writer, {"trigger": "t", "holder": {**holder, "pid": "x"}}, "holder.pid"),
+        ("POST", "/loops/ship/cycles/1/finish", writer, {"token": "t-1", "status": "done"}, "status"),
+        ("GET", "/loops/ship/cycles?limit=0", reader, None, "limit"),
+        ("GET", "/loops/stage-run?pipeline=p&stage=a'b", reader, None, "stage"),
+    ]
+    for method, path, token, body, name in cases:
+        answer = team.server.call(method, API + path, token, json=body)
+        assert 400 <= answer.status_code < 500, (path, answer.status_code, answer.text)
+        assert answer.json()["error"]["field"] == name, (path, answer.text)
+    taken = team.server.call("POST", f"{API}/loops/ship/cycles", writer, json={"trigger": "t", "holder": holder})
+    assert taken.status_code == 200 and taken.json() == {"number": 1, "steps": []}
+    cycles = team.server.call("GET", f"{API}/loops/ship/cycles", reader).json()["cycles"]
+    assert [(cycle["number"], cycle["status"], cycle["host"], cycle["pid"]) for cycle in cycles] == [
+        (1, "running", "elsewhere", 7)]

@@ -57,7 +57,10 @@ def _uri(call: Call) -> str:
     uri = call.request.query_params.get("uri", "").strip()
     if not uri:
         raise ValidationError("This needs the query parameter 'uri' (e.g. models:/churn/3).", field="uri")
-    parse_model_uri(uri)
+    try:
+        parse_model_uri(uri)
+    except ValidationError as exc:  # the query parameter is named uri
+        raise ValidationError(exc.message, field="uri") from None
     return uri
 
 
