@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from shipyard.loop.history import cycles
 from shipyard.models.registry import alias_history
 from shipyard.store.location import location_for
 from shipyard.store.store import Store
+from tests._support import wait_until
 from tests.integration.loop._project import make_project
 from tests.integration.server.conftest import Team
 
@@ -41,6 +43,8 @@ with shipyard.start_run("loopy", "train", tags={"shipyard.stage": "train"}) as r
 print(run.id)
 '''
 
+TICK = {"schedule": "every 2s",
+        "steps": [{"register": {"stage": "train", "artifact": "model", "name": "churn", "alias": "challenger"}}]}
 LOOP = {
     "steps": [
         {"register": {"stage": "train", "artifact": "model", "name": "churn", "alias": "challenger"}},
@@ -51,7 +55,7 @@ LOOP = {
 
 
 def test_a_loop_cycle_registers_and_gates_through_the_server(team: Team, tmp_path: Path) -> None:
-    root = make_project(tmp_path / "loopy", {"ship": LOOP})
+    root = make_project(tmp_path / "loopy", {"ship": LOOP, "tick": TICK})
     env = {"SHIPYARD_TRACKING_URI": team.server.url, "SHIPYARD_TOKEN": team.tokens["writer"],
            "SHIPYARD_STORE": str(tmp_path / "no-local-store"), "SHIPYARD_CACHE_DIR": str(tmp_path / "cache")}
     logged = subprocess.run([sys.executable, "-c", LOG_STAGE_RUN], cwd=root, env={**os.environ, **env}, text=True,
@@ -77,7 +81,7 @@ def test_a_loop_cycle_registers_and_gates_through_the_server(team: Team, tmp_pat
     assert [(item["number"], item["status"]) for item in history] == [(2, "succeeded"), (1, "succeeded")]
     assert history[1]["steps"][0]["run_id"] == run_id
     listed = json.loads(loop_cli("loop", "list", "--json", token="reader").stdout)
-    assert [(row["loop"], row["last"]["number"]) for row in listed] == [("ship", 2)]
+    assert [(row["loop"], (row["last"] or {}).get("number")) for row in listed] == [("ship", 2), ("tick", None)]
 
     store = Store(location_for(team.database, objects=str(team.objects)))
     try:
@@ -103,4 +107,20 @@ def test_a_loop_cycle_registers_and_gates_through_the_server(team: Team, tmp_pat
                                 json={"token": "held-by-the-test", "status": "succeeded"})
     assert finished.status_code == 200, finished.text
     assert json.loads(loop_cli("loop", "run", "ship", "--json").stdout)["cycle"] == 4
+
+    # The scheduler through the server: a due loop runs, its cycle is on the server, SIGTERM stops it cleanly.
+    with open(tmp_path / "scheduler.out", "wb") as out:
+        scheduler = subprocess.Popen([str(Path(sys.executable).with_name("shipyard")), "scheduler", "--poll", "1"],
+                                     cwd=root, stdout=out, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **env, "COLUMNS": "200"})
+    try:
+        wait_until(lambda: any(cycle["status"] == "succeeded" for cycle in team.server.call(
+            "GET", f"{API}/loops/tick/cycles", team.tokens["reader"]).json()["cycles"]) or scheduler.poll() is not None,
+            timeout=120, what="a scheduled cycle through the server")
+    finally:
+        if scheduler.poll() is None:
+            scheduler.send_signal(signal.SIGTERM)
+        code = scheduler.wait(timeout=60)
+    output = (tmp_path / "scheduler.out").read_text()
+    assert code == 0 and "scheduler stopped" in output and "Traceback" not in output, output
     assert not (tmp_path / "no-local-store").exists()
