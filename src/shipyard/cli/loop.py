@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from . import _output
-from ._store import writable_store
+from ._store import log_dir as resolve_log_dir, tracking_server_of_command, writable_store
 from ._table import COLUMNS_OPTION, WIDE_OPTION, column_choice
+
+if TYPE_CHECKING:
+    from ..loop.backend import LoopBackend
 
 app = typer.Typer(help="Continuous improvement loops: retrain, compare with the champion, promote when better.",
                   no_args_is_help=True)
@@ -50,7 +53,7 @@ def run_command(
                               field="cycle_key")
     say = None if json_output else (lambda message: _output.console.print(_output.escape(message)))
     with sigterm_as_interrupt():  # SIGTERM: the stages end, the cycle is recorded interrupted, then we die by it
-        result = run_cycle(writable_store(), pipeline, loop, trigger="manual" if step is None else f"step {step}",
+        result = run_cycle(_backend(), pipeline, loop, trigger="manual" if step is None else f"step {step}",
                            only_step=None if step is None else step - 1, say=say, cycle_key=cycle_key,
                            attempt=attempt)
     if json_output:
@@ -70,17 +73,16 @@ def list_command(
 
     Example: shipyard loop list
     """
-    from ..loop.history import last_cycle
-    from ..loop.scheduler import next_run
+    from ..loop.scheduler import last_cycle, next_run
     from ..loop.spec import load_loops
     from ..pipeline.spec import load_pipeline
 
     choice = column_choice(columns, wide)
     pipeline = load_pipeline()
-    store = writable_store()
+    backend = _backend()
     rows: list[dict[str, Any]] = []
     for loop in load_loops(pipeline).values():
-        last = last_cycle(store, loop.name)
+        last = last_cycle(backend, loop.name)
         upcoming = next_run(loop)
         rows.append({"loop": loop.name, "schedule": loop.schedule,
                      "next_run": upcoming.isoformat() if upcoming else None,
@@ -118,9 +120,8 @@ def history_command(
     Example: shipyard loop history churn-retrain
     """
     from ..loop.cycle import summarize
-    from ..loop.history import cycles
 
-    found = cycles(writable_store(), name, limit=limit)
+    found = _backend().cycles(name, limit=limit)
     if json_output:
         _output.print_json([cycle.to_dict() for cycle in found])
         return
@@ -166,6 +167,16 @@ def export_airflow_command(
     _output.console.print(f"Wrote {_output.escape(str(written))}.")
 
 
+def _backend() -> LoopBackend:
+    """Where the loops' state is kept: the team server when ``SHIPYARD_TRACKING_URI`` is set and no store is named,
+    else the store."""
+    from ..loop.backend import StoreBackend
+    from ..loop.remote import ServerBackend
+
+    tracker = tracking_server_of_command()
+    return ServerBackend(tracker) if tracker is not None else StoreBackend(writable_store())
+
+
 def scheduler_command(
     poll: float = typer.Option(60.0, "--poll", min=0.5, help="Seconds between monitoring-trigger checks."),
 ) -> None:
@@ -173,13 +184,20 @@ def scheduler_command(
 
     Example: shipyard scheduler
     """
+    from ..errors import ValidationError
     from ..loop.scheduler import Scheduler
+    from ..loop.spec import load_loops
     from ..monitoring.config import load_thresholds
     from ..pipeline.spec import load_pipeline
 
     pipeline = load_pipeline()
     config = pipeline.root / "monitoring.yaml"  # the thresholds `shipyard monitor check` uses in the project
-    scheduler = Scheduler(writable_store(), pipeline, poll_s=poll,
+    backend = _backend()
+    log_dir = resolve_log_dir(None)
+    if backend.store is None and log_dir is None and any(loop.triggers for loop in load_loops(pipeline).values()):
+        raise ValidationError("Monitoring triggers through a tracking server read the prediction log where the "
+                              "servers write it: set SHIPYARD_LOG_DIR or log_dir in serving.yaml.", field="log_dir")
+    scheduler = Scheduler(backend, pipeline, poll_s=poll, log_dir=log_dir,
                           thresholds=load_thresholds(config if config.is_file() else None),
                           say=lambda message: _output.console.print(_output.escape(message)))
     scheduler.run()

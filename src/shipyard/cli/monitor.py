@@ -13,7 +13,7 @@ import typer
 
 from ..errors import CheckFailedError, ValidationError
 from . import _output
-from ._store import LOG_DIR_HELP, existing_store, log_dir as resolve_log_dir
+from ._store import LOG_DIR_HELP, existing_store, log_dir as resolve_log_dir, tracking_server_of_command
 from ._table import COLUMNS_OPTION, WIDE_OPTION, ColumnChoice, column_choice
 
 app = typer.Typer(help="Monitoring: drift, response distribution, volume, latency, quality and A/B from the "
@@ -50,9 +50,9 @@ def check_command(
     from ..monitoring.monitor import monitor
 
     choice = column_choice(columns, wide)
-    store = existing_store()
+    facts, traffic = _facts_and_log(log_dir)
     result = monitor(deployment, since=since, start=start, end=end, reference=reference,
-                     thresholds=load_thresholds(config), store=store, log_dir=resolve_log_dir(log_dir))
+                     thresholds=load_thresholds(config), store=facts, log_dir=traffic)
     _finish(result, json_output=json_output, strict=strict, notify=notify, choice=choice)
 
 
@@ -73,9 +73,9 @@ def report_command(
     from ..monitoring.monitor import monitor
     from ..monitoring.report import write_report
 
-    store = existing_store()
+    facts, traffic = _facts_and_log(log_dir)
     result = monitor(deployment, since=since, start=start, end=end, reference=reference,
-                     thresholds=load_thresholds(config), store=store, log_dir=resolve_log_dir(log_dir))
+                     thresholds=load_thresholds(config), store=facts, log_dir=traffic)
     written = write_report(result, output)
     if json_output:
         _output.print_json({**result.to_dict(), "report": str(written)})
@@ -126,6 +126,23 @@ def compare_command(
     result = compare_files(reference, current, thresholds=load_thresholds(config), encoding=encoding, model=model,
                            target=target, trust=trust)
     _finish(result, json_output=json_output, strict=strict, notify=None, choice=choice)
+
+
+def _facts_and_log(option: str | None) -> tuple[Any, str | None]:
+    """Where the model versions' facts come from (the team server when ``SHIPYARD_TRACKING_URI`` is set and no
+    store is named, else the store) and the prediction log to read. Through a server the log must be named: the
+    default, a store's ``serving/`` folder, is not the team's."""
+    from ..monitoring.model_facts import ServerFacts
+
+    traffic = resolve_log_dir(option)
+    tracker = tracking_server_of_command()
+    if tracker is None:
+        return existing_store(), traffic
+    if traffic is None:
+        raise ValidationError(f"Monitoring through the tracking server {tracker.url} reads the prediction log where "
+                              "the servers write it: give --log-dir (a folder or s3://bucket/prefix), "
+                              "SHIPYARD_LOG_DIR, or log_dir in serving.yaml.", field="--log-dir")
+    return ServerFacts(tracker), traffic
 
 
 def _finish(result: Any, *, json_output: bool, strict: bool, notify: str | None, choice: ColumnChoice) -> None:

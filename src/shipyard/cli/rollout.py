@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ..errors import CheckFailedError
 from . import _output
-from ._store import existing_store
+from ._store import existing_store, log_dir as resolve_log_dir, tracking_server_of_command
+
+if TYPE_CHECKING:
+    from ..models.rollout_book import RolloutBook
 
 app = typer.Typer(help="Canary rollouts: shift traffic to a candidate step by step; a judge advances, holds or "
                        "rolls back.\n\nExample: shipyard rollout start churn --candidate challenger",
@@ -46,15 +49,18 @@ def start_command(
 
     Example: shipyard rollout start churn --candidate challenger --steps 5,25,50,100 --max-labels 6000
     """
-    from ..models.rollouts import parse_steps, start_rollout
+    from ..models.rollouts import parse_steps
 
     policy: dict[str, Any] = {"min_requests": min_requests, "alpha": alpha, "loss_tau": loss_tau,
                               "max_labels": max_labels, "shadow": shadow}
-    rollout = start_rollout(existing_store(), name, candidate, alias=alias, steps=parse_steps(steps), policy=policy)
+    chosen = parse_steps(steps)
+    book = _book()
+    log_dir = _log_dir_for(book, log_dir)  # before the rollout starts: a missing log is not worth a started rollout
+    rollout = book.start(name, candidate, alias=alias, steps=chosen, policy=policy)
     if not json_output:
         _output.console.print(f"Rollout {rollout.id}: {name} v{rollout.candidate_version} against {alias} "
                               f"(v{rollout.primary_version}) at {rollout.weight:g}%; checks every {interval:g} s.")
-    _watch(rollout.id, interval, timeout, log_dir, json_output)
+    _watch(book, rollout.id, interval, timeout, log_dir, json_output)
 
 
 @app.command("watch")
@@ -71,12 +77,13 @@ def watch_command(
     Example: shipyard rollout watch churn --interval 60
     """
     from ..errors import NotFoundError
-    from ..models.rollouts import latest_rollout
 
-    rollout = latest_rollout(existing_store(), name, alias)
+    book = _book()
+    log_dir = _log_dir_for(book, log_dir)
+    rollout = book.latest(name, alias)
     if not rollout.running:
         raise NotFoundError(f"No rollout of {name!r} is running (the latest, {rollout.id}, is {rollout.status}).")
-    _watch(rollout.id, interval, timeout, log_dir, json_output)
+    _watch(book, rollout.id, interval, timeout, log_dir, json_output)
 
 
 @app.command("status")
@@ -89,9 +96,7 @@ def status_command(
 
     Example: shipyard rollout status churn
     """
-    from ..models.rollouts import latest_rollout
-
-    rollout = latest_rollout(existing_store(), name, alias)
+    rollout = _book().latest(name, alias)
     if json_output:
         _output.print_json(rollout.to_dict())
         return
@@ -116,9 +121,7 @@ def abort_command(
 
     Example: shipyard rollout abort churn --reason "support tickets about odd scores"
     """
-    from ..models.rollouts import abort_rollout
-
-    rollout = abort_rollout(existing_store(), name, alias=alias, reason=reason)
+    rollout = _book().abort(name, alias=alias, reason=reason)
     if json_output:
         _output.print_json(rollout.to_dict())
         return
@@ -126,7 +129,31 @@ def abort_command(
                           f"v{rollout.primary_version} again.")
 
 
-def _watch(rollout_id: int, interval: float, timeout: float | None, log_dir: str | None, json_output: bool) -> None:
+def _book() -> RolloutBook:
+    """The team server's rollouts when ``SHIPYARD_TRACKING_URI`` is set and no store is named, else the store's."""
+    from ..models.rollout_book import ServerRollouts, StoreRollouts
+
+    tracker = tracking_server_of_command()
+    return ServerRollouts(tracker) if tracker is not None else StoreRollouts(existing_store())
+
+
+def _log_dir_for(book: RolloutBook, option: str | None) -> str | None:
+    """The prediction log the judge reads. Through a server it must be named (a store's ``serving/`` folder is
+    not where the team's servers write)."""
+    from ..errors import ValidationError
+
+    if book.store is not None:
+        return option
+    found = resolve_log_dir(option)
+    if found is None:
+        raise ValidationError("Judging a rollout through a tracking server reads the prediction log where the "
+                              "servers write it: give --log-dir (a folder or s3://bucket/prefix), SHIPYARD_LOG_DIR, "
+                              "or log_dir in serving.yaml.", field="--log-dir")
+    return found
+
+
+def _watch(book: RolloutBook, rollout_id: int, interval: float, timeout: float | None, log_dir: str | None,
+           json_output: bool) -> None:
     from ..models.rollouts import COMPLETED, Rollout
     from ..monitoring.rollout_judge import Verdict
     from ..monitoring.rollout_runner import run_rollout
@@ -140,7 +167,7 @@ def _watch(rollout_id: int, interval: float, timeout: float | None, log_dir: str
         _output.console.print(f"check {rollout.checks}: {verdict.action} -> {rollout.weight:g}%: "
                               f"{_output.escape(verdict.reason)}")
 
-    rollout = run_rollout(existing_store(), rollout_id, interval_s=interval, timeout_s=timeout, log_dir=log_dir,
+    rollout = run_rollout(book, rollout_id, interval_s=interval, timeout_s=timeout, log_dir=log_dir,
                           on_check=show)
     if json_output:
         _output.print_json({**rollout.to_dict(), "checks": checks})

@@ -21,15 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFoundError, ShipyardError
-from ..models import registry
+from ..errors import NotFoundError, ShipyardError, ValidationError
 from ..models.promote import promote
 from ..monitoring import alerts
 from ..pipeline.repro import repro
 from ..pipeline.spec import Pipeline
 from ..store import Store
-from ..tracking.search import search_run_records
-from .history import LoopLock
+from .backend import LoopBackend, loop_backend
 from .spec import Loop, Step
 
 log = logging.getLogger("shipyard.loop")
@@ -49,7 +47,7 @@ class CycleResult:
         return any(step.get("kind") in ("promote", "rollout") and step.get("promoted") for step in self.steps)
 
 
-def run_cycle(store: Store, pipeline: Pipeline, loop: Loop, *, trigger: str = "manual",
+def run_cycle(store: Store | LoopBackend, pipeline: Pipeline, loop: Loop, *, trigger: str = "manual",
               only_step: int | None = None, say: Say | None = None, stop: threading.Event | None = None,
               cycle_key: str | None = None, attempt: int | None = None) -> CycleResult:
     """Run one cycle (or only step ``only_step``, 0-based) under the loop's lock.
@@ -58,11 +56,14 @@ def run_cycle(store: Store, pipeline: Pipeline, loop: Loop, *, trigger: str = "m
         cycle_key: join the loop's cycle with this key (or start it): one cycle per orchestrator run.
         attempt: the orchestrator's try number (1 first). Given, each step runs once, without the loop's own
             retries (the orchestrator retries), and ``notify`` is called only when ``attempt > retries``.
+
+    ``store`` is a store or where the loop's state is kept (:mod:`.backend`; a team server's ``ServerBackend``).
     """
     tell = say or (lambda message: None)
     stop = stop or threading.Event()
-    check_registry(store, loop)
-    lock = LoopLock(store, loop.name)
+    backend = loop_backend(store)
+    check_registry(backend, loop)
+    lock = backend.lock(loop.name)
     number, results = lock.start_cycle(trigger if cycle_key is None else f"key {cycle_key}", key=cycle_key)
     tell(f"cycle {number} of loop '{loop.name}' " + ("started" if not results else "joined")
          + f" ({trigger if cycle_key is None else f'key {cycle_key}'})")
@@ -80,7 +81,7 @@ def run_cycle(store: Store, pipeline: Pipeline, loop: Loop, *, trigger: str = "m
             index, step = steps[position]
             started = time.perf_counter()
             try:
-                outcome = run_step(store, pipeline, step, say=tell)
+                outcome = run_step(backend, pipeline, step, say=tell)
             except Exception as exc:  # any failure stops the cycle; the record says which step and why
                 error = f"step {index + 1} ({step.describe()}) failed: {_reason(exc)}"
                 results.append({"step": index + 1, "kind": step.kind, "status": "failed", "attempt": tried + 1,
@@ -123,7 +124,7 @@ def _status_of_keyed(loop: Loop, results: list[dict[str, Any]]) -> str:
     return "succeeded" if done else "running"
 
 
-def check_registry(store: Store, loop: Loop) -> None:
+def check_registry(store: Store | LoopBackend, loop: Loop) -> None:
     """Before anything runs: every promote names a model and candidate that exist or that the loop registers.
 
     Raises:
@@ -131,6 +132,7 @@ def check_registry(store: Store, loop: Loop) -> None:
     """
     from ..errors import ConfigError
 
+    backend = loop_backend(store)
     registers = {(step.args["name"], step.args.get("alias")) for step in loop.steps if step.kind == "register"}
     for index, step in enumerate(loop.steps):
         if step.kind not in ("promote", "rollout"):
@@ -139,31 +141,32 @@ def check_registry(store: Store, loop: Loop) -> None:
         where = f"loop '{loop.name}', steps[{index}] ({step.kind})"
         if any(registered == name for registered, _ in registers):
             continue  # the loop registers it before promoting
-        if not _registered(store, name):
+        if not backend.registered(name):
             raise ConfigError(f"{where}: no model is registered as {name!r} and no register step of the loop "
                               "registers it; fix 'name' or add a register step.")
         try:
             if candidate.isdigit():
-                registry.get_version(store, name, int(candidate))
+                backend.version(name, int(candidate))
             else:
-                registry.resolve(store, f"models:/{name}@{candidate}")
+                backend.resolve_alias(name, candidate)
         except NotFoundError as exc:
             raise ConfigError(f"{where}: candidate {candidate!r}: {exc.message}") from None
 
 
-def run_step(store: Store, pipeline: Pipeline, step: Step, *, say: Say) -> dict[str, Any]:
+def run_step(store: Store | LoopBackend, pipeline: Pipeline, step: Step, *, say: Say) -> dict[str, Any]:
     """Do one step; returns what it produced, for the cycle record."""
+    backend = loop_backend(store)
     if step.kind == "repro":
         outcomes = repro(pipeline.root, step.args["stages"] or None, on_event=lambda stage, message: None)
         return {"stages": [{"stage": outcome.name, "status": outcome.action, "run_id": outcome.run_id}
                            for outcome in outcomes]}
     if step.kind == "register":
-        return _register(store, pipeline, step.args)
+        return _register(backend, pipeline, step.args)
     if step.kind == "rollout":
-        return _rollout(store, pipeline, step.args, say)
+        return _rollout(backend, pipeline, step.args, say)
     args = step.args
     data = Path(args["data"])
-    decision = promote(store, args["name"], candidate=args["candidate"], alias=args["alias"],
+    decision = promote(backend.gate(), args["name"], candidate=args["candidate"], alias=args["alias"],
                        data=data if data.is_absolute() else pipeline.root / data, target=args["target"],
                        metric=args["metric"], min_delta=float(args["min_delta"]))
     return {"promoted": decision.promoted, "name": args["name"], "alias": args["alias"],
@@ -174,46 +177,49 @@ def run_step(store: Store, pipeline: Pipeline, step: Step, *, say: Say) -> dict[
             "min_detectable_effect": decision.min_detectable_effect}
 
 
-def _register(store: Store, pipeline: Pipeline, args: dict[str, Any]) -> dict[str, Any]:
+def _register(backend: LoopBackend, pipeline: Pipeline, args: dict[str, Any]) -> dict[str, Any]:
     if "model" in args:
         uri = str(args["model"])
     else:
-        wanted = f"tags.`shipyard.stage` = '{args['stage']}' and attributes.status = 'FINISHED'"
-        records = search_run_records(store, experiment=pipeline.name, max_results=1,
-                                     order_by=["attributes.start_time DESC"], filter=wanted)
-        if not records:
+        run = backend.latest_stage_run(pipeline.name, str(args["stage"]))
+        if run is None:
             raise NotFoundError(f"No finished run of stage '{args['stage']}' in pipeline '{pipeline.name}' to register "
                                 "a model from; add a repro step before register.")
-        uri = f"runs:/{records[0]['run_id']}/{args['artifact']}"
+        uri = f"runs:/{run}/{args['artifact']}"
     run_id, path = uri[len("runs:/"):].split("/", 1) if uri.startswith("runs:/") else ("", "")
-    existing = next((version for version in (registry.list_versions(store, args["name"])
-                                             if _registered(store, args["name"]) else [])
+    existing = next((version for version in (backend.versions(args["name"]) if backend.registered(args["name"])
+                                             else [])
                      if version.run_id == run_id and version.path == path), None)
-    version = existing or registry.register_model(store, uri, args["name"], description=args.get("description"))
+    version = existing or backend.register(uri, args["name"], description=args.get("description"))
     if args.get("alias"):
-        registry.set_alias(store, args["name"], args["alias"], version.version, reason="loop register step")
+        backend.set_alias(args["name"], args["alias"], version.version, reason="loop register step")
     return {"name": args["name"], "version": version.version, "run_id": version.run_id, "source": uri,
             "reused": existing is not None, "alias": args.get("alias")}
 
 
-def _rollout(store: Store, pipeline: Pipeline, args: dict[str, Any], say: Say) -> dict[str, Any]:
+def _rollout(backend: LoopBackend, pipeline: Pipeline, args: dict[str, Any], say: Say) -> dict[str, Any]:
     """Start a canary rollout and judge it until it completes, is rolled back or ``timeout`` passes.
 
     A rollback is the judge's answer, not a failure of the step (as a promotion held back is not): the cycle
     goes on, and its record says ``promoted: false`` with the judge's reason.
     """
-    from ..models.rollouts import COMPLETED, start_rollout
+    from ..models.rollout_book import rollout_book
+    from ..models.rollouts import COMPLETED
     from ..monitoring.rollout_runner import run_rollout
 
     policy: dict[str, Any] = {key: args[key] for key in ("max_labels", "min_requests", "alpha", "shadow")
                               if key in args}
-    rollout = start_rollout(store, args["name"], str(args["candidate"]), alias=args["alias"],
-                            steps=tuple(args["steps"]), policy=policy)
-    say(f"rollout {rollout.id}: v{rollout.candidate_version} at {rollout.weight:g}% of {args['name']}@{args['alias']}")
     log_dir = args.get("log_dir")
-    if log_dir is not None and not Path(log_dir).is_absolute():
+    if log_dir is not None and not Path(log_dir).is_absolute() and "://" not in str(log_dir):
         log_dir = str(pipeline.root / log_dir)
-    rollout = run_rollout(store, rollout.id, interval_s=float(args["interval_s"]), timeout_s=args["timeout_s"],
+    if backend.store is None and log_dir is None:
+        raise ValidationError("A rollout step through a tracking server reads the prediction log where the servers "
+                              "write it: set log_dir in the step (a folder or s3://bucket/prefix).", field="log_dir")
+    book = rollout_book(backend.rollouts())
+    rollout = book.start(args["name"], str(args["candidate"]), alias=args["alias"], steps=tuple(args["steps"]),
+                         policy=policy)
+    say(f"rollout {rollout.id}: v{rollout.candidate_version} at {rollout.weight:g}% of {args['name']}@{args['alias']}")
+    rollout = run_rollout(book, rollout.id, interval_s=float(args["interval_s"]), timeout_s=args["timeout_s"],
                           log_dir=log_dir, on_check=lambda current, verdict: say(
                               f"rollout {current.id} check {current.checks}: {verdict.action} at "
                               f"{current.weight:g}%: {verdict.reason}"))
@@ -221,14 +227,6 @@ def _rollout(store: Store, pipeline: Pipeline, args: dict[str, Any], say: Say) -
             "name": args["name"], "alias": args["alias"], "candidate_version": rollout.candidate_version,
             "current_version": rollout.primary_version, "weight": rollout.weight, "checks": rollout.checks,
             "reason": rollout.reason}
-
-
-def _registered(store: Store, name: str) -> bool:
-    try:
-        registry.require_model(store, name)
-    except NotFoundError:
-        return False
-    return True
 
 
 def summarize(outcome: dict[str, Any]) -> str:

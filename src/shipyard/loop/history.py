@@ -19,7 +19,8 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -52,6 +53,10 @@ class Cycle:
     def duration_s(self) -> float | None:
         return None if self.finished_at is None else self.finished_at - self.started_at
 
+    def to_record(self) -> dict[str, Any]:
+        """Every field as it is kept (epoch seconds), for a team server's answer; :func:`cycle_from_record` reads it."""
+        return asdict(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {"loop": self.loop, "number": self.number, "key": self.key, "trigger": self.trigger,
                 "status": self.status,
@@ -60,14 +65,31 @@ class Cycle:
                 "duration_s": self.duration_s, "error": self.error, "steps": self.steps}
 
 
-class LoopLock:
-    """The lock of one loop, held for one cycle, with a heartbeat thread while held."""
+@dataclass(frozen=True)
+class Holder:
+    """Who takes a loop's lock: a random token per lock, and the process (host, pid, start key) that holds it. Through
+    a team server the client names its own process, so a holder that dies is found out as without one."""
 
-    def __init__(self, store: Store, loop: str, *, ttl: float = LOCK_TTL_S) -> None:
-        self.store = store
+    token: str
+    host: str
+    pid: int
+    process_start: str | None
+
+    @classmethod
+    def of_this_process(cls) -> Holder:
+        me = this_process()
+        return cls(uuid.uuid4().hex, me.host, me.pid, me.start)
+
+
+class HeldLock:
+    """A loop's lock held for one cycle, with a heartbeat thread while held; :class:`LoopLock` keeps it in a store,
+    ``loop/remote.py``'s ``ServerLoopLock`` through a team server."""
+
+    def __init__(self, loop: str, *, ttl: float = LOCK_TTL_S) -> None:
         self.loop = loop
         self.ttl = ttl
-        self.token = uuid.uuid4().hex
+        self.holder = Holder.of_this_process()
+        self.token = self.holder.token
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
 
@@ -80,56 +102,13 @@ class LoopLock:
         Raises:
             ConflictError: another live process holds the loop.
         """
-        now = time.time()
-        me = this_process()
-        host, pid = me.host, me.pid
-
-        def write(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
-            held = conn.execute(select(loop_locks).where(loop_locks.c.loop == self.loop)).mappings().first()
-            if held is not None:
-                if not _stale(held, now, self.ttl):
-                    raise ConflictError(
-                        f"Loop '{self.loop}' is already running (pid {held['pid']} on {held['host']}, since "
-                        f"{_iso(held['acquired_at'] / 1000)}); wait for that cycle or stop it.")
-                # Only the dead holder's cycle: a keyed cycle waiting for its orchestrator's next task is not dead.
-                conn.execute(update(loop_cycles).where(loop_cycles.c.loop == self.loop,
-                                                       loop_cycles.c.status == "running",
-                                                       loop_cycles.c.host == held["host"],
-                                                       loop_cycles.c.pid == held["pid"]).values(
-                    status="interrupted", finished_at=int(now * 1000),
-                    error=f"the process running it (pid {held['pid']} on {held['host']}) stopped"))
-                conn.execute(delete(loop_locks).where(loop_locks.c.loop == self.loop))
-            conn.execute(insert(loop_locks).values(loop=self.loop, holder=self.token, host=host, pid=pid,
-                                                   process_start=me.start, acquired_at=int(now * 1000),
-                                                   heartbeat_at=int(now * 1000)))
-            if key is not None:
-                keyed = conn.execute(select(loop_cycles.c.number, loop_cycles.c.steps).where(
-                    loop_cycles.c.loop == self.loop, loop_cycles.c.cycle_key == key)).first()
-                if keyed is not None:
-                    conn.execute(update(loop_cycles).where(loop_cycles.c.loop == self.loop,
-                                                           loop_cycles.c.number == keyed.number).values(
-                        status="running", finished_at=None, error=None, host=host, pid=pid))
-                    return int(keyed.number), list(json.loads(keyed.steps))
-            number = (conn.execute(select(func.max(loop_cycles.c.number)).where(
-                loop_cycles.c.loop == self.loop)).scalar() or 0) + 1
-            conn.execute(insert(loop_cycles).values(loop=self.loop, number=number, trigger=trigger, status="running",
-                                                    started_at=int(now * 1000), steps="[]", host=host, pid=pid,
-                                                    cycle_key=key))
-            return int(number), []
-
-        started = self.store.db.write(write)
+        started = self._acquire(trigger, key)
         self._beat = threading.Thread(target=self._heartbeat, name=f"shipyard-loop-{self.loop}", daemon=True)
         self._beat.start()
         return started
 
     def record_steps(self, number: int, steps: list[dict[str, Any]]) -> None:
-        text = json.dumps(steps, default=str)
-
-        def write(conn: Connection) -> None:
-            conn.execute(update(loop_cycles).where(loop_cycles.c.loop == self.loop, loop_cycles.c.number == number)
-                         .values(steps=text))
-
-        self.store.db.write(write)
+        self._record(number, json.loads(json.dumps(steps, default=str)))
 
     def finish(self, number: int, status: str, error: str | None = None) -> None:
         """Record the outcome and release the lock, in one transaction.
@@ -139,24 +118,123 @@ class LoopLock:
         self._stop.set()
         if self._beat is not None:
             self._beat.join()
-
-        def write(conn: Connection) -> None:
-            finished = None if status == "running" else int(time.time() * 1000)
-            conn.execute(update(loop_cycles).where(loop_cycles.c.loop == self.loop, loop_cycles.c.number == number)
-                         .values(status=status, error=error, finished_at=finished))
-            conn.execute(delete(loop_locks).where(loop_locks.c.loop == self.loop, loop_locks.c.holder == self.token))
-
-        self.store.db.write(write)
+        self._release(number, status, error)
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.ttl / 3):
-            beat = int(time.time() * 1000)
+            self._send_beat()
 
-            def write(conn: Connection, beat: int = beat) -> None:
-                conn.execute(update(loop_locks).where(loop_locks.c.loop == self.loop,
-                                                      loop_locks.c.holder == self.token).values(heartbeat_at=beat))
+    def _acquire(self, trigger: str, key: str | None) -> tuple[int, list[dict[str, Any]]]:
+        raise NotImplementedError
 
-            self.store.db.write(write)
+    def _record(self, number: int, steps: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def _release(self, number: int, status: str, error: str | None) -> None:
+        raise NotImplementedError
+
+    def _send_beat(self) -> None:
+        raise NotImplementedError
+
+
+class LoopLock(HeldLock):
+    """The lock of one loop in a store's metadata database."""
+
+    def __init__(self, store: Store, loop: str, *, ttl: float = LOCK_TTL_S) -> None:
+        super().__init__(loop, ttl=ttl)
+        self.store = store
+
+    def _acquire(self, trigger: str, key: str | None) -> tuple[int, list[dict[str, Any]]]:
+        return acquire(self.store, self.loop, self.holder, trigger, key=key, ttl=self.ttl)
+
+    def _record(self, number: int, steps: list[dict[str, Any]]) -> None:
+        save_steps(self.store, self.loop, number, steps)
+
+    def _release(self, number: int, status: str, error: str | None) -> None:
+        release(self.store, self.loop, number, self.token, status, error)
+
+    def _send_beat(self) -> None:
+        beat(self.store, self.loop, self.token)
+
+
+def acquire(store: Store, loop: str, holder: Holder, trigger: str, *, key: str | None = None,
+            ttl: float = LOCK_TTL_S) -> tuple[int, list[dict[str, Any]]]:
+    """Take ``loop``'s lock for ``holder`` and record a running cycle, in one transaction (the compare-and-set that
+    makes a second scheduler harmless); see :meth:`HeldLock.start_cycle`.
+
+    Raises:
+        ConflictError: another live process holds the loop.
+    """
+    return store.db.write(acquisition(loop, holder, trigger, key=key, ttl=ttl))
+
+
+def acquisition(loop: str, holder: Holder, trigger: str, *, key: str | None = None,
+                ttl: float = LOCK_TTL_S) -> Callable[[Connection], tuple[int, list[dict[str, Any]]]]:
+    """:func:`acquire` as a write to run in a caller's transaction (a team server's, with its idempotency key)."""
+    now = time.time()
+    host, pid = holder.host, holder.pid
+
+    def write(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
+        held = conn.execute(select(loop_locks).where(loop_locks.c.loop == loop)).mappings().first()
+        if held is not None:
+            if not _stale(held, now, ttl):
+                raise ConflictError(
+                    f"Loop '{loop}' is already running (pid {held['pid']} on {held['host']}, since "
+                    f"{_iso(held['acquired_at'] / 1000)}); wait for that cycle or stop it.")
+            # Only the dead holder's cycle: a keyed cycle waiting for its orchestrator's next task is not dead.
+            conn.execute(update(loop_cycles).where(loop_cycles.c.loop == loop,
+                                                   loop_cycles.c.status == "running",
+                                                   loop_cycles.c.host == held["host"],
+                                                   loop_cycles.c.pid == held["pid"]).values(
+                status="interrupted", finished_at=int(now * 1000),
+                error=f"the process running it (pid {held['pid']} on {held['host']}) stopped"))
+            conn.execute(delete(loop_locks).where(loop_locks.c.loop == loop))
+        conn.execute(insert(loop_locks).values(loop=loop, holder=holder.token, host=host, pid=pid,
+                                               process_start=holder.process_start, acquired_at=int(now * 1000),
+                                               heartbeat_at=int(now * 1000)))
+        if key is not None:
+            keyed = conn.execute(select(loop_cycles.c.number, loop_cycles.c.steps).where(
+                loop_cycles.c.loop == loop, loop_cycles.c.cycle_key == key)).first()
+            if keyed is not None:
+                conn.execute(update(loop_cycles).where(loop_cycles.c.loop == loop,
+                                                       loop_cycles.c.number == keyed.number).values(
+                    status="running", finished_at=None, error=None, host=host, pid=pid))
+                return int(keyed.number), list(json.loads(keyed.steps))
+        number = (conn.execute(select(func.max(loop_cycles.c.number)).where(
+            loop_cycles.c.loop == loop)).scalar() or 0) + 1
+        conn.execute(insert(loop_cycles).values(loop=loop, number=number, trigger=trigger, status="running",
+                                                started_at=int(now * 1000), steps="[]", host=host, pid=pid,
+                                                cycle_key=key))
+        return int(number), []
+
+    return write
+
+
+def save_steps(store: Store, loop: str, number: int, steps: list[dict[str, Any]]) -> None:
+    text = json.dumps(steps, default=str)
+
+    def write(conn: Connection) -> None:
+        conn.execute(update(loop_cycles).where(loop_cycles.c.loop == loop, loop_cycles.c.number == number)
+                     .values(steps=text))
+
+    store.db.write(write)
+
+
+def release(store: Store, loop: str, number: int, token: str, status: str, error: str | None) -> None:
+    """Record a cycle's outcome and release the lock ``token`` holds, in one transaction."""
+    def write(conn: Connection) -> None:
+        finished = None if status == "running" else int(time.time() * 1000)
+        conn.execute(update(loop_cycles).where(loop_cycles.c.loop == loop, loop_cycles.c.number == number)
+                     .values(status=status, error=error, finished_at=finished))
+        conn.execute(delete(loop_locks).where(loop_locks.c.loop == loop, loop_locks.c.holder == token))
+
+    store.db.write(write)
+
+
+def beat(store: Store, loop: str, token: str) -> None:
+    now = int(time.time() * 1000)
+    store.db.write(lambda conn: conn.execute(update(loop_locks).where(
+        loop_locks.c.loop == loop, loop_locks.c.holder == token).values(heartbeat_at=now)))
 
 
 def cycles(store: Store, loop: str, *, limit: int = 50) -> list[Cycle]:
@@ -174,6 +252,10 @@ def last_cycle(store: Store, loop: str, *, trigger_prefix: str | None = None) ->
         if trigger_prefix is None or cycle.trigger.startswith(trigger_prefix):
             return cycle
     return None
+
+
+def cycle_from_record(record: dict[str, Any]) -> Cycle:
+    return Cycle(**record)
 
 
 def _cycle(row: Any) -> Cycle:

@@ -23,15 +23,16 @@ from ..monitoring.config import Thresholds
 from ..monitoring.monitor import monitor
 from ..pipeline.spec import Pipeline
 from ..store import Store
+from .backend import LoopBackend, loop_backend
 from .cycle import CycleResult, run_cycle
-from .history import last_cycle
+from .history import Cycle
 from .spec import Loop, Trigger, load_loops, schedule_trigger
 
 log = logging.getLogger("shipyard.loop")
 STATUS_ORDER = {"ok": 0, "warn": 1, "alert": 2}
 
 
-def trigger_reason(store: Store, loop: Loop, *, log_dir: str | None = None,
+def trigger_reason(store: Store | LoopBackend, loop: Loop, *, log_dir: str | None = None,
                    thresholds: Thresholds | None = None) -> str | None:
     """The first monitoring trigger of ``loop`` that fires now (respecting cooldown and min_new_labels).
 
@@ -40,19 +41,28 @@ def trigger_reason(store: Store, loop: Loop, *, log_dir: str | None = None,
     """
     if not loop.triggers:
         return None
-    previous = last_cycle(store, loop.name, trigger_prefix="monitor")
+    backend = loop_backend(store)
+    previous = last_cycle(backend, loop.name, trigger_prefix="monitor")
     if previous is not None and time.time() - previous.started_at < loop.cooldown_s:
         return None
     for trigger in loop.triggers:
         try:
             result = monitor(trigger.deployment, since=trigger.window, thresholds=thresholds, log_dir=log_dir,
-                             store=store)
+                             store=backend.facts())
         except NotFoundError:  # no traffic in the window: nothing to react to
             continue
         if trigger.check == "quality" and loop.min_new_labels and result.labelled_rows < loop.min_new_labels:
             continue
         if fires(trigger, result.results):
             return f"monitor: {trigger.describe()}"
+    return None
+
+
+def last_cycle(backend: LoopBackend, loop: str, *, trigger_prefix: str | None = None) -> Cycle | None:
+    """The loop's latest cycle (whose trigger starts with ``trigger_prefix``, when given)."""
+    for cycle in backend.cycles(loop, limit=200):
+        if trigger_prefix is None or cycle.trigger.startswith(trigger_prefix):
+            return cycle
     return None
 
 
@@ -80,9 +90,10 @@ def fires(trigger: Trigger, results: list[Any]) -> bool:
 class Scheduler:
     """Schedules and trigger polling for every loop of one pipeline."""
 
-    def __init__(self, store: Store, pipeline: Pipeline, *, poll_s: float = 60.0, log_dir: str | None = None,
-                 thresholds: Thresholds | None = None, say: Callable[[str], None] | None = None) -> None:
-        self.store = store
+    def __init__(self, store: Store | LoopBackend, pipeline: Pipeline, *, poll_s: float = 60.0,
+                 log_dir: str | None = None, thresholds: Thresholds | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
+        self.store = loop_backend(store)
         self.pipeline = pipeline
         self.loops = load_loops(pipeline)
         self.poll_s = poll_s

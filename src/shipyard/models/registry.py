@@ -260,10 +260,12 @@ def alias_removal(name: str, alias: str, *, reason: str | None = None,
 
 
 def record_decision(store: Store, name: str, alias: str, action: str, from_version: int | None,
-                    to_version: int | None, reason: str, details: dict[str, Any]) -> AliasEvent:
-    """Record a decision that did not move the alias (a promotion held back), with its scores."""
+                    to_version: int | None, reason: str, details: dict[str, Any], *,
+                    actor: str | None = None) -> AliasEvent:
+    """Record a decision that did not move the alias (a promotion held back), with its scores; ``actor`` as for
+    :func:`set_alias`."""
     return store.db.write(lambda conn: _record(conn, name, alias, action, from_version, to_version, reason,
-                                               details))
+                                               details, actor))
 
 
 def gate_decision(name: str, alias: str, *, promoted: bool, holder: int | None, candidate: int, reason: str,

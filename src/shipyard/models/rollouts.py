@@ -74,6 +74,16 @@ class Rollout:
                 "last_verdict": self.last_verdict}
 
 
+def rollout_from_dict(document: dict[str, Any]) -> Rollout:
+    """The inverse of :meth:`Rollout.to_dict` (what a team server answers)."""
+    return Rollout(int(document["id"]), document["name"], document["alias"], document["candidate"],
+                   int(document["primary_version"]), int(document["candidate_version"]),
+                   tuple(float(step) for step in document["steps"]), int(document["step_index"]),
+                   float(document["weight"]), document["status"], dict(document["policy"]), int(document["checks"]),
+                   int(document["started_at"]), int(document["step_started_at"]), int(document["updated_at"]),
+                   document.get("finished_at"), document.get("reason"), document.get("last_verdict"))
+
+
 def parse_steps(text: str | list[float] | tuple[float, ...]) -> tuple[float, ...]:
     """``"5,25,50,100"`` -> ``(5.0, 25.0, 50.0, 100.0)``: rising percentages that end at 100."""
     items = [item.strip() for item in text.split(",")] if isinstance(text, str) else list(text)
@@ -90,8 +100,11 @@ def parse_steps(text: str | list[float] | tuple[float, ...]) -> tuple[float, ...
 
 
 def start_rollout(store: Store, name: str, candidate: str, *, alias: str = "champion",
-                  steps: tuple[float, ...] = DEFAULT_STEPS, policy: dict[str, Any] | None = None) -> Rollout:
+                  steps: tuple[float, ...] = DEFAULT_STEPS, policy: dict[str, Any] | None = None,
+                  actor: str | None = None) -> Rollout:
     """Start shifting ``alias``'s traffic to ``candidate`` (an alias such as ``challenger``, or a version number).
+
+    ``actor`` is who started it, for the audit log (a team server passes its caller's token name).
 
     Raises:
         NotFoundError: the model, the alias or the candidate does not exist.
@@ -128,7 +141,7 @@ def start_rollout(store: Store, name: str, candidate: str, *, alias: str = "cham
     registry.record_decision(store, name, alias, "rollout_start", primary.version, chosen.version,
                              f"canary rollout {rollout_id} started at {steps[0]:g}% (steps "
                              f"{', '.join(f'{step:g}' for step in steps)})",
-                             {"rollout": rollout_id, "steps": list(steps), "policy": settings})
+                             {"rollout": rollout_id, "steps": list(steps), "policy": settings}, actor=actor)
     return get_rollout(store, rollout_id)
 
 
@@ -167,7 +180,8 @@ def running_rollouts(store: Store) -> list[Rollout]:
     return [_from_row(row) for row in rows]
 
 
-def record_check(store: Store, rollout: Rollout, action: str, reason: str, statistics: dict[str, Any]) -> Rollout:
+def record_check(store: Store, rollout: Rollout, action: str, reason: str, statistics: dict[str, Any], *,
+                 actor: str | None = None) -> Rollout:
     """Apply one judged check (``advance``, ``hold`` or ``rollback``) and write it to the audit log.
 
     The update applies only if nobody changed the rollout since ``rollout`` was read, so two judges looking at
@@ -197,14 +211,16 @@ def record_check(store: Store, rollout: Rollout, action: str, reason: str, stati
     details = {"rollout": rollout.id, "check": rollout.checks + 1, "weight": weight, "statistics": statistics}
     if completed:
         registry.set_alias(store, rollout.name, rollout.alias, rollout.candidate_version, action="rollout_complete",
-                           reason=f"canary rollout {rollout.id} completed: {reason}", details=details)
+                           reason=f"canary rollout {rollout.id} completed: {reason}", details=details,
+                           actor=actor)
     else:
         registry.record_decision(store, rollout.name, rollout.alias, event, from_version, to_version,
-                                 f"rollout {rollout.id} at {weight:g}%: {reason}", details)
+                                 f"rollout {rollout.id} at {weight:g}%: {reason}", details, actor=actor)
     return get_rollout(store, rollout.id)
 
 
-def abort_rollout(store: Store, name: str, *, alias: str | None = None, reason: str | None = None) -> Rollout:
+def abort_rollout(store: Store, name: str, *, alias: str | None = None, reason: str | None = None,
+                  actor: str | None = None) -> Rollout:
     """Stop the running rollout of ``name`` and send all traffic back to the primary at once.
 
     Raises:
@@ -219,7 +235,7 @@ def abort_rollout(store: Store, name: str, *, alias: str | None = None, reason: 
                                           "reason": why})
     registry.record_decision(store, name, rollout.alias, "rollout_abort", rollout.primary_version,
                              rollout.candidate_version, f"rollout {rollout.id} aborted: {why}",
-                             {"rollout": rollout.id, "weight_before": rollout.weight})
+                             {"rollout": rollout.id, "weight_before": rollout.weight}, actor=actor)
     return get_rollout(store, rollout.id)
 
 

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import NotFoundError
-from ..models.labelled_reference import read_reference
 from ..predlog.scan import scan_batches
-from ..store import Store
 from .checks.result import CheckResult
 from .config import Thresholds
 from .estimated_quality import estimate_checks
+from .model_facts import ModelFacts
 from .source import Window, latest_labels, live_files, time_range
 
 MAX_ROWS = 10_000  # sampling noise of 10,000 rows (about 0.4 points of accuracy) is under the reference's
@@ -43,7 +42,7 @@ class _Scores:
         return sum(len(chunk) for chunk in self.chunks)
 
 
-def estimate_window(store: Store, deployment: str, window: Window, thresholds: Thresholds, *,
+def estimate_window(facts: ModelFacts, deployment: str, window: Window, thresholds: Thresholds, *,
                     log_dir: str | None = None, seed: int = 0) -> tuple[list[CheckResult], list[str]]:
     """The ``estimated_quality`` (and ``concept_drift``) checks of every variant's model in ``window``, and notes
     for the versions that could not be estimated (no labelled reference, too few rows)."""
@@ -59,7 +58,7 @@ def estimate_window(store: Store, deployment: str, window: Window, thresholds: T
     for (variant, name, version), scores in sorted(groups.items(), key=lambda item: str(item[0])):
         uri = f"models:/{name}/{version}"
         try:
-            reference = read_reference(store, name, version)
+            reference = facts.labelled_reference(name, version)
         except NotFoundError:  # the version was deleted since it answered: the rest of monitoring goes on
             notes.append(f"{variant}: performance not estimated: {uri} is no longer registered.")
             continue

@@ -13,13 +13,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import NotFoundError, ValidationError
-from ..models.registry import resolve
+from ..errors import ValidationError
 from ..store import Store, current_store
-from ..tracking.runs import get_run
 from . import checks
 from .config import Thresholds
 from .deployment_estimate import estimate_window
+from .model_facts import ModelFacts, StoreFacts
 from .source import (
     Reference,
     Window,
@@ -28,7 +27,6 @@ from .source import (
     labelled_rows,
     profile_window,
     shadow_disagreement,
-    training_reference,
     window_from,
 )
 from .timeline import quality_timeline
@@ -76,8 +74,11 @@ class MonitoringResult:
 
 def monitor(deployment: str, *, since: str | None = None, start: str | None = None, end: str | None = None,
             reference: str = "training", thresholds: Thresholds | None = None, log_dir: str | None = None,
-            store: Store | None = None) -> MonitoringResult:
+            store: Store | ModelFacts | None = None) -> MonitoringResult:
     """Check a deployment's logged traffic (see the module docstring).
+
+    ``store`` is where the model versions' facts are read (:mod:`.model_facts`): a store (the current one when
+    None) or a team server's :class:`~.model_facts.ServerFacts`; the traffic is always the prediction log's.
 
     Raises:
         NotFoundError: no live predictions in the window.
@@ -85,11 +86,11 @@ def monitor(deployment: str, *, since: str | None = None, start: str | None = No
     """
     if reference not in ("training", "window"):
         raise ValidationError(f"--reference must be 'training' or 'window', got {reference!r}.", field="reference")
-    store = store or current_store()
+    facts = StoreFacts(store or current_store()) if store is None or isinstance(store, Store) else store
     thresholds = thresholds or Thresholds()
     window = window_from(since, start, end)
     model_uri = dominant_model(deployment, window, log_dir=log_dir)
-    training = training_reference(store, model_uri)
+    training = facts.training_reference(model_uri)
     current = profile_window(deployment, window, training, log_dir=log_dir)
     previous = profile_window(deployment, window.before(), training, log_dir=log_dir)
     chosen = training if reference == "training" else window_reference(training, previous)
@@ -104,13 +105,13 @@ def monitor(deployment: str, *, since: str | None = None, start: str | None = No
     results.append(checks.error_check(error_counts(deployment, window, log_dir=log_dir), current, thresholds))
     labelled = labelled_rows(deployment, window, log_dir=log_dir)
     classes = list((training.prediction_profile or {}).get("classes") or [])
-    results += checks.quality_checks(labelled, current, classes, _baseline(store, model_uri), thresholds)
+    results += checks.quality_checks(labelled, current, classes, facts.baseline(model_uri), thresholds)
     comparison = checks.ab_check(labelled, classes, thresholds)
     if comparison is not None:
         results.append(comparison)
     results += checks.shadow_checks(shadow_disagreement(deployment, window, log_dir=log_dir), thresholds)
     if classes:
-        estimated, unestimated = estimate_window(store, deployment, window, thresholds, log_dir=log_dir)
+        estimated, unestimated = estimate_window(facts, deployment, window, thresholds, log_dir=log_dir)
         results += estimated
         notes += unestimated
     return MonitoringResult(deployment, window, chosen, current, previous, results, labelled.rows, notes,
@@ -137,20 +138,6 @@ def window_reference(training: Reference, previous: WindowProfile) -> Reference:
             prediction["probability_counts"] = dict(previous.probability_counts)
     return Reference("window", training.model_uri, {"rows": previous.rows, "columns": columns}, prediction,
                      training.target_profile, previous)
-
-
-def _baseline(store: Store, model_uri: str) -> dict[str, float]:
-    """The metrics the version's run logged (``roc_auc``, ``accuracy``...): what quality is compared with.
-
-    A run that is gone (its row deleted behind Shipyard's back: :class:`NotFoundError`) must not stop monitoring;
-    quality then uses its absolute lines only. Any other failure (the store's) is the caller's to see: an empty
-    baseline would read as "no drop from training".
-    """
-    try:
-        _, run_id, _ = resolve(store, model_uri)
-        return {name: value for name, value in get_run(store, run_id).metrics.items() if isinstance(value, float)}
-    except NotFoundError:
-        return {}
 
 
 def _iso(epoch_ms: int) -> str:

@@ -26,8 +26,9 @@ _COLUMNS = ["request_id", "row", "timestamp", "variant", "shadow", "model_name",
             "prediction", "prediction_value", "probabilities"]
 
 
-def gather_evidence(store: Store, rollout: Rollout, *, log_dir: str | None = None) -> Evidence:
-    """The evidence of ``rollout`` in the logs now (its look number is the rollout's next check)."""
+def gather_evidence(store: Store | None, rollout: Rollout, *, log_dir: str | None = None) -> Evidence:
+    """The evidence of ``rollout`` in the logs now (its look number is the rollout's next check). The log is
+    ``log_dir``, else the store's ``serving/`` folder (the current store's when ``store`` is None)."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.dataset as ds

@@ -14,7 +14,8 @@ from dataclasses import fields
 from typing import Any
 
 from ..errors import ConflictError
-from ..models.rollouts import Rollout, get_rollout, record_check
+from ..models.rollout_book import RolloutBook, rollout_book
+from ..models.rollouts import Rollout
 from ..store import Store
 from .rollout_evidence import gather_evidence
 from .rollout_judge import JudgePolicy, Verdict, judge
@@ -28,22 +29,25 @@ def policy_of(rollout: Rollout) -> JudgePolicy:
     return JudgePolicy(**{key: value for key, value in rollout.policy.items() if key in known})
 
 
-def check_rollout(store: Store, rollout_id: int, *, log_dir: str | None = None) -> tuple[Rollout, Verdict | None]:
+def check_rollout(store: Store | RolloutBook, rollout_id: int, *,
+                  log_dir: str | None = None) -> tuple[Rollout, Verdict | None]:
     """One look: gather the evidence, judge, apply. Returns the rollout after it and the verdict (None: the
-    rollout had already ended, or another judge applied this look first)."""
-    rollout = get_rollout(store, rollout_id)
+    rollout had already ended, or another judge applied this look first). ``store`` is a store or where rollouts
+    are kept (a team server's :class:`~shipyard.models.rollout_book.ServerRollouts`)."""
+    book = rollout_book(store)
+    rollout = book.get(rollout_id)
     if not rollout.running:
         return rollout, None
-    verdict = judge(gather_evidence(store, rollout, log_dir=log_dir), policy_of(rollout),
+    verdict = judge(gather_evidence(book.store, rollout, log_dir=log_dir), policy_of(rollout),
                     completing=rollout.completing)
     try:
-        return record_check(store, rollout, verdict.action, verdict.reason, verdict.statistics), verdict
+        return book.record_check(rollout, verdict.action, verdict.reason, verdict.statistics), verdict
     except ConflictError:
-        return get_rollout(store, rollout_id), None
+        return book.get(rollout_id), None
 
 
-def run_rollout(store: Store, rollout_id: int, *, interval_s: float = 30.0, timeout_s: float | None = None,
-                log_dir: str | None = None, on_check: CheckObserver | None = None,
+def run_rollout(store: Store | RolloutBook, rollout_id: int, *, interval_s: float = 30.0,
+                timeout_s: float | None = None, log_dir: str | None = None, on_check: CheckObserver | None = None,
                 clock: Callable[[], float] = time.monotonic, pause: Callable[[float], Any] = time.sleep) -> Rollout:
     """Check every ``interval_s`` seconds until the rollout completes, is rolled back or aborted.
 
@@ -51,8 +55,9 @@ def run_rollout(store: Store, rollout_id: int, *, interval_s: float = 30.0, time
     status`` shows it; ``rollout abort`` ends it), and the rollout is returned as it is.
     """
     deadline = None if timeout_s is None else clock() + timeout_s
+    book = rollout_book(store)
     while True:
-        rollout, verdict = check_rollout(store, rollout_id, log_dir=log_dir)
+        rollout, verdict = check_rollout(book, rollout_id, log_dir=log_dir)
         if verdict is not None and on_check is not None:
             on_check(rollout, verdict)
         if not rollout.running or (deadline is not None and clock() >= deadline):

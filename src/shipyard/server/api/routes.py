@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFoundError
 from ..roles import READER, WRITER
-from . import artifacts, models, queries, runs
+from . import artifacts, loops, models, operations, queries, runs
 from .protocol import Call, endpoint
 
 if TYPE_CHECKING:
@@ -46,6 +46,20 @@ ENDPOINTS: list[tuple[str, str, str, str, Any]] = [
     ("/query/runs/{prefix}", "GET", READER, "Reading a run", queries.get_run_by_prefix),
     ("/query/experiments", "GET", READER, "Listing experiments", queries.experiments),
     ("/query/lineage", "GET", READER, "Reading lineage", queries.lineage),
+    # monitoring's facts about model versions, and canary rollouts (operations.py)
+    ("/monitoring/reference", "GET", READER, "Reading a training profile", operations.monitoring_reference),
+    ("/monitoring/baseline", "GET", READER, "Reading a training baseline", operations.monitoring_baseline),
+    ("/rollouts", "GET", READER, "Reading rollouts", operations.latest_rollout),
+    ("/rollouts", "POST", WRITER, "Starting a rollout", operations.start_rollout),
+    ("/rollouts/abort", "POST", WRITER, "Aborting a rollout", operations.abort_rollout),
+    ("/rollouts/{rollout_id}", "GET", READER, "Reading a rollout", operations.get_rollout),
+    ("/rollouts/{rollout_id}/checks", "POST", WRITER, "Judging a rollout", operations.record_check),
+    ("/loops/stage-run", "GET", READER, "Finding a stage's latest run", loops.stage_run),
+    ("/loops/{loop}/cycles", "GET", READER, "Reading a loop's cycles", loops.list_cycles),
+    ("/loops/{loop}/cycles", "POST", WRITER, "Starting a loop cycle", loops.start_cycle),
+    ("/loops/{loop}/cycles/{number}/steps", "PUT", WRITER, "Recording a cycle's steps", loops.record_steps),
+    ("/loops/{loop}/cycles/{number}/finish", "POST", WRITER, "Finishing a loop cycle", loops.finish_cycle),
+    ("/loops/{loop}/heartbeat", "POST", WRITER, "Keeping a loop's lock", loops.heartbeat),
 ]
 
 
