@@ -43,14 +43,14 @@ def bandit_report(deployment: str) -> dict[str, Any]:
     from ..errors import NotFoundError
     from ..models.bandits import arm_states
     from ..monitoring.stats.bandit import ArmSums, estimates
-    from ..serving.thompson import thompson_probabilities
+    from ..serving.thompson import posterior_counts, thompson_probabilities
 
     arms = arm_states(existing_store(), [deployment]).get(deployment)
     if not arms:
         raise NotFoundError(f"Deployment {deployment!r} has no labelled request routed by 'routing: thompson' yet; "
                             "post feedback for its predictions first (or check the name in serving.yaml).")
     names = sorted(arms)
-    chances = thompson_probabilities([arms[name].successes for name in names], [arms[name].failures for name in names])
+    chances = thompson_probabilities(*posterior_counts([arms[name] for name in names]))
     found = estimates({name: ArmSums(arms[name].count, arms[name].reward, arms[name].weight,
                                      arms[name].weighted_reward, arms[name].weight_squares,
                                      arms[name].weight_squares_reward, arms[name].weight_squares_reward_squares)

@@ -42,7 +42,7 @@ from .inputs import InputChecker
 from .routing import Router, bandit_router, canary_router
 from .runtime import Runner, load_runner
 from .spec import Deployment, ServingConfig, Variant
-from .thompson import routing_probabilities
+from .thompson import posterior_counts, routing_probabilities
 
 log = logging.getLogger("shipyard.serving")
 ROLLOUT_POLL_S = 1.0  # how often a server reads the running rollouts: a rollback reaches every process this fast
@@ -223,9 +223,7 @@ class Fleet:
         plans = []
         for deployment in bandits:
             arms = states.get(deployment.name, {})
-            names = [variant.name for variant in deployment.spec.variants]
-            successes = [arms[name].successes if name in arms else 0.0 for name in names]
-            failures = [arms[name].failures if name in arms else 0.0 for name in names]
+            successes, failures = posterior_counts([arms.get(variant.name) for variant in deployment.spec.variants])
             chances = routing_probabilities(successes, failures, deployment.spec.min_propensity)
             plans.append((deployment.name, [float(chance) for chance in chances]))
         return plans
