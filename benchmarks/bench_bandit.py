@@ -1,23 +1,32 @@
-"""Thompson routing with labels 24 hours late, against the same sampler seeing every label at once, with known truth.
+"""Thompson routing with labels 24 hours late against a label-only sampler seeing each label at once, known truth.
 
 Each run serves ``days`` of traffic to two variants whose true accuracies are known (0.90 and 0.86 by default):
 requests arrive as a Poisson process of ``rate`` per hour, each is routed by the floored Thompson
-probabilities that ``routing: thompson`` uses (``shipyard.serving.thompson``), its reward is 1 when the
-variant's prediction is right (a Bernoulli draw of its accuracy), and the propensity of its routing decision
-is kept. The delayed sampler's posteriors take a label only once ``delay_h`` hours have passed since its
-request (pending labels count for nothing); the immediate sampler's take it at once. Both recompute their
-routing probabilities every ``refresh`` requests (a server re-reads the posteriors every second).
+probabilities that ``routing: thompson`` uses (``shipyard.serving.thompson``), and the propensity of its
+routing decision is kept. Each request has a true P(correct) ``s`` drawn from ``Beta(c a, c (1 - a))`` for its
+variant's accuracy ``a`` (so E[correct | s] = s and P(correct) = a) and its reward is a Bernoulli draw of ``s``.
+Three samplers, on the same seeds:
+
+- at once (the goal's yardstick): label-only, every label the moment its request is answered;
+- label-only, 24 h late: a label joins ``delay_h`` hours after its request (pending labels count for nothing);
+- with scores, 24 h late: every prediction's *stated* P(correct) counts while its label is pending and is
+  replaced by the label when it joins (``scored_counts``: prediction-powered inference's rectifier with a
+  prior on the calibration error). Its scores are either calibrated (stated = ``s``) or miscalibrated: the
+  worse variant states its error probability smaller by a fixed factor, so its mean stated accuracy is
+  :data:`MISCALIBRATION` above the better variant's (a flipped ranking, as after a concept drift the
+  calibration did not see).
+
+All recompute their routing probabilities every ``refresh`` requests (a server re-reads the store every second).
 
 - Regret: the expected cumulative regret, ``sum_t sum_k p_t,k (best accuracy - accuracy_k)``, over the whole
-  horizon, averaged over runs. Goal: the delayed sampler's mean regret within 10% of the immediate one's. The
-  goal only means something for a horizon long next to the delay: over the first ``delay_h`` hours the
-  delayed sampler has no label at all and splits traffic evenly, which costs ``rate * delay_h * gap / 2``
-  whatever the horizon.
-- Coverage: at the end of the horizon, each variant's 95% interval from the labels that have arrived
-  (self-normalized IPW, ``shipyard.monitoring.stats.bandit``) is checked against its true accuracy. Goal: at
-  least 93% of (run, variant) intervals cover.
+  horizon, averaged over runs. Goal: the delayed sampler's mean regret within 10% of the immediate one's. Over
+  the first ``delay_h`` hours a label-only delayed sampler has no label at all and splits traffic evenly, which
+  costs ``rate * delay_h * gap / 2`` whatever the horizon; the scores are what can move it that day.
+- Coverage: at the end of the horizon, each variant's 95% interval from the real labels that have arrived
+  (self-normalized IPW, ``shipyard.monitoring.stats.bandit``; never from scores) is checked against its true
+  accuracy. Goal: at least 93% of (run, variant) intervals cover.
 
-    python -m benchmarks.bench_bandit [--runs 400] [--seed 7]
+    python -m benchmarks.bench_bandit [--runs 400] [--seed 7] [--doubt 0.02]
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from .batching import Batcher
 from .inputs import InputChecker
 from .routing import Router, bandit_router, canary_router
 from .runtime import Runner, load_runner
+from .scores import PendingScores, add_scores
 from .spec import Deployment, ServingConfig, Variant
 from .thompson import posterior_counts, routing_probabilities
 
@@ -79,6 +80,7 @@ class LiveDeployment:
         self.router = bandit_router(spec.variants, [1 / len(spec.variants)] * len(spec.variants)) \
             if spec.thompson else Router(spec.variants)
         self.bandit_probabilities: list[float] | None = None  # routing: thompson, once the store was read
+        self.pending_scores = PendingScores()  # routing: thompson, P(correct) answered, for the store (.scores)
         self.canary_rollout: Rollout | None = None
         self.canary: VariantSlot | None = None
         self.canary_shadow: VariantSlot | None = None
@@ -213,6 +215,8 @@ class Fleet:
         if not bandits:
             return []
         try:
+            for deployment in bandits:
+                add_scores(self.store, deployment.name, deployment.pending_scores)
             states = arm_states(self.store, [deployment.name for deployment in bandits])
         except Exception as exc:  # the store busy or unreachable: keep routing as now (said once, not per second)
             if not self._bandits_unreadable:
