@@ -140,10 +140,10 @@ def scored_counts(successes: Any, failures: Any, scored: Any, scored_expected: A
     posterior (``v_q + v_d`` is the variance of a Bernoulli reward). A label moves its prediction from pending to
     labelled (the caller adds it to the labelled sums once; the scored sums already hold it), so the evidence of a
     prediction counts once: provisional while it waits, real when its label joins. Labels of predictions that
-    carried no score do not enter a variant that has scores (a deployment scores all its predictions or none).
+    carried no score (logged before the deployment scored its answers) add to the counts as they are.
 
     Args:
-        successes, failures: the labelled sums per variant, used as they are where a variant has no score.
+        successes, failures: the labelled sums per variant (all labels, scored or not).
         scored, scored_expected, scored_squares: over every prediction of the variant that carried a score,
             their count, the sum of their calibrated P(correct) and the sum of its squares.
         labelled, labelled_expected, labelled_reward: over those whose label arrived, their count, the sum of
@@ -176,8 +176,12 @@ def scored_counts(successes: Any, failures: Any, scored: Any, scored_expected: A
     accuracy = np.clip(mean - bias, 1e-3, 1 - 1e-3)
     variance = spread_q / total + spread_d / (labelled + prior)
     size = accuracy * (1 - accuracy) / variance
+    # labels of predictions that carried no score (logged before the deployment scored them) are evidence apart
+    unscored_successes = np.maximum(successes - array(labelled_reward), 0.0)
+    unscored_failures = np.maximum(failures - (labelled - array(labelled_reward)), 0.0)
     has_scores = scored > 0
-    return np.where(has_scores, accuracy * size, successes), np.where(has_scores, (1 - accuracy) * size, failures)
+    return (np.where(has_scores, accuracy * size + unscored_successes, successes),
+            np.where(has_scores, (1 - accuracy) * size + unscored_failures, failures))
 
 
 def posterior_counts(arms: Sequence[Any | None], doubt: float = DEFAULT_CALIBRATION_DOUBT) -> tuple[Any, Any]:

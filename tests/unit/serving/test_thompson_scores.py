@@ -73,3 +73,12 @@ def test_known_truth_the_rectifier_finds_the_accuracy_whatever_the_calibration(s
     assert size > 2_000  # the pending scores added evidence to the labels
     if stated_shift:
         assert abs(mean - 0.85) < abs(q.mean() - 0.85) / 4
+
+
+def test_labels_without_scores_still_count_next_to_scored_ones() -> None:
+    """A deployment that counted 40 labels before its answers carried scores keeps them: they add to the scored
+    posterior as plain counts (30 successes, 10 failures), whatever the scored ones say."""
+    scored_only = scored_counts([6], [2], [10], [8.0], [6.5], [8], [6.4], [6], doubt=0.05)
+    both = scored_counts([36], [12], [10], [8.0], [6.5], [8], [6.4], [6], doubt=0.05)
+    assert float(both[0][0]) == pytest.approx(float(scored_only[0][0]) + 30)
+    assert float(both[1][0]) == pytest.approx(float(scored_only[1][0]) + 10)
