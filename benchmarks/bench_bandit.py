@@ -1,23 +1,32 @@
-"""Thompson routing with labels 24 hours late, against the same sampler seeing every label at once, with known truth.
+"""Thompson routing with labels 24 hours late against a label-only sampler seeing each label at once, known truth.
 
 Each run serves ``days`` of traffic to two variants whose true accuracies are known (0.90 and 0.86 by default):
 requests arrive as a Poisson process of ``rate`` per hour, each is routed by the floored Thompson
-probabilities that ``routing: thompson`` uses (``shipyard.serving.thompson``), its reward is 1 when the
-variant's prediction is right (a Bernoulli draw of its accuracy), and the propensity of its routing decision
-is kept. The delayed sampler's posteriors take a label only once ``delay_h`` hours have passed since its
-request (pending labels count for nothing); the immediate sampler's take it at once. Both recompute their
-routing probabilities every ``refresh`` requests (a server re-reads the posteriors every second).
+probabilities that ``routing: thompson`` uses (``shipyard.serving.thompson``), and the propensity of its
+routing decision is kept. Each request has a true P(correct) ``s`` drawn from ``Beta(c a, c (1 - a))`` for its
+variant's accuracy ``a`` (so E[correct | s] = s and P(correct) = a) and its reward is a Bernoulli draw of ``s``.
+Three samplers, on the same seeds:
+
+- at once (the goal's yardstick): label-only, every label the moment its request is answered;
+- label-only, 24 h late: a label joins ``delay_h`` hours after its request (pending labels count for nothing);
+- with scores, 24 h late: every prediction's *stated* P(correct) counts while its label is pending and is
+  replaced by the label when it joins (``scored_counts``: prediction-powered inference's rectifier with a
+  prior on the calibration error). Its scores are either calibrated (stated = ``s``) or miscalibrated: the
+  worse variant states its error probability smaller by a fixed factor, so its mean stated accuracy is
+  :data:`MISCALIBRATION` above the better variant's (a flipped ranking, as after a concept drift the
+  calibration did not see).
+
+All recompute their routing probabilities every ``refresh`` requests (a server re-reads the store every second).
 
 - Regret: the expected cumulative regret, ``sum_t sum_k p_t,k (best accuracy - accuracy_k)``, over the whole
-  horizon, averaged over runs. Goal: the delayed sampler's mean regret within 10% of the immediate one's. The
-  goal only means something for a horizon long next to the delay: over the first ``delay_h`` hours the
-  delayed sampler has no label at all and splits traffic evenly, which costs ``rate * delay_h * gap / 2``
-  whatever the horizon.
-- Coverage: at the end of the horizon, each variant's 95% interval from the labels that have arrived
-  (self-normalized IPW, ``shipyard.monitoring.stats.bandit``) is checked against its true accuracy. Goal: at
-  least 93% of (run, variant) intervals cover.
+  horizon, averaged over runs. Goal: the delayed sampler's mean regret within 10% of the immediate one's. Over
+  the first ``delay_h`` hours a label-only delayed sampler has no label at all and splits traffic evenly, which
+  costs ``rate * delay_h * gap / 2`` whatever the horizon; the scores are what can move it that day.
+- Coverage: at the end of the horizon, each variant's 95% interval from the real labels that have arrived
+  (self-normalized IPW, ``shipyard.monitoring.stats.bandit``; never from scores) is checked against its true
+  accuracy. Goal: at least 93% of (run, variant) intervals cover.
 
-    python -m benchmarks.bench_bandit [--runs 400] [--seed 7]
+    python -m benchmarks.bench_bandit [--runs 400] [--seed 7] [--doubt 0.02]
 """
 
 from __future__ import annotations
@@ -29,9 +38,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from shipyard.monitoring.stats.bandit import ArmSums, horvitz_thompson, self_normalized_ipw
-from shipyard.serving.thompson import DEFAULT_FLOOR, routing_probabilities
+from shipyard.serving.thompson import DEFAULT_CALIBRATION_DOUBT, DEFAULT_FLOOR, routing_probabilities, scored_counts
 
 ACCURACIES = (0.90, 0.86)
+SCORE_CONCENTRATION = 10.0  # per-request P(correct) ~ Beta(10 a, 10 (1 - a)): sd 0.09 at a = 0.9
 
 
 @dataclass(frozen=True)
@@ -45,10 +55,19 @@ class Outcome:
 
 
 def simulate(*, runs: int, days: float, rate: float, delay_h: float, refresh: int, seed: int,
-             accuracies: tuple[float, ...] = ACCURACIES, floor: float = DEFAULT_FLOOR) -> Outcome:
-    """``runs`` independent runs of one sampler, vectorized over runs (see the module docstring)."""
+             accuracies: tuple[float, ...] = ACCURACIES, floor: float = DEFAULT_FLOOR, doubt: float = 0.0,
+             stated: tuple[float, ...] | None = None) -> Outcome:
+    """``runs`` independent runs of one sampler, vectorized over runs (see the module docstring).
+
+    ``doubt`` > 0 routes by every prediction's stated P(correct) and the labels arrived
+    (:func:`~shipyard.serving.thompson.scored_counts`); ``stated`` is each variant's mean stated P(correct)
+    (its accuracy when None: calibrated scores).
+    """
     rng = np.random.default_rng(seed)
     truth = np.asarray(accuracies)
+    # a stated P(correct) q = 1 - shrink * (1 - s): the model states its error probability ``shrink`` times the
+    # true one (shrink 1: calibrated), so the mean it states is exactly 1 - shrink * (1 - accuracy)
+    shrink = (1 - np.asarray(stated if stated is not None else accuracies)) / (1 - truth)
     arms = len(truth)
     gaps = truth.max() - truth
     steps = int(days * 24 * rate)
@@ -59,6 +78,8 @@ def simulate(*, runs: int, days: float, rate: float, delay_h: float, refresh: in
     arrived = np.minimum(arrived, np.arange(steps))
     successes = np.zeros((runs, steps + 1, arms))  # cumulative rewards per variant before request t
     failures = np.zeros((runs, steps + 1, arms))
+    expected = np.zeros((runs, steps + 1, arms)) if doubt > 0 else None  # cumulative stated P(correct)
+    squares = np.zeros((runs, steps + 1, arms)) if doubt > 0 else None  # and of its squares
     chosen = np.zeros((runs, steps), dtype=np.int64)
     propensity = np.zeros((runs, steps))
     rewards = np.zeros((runs, steps))
@@ -66,13 +87,20 @@ def simulate(*, runs: int, days: float, rate: float, delay_h: float, refresh: in
     index = np.arange(runs)
     draws = rng.random((runs, steps))
     outcomes = rng.random((runs, steps))
+    # each request's true P(correct) s from Beta(c a, c (1 - a)): E[correct | s] = s, P(correct) = a
+    concentration = SCORE_CONCENTRATION
     probabilities = np.full((runs, arms), 1.0 / arms)
     for t in range(steps):
         if t % refresh == 0:
             known = arrived[:, t]
-            probabilities = routing_probabilities(successes[index, known], failures[index, known], floor)
+            good, bad = successes[index, known], failures[index, known]
+            if expected is not None and squares is not None:
+                good, bad = scored_counts(good, bad, successes[:, t] + failures[:, t], expected[:, t], squares[:, t],
+                                          good + bad, expected[index, known], good, doubt)
+            probabilities = routing_probabilities(good, bad, floor)
         arm = (draws[:, t, None] > np.cumsum(probabilities, axis=1)[:, :-1]).sum(axis=1)
-        reward = (outcomes[:, t] < truth[arm]).astype(float)
+        score = rng.beta(concentration * truth[arm], concentration * (1 - truth[arm]))
+        reward = (outcomes[:, t] < score).astype(float)
         chosen[:, t], rewards[:, t] = arm, reward
         propensity[:, t] = probabilities[index, arm]
         regret += probabilities @ gaps
@@ -80,10 +108,15 @@ def simulate(*, runs: int, days: float, rate: float, delay_h: float, refresh: in
         failures[:, t + 1] = failures[:, t]
         successes[index, t + 1, arm] += reward
         failures[index, t + 1, arm] += 1 - reward
+        if expected is not None and squares is not None:
+            stated_score = 1 - shrink[arm] * (1 - score)
+            expected[:, t + 1], squares[:, t + 1] = expected[:, t], squares[:, t]
+            expected[index, t + 1, arm] += stated_score
+            squares[index, t + 1, arm] += stated_score * stated_score
     end = hours[:, -1]
-    labelled = hours + delay_h <= end[:, None]
-    return Outcome(regret, _coverage(chosen, rewards, propensity, labelled, truth), float(labelled.sum(1).mean()),
-                   float((chosen == truth.argmax()).mean()))
+    labelled_at_end = hours + delay_h <= end[:, None]
+    return Outcome(regret, _coverage(chosen, rewards, propensity, labelled_at_end, truth),
+                   float(labelled_at_end.sum(1).mean()), float((chosen == truth.argmax()).mean()))
 
 
 def _coverage(chosen: np.ndarray, rewards: np.ndarray, propensity: np.ndarray, labelled: np.ndarray,
@@ -116,18 +149,26 @@ class Comparison:
 
 
 def compare(*, runs: int, days: float, rate: float, delay_h: float = 24.0, refresh: int = 1, seed: int = 7,
-            accuracies: tuple[float, ...] = ACCURACIES, floor: float = DEFAULT_FLOOR) -> Comparison:
-    """The delayed sampler and the immediate one on the same seeds."""
+            accuracies: tuple[float, ...] = ACCURACIES, floor: float = DEFAULT_FLOOR, doubt: float = 0.0,
+            stated: tuple[float, ...] | None = None) -> Comparison:
+    """The delayed sampler (label-only, or with scores when ``doubt`` > 0) and the immediate label-only one on
+    the same seeds."""
     common = {"runs": runs, "days": days, "rate": rate, "refresh": refresh, "seed": seed, "accuracies": accuracies,
               "floor": floor}
-    return Comparison(simulate(delay_h=delay_h, **common), simulate(delay_h=0.0, **common))
+    return Comparison(simulate(delay_h=delay_h, doubt=doubt, stated=stated, **common),
+                      simulate(delay_h=0.0, **common))
 
 
 # (accuracies, days, requests per hour, refresh every n requests): the first two keep the traffic of one delay
 # (48 and 120 requests) small next to the labels needed to tell the variants apart (~450 for 0.90 vs 0.88); the
-# last two send 480 requests per delay, which costs the delayed sampler a day of even split it cannot avoid.
+# last two send 480 requests per delay, which costs a label-only delayed sampler a day of even split.
 SETTINGS = [((0.90, 0.88), 28.0, 2.0, 1), ((0.90, 0.88), 14.0, 5.0, 1), ((0.90, 0.86), 14.0, 20.0, 2),
             ((0.90, 0.86), 56.0, 20.0, 8)]
+MISCALIBRATION = 0.02  # the worse variant states an accuracy this far ABOVE the better one's: the ranking flips
+
+
+def _percent(ratio: float) -> str:
+    return f"{(ratio - 1) * 100:+.1f}%"
 
 
 def main() -> None:
@@ -136,41 +177,63 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=400)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--doubt", type=float, default=DEFAULT_CALIBRATION_DOUBT)
     args = parser.parse_args()
-    lines, bullets, coverages = [], [], []
+    lines, bullets, coverages, label_only_coverages = [], [], [], []
     for accuracies, days, rate, refresh in SETTINGS:
         started = time.perf_counter()
-        result = compare(runs=args.runs, days=days, rate=rate, refresh=refresh, seed=args.seed, accuracies=accuracies)
-        delayed, immediate = result.delayed, result.immediate
+        common = {"runs": args.runs, "days": days, "rate": rate, "refresh": refresh, "seed": args.seed,
+                  "accuracies": accuracies}
+        immediate = simulate(delay_h=0.0, **common)
+        label_only = simulate(delay_h=24.0, **common)
+        flipped = (accuracies[0], accuracies[0] + MISCALIBRATION)
+        scenarios = [("calibrated", simulate(delay_h=24.0, doubt=args.doubt, **common)),
+                     (f"worse variant states {flipped[1]:g} (truth {accuracies[1]:g})",
+                      simulate(delay_h=24.0, doubt=args.doubt, stated=flipped, **common))]
         took = time.perf_counter() - started
-        print(f"{accuracies} {days:g} days at {rate:g}/h: regret {delayed.regret.mean():.1f} (24 h late) vs "
-              f"{immediate.regret.mean():.1f} (at once), ratio {result.regret_ratio:.3f}; coverage snipw "
-              f"{delayed.coverage['snipw']:.3f}, ipw {delayed.coverage['ipw']:.3f} ({took:.0f} s)", flush=True)
-        goal = "pass" if result.regret_ratio <= 1.10 and delayed.coverage["snipw"] >= 0.93 else "FAIL"
+        base = immediate.regret.mean()
         requests = int(days * 24 * rate)
-        coverages.append(delayed.coverage["snipw"])
-        bullets.append(f"- Regret with labels 24 h late vs at once, {accuracies[0]:g} vs {accuracies[1]:g}, "
-                       f"{requests:,} requests ({int(24 * rate)} per delay): {(result.regret_ratio - 1) * 100:+.1f}% "
-                       f"(target <= +10%: {'pass' if result.regret_ratio <= 1.10 else 'FAIL'})")
-        lines.append(f"| {accuracies[0]:g} vs {accuracies[1]:g} | {days:g} d x {rate:g}/h = {requests:,} "
-                     f"({int(24 * rate)} per delay) | {delayed.regret.mean():.1f} | {immediate.regret.mean():.1f} | "
-                     f"{(result.regret_ratio - 1) * 100:+.1f}% | {delayed.coverage['snipw'] * 100:.1f}% | "
-                     f"{delayed.coverage['ipw'] * 100:.1f}% | {immediate.coverage['snipw'] * 100:.1f}% | "
-                     f"{delayed.best_share * 100:.1f}% | {goal} |")
+        horizon = f"{days:g} d x {rate:g}/h = {requests:,} ({int(24 * rate)} per delay)"
+        for name, outcome in scenarios:
+            ratio = outcome.regret.mean() / base
+            print(f"{accuracies} {horizon}, {name}: label-only {_percent(label_only.regret.mean() / base)}, "
+                  f"with scores {_percent(ratio)}; coverage {outcome.coverage['snipw']:.3f} "
+                  f"(label-only {label_only.coverage['snipw']:.3f}) ({took:.0f} s)", flush=True)
+            coverages.append(outcome.coverage["snipw"])
+            label_only_coverages.append(label_only.coverage["snipw"])
+            lines.append(f"| {accuracies[0]:g} vs {accuracies[1]:g} | {horizon} | {name} | {base:.1f} | "
+                         f"{_percent(label_only.regret.mean() / base)} | {_percent(ratio)} | "
+                         f"{outcome.coverage['snipw'] * 100:.1f}% | {label_only.coverage['snipw'] * 100:.1f}% | "
+                         f"{outcome.best_share * 100:.1f}% | {label_only.best_share * 100:.1f}% |")
+            if name == "calibrated":
+                bullets.append(f"- Regret with labels 24 h late vs a label-only sampler seeing them at once, "
+                               f"{accuracies[0]:g} vs {accuracies[1]:g}, {requests:,} requests, calibrated scores: "
+                               f"{_percent(ratio)} (target <= +10%: {'pass' if ratio <= 1.10 else 'FAIL'}; "
+                               f"label-only {_percent(label_only.regret.mean() / base)})")
     section = (
         "## Bandit routing on delayed feedback\n\n"
-        f"Thompson routing (Beta posteriors, propensity floor {DEFAULT_FLOOR:g}) of two variants, labels 24 h late vs "
-        f"at once, {args.runs} seeded runs per row (`python -m benchmarks.bench_bandit`). Regret: expected "
-        "cumulative regret over the horizon (mean over runs). Coverage: (run, variant) 95% intervals from the "
-        "labels arrived by the end that hold the true accuracy. Goals: regret within 10% of the immediate "
-        "sampler's; coverage >= 93%. The regret goal holds only while the requests of one delay are few next to "
-        "the labels it takes to tell the variants apart: over the first 24 h the delayed sampler has no label and "
-        f"splits evenly whatever it does. {machine()}.\n\n"
-        "| accuracies | horizon | regret, 24 h late | regret, at once | difference | coverage SNIPW (late) "
-        "| coverage IPW (late) | coverage SNIPW (at once) | share to the better (late) | goal |\n"
+        f"Thompson routing (propensity floor {DEFAULT_FLOOR:g}) of two variants with labels 24 h late, against a "
+        f"label-only sampler seeing every label at once, {args.runs} seeded runs per row "
+        "(`python -m benchmarks.bench_bandit`). Each request's true P(correct) is drawn from "
+        f"Beta({SCORE_CONCENTRATION:g} a, {SCORE_CONCENTRATION:g} (1 - a)) and its reward from it, so a variant's "
+        "accuracy is a. *Label-only*: Beta posteriors of the labels arrived (today's sampler). *With scores*: "
+        "every prediction's stated P(correct) with the labels arrived, PPI's rectifier with a prior on the "
+        f"calibration error (doubt {args.doubt:g}, `serving/thompson.py` `scored_counts`). Scenarios: *calibrated* "
+        "(stated = true P(correct)); *miscalibrated*: the worse variant states its error probability smaller so its "
+        f"stated accuracy is {MISCALIBRATION:g} above the better variant's (a flipped ranking, e.g. calibration "
+        "learnt before a concept drift). Regret: expected cumulative regret over the horizon, mean over runs. "
+        "Coverage: (run, variant) 95% SNIPW intervals from the real labels arrived by the end (never from scores) "
+        f"that hold the true accuracy. Goals: regret within 10% of the immediate sampler's; coverage >= 93%. "
+        "Ratios of mean regret over a few hundred runs carry sampling noise of several points: the label-only "
+        "rows moved by up to 10 points between two sessions that drew rewards differently. "
+        f"{machine()}.\n\n"
+        "| accuracies | horizon | scores | regret at once | label-only, 24 h late | with scores, 24 h late "
+        "| coverage (with scores) | coverage (label-only) | share to the better (with scores) "
+        "| share to the better (label-only) |\n"
         "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n\n" + "\n".join(bullets) + "\n"
-        f"- Coverage of the 95% intervals (SNIPW, labels 24 h late), lowest row: {min(coverages) * 100:.1f}% "
-        f"(target >= 93%: {'pass' if min(coverages) >= 0.93 else 'FAIL'})\n")
+        f"- Coverage of the 95% intervals (SNIPW from the real labels, 24 h late, routed with scores), lowest row: "
+        f"{min(coverages) * 100:.1f}% (target >= 93%: {'pass' if min(coverages) >= 0.93 else 'FAIL'}; routed by "
+        f"labels only: lowest {min(label_only_coverages) * 100:.1f}%)\n")
     write_section("Bandit routing on delayed feedback", section)
 
 

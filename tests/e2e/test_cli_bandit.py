@@ -22,12 +22,14 @@ def test_status_before_and_after_labels(run_script: ScriptRunner, input_error: E
     shown = run_script("bandit", "status", "churn")
     assert shown.returncode == 0, shown.stderr
     assert "Deployment churn: 40 labelled requests counted" in shown.stdout
-    assert "a: 30 labels, picked by Thompson sampling" in shown.stdout and "b: 10 labels" in shown.stdout
+    assert "a: 30 labels, 0 scored predictions pending, picked by Thompson sampling" in shown.stdout
+    assert "b: 10 labels" in shown.stdout
 
     report = json.loads(run_script("bandit", "status", "churn", "--json").stdout)
     assert report["labelled"] == 40
     variants = {item["variant"]: item for item in report["variants"]}
     assert variants["a"]["count"] == 30 and variants["a"]["successes"] == 20
+    assert (variants["a"]["scored"], variants["a"]["pending"]) == (0, 0)  # labels without scores: label-only
     snipw = variants["a"]["estimates"][0]
     assert snipw["method"] == "snipw" and snipw["mean"] == 20 / 30 and snipw["low"] < snipw["mean"] < snipw["high"]
     assert abs(sum(item["thompson_probability"] for item in report["variants"]) - 1.0) < 1e-9

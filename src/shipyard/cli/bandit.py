@@ -19,9 +19,10 @@ def status_command(
     deployment: str = typer.Argument(..., help="Deployment name (a key of deployments: in serving.yaml)."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show each variant of DEPLOYMENT: labels counted, the chance Thompson sampling picks it before the
-    propensity floor, and its mean reward with 95% intervals (self-normalized IPW first; plain mean for
-    comparison, biased when routing adapts).
+    """Show each variant of DEPLOYMENT: labels counted, scored predictions whose label is pending, the chance
+    Thompson sampling picks it before the propensity floor (by labels and pending scores), and its mean reward
+    with 95% intervals from the labels alone (self-normalized IPW first; plain mean for comparison, biased when
+    routing adapts).
 
     Example: shipyard bandit status churn --json
     """
@@ -33,7 +34,8 @@ def status_command(
     console.print(f"Deployment {_output.escape(deployment)}: {report['labelled']} labelled requests counted")
     for item in report["variants"]:
         snipw, ipw, plain = item["estimates"]
-        console.print(f"  {_output.escape(item['variant'])}: {item['count']} labels, picked by Thompson sampling "
+        console.print(f"  {_output.escape(item['variant'])}: {item['count']} labels, {item['pending']} scored "
+                      f"predictions pending, picked by Thompson sampling "
                       f"{item['thompson_probability'] * 100:.1f}%; reward {_interval(snipw)} (IPW "
                       f"{_interval(ipw)}; plain {_interval(plain)})")
 
@@ -43,21 +45,23 @@ def bandit_report(deployment: str) -> dict[str, Any]:
     from ..errors import NotFoundError
     from ..models.bandits import arm_states
     from ..monitoring.stats.bandit import ArmSums, estimates
-    from ..serving.thompson import thompson_probabilities
+    from ..serving.thompson import posterior_counts, thompson_probabilities
 
     arms = arm_states(existing_store(), [deployment]).get(deployment)
     if not arms:
         raise NotFoundError(f"Deployment {deployment!r} has no labelled request routed by 'routing: thompson' yet; "
                             "post feedback for its predictions first (or check the name in serving.yaml).")
     names = sorted(arms)
-    chances = thompson_probabilities([arms[name].successes for name in names], [arms[name].failures for name in names])
+    chances = thompson_probabilities(*posterior_counts([arms[name] for name in names]))
     found = estimates({name: ArmSums(arms[name].count, arms[name].reward, arms[name].weight,
                                      arms[name].weighted_reward, arms[name].weight_squares,
                                      arms[name].weight_squares_reward, arms[name].weight_squares_reward_squares)
                        for name in names})
     return {"deployment": deployment, "labelled": sum(arm.count for arm in arms.values()),
             "variants": [{"variant": name, "count": arms[name].count, "successes": arms[name].successes,
-                          "failures": arms[name].failures, "thompson_probability": float(chance),
+                          "failures": arms[name].failures, "scored": arms[name].scored,
+                          "pending": max(arms[name].scored - arms[name].labelled_scored, 0),
+                          "thompson_probability": float(chance),
                           "estimates": [estimate.to_dict() for estimate in found[name]],
                           "updated_at": arms[name].updated_at}
                          for name, chance in zip(names, chances, strict=True)]}

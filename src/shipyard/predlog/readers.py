@@ -131,21 +131,24 @@ def logged_rows(root: LogPath, deployment: str, request_ids: set[str], *, days: 
 
 
 def routed_predictions(root: LogPath, deployment: str, request_ids: set[str], *,
-                       days: int = 30) -> dict[tuple[str, int], tuple[str, str, float | None]]:
-    """``(request_id, row)`` -> ``(variant, prediction, propensity)`` of the live (not shadow) answers of
-    ``request_ids``, read newest first as :func:`logged_rows` reads; ``propensity`` is None in logs older than
-    the column, and for answers not routed at random."""
-    found: dict[tuple[str, int], tuple[str, str, float | None]] = {}
-    columns = ["request_id", "row", "variant", "shadow", "prediction", "propensity"]
+                       days: int = 30) -> dict[tuple[str, int], tuple[str, str, float | None, float | None]]:
+    """``(request_id, row)`` -> ``(variant, prediction, propensity, confidence)`` of the live (not shadow) answers
+    of ``request_ids``, read newest first as :func:`logged_rows` reads; ``propensity`` is None in logs older than
+    the column, and for answers not routed at random; ``confidence`` is the largest of the row's probabilities
+    (the predicted class's, a classifier's P(correct) by its own account), None without probabilities."""
+    found: dict[tuple[str, int], tuple[str, str, float | None, float | None]] = {}
+    columns = ["request_id", "row", "variant", "shadow", "prediction", "propensity", "probabilities"]
     for table in _newest_first(root, deployment, request_ids, columns, days):
         propensity = table.column("propensity").to_pylist() if "propensity" in table.column_names \
             else [None] * table.num_rows
-        for request_id, row, variant, shadow, prediction, chance in zip(
+        scores = table.column("probabilities").to_pylist() if "probabilities" in table.column_names \
+            else [None] * table.num_rows
+        for request_id, row, variant, shadow, prediction, chance, score in zip(
                 table.column("request_id").to_pylist(), table.column("row").to_pylist(),
                 table.column("variant").to_pylist(), table.column("shadow").to_pylist(),
-                table.column("prediction").to_pylist(), propensity, strict=True):
+                table.column("prediction").to_pylist(), propensity, scores, strict=True):
             if not shadow:
-                found[(request_id, row)] = (variant, prediction, chance)
+                found[(request_id, row)] = (variant, prediction, chance, max(score) if score else None)
     return found
 
 

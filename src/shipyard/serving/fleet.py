@@ -41,8 +41,9 @@ from .batching import Batcher
 from .inputs import InputChecker
 from .routing import Router, bandit_router, canary_router
 from .runtime import Runner, load_runner
+from .scores import PendingScores, add_scores
 from .spec import Deployment, ServingConfig, Variant
-from .thompson import routing_probabilities
+from .thompson import posterior_counts, routing_probabilities
 
 log = logging.getLogger("shipyard.serving")
 ROLLOUT_POLL_S = 1.0  # how often a server reads the running rollouts: a rollback reaches every process this fast
@@ -79,6 +80,7 @@ class LiveDeployment:
         self.router = bandit_router(spec.variants, [1 / len(spec.variants)] * len(spec.variants)) \
             if spec.thompson else Router(spec.variants)
         self.bandit_probabilities: list[float] | None = None  # routing: thompson, once the store was read
+        self.pending_scores = PendingScores()  # routing: thompson, P(correct) answered, for the store (.scores)
         self.canary_rollout: Rollout | None = None
         self.canary: VariantSlot | None = None
         self.canary_shadow: VariantSlot | None = None
@@ -213,6 +215,8 @@ class Fleet:
         if not bandits:
             return []
         try:
+            for deployment in bandits:
+                add_scores(self.store, deployment.name, deployment.pending_scores)
             states = arm_states(self.store, [deployment.name for deployment in bandits])
         except Exception as exc:  # the store busy or unreachable: keep routing as now (said once, not per second)
             if not self._bandits_unreadable:
@@ -223,9 +227,7 @@ class Fleet:
         plans = []
         for deployment in bandits:
             arms = states.get(deployment.name, {})
-            names = [variant.name for variant in deployment.spec.variants]
-            successes = [arms[name].successes if name in arms else 0.0 for name in names]
-            failures = [arms[name].failures if name in arms else 0.0 for name in names]
+            successes, failures = posterior_counts([arms.get(variant.name) for variant in deployment.spec.variants])
             chances = routing_probabilities(successes, failures, deployment.spec.min_propensity)
             plans.append((deployment.name, [float(chance) for chance in chances]))
         return plans

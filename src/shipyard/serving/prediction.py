@@ -22,6 +22,7 @@ from .fleet import LiveDeployment, VariantSlot
 from .inputs import RawRequest
 from .limits import check_rows, is_large, sized
 from .runtime import Answer, Runner
+from .scores import stated_correct
 from .state import ServerState
 
 log = logging.getLogger("shipyard.serving")
@@ -114,6 +115,10 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
     sequence = _log(state, deployment, slot, runner, request_id, raw.sticky_key, columns, answer, latency,
                     propensity)
     state.commits.logged(deployment.name, request_id, sequence)
+    if propensity is not None and deployment.spec.reward == "accuracy":  # provisional evidence until the labels
+        scores = stated_correct(answer.probabilities)
+        if scores is not None:
+            deployment.pending_scores.add(slot.name, scores)
     await state.commits.answered(sequence)  # durability: strict waits here for the group commit
     state.metrics.requests.labels(deployment.name, slot.name, "200").inc()
     state.metrics.latency.labels(deployment.name, slot.name).observe(time.perf_counter() - started)

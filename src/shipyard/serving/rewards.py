@@ -4,7 +4,9 @@ The feedback core (:mod:`.feedback`) stores a label and, for a bandit, calls :fu
 predictions are read back from the log (this worker's went to disk before the label; other workers' and
 replicas' are found there as the feedback core found them), their variant, prediction and propensity give the
 reward, and ``models/bandits.py`` adds it to the store's sums once per prediction, whoever posts it how often.
-A prediction logged without a propensity (before the deployment routed by ``thompson``) is not counted.
+A prediction logged without a propensity (before the deployment routed by ``thompson``) is not counted. With
+``reward: accuracy``, the prediction's largest probability (its score while the label was pending, ``.scores``)
+goes with the reward, so the store moves the prediction from pending to labelled.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def count_rewards(state: ServerState, deployment: LiveDeployment, entries: list[
     routed = routed_predictions(state.predictions_root, deployment.name, {entry.request_id for entry in entries})
     rewards = []
     for entry in entries:
-        variant, prediction, propensity = routed.get((entry.request_id, entry.row), ("", "", None))
+        variant, prediction, propensity, confidence = routed.get((entry.request_id, entry.row), ("", "", None, None))
         if propensity is None:
             continue
         reward = reward_of(deployment.spec.reward, prediction, entry.label)
@@ -45,5 +47,7 @@ def count_rewards(state: ServerState, deployment: LiveDeployment, entries: list[
             log.info("%s: the label of %s row %s is not a number in [0, 1], so 'reward: label' does not count it",
                      deployment.name, entry.request_id, entry.row)
             continue
-        rewards.append(Reward(entry.request_id, entry.row, variant, reward, propensity))
+        # the score the prediction counted with while pending (.scores), replaced by this label in the store
+        expected = confidence if deployment.spec.reward == "accuracy" else None
+        rewards.append(Reward(entry.request_id, entry.row, variant, reward, propensity, expected))
     return record_rewards(state.fleet.store, deployment.name, rewards)

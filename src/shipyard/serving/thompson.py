@@ -25,6 +25,7 @@ simulation in ``benchmarks/bench_bandit.py`` computes many runs at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 DEFAULT_FLOOR = 0.02
@@ -101,3 +102,95 @@ def _grid(alpha: Any, beta: Any) -> Any:
     own = own.reshape(*own.shape[:-2], -1)
     spread = np.broadcast_to(np.linspace(_EDGE, 1 - _EDGE, _SPREAD_POINTS), (*own.shape[:-1], _SPREAD_POINTS))
     return np.sort(np.concatenate([own, spread], axis=-1), axis=-1)
+
+
+# --- provisional evidence: the scores of predictions whose labels have not arrived ---------------------------
+DEFAULT_CALIBRATION_DOUBT = 0.02  # tau: how far a variant's stated P(correct) may be off on average, unlabelled
+_WIDEN_BEYOND = 2.0  # standard errors of the labels' bias estimate it must exceed to widen the prior
+
+
+def scored_counts(successes: Any, failures: Any, scored: Any, scored_expected: Any, scored_squares: Any,
+                  labelled: Any, labelled_expected: Any, labelled_reward: Any,
+                  doubt: float = DEFAULT_CALIBRATION_DOUBT) -> tuple[Any, Any]:
+    """Beta counts of each variant's accuracy from every prediction's calibrated score and the labels arrived.
+
+    A label 24 hours late leaves a label-only posterior blind for a day, yet every prediction already carries
+    the model's calibrated P(correct) ``q`` (calibrated on the gate's labelled reference), whose mean is the
+    variant's accuracy when the calibration holds. Scores standing in for an outcome not yet seen are
+    *surrogate outcomes* (Prentice 1989; Athey, Chetty, Imbens & Kang 2019, "The surrogate index"); feeding
+    them to a bandit whose rewards are delayed follows Grover et al. 2018 ("Best arm identification in
+    multi-armed bandits with delayed feedback", AISTATS: partial feedback moves the arm before its reward
+    comes) and Anderer, Bastani & Silberholz 2022 ("Adaptive clinical trial designs with surrogates: when
+    should we bother?", Management Science). What keeps a miscalibrated model from steering the bandit is
+    *prediction-powered inference*'s rectifier (Angelopoulos, Bates, Fannjiang, Jordan & Zrnic 2023, Science):
+    on the predictions whose labels did arrive, the mean of ``q - r`` is the scores' bias ``b``.
+
+    The estimate of accuracy ``a`` over ``n`` scored predictions, ``m`` of them labelled, is PPI's
+    ``a_hat = mean(q over n) - b_hat``. The bias has a prior ``b ~ N(0, doubt^2)`` (the calibration error the
+    gate's reference may have missed, or a drift added since), so ``b_hat = sum_labelled (q - r) / (m + m0)``
+    with ``m0 = v_d / doubt^2``, ``v_d = mean q (1 - q)`` (the spread of ``r - q`` when calibrated), and
+    ``var(a_hat) = v_q / n + v_d / (m + m0)`` (``v_q`` the variance of ``q``; ``r - q`` and ``q`` are
+    uncorrelated under calibration). The Beta counts carry that mean and variance:
+    ``n_eff = a_hat (1 - a_hat) / var(a_hat)``. Before any label ``var >= doubt^2``, so the scores weigh at most
+    ``a (1 - a) / doubt^2`` labels (225 at 0.9 and doubt 0.02) however much traffic is pending: a miscalibrated
+    model costs at most that many wrong pseudo-labels until its labels come, and then the rectifier learns its
+    bias: the prior's variance is widened to ``mean(q - r)^2 - 4 v_d / m`` when the labels show a bias beyond
+    ``doubt`` by more than two standard errors (empirical Bayes by the method of moments, conservatively), so a
+    large miscalibration is not shrunk away. With no pending prediction and ``m0 -> 0`` this is the label-only
+    posterior (``v_q + v_d`` is the variance of a Bernoulli reward). A label moves its prediction from pending to
+    labelled (the caller adds it to the labelled sums once; the scored sums already hold it), so the evidence of a
+    prediction counts once: provisional while it waits, real when its label joins. Labels of predictions that
+    carried no score (logged before the deployment scored its answers) add to the counts as they are.
+
+    Args:
+        successes, failures: the labelled sums per variant (all labels, scored or not).
+        scored, scored_expected, scored_squares: over every prediction of the variant that carried a score,
+            their count, the sum of their calibrated P(correct) and the sum of its squares.
+        labelled, labelled_expected, labelled_reward: over those whose label arrived, their count, the sum of
+            their calibrated P(correct) and the sum of their rewards.
+        doubt: ``tau`` above; 0 turns the scores off (label-only counts).
+
+    Returns:
+        ``(successes, failures)`` for :func:`routing_probabilities`.
+    """
+    import numpy as np
+
+    def array(value: Any) -> Any:
+        return np.asarray(value, dtype="float64")
+
+    successes, failures, scored = array(successes), array(failures), array(scored)
+    if doubt <= 0:
+        return successes, failures
+    labelled = array(labelled)
+    total = np.maximum(scored, 1.0)
+    mean = array(scored_expected) / total
+    spread_q = np.maximum(array(scored_squares) / total - mean * mean, 0.0)  # v_q
+    spread_d = np.clip(mean - array(scored_squares) / total, 1e-4, 0.25)  # v_d = mean q (1 - q)
+    gap = array(labelled_expected) - array(labelled_reward)  # sum (q - r) over the labelled
+    # the prior's variance widened to what the labels show beyond two standard errors (method of moments): a
+    # miscalibration larger than the doubt is corrected at the pace of the labels instead of being shrunk away
+    seen = np.maximum(labelled, 1.0)
+    doubt_squared = np.maximum(doubt * doubt, (gap / seen) ** 2 - _WIDEN_BEYOND ** 2 * spread_d / seen)
+    prior = spread_d / doubt_squared  # m0
+    bias = gap / (labelled + prior)
+    accuracy = np.clip(mean - bias, 1e-3, 1 - 1e-3)
+    variance = spread_q / total + spread_d / (labelled + prior)
+    size = accuracy * (1 - accuracy) / variance
+    # labels of predictions that carried no score (logged before the deployment scored them) are evidence apart
+    unscored_successes = np.maximum(successes - array(labelled_reward), 0.0)
+    unscored_failures = np.maximum(failures - (labelled - array(labelled_reward)), 0.0)
+    has_scores = scored > 0
+    return (np.where(has_scores, accuracy * size + unscored_successes, successes),
+            np.where(has_scores, (1 - accuracy) * size + unscored_failures, failures))
+
+
+def posterior_counts(arms: Sequence[Any | None], doubt: float = DEFAULT_CALIBRATION_DOUBT) -> tuple[Any, Any]:
+    """The Beta counts of each variant from its sums in the store (a ``models/bandits.py`` ``ArmState``, or None
+    for a variant with neither label nor score yet): :func:`scored_counts` where its predictions carried scores,
+    its labels alone where they did not."""
+    def column(name: str) -> list[float]:
+        return [float(getattr(arm, name)) if arm is not None else 0.0 for arm in arms]
+
+    return scored_counts(column("successes"), column("failures"), column("scored"), column("scored_expected"),
+                         column("scored_squares"), column("labelled_scored"), column("labelled_expected"),
+                         column("labelled_scored_reward"), doubt)

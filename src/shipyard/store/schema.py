@@ -347,6 +347,13 @@ bandit_arms = Table(
     Column("weight_squares_reward", Float, nullable=False),  # sum r/p^2
     Column("weight_squares_reward_squares", Float, nullable=False),  # sum r^2/p^2
     Column("updated_at", BigInteger, nullable=False),
+    # migration 0012: the calibrated P(correct) q of every scored prediction, and of those labelled since
+    Column("scored", Integer, nullable=False, server_default="0"),  # predictions that carried q
+    Column("scored_expected", Float, nullable=False, server_default="0"),  # sum q
+    Column("scored_squares", Float, nullable=False, server_default="0"),  # sum q^2
+    Column("labelled_scored", Integer, nullable=False, server_default="0"),  # of them, labelled
+    Column("labelled_expected", Float, nullable=False, server_default="0"),  # sum q over the labelled
+    Column("labelled_scored_reward", Float, nullable=False, server_default="0"),  # sum r over the labelled
 )
 bandit_rewards = Table(
     "bandit_rewards",
@@ -358,4 +365,5 @@ bandit_rewards = Table(
     Column("reward", Float, nullable=False),
     Column("propensity", Float, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("expected", Float, nullable=True),  # migration 0012: the prediction's q the label replaced, if any
 )

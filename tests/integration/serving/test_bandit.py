@@ -2,8 +2,10 @@
 
 Both variants serve the template's churn models; the test decides which is "better" through the labels it posts:
 a ``good`` answer is labelled with its own prediction 90% of the time, a ``bad`` one 30% of the time, so their
-accuracies under ``reward: accuracy`` are 0.9 and 0.3. The labels are counted in the store on whichever worker
-receives them; both workers re-read the posteriors every second, so the share of ``good`` grows on both.
+accuracies under ``reward: accuracy`` are 0.9 and 0.3, whatever the models' own probabilities state (the
+provisional scores of ``bad`` are badly miscalibrated, and its labels must override them). The scores and
+labels are counted in the store on whichever worker receives them; both workers re-read the posteriors every
+second, so the share of ``good`` grows on both.
 """
 
 from __future__ import annotations
@@ -88,8 +90,11 @@ def test_labels_move_traffic_to_the_better_variant_and_propensities_are_logged(b
                                                                                template: Template) -> None:
     rng = random.Random(5)
     first = _predict(bandit_server, template, 120, seed=1)
-    # no label yet: pending requests are not failures, so both variants keep half the traffic
     assert {answer["variant"] for answer in first} == {"good", "bad"}
+    # no label yet: pending requests are not failures; their scores count provisionally, once both workers have
+    # added them to the store (on their one-second beat)
+    wait_until(lambda: sum(item["pending"] for item in _status(bandit_server)["variants"]) == 120, timeout=30,
+               what="both workers to add their predictions' scores to the store", interval=0.2)
 
     labels = _labels(first, rng)
     counted = bandit_server.post("/feedback/churn", json=labels, headers=AUTH)
@@ -101,6 +106,9 @@ def test_labels_move_traffic_to_the_better_variant_and_propensities_are_logged(b
     assert status["labelled"] == 120  # the repeated labels were not counted twice
     counts = Counter(answer["variant"] for answer in first)
     assert {item["variant"]: item["count"] for item in status["variants"]} == counts
+    # each label replaced its prediction's score, once: nothing of the first batch is pending any more
+    assert {item["variant"]: (item["scored"], item["pending"]) for item in status["variants"]} \
+        == {name: (count, 0) for name, count in counts.items()}
 
     shares: list[float] = []
 
@@ -119,7 +127,10 @@ def test_labels_move_traffic_to_the_better_variant_and_propensities_are_logged(b
     assert logged["propensity"].notna().all()
     assert ((logged["propensity"] > 0) & (logged["propensity"] <= 1)).all()
     early = logged[logged["request_id"].isin(ids)]
-    assert (early["propensity"] - 0.5).abs().max() < 1e-9  # before any label: Beta(1, 1) for both
+    # the first answers were routed before any label: evenly before the first beat, then by the scores alone
+    # (the two models state different confidences), never below the floor
+    assert early.sort_values("timestamp")["propensity"].iloc[0] == pytest.approx(0.5)
+    assert (early["propensity"] >= FLOOR - 1e-12).all()
     late = logged[logged["timestamp"] == logged["timestamp"].max()].iloc[0]
     assert late["propensity"] >= FLOOR
 

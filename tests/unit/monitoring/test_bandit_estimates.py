@@ -9,6 +9,7 @@ import pytest
 
 from benchmarks.bench_bandit import compare
 from shipyard.monitoring.stats.bandit import ArmSums, estimates, horvitz_thompson, plain_mean, self_normalized_ipw
+from shipyard.serving.thompson import DEFAULT_CALIBRATION_DOUBT
 
 # one variant's labelled requests as (reward, propensity); the deployment had 5 labelled requests in all
 LABELLED = [(1.0, 0.5), (0.0, 0.5), (1.0, 0.25)]
@@ -57,10 +58,12 @@ def test_no_labels_give_no_estimate() -> None:
 
 @pytest.mark.slow
 def test_delayed_labels_cost_little_regret_and_intervals_cover() -> None:
-    """The issue's goals where they can hold: 48 requests per 24-hour delay over 28 days (1,344 requests), two
-    variants at 0.90 and 0.88 (about 450 labels tell them apart), 200 seeded runs per sampler."""
-    result = compare(runs=200, days=28, rate=2, refresh=1, seed=7, accuracies=(0.90, 0.88))
+    """The issue's goals with calibrated scores counted while labels are pending: 480 requests per 24-hour delay
+    over 14 days, two variants at 0.90 and 0.86, 100 seeded runs per sampler (a label-only delayed sampler
+    loses about 40% there: it splits the first day evenly)."""
+    result = compare(runs=100, days=14, rate=20, refresh=2, seed=7, accuracies=(0.90, 0.86),
+                     doubt=DEFAULT_CALIBRATION_DOUBT)
     assert result.regret_ratio <= 1.10, result.regret_ratio
-    assert result.delayed.coverage["snipw"] >= 0.93, result.delayed.coverage
+    assert result.delayed.coverage["snipw"] >= 0.93, result.delayed.coverage  # from the real labels only
     assert result.immediate.coverage["snipw"] >= 0.93, result.immediate.coverage
     assert result.delayed.best_share > 0.5  # it did learn which variant is better

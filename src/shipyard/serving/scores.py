@@ -1,0 +1,69 @@
+"""A ``routing: thompson`` deployment's provisional evidence: each answered prediction's stated P(correct).
+
+The posteriors (``serving/thompson.py`` ``scored_counts``) count every prediction's P(correct) while its label is
+pending, so a bandit whose labels come a day late does not split its traffic evenly for that day. With
+``reward: accuracy`` a classifier's answer is the class of largest probability, so that probability is the
+model's own P(correct). It is the raw probability, not one calibrated on the gate's labelled reference: the
+calibration lives in ``monitoring`` (a sibling serving may not import), so the rectifier in ``scored_counts``,
+which measures each variant's score bias on the labels that do arrive, and its prior on the calibration error
+before they do, carry the whole correction.
+
+Each process sums its variants' scores here as it answers (:meth:`PendingScores.add`, on the event loop) and
+adds them to the store on the fleet's one-second beat (:meth:`PendingScores.drain`, in a thread), so the store
+takes one update per variant per second, not one per prediction. A label reads the same probability back from
+the prediction log (``serving/rewards.py``) and replaces the score in the store once.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ..models.bandits import ScoreSums, record_scores
+from ..store import Store
+
+
+def stated_correct(probabilities: list[list[float]] | None) -> list[float] | None:
+    """Each row's largest probability (None for a model without probabilities)."""
+    if not probabilities:
+        return None
+    return [max(row) for row in probabilities] if all(probabilities) else None
+
+
+class PendingScores:
+    """Scores answered since the last :meth:`drain`, per variant; safe between the event loop and a thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sums: dict[str, ScoreSums] = {}
+
+    def add(self, variant: str, scores: list[float]) -> None:
+        with self._lock:
+            sums = self._sums.get(variant, ScoreSums())
+            for score in scores:
+                sums = sums.add(score)
+            self._sums[variant] = sums
+
+    def drain(self) -> dict[str, ScoreSums]:
+        """The sums gathered so far, now cleared."""
+        with self._lock:
+            taken, self._sums = self._sums, {}
+        return taken
+
+    def restore(self, taken: dict[str, ScoreSums]) -> None:
+        """Put back sums the store could not take, to be added on the next beat."""
+        with self._lock:
+            for variant, sums in taken.items():
+                mine = self._sums.get(variant, ScoreSums())
+                self._sums[variant] = ScoreSums(mine.count + sums.count, mine.expected + sums.expected,
+                                                mine.squares + sums.squares)
+
+
+def add_scores(store: Store, deployment: str, pending: PendingScores) -> None:
+    """Add the deployment's scores answered since the last beat to the store (kept for the next beat when the
+    store refuses them: the caller logs that)."""
+    taken = pending.drain()
+    try:
+        record_scores(store, deployment, taken)
+    except BaseException:
+        pending.restore(taken)
+        raise
