@@ -61,6 +61,22 @@ def download_package(tracker: RemoteTracker, uri: str) -> tuple[dict[str, Any], 
     return manifest, files, _version(version) if version is not None else None
 
 
+def resolve_version(tracker: RemoteTracker, uri: str) -> ModelVersion | None:
+    """The registered version ``uri`` names now (``None`` for a ``runs:/`` URI), as the server resolves it."""
+    answer = tracker.client.call("GET", f"{API}/models/resolve?uri={quote(uri, safe='')}")
+    version = answer.get("version")
+    return _version(version) if version is not None else None
+
+
+def download_attached_onnx(tracker: RemoteTracker, version: ModelVersion) -> bytes | None:
+    """The verified ONNX export attached to ``version`` (None when it has none), downloaded into the same
+    hash-verified cache as package files: checked against the hash the registry recorded when it was verified."""
+    digest, path = version.tags.get("onnx.hash"), version.tags.get("onnx.path")
+    if not digest or not path:
+        return None
+    return _fetch(tracker, LocalObjectStore(cache_root()), version.run_id, str(path), str(digest))
+
+
 def cache_root() -> Path:
     """Where downloaded package files are kept, by content hash."""
     configured = os.environ.get(CACHE_ENV)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFoundError
 from ..roles import READER, WRITER
-from . import artifacts, models, runs
+from . import artifacts, models, runs, serving
 from .protocol import Call, endpoint
 
 if TYPE_CHECKING:
@@ -39,6 +39,10 @@ ENDPOINTS: list[tuple[str, str, str, str, Any]] = [
     ("/models/{name}/aliases/{alias}", "DELETE", WRITER, "Deleting an alias", models.delete_alias),
     ("/models/{name}/history", "GET", READER, "Reading the alias history", models.alias_history),
     ("/models/{name}/decisions", "POST", WRITER, "Recording a promotion decision", models.decide),
+    # shipyard serve through the team server (serving/remote_source.py)
+    ("/serving/rollouts", "GET", READER, "Reading the running rollouts", serving.rollouts),
+    ("/serving/bandits", "GET", READER, "Reading bandit posteriors", serving.bandits),
+    ("/serving/rewards", "POST", WRITER, "Counting bandit rewards", serving.rewards),
 ]
 
 
