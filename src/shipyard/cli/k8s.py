@@ -53,6 +53,9 @@ def render_command(
                                           "scheduler` (default: --image)."),
     project_dir: str = typer.Option("/app/project", "--project-dir", help="Where the loop image keeps the project "
                                     "(shipyard.yaml)."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="The team server the serving pods read "
+                                            "their models, alias moves and rollouts from (http://shipyard:5000), "
+                                            "with the Secret's key tracking-token; they then hold no store."),
 ) -> None:
     """Write Kubernetes manifests that serve serving.yaml: Deployment, Service, autoscaler, disruption budget,
     ConfigMap, monitoring CronJobs and the loop scheduler (or a KServe InferenceService with --kserve).
@@ -64,7 +67,7 @@ def render_command(
     """
     from ..deploy.kubernetes import render
     from ..deploy.options import RenderOptions, Resources, default_name
-    from ..deploy.pod import SECRET_KEYS
+    from ..deploy.pod import SECRET_KEYS, TRACKING_TOKEN_KEY
     from ..deploy.writer import write_manifests
     from ..errors import ConfigError
     from ..serving.spec import load_config
@@ -77,7 +80,8 @@ def render_command(
         workers=workers, resources=Resources(cpu, memory, cpu_limit, memory_limit), namespace=namespace,
         secret=secret, kserve=kserve, service_monitor=service_monitor, bake=bake,
         allowed_hosts=tuple(allowed_host), monitor_schedule=monitor_schedule, monitor_since=monitor_since,
-        monitor_notify=monitor_notify, loop_image=loop_image, project_dir=project_dir, target_cpu_percent=target_cpu)
+        monitor_notify=monitor_notify, loop_image=loop_image, project_dir=project_dir, target_cpu_percent=target_cpu,
+        tracking_uri=tracking_uri)
     monitoring_text = None
     if monitoring_config is not None:
         from ..monitoring.config import load_thresholds
@@ -95,5 +99,6 @@ def render_command(
                           soft_wrap=True)
     keys = [key for key, (_, required) in SECRET_KEYS.items()
             if required and not (bake and key in ("database-uri", "objects-uri"))]
+    keys += [TRACKING_TOKEN_KEY] if tracking_uri else []
     _output.console.print(f"Before applying, create the Secret {_output.escape(options.secret_name)} with the keys "
                           f"{', '.join(keys)} (docs/kubernetes.md).", soft_wrap=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from . import _output
-from ._store import LOG_DIR_HELP, existing_store, log_dir as resolve_log_dir
+from ._store import LOG_DIR_HELP, existing_store, log_dir as resolve_log_dir, tracking_server_of_command
 from ._table import COLUMNS_OPTION, WIDE_OPTION, column_choice
 
 
@@ -22,8 +22,10 @@ def serve_command(
     runtime: str = typer.Option("auto", "--runtime", help="auto | python | onnx (with MODEL_URI)."),
     max_batch_size: int = typer.Option(64, "--max-batch-size", min=1, help="Micro-batch rows (1 = no batching; "
                                        "with MODEL_URI)."),
-    token: str | None = typer.Option(None, "--token", envvar="SHIPYARD_TOKEN", help="Token that writes (feedback, "
-                                     "request ids chosen by the client) must carry: Authorization: Bearer TOKEN."),
+    token: str | None = typer.Option(None, "--token", envvar=["SHIPYARD_SERVE_TOKEN", "SHIPYARD_TOKEN"],
+                                     help="Token that writes (feedback, request ids chosen by the client) must carry: "
+                                     "Authorization: Bearer TOKEN (default $SHIPYARD_SERVE_TOKEN, else "
+                                     "$SHIPYARD_TOKEN)."),
     allowed_host: list[str] = typer.Option([], "--allowed-host", metavar="NAME", envvar="SHIPYARD_ALLOWED_HOSTS",
                                            help="A Host name the server answers besides loopback names, IP addresses "
                                            "and --host, e.g. the name a proxy or a Kubernetes Service forwards "
@@ -48,6 +50,10 @@ def serve_command(
     Host is not a loopback name, an IP address, the --host name or an --allowed-host name are refused (400),
     and bodies a web page of another site could send (text, forms; any body with a foreign Origin) are refused.
 
+    With SHIPYARD_TRACKING_URI set (and no --store) the models, alias moves, rollouts and bandit posteriors come
+    from that team server, with SHIPYARD_TOKEN as its token (give the serving token as SHIPYARD_SERVE_TOKEN then);
+    serving.yaml must name a log_dir.
+
     Example: shipyard serve models:/churn@champion --port 8000 --workers 2
     """
     from dataclasses import replace
@@ -61,7 +67,14 @@ def serve_command(
     if (model_uri is None) == (config is None):
         raise ConfigError("Give a model URI (shipyard serve models:/churn@champion) or --config serving.yaml, "
                           "not both and not neither.")
-    existing_store()
+    tracker = tracking_server_of_command()
+    source = None
+    if tracker is None:
+        existing_store()
+    else:
+        from ..serving.remote_source import ServerSource
+
+        source = ServerSource(tracker.url, tracker.client.token)
     if config is not None:
         settings = load_config(config)
     else:
@@ -80,7 +93,7 @@ def serve_command(
     warning = check_exposure(host, token=settings.token, insecure_no_auth=insecure_no_auth)
     if warning:
         _output.err_console.print(_output.escape(warning), style="yellow", soft_wrap=True)
-    if find_spec("scipy") is not None:  # the monitoring extra: drift and health gauges on /metrics
+    if source is None and find_spec("scipy") is not None:  # the monitoring extra: drift and health gauges on /metrics
         settings = replace(settings, plugins=(*settings.plugins, "shipyard.monitoring.gauges:jobs"))
 
     def ready(url: str) -> None:
@@ -92,8 +105,12 @@ def serve_command(
                                   f"{_output.escape(shadows)} at {url}/predict/{_output.escape(deployment.name)}")
         _output.console.print(f"API docs at {url}/docs; metrics at {url}/metrics. Ctrl-C (or SIGTERM) drains and "
                               "stops.", soft_wrap=True)
+        if source is not None:  # the gauges read their reference data from a store: not through a server yet
+            _output.console.print(f"Models from {_output.escape(source.where)}; /metrics has no drift gauges here "
+                                  "(`shipyard monitor report --log-dir ...` reads the log).", soft_wrap=True)
 
-    raise typer.Exit(serve(settings, host=host, port=port, workers=workers, log_level=log_level, on_ready=ready))
+    raise typer.Exit(serve(settings, host=host, port=port, workers=workers, log_level=log_level, on_ready=ready,
+                           source=source))
 
 
 def dockerfile_command(

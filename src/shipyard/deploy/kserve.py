@@ -20,7 +20,7 @@ from .pod import (
     pod_spec,
     scrape_annotations,
     serving_container,
-    volumes,
+    serving_volumes,
 )
 
 KSERVE_CONTAINER = "kserve-container"  # the name KServe requires of a custom predictor's container
@@ -46,7 +46,7 @@ def inference_service(config: ServingConfig, options: RenderOptions, config_dige
                 "maxReplicas": options.hpa_max,
                 "scaleMetric": "cpu",
                 "scaleTarget": options.target_cpu_percent,
-                **pod_spec(options, [container], pod_volumes=volumes(options),
+                **pod_spec(options, [container], pod_volumes=serving_volumes(options),
                            grace_seconds=TERMINATION_GRACE_SECONDS),
             },
         },

@@ -31,7 +31,7 @@ from .pod import (
     scrape_annotations,
     selector,
     serving_container,
-    volumes,
+    serving_volumes,
 )
 
 SERVING = "serving"
@@ -54,7 +54,7 @@ def render(config: ServingConfig, serving_yaml: str, options: RenderOptions, *, 
             written in it would land in a ConfigMap; a local ``log_dir`` on a read-only file system).
     """
     check_options(options)
-    notes = _check_config(config, source)
+    notes = _check_config(config, source, options)
     data = {SERVING_YAML: serving_yaml}
     if monitoring_yaml is not None:
         data[MONITORING_YAML] = monitoring_yaml
@@ -76,7 +76,7 @@ def render(config: ServingConfig, serving_yaml: str, options: RenderOptions, *, 
     return Rendered(manifests, notes)
 
 
-def _check_config(config: ServingConfig, source: str) -> list[str]:
+def _check_config(config: ServingConfig, source: str, options: RenderOptions) -> list[str]:
     if config.token:
         raise ConfigError(f"{source} sets token:, which would put the token in a ConfigMap anyone who reads the "
                           "namespace sees; remove it: the pods read the token from the Secret's key 'token' "
@@ -85,6 +85,13 @@ def _check_config(config: ServingConfig, source: str) -> list[str]:
         raise ConfigError(f"{source} sets log_dir: {config.log_dir}, a local folder; in a pod the file system is "
                           "read-only and each replica's disk its own: name a shared fsspec URL (s3://bucket/"
                           "predictions), or leave log_dir out to keep each pod's log in its own emptyDir.")
+    if options.tracking_uri is not None:
+        if config.log_dir is None:
+            raise ConfigError(f"{source} has no log_dir; with --tracking-uri the serving pods hold no store, so name "
+                              "a shared log such as s3://bucket/predictions.")
+        return [f"The serving pods read their models from {options.tracking_uri} (the Secret's key 'tracking-token'; "
+                "the serving token is its key 'token', as SHIPYARD_SERVE_TOKEN); the monitoring CronJobs and the "
+                "loop scheduler still open the store (keys 'database-uri' and 'objects-uri')."]
     if config.log_dir is None:
         return [f"{source} has no log_dir, so each pod logs predictions to its own emptyDir (lost with the pod, "
                 "unseen by the monitoring CronJobs): set log_dir to a shared URL such as s3://bucket/predictions."]
@@ -107,7 +114,7 @@ def deployment(options: RenderOptions, config_digest: str) -> Manifest:
             "template": {
                 "metadata": {"labels": pod_labels,
                              "annotations": {**scrape_annotations(), CONFIG_DIGEST: config_digest}},
-                "spec": pod_spec(options, [container], pod_volumes=volumes(options),
+                "spec": pod_spec(options, [container], pod_volumes=serving_volumes(options),
                                  grace_seconds=TERMINATION_GRACE_SECONDS),
             },
         },

@@ -15,6 +15,7 @@ from ..errors import ConfigError
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 _CRON_FIELD_RE = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
+_TRACKING_URI_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/]*)?$")
 _IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$")
 MAX_NAME = 40  # leaves room for the suffixes of the objects' names (-monitor-DEPLOYMENT, -scheduler) within 63
 MAX_REPLICAS = 1000
@@ -58,6 +59,7 @@ class RenderOptions:
     loop_image: str | None = None  # None: the serving image
     project_dir: str = "/app/project"
     target_cpu_percent: int = 70
+    tracking_uri: str | None = None  # serving pods read models from this team server instead of the store
 
     @property
     def secret_name(self) -> str:
@@ -104,6 +106,13 @@ def check_options(options: RenderOptions) -> RenderOptions:
                           "such as '0 * * * *' (hourly).")
     if not options.project_dir.startswith("/"):
         raise ConfigError(f"--project-dir {options.project_dir!r} must be an absolute path inside the loop image.")
+    if options.tracking_uri is not None:
+        if not _TRACKING_URI_RE.match(options.tracking_uri):
+            raise ConfigError(f"--tracking-uri {options.tracking_uri!r} must be a team server's address such as "
+                              "http://shipyard:5000 (no credentials in it: the token comes from the Secret).")
+        if options.bake:
+            raise ConfigError("--tracking-uri and --bake exclude each other: a baked image carries its models; "
+                              "give one of them.")
     for host in options.allowed_hosts:
         if not host.strip() or " " in host.strip():
             raise ConfigError(f"--allowed-host {host!r} must be one host name such as churn.example.com.")

@@ -48,6 +48,10 @@ SECRET_KEYS: dict[str, tuple[str, bool]] = {
     "aws-secret-access-key": ("AWS_SECRET_ACCESS_KEY", False),
     "aws-endpoint-url": ("AWS_ENDPOINT_URL", False),  # S3-compatible stores (MinIO, Ceph)
 }
+# With --tracking-uri the serving pods read the team server's token (a reader's; a writer's for routing: thompson)
+# from this key as SHIPYARD_TOKEN, so the serving token (the key 'token') gets a variable of its own.
+TRACKING_TOKEN_KEY = "tracking-token"
+SERVE_TOKEN_ENV = "SHIPYARD_SERVE_TOKEN"
 _STORE_KEYS = ("database-uri", "objects-uri")  # not in a baked image, which carries its store
 _S3_KEYS = ("aws-access-key-id", "aws-secret-access-key", "aws-endpoint-url")
 
@@ -91,8 +95,10 @@ def scrape_annotations() -> dict[str, str]:
     return {"prometheus.io/scrape": "true", "prometheus.io/port": str(PORT), "prometheus.io/path": "/metrics"}
 
 
-def secret_env(options: RenderOptions, key: str) -> Manifest:
-    variable, required = SECRET_KEYS[key]
+def secret_env(options: RenderOptions, key: str, variable: str | None = None) -> Manifest:
+    """``variable`` (default: the key's own, from :data:`SECRET_KEYS`) read from the Secret's ``key``."""
+    named, required = SECRET_KEYS.get(key, ("SHIPYARD_TOKEN", True))  # else TRACKING_TOKEN_KEY
+    variable = variable or named
     reference: Manifest = {"name": options.secret_name, "key": key}
     if not required:
         reference["optional"] = True
@@ -111,6 +117,21 @@ def store_env(options: RenderOptions) -> list[Manifest]:
     return env + [secret_env(options, key) for key in keys]
 
 
+def tracking_env(options: RenderOptions) -> list[Manifest]:
+    """With ``--tracking-uri``: the serving pods reach the team server (its token from the Secret) and hold no
+    store; the S3 variables stay for a ``log_dir`` on S3. The serving token becomes ``SHIPYARD_SERVE_TOKEN``."""
+    assert options.tracking_uri is not None
+    return [
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "HOME", "value": TMP_DIR},  # the download cache goes to $HOME/.cache: the tmp emptyDir
+        {"name": "TMPDIR", "value": TMP_DIR},
+        {"name": "SHIPYARD_TRACKING_URI", "value": options.tracking_uri},
+        secret_env(options, TRACKING_TOKEN_KEY),
+        *(secret_env(options, key) for key in _S3_KEYS),
+        secret_env(options, "token", SERVE_TOKEN_ENV),
+    ]
+
+
 def pod_security() -> Manifest:
     return {"runAsNonRoot": True, "runAsUser": IMAGE_USER_ID, "runAsGroup": IMAGE_USER_ID, "fsGroup": IMAGE_USER_ID,
             "seccompProfile": {"type": "RuntimeDefault"}}
@@ -121,15 +142,26 @@ def container_security() -> Manifest:
             "capabilities": {"drop": ["ALL"]}}
 
 
-def writable_mounts() -> list[Manifest]:
-    return [{"name": "tmp", "mountPath": TMP_DIR}, {"name": "store", "mountPath": STORE_DIR}]
+def writable_mounts(*, store: bool = True) -> list[Manifest]:
+    """``/tmp``, and the store's folder unless ``store`` is False (a serving pod of a team server has none)."""
+    tmp = [{"name": "tmp", "mountPath": TMP_DIR}]
+    return [*tmp, {"name": "store", "mountPath": STORE_DIR}] if store else tmp
 
 
-def volumes(options: RenderOptions, *, config: bool = True, extra: tuple[Manifest, ...] = ()) -> list[Manifest]:
-    """The ConfigMap (when ``config``) and the writable ``emptyDir`` volumes, then ``extra``."""
+def volumes(options: RenderOptions, *, config: bool = True, extra: tuple[Manifest, ...] = (),
+            store: bool = True) -> list[Manifest]:
+    """The ConfigMap (when ``config``) and the writable ``emptyDir`` volumes (the store's unless ``store`` is
+    False), then ``extra``."""
     found = [{"name": "config", "configMap": {"name": config_map_name(options)}}] if config else []
-    return [*found, {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
-            {"name": "store", "emptyDir": {"sizeLimit": "5Gi"}}, *extra]
+    writable = [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
+    if store:
+        writable.append({"name": "store", "emptyDir": {"sizeLimit": "5Gi"}})
+    return [*found, *writable, *extra]
+
+
+def serving_volumes(options: RenderOptions) -> list[Manifest]:
+    """The volumes of a serving pod: no store volume when it reads its models from a team server."""
+    return volumes(options, store=options.tracking_uri is None)
 
 
 def config_mount() -> Manifest:
@@ -182,7 +214,8 @@ def serving_container(options: RenderOptions, *, name: str, services: tuple[str,
         "imagePullPolicy": "IfNotPresent",
         "command": serve_command(options),
         "ports": [{"name": port_name, "containerPort": PORT, "protocol": "TCP"}],
-        "env": [*store_env(options), secret_env(options, "token"),
+        "env": [*(tracking_env(options) if options.tracking_uri else [*store_env(options), secret_env(options,
+                                                                                                    "token")]),
                 {"name": "SHIPYARD_ALLOWED_HOSTS", "value": allowed_hosts(options, services)}],
         "resources": options.resources.to_dict(),
         "startupProbe": probe("/health/live", 5, STARTUP_BUDGET_SECONDS // 5),
@@ -190,7 +223,7 @@ def serving_container(options: RenderOptions, *, name: str, services: tuple[str,
         "readinessProbe": probe("/health/ready", 5, 2),
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRE_STOP_SECONDS)]}}},
         "securityContext": container_security(),
-        "volumeMounts": [config_mount(), *writable_mounts()],
+        "volumeMounts": [config_mount(), *writable_mounts(store=options.tracking_uri is None)],
     }
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
@@ -118,12 +119,21 @@ def record_rewards(store: Store, deployment: str, rewards: list[Reward]) -> int:
 
 def record_scores(store: Store, deployment: str, scores: dict[str, ScoreSums]) -> None:
     """Add scored predictions (variant -> their sums) to the provisional evidence, whose labels are pending."""
+    store.db.write(add_score_sums(deployment, scores))
+
+
+def add_score_sums(deployment: str, scores: dict[str, ScoreSums]) -> Callable[[Connection], int]:
+    """:func:`record_scores` as a write for a caller's transaction (a server's idempotent request); returns how
+    many predictions it added."""
     scores = {variant: sums for variant, sums in scores.items() if sums.count}
-    if not scores:
-        return
-    now = time.time_ns() // 1_000_000
     added = {variant: [float(sums.count), sums.expected, sums.squares] for variant, sums in scores.items()}
-    store.db.write(lambda conn: _add(conn, deployment, _SCORES, added, now))
+
+    def write(conn: Connection) -> int:
+        if added:
+            _add(conn, deployment, _SCORES, added, time.time_ns() // 1_000_000)
+        return sum(sums.count for sums in scores.values())
+
+    return write
 
 
 def _add(conn: Connection, deployment: str, names: tuple[str, ...], added: dict[str, list[float]], now: int) -> None:

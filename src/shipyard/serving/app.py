@@ -26,6 +26,7 @@ from .batching import Batcher
 from .fastpath import FastPath
 from .fleet import LiveDeployment, Serving, VariantSlot
 from .plugins import load_jobs, run_periodically
+from .source import ModelSource, StoreSource
 from .spec import ServingConfig
 from .state import ServerState
 
@@ -35,26 +36,30 @@ SHADOW_BATCH_FACTOR = 8
 SHADOW_QUEUE_FACTOR = 64
 
 
-def create_app(config: ServingConfig, *, store: Store | None = None, preload: bool = False,
-               plugins: bool = True) -> FastPath:
+def create_app(config: ServingConfig, *, store: Store | None = None, source: ModelSource | None = None,
+               preload: bool = False, plugins: bool = True) -> FastPath:
     """The ASGI app serving ``config``'s deployments.
 
     Models load when the app starts, or here with ``preload`` (the server does that, so a model that cannot
     load stops it with the model's own error before it listens). ``plugins=False`` leaves out the periodic
-    jobs of ``config.plugins`` (the server runs them in one worker only).
+    jobs of ``config.plugins`` (the server runs them in one worker only). The models come from ``source`` (a team
+    server, :mod:`.remote_source`), else from ``store``, else from the current store.
     """
     from fastapi import FastAPI
 
     from . import handlers, http_errors, oip, openapi
 
+    def origin() -> ModelSource:
+        return source if source is not None else StoreSource(store or current_store())
+
     loaded: ServerState | None = None
     if preload:
-        loaded = ServerState(config, store or current_store())
+        loaded = ServerState(config, origin())
         loaded.fleet.load()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = loaded or ServerState(config, store or current_store())
+        state = loaded or ServerState(config, origin())
         app.state.serving = state
         if loaded is None:
             await asyncio.to_thread(state.fleet.load)

@@ -6,7 +6,7 @@ loads in a background thread while the old one keeps answering; then one assignm
 ``(runner, checker)`` pair, so every batch runs wholly on one version and no request waits for the load.
 Each model version is loaded once per process, however many variants serve it.
 
-Canary rollouts (``models/rollouts.py``) are read from the store every :data:`ROLLOUT_POLL_S` seconds. A
+Canary rollouts (``models/rollouts.py``) are read from the model source every :data:`ROLLOUT_POLL_S` seconds. A
 rollout of ``name@alias`` applies to each deployment with a live variant serving ``models:/name@alias``: it
 gains the slot ``rollout-<id>``, the candidate answering the rollout's weight in percent of the requests
 (the primaries share the rest in their ``serving.yaml`` proportions), and ``rollout-<id>-shadow``, the
@@ -15,10 +15,12 @@ same inputs. The store is read and the candidate loaded in a thread (:meth:`Flee
 and the router change on the event loop (:meth:`Fleet.apply_canaries`), between requests, so no request sees
 a router and a variant list that disagree. When the rollout ends, both slots leave and the weights return.
 
-A ``routing: thompson`` deployment reads its variants' reward sums from the store on the same beat
+A ``routing: thompson`` deployment reads its variants' reward sums from the source on the same beat
 (:meth:`Fleet.plan_bandits`, ``models/bandits.py``) and routes by the floored Thompson probabilities they give
 (:mod:`.thompson`), so every process and replica routes alike within a second of a label. Rollouts do not
 apply to it: the bandit already moves traffic by the evidence.
+
+The source (:mod:`.source`) is the store this process opens, or a team server: the fleet reads both alike.
 """
 
 from __future__ import annotations
@@ -33,15 +35,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..models import registry
-from ..models.bandits import arm_states
-from ..models.rollouts import Rollout, running_rollouts
-from ..store import Store
+from ..models.rollouts import Rollout
 from .batching import Batcher
 from .inputs import InputChecker
 from .routing import Router, bandit_router, canary_router
-from .runtime import Runner, load_runner
+from .runtime import Runner
 from .scores import PendingScores, add_scores
+from .source import ModelSource
 from .spec import Deployment, ServingConfig, Variant
 from .thompson import posterior_counts, routing_probabilities
 
@@ -125,9 +125,9 @@ class CanaryPlan:
 class Fleet:
     """Every deployment of one server process."""
 
-    def __init__(self, config: ServingConfig, store: Store) -> None:
+    def __init__(self, config: ServingConfig, source: ModelSource) -> None:
         self.config = config
-        self.store = store
+        self.source = source
         self.deployments: dict[str, LiveDeployment] = {}
         self._runners: dict[tuple[str, str], Runner] = {}
         self._runner_lock = threading.Lock()
@@ -164,7 +164,7 @@ class Fleet:
         for deployment in self.deployments.values():
             for slot in deployment.slots:
                 try:
-                    resolved = resolve_version(self.store, slot.spec.model)
+                    resolved = self.source.resolve(slot.spec.model).uri
                 except Exception as exc:  # an alias deleted or the store busy: keep serving what we have
                     log.warning("Cannot re-resolve %s for %s/%s: %s", slot.spec.model, deployment.name, slot.name, exc)
                     continue
@@ -216,8 +216,8 @@ class Fleet:
             return []
         try:
             for deployment in bandits:
-                add_scores(self.store, deployment.name, deployment.pending_scores)
-            states = arm_states(self.store, [deployment.name for deployment in bandits])
+                add_scores(self.source, deployment.name, deployment.pending_scores)
+            states = self.source.arm_states([deployment.name for deployment in bandits])
         except Exception as exc:  # the store busy or unreachable: keep routing as now (said once, not per second)
             if not self._bandits_unreadable:
                 log.warning("Cannot read the bandit posteriors (routing stays as it is): %s", exc)
@@ -239,7 +239,7 @@ class Fleet:
     def plan_canaries(self) -> list[CanaryPlan]:
         """Read the running rollouts and load any new candidate (blocking: runs in a thread)."""
         try:
-            running = running_rollouts(self.store)
+            running = self.source.running_rollouts()
         except Exception as exc:  # the store busy or unreachable: keep the weights we have (said once, not per second)
             if not self._rollouts_unreadable:
                 log.warning("Cannot read the running rollouts (the weights stay as they are): %s", exc)
@@ -309,32 +309,26 @@ class Fleet:
             self._forget_unused()
 
     def _serving(self, variant: Variant, runtime: str, *, resolved: str | None = None) -> Serving:
-        resolved = resolved or resolve_version(self.store, variant.model)
+        resolved = resolved or self.source.resolve(variant.model).uri
         key = (resolved, runtime)
         with self._runner_lock:
             runner = self._runners.get(key)
         if runner is None:
-            runner = load_runner(self.store, resolved, runtime, trust=self.config.trust)
+            runner = self.source.load_runner(resolved, runtime, trust=self.config.trust)
             with self._runner_lock:
                 runner = self._runners.setdefault(key, runner)
         return Serving(runner, InputChecker(runner.signature, runner.input_ranges), resolved)
 
 
-def resolve_version(store: Store, uri: str) -> str:
-    """The fixed URI an alias points at now (``models:/churn@champion`` -> ``models:/churn/3``)."""
-    version, _, _ = registry.resolve(store, uri)
-    return version.uri if version is not None else uri
-
-
-def check_resolvable(store: Store, config: ServingConfig) -> dict[str, Any]:
+def check_resolvable(source: ModelSource, config: ServingConfig) -> dict[str, Any]:
     """Resolve every URI before any worker starts, so a typo fails fast with the registry's message."""
     resolved = {}
     for deployment in config.deployments:
         for variant in deployment.all_variants:
-            version, _, _ = registry.resolve(store, variant.model)
-            if deployment.runtime == "onnx" and (version is None or "onnx.hash" not in version.tags):
+            found = source.resolve(variant.model)
+            if deployment.runtime == "onnx" and not found.has_onnx:
                 raise ConfigError(f"{variant.model} has no verified ONNX export, so deployment {deployment.name!r} "
                                   f"cannot use runtime: onnx; run `shipyard models export-onnx {variant.model} "
                                   "model.onnx` first or use runtime: auto.")
-            resolved[f"{deployment.name}/{variant.name}"] = version.uri if version is not None else variant.model
+            resolved[f"{deployment.name}/{variant.name}"] = found.uri
     return resolved

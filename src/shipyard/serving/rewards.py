@@ -3,7 +3,8 @@
 The feedback core (:mod:`.feedback`) stores a label and, for a bandit, calls :func:`count_rewards`: the labelled
 predictions are read back from the log (this worker's went to disk before the label; other workers' and
 replicas' are found there as the feedback core found them), their variant, prediction and propensity give the
-reward, and ``models/bandits.py`` adds it to the store's sums once per prediction, whoever posts it how often.
+reward, and ``models/bandits.py`` adds it to the sums of the fleet's source (the store, or the team server) once
+per prediction, whoever posts it how often.
 A prediction logged without a propensity (before the deployment routed by ``thompson``) is not counted. With
 ``reward: accuracy``, the prediction's largest probability (its score while the label was pending, ``.scores``)
 goes with the reward, so the store moves the prediction from pending to labelled.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from ..models.bandits import Reward, record_rewards
+from ..models.bandits import Reward
 from ..predlog.readers import routed_predictions
 from ..predlog.schema import FeedbackEntry, label_text
 from .fleet import LiveDeployment
@@ -50,4 +51,4 @@ def count_rewards(state: ServerState, deployment: LiveDeployment, entries: list[
         # the score the prediction counted with while pending (.scores), replaced by this label in the store
         expected = confidence if deployment.spec.reward == "accuracy" else None
         rewards.append(Reward(entry.request_id, entry.row, variant, reward, propensity, expected))
-    return record_rewards(state.fleet.store, deployment.name, rewards)
+    return state.fleet.source.record_rewards(deployment.name, rewards)

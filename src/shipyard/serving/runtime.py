@@ -14,7 +14,7 @@ it as infinity), and an answer holding a probability or prediction that is not f
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,23 +99,33 @@ class Runner:
 
 
 def load_runner(store: Store, uri: str, runtime: str, *, trust: bool | Iterable[str] = ()) -> Runner:
-    """Load the version ``uri`` names (``models:/name/N`` after alias resolution) for ``runtime``.
+    """Load the version ``uri`` names (``models:/name/N`` after alias resolution) for ``runtime``, from ``store``.
 
     Raises:
         ConfigError: ``runtime: onnx`` for a version without a verified ONNX export.
     """
     started = time.perf_counter()
-    loaded = load_model(uri, trust=trust)
+    return build_runner(load_model(uri, trust=trust), runtime, lambda: read_attached_onnx(store, uri), started)
+
+
+def build_runner(loaded: LoadedModel, runtime: str, attached_onnx: Callable[[], bytes | None],
+                 started: float) -> Runner:
+    """The runner of a loaded package; ``attached_onnx`` reads the version's verified ONNX export (None: it has
+    none), called only for ``auto`` and ``onnx``, wherever the package came from (a store or a team server).
+
+    Raises:
+        ConfigError: ``runtime: onnx`` for a version without a verified ONNX export.
+    """
     if isinstance(loaded.model, torch_flavor.TorchPredictor | keras_flavor.KerasPredictor):  # Keras runs on torch
         torch_flavor.serve_single_threaded(loaded.model)
     onnx = None
     if runtime in ("auto", "onnx"):
-        onnx = _attached_onnx(store, uri, loaded, required=runtime == "onnx")
+        onnx = _attached_onnx(attached_onnx(), loaded, required=runtime == "onnx")
     return Runner(loaded, "onnx" if onnx is not None else "python", onnx, time.perf_counter() - started)
 
 
-def _attached_onnx(store: Store, uri: str, loaded: LoadedModel, *, required: bool) -> OnnxPredictor | None:
-    data = read_attached_onnx(store, uri)  # verified against the hash recorded when it was exported
+def _attached_onnx(data: bytes | None, loaded: LoadedModel, *, required: bool) -> OnnxPredictor | None:
+    uri = loaded.uri
     if data is None:
         if required:
             raise ConfigError(f"{uri} has no verified ONNX export, so it cannot use runtime: onnx; run "

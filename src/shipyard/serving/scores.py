@@ -17,9 +17,9 @@ the prediction log (``serving/rewards.py``) and replaces the score in the store 
 from __future__ import annotations
 
 import threading
+from typing import Protocol
 
-from ..models.bandits import ScoreSums, record_scores
-from ..store import Store
+from ..models.bandits import ScoreSums
 
 
 def stated_correct(probabilities: list[list[float]] | None) -> list[float] | None:
@@ -58,12 +58,18 @@ class PendingScores:
                                                 mine.squares + sums.squares)
 
 
-def add_scores(store: Store, deployment: str, pending: PendingScores) -> None:
-    """Add the deployment's scores answered since the last beat to the store (kept for the next beat when the
-    store refuses them: the caller logs that)."""
+class ScoreSink(Protocol):
+    """Where scores go: the fleet's source (the store, or the team server)."""
+
+    def record_scores(self, deployment: str, scores: dict[str, ScoreSums]) -> None: ...
+
+
+def add_scores(sink: ScoreSink, deployment: str, pending: PendingScores) -> None:
+    """Add the deployment's scores answered since the last beat to the source (kept for the next beat when it
+    refuses them: the caller logs that)."""
     taken = pending.drain()
     try:
-        record_scores(store, deployment, taken)
+        sink.record_scores(deployment, taken)
     except BaseException:
         pending.restore(taken)
         raise

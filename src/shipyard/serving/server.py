@@ -36,6 +36,8 @@ from ..store.location import StoreLocation
 from ..store.store import use_location
 from .access import check_exposure, host_names
 from .fleet import check_resolvable
+from .remote_source import ServerSource
+from .source import ModelSource, ServerAddress, StoreSource
 from .spec import ServingConfig, from_dict
 
 log = logging.getLogger("shipyard.serving")
@@ -46,16 +48,18 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def serve(config: ServingConfig, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          log_level: str = "warning", on_ready: Callable[[str], None] | None = None) -> int:
-    """Serve until SIGTERM/SIGINT; returns the exit status (0 after a clean stop)."""
+          log_level: str = "warning", on_ready: Callable[[str], None] | None = None,
+          source: ModelSource | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; returns the exit status (0 after a clean stop). The models come from ``source``
+    (a team server), else from the current store; every worker opens the same source again."""
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}.")
     check_exposure(host, token=config.token, insecure_no_auth=config.insecure_no_auth)
     config = replace(config, allowed_hosts=host_names(host, config.allowed_hosts))
-    store = current_store()
-    check_resolvable(store, config)
-    location = store.location
-    store_spec = location  # every part, so a worker opens the same store (a folder whose objects are on S3 too)
+    source = source if source is not None else StoreSource(current_store())
+    check_resolvable(source, config)
+    source.log_root(config.log_dir)  # a server through a team server needs a log_dir: said before listening
+    store_spec = source.reopen
     listener = _bind(host, port)
     url = f"http://{host}:{listener.getsockname()[1]}"
     if workers == 1:
@@ -77,15 +81,15 @@ def _bind(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _run_worker(config_data: dict[str, Any], store_spec: StoreLocation, listener: socket.socket, log_level: str,
-                *, on_ready: Callable[[str], None] | None = None, url: str = "", plugins: bool = True) -> int:
+def _run_worker(config_data: dict[str, Any], store_spec: StoreLocation | ServerAddress, listener: socket.socket,
+                log_level: str, *, on_ready: Callable[[str], None] | None = None, url: str = "",
+                plugins: bool = True) -> int:
     import uvicorn
 
     from .app import create_app
 
-    use_location(store_spec)
     config = from_dict(config_data)
-    app = create_app(config, preload=True, plugins=plugins)
+    app = create_app(config, source=_open_source(store_spec), preload=True, plugins=plugins)
     uvicorn_config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
                                     timeout_graceful_shutdown=GRACEFUL_SECONDS, server_header=False)
     server = uvicorn.Server(uvicorn_config)
@@ -100,6 +104,13 @@ def _run_worker(config_data: dict[str, Any], store_spec: StoreLocation, listener
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0 if server.started else 3
+
+
+def _open_source(spec: StoreLocation | ServerAddress) -> ModelSource:
+    """The source a (spawned) worker serves from: the same store, or the same team server with the same token."""
+    if isinstance(spec, ServerAddress):
+        return ServerSource(spec.url, spec.token)
+    return StoreSource(use_location(spec) or current_store())
 
 
 def _stopped(signum: int, frame: Any) -> None:
@@ -117,7 +128,7 @@ def _announce_when_started(server: Any, on_ready: Callable[[str], None], url: st
     server.startup = startup
 
 
-def _worker_main(config_data: dict[str, Any], store_spec: StoreLocation, listener: socket.socket,
+def _worker_main(config_data: dict[str, Any], store_spec: StoreLocation | ServerAddress, listener: socket.socket,
                  log_level: str, index: int, parent: int) -> None:
     _die_with_parent(parent)
     try:
@@ -148,7 +159,7 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="shipyard-parent-watch", daemon=True).start()
 
 
-def _supervise(config: ServingConfig, store_spec: StoreLocation, listener: socket.socket, workers: int,
+def _supervise(config: ServingConfig, store_spec: StoreLocation | ServerAddress, listener: socket.socket, workers: int,
                log_level: str, on_ready: Callable[[str], None] | None, url: str) -> int:
     metrics_dir = tempfile.mkdtemp(prefix="shipyard-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir

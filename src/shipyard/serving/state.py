@@ -13,20 +13,21 @@ import collections
 import logging
 from typing import TYPE_CHECKING
 
-from ..errors import ConflictError, NotFoundError
-from ..predlog.layout import ERRORS, FEEDBACK, PREDICTIONS, serving_root
+from ..errors import ConflictError, NotFoundError, NotSupportedError
+from ..predlog.layout import ERRORS, FEEDBACK, PREDICTIONS
 from ..predlog.schema import errors_table, feedback_table, predictions_table
 from ..predlog.writer import PartitionedLog
-from ..store import Store
 from .durability import PredictionCommits
 from .fleet import Fleet, LiveDeployment, VariantSlot
 from .metrics import ServingMetrics
+from .source import ModelSource, StoreSource
 from .spec import ServingConfig
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import HTTPConnection
 
+    from ..store import Store
     from .access import Access
 
 log = logging.getLogger("shipyard.serving")
@@ -37,12 +38,12 @@ RECENT_IDS = 200_000  # request ids remembered per process for duplicate checks 
 class ServerState:
     """Everything one app instance holds (tests run several apps in one process)."""
 
-    def __init__(self, config: ServingConfig, store: Store) -> None:
+    def __init__(self, config: ServingConfig, source: ModelSource) -> None:
         self.config = config
-        self.store = store
-        self.fleet = Fleet(config, store)
+        self.source = source
+        self.fleet = Fleet(config, source)
         self.metrics = ServingMetrics()
-        root = serving_root(store, config.log_dir)
+        root = source.log_root(config.log_dir)
         self.predictions_root = root / PREDICTIONS
         self.predictions = PartitionedLog(self.predictions_root, predictions_table,
                                           flush_interval=config.flush_interval_s, name="predictions")
@@ -57,6 +58,14 @@ class ServerState:
         self.refresh_wake = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
         self.background: set[asyncio.Task[None]] = set()  # shadow copies of large requests being checked
+
+    @property
+    def store(self) -> Store:
+        """The store the models come from (what plugin jobs read); a server serving through a team server has none."""
+        if isinstance(self.source, StoreSource):
+            return self.source.store
+        raise NotSupportedError(f"This server serves the models of {self.source.where}, not of a store, so a plugin "
+                                "job that reads a store cannot run here.")
 
     def keep(self, task: asyncio.Task[None]) -> None:
         """Hold a reference to ``task`` until it is done (the loop keeps only weak ones)."""

@@ -16,7 +16,7 @@ import pytest
 
 from shipyard.deploy.kubernetes import render
 from shipyard.deploy.options import RenderOptions, Resources, check_options, default_name
-from shipyard.deploy.pod import PRE_STOP_SECONDS, SECRET_KEYS, STORE_DIR, TMP_DIR
+from shipyard.deploy.pod import PRE_STOP_SECONDS, SECRET_KEYS, SERVE_TOKEN_ENV, STORE_DIR, TMP_DIR, TRACKING_TOKEN_KEY
 from shipyard.errors import CheckFailedError, ConfigError
 from shipyard.serving.dockerfile import BAKED_STORE, IMAGE_PORT, IMAGE_USER_ID
 from shipyard.serving.server import GRACEFUL_SECONDS
@@ -299,3 +299,40 @@ def test_bad_flags_are_named(change: dict[str, Any], flag: str) -> None:
 def test_default_names_are_kubernetes_names() -> None:
     assert default_name("Churn_EU.v2") == "churn-eu-v2"
     assert check_options(replace(OPTIONS, name=default_name("x" * 90))).name == "x" * 40
+
+
+def test_with_a_tracking_uri_serving_pods_reach_the_team_server_and_hold_no_store() -> None:
+    uri = "http://shipyard.ml.svc:5000"
+    for kserve in (False, True):
+        manifests = _render(tracking_uri=uri, kserve=kserve)
+        for manifest in manifests:
+            validate(manifest)
+        pod = _serving_pod(manifests)
+        container = pod["containers"][0]
+        env = {item["name"]: item for item in container["env"]}
+        assert env["SHIPYARD_TRACKING_URI"] == {"name": "SHIPYARD_TRACKING_URI", "value": uri}
+        assert env["SHIPYARD_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "churn-secrets",
+                                                                      "key": TRACKING_TOKEN_KEY}
+        assert env[SERVE_TOKEN_ENV]["valueFrom"]["secretKeyRef"] == {"name": "churn-secrets", "key": "token"}
+        assert all("value" not in env[name] for name in ("SHIPYARD_TOKEN", SERVE_TOKEN_ENV))
+        assert not {"SHIPYARD_STORE", "SHIPYARD_DATABASE_URI", "SHIPYARD_OBJECTS_URI"} & set(env)
+        assert "store" not in {volume["name"] for volume in pod["volumes"]}
+        assert STORE_DIR not in {mount["mountPath"] for mount in container["volumeMounts"]}
+        assert {mount["mountPath"] for mount in container["volumeMounts"]} == {"/etc/shipyard", TMP_DIR}
+    default = _serving_pod(_render())  # without the flag: the store, as before
+    assert "SHIPYARD_TRACKING_URI" not in {item["name"] for item in default["containers"][0]["env"]}
+    assert "store" in {volume["name"] for volume in default["volumes"]}
+
+
+def test_a_tracking_uri_needs_a_shared_log_dir_a_server_address_and_no_bake() -> None:
+    import yaml
+
+    text = SERVING_YAML.replace("log_dir: s3://predictions/churn\n", "")
+    with pytest.raises(ConfigError, match="log_dir"):
+        render(parse_config(yaml.safe_load(text)), text, replace(OPTIONS, tracking_uri="http://shipyard:5000"))
+    with pytest.raises(ConfigError, match="--tracking-uri"):
+        check_options(replace(OPTIONS, tracking_uri="shipyard:5000"))
+    with pytest.raises(ConfigError, match="--tracking-uri"):
+        check_options(replace(OPTIONS, tracking_uri="http://alice:secret@shipyard:5000"))
+    with pytest.raises(ConfigError, match="--bake"):
+        check_options(replace(OPTIONS, tracking_uri="http://shipyard:5000", bake=True))

@@ -9,6 +9,7 @@ from typing import Any
 
 from shipyard.monitoring.gauges import PLUGIN, MonitoredServer, MonitoringJob
 from shipyard.serving.plugins import load_jobs
+from shipyard.serving.source import StoreSource
 from shipyard.serving.spec import ServingConfig, parse_config
 from shipyard.serving.state import ServerState
 from shipyard.serving.types import PluginJob, PluginState
@@ -29,7 +30,7 @@ def test_the_server_loads_the_monitoring_jobs_by_name(tmp_path: Path) -> None:
 
 
 def test_the_server_state_is_what_a_plugin_may_touch(tmp_path: Path) -> None:
-    state = ServerState(config(tmp_path), current_store())
+    state = ServerState(config(tmp_path), StoreSource(current_store()))
     assert isinstance(state, PluginState)
     assert isinstance(state, MonitoredServer)
     assert state.deployment_names() == []  # nothing is loaded before the app starts

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFoundError
 from ..roles import READER, WRITER
-from . import artifacts, loops, models, operations, queries, runs
+from . import artifacts, loops, models, operations, queries, runs, serving
 from .protocol import Call, endpoint
 
 if TYPE_CHECKING:
@@ -60,6 +60,11 @@ ENDPOINTS: list[tuple[str, str, str, str, Any]] = [
     ("/loops/{loop}/cycles/{number}/steps", "PUT", WRITER, "Recording a cycle's steps", loops.record_steps),
     ("/loops/{loop}/cycles/{number}/finish", "POST", WRITER, "Finishing a loop cycle", loops.finish_cycle),
     ("/loops/{loop}/heartbeat", "POST", WRITER, "Keeping a loop's lock", loops.heartbeat),
+    # shipyard serve through the team server (serving/remote_source.py)
+    ("/serving/rollouts", "GET", READER, "Reading the running rollouts", serving.rollouts),
+    ("/serving/bandits", "GET", READER, "Reading bandit posteriors", serving.bandits),
+    ("/serving/rewards", "POST", WRITER, "Counting bandit rewards", serving.rewards),
+    ("/serving/scores", "POST", WRITER, "Adding bandit scores", serving.scores),
 ]
 
 
