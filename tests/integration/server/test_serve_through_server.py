@@ -39,7 +39,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 frame = load_breast_cancer(as_frame=True).frame
-frame.columns = [name.replace(" ", "_") for name in frame.columns]  # export-onnx cannot take spaces in names yet
 X, y = frame.drop(columns="target"), frame["target"]
 with shipyard.start_run("serve-remote", "train"):
     strong = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
@@ -53,7 +52,6 @@ ANSWERS = r'''
 import json, shipyard
 from sklearn.datasets import load_breast_cancer
 X = load_breast_cancer(as_frame=True).frame.drop(columns="target").head(20)
-X.columns = [name.replace(" ", "_") for name in X.columns]
 print(json.dumps({str(v): shipyard.load_model(f"models:/cancer/{v}").predict_proba(X).to_numpy().tolist()
                   for v in (1, 2)}))
 '''
@@ -98,8 +96,7 @@ def _rows() -> list[dict[str, float]]:
     from sklearn.datasets import load_breast_cancer
 
     frame = load_breast_cancer(as_frame=True).frame.drop(columns="target").head(20)
-    return [{str(key).replace(" ", "_"): float(value) for key, value in row.items()}
-            for row in frame.to_dict(orient="records")]
+    return [{str(key): float(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def _predict(url: str) -> dict[str, Any]:
