@@ -42,11 +42,11 @@ def add_command(
     from ..pipeline.dag import build_graph
     from ..pipeline.data import add
     from ..pipeline.spec import PIPELINE_FILE, load_pipeline
-    from ._store import writable_store
+    from ._store import workspace_store
 
     root = project_root()
     produced = build_graph(load_pipeline(root)).producer if (root / PIPELINE_FILE).is_file() else {}
-    for entry in add(writable_store(), root, paths, produced=produced, lock_timeout=lock_timeout, on_wait=_waiting):
+    for entry in add(workspace_store(), root, paths, produced=produced, lock_timeout=lock_timeout, on_wait=_waiting):
         files = f", {entry.files:,} files" if entry.is_dir else ""
         _output.console.print(f"Tracking {_output.escape(entry.path)} ({entry.size:,} bytes{files}); commit "
                               f"{_output.escape(entry.path)}.ship and .gitignore.")
@@ -63,10 +63,10 @@ def checkout_command(
     """
     from ..pipeline.data import checkout
     from ..store.objects import check_link_mode
-    from ._store import writable_store
+    from ._store import workspace_store
 
     mode = check_link_mode(link)
-    restored, current = checkout(writable_store(), project_root(), paths or None, link=mode,
+    restored, current = checkout(workspace_store(), project_root(), paths or None, link=mode,
                                  lock_timeout=lock_timeout, on_wait=_waiting)
     for path in restored:
         _output.console.print(f"restored {_output.escape(path)}")
@@ -112,12 +112,12 @@ def _transfer(direction: str, remote_name: str | None, jobs: int, json_output: b
 
     from ..pipeline import remotes
     from ..store.objects import check_link_mode
-    from ._store import writable_store
+    from ._store import workspace_store
 
     mode = check_link_mode(link)  # before any download: a typo must not cost a transfer
     root = project_root()
     remote = remotes.get_remote(root, remote_name)
-    store = writable_store()
+    store = workspace_store()
     action = remotes.push if direction == "push" else remotes.pull
     with Progress(TextColumn(f"[bold]{direction}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=_output.err_console, transient=True,
@@ -183,14 +183,14 @@ def gc_command(
 
     from ..pipeline.gc import collect
     from ..pipeline.workspace_lock import lock_path, workspace_lock
-    from ._store import writable_store
+    from ._store import workspace_store
 
     root = project_root()
     # Deleting takes the workspace lock: an `add` or `repro` caches objects before the pointer or lock file
     # that names them is written, and gc must not see that moment.
     guard = workspace_lock(lock_path(root), timeout=lock_timeout, on_wait=_waiting) if force else nullcontext()
     with guard:
-        result = collect(writable_store(), root, keep_revs=keep_revs, force=force)
+        result = collect(workspace_store(), root, keep_revs=keep_revs, force=force)
     if json_output:
         _output.print_json(result.to_dict())
         return

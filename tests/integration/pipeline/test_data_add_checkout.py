@@ -367,3 +367,18 @@ def test_checkout_when_a_tracked_file_became_a_directory(project: Project) -> No
 
     assert restored == ["data/table"]
     assert (project.root / "data/table").read_bytes() == b"a flat file\n"
+
+
+def test_add_and_checkout_keep_to_the_workspace_beside_a_tracking_server(project: Project,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data cache belongs to the workspace, not to the team: with SHIPYARD_TRACKING_URI set (here a server that
+    does not answer, never called) add, checkout and gc work on the workspace's store as they do without it."""
+    monkeypatch.setenv("SHIPYARD_TRACKING_URI", "http://127.0.0.1:9")
+    write(project.root, {"data/raw.csv": RAW_V1})
+    assert_ok(cli("add", "data/raw.csv"))
+    assert project.object_path(digest(RAW_V1)).read_bytes() == RAW_V1
+    (project.root / "data/raw.csv").unlink()
+    assert_ok(cli("checkout", "data/raw.csv"))
+    assert (project.root / "data/raw.csv").read_bytes() == RAW_V1
+    assert_ok(cli("gc", "--force"))
+    assert project.object_hashes() == {digest(RAW_V1)}  # still named by the pointer: kept
