@@ -373,6 +373,8 @@ def test_add_and_checkout_keep_to_the_workspace_beside_a_tracking_server(project
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """The data cache belongs to the workspace, not to the team: with SHIPYARD_TRACKING_URI set (here a server that
     does not answer, never called) add, checkout and gc work on the workspace's store as they do without it."""
+    project.store.mkdir(parents=True, exist_ok=True)  # found from the project by discovery, not named
+    monkeypatch.delenv("SHIPYARD_STORE")
     monkeypatch.setenv("SHIPYARD_TRACKING_URI", "http://127.0.0.1:9")
     write(project.root, {"data/raw.csv": RAW_V1})
     assert_ok(cli("add", "data/raw.csv"))
