@@ -80,12 +80,8 @@ def serve_command(
     else:
         assert model_uri is not None
         settings = config_for_uri(model_uri, batching=Batching(max_batch_size), runtime=runtime)
-    if tracker is not None and token and token == tracker.client.token:
-        # SHIPYARD_TOKEN is the team server's here: feedback clients must not need it (SHIPYARD_SERVE_TOKEN is theirs)
-        _output.err_console.print("The team server's token (SHIPYARD_TOKEN) does not also guard this server's writes; "
-                                  "give the serving token as SHIPYARD_SERVE_TOKEN or --token.", style="yellow",
-                                  soft_wrap=True)
-        token = None
+    if tracker is not None and token == tracker.client.token:
+        token = None  # SHIPYARD_TOKEN is the team server's here: feedback clients get SHIPYARD_SERVE_TOKEN, not it
     if token:
         settings = replace(settings, token=token)
     for entry in trust:
