@@ -25,7 +25,7 @@ def serve_command(
     token: str | None = typer.Option(None, "--token", envvar=["SHIPYARD_SERVE_TOKEN", "SHIPYARD_TOKEN"],
                                      help="Token that writes (feedback, request ids chosen by the client) must carry: "
                                      "Authorization: Bearer TOKEN (default $SHIPYARD_SERVE_TOKEN, else "
-                                     "$SHIPYARD_TOKEN)."),
+                                     "$SHIPYARD_TOKEN unless that is the team server's token)."),
     allowed_host: list[str] = typer.Option([], "--allowed-host", metavar="NAME", envvar="SHIPYARD_ALLOWED_HOSTS",
                                            help="A Host name the server answers besides loopback names, IP addresses "
                                            "and --host, e.g. the name a proxy or a Kubernetes Service forwards "
