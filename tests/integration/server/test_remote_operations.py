@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 import shipyard
-from shipyard.models.labelled_reference import record_from_model
+from shipyard.models.evaluate import outputs
+from shipyard.models.labelled_reference import record_reference
 from shipyard.models.registry import alias_history
 from shipyard.store.location import location_for
 from shipyard.store.store import Store
@@ -88,7 +89,9 @@ def test_monitor_check_report_and_compare_print_the_same_through_the_server(
     store = Store(location_for(str(team.root)))
     try:  # the labelled reference the gate would keep, so the performance estimate is read through the server too
         holdout = world(2_000, seed=11)
-        assert record_from_model(store, "churn", 1, template.models[1], holdout, TARGET, source="test holdout")
+        scored = outputs(template.models[1], holdout, TARGET, "roc_auc")
+        assert record_reference(store, "churn", 1, scored.output, scored.truth, list(scored.classes),
+                                source="test holdout")
     finally:
         store.close()
     hours = Hours.recent()
