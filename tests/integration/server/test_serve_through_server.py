@@ -195,6 +195,19 @@ def test_the_serving_endpoints_count_rewards_once_and_check_roles_and_input(team
     answer = team.server.call("POST", f"{API}/serving/rewards", writer, json=bad)
     assert answer.status_code == 422 and answer.json()["error"]["field"] == "rewards[0].reward"
 
+    # a beat's scores are sums: the same request again (a retry after a lost answer) adds nothing
+    scores = {"deployment": "churn", "scores": {"a": {"count": 3, "expected": 2.4, "squares": 1.94}}}
+    keyed = {"Idempotency-Key": "scores-beat-0001"}
+    assert team.server.call("POST", f"{API}/serving/scores", reader, json=scores, headers=keyed).status_code == 403
+    assert team.server.call("POST", f"{API}/serving/scores", writer, json=scores, headers=keyed).json() == {"added": 3}
+    again = team.server.call("POST", f"{API}/serving/scores", writer, json=scores, headers=keyed)
+    assert again.json() == {"added": 3} and again.headers["idempotent-replayed"] == "true"
+    arms = team.server.call("GET", f"{API}/serving/bandits?deployments=churn", reader).json()["arms"]["churn"]
+    assert (arms["a"]["scored"], arms["a"]["scored_expected"]) == (3, pytest.approx(2.4))
+    too_sure = {"deployment": "churn", "scores": {"a": {"count": 1, "expected": 1.5, "squares": 1.0}}}
+    answer = team.server.call("POST", f"{API}/serving/scores", writer, json=too_sure)
+    assert answer.status_code == 422 and answer.json()["error"]["field"] == "scores.a"
+
 
 def test_the_rendered_container_with_a_tracking_uri_serves_from_the_team_server(
         team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

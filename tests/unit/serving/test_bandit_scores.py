@@ -7,6 +7,7 @@ import pytest
 
 from shipyard.models.bandits import ScoreSums, arm_states
 from shipyard.serving.scores import PendingScores, add_scores, stated_correct
+from shipyard.serving.source import StoreSource
 from shipyard.store import current_store
 
 
@@ -33,7 +34,7 @@ def test_scores_reach_the_store_once() -> None:
     store = current_store()
     pending = PendingScores()
     pending.add("a", [0.8, 0.6])
-    add_scores(store, "churn", pending)
-    add_scores(store, "churn", pending)  # nothing new: nothing added
+    add_scores(StoreSource(store), "churn", pending)
+    add_scores(StoreSource(store), "churn", pending)  # nothing new: nothing added
     arm = arm_states(store)["churn"]["a"]
     assert (arm.scored, arm.scored_expected, arm.count) == (2, pytest.approx(1.4), 0)
