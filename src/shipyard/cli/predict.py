@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from . import _output
-from ._store import existing_store
+from ._store import existing_store, tracking_server_of_command
 
 
 class EngineName(StrEnum):
@@ -60,7 +60,8 @@ def predict_command(
     from ..models.package import load_model
 
     _check_engine_options(engine, master, scheduler, runtime)
-    existing_store()
+    if tracking_server_of_command() is None:  # through a team server, load_model and the engines download from it
+        existing_store()
     if engine is not EngineName.local:
         scored, label = _predict_on_engine(engine, model_uri, input, output, master=master, scheduler=scheduler,
                                            runtime=(runtime or RuntimeName.auto).value, batch_size=batch_size,

@@ -20,6 +20,7 @@ from ..models.package import LoadedModel, PackageFiles, build_model, read_model
 from ..models.signature import Signature
 from ..store import current_store
 from ..store.hashing import hash_bytes
+from ..tracking.remote import tracking_server
 
 RUNTIMES = ("auto", "python", "onnx")
 
@@ -100,7 +101,7 @@ def _build(shipment: Shipment) -> LoadedModel:
 
 
 def _attached_onnx(uri: str, *, required: bool) -> bytes | None:
-    data = read_attached_onnx(current_store(), uri)
+    data = read_attached_onnx(tracking_server() or current_store(), uri)  # a team server's copy when tracking to one
     if data is None:
         if required:
             raise ConfigError(f"{uri} has no verified ONNX export, so it cannot use runtime onnx; run "
