@@ -227,7 +227,8 @@ class Fleet:
         plans = []
         for deployment in bandits:
             arms = states.get(deployment.name, {})
-            successes, failures = posterior_counts([arms.get(variant.name) for variant in deployment.spec.variants])
+            successes, failures = posterior_counts([arms.get(variant.name) for variant in deployment.spec.variants],
+                                                   deployment.spec.score_doubt)
             chances = routing_probabilities(successes, failures, deployment.spec.min_propensity)
             plans.append((deployment.name, [float(chance) for chance in chances]))
         return plans

@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from ..models.flavors import PICKLE_TRUST
 from ..models.uri import parse_model_uri
 from ..store.yaml_file import error_at, load_yaml
+from .thompson import DEFAULT_CALIBRATION_DOUBT
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,99}$")
 RUNTIMES = ("auto", "python", "onnx")
@@ -65,6 +66,7 @@ class Deployment:
     routing: str = "random"
     reward: str = "accuracy"  # with routing: thompson, what a label is worth
     min_propensity: float = DEFAULT_MIN_PROPENSITY  # with routing: thompson, each variant's least share
+    score_doubt: float = DEFAULT_CALIBRATION_DOUBT  # with routing: thompson, how far scores may be off; 0: labels only
 
     @property
     def thompson(self) -> bool:
@@ -117,6 +119,7 @@ def from_dict(data: dict[str, Any]) -> ServingConfig:
             routing=item.get("routing", "random"),
             reward=item.get("reward", "accuracy"),
             min_propensity=item.get("min_propensity", DEFAULT_MIN_PROPENSITY),
+            score_doubt=item.get("score_doubt", DEFAULT_CALIBRATION_DOUBT),
         )
         for item in data["deployments"]
     )
@@ -230,7 +233,7 @@ def _deployment(name: str, data: Any, source: _Source) -> Deployment:
         raise source.error(where, f"deployment name {name!r} must be letters, digits, '_', '-' or '.'.")
     spec = _mapping(data, where, source)
     _known(spec, {"variants", "shadow", "sticky_key", "batching", "runtime", "model", "routing", "reward",
-                  "min_propensity"}, where, source)
+                  "min_propensity", "score_doubt"}, where, source)
     if "model" in spec and "variants" in spec:
         raise source.error(where, f"{where} has both 'model' and 'variants'; use one.")
     if "model" in spec:
@@ -259,22 +262,24 @@ def _deployment(name: str, data: Any, source: _Source) -> Deployment:
         second = names.index(duplicate, names.index(duplicate) + 1)
         raise source.error(f"{written_at[second]}.name", f"{where}: the variant name {duplicate!r} is used twice.")
     sticky_key = _optional_text(spec.get("sticky_key"), f"{where}.sticky_key", source)
-    routing, reward, floor = _routing(spec, variants, sticky_key, where, source)
+    routing, reward, floor, doubt = _routing(spec, variants, sticky_key, where, source)
     return Deployment(name, variants, shadows, sticky_key=sticky_key,
                       batching=_batching(spec.get("batching"), f"{where}.batching", source),
                       runtime=_runtime(spec.get("runtime", "auto"), f"{where}.runtime", source),
-                      routing=routing, reward=reward, min_propensity=floor)
+                      routing=routing, reward=reward, min_propensity=floor, score_doubt=doubt)
 
 
 def _routing(spec: dict[str, Any], variants: tuple[Variant, ...], sticky_key: str | None, where: str,
-             source: _Source) -> tuple[str, str, float]:
-    """``routing``, ``reward`` and ``min_propensity``: the last two only mean something with ``thompson``."""
+             source: _Source) -> tuple[str, str, float, float]:
+    """``routing``, ``reward``, ``min_propensity`` and ``score_doubt``: the last three only mean something with
+    ``thompson``. ``score_doubt`` is how far the models' stated P(correct) may be off before labels show it
+    (``serving/thompson.py``); 0 routes on labels alone."""
     routing = _choice(spec.get("routing", "random"), ROUTING, f"{where}.routing", source)
     if routing != "thompson":
-        for key in ("reward", "min_propensity"):
+        for key in ("reward", "min_propensity", "score_doubt"):
             if key in spec:
                 raise source.error(f"{where}.{key}", f"{where}.{key} is only used with 'routing: thompson'.")
-        return routing, "accuracy", DEFAULT_MIN_PROPENSITY
+        return routing, "accuracy", DEFAULT_MIN_PROPENSITY, DEFAULT_CALIBRATION_DOUBT
     if len(variants) < 2:
         raise source.error(f"{where}.routing", f"{where}: 'routing: thompson' chooses between variants; list at "
                            "least two under 'variants'.")
@@ -287,7 +292,9 @@ def _routing(spec: dict[str, Any], variants: tuple[Variant, ...], sticky_key: st
     if floor * len(variants) >= 1:
         raise source.error(f"{where}.min_propensity", f"{where}.min_propensity times the {len(variants)} variants "
                            f"must stay below 1, got {floor:g}.")
-    return routing, reward, floor
+    doubt = _number(spec.get("score_doubt", DEFAULT_CALIBRATION_DOUBT), f"{where}.score_doubt", source, minimum=0.0,
+                    maximum=0.5)
+    return routing, reward, floor, doubt
 
 
 def _variant(data: Any, where: str, source: _Source, index: int, *, shadow: bool = False,

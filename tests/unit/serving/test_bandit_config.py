@@ -30,7 +30,24 @@ def test_a_thompson_deployment_reads_and_round_trips(tmp_path: Path) -> None:
     deployment = config.deployments[0]
     assert (deployment.routing, deployment.reward, deployment.min_propensity) == ("thompson", "accuracy", 0.05)
     assert deployment.thompson
+    assert deployment.score_doubt == 0.02  # the default prior on how far stated P(correct) may be off
     assert from_dict(config.to_dict()) == config  # what worker processes rebuild
+
+
+def test_score_doubt_zero_routes_on_labels_alone(tmp_path: Path) -> None:
+    from shipyard.models.bandits import ArmState
+    from shipyard.serving.thompson import posterior_counts
+
+    path = tmp_path / "serving.yaml"
+    path.write_text(VALID.replace("    min_propensity: 0.05\n", "    min_propensity: 0.05\n    score_doubt: 0\n"))
+    deployment = load_config(path).deployments[0]
+    assert deployment.score_doubt == 0.0
+    labelled = dict(count=10, reward=7.0, weight=20.0, weighted_reward=14.0, weight_squares=40.0,
+                    weight_squares_reward=28.0, weight_squares_reward_squares=28.0, updated_at=0)
+    scored = ArmState("a", **labelled, scored=1000, scored_expected=990.0, scored_squares=980.0)
+    plain = ArmState("a", **labelled)
+    assert posterior_counts([scored], deployment.score_doubt) == posterior_counts([plain], 0.0)
+    assert posterior_counts([scored])[0][0] > posterior_counts([plain])[0][0]  # by default the scores count
 
 
 CASES = {
@@ -45,6 +62,11 @@ CASES = {
     "one variant": (VALID.split("      - name: b")[0], 3, "deployments.churn: 'routing: thompson' chooses between"),
     "with a sticky key": (VALID.replace("    reward:", "    sticky_key: customer\n    reward:"), 4,
                           "deployments.churn: 'sticky_key' pins a key to one variant"),
+    "score doubt beyond a probability": (VALID.replace("    reward:", "    score_doubt: 2\n    reward:"), 4,
+                                         "deployments.churn.score_doubt must be at most 0.5, got 2."),
+    "score doubt without thompson": (VALID.replace("    routing: thompson\n    reward: accuracy\n"
+                                                   "    min_propensity: 0.05\n", "    score_doubt: 0\n"), 3,
+                                     "deployments.churn.score_doubt is only used with 'routing: thompson'."),
     "misspelt key": (VALID.replace("min_propensity", "min_propensty"), 5,
                      "deployments.churn has unknown key 'min_propensty'"),
 }
