@@ -11,6 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from ..store.plain_json import plain
+
 # Both consoles are as wide as the terminal, or COLUMNS, or 80 (Rich's rules): tables fit that width
 # (see _table.py). Lines of text are never folded when they go to a pipe or a log (soft_wrap), nor on
 # stderr at all: an error is one line, as promised. emoji=False: "ship it :rocket:" prints as typed.
@@ -27,23 +29,7 @@ def print_json(data: Any) -> None:
 
 def json_text(data: Any) -> str:
     """What :func:`print_json` prints."""
-    return json.dumps(_jsonable(data), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    return value
+    return json.dumps(plain(data), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
 def fmt_time(moment: datetime | None) -> str:

@@ -9,12 +9,11 @@ by an unknown field, a limit out of range) is a 400 naming the field, as the loc
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
 from typing import Any
 
 from ...errors import FilterSyntaxError, ValidationError
 from ...models.lineage import lineage as model_lineage
+from ...store.plain_json import plain
 from ...tracking.experiments import list_experiments
 from ...tracking.filters import parse_order_by
 from ...tracking.runs import get_run
@@ -59,7 +58,7 @@ def lineage(call: Call) -> dict[str, Any]:
     if not target or len(target) > _MAX_TARGET:
         raise ValidationError("Give the model URI or run id to trace as the query parameter 'target' (at most "
                               f"{_MAX_TARGET} characters).", field="target")
-    return {"chain": _plain(model_lineage(call.settings.store, target))}
+    return {"chain": plain(model_lineage(call.settings.store, target))}
 
 
 def _whole(text: str | None, name: str, default: int, low: int, high: int | None) -> int:
@@ -76,14 +75,3 @@ def _whole(text: str | None, name: str, default: int, low: int, high: int | None
     return value
 
 
-def _plain(value: Any) -> Any:
-    """JSON without NaN and infinities (as strings, as ``shipyard lineage --json`` prints them) or datetimes."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
