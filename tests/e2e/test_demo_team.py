@@ -28,7 +28,9 @@ def test_the_team_demo_runs_the_story_through_a_server_and_leaves_it_readable(tm
                           env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert [line.split(".")[0] for line in lines if line[:1].isdigit()] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert [line.split(".")[0] for line in lines if line[:1].isdigit()] == [str(step) for step in range(1, 10)]
+    assert "resolved models:/churn@champion on the server and answered 450 holdout customers" in done.stdout
+    assert "`shipyard lineage team-demo-holdout` traced row 0" in done.stdout and "by alice" in done.stdout
     assert "was refused: Moving the protected alias 'champion' needs the admin role" in done.stdout
     assert "Ask an admin for an admin token" in done.stdout
     assert not (tmp_path / ".shipyard").exists()  # nothing went to a local store

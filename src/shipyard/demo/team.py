@@ -10,7 +10,9 @@ training code that only sets ``SHIPYARD_TRACKING_URI`` and ``SHIPYARD_TOKEN``:
 - an admin runs the gate: the models are downloaded (verified, cached by hash) and scored on the holdout here,
   and the decision, with its test and interval, is recorded on the server under the admin's name;
 - ``models:/churn@champion`` is loaded through the server and scores the holdout; the audit log shows who moved
-  what.
+  what;
+- ``shipyard serve`` serves the champion knowing only the server's address (:mod:`.team_serving`), the holdout
+  and its labels go through it, and ``monitor check`` and ``lineage`` read the traffic back through the server.
 
 The server runs as a real subprocess on 127.0.0.1 and is stopped at the end; its database and objects stay in the
 demo folder for ``shipyard runs list`` and the UI.
@@ -38,6 +40,7 @@ from ..models.promote import PromotionDecision
 from ..tracking import fluent
 from ..tracking.remote import TOKEN_ENV, TRACKING_URI_ENV, set_tracking_uri
 from . import project
+from .team_serving import serve_through_server
 from .telco import TARGET, build_pipeline, load_churn
 from .traffic import free_port, wait_ready
 
@@ -86,8 +89,9 @@ def run_team_demo(console: Console, rows: int | None = None, workdir: Path | Non
                           f"server, cached by hash: holdout ROC AUC {score:.4f}. Audit log: " + "; ".join(
                               f"{event.action} {event.alias} -> v{event.to_version} by {event.actor}"
                               for event in events) + ".")
+        serve_through_server(console, 7, url, tokens["admin"], folder, holdout, MODEL_NAME)
     where = f"SHIPYARD_DATABASE_URI={database} SHIPYARD_OBJECTS_URI={objects}"
-    console.print(f"[bold]7.[/] Stopped the server ({time.perf_counter() - started:.0f} s in all). Its runs: "
+    console.print(f"[bold]9.[/] Stopped the server ({time.perf_counter() - started:.0f} s in all). Its runs: "
                   f"`{escape(where)} shipyard runs list`; serve it again with `shipyard server --backend-store-uri "
                   f"{escape(database)} --artifacts-destination {escape(str(objects))}`; MLflow clients use "
                   "MLFLOW_TRACKING_URI and MLFLOW_TRACKING_TOKEN the same way.")
