@@ -30,7 +30,7 @@ from ._onnx_steps import as_converted, input_types, refusal, restore_input_names
 from ._onnx_torch import convert_network
 from .onnx_flavor import onnx_feeds
 from .onnx_imputers import METADATA_KEY, MISSING_TEXT, on_sentinel
-from .package import LoadedModel, PackageFiles, build_model, read_package
+from .package import LoadedModel, PackageFiles, build_model, fetch_package, read_package
 from .registry import ModelVersion
 from .signature import ColumnSpec, Signature
 
@@ -105,16 +105,14 @@ def export_onnx(source: Store | RemoteTracker, uri: str, output: str | os.PathLi
 def _package(source: Store | RemoteTracker, uri: str) -> tuple[PackageFiles, ModelVersion | None, str, str]:
     """The verified package files ``uri`` names, its registry version, run and path, from either source."""
     if isinstance(source, RemoteTracker):
-        manifest, files, version = remote.download_package(source, uri)
+        package, version = fetch_package(source, uri)
         run_id, path = (version.run_id, version.path) if version is not None else ("", "")  # a run's: not attached
-    else:
-        version, run_id, path = registry.resolve(source, uri)
-        registered = (version.manifest_hash, version.version) if version is not None else None
-        found = read_package(source, run_id, path, uri=uri, registered=registered)
-        manifest, files = found.manifest, found.files
-    package = PackageFiles(manifest, files, uri, version.name if version else None,
+        return package, version, run_id, path
+    version, run_id, path = registry.resolve(source, uri)
+    registered = (version.manifest_hash, version.version) if version is not None else None
+    found = read_package(source, run_id, path, uri=uri, registered=registered)  # verified file by file
+    package = PackageFiles(found.manifest, found.files, uri, version.name if version else None,
                            version.version if version else None)
-    package.verify()
     return package, version, run_id, path
 
 

@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import IntegrityError, ValidationError
 from ..store import Store, current_store
@@ -31,6 +31,9 @@ from .coercion import NumberRange
 from .manifest import MANIFEST, PACKAGE_FORMAT, read_manifest
 from .profile import prediction_profile, profile_frame
 from .signature import Signature, ValidationReport, as_frame, example_shape, infer_output, infer_signature, validate
+
+if TYPE_CHECKING:
+    from .registry import ModelVersion
 
 EXAMPLE_ROWS = 20
 _warned_versions: set[str] = set()
@@ -333,17 +336,22 @@ def load_package(store: Store, run_id_or_prefix: str, path: str, *, trust: bool 
     return build_model(PackageFiles(package.manifest, package.files, package.uri), trust=trust)
 
 
+def fetch_package(tracker: RemoteTracker, uri: str) -> tuple[PackageFiles, ModelVersion | None]:
+    """The verified files of the model ``uri`` names on a team server, and its registered version (``None`` for a
+    ``runs:/`` URI): what :func:`read_model`, the ONNX export and a server-backed ``shipyard serve`` load."""
+    manifest, files, found = remote.download_package(tracker, uri)
+    package = PackageFiles(manifest, files, uri, found.name if found else None, found.version if found else None)
+    package.verify()
+    return package, found
+
+
 def read_model(uri: str) -> PackageFiles:
     """The verified files of the model a URI names (as :func:`load_model` reads them), not deserialized."""
     from .registry import resolve
 
     tracker = tracking_server()
     if tracker is not None:
-        manifest, files, found = remote.download_package(tracker, uri)
-        package = PackageFiles(manifest, files, uri, found.name if found else None,
-                               found.version if found else None)
-        package.verify()
-        return package
+        return fetch_package(tracker, uri)[0]
     store = current_store()
     version, run_id, path = resolve(store, uri)
     registered = (version.manifest_hash, version.version) if version is not None else None

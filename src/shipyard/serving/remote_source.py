@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..models import remote
 from ..models.bandits import ArmState, Reward, ScoreSums
 from ..models.onnx_export import read_attached_onnx
-from ..models.package import PackageFiles, build_model
+from ..models.package import build_model, fetch_package
 from ..models.rollouts import Rollout
 from ..predlog.layout import LOG_DIR_ENV
 from ..predlog.location import open_folder
@@ -60,10 +60,7 @@ class ServerSource:
 
     def load_runner(self, uri: str, runtime: str, *, trust: bool | Iterable[str]) -> Runner:
         started = time.perf_counter()
-        manifest, files, version = remote.download_package(self.tracker, uri)
-        package = PackageFiles(manifest, files, uri, version.name if version else None,
-                               version.version if version else None)
-        package.verify()
+        package, _ = fetch_package(self.tracker, uri)
         loaded = build_model(package, trust=trust)
         return build_runner(loaded, runtime, lambda: read_attached_onnx(self.tracker, uri), started)
 
