@@ -14,16 +14,17 @@ from ..serving.spec import ServingConfig
 from .options import RenderOptions, default_name
 from .pod import (
     CONFIG_DIR,
+    LOOP_TRACKING_TOKEN_KEY,
     MONITORING_YAML,
     WORK_DIR,
     Manifest,
     config_mount,
     container_security,
+    job_env,
     labels,
     metadata,
     pod_spec,
     selector,
-    store_env,
     volumes,
     writable_mounts,
 )
@@ -50,6 +51,9 @@ def monitor_command(deployment: str, options: RenderOptions, *, with_thresholds:
 
 
 def monitor_cron_jobs(config: ServingConfig, options: RenderOptions, *, with_thresholds: bool) -> list[Manifest]:
+    """One CronJob per deployment; with ``--tracking-uri`` it reads the model's facts through the team server (the
+    Secret's ``tracking-token``: a reader's is enough) and holds no store."""
+    with_store = options.tracking_uri is None
     jobs = []
     for item in config.deployments:
         name = f"{options.name}-{MONITOR}-{default_name(item.name)}"[:52].rstrip("-")  # CronJob names: 52 at most
@@ -59,13 +63,14 @@ def monitor_cron_jobs(config: ServingConfig, options: RenderOptions, *, with_thr
             "imagePullPolicy": "IfNotPresent",
             "command": monitor_command(item.name, options, with_thresholds=with_thresholds,
                                        log_dir=config.log_dir),
-            "env": store_env(options),
+            "env": job_env(options),
             "resources": _JOB_RESOURCES,
             "securityContext": container_security(),
-            "volumeMounts": [config_mount(), *writable_mounts()],
+            "volumeMounts": [config_mount(), *writable_mounts(store=with_store)],
         }
         pod = {"metadata": {"labels": labels(options, MONITOR)},
-               "spec": pod_spec(options, [container], pod_volumes=volumes(options), restart_policy="Never")}
+               "spec": pod_spec(options, [container], pod_volumes=volumes(options, store=with_store),
+                                restart_policy="Never")}
         jobs.append({
             "apiVersion": "batch/v1", "kind": "CronJob",
             "metadata": metadata(options, name, MONITOR),
@@ -95,6 +100,9 @@ def monitor_cron_jobs(config: ServingConfig, options: RenderOptions, *, with_thr
 
 
 def scheduler_deployment(options: RenderOptions) -> Manifest:
+    """``shipyard scheduler``; with ``--tracking-uri`` its cycles log, register and promote through the team server
+    with the Secret's ``loop-tracking-token`` and it holds no store (the data cache stays in the project copy)."""
+    with_store = options.tracking_uri is None
     image = options.loop_image or options.image
     project = f"{WORK_DIR}/project"
     copy_project = {
@@ -111,10 +119,10 @@ def scheduler_deployment(options: RenderOptions) -> Manifest:
         "imagePullPolicy": "IfNotPresent",
         "command": ["shipyard", "scheduler"],
         "workingDir": project,
-        "env": store_env(options),
+        "env": job_env(options, token_key=LOOP_TRACKING_TOKEN_KEY),
         "resources": _LOOP_RESOURCES,
         "securityContext": container_security(),
-        "volumeMounts": [*writable_mounts(), {"name": "work", "mountPath": project}],
+        "volumeMounts": [*writable_mounts(store=with_store), {"name": "work", "mountPath": project}],
     }
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -127,7 +135,7 @@ def scheduler_deployment(options: RenderOptions) -> Manifest:
                 "metadata": {"labels": labels(options, SCHEDULER)},
                 "spec": pod_spec(options, [container], init_containers=[copy_project],
                                  grace_seconds=SCHEDULER_GRACE_SECONDS,
-                                 pod_volumes=volumes(options, config=False,
+                                 pod_volumes=volumes(options, config=False, store=with_store,
                                                      extra=({"name": "work", "emptyDir": {"sizeLimit": "20Gi"}},))),
             },
         },

@@ -90,8 +90,9 @@ def _check_config(config: ServingConfig, source: str, options: RenderOptions) ->
             raise ConfigError(f"{source} has no log_dir; with --tracking-uri the serving pods hold no store, so name "
                               "a shared log such as s3://bucket/predictions.")
         return [f"The serving pods read their models from {options.tracking_uri} (the Secret's key 'tracking-token'; "
-                "the serving token is its key 'token', as SHIPYARD_SERVE_TOKEN); the monitoring CronJobs and the "
-                "loop scheduler still open the store (keys 'database-uri' and 'objects-uri')."]
+                "the serving token is its key 'token', as SHIPYARD_SERVE_TOKEN); the monitoring CronJobs read "
+                "through it with the same key, and the loop scheduler with the key 'loop-tracking-token' (a writer "
+                "token, an admin one if its loops promote champion). None of them opens the store."]
     if config.log_dir is None:
         return [f"{source} has no log_dir, so each pod logs predictions to its own emptyDir (lost with the pod, "
                 "unseen by the monitoring CronJobs): set log_dir to a shared URL such as s3://bucket/predictions."]

@@ -51,6 +51,9 @@ SECRET_KEYS: dict[str, tuple[str, bool]] = {
 # With --tracking-uri the serving pods read the team server's token (a reader's; a writer's for routing: thompson)
 # from this key as SHIPYARD_TOKEN, so the serving token (the key 'token') gets a variable of its own.
 TRACKING_TOKEN_KEY = "tracking-token"
+# The loop scheduler writes runs and versions and moves aliases: a writer token, an admin one when its loops
+# promote a protected alias such as champion. A key of its own keeps the serving pods' token least-privileged.
+LOOP_TRACKING_TOKEN_KEY = "loop-tracking-token"
 SERVE_TOKEN_ENV = "SHIPYARD_SERVE_TOKEN"
 _STORE_KEYS = ("database-uri", "objects-uri")  # not in a baked image, which carries its store
 _S3_KEYS = ("aws-access-key-id", "aws-secret-access-key", "aws-endpoint-url")
@@ -117,19 +120,29 @@ def store_env(options: RenderOptions) -> list[Manifest]:
     return env + [secret_env(options, key) for key in keys]
 
 
-def tracking_env(options: RenderOptions) -> list[Manifest]:
-    """With ``--tracking-uri``: the serving pods reach the team server (its token from the Secret) and hold no
-    store; the S3 variables stay for a ``log_dir`` on S3. The serving token becomes ``SHIPYARD_SERVE_TOKEN``."""
+def tracking_env(options: RenderOptions, *, token_key: str = TRACKING_TOKEN_KEY,
+                 serving: bool = True) -> list[Manifest]:
+    """With ``--tracking-uri``: the pod reaches the team server (its token from the Secret's ``token_key``) and
+    holds no store; the S3 variables stay for a ``log_dir`` on S3. A serving pod's own token (the key ``token``)
+    becomes ``SHIPYARD_SERVE_TOKEN``."""
     assert options.tracking_uri is not None
     return [
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "HOME", "value": TMP_DIR},  # the download cache goes to $HOME/.cache: the tmp emptyDir
         {"name": "TMPDIR", "value": TMP_DIR},
         {"name": "SHIPYARD_TRACKING_URI", "value": options.tracking_uri},
-        secret_env(options, TRACKING_TOKEN_KEY),
+        secret_env(options, token_key, "SHIPYARD_TOKEN"),
         *(secret_env(options, key) for key in _S3_KEYS),
-        secret_env(options, "token", SERVE_TOKEN_ENV),
+        *([secret_env(options, "token", SERVE_TOKEN_ENV)] if serving else []),
     ]
+
+
+def job_env(options: RenderOptions, *, token_key: str = TRACKING_TOKEN_KEY) -> list[Manifest]:
+    """The environment of the work around the servers (monitoring, the loop): the team server's when rendered
+    with ``--tracking-uri``, else the store's."""
+    if options.tracking_uri is None:
+        return store_env(options)
+    return tracking_env(options, token_key=token_key, serving=False)
 
 
 def pod_security() -> Manifest:

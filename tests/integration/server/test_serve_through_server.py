@@ -292,4 +292,24 @@ def test_the_rendered_container_with_a_tracking_uri_serves_from_the_team_server(
         log = prediction_log("cancer", log_dir="s3://logs/cancer", with_feedback=True, shadow=False)
         assert set(log["request_id"]) == {answer["request_id"]} and len(log) == 20
         assert set(log["label"]) == {str(label) for label in answer["predictions"]}
+        _the_monitoring_job_checks_through_the_server(manifests, secret, tmp_path)
     assert not (tmp_path / "must-not-exist").exists()
+
+
+def _the_monitoring_job_checks_through_the_server(manifests: list[dict[str, Any]], secret: dict[str, str],
+                                                  tmp_path: Path) -> None:
+    """The CronJob's ``shipyard monitor check``, run as the kubelet would with the same Secret minus the database
+    keys it no longer needs: it reads the log on S3 and the model's facts through the team server."""
+    from tests.integration.deploy._kubelet import local_pod
+
+    job = next(item for item in manifests if item["kind"] == "CronJob")
+    pod_spec = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    without_database = {key: value for key, value in secret.items() if key not in ("database-uri", "objects-uri")}
+    pod = local_pod(manifests, pod_spec, pod_spec["containers"][0], secret=without_database,
+                    root=tmp_path / "monitor-pod")
+    done = subprocess.run([*pod.command, "--json"], env=pod.env, cwd=tmp_path, text=True, capture_output=True,
+                          timeout=300, check=False)
+    assert done.returncode in (0, 3), done.stderr
+    assert "Traceback" not in done.stderr
+    report = json.loads(done.stdout)
+    assert report["deployment"] == "cancer", report

@@ -16,7 +16,15 @@ import pytest
 
 from shipyard.deploy.kubernetes import render
 from shipyard.deploy.options import RenderOptions, Resources, check_options, default_name
-from shipyard.deploy.pod import PRE_STOP_SECONDS, SECRET_KEYS, SERVE_TOKEN_ENV, STORE_DIR, TMP_DIR, TRACKING_TOKEN_KEY
+from shipyard.deploy.pod import (
+    LOOP_TRACKING_TOKEN_KEY,
+    PRE_STOP_SECONDS,
+    SECRET_KEYS,
+    SERVE_TOKEN_ENV,
+    STORE_DIR,
+    TMP_DIR,
+    TRACKING_TOKEN_KEY,
+)
 from shipyard.errors import CheckFailedError, ConfigError
 from shipyard.serving.dockerfile import BAKED_STORE, IMAGE_PORT, IMAGE_USER_ID
 from shipyard.serving.server import GRACEFUL_SECONDS
@@ -322,6 +330,46 @@ def test_with_a_tracking_uri_serving_pods_reach_the_team_server_and_hold_no_stor
     default = _serving_pod(_render())  # without the flag: the store, as before
     assert "SHIPYARD_TRACKING_URI" not in {item["name"] for item in default["containers"][0]["env"]}
     assert "store" in {volume["name"] for volume in default["volumes"]}
+
+
+def test_with_a_tracking_uri_the_monitoring_jobs_and_the_scheduler_hold_no_store_either() -> None:
+    uri = "http://shipyard.ml.svc:5000"
+    manifests = _render(tracking_uri=uri)
+    scheduler = _by_kind(manifests, "Deployment")[1]["spec"]["template"]["spec"]
+    pods = [(job["spec"]["jobTemplate"]["spec"]["template"]["spec"], TRACKING_TOKEN_KEY)
+            for job in _by_kind(manifests, "CronJob")] + [(scheduler, LOOP_TRACKING_TOKEN_KEY)]
+    assert len(pods) == 3
+    for pod, token_key in pods:
+        container = pod["containers"][0]
+        env = {item["name"]: item for item in container["env"]}
+        assert env["SHIPYARD_TRACKING_URI"]["value"] == uri
+        assert env["SHIPYARD_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "churn-secrets", "key": token_key}
+        assert not {"SHIPYARD_STORE", "SHIPYARD_DATABASE_URI", "SHIPYARD_OBJECTS_URI", SERVE_TOKEN_ENV} & set(env)
+        assert "store" not in {volume["name"] for volume in pod["volumes"]}
+        assert STORE_DIR not in {mount["mountPath"] for mount in container["volumeMounts"]}
+    rendered_keys = {item["valueFrom"]["secretKeyRef"]["key"] for manifest in manifests
+                     for item in _containers_env(manifest) if "secretKeyRef" in item.get("valueFrom", {})}
+    assert not {"database-uri", "objects-uri"} & rendered_keys  # the Secret needs no database with a team server
+    default = _by_kind(_render(), "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert "SHIPYARD_DATABASE_URI" in {item["name"] for item in default["containers"][0]["env"]}
+
+
+def _containers_env(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "containers" in node:
+                for container in [*node["containers"], *node.get("initContainers", [])]:
+                    found.extend(container.get("env", []))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(manifest)
+    return found
 
 
 def test_a_tracking_uri_needs_a_shared_log_dir_a_server_address_and_no_bake() -> None:
