@@ -95,7 +95,7 @@ def serve_command(
     warning = check_exposure(host, token=settings.token, insecure_no_auth=insecure_no_auth)
     if warning:
         _output.err_console.print(_output.escape(warning), style="yellow", soft_wrap=True)
-    if source is None and find_spec("scipy") is not None:  # the monitoring extra: drift and health gauges on /metrics
+    if find_spec("scipy") is not None:  # the monitoring extra: drift and health gauges on /metrics
         settings = replace(settings, plugins=(*settings.plugins, "shipyard.monitoring.gauges:jobs"))
 
     def ready(url: str) -> None:
@@ -107,9 +107,8 @@ def serve_command(
                                   f"{_output.escape(shadows)} at {url}/predict/{_output.escape(deployment.name)}")
         _output.console.print(f"API docs at {url}/docs; metrics at {url}/metrics. Ctrl-C (or SIGTERM) drains and "
                               "stops.", soft_wrap=True)
-        if source is not None:  # the gauges read their reference data from a store: not through a server yet
-            _output.console.print(f"Models from {_output.escape(source.where)}; /metrics has no drift gauges here "
-                                  "(`shipyard monitor report --log-dir ...` reads the log).", soft_wrap=True)
+        if source is not None:
+            _output.console.print(f"Models from {_output.escape(source.where)}.", soft_wrap=True)
 
     raise typer.Exit(serve(settings, host=host, port=port, workers=workers, log_level=log_level, on_ready=ready,
                            source=source))

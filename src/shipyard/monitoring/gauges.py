@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import NotFoundError
+from ..store import Store
+from .model_facts import ServerFacts
 from .monitor import monitor
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Gauge
 
-    from ..store import Store
+    from ..tracking.remote import RemoteTracker
 
 log = logging.getLogger("shipyard.monitoring")
 PLUGIN = "shipyard.monitoring.gauges:jobs"
@@ -55,7 +57,7 @@ class MonitoredServer(Protocol):
     """What the job reads of the server it runs in."""
 
     @property
-    def store(self) -> Store: ...
+    def model_origin(self) -> Store | RemoteTracker: ...
 
     @property
     def metrics(self) -> ServerMetrics: ...
@@ -80,9 +82,11 @@ class MonitoringJob:
         """Recompute every gauge (in a worker thread); a deployment without traffic in the window is skipped."""
         gauges = self._gauges or self._register(state.metrics.registry, state.metrics.multiprocess)
         self._gauges = gauges
+        origin = state.model_origin
+        facts = origin if isinstance(origin, Store) else ServerFacts(origin)
         for deployment in state.deployment_names():
             try:
-                result = monitor(deployment, since=WINDOW, log_dir=self.log_dir, store=state.store)
+                result = monitor(deployment, since=WINDOW, log_dir=self.log_dir, store=facts)
             except NotFoundError:  # no traffic in the window yet
                 continue
             gauges["status"].labels(deployment).set(STATUS_VALUE[result.verdict])

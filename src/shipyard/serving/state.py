@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
 
     from ..store import Store
+    from ..tracking.remote import RemoteTracker
     from .access import Access
 
 log = logging.getLogger("shipyard.serving")
@@ -66,6 +67,17 @@ class ServerState:
             return self.source.store
         raise NotSupportedError(f"This server serves the models of {self.source.where}, not of a store, so a plugin "
                                 "job that reads a store cannot run here.")
+
+    @property
+    def model_origin(self) -> Store | RemoteTracker:
+        """Where plugin jobs read the served models' facts: the store, or the team server they come from."""
+        from .remote_source import ServerSource
+
+        if isinstance(self.source, StoreSource):
+            return self.source.store
+        if isinstance(self.source, ServerSource):
+            return self.source.tracker
+        raise NotSupportedError(f"{self.source.where} keeps no model facts a plugin job can read.")
 
     def keep(self, task: asyncio.Task[None]) -> None:
         """Hold a reference to ``task`` until it is done (the loop keeps only weak ones)."""

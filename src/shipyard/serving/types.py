@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from ..store import Store
+    from ..tracking.remote import RemoteTracker
     from .spec import ServingConfig
 
 Scope = MutableMapping[str, Any]
@@ -45,7 +46,12 @@ class PluginState(Protocol):
 
     @property
     def store(self) -> Store:
-        """The store the server serves models from."""
+        """The store the server serves models from (a server serving through a team server has none: it raises)."""
+        ...
+
+    @property
+    def model_origin(self) -> Store | RemoteTracker:
+        """Where the served models' facts are read: the store, or the team server the models come from."""
         ...
 
     @property

@@ -117,7 +117,7 @@ def test_serve_resolves_loads_and_follows_the_alias_through_the_server(team: Tea
     expected = _client(team, tmp_path, ANSWERS, team.tokens["reader"])
     config = tmp_path / "serving.yaml"
     config.write_text(f"deployments:\n  cancer:\n    model: models:/cancer@champion\nrefresh_interval_s: 0.5\n"
-                      f"log_dir: {tmp_path / 'log'}\n")
+                      f"log_dir: {tmp_path / 'log'}\nflush_interval_s: 0.5\nmonitor_interval_s: 1\n")
     env = _serve_env(team, tmp_path, team.tokens["reader"])
 
     with _serving(config, env, tmp_path) as url:
@@ -136,6 +136,13 @@ def test_serve_resolves_loads_and_follows_the_alias_through_the_server(team: Tea
         wait_until(every_worker_moved, timeout=20, what="serving to follow the alias to version 2")
         second = _predict(url)
         assert second["probabilities"] == expected["2"]  # the python runtime: the same numbers exactly
+
+        def gauged() -> str | None:  # the monitoring plugin reads the training profile through the server
+            text = httpx.get(f"{url}/metrics", timeout=10).text
+            return text if 'shipyard_monitor_status{deployment="cancer"}' in text else None
+
+        metrics = str(wait_until(gauged, timeout=60, what="the drift gauges on /metrics"))
+        assert 'shipyard_feature_drift_score{deployment="cancer",feature="mean radius"' in metrics
     assert not (tmp_path / "must-not-exist").exists()  # no local store was made or read
     assert (tmp_path / "log").is_dir()
 
