@@ -47,9 +47,10 @@ lint: $(STAMP_DEV)
 # browsers, subprocesses, polls), so even two cores keep four busy. --dist loadfile keeps each file on one worker,
 # so a module's server, browser or Spark session starts once. Tests marked `alone` (timing checks) run while no
 # other test does (tests/_alone.py). `make test PYTEST_WORKERS=0` runs serially, as a bare `pytest` does.
+# The 20 slowest tests are listed at the end: the suite must stay inside CI's 30 minutes on two cores.
 PYTEST_WORKERS ?= 4
 test: $(STAMP_DEV) system-deps lint
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=20
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.bench_tracking
