@@ -22,7 +22,7 @@ from .fleet import LiveDeployment, VariantSlot
 from .inputs import RawRequest
 from .limits import check_rows, is_large, sized
 from .runtime import Answer, Runner
-from .scores import runner_confidence, stated_correct
+from .scores import stated_correct
 from .state import ServerState
 
 log = logging.getLogger("shipyard.serving")
@@ -116,7 +116,9 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
                     propensity)
     state.commits.logged(deployment.name, request_id, sequence)
     if propensity is not None and deployment.spec.reward == "accuracy":  # provisional evidence until the labels
-        scores = stated_correct(answer.probabilities, runner_confidence(slot, runner))
+        # the confidence map of the version that answered (none if an alias moved since: its scores count raw)
+        confidence = slot.serving.confidence if slot.serving.runner is runner else None
+        scores = stated_correct(answer.probabilities, confidence)
         if scores is not None:
             deployment.pending_scores.add(slot.name, scores)
     await state.commits.answered(sequence)  # durability: strict waits here for the group commit

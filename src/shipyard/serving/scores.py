@@ -19,13 +19,10 @@ the prediction log (``serving/rewards.py``) and replaces the score in the store 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ..calibration import Calibration, calibrated_confidence
 from ..models.bandits import ScoreSums
-
-if TYPE_CHECKING:
-    from .fleet import VariantSlot
 
 
 def stated_correct(probabilities: list[list[float]] | None, confidence: Calibration | None = None) \
@@ -36,13 +33,6 @@ def stated_correct(probabilities: list[list[float]] | None, confidence: Calibrat
         return None
     stated = [max(row) for row in probabilities]
     return stated if confidence is None else calibrated_confidence(confidence, stated)
-
-
-def runner_confidence(slot: VariantSlot, runner: object) -> Calibration | None:
-    """The confidence map of the version that answered: the slot's, unless an alias moved between the batch and
-    now (then none: that batch's scores count raw, as the rectifier expects of an unknown map)."""
-    serving = slot.serving
-    return serving.confidence if serving.runner is runner else None
 
 
 class PendingScores:
