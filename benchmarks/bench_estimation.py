@@ -251,7 +251,8 @@ def _report(truth: dict[str, Any], shipyard: dict[str, Any], nannyml: dict[str, 
     lines = [
         "## Performance estimation",
         "",
-        f"Measured {time.strftime('%Y-%m-%d')} with `python -m benchmarks.bench_estimation` on {machine()}: "
+        f"Measured {time.strftime('%Y-%m-%d')} with `python -m benchmarks.bench_estimation` on {machine()}, load "
+        f"average {os.getloadavg()[0]:.1f} at the end (times are noisy; errors are not): "
         f"Telco churn, {splits} seeded splits x {WINDOWS} windows per setting, a logistic-regression pipeline, the "
         "1,400-row holdout as reference. Settings: *tenure-shifted*, windows of "
         f"{WINDOW_ROWS} customers tilted by exp(s z(tenure)), s uniform in +-{SHIFT:g}; *strong shift*, s uniform in "
