@@ -14,7 +14,8 @@ Three samplers, on the same seeds:
   prior on the calibration error). Its scores are either calibrated (stated = ``s``) or miscalibrated: the
   worse variant states its error probability smaller by a fixed factor, so its mean stated accuracy is
   :data:`MISCALIBRATION` above the better variant's (a flipped ranking, as after a concept drift the
-  calibration did not see).
+  calibration did not see). Either may also go through the confidence map serving learns from the version's
+  labelled reference (``reference_rows`` predictions drawn like the live traffic), as live scores now do.
 
 All recompute their routing probabilities every ``refresh`` requests (a server re-reads the store every second).
 
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shipyard.calibration import calibrated_confidence
 from shipyard.monitoring.stats.bandit import ArmSums, horvitz_thompson, self_normalized_ipw
 from shipyard.serving.thompson import DEFAULT_CALIBRATION_DOUBT, DEFAULT_FLOOR, routing_probabilities, scored_counts
 
@@ -56,12 +58,14 @@ class Outcome:
 
 def simulate(*, runs: int, days: float, rate: float, delay_h: float, refresh: int, seed: int,
              accuracies: tuple[float, ...] = ACCURACIES, floor: float = DEFAULT_FLOOR, doubt: float = 0.0,
-             stated: tuple[float, ...] | None = None) -> Outcome:
+             stated: tuple[float, ...] | None = None, reference_rows: int = 0) -> Outcome:
     """``runs`` independent runs of one sampler, vectorized over runs (see the module docstring).
 
     ``doubt`` > 0 routes by every prediction's stated P(correct) and the labels arrived
     (:func:`~shipyard.serving.thompson.scored_counts`); ``stated`` is each variant's mean stated P(correct)
-    (its accuracy when None: calibrated scores).
+    (its accuracy when None: calibrated scores). ``reference_rows`` > 0 maps each stated score through the
+    confidence map serving learns from a version's labelled reference (:mod:`shipyard.calibration`), here one
+    reference of that many labelled predictions per run and variant, drawn like the live traffic.
     """
     rng = np.random.default_rng(seed)
     truth = np.asarray(accuracies)
@@ -69,6 +73,7 @@ def simulate(*, runs: int, days: float, rate: float, delay_h: float, refresh: in
     # true one (shrink 1: calibrated), so the mean it states is exactly 1 - shrink * (1 - accuracy)
     shrink = (1 - np.asarray(stated if stated is not None else accuracies)) / (1 - truth)
     arms = len(truth)
+    maps = _confidence_maps(runs, truth, shrink, reference_rows, seed) if reference_rows and doubt > 0 else None
     gaps = truth.max() - truth
     steps = int(days * 24 * rate)
     hours = np.cumsum(rng.exponential(1.0 / rate, (runs, steps)), axis=1)  # arrival time of each request
@@ -110,6 +115,8 @@ def simulate(*, runs: int, days: float, rate: float, delay_h: float, refresh: in
         failures[index, t + 1, arm] += 1 - reward
         if expected is not None and squares is not None:
             stated_score = 1 - shrink[arm] * (1 - score)
+            if maps is not None:  # the version's map, as serving applies it (on a fine grid of stated scores)
+                stated_score = maps[index, arm, np.rint(stated_score * (_MAP_GRID - 1)).astype(np.int64)]
             expected[:, t + 1], squares[:, t + 1] = expected[:, t], squares[:, t]
             expected[index, t + 1, arm] += stated_score
             squares[index, t + 1, arm] += stated_score * stated_score
@@ -117,6 +124,29 @@ def simulate(*, runs: int, days: float, rate: float, delay_h: float, refresh: in
     labelled_at_end = hours + delay_h <= end[:, None]
     return Outcome(regret, _coverage(chosen, rewards, propensity, labelled_at_end, truth),
                    float(labelled_at_end.sum(1).mean()), float((chosen == truth.argmax()).mean()))
+
+
+_MAP_GRID = 4_001
+
+
+def _confidence_maps(runs: int, truth: np.ndarray, shrink: np.ndarray, rows: int, seed: int) -> np.ndarray:
+    """Per run and variant, the confidence map learnt from ``rows`` labelled predictions drawn like the live ones
+    (true P(correct) s, stated q, label ~ Bernoulli(s)), tabulated on a grid of q: shape (runs, arms, grid)."""
+    from shipyard.calibration import choose_calibration
+
+    rng = np.random.default_rng(seed + 1_000_003)  # its own stream: the traffic's draws stay those of other rows
+    grid = np.linspace(0.0, 1.0, _MAP_GRID)
+    maps = np.empty((runs, len(truth), _MAP_GRID))
+    for run in range(runs):
+        for arm, accuracy in enumerate(truth):
+            true_p = rng.beta(SCORE_CONCENTRATION * accuracy, SCORE_CONCENTRATION * (1 - accuracy), rows)
+            stated = 1 - shrink[arm] * (1 - true_p)
+            right = rng.random(rows) < true_p
+            # the rule of confidence_calibration on (stated P(correct), was it right) pairs, seeded as serving seeds it
+            found = choose_calibration(np.column_stack([1 - stated, stated]), right.astype(np.int64),
+                                       np.random.default_rng(0))
+            maps[run, arm] = np.asarray(calibrated_confidence(found, grid.tolist()))
+    return maps
 
 
 def _coverage(chosen: np.ndarray, rewards: np.ndarray, propensity: np.ndarray, labelled: np.ndarray,
@@ -165,6 +195,7 @@ def compare(*, runs: int, days: float, rate: float, delay_h: float = 24.0, refre
 SETTINGS = [((0.90, 0.88), 28.0, 2.0, 1), ((0.90, 0.88), 14.0, 5.0, 1), ((0.90, 0.86), 14.0, 20.0, 2),
             ((0.90, 0.86), 56.0, 20.0, 8)]
 MISCALIBRATION = 0.02  # the worse variant states an accuracy this far ABOVE the better one's: the ranking flips
+REFERENCE_ROWS = 1_400  # the labelled reference a version's confidence map is learnt from (the Telco holdout's size)
 
 
 def _percent(ratio: float) -> str:
@@ -178,6 +209,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=400)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--doubt", type=float, default=DEFAULT_CALIBRATION_DOUBT)
+    parser.add_argument("--reference-rows", type=int, default=REFERENCE_ROWS)
     args = parser.parse_args()
     lines, bullets, coverages, label_only_coverages = [], [], [], []
     for accuracies, days, rate, refresh in SETTINGS:
@@ -187,9 +219,15 @@ def main() -> None:
         immediate = simulate(delay_h=0.0, **common)
         label_only = simulate(delay_h=24.0, **common)
         flipped = (accuracies[0], accuracies[0] + MISCALIBRATION)
+        mapped = f"mapped on a {args.reference_rows:,}-row reference"
         scenarios = [("calibrated", simulate(delay_h=24.0, doubt=args.doubt, **common)),
                      (f"worse variant states {flipped[1]:g} (truth {accuracies[1]:g})",
-                      simulate(delay_h=24.0, doubt=args.doubt, stated=flipped, **common))]
+                      simulate(delay_h=24.0, doubt=args.doubt, stated=flipped, **common)),
+                     (f"calibrated, {mapped}",
+                      simulate(delay_h=24.0, doubt=args.doubt, reference_rows=args.reference_rows, **common)),
+                     (f"worse variant states {flipped[1]:g}, {mapped}",
+                      simulate(delay_h=24.0, doubt=args.doubt, stated=flipped, reference_rows=args.reference_rows,
+                               **common))]
         took = time.perf_counter() - started
         base = immediate.regret.mean()
         requests = int(days * 24 * rate)
@@ -221,7 +259,10 @@ def main() -> None:
         f"calibration error (doubt {args.doubt:g}, `serving/thompson.py` `scored_counts`). Scenarios: *calibrated* "
         "(stated = true P(correct)); *miscalibrated*: the worse variant states its error probability smaller so its "
         f"stated accuracy is {MISCALIBRATION:g} above the better variant's (a flipped ranking, e.g. calibration "
-        "learnt before a concept drift). Regret: expected cumulative regret over the horizon, mean over runs. "
+        "learnt before a concept drift); *mapped*: the same scores through the confidence map serving now learns "
+        f"from each version's labelled reference (`shipyard.calibration`), here {args.reference_rows:,} labelled "
+        "predictions per run and variant drawn like the live traffic (what the gate's holdout is when the traffic "
+        "has not drifted). Regret: expected cumulative regret over the horizon, mean over runs. "
         "Coverage: (run, variant) 95% SNIPW intervals from the real labels arrived by the end (never from scores) "
         f"that hold the true accuracy. Goals: regret within 10% of the immediate sampler's; coverage >= 93%. "
         "Ratios of mean regret over a few hundred runs carry sampling noise of several points: the label-only "

@@ -19,12 +19,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..calibration import Calibration, confidence_calibration
 from ..errors import IntegrityError, NotFoundError, ValidationError
 from ..store import Store
 from ..store.hashing import hash_bytes
 from ..tracking import artifacts as run_artifacts
 from ..tracking.remote import RemoteTracker
 from . import registry, remote
+from .uri import parse_model_uri
 
 FORMAT = "shipyard-labelled-reference/1"
 MAX_ROWS = 20_000  # a larger holdout is subsampled (seeded): the estimate's cost grows with the reference
@@ -131,6 +133,25 @@ def read_reference(source: Store | RemoteTracker, name: str, version: int) -> La
     except NotFoundError:
         return None  # a copy of the version without its run's artifacts (an exported image): no estimate there
     return parse_reference(data, name, version, digest, path)
+
+
+def confidence_map(source: Store | RemoteTracker, uri: str) -> Calibration | None:
+    """The map from a version's stated confidence (an answer's largest probability) to P(correct), derived from
+    its labelled reference (:func:`shipyard.calibration.confidence_calibration`, seeded, so every worker and
+    replica derives the same map); None for a URI that is not a registered version, or a version without a
+    reference. Nothing new is stored: the reference already is.
+
+    Raises:
+        NotFoundError: no such version.
+        IntegrityError: the reference's bytes do not match the hash its tag recorded.
+    """
+    parsed = parse_model_uri(uri)
+    if parsed.kind != "version" or parsed.name is None or parsed.version is None:
+        return None
+    reference = read_reference(source, parsed.name, parsed.version)
+    if reference is None:
+        return None
+    return confidence_calibration(reference.probabilities, reference.labels)
 
 
 def _version(source: Store | RemoteTracker, name: str, version: int) -> registry.ModelVersion:

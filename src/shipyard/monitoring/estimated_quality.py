@@ -6,10 +6,10 @@ trust the scores, and one ``estimated_quality`` check per metric reports the est
 
 Rows of the current data that already have their label are checked twice against what their own scores
 predict. ``concept_drift`` (one check) compares the count of each class among them with the count their
-calibrated scores expect (:func:`~.stats.estimation.outcome_shift`): a p-value under ``DRIFT_P`` means the labels
-no longer follow the scores the way they did (P(y | x) changed), which no input drift check can see; it is an
-alert. Each metric's realized value is also set against the estimate for those same rows: outside their 99%
-interval (``DRIFT_LEVEL``) it warns.
+calibrated scores expect (:func:`~.stats.estimation.outcome_shift`): a p-value under ``concept_drift.p_value``
+(0.01 by default) means the labels no longer follow the scores the way they did (P(y | x) changed), which no
+input drift check can see; it is an alert. Each metric's realized value is also set against the estimate for those
+same rows: outside their 99% interval (``DRIFT_LEVEL``) it warns.
 
 Statuses of ``estimated_quality``: ``warn`` when the realized value disagrees as above; ``warn`` or ``alert`` when
 the whole 90% interval lies under a level of ``monitoring.yaml``'s ``estimated_quality`` section (its upper bound

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..calibration import Calibration
 from ..errors import ConfigError
 from ..models.rollouts import Rollout
 from .batching import Batcher
@@ -57,6 +58,7 @@ class Serving:
     runner: Runner
     checker: InputChecker
     resolved: str  # models:/name/N (or the runs:/ URI)
+    confidence: Calibration | None = None  # routing: thompson, reward: accuracy: stated confidence -> P(correct)
 
 
 class VariantSlot:
@@ -131,6 +133,7 @@ class Fleet:
         self.deployments: dict[str, LiveDeployment] = {}
         self._runners: dict[tuple[str, str], Runner] = {}
         self._runner_lock = threading.Lock()
+        self._confidences: dict[str, Calibration | None] = {}
         self.on_swap: SwapObserver | None = None
         self.on_slot_added: SlotHook | None = None  # starts a canary slot's batcher (the app sets it)
         self.on_slot_retired: SlotHook | None = None  # stops it once no request can be on its way to it
@@ -141,10 +144,8 @@ class Fleet:
     def load(self) -> None:
         """Resolve and load every variant (at start: a failure here stops the server with its message)."""
         for spec in self.config.deployments:
-            variants = [VariantSlot(spec.name, variant, self._serving(variant, spec.runtime))
-                        for variant in spec.variants]
-            shadows = [VariantSlot(spec.name, variant, self._serving(variant, spec.runtime))
-                       for variant in spec.shadows]
+            variants = [VariantSlot(spec.name, variant, self._serving(variant, spec)) for variant in spec.variants]
+            shadows = [VariantSlot(spec.name, variant, self._serving(variant, spec)) for variant in spec.shadows]
             self.deployments[spec.name] = LiveDeployment(spec, variants, shadows)
 
     def slots(self) -> Iterable[VariantSlot]:
@@ -171,7 +172,7 @@ class Fleet:
                 if resolved == slot.serving.resolved:
                     continue
                 try:
-                    serving = self._serving(slot.spec, deployment.spec.runtime, resolved=resolved)
+                    serving = self._serving(slot.spec, deployment.spec, resolved=resolved)
                 except Exception as exc:
                     log.error("Cannot load %s (%s) for %s/%s; still serving %s: %s", resolved, slot.spec.model,
                               deployment.name, slot.name, slot.serving.resolved, exc)
@@ -193,6 +194,8 @@ class Fleet:
         with self._runner_lock:
             for key in [key for key in self._runners if key not in used]:
                 del self._runners[key]
+            for uri in [uri for uri in self._confidences if uri not in {resolved for resolved, _ in used}]:
+                del self._confidences[uri]
 
     async def refresh_forever(self, interval: float, wake: asyncio.Event) -> None:
         """Re-resolve aliases every ``interval`` seconds (or when woken), and rollouts every second."""
@@ -266,7 +269,7 @@ class Fleet:
                 continue
             name, uri = rollout.variant, f"models:/{rollout.name}/{rollout.candidate_version}"
             try:
-                serving = self._serving(Variant(name, uri), deployment.spec.runtime, resolved=uri)
+                serving = self._serving(Variant(name, uri), deployment.spec, resolved=uri)
             except Exception as exc:
                 log.error("Cannot load %s, the candidate of rollout %s, for %s; its traffic stays with the "
                           "primary: %s", uri, rollout.id, deployment.name, exc)
@@ -309,8 +312,9 @@ class Fleet:
         if due:
             self._forget_unused()
 
-    def _serving(self, variant: Variant, runtime: str, *, resolved: str | None = None) -> Serving:
+    def _serving(self, variant: Variant, deployment: Deployment, *, resolved: str | None = None) -> Serving:
         resolved = resolved or self.source.resolve(variant.model).uri
+        runtime = deployment.runtime
         key = (resolved, runtime)
         with self._runner_lock:
             runner = self._runners.get(key)
@@ -318,7 +322,23 @@ class Fleet:
             runner = self.source.load_runner(resolved, runtime, trust=self.config.trust)
             with self._runner_lock:
                 runner = self._runners.setdefault(key, runner)
-        return Serving(runner, InputChecker(runner.signature, runner.input_ranges), resolved)
+        confidence = self._confidence(resolved) if deployment.thompson and deployment.reward == "accuracy" else None
+        return Serving(runner, InputChecker(runner.signature, runner.input_ranges), resolved, confidence)
+
+    def _confidence(self, resolved: str) -> Calibration | None:
+        """The version's confidence map (``.scores``), derived once per version from its labelled reference. A
+        reference that cannot be read leaves the raw scores: the bandit's rectifier then corrects their bias from
+        the labels, as it did before the map existed."""
+        with self._runner_lock:
+            if resolved in self._confidences:
+                return self._confidences[resolved]
+        try:
+            confidence = self.source.confidence_map(resolved)
+        except Exception as exc:
+            log.warning("Cannot read the labelled reference of %s; the bandit counts its raw scores: %s", resolved, exc)
+            confidence = None
+        with self._runner_lock:
+            return self._confidences.setdefault(resolved, confidence)
 
 
 def check_resolvable(source: ModelSource, config: ServingConfig) -> dict[str, Any]:

@@ -116,7 +116,9 @@ async def predict(state: ServerState, deployment: LiveDeployment, raw: RawReques
                     propensity)
     state.commits.logged(deployment.name, request_id, sequence)
     if propensity is not None and deployment.spec.reward == "accuracy":  # provisional evidence until the labels
-        scores = stated_correct(answer.probabilities)
+        # the confidence map of the version that answered (none if an alias moved since: its scores count raw)
+        confidence = slot.serving.confidence if slot.serving.runner is runner else None
+        scores = stated_correct(answer.probabilities, confidence)
         if scores is not None:
             deployment.pending_scores.add(slot.name, scores)
     await state.commits.answered(sequence)  # durability: strict waits here for the group commit

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from ..errors import ConfigError
 from ..models import remote
 from ..models.bandits import ArmState, Reward, ScoreSums
+from ..models.labelled_reference import confidence_map
 from ..models.onnx_export import read_attached_onnx
 from ..models.package import build_model, fetch_package
 from ..models.rollouts import Rollout
@@ -32,6 +33,7 @@ from .runtime import Runner, build_runner
 from .source import Resolved, ServerAddress
 
 if TYPE_CHECKING:
+    from ..calibration import Calibration
     from ..predlog.location import LogPath
 
 SERVING_API = "/api/shipyard/v1/serving"
@@ -63,6 +65,9 @@ class ServerSource:
         package, _ = fetch_package(self.tracker, uri)
         loaded = build_model(package, trust=trust)
         return build_runner(loaded, runtime, lambda: read_attached_onnx(self.tracker, uri), started)
+
+    def confidence_map(self, uri: str) -> Calibration | None:
+        return confidence_map(self.tracker, uri)  # the reference artifact, hash-checked through the verified cache
 
     def running_rollouts(self) -> list[Rollout]:
         answer = self.tracker.client.call("GET", f"{SERVING_API}/rollouts")

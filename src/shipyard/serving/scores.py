@@ -3,10 +3,12 @@
 The posteriors (``serving/thompson.py`` ``scored_counts``) count every prediction's P(correct) while its label is
 pending, so a bandit whose labels come a day late does not split its traffic evenly for that day. With
 ``reward: accuracy`` a classifier's answer is the class of largest probability, so that probability is the
-model's own P(correct). It is the raw probability, not one calibrated on the gate's labelled reference: the
-calibration lives in ``monitoring`` (a sibling serving may not import), so the rectifier in ``scored_counts``,
-which measures each variant's score bias on the labels that do arrive, and its prior on the calibration error
-before they do, carry the whole correction.
+model's own stated P(correct). It is mapped to a calibrated P(correct) by the version's confidence map
+(:func:`shipyard.calibration.confidence_calibration`, learnt from the labelled reference the promotion gate kept
+with the version, the same isotonic rule monitoring's estimates use); a version without a reference keeps its
+raw probability. The rectifier in ``scored_counts``, which measures each variant's score bias on the labels
+that do arrive, and its prior on the calibration error before they do, correct what the map could not see (a
+drift since the gate).
 
 Each process sums its variants' scores here as it answers (:meth:`PendingScores.add`, on the event loop) and
 adds them to the store on the fleet's one-second beat (:meth:`PendingScores.drain`, in a thread), so the store
@@ -19,14 +21,18 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
+from ..calibration import Calibration, calibrated_confidence
 from ..models.bandits import ScoreSums
 
 
-def stated_correct(probabilities: list[list[float]] | None) -> list[float] | None:
-    """Each row's largest probability (None for a model without probabilities)."""
-    if not probabilities:
+def stated_correct(probabilities: list[list[float]] | None, confidence: Calibration | None = None) \
+        -> list[float] | None:
+    """Each row's P(correct): its largest probability, through the version's ``confidence`` map when it has one
+    (None for a model without probabilities)."""
+    if not probabilities or not all(probabilities):
         return None
-    return [max(row) for row in probabilities] if all(probabilities) else None
+    stated = [max(row) for row in probabilities]
+    return stated if confidence is None else calibrated_confidence(confidence, stated)
 
 
 class PendingScores:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..models import registry
 from ..models.bandits import ArmState, Reward, ScoreSums, arm_states, record_rewards, record_scores
+from ..models.labelled_reference import confidence_map
 from ..models.onnx_export import read_attached_onnx
 from ..models.package import load_model
 from ..models.rollouts import Rollout, running_rollouts
@@ -28,6 +29,7 @@ from ..predlog.layout import serving_root
 from .runtime import Runner, build_runner
 
 if TYPE_CHECKING:
+    from ..calibration import Calibration
     from ..predlog.location import LogPath
     from ..store import Store
     from ..store.location import StoreLocation
@@ -69,6 +71,11 @@ class ModelSource(Protocol):
 
     def load_runner(self, uri: str, runtime: str, *, trust: bool | Iterable[str]) -> Runner:
         """The fixed version ``uri`` loaded for ``runtime``, every file verified against its recorded hash."""
+        ...
+
+    def confidence_map(self, uri: str) -> Calibration | None:
+        """The version's stated confidence -> P(correct) map, from the labelled reference the gate kept with it
+        (None without one), for a ``routing: thompson`` deployment's scores (``.scores``)."""
         ...
 
     def running_rollouts(self) -> list[Rollout]:
@@ -116,6 +123,9 @@ class StoreSource:
         started = time.perf_counter()
         return build_runner(load_model(uri, trust=trust), runtime, lambda: read_attached_onnx(self.store, uri),
                             started)
+
+    def confidence_map(self, uri: str) -> Calibration | None:
+        return confidence_map(self.store, uri)
 
     def running_rollouts(self) -> list[Rollout]:
         return running_rollouts(self.store)

@@ -8,7 +8,8 @@ is why :func:`realized_outside` compares the estimate with the labels once they 
 
 Calibration is learned on a labelled reference (the holdout, say) by isotonic regression, one class against the
 rest, and is used only when it lowers the calibration error on rows it was not fitted on (two folds, crossed):
-a model that is already calibrated keeps its raw scores rather than gaining a noisy step function.
+a model that is already calibrated keeps its raw scores rather than gaining a noisy step function. The rule
+lives in :mod:`shipyard.calibration`, which serving shares for the bandit's scores.
 
 The interval is what the realized value would be, drawn many times: each draw refits the calibration on a
 bootstrap of the reference (the estimate's own uncertainty) and draws every row's label from its calibrated
@@ -26,28 +27,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ...calibration import Calibration, IsotonicFit, apply_knots, calibration_error, choose_calibration
 from ...errors import ValidationError
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
-_BINS = 10  # equal-mass bins of the calibration error
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Per-class isotonic maps (score -> calibrated probability), or none when raw scores are kept."""
-
-    method: str  # "isotonic" or "none"
-    knots: tuple[tuple[NDArray[np.float64], NDArray[np.float64]], ...] = ()
-    error_raw: float = 0.0
-    error_calibrated: float = 0.0
-
-    def apply(self, proba: NDArray[np.float64]) -> NDArray[np.float64]:
-        if self.method == "none":
-            return proba
-        return _apply_knots(self.knots, proba)
+__all__ = ["METRICS", "Calibration", "EstimatedMetric", "OutcomeShift", "PerformanceEstimate", "calibration_error",
+           "choose_calibration", "estimate_performance", "outcome_shift", "realized_metrics"]
 
 
 @dataclass(frozen=True)
@@ -180,42 +168,14 @@ def outcome_shift(reference_proba: ArrayLike, reference_labels: ArrayLike, label
     return OutcomeShift(statistic, p_value, tuple(observed.tolist()), tuple(float(v) for v in expected))
 
 
-def choose_calibration(proba: NDArray[np.float64], labels: NDArray[np.int64], rng: np.random.Generator) \
-        -> Calibration:
-    """Isotonic calibration when, fitted on one half and scored on the other, it lowers the calibration error."""
-    order = rng.permutation(len(labels))
-    halves = order[: len(order) // 2], order[len(order) // 2:]
-    crossed = np.empty_like(proba)
-    for fit_rows, score_rows in (halves, halves[::-1]):
-        crossed[score_rows] = _apply_knots(_fit_knots(proba[fit_rows], labels[fit_rows]), proba[score_rows])
-    raw, cross = calibration_error(proba, labels), calibration_error(crossed, labels)
-    if cross < raw:
-        return Calibration("isotonic", _fit_knots(proba, labels), raw, cross)
-    return Calibration("none", (), raw, raw)
-
-
-def calibration_error(proba: NDArray[np.float64], labels: NDArray[np.int64]) -> float:
-    """Expected calibration error: over 10 equal-mass bins of a class's score, the row-weighted gap between
-    the mean score and the share of that class; class 1's for binary scores, the mean over classes otherwise."""
-    classes = [1] if proba.shape[1] == 2 else range(proba.shape[1])
-    errors = []
-    for column in classes:
-        scores, hits = proba[:, column], (labels == column).astype(float)
-        order = np.argsort(scores, kind="stable")
-        gaps = [abs(scores[chunk].mean() - hits[chunk].mean()) * len(chunk)
-                for chunk in np.array_split(order, min(_BINS, len(order))) if len(chunk)]
-        errors.append(sum(gaps) / len(scores))
-    return float(np.mean(errors))
-
-
 def _simulate(ref: NDArray[np.float64], labels: NDArray[np.int64], cur: NDArray[np.float64],
               predicted: NDArray[np.int64], method: str, draws: int, rng: np.random.Generator) \
         -> dict[str, NDArray[np.float64]]:
     """The metrics of ``draws`` simulated realizations, all draws at once (arrays of draws x rows)."""
     k = cur.shape[1]
     if method == "isotonic":
-        isotonic, n = _Isotonic(ref, labels), len(labels)
-        calibrated = np.stack([_apply_knots(isotonic.fit(counts), cur)
+        isotonic, n = IsotonicFit(ref, labels), len(labels)
+        calibrated = np.stack([apply_knots(isotonic.fit(counts), cur)
                                for counts in rng.multinomial(n, np.full(n, 1.0 / n), size=draws).astype(float)])
     else:
         calibrated = np.broadcast_to(cur, (draws, *cur.shape))
@@ -351,48 +311,6 @@ def _midranks_of(values: NDArray[np.float64]) -> NDArray[np.float64]:
     from scipy.stats import rankdata
 
     return np.asarray(rankdata(values, method="average"), dtype=float)
-
-
-def _fit_knots(proba: NDArray[np.float64], labels: NDArray[np.int64], row_weights: NDArray[np.float64] | None = None) \
-        -> tuple[tuple[NDArray[np.float64], NDArray[np.float64]], ...]:
-    """Per class, the isotonic fit of "is this class" on the class's score; ``row_weights`` counts each row (a
-    bootstrap's draw counts), so a bootstrap refit needs no resampled copy of the data."""
-    return _Isotonic(proba, labels).fit(row_weights)
-
-
-class _Isotonic:
-    """The sorted distinct scores of each class, found once, for the many refits of a bootstrap."""
-
-    def __init__(self, proba: NDArray[np.float64], labels: NDArray[np.int64]) -> None:
-        self.columns = []
-        for column in ([1] if proba.shape[1] == 2 else range(proba.shape[1])):
-            unique, inverse = np.unique(proba[:, column], return_inverse=True)
-            self.columns.append((unique, inverse, (labels == column).astype(float)))
-
-    def fit(self, row_weights: NDArray[np.float64] | None = None) \
-            -> tuple[tuple[NDArray[np.float64], NDArray[np.float64]], ...]:
-        from scipy.optimize import isotonic_regression
-
-        knots = []
-        for unique, inverse, hits in self.columns:
-            weights = np.bincount(inverse, weights=row_weights, minlength=len(unique))
-            positive = np.bincount(inverse, weights=hits if row_weights is None else hits * row_weights,
-                                   minlength=len(unique))
-            present = weights > 0
-            fitted = isotonic_regression(positive[present] / weights[present], weights=weights[present]).x
-            knots.append((unique[present], np.asarray(fitted, dtype=float)))
-        return tuple(knots)
-
-
-def _apply_knots(knots: tuple[tuple[NDArray[np.float64], NDArray[np.float64]], ...],
-                 proba: NDArray[np.float64]) -> NDArray[np.float64]:
-    if proba.shape[1] == 2:
-        positive = np.interp(proba[:, 1], *knots[0])
-        return np.column_stack([1.0 - positive, positive])
-    columns = np.column_stack([np.interp(proba[:, cls], *knots[cls]) for cls in range(proba.shape[1])])
-    totals = columns.sum(axis=1, keepdims=True)
-    uniform = np.full_like(columns, 1.0 / proba.shape[1])  # every class mapped to 0: no information left
-    return np.where(totals > 0, columns / np.where(totals > 0, totals, 1.0), uniform)
 
 
 def _proba(values: ArrayLike, name: str) -> NDArray[np.float64]:
