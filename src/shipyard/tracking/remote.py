@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFoundError, TrackingServerError
+from ..errors import TrackingServerError
 from ..store.hashing import hash_bytes, hash_file
 from ..store.http_client import HttpClient, new_key, quote_path
 from . import provenance, spool
@@ -106,13 +106,18 @@ class RemoteTracker:
         return run_from_json(document)
 
     def resolve_run_id(self, run_id: str) -> str:
-        """A whole run id (a server has no prefix lookup through this API yet)."""
+        """The whole id ``run_id`` names, which may be any unique prefix: the server resolves it with the store's
+        own rule, so an unknown prefix is a NotFoundError and one matching several runs an AmbiguousError, as
+        locally."""
+        from urllib.parse import quote
+
         text = str(run_id).strip().lower()
         try:
             return check_run_id(text)
         except ValueError:
-            raise NotFoundError(f"{run_id!r} is not a whole run id; give all 32 digits when tracking to a server."
-                                ) from None
+            pass
+        answer = self.client.call("GET", f"{_API}/query/run-ids/{quote(text or '-', safe='')}")
+        return check_run_id(str(answer["run_id"]))
 
     def reopen(self, run_id: str) -> None:
         self.client.call("POST", f"{_API}/runs/{run_id}/resume", {}, key=new_key())
