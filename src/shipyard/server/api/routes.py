@@ -68,6 +68,7 @@ ENDPOINTS: list[tuple[str, str, str, str, Any]] = [
     # run-id prefixes and artifact listings for the fluent readers through a server (tracking/remote_artifacts.py)
     ("/query/run-ids/{prefix}", "GET", READER, "Resolving a run id", queries.resolve_run),
     ("/query/runs/{prefix}/artifacts", "GET", READER, "Listing a run's artifacts", queries.run_artifacts),
+    ("/heartbeat", "POST", WRITER, "Keeping runs alive", runs.heartbeat),
 ]
 
 
