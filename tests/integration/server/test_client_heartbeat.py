@@ -7,6 +7,7 @@ The server and its clients run with a 0.5 s heartbeat and a 4 s timeout (``SHIPY
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -97,16 +98,15 @@ def test_a_repro_killed_with_sigkill_has_its_stage_run_killed_by_the_server(fast
         killed_at = time.monotonic()
 
         def ended() -> dict[str, Any] | None:
-            run: dict[str, Any] = server.call("GET", f"{API}/runs/{stage_run['run_id']}", tokens["reader"]).json()["run"]
+            answer = server.call("GET", f"{API}/runs/{stage_run['run_id']}", tokens["reader"])
+            run: dict[str, Any] = answer.json()["run"]
             return run if run["status"] != "RUNNING" else None
 
         run = _poll("the server ending the killed client's run", ended, timeout_s=60)
         waited = time.monotonic() - killed_at
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(repro.pid, signal.SIGKILL)  # the stage's own process, orphaned by the kill
-        except ProcessLookupError:
-            pass
     assert run["status"] == "KILLED"
     assert "sent no heartbeat" in run["error"]
     assert waited < 30, waited
