@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import blake3
 import pytest
 
 from tests.integration.server._server import TeamServer, create_token, shipyard
@@ -144,3 +145,39 @@ def test_the_listing_endpoint_needs_a_token_and_names_the_field_of_a_bad_prefix(
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "run_id"
     unknown = team.server.call("GET", f"{API}/query/runs/0123456789/artifacts", team.tokens["reader"])
     assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "NotFoundError"
+
+
+DAMAGED = r'''
+import json, pathlib, sys, shipyard
+from shipyard.errors import IntegrityError
+out = {}
+for name, call in (("read", lambda: shipyard.read_artifact(sys.argv[1], "weights.bin")),
+                   ("download", lambda: shipyard.download_artifacts(sys.argv[1], "dest"))):
+    try:
+        call()
+        out[name] = "no error"
+    except IntegrityError:
+        out[name] = "IntegrityError"
+out["left"] = sorted(str(path) for path in pathlib.Path("dest").rglob("*")) if pathlib.Path("dest").exists() else []
+print(json.dumps(out))
+'''
+
+
+def test_a_damaged_object_is_an_integrity_error_and_leaves_no_file(shared_team: Team, tmp_path: Path) -> None:
+    team = shared_team
+    data = b"weights that will rot on the server's disk"
+    log = ("import json, shipyard\nwith shipyard.start_run('readers', 'damaged') as run:\n"
+           f"    shipyard.log_text({data.decode()!r}, 'weights.bin')\n"
+           "print(json.dumps({'run_id': run.id}))\n")
+    run_id = str(_python(log, cwd=tmp_path / "log", env={"SHIPYARD_TRACKING_URI": team.server.url,
+                                                          "SHIPYARD_TOKEN": team.tokens["writer"]})["run_id"])
+    digest = blake3.blake3(data).hexdigest()
+    stored = team.objects / digest[:2] / digest[2:]
+    stored.chmod(0o600)
+    stored.write_bytes(data.replace(b"rot", b"r0t"))  # one byte changed on disk, same size
+
+    remote = _python(DAMAGED, run_id, cwd=tmp_path / "remote",
+                     env={"SHIPYARD_TRACKING_URI": team.server.url, "SHIPYARD_TOKEN": team.tokens["reader"]})
+    local = _python(DAMAGED, run_id, cwd=tmp_path / "local",
+                    env={"SHIPYARD_DATABASE_URI": team.database, "SHIPYARD_OBJECTS_URI": str(team.objects)})
+    assert remote == local == {"read": "IntegrityError", "download": "IntegrityError", "left": []}
