@@ -135,8 +135,9 @@ class RemoteTracker:
         with self._beats_lock:
             self._open_runs.add(run_id)
             if self._beating is None:
-                self._beating = threading.Thread(target=self._beat_forever, name="shipyard-remote-heartbeat",
-                                                 daemon=True)
+                interval = heartbeat_interval_s()  # a bad setting is a ConfigError here, not in the thread
+                self._beating = threading.Thread(target=self._beat_forever, args=(interval,),
+                                                 name="shipyard-remote-heartbeat", daemon=True)
                 self._beating.start()
 
     def beat(self) -> int:
@@ -147,11 +148,11 @@ class RemoteTracker:
             return 0
         return int(self.client.call("POST", f"{_API}/heartbeat", {"run_ids": run_ids})["running"])
 
-    def _beat_forever(self) -> None:
+    def _beat_forever(self, interval: float) -> None:
         import time
 
         while True:  # a daemon thread: it ends with the process
-            time.sleep(heartbeat_interval_s())
+            time.sleep(interval)
             try:
                 self.beat()
             except Exception as exc:  # the server away past the retries: the next beat tries again
