@@ -264,8 +264,16 @@ def record_decision(store: Store, name: str, alias: str, action: str, from_versi
                     actor: str | None = None) -> AliasEvent:
     """Record a decision that did not move the alias (a promotion held back), with its scores; ``actor`` as for
     :func:`set_alias`."""
-    return store.db.write(lambda conn: _record(conn, name, alias, action, from_version, to_version, reason,
-                                               details, actor))
+    return store.db.write(decision_write(name, alias, action, from_version, to_version, reason, details,
+                                         actor=actor))
+
+
+def decision_write(name: str, alias: str, action: str, from_version: int | None, to_version: int | None,
+                   reason: str, details: dict[str, Any], *,
+                   actor: str | None = None) -> Callable[[Connection], AliasEvent]:
+    """The write of :func:`record_decision`, for a caller that runs it inside its own transaction (a rollout's step
+    and its audit entry are one write)."""
+    return lambda conn: _record(conn, name, alias, action, from_version, to_version, reason, details, actor)
 
 
 def gate_decision(name: str, alias: str, *, promoted: bool, holder: int | None, candidate: int, reason: str,

@@ -4,8 +4,9 @@ A rollout names a model, the alias its servers serve (the primary, ``champion`` 
 version. Every server process and replica reads the running rollouts from the store (see
 ``serving/fleet.py``), so they all route the same share to the candidate; the judge (``monitoring``) decides
 at each check whether to advance, hold or roll back, and this module applies the decision: one conditional
-update (two judges never apply one look twice), then the audit log entry with the decision and its
-statistics. Rolling back sets the weight to 0 at once; finishing the last step moves the alias.
+update (two judges never apply one look twice) and the audit log entry with the decision and its statistics,
+in one transaction (with a team server's idempotency record too, see ``also``). Rolling back sets the weight to
+0 at once; finishing the last step moves the alias.
 
 Statuses: ``running`` -> ``completed`` (the alias moved) | ``rolled_back`` (the judge) | ``aborted`` (a person).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -26,6 +28,7 @@ from ..store.schema import registered_models, rollouts
 from . import registry
 
 RUNNING, COMPLETED, ROLLED_BACK, ABORTED = "running", "completed", "rolled_back", "aborted"
+Also = Callable[[Connection, "Rollout"], None]  # more of a rollout write's transaction, given the rollout it left
 DEFAULT_STEPS = (5.0, 25.0, 50.0, 100.0)
 
 
@@ -101,10 +104,12 @@ def parse_steps(text: str | list[float] | tuple[float, ...]) -> tuple[float, ...
 
 def start_rollout(store: Store, name: str, candidate: str, *, alias: str = "champion",
                   steps: tuple[float, ...] = DEFAULT_STEPS, policy: dict[str, Any] | None = None,
-                  actor: str | None = None) -> Rollout:
+                  actor: str | None = None, also: Also | None = None) -> Rollout:
     """Start shifting ``alias``'s traffic to ``candidate`` (an alias such as ``challenger``, or a version number).
 
-    ``actor`` is who started it, for the audit log (a team server passes its caller's token name).
+    ``actor`` is who started it, for the audit log (a team server passes its caller's token name). The rollout,
+    its audit entry and ``also`` (given the new rollout: a server records its idempotency key there) are one
+    transaction.
 
     Raises:
         NotFoundError: the model, the alias or the candidate does not exist.
@@ -122,7 +127,7 @@ def start_rollout(store: Store, name: str, candidate: str, *, alias: str = "cham
     now = _now_ms()
     settings = dict(policy or {})
 
-    def write(conn: Connection) -> int:
+    def write(conn: Connection) -> Rollout:
         conn.execute(select(registered_models.c.name).where(registered_models.c.name == name).with_for_update())
         running = conn.execute(select(rollouts.c.id, rollouts.c.candidate_version).where(
             rollouts.c.name == name, rollouts.c.alias == alias, rollouts.c.status == RUNNING)).first()
@@ -135,14 +140,14 @@ def start_rollout(store: Store, name: str, candidate: str, *, alias: str = "cham
             status=RUNNING, policy=json.dumps(settings, sort_keys=True), checks=0, started_at=now,
             step_started_at=now, updated_at=now)).inserted_primary_key
         assert inserted is not None
-        return int(inserted[0])
+        rollout_id = int(inserted[0])
+        registry.decision_write(name, alias, "rollout_start", primary.version, chosen.version,
+                                f"canary rollout {rollout_id} started at {steps[0]:g}% (steps "
+                                f"{', '.join(f'{step:g}' for step in steps)})",
+                                {"rollout": rollout_id, "steps": list(steps), "policy": settings}, actor=actor)(conn)
+        return _finish(conn, rollout_id, also)
 
-    rollout_id = store.db.write(write)
-    registry.record_decision(store, name, alias, "rollout_start", primary.version, chosen.version,
-                             f"canary rollout {rollout_id} started at {steps[0]:g}% (steps "
-                             f"{', '.join(f'{step:g}' for step in steps)})",
-                             {"rollout": rollout_id, "steps": list(steps), "policy": settings}, actor=actor)
-    return get_rollout(store, rollout_id)
+    return store.db.write(write)
 
 
 def get_rollout(store: Store, rollout_id: int) -> Rollout:
@@ -181,8 +186,9 @@ def running_rollouts(store: Store) -> list[Rollout]:
 
 
 def record_check(store: Store, rollout: Rollout, action: str, reason: str, statistics: dict[str, Any], *,
-                 actor: str | None = None) -> Rollout:
-    """Apply one judged check (``advance``, ``hold`` or ``rollback``) and write it to the audit log.
+                 actor: str | None = None, also: Also | None = None) -> Rollout:
+    """Apply one judged check (``advance``, ``hold`` or ``rollback``) and write it to the audit log, in one
+    transaction with ``also`` (as for :func:`start_rollout`).
 
     The update applies only if nobody changed the rollout since ``rollout`` was read, so two judges looking at
     once cannot both advance it.
@@ -206,22 +212,26 @@ def record_check(store: Store, rollout: Rollout, action: str, reason: str, stati
             values.update(status=COMPLETED, finished_at=now, reason=reason)
     elif action != "hold":
         raise ValidationError(f"A check decides advance, hold or rollback, not {action!r}.", field="action")
-    _update_if_unchanged(store, rollout, values)
     weight = values.get("weight", rollout.weight)
     details = {"rollout": rollout.id, "check": rollout.checks + 1, "weight": weight, "statistics": statistics}
-    if completed:
-        registry.set_alias(store, rollout.name, rollout.alias, rollout.candidate_version, action="rollout_complete",
-                           reason=f"canary rollout {rollout.id} completed: {reason}", details=details,
-                           actor=actor)
-    else:
-        registry.record_decision(store, rollout.name, rollout.alias, event, from_version, to_version,
-                                 f"rollout {rollout.id} at {weight:g}%: {reason}", details, actor=actor)
-    return get_rollout(store, rollout.id)
+    audit = registry.alias_move(rollout.name, rollout.alias, rollout.candidate_version, action="rollout_complete",
+                                reason=f"canary rollout {rollout.id} completed: {reason}", details=details,
+                                actor=actor) if completed else \
+        registry.decision_write(rollout.name, rollout.alias, event, from_version, to_version,
+                                f"rollout {rollout.id} at {weight:g}%: {reason}", details, actor=actor)
+
+    def write(conn: Connection) -> Rollout:
+        _update_if_unchanged(conn, rollout, values)
+        audit(conn)
+        return _finish(conn, rollout.id, also)
+
+    return store.db.write(write)
 
 
 def abort_rollout(store: Store, name: str, *, alias: str | None = None, reason: str | None = None,
-                  actor: str | None = None) -> Rollout:
-    """Stop the running rollout of ``name`` and send all traffic back to the primary at once.
+                  actor: str | None = None, also: Also | None = None) -> Rollout:
+    """Stop the running rollout of ``name`` and send all traffic back to the primary at once (one transaction with
+    its audit entry and ``also``, as for :func:`start_rollout`).
 
     Raises:
         NotFoundError: no rollout of ``name`` is running.
@@ -231,25 +241,42 @@ def abort_rollout(store: Store, name: str, *, alias: str | None = None, reason: 
         raise NotFoundError(f"No rollout of {name!r} is running (the latest, {rollout.id}, is {rollout.status}).")
     now = _now_ms()
     why = reason or "aborted by hand"
-    _update_if_unchanged(store, rollout, {"status": ABORTED, "weight": 0.0, "finished_at": now, "updated_at": now,
-                                          "reason": why})
-    registry.record_decision(store, name, rollout.alias, "rollout_abort", rollout.primary_version,
-                             rollout.candidate_version, f"rollout {rollout.id} aborted: {why}",
-                             {"rollout": rollout.id, "weight_before": rollout.weight}, actor=actor)
-    return get_rollout(store, rollout.id)
+    audit = registry.decision_write(name, rollout.alias, "rollout_abort", rollout.primary_version,
+                                    rollout.candidate_version, f"rollout {rollout.id} aborted: {why}",
+                                    {"rollout": rollout.id, "weight_before": rollout.weight}, actor=actor)
+
+    def write(conn: Connection) -> Rollout:
+        _update_if_unchanged(conn, rollout, {"status": ABORTED, "weight": 0.0, "finished_at": now, "updated_at": now,
+                                             "reason": why})
+        audit(conn)
+        return _finish(conn, rollout.id, also)
+
+    return store.db.write(write)
 
 
-def _update_if_unchanged(store: Store, rollout: Rollout, values: dict[str, Any]) -> None:
-    def write(conn: Connection) -> int:
-        result = conn.execute(update(rollouts).where(
-            rollouts.c.id == rollout.id, rollouts.c.status == RUNNING, rollouts.c.checks == rollout.checks,
-            rollouts.c.step_index == rollout.step_index).values(**values))
-        return int(result.rowcount)
-
-    if store.db.write(write) != 1:
-        current = get_rollout(store, rollout.id)
+def _update_if_unchanged(conn: Connection, rollout: Rollout, values: dict[str, Any]) -> None:
+    result = conn.execute(update(rollouts).where(
+        rollouts.c.id == rollout.id, rollouts.c.status == RUNNING, rollouts.c.checks == rollout.checks,
+        rollouts.c.step_index == rollout.step_index).values(**values))
+    if result.rowcount != 1:
+        current = _read(conn, rollout.id)
         raise ConflictError(f"Rollout {rollout.id} of {rollout.name} changed while it was judged (now "
                             f"{current.status} at {current.weight:g}%); the next check starts from there.")
+
+
+def _finish(conn: Connection, rollout_id: int, also: Also | None) -> Rollout:
+    """The rollout as the write left it, after ``also`` ran on it in the same transaction."""
+    rollout = _read(conn, rollout_id)
+    if also is not None:
+        also(conn, rollout)
+    return rollout
+
+
+def _read(conn: Connection, rollout_id: int) -> Rollout:
+    row = conn.execute(select(rollouts).where(rollouts.c.id == rollout_id)).first()
+    if row is None:
+        raise NotFoundError(f"No rollout has the id {rollout_id}; `shipyard rollout status MODEL` shows them.")
+    return _from_row(row)
 
 
 def _from_row(row: Any) -> Rollout:

@@ -23,10 +23,14 @@ def serve(*, backend_store_uri: str, artifacts_destination: str, host: str, port
     """Serve until interrupted (Ctrl-C or SIGTERM).
 
     Raises:
-        ConfigError: the address cannot be listened on (taken, or not an address of this machine).
+        ConfigError: the address cannot be listened on (taken, or not an address of this machine), or a heartbeat
+            setting is not a duration (said here once, not by every worker).
     """
     import uvicorn
 
+    from ..store.reaper import heartbeat_interval_s, heartbeat_timeout_s
+
+    heartbeat_interval_s(), heartbeat_timeout_s()
     sock = listen(host, port)
     os.environ.update({ENV_DATABASE: backend_store_uri, ENV_OBJECTS: artifacts_destination,
                        ENV_AUTH: "1" if auth else "0", ENV_HOSTS: ",".join(allowed_hosts)})

@@ -30,6 +30,7 @@ from ..errors import (
     ConfigError,
     ConflictError,
     ForbiddenError,
+    IntegrityError,
     NotFoundError,
     NotSupportedError,
     ShipyardError,
@@ -210,6 +211,8 @@ def _error(status: int, payload: bytes, url: str) -> ShipyardError:
     cls = _BY_STATUS.get(status)
     if status == 409 and error.get("type") == AmbiguousError.__name__:  # a prefix: the class the store raises
         return AmbiguousError(message, candidates=[])
+    if status == 500 and error.get("type") == IntegrityError.__name__:  # a damaged object: as the store raises it
+        return IntegrityError(message, object_hash="")
     if cls is None:
         return ShipyardError(f"The tracking server {url} answered HTTP {status}: {message}")
     if cls in (ValidationError, UnauthorizedError):

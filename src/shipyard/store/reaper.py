@@ -17,15 +17,19 @@ laptop asleep) before a live run is called dead. If that happens anyway, the own
 
 The usual case costs one read through the plain ``sqlite3`` driver and no write; a store that cannot be
 written (read-only) is read as it is.
+
+``SHIPYARD_HEARTBEAT_INTERVAL_S`` and ``SHIPYARD_HEARTBEAT_TIMEOUT_S`` change the two durations (a team server and
+its clients, say, or a test that cannot wait five minutes); the timeout should stay several intervals long.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StoreUnavailableError
+from ..errors import ConfigError, StoreUnavailableError
 from .processes import is_alive
 
 if TYPE_CHECKING:
@@ -36,6 +40,8 @@ if TYPE_CHECKING:
 HEARTBEAT_INTERVAL_S = 30.0
 HEARTBEAT_TIMEOUT_S = 300.0
 LOOP_LOCK_TTL_S = 60.0  # a loop's lock holder beats every third of it (loop/history.py)
+INTERVAL_ENV = "SHIPYARD_HEARTBEAT_INTERVAL_S"
+TIMEOUT_ENV = "SHIPYARD_HEARTBEAT_TIMEOUT_S"
 # schema.RUN_RUNNING, spelled out: schema imports SQLAlchemy, which opening a store must not (a test keeps them equal).
 RUNNING = "RUNNING"
 
@@ -73,6 +79,30 @@ def reap(db: Database, *, now: float | None = None) -> Reaped:
         return Reaped()  # read-only, or busy beyond the retries: the next opening tries again
 
 
+def heartbeat_interval_s() -> float:
+    """How often owners beat: ``SHIPYARD_HEARTBEAT_INTERVAL_S``, else :data:`HEARTBEAT_INTERVAL_S`."""
+    return _seconds(INTERVAL_ENV, HEARTBEAT_INTERVAL_S)
+
+
+def heartbeat_timeout_s() -> float:
+    """How long a run's owner may stay silent: ``SHIPYARD_HEARTBEAT_TIMEOUT_S``, else :data:`HEARTBEAT_TIMEOUT_S`."""
+    return _seconds(TIMEOUT_ENV, HEARTBEAT_TIMEOUT_S)
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        raise ConfigError(f"{name}={text[:40]!r} is not a duration: give a positive number of seconds, such as 30, or "
+                          "unset it for the default.")
+    return value
+
+
 def why_gone(kind: str, owner: Any, now_ms: int, *, timeout_s: float | None = None) -> str | None:
     """Why the owner ``(id, host, pid, process_start, last beat ms)`` of a run (``kind`` "run") or a loop
     lock ("loop") counts as gone, as words that follow "the process", or ``None`` while it may be alive.
@@ -82,7 +112,7 @@ def why_gone(kind: str, owner: Any, now_ms: int, *, timeout_s: float | None = No
     if alive is False:
         return "is gone"
     if timeout_s is None:
-        timeout_s = LOOP_LOCK_TTL_S if kind == "loop" else HEARTBEAT_TIMEOUT_S
+        timeout_s = LOOP_LOCK_TTL_S if kind == "loop" else heartbeat_timeout_s()
     silent_s = (now_ms - (last_beat or 0)) / 1000
     # A loop lock is also given up by a live holder that stopped beating (hung): the loop must go on.
     if silent_s <= timeout_s or (alive and kind != "loop"):
@@ -107,7 +137,7 @@ def _end_dead(conn: Connection, now_ms: int) -> Reaped:
             continue
         name, host, pid = owner[0], owner[1], owner[2]
         if kind == "run":
-            error = f"The process that ran it ({_who(host, pid)}) {reason}; marked KILLED when the store was opened."
+            error = f"The process that ran it ({_who(host, pid)}) {reason}; marked KILLED by the store's reaper."
             conn.execute(text(f"UPDATE runs SET status = '{RUN_KILLED}', end_time = :now, error = :error "
                               f"WHERE id = :id AND status = '{RUN_RUNNING}'"),
                          {"now": now_ms, "id": name, "error": error})

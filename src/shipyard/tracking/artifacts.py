@@ -88,17 +88,27 @@ def download_artifacts(store: Store, run_id: str, dest: str | os.PathLike[str],
     """
     target = Path(dest)
     wanted = check_artifact_path(artifact_path) if artifact_path is not None else None
-    chosen = [entry for entry in list_artifacts(store, run_id)
+    chosen = choose_artifacts(list_artifacts(store, run_id), run_id, wanted)
+    for entry in chosen:
+        out = target / entry["path"]
+        _verified(store, run_id, entry, lambda label, e=entry, o=out: store.objects.get_file(e["hash"], o, label=label))
+    return target / wanted if wanted else target
+
+
+def choose_artifacts(entries: list[dict[str, Any]], run_id: str, wanted: str | None) -> list[dict[str, Any]]:
+    """The entries a download of ``wanted`` (a file or a folder; ``None``: all) takes, each path checked again.
+
+    One rule for the store and a team server's client (``remote_artifacts.py``): an index row written by an
+    older version, or edited by hand, never puts a file outside the destination.
+    """
+    chosen = [entry for entry in entries
               if wanted is None or entry["path"] == wanted or entry["path"].startswith(wanted + "/")]
     if not chosen:
         what = f"an artifact {wanted!r}" if wanted else "any artifacts"
         raise NotFoundError(f"Run {run_id[:8]} has no {what}; `shipyard runs show {run_id[:8]}` lists them.")
     for entry in chosen:
         check_artifact_path(entry["path"])
-    for entry in chosen:
-        out = target / entry["path"]
-        _verified(store, run_id, entry, lambda label, e=entry, o=out: store.objects.get_file(e["hash"], o, label=label))
-    return target / wanted if wanted else target
+    return chosen
 
 
 def read_package_manifest(store: Store, run_id: str, package_path: str) -> tuple[bytes, str | None]:

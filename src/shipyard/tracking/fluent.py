@@ -25,13 +25,14 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConflictError, NotSupportedError, TrackingServerError
+from ..errors import ConflictError, TrackingServerError
 from ..store import Store, current_store, set_store as _set_store
 from . import (
     _termination,
     _uncaught,
     artifacts as _artifacts,
     pending,
+    remote_artifacts,
     remote_queries,
     runs as _runs,
     search as _search,
@@ -40,7 +41,7 @@ from ._names import random_run_name
 from .experiments import DEFAULT_EXPERIMENT, Experiment, list_experiments as _list_experiments
 from .heartbeat import heartbeat_for
 from .metrics import flush_all, metric_history as _metric_history, writer_for
-from .remote import AwayServers, RemoteTracker, get_tracking_uri, tracking_server
+from .remote import AwayServers, RemoteTracker, tracking_server
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -327,28 +328,26 @@ def list_experiments() -> list[Experiment]:
 def list_artifacts(run_id: str) -> list[dict[str, Any]]:
     """The run's artifacts as ``{"path", "hash", "size"}`` dicts, by path."""
     pending.drain()
-    store = _local_only("list_artifacts")
+    if (remote := tracking_server()) is not None:
+        return remote_artifacts.list_artifacts(remote, run_id)
+    store = current_store()
     return _artifacts.list_artifacts(store, _runs.resolve_run_id(store, run_id))
 
 
 def download_artifacts(run_id: str, dest: str | os.PathLike[str], artifact_path: str | None = None) -> Any:
     """Copy a run's artifacts (or one file or folder of them) under ``dest``; every file is verified."""
-    store = _local_only("download_artifacts")
+    if (remote := tracking_server()) is not None:
+        return remote_artifacts.download_artifacts(remote, run_id, dest, artifact_path)
+    store = current_store()
     return _artifacts.download_artifacts(store, _runs.resolve_run_id(store, run_id), dest, artifact_path)
 
 
 def read_artifact(run_id: str, artifact_path: str) -> bytes:
     """The bytes of one artifact, verified against their hash (IntegrityError if they changed)."""
-    store = _local_only("read_artifact")
+    if (remote := tracking_server()) is not None:
+        return remote_artifacts.read_artifact(remote, run_id, artifact_path)
+    store = current_store()
     return _artifacts.read_artifact(store, _runs.resolve_run_id(store, run_id), artifact_path)
-
-
-def _local_only(what: str) -> Store:
-    """The local store, for reads a tracking server does not answer through this client yet."""
-    if tracking_server() is not None:
-        raise NotSupportedError(f"shipyard.{what} does not read from a tracking server yet ({get_tracking_uri()}); "
-                                "run it where the server's store is (SHIPYARD_STORE), or open the server's web UI.")
-    return current_store()
 
 
 def _here(remote: RemoteTracker) -> RemoteTracker:

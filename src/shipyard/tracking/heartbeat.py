@@ -5,10 +5,16 @@ One daemon thread per store and process refreshes ``heartbeat_at`` of the RUNNIN
 running run. A beat that fails (the database busy for longer than its retries) is skipped: the next one
 comes 30 s later, and the reaper only gives up on an owner after ten silent intervals.
 
-A run a remote client logs through ``shipyard server`` has no process here to check: its owner is recorded as
-:data:`SERVER_OWNER`, which the reaper cannot judge by pid, and every server process beats for all such runs
-(:func:`keep_server_runs_alive`). A server restart therefore leaves them RUNNING; a server gone for longer than the
-heartbeat timeout lets the reaper end them.
+A run a remote client logs through ``shipyard server`` has no process here to check, so only a heartbeat can say
+whether its client lives:
+
+- Shipyard's own client (:class:`shipyard.tracking.remote.RemoteTracker`) beats for its open runs through the server
+  (``POST /heartbeat``); their owner is :data:`CLIENT_OWNER`. A client killed with SIGKILL stops beating, and the
+  reaper, which every server process runs every interval (:func:`keep_server_runs_alive`), ends its runs KILLED once
+  the heartbeat timeout passes, as it ends a dead local process's.
+- Clients that cannot beat (MLflow's, which has no such call) leave their runs to :data:`SERVER_OWNER`: every server
+  process beats for all of those, so they stay RUNNING until the client ends them, across server restarts too; a
+  server gone for longer than the timeout lets the reaper end them.
 """
 
 from __future__ import annotations
@@ -21,16 +27,16 @@ from sqlalchemy import Connection, update
 
 from ..store import Store
 from ..store.processes import this_process
-from ..store.reaper import HEARTBEAT_INTERVAL_S
+from ..store.reaper import heartbeat_interval_s, reap
 from ..store.schema import RUN_RUNNING, runs
 
 
 class Heartbeat:
     """Beats for the runs this process owns in one store."""
 
-    def __init__(self, store: Store, *, interval: float = HEARTBEAT_INTERVAL_S) -> None:
+    def __init__(self, store: Store, *, interval: float | None = None) -> None:
         self.store = store
-        self.interval = interval
+        self.interval = heartbeat_interval_s() if interval is None else interval
         self._owned: set[str] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -73,6 +79,8 @@ class Heartbeat:
 
 
 SERVER_OWNER = "shipyard-server"  # the owner (``process_start``) of runs logged through a team server
+CLIENT_OWNER = "shipyard-client"  # ... of those whose client beats for them itself (``POST /heartbeat``)
+MAX_BEATEN_RUNS = 10_000  # run ids in one client beat
 
 
 def beat_server_runs(store: Store) -> int:
@@ -82,8 +90,20 @@ def beat_server_runs(store: Store) -> int:
     return int(store.db.write(lambda conn: conn.execute(beat).rowcount))
 
 
-def keep_server_runs_alive(store: Store, *, interval: float = HEARTBEAT_INTERVAL_S) -> None:
-    """In a server process: beat for the server's runs now and every ``interval`` s (one daemon thread per store)."""
+def beat_client_runs(conn: Connection, run_ids: list[str]) -> int:
+    """A client's beat: refresh the heartbeat of those of ``run_ids`` that are RUNNING and owned by
+    :data:`CLIENT_OWNER`; returns how many (an ended or reaped run is not brought back)."""
+    if not run_ids:
+        return 0
+    beat = update(runs).where(runs.c.id.in_(run_ids), runs.c.status == RUN_RUNNING,
+                              runs.c.process_start == CLIENT_OWNER).values(heartbeat_at=time.time_ns() // 1_000_000)
+    return int(conn.execute(beat).rowcount)
+
+
+def keep_server_runs_alive(store: Store, *, interval: float | None = None) -> None:
+    """In a server process: now and every ``interval`` s (one daemon thread per store), beat for the runs of clients
+    that cannot beat and end, by the reaper's rules, those whose client stopped beating (see the module doc)."""
+    every = heartbeat_interval_s() if interval is None else interval
     with _beats_lock:
         if id(store) in _server_beats:
             return
@@ -92,9 +112,10 @@ def keep_server_runs_alive(store: Store, *, interval: float = HEARTBEAT_INTERVAL
 
     def loop() -> None:
         while True:  # a daemon thread: it ends with the process
-            time.sleep(interval)
+            time.sleep(every)
             try:
                 beat_server_runs(store)
+                reap(store.db)
             except Exception as exc:  # the next beat tries again
                 print(f"shipyard: could not record the server runs' heartbeat ({exc}); will retry.", file=sys.stderr)
 

@@ -23,9 +23,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFoundError, TrackingServerError
+from ..errors import TrackingServerError
 from ..store.hashing import hash_bytes, hash_file
 from ..store.http_client import HttpClient, new_key, quote_path
+from ..store.reaper import heartbeat_interval_s
 from . import provenance, spool
 from ._folder import files_to_log
 from ._names import random_run_name
@@ -52,6 +53,9 @@ class RemoteTracker:
         self.client = HttpClient(url, token)
         self.metrics = MetricSender(self.client)
         self.pid = os.getpid()
+        self._open_runs: set[str] = set()  # the runs this process beats for (see beat)
+        self._beats_lock = threading.Lock()
+        self._beating: threading.Thread | None = None
         self._replay: threading.Thread | None = None
         if spool.waiting(url):  # what an earlier process kept for this server goes first, in the background
             self._replay = threading.Thread(target=self._send_kept, name="shipyard-spool-replay", daemon=True)
@@ -96,8 +100,10 @@ class RemoteTracker:
                 "start_time": start_ms if start_ms is not None else _now_ms(),
                 "command": " ".join(sys.argv)[:4000] or None,
                 "git": None if git is None else {"root": git.root, "commit": git.commit, "branch": git.branch,
-                                                 "dirty": git.dirty, "diff_hash": git.diff_hash}}
+                                                 "dirty": git.dirty, "diff_hash": git.diff_hash},
+                "heartbeat": True}
         self.client.call("POST", f"{_API}/runs", body, key=new_key())
+        self._own(run_id)
         return run_id
 
     def get_run(self, run_id: str) -> Run:
@@ -106,16 +112,51 @@ class RemoteTracker:
         return run_from_json(document)
 
     def resolve_run_id(self, run_id: str) -> str:
-        """A whole run id (a server has no prefix lookup through this API yet)."""
+        """The whole id ``run_id`` names, which may be any unique prefix: the server resolves it with the store's
+        own rule, so an unknown prefix is a NotFoundError and one matching several runs an AmbiguousError, as
+        locally."""
+        from urllib.parse import quote
+
         text = str(run_id).strip().lower()
         try:
             return check_run_id(text)
         except ValueError:
-            raise NotFoundError(f"{run_id!r} is not a whole run id; give all 32 digits when tracking to a server."
-                                ) from None
+            pass
+        answer = self.client.call("GET", f"{_API}/query/run-ids/{quote(text or '-', safe='')}")
+        return check_run_id(str(answer["run_id"]))
 
     def reopen(self, run_id: str) -> None:
-        self.client.call("POST", f"{_API}/runs/{run_id}/resume", {}, key=new_key())
+        self.client.call("POST", f"{_API}/runs/{run_id}/resume", {"heartbeat": True}, key=new_key())
+        self._own(run_id)
+
+    def _own(self, run_id: str) -> None:
+        """Beat for ``run_id`` until it ends: a process killed with SIGKILL stops beating, and the server's reaper
+        ends its runs KILLED after the heartbeat timeout (``tracking/heartbeat.py``)."""
+        with self._beats_lock:
+            self._open_runs.add(run_id)
+            if self._beating is None:
+                interval = heartbeat_interval_s()  # a bad setting is a ConfigError here, not in the thread
+                self._beating = threading.Thread(target=self._beat_forever, args=(interval,),
+                                                 name="shipyard-remote-heartbeat", daemon=True)
+                self._beating.start()
+
+    def beat(self) -> int:
+        """Tell the server this process still runs its open runs; returns how many it still holds RUNNING."""
+        with self._beats_lock:
+            run_ids = sorted(self._open_runs)
+        if not run_ids:
+            return 0
+        return int(self.client.call("POST", f"{_API}/heartbeat", {"run_ids": run_ids})["running"])
+
+    def _beat_forever(self, interval: float) -> None:
+        import time
+
+        while True:  # a daemon thread: it ends with the process
+            time.sleep(interval)
+            try:
+                self.beat()
+            except Exception as exc:  # the server away past the retries: the next beat tries again
+                print(f"shipyard: could not send a heartbeat to {self.url} ({exc}); will retry.", file=sys.stderr)
 
     def log_params(self, run_id: str, values: dict[str, Any]) -> None:
         if values:
@@ -133,6 +174,8 @@ class RemoteTracker:
         self.flush()
         request = self._end_request(run_id, status, error, end_ms)
         self.client.call(request["method"], request["path"], request["body"], key=request["key"])
+        with self._beats_lock:
+            self._open_runs.discard(run_id)
 
     @staticmethod
     def _end_request(run_id: str, status: str, error: str | None, end_ms: int | None) -> dict[str, Any]:

@@ -39,13 +39,15 @@ class RunOrigin:
     recorded: the run keeps the client's ``user`` (the token's name), ``host`` (its address) and ``command``
     (what the client says it runs, MLflow's ``mlflow.source.name``), and ``git``, the state of the client's work
     tree when the client is Shipyard's own (``shipyard repro`` and the fluent API send it): the code behind the run,
-    which the server cannot see. Its diff stays on the client; ``diff_hash`` names it.
+    which the server cannot see. Its diff stays on the client; ``diff_hash`` names it. ``owner`` says who keeps the
+    run alive (``heartbeat.py``): the server, or (:data:`~.heartbeat.CLIENT_OWNER`) a client that beats for it.
     """
 
     user: str
     host: str | None = None
     command: str | None = None
     git: provenance.GitState | None = None
+    owner: str = SERVER_OWNER
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def create_run(
             "git_commit": git.commit if git else None, "git_branch": git.branch if git else None,
             "git_dirty": git.dirty if git else None, "git_diff_hash": git.diff_hash if git else None,
             "git_root": git.root if git else None, "environment_hash": env.hash if env else None,
-            **who, "process_start": owner.start if origin is None else SERVER_OWNER, "heartbeat_at": now,
+            **who, "process_start": owner.start if origin is None else origin.owner, "heartbeat_at": now,
         })
         if tag_rows:
             conn.execute(tags.insert(), [{"run_id": run_id, **row} for row in tag_rows])
@@ -187,13 +189,13 @@ def mark_ended(conn: Connection, run_id: str, status: str, error: str | None, *,
     conn.execute(_END_STATEMENT, {"run_id": run_id, "status": status, "end_time": ended, "error": error})
 
 
-def reopen(store: Store, run_id: str, *, by_server: bool = False) -> None:
+def reopen(store: Store, run_id: str, *, by_server: bool = False, owner: str = SERVER_OWNER) -> None:
     """Mark an ended run RUNNING again (resumed with ``start_run(run_id=...)``), owned by this process now
-    (or, ``by_server``, by the team server a remote client resumed it through).
+    (or, ``by_server``, by ``owner``: the team server a remote client resumed it through, or that client).
 
     Its ``host`` and ``pid`` keep naming the process that created it; its start key names the new owner.
     """
-    start = SERVER_OWNER if by_server else this_process().start
+    start = owner if by_server else this_process().start
     store.db.write(lambda conn: conn.execute(
         update(runs).where(runs.c.id == run_id).values(status=RUNNING, end_time=None, error=None,
                                                        process_start=start, heartbeat_at=_now_ms())))

@@ -10,6 +10,7 @@ the protected ``champion`` alias; an admin can, and the audit log names who did 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,56 @@ def test_bad_requests_name_their_field(team: Team) -> None:
     cycles = team.server.call("GET", f"{API}/loops/ship/cycles", reader).json()["cycles"]
     assert [(cycle["number"], cycle["status"], cycle["host"], cycle["pid"]) for cycle in cycles] == [
         (1, "running", "elsewhere", 7)]
+
+
+def _crash_before_the_key_is_recorded(database: Path, *, on: bool) -> None:
+    """Make the database refuse every idempotency record (a trigger), as if the server died right before writing
+    one: a real failure at that point of a real server, with nothing of Shipyard's replaced."""
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TRIGGER crash_here BEFORE INSERT ON idempotency_keys BEGIN "
+                     "SELECT RAISE(ABORT, 'the server died here'); END" if on else "DROP TRIGGER crash_here")
+
+
+def test_a_rollout_write_and_its_idempotency_record_are_one_transaction(team: Team) -> None:
+    """A rollout write whose key could not be recorded leaves nothing, so the retry with that key writes it and a
+    replay gets the original answer (it got 409 when the record was a transaction of its own, after the write's);
+    a write that fails records no key."""
+    admin, writer = team.tokens["admin"], team.tokens["writer"]
+    database = team.root / "meta.db"
+    for alias, version in (("champion", 1), ("challenger", 2)):
+        assert team.server.call("PUT", f"{API}/models/churn/aliases/{alias}", admin,
+                                json={"version": version}).status_code == 200
+
+    def counts() -> tuple[int, int, int]:
+        with sqlite3.connect(database) as conn:
+            return (conn.execute("SELECT count(*), coalesce(sum(checks), 0) FROM rollouts").fetchone()
+                    + conn.execute("SELECT count(*) FROM alias_events WHERE action LIKE 'rollout%'").fetchone())
+
+    start = {"name": "churn", "candidate": "challenger", "steps": [20, 100]}
+    check = {"action": "hold", "reason": "too few requests", "statistics": {}, "checks": 0, "step_index": 0}
+    for path, body, key, after in ((f"{API}/rollouts", start, "crash-start-0001", (1, 0, 1)),
+                                   (f"{API}/rollouts/1/checks", check, "crash-check-0001", (1, 1, 2))):
+        before = counts()
+        _crash_before_the_key_is_recorded(database, on=True)
+        crashed = team.server.call("POST", path, writer, json=body, headers={"Idempotency-Key": key})
+        _crash_before_the_key_is_recorded(database, on=False)
+        assert crashed.status_code == 500
+        assert counts() == before  # the write went with its record
+        retry = team.server.call("POST", path, writer, json=body, headers={"Idempotency-Key": key})
+        assert retry.status_code == 200, retry.text
+        assert counts() == after
+        replay = team.server.call("POST", path, writer, json=body, headers={"Idempotency-Key": key})
+        assert replay.status_code == 200 and replay.json() == retry.json(), replay.text
+        assert replay.headers.get("Idempotent-Replayed") == "true" and counts() == after
+
+    refused = team.server.call("POST", f"{API}/rollouts", writer, json=start,
+                               headers={"Idempotency-Key": "second-start-0001"})
+    assert refused.status_code == 409  # rollout 1 still runs
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM idempotency_keys WHERE key = 'second-start-0001'").fetchone() == (0,)
+    aborted = team.server.call("POST", f"{API}/rollouts/abort", writer, json={"name": "churn"},
+                               headers={"Idempotency-Key": "abort-0001"})
+    assert aborted.status_code == 200 and aborted.json()["rollout"]["status"] == "aborted"
+    again = team.server.call("POST", f"{API}/rollouts", writer, json=start,
+                             headers={"Idempotency-Key": "second-start-0001"})
+    assert again.status_code == 200 and again.json()["rollout"]["id"] == 2  # the refusal had recorded nothing

@@ -12,7 +12,11 @@ does. Every change is audited under the caller's token name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from ...errors import ConflictError, ValidationError
 from ...models import rollouts
@@ -55,18 +59,15 @@ def _uri(call: Call) -> str:
 
 def start_rollout(call: Call) -> dict[str, Any]:
     """``{"name", "candidate", "alias", "steps", "policy"}``: start a canary (409 while one of the alias runs)."""
-    replayed = call.recall()
-    if replayed is not None:
-        return replayed
     name = field(call.body, "name", str, required=True)
     candidate = field(call.body, "candidate", (str, int), required=True)
     alias = field(call.body, "alias", str) or "champion"
     steps = field(call.body, "steps", list)
     policy = field(call.body, "policy", dict) or {}
-    rollout = rollouts.start_rollout(call.settings.store, name, str(candidate), alias=alias,
-                                     steps=rollouts.parse_steps(steps) if steps is not None else rollouts.DEFAULT_STEPS,
-                                     policy=policy, actor=call.identity.name)
-    return _answer(call, rollout)
+    parsed = rollouts.parse_steps(steps) if steps is not None else rollouts.DEFAULT_STEPS
+    return _once(call, lambda also: rollouts.start_rollout(call.settings.store, name, str(candidate), alias=alias,
+                                                            steps=parsed, policy=policy, actor=call.identity.name,
+                                                            also=also))
 
 
 def get_rollout(call: Call) -> dict[str, Any]:
@@ -86,7 +87,7 @@ def latest_rollout(call: Call) -> dict[str, Any]:
 def record_check(call: Call) -> dict[str, Any]:
     """``{"action", "reason", "statistics", "checks", "step_index"}``: apply one judged check to the rollout as the
     judge read it (``checks`` and ``step_index`` as it saw them; 409 when it changed since)."""
-    replayed = call.recall()
+    replayed = call.recall()  # first: a replayed check must not meet the conflict its own first answer caused
     if replayed is not None:
         return replayed
     action = field(call.body, "action", str, required=True)
@@ -106,27 +107,39 @@ def record_check(call: Call) -> dict[str, Any]:
         require(call.identity, ADMIN, f"Finishing a rollout onto the protected alias {rollout.alias!r}")
     if not rollout.running:
         raise ConflictError(f"Rollout {rollout.id} of {rollout.name} is {rollout.status}; no check applies to it.")
-    after = rollouts.record_check(store, rollout, action, reason, statistics, actor=call.identity.name)
-    return _answer(call, after)
+    return _once(call, lambda also: rollouts.record_check(store, rollout, action, reason, statistics,
+                                                           actor=call.identity.name, also=also))
 
 
 def abort_rollout(call: Call) -> dict[str, Any]:
     """``{"name", "alias", "reason"}``: stop the running rollout; all traffic goes back to the primary."""
+    name = field(call.body, "name", str, required=True)
+    alias, reason = field(call.body, "alias", str), field(call.body, "reason", str)
+    return _once(call, lambda also: rollouts.abort_rollout(call.settings.store, name, alias=alias, reason=reason,
+                                                            actor=call.identity.name, also=also))
+
+
+def _once(call: Call, write: Callable[[rollouts.Also], rollouts.Rollout]) -> dict[str, Any]:
+    """Run a rollout write at most once per idempotency key: the answer is recorded under the key in the write's own
+    transaction (``also``), so a retry after any crash gets either the original answer or a first write, never a
+    409 from its own earlier success; a write that fails records nothing."""
     replayed = call.recall()
     if replayed is not None:
         return replayed
-    name = field(call.body, "name", str, required=True)
-    rollout = rollouts.abort_rollout(call.settings.store, name, alias=field(call.body, "alias", str),
-                                     reason=field(call.body, "reason", str), actor=call.identity.name)
-    return _answer(call, rollout)
+    answer: dict[str, Any] = {}
 
+    def remember(conn: Connection, rollout: rollouts.Rollout) -> None:
+        answer["rollout"] = json_safe(rollout.to_dict())
+        call.remember(conn, answer)
 
-def _answer(call: Call, rollout: rollouts.Rollout) -> dict[str, Any]:
-    """The answer of a write, remembered under its idempotency key (in a transaction of its own, just after the
-    write's: these writes span several transactions of :mod:`shipyard.models.rollouts`)."""
-    body = {"rollout": json_safe(rollout.to_dict())}
-    call.settings.store.db.write(lambda conn: call.remember(conn, body))
-    return body
+    try:
+        write(remember)
+    except IntegrityError:  # the same request arrived twice at once: the other copy recorded its answer first
+        replayed = call.recall()
+        if replayed is None:
+            raise
+        return replayed
+    return answer
 
 
 def _rollout_id(call: Call) -> int:

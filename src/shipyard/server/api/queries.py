@@ -1,5 +1,7 @@
 """Reads for the CLI and the fluent API through a server: ``shipyard runs list|show|compare``, ``experiments list``
-and ``lineage`` (:mod:`shipyard.tracking.remote_queries` is the client).
+and ``lineage`` (:mod:`shipyard.tracking.remote_queries` is the client), and the run-id prefixes and artifact listings
+of ``shipyard.metric_history``, ``list_artifacts``, ``read_artifact`` and ``download_artifacts``
+(:mod:`shipyard.tracking.remote_artifacts`).
 
 Each handler calls the query function the local command calls, on the server's store, and answers its result in
 the JSON form the client turns back into the same values: one query, two transports, so a table or a ``--json``
@@ -14,9 +16,10 @@ from typing import Any
 from ...errors import FilterSyntaxError, ValidationError
 from ...models.lineage import lineage as model_lineage
 from ...store.plain_json import plain
+from ...tracking.artifacts import list_artifacts
 from ...tracking.experiments import list_experiments
 from ...tracking.filters import parse_order_by
-from ...tracking.runs import get_run
+from ...tracking.runs import get_run, resolve_run_id
 from ...tracking.search import MAX_RESULTS_LIMIT, record_to_json, search_run_records
 from .protocol import Call
 
@@ -44,6 +47,18 @@ def search_runs(call: Call) -> dict[str, Any]:
 def get_run_by_prefix(call: Call) -> dict[str, Any]:
     """``GET /query/runs/{prefix}``: a run by its whole id or any unique prefix (409 when several runs match)."""
     return {"run": get_run(call.settings.store, call.path["prefix"]).to_dict()}
+
+
+def resolve_run(call: Call) -> dict[str, Any]:
+    """``GET /query/run-ids/{prefix}``: the whole id a unique prefix names (404 for none, 409 when several match)."""
+    return {"run_id": resolve_run_id(call.settings.store, call.path["prefix"])}
+
+
+def run_artifacts(call: Call) -> dict[str, Any]:
+    """``GET /query/runs/{prefix}/artifacts``: the run's whole id and its artifacts (path, hash, size) by path, as
+    :func:`shipyard.tracking.artifacts.list_artifacts` lists them; the files come from ``GET /runs/{id}/artifacts/``."""
+    run_id = resolve_run_id(call.settings.store, call.path["prefix"])
+    return {"run_id": run_id, "artifacts": list_artifacts(call.settings.store, run_id)}
 
 
 def experiments(call: Call) -> dict[str, Any]:

@@ -65,6 +65,10 @@ ENDPOINTS: list[tuple[str, str, str, str, Any]] = [
     ("/serving/bandits", "GET", READER, "Reading bandit posteriors", serving.bandits),
     ("/serving/rewards", "POST", WRITER, "Counting bandit rewards", serving.rewards),
     ("/serving/scores", "POST", WRITER, "Adding bandit scores", serving.scores),
+    # run-id prefixes and artifact listings for the fluent readers through a server (tracking/remote_artifacts.py)
+    ("/query/run-ids/{prefix}", "GET", READER, "Resolving a run id", queries.resolve_run),
+    ("/query/runs/{prefix}/artifacts", "GET", READER, "Listing a run's artifacts", queries.run_artifacts),
+    ("/heartbeat", "POST", WRITER, "Keeping runs alive", runs.heartbeat),
 ]
 
 

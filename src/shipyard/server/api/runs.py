@@ -3,7 +3,9 @@
 A remote client (:mod:`shipyard.tracking.remote`) chooses the run id itself, so a create that is retried names the
 same run; every write also carries an idempotency key (``protocol.Call.once``). A run created here records the
 token's name as its user, the client's address as its host and the client's command; its owner is the server,
-whose processes keep it alive (``tracking/heartbeat.py``), as for runs of MLflow clients.
+whose processes keep it alive (``tracking/heartbeat.py``), as for runs of MLflow clients, unless the client says it
+beats for the run itself (``"heartbeat": true``, as Shipyard's client does): then a client that stops beating (killed)
+has its runs ended KILLED by the server's reaper.
 
 Metric batches may hold points of several runs (one client process logging nested runs): every run is checked to
 exist in the same transaction that writes the points, and NaN travels as ``null``, infinities as ``"Infinity"`` and
@@ -21,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...errors import ConflictError, NotFoundError, ValidationError
 from ...store.schema import runs as runs_table
+from ...tracking.heartbeat import CLIENT_OWNER, MAX_BEATEN_RUNS, SERVER_OWNER, beat_client_runs
 from ...tracking.metrics import Point, check_points, insert_points, metric_points
 from ...tracking.provenance import GitState
 from ...tracking.runs import (
@@ -58,7 +61,8 @@ def create(call: Call) -> dict[str, Any]:
     start = field(body, "start_time", int)
     client = call.request.client
     origin = RunOrigin(user=call.identity.name or "anonymous", host=client.host if client else None,
-                       command=field(body, "command", str), git=_git_state(field(body, "git", dict)))
+                       command=field(body, "command", str), git=_git_state(field(body, "git", dict)),
+                       owner=_owner(body))
     answer = {"run": {"run_id": run_id, "name": name, "experiment": experiment, "status": "RUNNING"}}
     replayed = call.recall()
     if replayed is not None:
@@ -94,12 +98,17 @@ def get(call: Call) -> dict[str, Any]:
     return {"run": get_run(store, check_run_id(call.path["run_id"])).to_dict()}
 
 
+def _owner(body: dict[str, Any]) -> str:
+    """Who keeps the run alive: the client when it says it beats for it (``"heartbeat": true``), else the server."""
+    return CLIENT_OWNER if field(body, "heartbeat", bool) else SERVER_OWNER
+
+
 def resume(call: Call) -> dict[str, Any]:
-    """An ended run RUNNING again (``start_run(run_id=...)``), the server its owner now."""
+    """An ended run RUNNING again (``start_run(run_id=...)``), the server or the beating client its owner now."""
     store = call.settings.store
     run = get_run(store, check_run_id(call.path["run_id"]))
     if run.status != "RUNNING":
-        reopen(store, run.id, by_server=True)
+        reopen(store, run.id, by_server=True, owner=_owner(call.body))
     return {"run": {"run_id": run.id, "name": run.name, "experiment": run.experiment, "status": "RUNNING",
                     "was": run.status}}
 
@@ -200,6 +209,17 @@ def metric_history(call: Call) -> dict[str, Any]:
     get_run(store, run_id)
     points = metric_points(store, run_id, call.path["key"])
     return {"points": [[step, _json_number(value), stamp] for step, value, stamp in points]}
+
+
+def heartbeat(call: Call) -> dict[str, Any]:
+    """``{"run_ids": [...]}``: the client that sent it still runs these runs (``tracking/heartbeat.py``); the answer
+    counts those still RUNNING here, so a client can tell when the reaper ended one."""
+    run_ids = field(call.body, "run_ids", list, required=True)
+    if len(run_ids) > MAX_BEATEN_RUNS:
+        raise ValidationError(f"A heartbeat names at most {MAX_BEATEN_RUNS:,} runs, got {len(run_ids):,}.",
+                              field="run_ids")
+    checked = [check_run_id(run_id) for run_id in run_ids]
+    return call.once(lambda conn: {"running": beat_client_runs(conn, checked)})
 
 
 def _require_runs(conn: Connection, run_ids: list[str]) -> None:
