@@ -43,10 +43,11 @@ def create_app(settings: ServerSettings) -> Starlette:
     from ..ui.app import create_app as create_ui
     from ..ui.settings import UISettings
     from .api.routes import routes as shipyard_routes
-    from .mlflow.routes import routes as mlflow_routes
+    from .mlflow.routes import fixed_paths, routes as mlflow_routes
 
     ui = create_ui(UISettings(store=settings.store, allow_write=False, allowed_hosts=settings.allowed_hosts))
     app = Starlette(routes=[
+        fixed_paths(),  # first: the MLflow endpoints a client calls per logged metric, by one dict lookup
         Route("/health", _health, methods=["GET"]),
         Route("/login", _login_page, methods=["GET"]),
         Route("/login", _login, methods=["POST"]),

@@ -24,7 +24,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -40,6 +40,7 @@ T = TypeVar("T")
 SCHEMA_HEAD = "0012"
 _BUSY_TIMEOUT_S = 5.0
 _RETRY_DEADLINE_S = 120.0
+_PING_IDLE_S = 1.0  # a PostgreSQL connection idle this long is checked before use (_ping_when_idle)
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _NO_HARDLINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV}
 
@@ -52,6 +53,7 @@ class Database:
         self.is_sqlite = uri.startswith("sqlite:")
         self.sqlite_path = _sqlite_file(uri)
         self._engines: tuple[Engine, Engine] | None = None  # (reads, writes), created by _engine_pair
+        self._autocommit: Engine | None = None  # PostgreSQL only, created by _autocommit_engine
         self._engines_lock = threading.Lock()
 
     @property
@@ -70,6 +72,17 @@ class Database:
                 engines = self._engines
         return engines
 
+    def _autocommit_engine(self) -> Engine:
+        """A second engine (its own pool) whose connections stay in autocommit, for :meth:`write_statement`:
+        switching a pooled connection there and back on every use costs more than the statement."""
+        engine = self._autocommit
+        if engine is None:
+            with self._engines_lock:
+                if self._autocommit is None:
+                    self._autocommit = _create_engine(self.uri, isolation_level="AUTOCOMMIT")
+                engine = self._autocommit
+        return engine
+
     def write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in one write transaction, retrying the whole of it while the database is busy."""
         return self._with_retry(work, immediate=True)
@@ -77,6 +90,36 @@ class Database:
     def read(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a read transaction (a consistent snapshot)."""
         return self._with_retry(work, immediate=False)
+
+    def write_statement(self, sql: str, parameters: Sequence[Any]) -> None:
+        """Run ONE statement (SQL in the driver's own placeholder style) as its own transaction, cheaply.
+
+        On PostgreSQL one statement is atomic by itself, so it runs in autocommit on a pooled driver connection:
+        one round trip, no BEGIN and COMMIT around it and none of SQLAlchemy's per-execution bookkeeping (a
+        server answering one request per logged metric pays all of that per request). On SQLite it is
+        :meth:`write`.
+
+        Raises:
+            StoreUnavailableError: the database cannot be reached (the pool's connections are then replaced).
+        """
+        if self.is_sqlite:
+            self.write(lambda conn: conn.exec_driver_sql(sql, tuple(parameters)))
+            return
+        engine = self._autocommit_engine()
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, parameters)
+            finally:
+                cursor.close()
+        except engine.dialect.loaded_dbapi.OperationalError as exc:
+            connection.invalidate(exc)
+            engine.pool.dispose()  # its idle connections most likely died with this one (a database restart)
+            raise StoreUnavailableError(f"The metadata database {self.uri} cannot be used: {exc}. Check that it "
+                                        "is running and reachable.") from exc
+        finally:
+            connection.close()
 
     def read_sqlite(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]] | None:
         """The rows of one query run through the stdlib ``sqlite3`` driver, or ``None`` if it cannot answer.
@@ -106,6 +149,8 @@ class Database:
     def dispose(self) -> None:
         if self._engines is not None:
             self._engines[0].dispose()
+        if self._autocommit is not None:
+            self._autocommit.dispose()
 
     def ensure_schema(self) -> None:
         """Bring the schema to head; cheap when it already is, safe when several processes race.
@@ -211,6 +256,34 @@ def _create_sqlite(path: Path) -> None:
             Path(f"{temp}{suffix}").unlink(missing_ok=True)
 
 
+def _ping_when_idle(engine: Engine) -> Engine:
+    """Check a pooled connection with ``SELECT 1`` before use only if it sat idle for :data:`_PING_IDLE_S`.
+
+    A connection the database closed meanwhile (a restart, an idle timeout) is then replaced before any work
+    sees it, as ``pool_pre_ping`` does, without a round trip on every checkout: a server answering one request
+    per logged metric reuses its connections within milliseconds. A connection that dies while in use is
+    reported as a disconnect, and SQLAlchemy then replaces every connection of the pool opened before it.
+    """
+    from sqlalchemy import event
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection: Any, record: Any) -> None:
+        record.info["shipyard_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get("shipyard_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < _PING_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # whatever the driver raises for a closed connection: replace it
+            raise DisconnectionError(f"a pooled connection was closed: {exc}") from exc
+
+    return engine
+
+
 def _sqlite_file(uri: str) -> Path | None:
     """The file of a ``sqlite:////absolute/path`` URI (what a store directory gives), else ``None``.
 
@@ -224,11 +297,11 @@ def _sqlite_file(uri: str) -> Path | None:
     return Path(name)
 
 
-def _create_engine(uri: str) -> Engine:
+def _create_engine(uri: str, **options: Any) -> Engine:
     from sqlalchemy import create_engine, event
 
     if not uri.startswith("sqlite:"):
-        return create_engine(uri, pool_pre_ping=True)
+        return _ping_when_idle(create_engine(uri, **options))
     engine = create_engine(uri, connect_args={"timeout": _BUSY_TIMEOUT_S, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import NotSupportedError
 from ..roles import ADMIN, READER, WRITER
 from . import artifacts, experiments, logged_models, logging, registration, registry, runs, search
+from .fixed import FixedPaths
 from .protocol import Call, endpoint, json_response
 
 if TYPE_CHECKING:
@@ -85,19 +86,30 @@ REFUSED: dict[str, tuple[str, str]] = {
 }
 
 
+def fixed_paths() -> Any:
+    """ONE route answering every MLflow endpoint whose path has no parameter (``runs/log-metric`` …) by a dict
+    lookup. The app puts it first: an MLflow client sends a request per logged metric, and matching ~60
+    regular expressions in turn (Starlette's router) cost more per request than the handler's own Python."""
+    table: dict[str, dict[str, Any]] = {}
+    for prefix in PREFIXES:
+        for path, (methods, role, action, handler) in {**TRACKING, **REGISTRY}.items():
+            for method in methods:
+                table.setdefault(prefix + path, {})[method] = endpoint(role, action, handler)
+        for method, handler in ALIAS_MOVES.items():  # the protected aliases need admin: registry.py checks them
+            table.setdefault(prefix + "/registered-models/alias", {})[method] = \
+                endpoint(WRITER, "Moving an alias", handler)
+    return FixedPaths(table)
+
+
 def routes() -> list[Any]:
-    """The Starlette routes of the MLflow-compatible API (tracking, artifacts proxy, refusals, the rest)."""
+    """The Starlette routes of the MLflow-compatible API that :func:`fixed_paths` does not answer (logged models,
+    artifacts proxy, refusals, the rest)."""
     from starlette.routing import Route
 
     found: list[Any] = []
     for prefix in PREFIXES:
-        for path, (methods, role, action, handler) in {**TRACKING, **REGISTRY}.items():
-            found.append(Route(prefix + path, endpoint(role, action, handler), methods=methods))
         for path, methods, role, action, handler in LOGGED_MODELS:
             found.append(Route(prefix + path, endpoint(role, action, handler), methods=methods))
-        for method, handler in ALIAS_MOVES.items():  # the protected aliases need admin: registry.py checks them
-            found.append(Route(prefix + "/registered-models/alias", endpoint(WRITER, "Moving an alias", handler),
-                               methods=[method]))
     artifacts_root = "/api/2.0/mlflow-artifacts/artifacts"
     found += [
         Route(artifacts_root, artifacts.listing, methods=["GET"]),
