@@ -24,6 +24,7 @@ from ..errors import ValidationError
 from ..store import Store
 from ..store.dialect import placeholders, upsert
 from ..store.schema import latest_metrics, metrics
+from .key_catalogue import record_keys
 from .validation import check_key, check_metric_value, check_step
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ def insert_points(conn: Connection, batch: Sequence[Point]) -> None:
             latest[key] = point
     rows = [{"run_id": p[0], "key": p[1], "value": p[3], "step": p[2], "timestamp": p[4]} for p in latest.values()]
     upsert(conn, latest_metrics, rows, where=_is_newer)
+    record_keys(conn, "metrics", latest)
 
 
 def _is_newer(table: Any, new: Any) -> Any:
