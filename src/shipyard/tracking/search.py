@@ -164,9 +164,10 @@ def _find(store: Store, experiment: str | list[str] | None, filter: str | None,
         raise ValidationError(f"offset must be a whole number of runs, 0 or more, got {offset!r}.", field="offset")
     orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
     parsed_orders = [parse_order_by(text) for text in orders]
-    query = _page_query(_base_query(store, experiment, filter), parsed_orders, max_results, offset)
+    matching = _base_query(store, experiment, filter)
 
     def fetch(conn: Connection) -> _Found:
+        query = _page_query(matching, parsed_orders, max_results, offset, narrow=conn.dialect.name == "postgresql")
         rows = list(conn.execute(query).all())
         ids = [row.id for row in rows]
         values: dict[str, dict[str, dict[str, Any]]] = {}
@@ -185,12 +186,15 @@ def _find(store: Store, experiment: str | list[str] | None, filter: str | None,
     return store.db.read(fetch)
 
 
-def _page_query(matching: Any, orders: list[tuple[Field, bool]], max_results: int, offset: int) -> Any:
-    """One page of ``matching`` in order: the run ids are ordered and cut first, then the page's columns read.
+def _page_query(matching: Any, orders: list[tuple[Field, bool]], max_results: int, offset: int, *,
+                narrow: bool) -> Any:
+    """One page of ``matching`` in order; chosen orders put missing values last, and the tie-breakers (newest
+    first, then creation order, then id, which makes the order total) keep the plain order the ``runs`` index
+    serves.
 
-    Ordering and cutting only the ids and sort values keeps the sort narrow (PostgreSQL sorted 100,000 whole rows
-    on disk for a page of 50 before). Chosen orders put missing values last; the tie-breakers (newest first, then
-    creation order, then id, which makes the order total) keep the plain order the ``runs`` index serves.
+    ``narrow`` (for PostgreSQL) orders and cuts only the run ids and sort values, then reads the page's columns:
+    PostgreSQL otherwise sorted 100,000 whole rows on disk for a page of 50 (1.2 s, against 0.26 s narrow).
+    SQLite keeps the one-level query, which it runs 20% faster (its rows are read from the same pages anyway).
     """
     keys: list[tuple[Any, Any]] = []  # (sort value, how to order a column by it)
     for position, (field, descending) in enumerate(orders):
@@ -198,6 +202,9 @@ def _page_query(matching: Any, orders: list[tuple[Field, bool]], max_results: in
         chosen = _descending_nulls_last if descending else _ascending_nulls_last
         keys.extend((value, chosen) for value in sort_values)
     keys += [(runs.c.start_time, _descending), (runs.c.seq, _descending), (runs.c.id, _ascending)]
+    if not narrow:
+        return matching.order_by(*[direction(value) for value, direction in keys]).limit(max_results).offset(
+            offset or None)
     labelled = [value.label(f"k{index}") for index, (value, _) in enumerate(keys)]
     page = matching.with_only_columns(*labelled, maintain_column_froms=True)
     page = page.order_by(*[direction(value) for value, (_, direction) in zip(labelled, keys, strict=True)])
