@@ -10,36 +10,73 @@ moved to another experiment. Migration 0013 filled it from the key tables.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
-from ..store.dialect import insert_ignore
+from ..store.dialect import insert_ignore_returning
 from ..store.schema import experiment_keys, runs
 
 Section = Literal["params", "metrics"]
 
 _RUN_EXPERIMENTS = select(runs.c.id, runs.c.experiment_id).where(runs.c.id.in_(bindparam("ids", expanding=True)))
 _ID_CHUNK = 900  # stays under every driver's limit on bound parameters
+_MAX_REMEMBERED = 200_000  # entries per database before the memory below starts over
+
+
+@dataclass
+class _Remembered:
+    """What one process knows for certain about one database, so that a write of known keys costs no statement.
+
+    A run's experiment never changes. A catalogue row is remembered only once an insert found it already there,
+    that is committed (by this process or another), never when this transaction inserted it: a rollback cannot
+    leave a remembered key missing.
+    """
+
+    experiment_of: dict[str, int] = field(default_factory=dict)
+    present: set[tuple[int, str, str]] = field(default_factory=set)  # (experiment id, section, key)
+
+
+_remembered: weakref.WeakKeyDictionary[Engine, _Remembered] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
 
 
 def record_keys(conn: Connection, section: Section, run_keys: Iterable[tuple[str, str]]) -> None:
     """Add the (run id, key) pairs' keys to their runs' experiments, inside the caller's transaction.
 
+    Keys this process already saw committed cost nothing (a metric batch of known keys runs no extra statement).
     Rows go in sorted, so two transactions adding overlapping keys on PostgreSQL take their row locks in the same
     order and cannot deadlock.
     """
     pairs = set(run_keys)
     if not pairs:
         return
-    run_ids = sorted({run_id for run_id, _ in pairs})
-    experiment_of: dict[str, int] = {}
-    for start in range(0, len(run_ids), _ID_CHUNK):
-        experiment_of.update(conn.execute(_RUN_EXPERIMENTS, {"ids": run_ids[start : start + _ID_CHUNK]}).all())
-    wanted = sorted({(experiment_of[run_id], key) for run_id, key in pairs if run_id in experiment_of})
-    insert_ignore(conn, experiment_keys,
-                  [{"experiment_id": experiment, "section": section, "key": key} for experiment, key in wanted])
+    with _lock:
+        remembered = _remembered.setdefault(conn.engine, _Remembered())
+        if len(remembered.present) > _MAX_REMEMBERED or len(remembered.experiment_of) > _MAX_REMEMBERED:
+            remembered.present.clear()
+            remembered.experiment_of.clear()
+        unknown_runs = sorted({run_id for run_id, _ in pairs} - remembered.experiment_of.keys())
+    found: dict[str, int] = {}
+    for start in range(0, len(unknown_runs), _ID_CHUNK):
+        found.update(conn.execute(_RUN_EXPERIMENTS, {"ids": unknown_runs[start : start + _ID_CHUNK]}).all())
+    with _lock:
+        remembered.experiment_of.update(found)
+        experiment_of = {run_id: remembered.experiment_of.get(run_id) for run_id, _ in pairs}
+        wanted = sorted({(experiment, section, key) for run_id, key in pairs
+                         if (experiment := experiment_of[run_id]) is not None} - remembered.present)
+    if not wanted:
+        return
+    inserted = insert_ignore_returning(
+        conn, experiment_keys,
+        [{"experiment_id": experiment, "section": section, "key": key} for experiment, section, key in wanted],
+        ("experiment_id", "section", "key"))
+    with _lock:
+        remembered.present.update(set(wanted) - inserted)
 
 
 def keys_of(conn: Connection, section: Section, experiment_ids: Sequence[int], *, limit: int) -> list[str]:

@@ -112,15 +112,22 @@ def test_writes_after_the_upgrade_keep_the_catalogue_exact(database: str, tmp_pa
             shipyard.log_metrics({"late_metric": 0.5, "loss": 0.1})
         with shipyard.start_run(experiment="churn", name="late-churn"):
             shipyard.log_metric("churn_late", 1.0, step=4)
+            shipyard.log_params({"fixed": 1})
+            with pytest.raises(shipyard.errors.ValidationError):  # rolled back, its new key's catalogue row too
+                shipyard.log_params({"fixed": 2, "rolled_back": 1})
+        with shipyard.start_run(experiment="churn", name="after-rollback"):
+            shipyard.log_params({"rolled_back": 3})  # the key must now be recorded, not thought known
     finally:
         shipyard.set_store(None)
     engine = sa.create_engine(database)
     try:
         with engine.connect() as conn:
             every = keys_of(conn, "metrics", [], limit=LIMIT)
+            params_keys = keys_of(conn, "params", [], limit=LIMIT)
     finally:
         engine.dispose()
     assert {"late_metric", "churn_late", "loss"} <= set(every)
+    assert "rolled_back" in params_keys
     _assert_catalogue_matches_the_scan(database)
 
 
