@@ -78,7 +78,7 @@ def parts(uri: str, objects: str, repeat: int) -> dict[str, float]:
     from shipyard.store.store import Store
     from shipyard.tracking.experiments import experiment_id
     from shipyard.tracking.search import count_runs, search_run_records
-    from shipyard.ui.runs import _names_and_keys  # the page's own query, timed alone
+    from shipyard.ui.runs import FILTERED_COUNT_CAP, _names_and_keys  # the page's own queries, timed alone
 
     store = Store(location_for(uri, objects=objects))
     chosen = [experiment_id(store, EXPERIMENT, create=False)]
@@ -86,7 +86,9 @@ def parts(uri: str, objects: str, repeat: int) -> dict[str, float]:
         "param and metric keys of the experiment (column picker)":
             lambda: store.db.read(lambda conn: _names_and_keys(conn, chosen)),
         "count (pager)": lambda: count_runs(store, experiment=EXPERIMENT),
-        "count, filtered": lambda: count_runs(store, experiment=EXPERIMENT, filter=FILTER),
+        f"count, filtered (as the page counts: stops past {FILTERED_COUNT_CAP:,})":
+            lambda: count_runs(store, experiment=EXPERIMENT, filter=FILTER, at_most=FILTERED_COUNT_CAP + 1),
+        "count, filtered, exact (every match)": lambda: count_runs(store, experiment=EXPERIMENT, filter=FILTER),
         "50 runs, newest first": lambda: search_run_records(store, experiment=EXPERIMENT, max_results=50),
         f"50 runs sorted by {ORDER}": lambda: search_run_records(store, experiment=EXPERIMENT, order_by=[ORDER],
                                                                  max_results=50),

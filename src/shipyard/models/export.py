@@ -40,6 +40,7 @@ from ..store.schema import (
     runs,
     tags,
 )
+from ..tracking.key_catalogue import record_keys
 from .labelled_reference import TAG_PREFIX as REFERENCE_TAG_PREFIX
 from .manifest import MANIFEST, read_manifest
 from .registry import ModelVersion, resolve
@@ -240,3 +241,7 @@ def _insert(conn: Connection, rows: Rows) -> None:
     for table, values in rows:
         if values:
             conn.execute(insert(table), values)
+    for copied, values in rows:  # the exported runs' keys, for the column picker of the new store
+        if copied is params or copied is latest_metrics:
+            record_keys(conn, "params" if copied is params else "metrics",
+                        [(row["run_id"], row["key"]) for row in values])

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SCHEMA_HEAD = "0012"
+SCHEMA_HEAD = "0013"
 _BUSY_TIMEOUT_S = 5.0
 _RETRY_DEADLINE_S = 120.0
 _PING_IDLE_S = 1.0  # a PostgreSQL connection idle this long is checked before use (_ping_when_idle)

@@ -27,6 +27,16 @@ def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) ->
     return int(result.rowcount)
 
 
+def insert_ignore_returning(conn: Connection, table: Table, rows: list[dict[str, Any]],
+                            columns: tuple[str, ...]) -> set[tuple[Any, ...]]:
+    """Insert rows whose primary key is not there yet; returns the ``columns`` of the rows this call inserted
+    (told by ``RETURNING``, so the rows not returned were already there)."""
+    if not rows:
+        return set()
+    statement = _ignore_statement(conn.dialect.name, table).returning(*[table.c[name] for name in columns])
+    return {tuple(row) for row in conn.execute(statement, rows).all()}
+
+
 def insert_one_ignore(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
     """Insert one row unless its primary key is there (or being inserted by a transaction this one then waits
     for); returns whether it was inserted. Told by ``RETURNING``, not by the driver's rowcount, which psycopg

@@ -124,6 +124,18 @@ latest_metrics = Table(
     sqlite_with_rowid=False,
 )
 
+# Migration 0013: which param and metric keys each experiment's runs have (the UI's column picker), kept by
+# every write of a param or metric in the same transaction (tracking/key_catalogue.py), so finding them never
+# scans the key tables. Runs are never deleted nor moved between experiments, so no key outlives its runs.
+experiment_keys = Table(
+    "experiment_keys",
+    metadata,
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), primary_key=True),
+    Column("section", String(16), primary_key=True),  # params | metrics
+    Column("key", String(250), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
 artifacts = Table(
     "artifacts",
     metadata,

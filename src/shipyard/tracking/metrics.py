@@ -24,6 +24,7 @@ from ..errors import ValidationError
 from ..store import Store
 from ..store.dialect import placeholders, upsert
 from ..store.schema import latest_metrics, metrics
+from .key_catalogue import known_keys, record_keys
 from .validation import check_key, check_metric_value, check_step
 
 if TYPE_CHECKING:
@@ -143,11 +144,12 @@ def insert_points(conn: Connection, batch: Sequence[Point]) -> None:
     latest = _latest_of(batch)
     if conn.dialect.name == "postgresql" and len(batch) <= _ONE_STATEMENT_POINTS:
         conn.exec_driver_sql(*_points_statement(batch, latest))
-        return
-    columns = "run_id, key, step, value, timestamp"
-    conn.exec_driver_sql(f"INSERT INTO metrics ({columns}) VALUES ({placeholders(conn, 5)})", batch)
-    rows = [{"run_id": p[0], "key": p[1], "value": p[3], "step": p[2], "timestamp": p[4]} for p in latest]
-    upsert(conn, latest_metrics, rows, where=_is_newer)
+    else:
+        columns = "run_id, key, step, value, timestamp"
+        conn.exec_driver_sql(f"INSERT INTO metrics ({columns}) VALUES ({placeholders(conn, 5)})", batch)
+        rows = [{"run_id": p[0], "key": p[1], "value": p[3], "step": p[2], "timestamp": p[4]} for p in latest]
+        upsert(conn, latest_metrics, rows, where=_is_newer)
+    record_keys(conn, "metrics", [(point[0], point[1]) for point in latest])
 
 
 def _latest_of(batch: Sequence[Point]) -> list[Point]:
@@ -213,9 +215,11 @@ def write_points(store: Store, run_id: str, points: Sequence[tuple[Any, Any, Any
     answer must mean "stored". Every point is checked before any is written; returns how many were.
     """
     batch = check_points(run_id, points)
-    if batch and not store.db.is_sqlite and len(batch) <= _ONE_STATEMENT_POINTS:
-        store.db.write_statement(*_points_statement(batch, _latest_of(batch)))  # one round trip, autocommitted
-    elif batch:
+    latest = _latest_of(batch)
+    if (batch and not store.db.is_sqlite and len(batch) <= _ONE_STATEMENT_POINTS
+            and known_keys(store.db.engine, "metrics", [(point[0], point[1]) for point in latest])):
+        store.db.write_statement(*_points_statement(batch, latest))  # one round trip, autocommitted
+    elif batch:  # a key new to this process goes through the transaction that also keeps the key catalogue
         store.db.write(lambda conn: insert_points(conn, batch))
     return len(batch)
 

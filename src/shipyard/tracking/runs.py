@@ -23,6 +23,7 @@ from . import provenance
 from ._names import random_run_name
 from .experiments import experiment_id
 from .heartbeat import SERVER_OWNER, heartbeat_for
+from .key_catalogue import record_keys
 from .validation import MAX_PARAM_LENGTH, MAX_TAG_LENGTH, check_key, check_name, check_text
 
 RUNNING, FINISHED, FAILED, KILLED = STATUSES = RUN_STATUSES
@@ -219,8 +220,12 @@ def check_params(values: dict[str, Any]) -> dict[str, str]:
 def write_params(conn: Connection, run_id: str, checked: dict[str, str]) -> None:
     """Write params checked by :func:`check_params` inside the caller's transaction (see :func:`log_params`)."""
     rows = [{"run_id": run_id, "key": key, "value": value} for key, value in checked.items()]
-    if not rows or insert_ignore(conn, params, rows) == len(rows):
-        return  # all new: the common case costs one statement
+    if not rows:
+        return
+    inserted = insert_ignore(conn, params, rows)
+    record_keys(conn, "params", ((run_id, key) for key in checked))
+    if inserted == len(rows):
+        return  # all new: the common case
     existing = dict(conn.execute(
         select(params.c.key, params.c.value).where(params.c.run_id == run_id, params.c.key.in_(list(checked)))
     ).all())

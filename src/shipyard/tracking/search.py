@@ -121,9 +121,15 @@ def _epoch_ms(moment: datetime | None) -> int | None:
     return None if moment is None else (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
-def count_runs(store: Store, *, experiment: str | list[str] | None = None, filter: str | None = None) -> int:
-    """How many runs match (the size of a paged listing), counted in the database."""
-    query = select(func.count()).select_from(_base_query(store, experiment, filter).subquery())
+def count_runs(store: Store, *, experiment: str | list[str] | None = None, filter: str | None = None,
+               at_most: int | None = None) -> int:
+    """How many runs match (the size of a paged listing), counted in the database; with ``at_most``, counting
+    stops there (the answer is ``min(matches, at_most)``), so a filter most runs pass is not tested on all of
+    them."""
+    matching = _base_query(store, experiment, filter).with_only_columns(runs.c.id, maintain_column_froms=True)
+    if at_most is not None:
+        matching = matching.limit(at_most)
+    query = select(func.count()).select_from(matching.subquery())
     return int(store.db.read(lambda conn: conn.execute(query).scalar_one()))
 
 
@@ -158,16 +164,10 @@ def _find(store: Store, experiment: str | list[str] | None, filter: str | None,
         raise ValidationError(f"offset must be a whole number of runs, 0 or more, got {offset!r}.", field="offset")
     orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
     parsed_orders = [parse_order_by(text) for text in orders]
-    query = _base_query(store, experiment, filter)
-    for position, (field, descending) in enumerate(parsed_orders):
-        sort_values, query = _sort_values(query, field, position)
-        for value in sort_values:
-            query = query.order_by(value.desc().nulls_last() if descending else value.asc().nulls_last())
-    query = query.order_by(runs.c.start_time.desc(), runs.c.seq.desc(), runs.c.id).limit(max_results)
-    if offset:
-        query = query.offset(offset)
+    matching = _base_query(store, experiment, filter)
 
     def fetch(conn: Connection) -> _Found:
+        query = _page_query(matching, parsed_orders, max_results, offset, narrow=conn.dialect.name == "postgresql")
         rows = list(conn.execute(query).all())
         ids = [row.id for row in rows]
         values: dict[str, dict[str, dict[str, Any]]] = {}
@@ -184,6 +184,54 @@ def _find(store: Store, experiment: str | list[str] | None, filter: str | None,
         return _Found(rows, values)
 
     return store.db.read(fetch)
+
+
+def _page_query(matching: Any, orders: list[tuple[Field, bool]], max_results: int, offset: int, *,
+                narrow: bool) -> Any:
+    """One page of ``matching`` in order; chosen orders put missing values last, and the tie-breakers (newest
+    first, then creation order, then id, which makes the order total) keep the plain order the ``runs`` index
+    serves.
+
+    ``narrow`` (for PostgreSQL) orders and cuts only the run ids and sort values, then reads the page's columns:
+    PostgreSQL otherwise sorted 100,000 whole rows on disk for a page of 50 (1.2 s, against 0.26 s narrow).
+    SQLite keeps the one-level query, which it runs 20% faster (its rows are read from the same pages anyway).
+    """
+    keys: list[tuple[Any, Any]] = []  # (sort value, how to order a column by it)
+    for position, (field, descending) in enumerate(orders):
+        sort_values, matching = _sort_values(matching, field, position)
+        chosen = _descending_nulls_last if descending else _ascending_nulls_last
+        keys.extend((value, chosen) for value in sort_values)
+    keys += [(runs.c.start_time, _descending), (runs.c.seq, _descending), (runs.c.id, _ascending)]
+    if not narrow:
+        return matching.order_by(*[direction(value) for value, direction in keys]).limit(max_results).offset(
+            offset or None)
+    labelled = [value.label(f"k{index}") for index, (value, _) in enumerate(keys)]
+    page = matching.with_only_columns(*labelled, maintain_column_froms=True)
+    page = page.order_by(*[direction(value) for value, (_, direction) in zip(labelled, keys, strict=True)])
+    page = page.limit(max_results).offset(offset or None).subquery("page")
+    return (
+        select(runs.c.id, experiments.c.name.label("experiment"), runs.c.name, runs.c.status,
+               runs.c.start_time, runs.c.end_time, runs.c.parent_id, runs.c.git_commit, runs.c.git_dirty)
+        .select_from(page.join(runs, runs.c.id == page.c[f"k{len(keys) - 1}"])
+                     .join(experiments, experiments.c.id == runs.c.experiment_id))
+        .order_by(*[direction(page.c[f"k{index}"]) for index, (_, direction) in enumerate(keys)])
+    )
+
+
+def _descending_nulls_last(value: Any) -> Any:
+    return value.desc().nulls_last()
+
+
+def _ascending_nulls_last(value: Any) -> Any:
+    return value.asc().nulls_last()
+
+
+def _descending(value: Any) -> Any:
+    return value.desc()
+
+
+def _ascending(value: Any) -> Any:
+    return value
 
 
 def _decode(document: Any, *, numeric: bool) -> dict[str, Any]:

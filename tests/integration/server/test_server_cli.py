@@ -30,6 +30,7 @@ def test_a_server_on_an_older_schema_refuses_and_db_upgrade_migrates_it(tmp_path
         conn.execute("DROP TABLE rollouts")
         conn.execute("DROP TABLE bandit_arms")
         conn.execute("DROP TABLE bandit_rewards")
+        conn.execute("DROP TABLE experiment_keys")
         conn.execute("UPDATE alembic_version SET version_num = '0006'")
     refused = shipyard("server", "token", "list", "--backend-store-uri", uri, check=False)
     assert refused.returncode == 2
