@@ -110,9 +110,27 @@ def test_an_idle_pooled_connection_the_database_closed_is_replaced_before_use(
 
 def test_a_connection_closed_while_busy_is_a_retryable_error_and_the_next_write_works(store: Store) -> None:
     run_id = _run(store)
-    write_points(store, run_id, [("loss", 1.0, 0, 1)])
+    for step in range(3):  # the key catalogue learns "loss" (two writes), then the one-statement path runs
+        write_points(store, run_id, [("loss", 1.0, step, 1)])
     assert _backends_of(store) >= 1  # used a moment ago: not pinged, so the write meets the closed connection
     with pytest.raises(StoreUnavailableError, match="cannot be used"):
-        write_points(store, run_id, [("loss", 2.0, 1, 2)])
-    write_points(store, run_id, [("loss", 2.0, 1, 2)])  # the client's retry: a fresh connection
-    assert [step for step, _, _ in metric_points(store, run_id, "loss")] == [0, 1]
+        write_points(store, run_id, [("loss", 2.0, 3, 2)])
+    write_points(store, run_id, [("loss", 2.0, 3, 2)])  # the client's retry: a fresh connection
+    assert [step for step, _, _ in metric_points(store, run_id, "loss")] == [0, 1, 2, 3]
+
+
+def test_the_one_statement_path_keeps_the_key_catalogue_exact(store: Store) -> None:
+    """The fast path is taken only for keys this process saw in the catalogue; a key new to it (or to the
+    database) goes through the transaction that records it, so the UI's column picker never misses one."""
+    from shipyard.tracking.key_catalogue import keys_of, known_keys
+
+    first, second = _run(store), _run(store)
+    for _ in range(3):  # the first write inserts the key, the second finds it: from then on the one statement
+        write_points(store, first, [("loss", 0.5, 0, 1)])
+    assert known_keys(store.db.engine, "metrics", [(first, "loss")])
+    assert not known_keys(store.db.engine, "metrics", [(first, "loss"), (first, "recall")])
+    write_points(store, first, [("loss", 0.4, 1, 2), ("recall", 0.9, 0, 2)])  # one known key, one new
+    write_points(store, second, [("auc", 0.8, 0, 3)])
+    picked = store.db.read(lambda conn: keys_of(conn, "metrics", [], limit=100))
+    assert picked == ["auc", "loss", "recall"]
+    assert _latest(store, first)["recall"] == (0, 0.9, 2)
