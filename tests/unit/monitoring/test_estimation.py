@@ -9,6 +9,8 @@ import pytest
 
 from shipyard.errors import ValidationError
 from shipyard.monitoring.stats.estimation import (
+    _reference_gaps,
+    _window_likeness,
     calibration_error,
     choose_calibration,
     estimate_performance,
@@ -151,3 +153,24 @@ def test_the_outcome_shift_rarely_fires_on_unchanged_labels_and_catches_a_double
         detected += outcome_shift(reference, ref_labels, scores, doubled).p_value < 0.01
     assert false_alarms / 300 <= 0.03  # 1% nominal
     assert detected / 300 >= 0.8
+
+
+def test_the_reference_miss_weighted_like_a_window_in_a_thin_region_is_as_wide_as_its_few_rows_allow() -> None:
+    """Known truth: 900 confident rows (0.05 / 0.95) and 100 rows scored 0.5, all calibrated; a window scored 0.5
+    throughout. What the reference vouches for there is 100 coin flips: their accuracy misses 0.5 by sd
+    sqrt(0.25 / 100) = 0.05. Over the reference's own mix the miss is sqrt(100 * 0.25 + 900 * 0.0475) / 1,000,
+    about 0.008: weighting the rows like the window must bring the spread up towards 0.05."""
+    rng = np.random.default_rng(8)
+    scores = np.r_[np.full(450, 0.05), np.full(450, 0.95), np.full(100, 0.5)]
+    labels = (rng.random(1_000) < scores).astype(np.int64)
+    reference = np.column_stack([1 - scores, scores])
+    window = np.full((700, 2), 0.5)
+    likeness = _window_likeness(reference, window)
+    assert likeness[-100:] == pytest.approx(np.full(100, 10.0))  # the window's share (1) over the reference's (0.1)
+    assert likeness[:900] == pytest.approx(np.full(900, 0.25))  # a bin the window avoids: the floor
+    plain = _reference_gaps(reference, labels, 2_000, np.random.default_rng(1))["accuracy"]
+    weighted = _reference_gaps(reference, labels, 2_000, np.random.default_rng(1), likeness)["accuracy"]
+    assert np.std(plain) == pytest.approx(0.0082, abs=0.002)
+    # 1,000 of the 1,225 weight units are the coin flips: sd about 1,000 / 1,225 * 0.05 plus the rest's share
+    assert 0.035 < np.std(weighted) < 0.055
+    assert abs(np.mean(weighted)) < 1e-9  # centred: the miss widens the interval, it never moves it
