@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,21 +28,33 @@ class Team:
     tokens: dict[str, str]
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> str:
-    uri = f"sqlite:///{tmp_path / 'team.db'}"
+def migrated_database(root: Path) -> str:
+    """A SQLite database in ``root`` brought to the schema's head by the server's own command."""
+    uri = f"sqlite:///{root / 'team.db'}"
     shipyard("server", "db", "upgrade", "--backend-store-uri", uri)
     return uri
 
 
-@pytest.fixture
-def team(tmp_path: Path, database: str) -> Iterator[Team]:
+@contextmanager
+def running_team(database: str, root: Path) -> Iterator[Team]:
+    """A server on ``database`` (objects and its output in ``root``) and a token of each role, stopped after."""
     tokens = {role: create_token(database, f"{role}-person", role) for role in ("reader", "writer", "admin")}
-    server = TeamServer(database, tmp_path / "objects", tmp_path / "server").start()
+    server = TeamServer(database, root / "objects", root / "server").start()
     try:
-        yield Team(database, tmp_path / "objects", server, tokens)
+        yield Team(database, root / "objects", server, tokens)
     finally:
         server.stop()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    return migrated_database(tmp_path)
+
+
+@pytest.fixture
+def team(tmp_path: Path, database: str) -> Iterator[Team]:
+    with running_team(database, tmp_path) as started:
+        yield started
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ from pathlib import Path
 import blake3
 import pytest
 
-from tests.integration.server._server import TeamServer, create_token, shipyard
-from tests.integration.server.conftest import Team
+from tests.integration.server.conftest import Team, migrated_database, running_team
 
 pytestmark = pytest.mark.slow
 API = "/api/shipyard/v1"
@@ -78,14 +77,8 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def shared_team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     root = tmp_path_factory.mktemp("readers")
-    database = f"sqlite:///{root / 'team.db'}"
-    shipyard("server", "db", "upgrade", "--backend-store-uri", database)
-    tokens = {role: create_token(database, f"{role}-person", role) for role in ("reader", "writer", "admin")}
-    server = TeamServer(database, root / "objects", root / "server").start()
-    try:
-        yield Team(database, root / "objects", server, tokens)
-    finally:
-        server.stop()
+    with running_team(migrated_database(root), root) as started:
+        yield started
 
 
 def _python(script: str, *args: str, cwd: Path, env: dict[str, str]) -> dict[str, object]:

@@ -9,7 +9,6 @@ runs the real migration; for every choice of experiments the picker's keys must 
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +19,9 @@ import shipyard
 from shipyard.store.db import SCHEMA_HEAD
 from shipyard.store.schema import experiments, latest_metrics, params, runs
 from shipyard.tracking.key_catalogue import keys_of
-from tests._servers.postgres import create_database, postgres_server, unavailable_reason
+from tests._servers.postgres import unavailable_reason
 from tests.integration.server._server import shipyard as shipyard_cli
+from tests.integration.store.conftest import new_database
 
 LIMIT = 500
 
@@ -35,10 +35,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         shipyard_cli("server", "db", "upgrade", "--backend-store-uri", uri)
         yield uri
         return
-    with postgres_server() as server:
-        uri = create_database(server, f"t_{uuid.uuid4().hex[:12]}")
-        shipyard_cli("server", "db", "upgrade", "--backend-store-uri", uri)
-        yield uri
+    uri = new_database(request.getfixturevalue("postgres_url"))  # the process's one cluster, started once
+    shipyard_cli("server", "db", "upgrade", "--backend-store-uri", uri)
+    yield uri
 
 
 def _fill(uri: str, objects: Path) -> None:

@@ -5,33 +5,16 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import shipyard
-from tests._servers.postgres import create_database, postgres_server, unavailable_reason
+from tests._servers.postgres import unavailable_reason
 from tests._support import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(unavailable_reason() is not None,
                                                        reason=unavailable_reason() or "")]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture
-def pg_store(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = create_database(server, f"t_{uuid.uuid4().hex[:12]}")
-    monkeypatch.setenv("SHIPYARD_STORE", url)
-    monkeypatch.setenv("SHIPYARD_OBJECTS", str(tmp_path / "objects"))
-    shipyard.set_store(None)
-    return url
 
 
 def test_tracking_round_trip(pg_store: str) -> None:

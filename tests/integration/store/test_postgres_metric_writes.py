@@ -23,25 +23,15 @@ from shipyard.store.location import location_for
 from shipyard.store.schema import latest_metrics
 from shipyard.store.store import Store
 from shipyard.tracking.metrics import metric_points, write_points
-from tests._servers.postgres import create_database, postgres_server, unavailable_reason
+from tests._servers.postgres import unavailable_reason
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(unavailable_reason() is not None,
                                                        reason=unavailable_reason() or "")]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
 @pytest.fixture
-def store(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    url = create_database(server, f"t_{uuid.uuid4().hex[:12]}")
-    monkeypatch.setenv("SHIPYARD_STORE", url)
-    monkeypatch.setenv("SHIPYARD_OBJECTS", str(tmp_path / "objects"))
-    shipyard.set_store(None)
-    opened = Store(location_for(url, objects=str(tmp_path / "objects")))
+def store(pg_store: str, tmp_path: Path) -> Iterator[Store]:
+    opened = Store(location_for(pg_store, objects=str(tmp_path / "objects")))
     yield opened
     opened.db.dispose()
 

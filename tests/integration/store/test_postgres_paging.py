@@ -8,7 +8,6 @@ with missing values last, which is what the order means.
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,8 @@ import shipyard
 from shipyard.store import Store
 from shipyard.store.location import location_for
 from shipyard.tracking.search import search_run_records
-from tests._servers.postgres import create_database, postgres_server, unavailable_reason
+from tests._servers.postgres import unavailable_reason
+from tests.integration.store.conftest import new_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(unavailable_reason() is not None,
                                                        reason=unavailable_reason() or "")]
@@ -26,23 +26,22 @@ RUNS, PAGE = 30, 7
 
 
 @pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with postgres_server() as server:
-        uri, objects = create_database(server, f"t_{uuid.uuid4().hex[:12]}"), str(tmp_path_factory.mktemp("objects"))
-        shipyard.set_store(uri, objects=objects)
-        try:
-            for index in range(RUNS):
-                with shipyard.start_run(experiment="paged", name=f"r{index:02d}"):
-                    shipyard.log_params({"kind": "even" if index % 2 == 0 else "odd"})
-                    if index % 5 != 0:  # every fifth run never logs m
-                        shipyard.log_metric("m", float("nan") if index % 11 == 3 else float(index % 4))
-        finally:
-            shipyard.set_store(None)
-        store = Store(location_for(uri, objects=objects))
-        try:
-            yield store
-        finally:
-            store.close()
+def filled(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    uri, objects = new_database(postgres_url), str(tmp_path_factory.mktemp("objects"))
+    shipyard.set_store(uri, objects=objects)
+    try:
+        for index in range(RUNS):
+            with shipyard.start_run(experiment="paged", name=f"r{index:02d}"):
+                shipyard.log_params({"kind": "even" if index % 2 == 0 else "odd"})
+                if index % 5 != 0:  # every fifth run never logs m
+                    shipyard.log_metric("m", float("nan") if index % 11 == 3 else float(index % 4))
+    finally:
+        shipyard.set_store(None)
+    store = Store(location_for(uri, objects=objects))
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _names(records: list[dict[str, Any]]) -> list[str]:
