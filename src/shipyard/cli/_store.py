@@ -33,7 +33,7 @@ def choose(location: str | None) -> None:
 
 def existing_store() -> Store:
     """The store to read, refusing to create an empty one just to report that it is empty."""
-    _refuse_beside_a_tracking_server()
+    refuse_beside_a_tracking_server()
     location = resolve_location(store=_chosen)
     database = location.local_database  # a database elsewhere (PostgreSQL...) is named by the store when it opens
     if database is not None and not os.path.lexists(database):  # one that is there but damaged: the same
@@ -49,7 +49,7 @@ def writable_store() -> Store:
     """The store to write to, created on first use."""
     from ..store.store import current_store, open_location, use_location
 
-    _refuse_beside_a_tracking_server()
+    refuse_beside_a_tracking_server()
 
     if _chosen:  # --store stands for SHIPYARD_STORE: the other SHIPYARD_* variables still name their parts
         location = resolve_location(store=_chosen)
@@ -79,9 +79,10 @@ def tracking_server_of_command() -> RemoteTracker | None:
     return tracking_server()
 
 
-def _refuse_beside_a_tracking_server() -> None:
+def refuse_beside_a_tracking_server(instead: str | None = None) -> None:
     """A command that reads or writes a store directly, run with a tracking server set and no store named, would
-    find some local ``.shipyard/`` the team never sees: refuse in one line instead."""
+    find some local ``.shipyard/`` the team never sees: refuse in one line instead, saying ``instead`` (with
+    ``{uri}`` for the server's address) when the team server offers the same elsewhere."""
     from ..store.location import DATABASE_ENV
 
     uri = os.environ.get(TRACKING_URI_ENV)
@@ -91,8 +92,9 @@ def _refuse_beside_a_tracking_server() -> None:
 
     context = click.get_current_context(silent=True)
     command = context.command_path if context is not None else "this command"
-    raise NotSupportedError(f"`{command}` does not go through the tracking server {uri} yet: give --store (or "
-                            f"SHIPYARD_STORE) to use a local store, or unset {TRACKING_URI_ENV}.")
+    where = instead.format(uri=uri) if instead else f"`{command}` does not go through the tracking server {uri} yet"
+    raise NotSupportedError(f"{where}: give --store (or SHIPYARD_STORE) to use a local store, or unset "
+                            f"{TRACKING_URI_ENV}.")
 
 
 def project_root() -> Path:

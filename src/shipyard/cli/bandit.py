@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from . import _output
-from ._store import existing_store
+from ._store import existing_store, tracking_server_of_command
 
 app = typer.Typer(help="Bandit routing (routing: thompson in serving.yaml): each variant's posterior and its "
                        "reward estimated by inverse propensity weighting.\n\nExample: shipyard bandit status churn",
@@ -86,7 +86,13 @@ def bandit_report(deployment: str, doubt: tuple[float, str] | None = None) -> di
 
     doubt = doubt or (DEFAULT_CALIBRATION_DOUBT, "default")
 
-    arms = arm_states(existing_store(), [deployment]).get(deployment)
+    tracker = tracking_server_of_command()
+    if tracker is not None:
+        from ..serving.remote_source import server_arm_states
+
+        arms = server_arm_states(tracker, [deployment]).get(deployment)
+    else:
+        arms = arm_states(existing_store(), [deployment]).get(deployment)
     if not arms:
         raise NotFoundError(f"Deployment {deployment!r} has no labelled request routed by 'routing: thompson' yet; "
                             "post feedback for its predictions first (or check the name in serving.yaml).")

@@ -63,13 +63,22 @@ def show_command(
     from ..models.lineage import lineage
 
     choice = column_choice(columns, wide)
-    store = existing_store()
     name, _, version_text = target.partition("/")
     if version_text and not version_text.isdigit():
         raise ValidationError(f"{target!r}: the version after '/' must be a number, e.g. churn/3.", field="target")
-    versions = [registry.get_version(store, name, int(version_text))] if version_text else registry.list_versions(
-        store, name)
-    details = [lineage(store, version.uri) for version in versions]
+    tracker = tracking_server_of_command()
+    if tracker is not None:  # the versions and each one's chain, traced on the team server
+        from ..models import remote
+        from ..tracking import remote_queries
+
+        versions = ([remote.get_version(tracker, name, int(version_text))] if version_text
+                    else remote.list_versions(tracker, name))
+        details = [remote_queries.lineage(tracker, version.uri) for version in versions]
+    else:
+        store = existing_store()
+        versions = ([registry.get_version(store, name, int(version_text))] if version_text
+                    else registry.list_versions(store, name))
+        details = [lineage(store, version.uri) for version in versions]
     if json_output:
         _output.print_json({"name": name, "versions": details})
         return

@@ -173,11 +173,18 @@ def predictions_command(
 
     Example: shipyard predictions churn --since 1h
     """
+    from ..errors import ValidationError
     from ..predlog.readers import prediction_log
 
     choice = column_choice(columns, wide)
-    existing_store()
-    frame = prediction_log(deployment, since=since, log_dir=resolve_log_dir(log_dir))
+    folder = resolve_log_dir(log_dir)
+    if tracking_server_of_command() is None:
+        existing_store()
+    elif folder is None:  # the default, a store's serving/ folder, is not where the team's servers write
+        raise ValidationError("Beside a tracking server, `shipyard predictions` reads the log where the servers write "
+                              "it: give --log-dir (a folder or s3://bucket/prefix), SHIPYARD_LOG_DIR, or log_dir in "
+                              "serving.yaml.", field="--log-dir")
+    frame = prediction_log(deployment, since=since, log_dir=folder)
     if limit:
         frame = frame.tail(limit)
     shown = [name for name in _PREDICTION_COLUMNS if name in frame.columns]

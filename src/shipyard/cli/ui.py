@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import _output
-from ._store import existing_store, project_root
+from ._store import existing_store, project_root, refuse_beside_a_tracking_server
 
 
 def ui_command(
@@ -30,12 +30,20 @@ def ui_command(
 
     Example: shipyard ui --port 5000
     """
+    import click
+
     from ..errors import ConfigError
     from ..ui.server import serve_ui
     from ..ui.settings import UISettings
 
+    refuse_beside_a_tracking_server("`shipyard ui` reads a store, and the team server {uri} serves the web UI "
+                                    "itself (open {uri}/ and sign in with a token)")
     if token and not allow_write:
-        raise ConfigError("--token protects changes, which need --allow-write: add --allow-write or drop --token.")
+        source = click.get_current_context().get_parameter_source("token")
+        if source is click.core.ParameterSource.COMMANDLINE:
+            raise ConfigError("--token protects changes, which need --allow-write: add --allow-write or drop "
+                              "--token.")
+        token = None  # SHIPYARD_TOKEN exported for other commands (serve, a team server) means nothing read-only
     if allow_write and not token and not _is_loopback(host):
         raise ConfigError(f"--host {host} lets other machines reach the UI, so --allow-write needs a --token "
                           "(or SHIPYARD_TOKEN) that every change must carry; add one, or listen on 127.0.0.1.")

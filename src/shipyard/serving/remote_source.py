@@ -74,10 +74,7 @@ class ServerSource:
         return [rollout_from_json(item) for item in answer["rollouts"]]
 
     def arm_states(self, deployments: list[str]) -> dict[str, dict[str, ArmState]]:
-        query = quote(",".join(deployments), safe=",")
-        answer = self.tracker.client.call("GET", f"{SERVING_API}/bandits?deployments={query}")
-        return {deployment: {variant: ArmState(**state) for variant, state in arms.items()}
-                for deployment, arms in answer["arms"].items()}
+        return server_arm_states(self.tracker, deployments)
 
     def record_rewards(self, deployment: str, rewards: list[Reward]) -> int:
         if not rewards:
@@ -103,3 +100,11 @@ class ServerSource:
 def rollout_from_json(document: dict[str, Any]) -> Rollout:
     """A rollout as ``/serving/rollouts`` answers it (the dataclass's fields; its steps a list)."""
     return Rollout(**{**document, "steps": tuple(document["steps"])})
+
+
+def server_arm_states(tracker: RemoteTracker, deployments: list[str]) -> dict[str, dict[str, ArmState]]:
+    """The bandit arms of ``deployments`` as the team server's store holds them (what ``bandit status`` shows)."""
+    query = quote(",".join(deployments), safe=",")
+    answer = tracker.client.call("GET", f"{SERVING_API}/bandits?deployments={query}")
+    return {deployment: {variant: ArmState(**state) for variant, state in arms.items()}
+            for deployment, arms in answer["arms"].items()}

@@ -134,10 +134,19 @@ def test_log_register_alias_and_load_go_through_the_server_and_nothing_local(tea
     history = json.loads(shipyard("models", "history", "cancer", "--json", env=env).stdout)
     assert [item["reason"] for item in history][-1] == "from the CLI"
     bare = {key: value for key, value in os.environ.items() if not key.startswith("SHIPYARD_")}
-    shown = subprocess.run([str(SHIPYARD), "models", "show", "cancer"], capture_output=True, text=True, timeout=120,
-                           check=False, cwd=tmp_path, env={**bare, **env})
-    assert shown.returncode == 2 and "does not go through the tracking server" in shown.stderr
-    assert len(shown.stderr.strip().splitlines()) == 1 and "Traceback" not in shown.stderr
+    for command in (("models", "show", "cancer"), ("models", "show", "cancer/2", "--json")):
+        served = subprocess.run([str(SHIPYARD), *command], capture_output=True, text=True, timeout=120,
+                                check=False, cwd=tmp_path, env={**bare, **env, "COLUMNS": "200"})
+        stored = subprocess.run([str(SHIPYARD), "--store", team.database, *command], capture_output=True, text=True,
+                                timeout=120, check=False, cwd=tmp_path,
+                                env={**bare, "SHIPYARD_OBJECTS_URI": str(team.objects), "COLUMNS": "200"})
+        assert served.returncode == stored.returncode == 0, (served.stderr, stored.stderr)
+        assert served.stdout == stored.stdout and served.stdout.strip()  # versions and the chain the server traced
+    # `shipyard ui` reads a store; beside a team server it says where the team's UI is, in one line.
+    refused = subprocess.run([str(SHIPYARD), "ui"], capture_output=True, text=True, timeout=120, check=False,
+                             cwd=tmp_path, env={**bare, **env})
+    assert refused.returncode == 2 and team.server.url in refused.stderr and "serves the web UI" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
 
     gate = _client(team, tmp_path, GATE, team.tokens["writer"])  # the gate runs here, the decision goes there
     assert isinstance(gate, dict) and gate["first"] == [True, "no version held 'staging' yet"]

@@ -138,11 +138,23 @@ def test_serve_resolves_loads_and_follows_the_alias_through_the_server(team: Tea
         assert second["probabilities"] == expected["2"]  # the python runtime: the same numbers exactly
 
         def gauged() -> str | None:  # the monitoring plugin reads the training profile through the server
-            text = httpx.get(f"{url}/metrics", timeout=10).text
-            return text if 'shipyard_monitor_status{deployment="cancer"}' in text else None
+            text = httpx.get(f"{url}/metrics", timeout=10).text  # (a pass over too few rows sets no drift yet)
+            return text if 'shipyard_feature_drift_score{deployment="cancer",feature="mean radius"' in text else None
 
         metrics = str(wait_until(gauged, timeout=60, what="the drift gauges on /metrics"))
-        assert 'shipyard_feature_drift_score{deployment="cancer",feature="mean radius"' in metrics
+        assert 'shipyard_monitor_status{deployment="cancer"}' in metrics
+
+        # `shipyard predictions` reads the log the servers write, beside the team server, with no store
+        through = {"SHIPYARD_TRACKING_URI": team.server.url, "SHIPYARD_TOKEN": team.tokens["reader"]}
+        logged = json.loads(shipyard("predictions", "cancer", "--log-dir", str(tmp_path / "log"), "--limit", "0",
+                                     "--json", env=through).stdout)
+        assert {row["request_id"] for row in logged} >= {first["request_id"], second["request_id"]}
+        nowhere = tmp_path / "no-serving-yaml"  # nothing names a log here: the command must ask for one
+        nowhere.mkdir()
+        bare = {key: value for key, value in os.environ.items() if not key.startswith("SHIPYARD_")}
+        unnamed = subprocess.run([str(SHIPYARD), "predictions", "cancer"], cwd=nowhere, env={**bare, **through},
+                                 capture_output=True, text=True, timeout=120, check=False)
+        assert unnamed.returncode == 2 and "--log-dir" in unnamed.stderr and "Traceback" not in unnamed.stderr
     assert not (tmp_path / "must-not-exist").exists()  # no local store was made or read
     assert (tmp_path / "log").is_dir()
 
@@ -214,6 +226,12 @@ def test_the_serving_endpoints_count_rewards_once_and_check_roles_and_input(team
     too_sure = {"deployment": "churn", "scores": {"a": {"count": 1, "expected": 1.5, "squares": 1.0}}}
     answer = team.server.call("POST", f"{API}/serving/scores", writer, json=too_sure)
     assert answer.status_code == 422 and answer.json()["error"]["field"] == "scores.a"
+
+    # `shipyard bandit status` reads the same arms through the server, with a reader's token and no store
+    through = {"SHIPYARD_TRACKING_URI": team.server.url, "SHIPYARD_TOKEN": reader}
+    status = json.loads(shipyard("bandit", "status", "churn", "--json", env=through).stdout)
+    assert status["labelled"] == 2 and {arm["variant"]: arm["scored"] for arm in status["variants"]} == {"a": 3,
+                                                                                                         "b": 0}
 
 
 def test_the_rendered_container_with_a_tracking_uri_serves_from_the_team_server(

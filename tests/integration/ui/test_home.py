@@ -71,6 +71,22 @@ def test_cli_refuses_a_token_without_allow_write(tmp_path: Path) -> None:
     assert "Traceback" not in done.stdout + done.stderr
 
 
+def test_a_token_exported_for_other_commands_leaves_the_ui_read_only(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """SHIPYARD_TOKEN set for `shipyard serve` or a team server's clients used to stop `shipyard ui` (the option
+    reads it) with "--token protects changes"; only a --token typed on the command line means that."""
+    store = tmp_path / "s" / ".shipyard"
+    with filled_store(store), shipyard.start_run(experiment="e"):
+        pass
+    monkeypatch.setenv("SHIPYARD_TOKEN", "for-another-command")
+    started = start_ui(store)
+    try:
+        assert "read-only" in "".join(started.output)
+        assert httpx.get(started.url + "/").status_code == 200
+    finally:
+        started.stop()
+
+
 def _ui_command(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "shipyard", "ui", *args], capture_output=True, text=True,
                           env={"SHIPYARD_STORE": str(store), "PATH": "/usr/bin:/bin"}, timeout=60, check=False)
