@@ -273,6 +273,7 @@ def set_tracking_uri(uri: str | None) -> None:
     with _lock:
         if _current is not None and _current.pid == os.getpid():
             _current.flush()
+            _current.client.close()  # this thread's kept-alive connection; a later call would open another
         _explicit[:] = [uri.strip() or None] if uri is not None else []
         _current, _current_for = None, None
 
@@ -355,6 +356,8 @@ def _open(uri: str) -> RemoteTracker:
         token = os.environ.get(TOKEN_ENV)
         wanted = (uri, token, os.getpid())
         if _current is None or _current_for != wanted:
+            if _current is not None and _current.pid == os.getpid():  # left for another server or token: its
+                _current.client.close()  # kept-alive socket is closed now, not by the garbage collector
             _current, _current_for = RemoteTracker(uri, token or None), wanted
         return _current
 

@@ -52,3 +52,43 @@ def test_a_tracking_uri_that_is_no_server_address_is_refused_in_one_line(monkeyp
     monkeypatch.setenv("SHIPYARD_TRACKING_URI", "ftp://host")
     with pytest.raises(shipyard.ShipyardError, match="not a server address"):
         shipyard.start_run("exp")
+
+
+def test_a_tracker_left_for_another_server_closes_its_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that moves to another server (or back to its store) used to leave the old tracker's kept-alive
+    socket to the garbage collector: an unclosed-socket ResourceWarning, which failed an unrelated test later."""
+    import gc
+    import threading
+    import warnings
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class KeepAlive(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # the connection stays open between requests, as uvicorn's does
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("SHIPYARD_TRACKING_URI", f"http://127.0.0.1:{server.server_port}")
+        left = remote.tracking_server()
+        assert left is not None and left.client.call("GET", "/ping") == {}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            monkeypatch.setenv("SHIPYARD_TRACKING_URI", f"http://127.0.0.1:{server.server_port}/other")
+            assert remote.tracking_server() is not left
+            del left
+            gc.collect()
+        assert [str(item.message) for item in caught if issubclass(item.category, ResourceWarning)] == []
+    finally:
+        remote.set_tracking_uri(None)
+        server.shutdown()
+        server.server_close()
