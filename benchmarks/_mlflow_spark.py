@@ -3,16 +3,16 @@
 The tests' MLflow venv (tests/integration/server/_mlflow.py) has no pyspark; this one adds it at the version the
 project locks, so both sides run the same Spark. Built once under ``~/.cache/shipyard-test/`` by the tests'
 ``ForeignVenv`` (uv reuses the pyspark wheel it built for the project's venv instead of building the 460 MB
-source package again). The module is loaded from its file: a package named ``tests`` in site-packages shadows
-the repository's folder of that name.
+source package again). It is loaded with :func:`benchmarks._suite.from_tests`: a package named ``tests`` in
+site-packages shadows the repository's folder of that name.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
+
+from benchmarks._suite import from_tests
 
 MLFLOW_VERSION = "3.17.2"  # as tests/integration/server/_mlflow.py pins it
 PYSPARK_VERSION = "4.3.0"  # as uv.lock pins it
@@ -21,12 +21,7 @@ MLFLOW_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_HTTP_REQUEST_MAX_RETRI
 
 
 def _foreign_venv_class() -> Any:
-    path = Path(__file__).resolve().parents[1] / "tests" / "_foreign_venv.py"
-    spec = importlib.util.spec_from_file_location("shipyard_bench_foreign_venv", path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # dataclasses look the module up
-    spec.loader.exec_module(module)
-    return module.ForeignVenv
+    return from_tests("_foreign_venv.py").ForeignVenv
 
 
 def mlflow_spark_python() -> Path:

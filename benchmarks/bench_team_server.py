@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._results import machine, write_section
+from benchmarks._suite import from_tests
 
 MLFLOW_VERSION = "3.17.2"
 
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mlflow-seconds", type=float, default=20.0, help="seconds each MLflow client logs")
     parser.add_argument("--skip-mlflow", action="store_true")
     args = parser.parse_args(argv)
-    postgres = _from_tests("_servers/postgres.py")
+    postgres = from_tests("_servers/postgres.py")
     create_database, postgres_server, unavailable_reason = (postgres.create_database, postgres.postgres_server,
                                                             postgres.unavailable_reason)
     reason = unavailable_reason()
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _shipyard_round(work: Path, database: str, args: argparse.Namespace, *, restart: bool) -> dict[str, Any]:
-    helpers = _from_tests("integration/server/_server.py")
+    helpers = from_tests("integration/server/_server.py")
     TeamServer, create_token, shipyard = helpers.TeamServer, helpers.create_token, helpers.shipyard
 
     work.mkdir(parents=True)
@@ -131,7 +132,7 @@ def _shipyard_round(work: Path, database: str, args: argparse.Namespace, *, rest
 
 
 def _kill_and_restart(server: Any, database: str, after: int, work: Path) -> dict[str, Any]:
-    TeamServer = _from_tests("integration/server/_server.py").TeamServer
+    TeamServer = from_tests("integration/server/_server.py").TeamServer
 
     deadline = time.monotonic() + 600
     while _total(database) < after:
@@ -219,28 +220,12 @@ def _total(database: str) -> int:
 
 
 def _mlflow_python() -> Path:
-    ForeignVenv = _from_tests("_foreign_venv.py").ForeignVenv
+    ForeignVenv = from_tests("_foreign_venv.py").ForeignVenv
 
     venv = ForeignVenv(title=f"MLflow {MLFLOW_VERSION} with psycopg", folder=f"mlflow-{MLFLOW_VERSION}-postgres",
                        requirements=(f"mlflow=={MLFLOW_VERSION}", "psycopg[binary]"),
                        probe="import mlflow, psycopg", exclude_newer="2026-12-06T00:00:00Z", index_package="mlflow")
     return venv.python()
-
-
-def _from_tests(relative: str) -> Any:
-    """A helper module of the test suite, loaded by its path (another package installs a top-level ``tests``)."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parent.parent / "tests" / relative
-    name = "_bench_" + relative.replace("/", "_").removesuffix(".py")
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _free_port() -> int:
