@@ -25,14 +25,14 @@ from urllib.parse import quote
 from ..errors import IntegrityError, NotFoundError
 from ..store.cache_home import cache_home
 from ..store.hashing import hash_json
-from ..store.http_client import new_key, quote_path
+from ..store.http_client import new_key
 from ..store.objects import LocalObjectStore
 from ..tracking.remote import RemoteTracker
+from ..tracking.remote_artifacts import download_verified
 from .manifest import MANIFEST
 from .registry import AliasEvent, ModelVersion
 
 API = "/api/shipyard/v1"
-_HASH_HEADER = "x-shipyard-content-hash"
 
 
 def upload_package(tracker: RemoteTracker, run_id: str, path: str, files: dict[str, bytes],
@@ -94,15 +94,10 @@ def _fetch(tracker: RemoteTracker, cache: LocalObjectStore, run_id: str, artifac
     handle, temporary = tempfile.mkstemp(prefix=".download-", dir=cache.root)
     os.close(handle)
     try:
-        headers = tracker.client.download(f"{API}/runs/{run_id}/artifacts/{quote_path(artifact)}", temporary)
-        stored = cache.put_file(temporary)
+        download_verified(tracker, run_id, artifact, digest, Path(temporary))
+        cache.put_file(temporary)
     finally:
         Path(temporary).unlink(missing_ok=True)
-    if stored.hash != digest or headers.get(_HASH_HEADER) not in (None, digest):
-        cache.delete(stored.hash)
-        raise IntegrityError(f"The file {artifact} of run {run_id[:8]} downloaded from {tracker.url} hashes to "
-                             f"{stored.hash[:12]}, not to {digest[:12]} as recorded; nothing was loaded.",
-                             object_hash=digest, path=artifact)
     return cache.get_bytes(digest, label=artifact)
 
 

@@ -73,13 +73,23 @@ def _fetch(tracker: RemoteTracker, run_id: str, entry: dict[str, Any], out: Path
     handle, temporary = tempfile.mkstemp(prefix=f".{out.name[:80]}.", suffix=".part", dir=out.parent)
     os.close(handle)
     try:
-        headers = tracker.client.download(f"{API}/runs/{run_id}/artifacts/{quote_path(entry['path'])}", temporary)
-        received = hash_file(temporary)
-        if received != entry["hash"] or headers.get(_HASH_HEADER, received) != entry["hash"]:
-            raise IntegrityError(f"The artifact {entry['path']!r} of run {run_id[:8]} downloaded from {tracker.url} "
-                                 f"hashes to {received[:12]}, not to {entry['hash'][:12]} as recorded; nothing was "
-                                 "written in its place. Download it again.",
-                                 object_hash=entry["hash"], path=entry["path"])
+        download_verified(tracker, run_id, entry["path"], entry["hash"], Path(temporary))
         os.replace(temporary, out)
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+def download_verified(tracker: RemoteTracker, run_id: str, artifact: str, digest: str, into: Path) -> None:
+    """Stream the run's ``artifact`` into the file ``into`` and check it hashes to ``digest`` (and to what the server
+    says it sent). The one download of a recorded file: these readers and the model-package cache
+    (``models/remote.py``) both keep the file only after this returns.
+
+    Raises:
+        IntegrityError: the bytes received are not the recorded ones.
+    """
+    headers = tracker.client.download(f"{API}/runs/{run_id}/artifacts/{quote_path(artifact)}", into)
+    received = hash_file(into)
+    if received != digest or headers.get(_HASH_HEADER, received) != digest:
+        raise IntegrityError(f"The artifact {artifact!r} of run {run_id[:8]} downloaded from {tracker.url} hashes to "
+                             f"{received[:12]}, not to {digest[:12]} as recorded; it was not kept. Download it again.",
+                             object_hash=digest, path=artifact)
