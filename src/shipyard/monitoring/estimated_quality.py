@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import ConfigError, ValidationError
 from .checks.result import STATUS_ORDER, CheckResult
 from .config import Thresholds
-from .stats.estimation import METRICS, PerformanceEstimate, estimate_performance, outcome_shift, realized_metrics
+from .stats.estimation import METRICS, EstimationReference, PerformanceEstimate, realized_metrics
 
 CHECK = "estimated_quality"
 DRIFT_LEVEL = 0.99
@@ -75,16 +75,17 @@ def estimate_checks(ref_proba: Any, ref_labels: Any, classes: list[Any], current
     """The checks of one set of scores: an ``estimated_quality`` check per metric and, once enough labels arrived,
     ``concept_drift``. ``labelled_proba``/``labels`` are the rows of ``current_proba`` whose label is known
     (class indices); ``feature`` names the variant on a deployment; ``extra`` goes into every check's JSON."""
-    estimate = estimate_performance(ref_proba, ref_labels, current_proba, seed=seed)
+    reference = EstimationReference(ref_proba, ref_labels, seed=seed)
+    estimate = reference.estimate(current_proba, seed=seed)
     reference_values = realized_metrics(ref_labels, ref_proba)
     realized: dict[str, float | None] = dict.fromkeys(METRICS)
     on_labelled: PerformanceEstimate | None = None
     drift: list[CheckResult] = []
     if len(labels):
         realized = realized_metrics(labels, labelled_proba)
-        on_labelled = estimate_performance(ref_proba, ref_labels, labelled_proba, seed=seed, level=DRIFT_LEVEL)
+        on_labelled = reference.estimate(labelled_proba, seed=seed, level=DRIFT_LEVEL)
         if len(labels) >= thresholds.get("concept_drift", "min_labels"):
-            shift = outcome_shift(ref_proba, ref_labels, labelled_proba, labels, seed=seed)
+            shift = reference.outcome_shift(labelled_proba, labels)
             drift.append(_concept_drift(shift, classes, len(labels), thresholds, feature, extra or {}))
     levels = _levels(thresholds)
     return [_check(name, estimate, on_labelled, realized[name], reference_values[name], len(labels), levels,

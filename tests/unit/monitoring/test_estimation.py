@@ -9,14 +9,14 @@ import pytest
 
 from shipyard.errors import ValidationError
 from shipyard.monitoring.stats.estimation import (
-    _reference_gaps,
-    _window_likeness,
+    EstimationReference,
     calibration_error,
     choose_calibration,
     estimate_performance,
     outcome_shift,
     realized_metrics,
 )
+from shipyard.monitoring.stats.reference_draws import _bootstrap_counts, _cross_fitted, draw_reference
 
 
 def test_the_expected_confusion_matrix_worked_by_hand() -> None:
@@ -165,12 +165,60 @@ def test_the_reference_miss_weighted_like_a_window_in_a_thin_region_is_as_wide_a
     labels = (rng.random(1_000) < scores).astype(np.int64)
     reference = np.column_stack([1 - scores, scores])
     window = np.full((700, 2), 0.5)
-    likeness = _window_likeness(reference, window)
-    assert likeness[-100:] == pytest.approx(np.full(100, 10.0))  # the window's share (1) over the reference's (0.1)
-    assert likeness[:900] == pytest.approx(np.full(900, 0.25))  # a bin the window avoids: the floor
-    plain = _reference_gaps(reference, labels, 2_000, np.random.default_rng(1))["accuracy"]
-    weighted = _reference_gaps(reference, labels, 2_000, np.random.default_rng(1), likeness)["accuracy"]
+    weighted_draws = draw_reference(reference, labels, "isotonic", 2_000, np.random.default_rng(1))
+    likeness = weighted_draws.likeness(window)
+    row_weights = likeness[np.searchsorted(weighted_draws.edges, reference.max(axis=1), side="right")]
+    assert row_weights[-100:] == pytest.approx(np.full(100, 10.0))  # the window's share (1) over the reference's
+    assert row_weights[:900] == pytest.approx(np.full(900, 0.25))  # a bin the window avoids: the floor
+    plain_draws = draw_reference(reference, labels, "none", 2_000, np.random.default_rng(1))
+    plain = plain_draws.gaps(plain_draws.likeness(window))["accuracy"]
+    weighted = weighted_draws.gaps(likeness)["accuracy"]
     assert np.std(plain) == pytest.approx(0.0082, abs=0.002)
     # 1,000 of the 1,225 weight units are the coin flips: sd about 1,000 / 1,225 * 0.05 plus the rest's share
     assert 0.035 < np.std(weighted) < 0.055
     assert abs(np.mean(weighted)) < 1e-9  # centred: the miss widens the interval, it never moves it
+
+
+def test_the_reference_drawn_once_gives_each_window_the_gaps_of_its_rows_weighted_directly() -> None:
+    """The per-bin reduction against brute force on the same bootstraps: every draw's accuracy and ROC AUC miss
+    of the cross-fitted scores, their rows weighted by the window's likeness (AUC over all pairs, ties a half)."""
+    rng = np.random.default_rng(4)
+    scores = np.round(rng.beta(2, 2, 240), 2)
+    labels = (rng.random(240) < scores).astype(np.int64)
+    reference = np.column_stack([1 - scores, scores])
+    confidence = reference.max(axis=1) ** 6
+    window = reference[rng.choice(240, 120, p=confidence / confidence.sum())]
+    drawn = draw_reference(reference, labels, "isotonic", 30, np.random.default_rng(2))
+    likeness = drawn.likeness(window)
+    assert likeness.max() > 1 > likeness.min()  # the window leans on the confident bins
+    found = drawn.gaps(likeness)
+    replay = np.random.default_rng(2)  # the same stream: the maps' bootstraps, the folds, then the gaps' bootstraps
+    _bootstrap_counts(240, 30, replay)
+    crossed = _cross_fitted(reference, labels, replay)[:, 1]
+    counts = _bootstrap_counts(240, 30, replay)
+    row_weights = likeness[np.searchsorted(drawn.edges, reference.max(axis=1), side="right")]
+    above = (crossed[:, None] > crossed[None, :]) + 0.5 * (crossed[:, None] == crossed[None, :])
+    accuracy_gaps, auc_gaps = [], []
+    for count in counts:
+        weight = count * row_weights
+        correct = (crossed > 0.5) == (labels == 1)  # argmax: a tie is class 0
+        expected = np.where(crossed > 0.5, crossed, 1 - crossed)
+        accuracy_gaps.append((weight @ correct - weight @ expected) / weight.sum())
+        realized = (weight * labels) @ above @ (weight * (1 - labels)) / ((weight @ labels) * (weight @ (1 - labels)))
+        own = weight @ (crossed * (1 - crossed))
+        fractional = ((weight * crossed) @ above @ (weight * (1 - crossed)) - 0.5 * own) \
+            / ((weight @ crossed) * (weight @ (1 - crossed)) - own)
+        auc_gaps.append(realized - fractional)
+    assert found["accuracy"] == pytest.approx(np.array(accuracy_gaps) - np.mean(accuracy_gaps), abs=1e-12)
+    assert found["roc_auc"] == pytest.approx(np.array(auc_gaps) - np.mean(auc_gaps), abs=1e-12)
+
+
+def test_a_prepared_reference_estimates_each_window_as_a_one_off_estimate_does() -> None:
+    rng = np.random.default_rng(6)
+    scores = rng.beta(2, 5, 2_000) ** 0.7  # miscalibrated: isotonic is chosen
+    labels = (rng.random(2_000) < scores ** 1.4).astype(np.int64)
+    prepared = EstimationReference(scores, labels, seed=9)
+    assert prepared.calibration.method == "isotonic"
+    for window in (rng.beta(2, 3, 500) for _ in range(3)):
+        once, again = prepared.estimate(window, seed=9), estimate_performance(scores, labels, window, seed=9)
+        assert once.metrics == again.metrics and once.confusion == again.confusion

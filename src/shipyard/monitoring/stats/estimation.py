@@ -24,6 +24,9 @@ how far cross-fitted calibrated scores miss on a bootstrap of the reference, its
 concentrated where the reference has few rows gets the wider interval its few rows can vouch for. Raw scores
 get the same miss over the reference's own mix, which measured wide enough (97% coverage).
 
+The reference's share of that work is drawn once (:mod:`.reference_draws`): an :class:`EstimationReference`
+prepared from the labelled reference estimates any number of windows, each at the cost of its own rows.
+
 Inputs are class indices (0..k-1, the columns of the probability matrix); binary metrics are for class 1 and
 multiclass ones are macro averages, the conventions of :mod:`.quality`.
 """
@@ -35,15 +38,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...calibration import Calibration, IsotonicFit, apply_knots, calibration_error, choose_calibration, fit_knots
+from ...calibration import Calibration, calibration_error, choose_calibration
 from ...errors import ValidationError
+from .confusion_matrices import METRICS, metrics_of_confusions
+from .reference_draws import ReferenceDraws, draw_reference
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
-__all__ = ["METRICS", "Calibration", "EstimatedMetric", "OutcomeShift", "PerformanceEstimate", "calibration_error",
-           "choose_calibration", "estimate_performance", "outcome_shift", "realized_metrics"]
+__all__ = ["METRICS", "Calibration", "EstimatedMetric", "EstimationReference", "OutcomeShift", "PerformanceEstimate",
+           "calibration_error", "choose_calibration", "estimate_performance", "outcome_shift", "realized_metrics"]
 
 
 @dataclass(frozen=True)
@@ -68,9 +72,70 @@ class PerformanceEstimate:
     level: float
 
 
+class EstimationReference:
+    """A labelled reference prepared once for the estimates of many windows (a deployment's every window, the
+    rows whose labels arrived next to the whole window, a benchmark's splits).
+
+    Preparing draws the reference's bootstraps (:mod:`.reference_draws`), the part of the work that does not
+    depend on the window; :meth:`estimate` then costs what the window's own rows cost. Seeded: the same
+    reference and seed give the same draws, and the same window then the same interval.
+
+    Raises:
+        ValidationError: probabilities outside [0, 1], labels outside the columns, an empty reference, or one
+            with fewer than two classes present.
+    """
+
+    def __init__(self, reference_proba: ArrayLike, reference_labels: ArrayLike, *, draws: int = 200,
+                 seed: int = 0) -> None:
+        ref = _proba(reference_proba, "reference_proba")
+        labels = np.asarray(reference_labels)
+        if labels.shape != (len(ref),) or not np.issubdtype(labels.dtype, np.integer) \
+                or labels.min() < 0 or labels.max() >= ref.shape[1]:
+            raise ValidationError(f"reference_labels must be {len(ref)} class indices in 0..{ref.shape[1] - 1}.",
+                                  field="reference_labels")
+        if len(np.unique(labels)) < 2:
+            raise ValidationError("The reference's labels hold one class only: calibration needs both outcomes.",
+                                  field="reference_labels")
+        rng = np.random.default_rng(seed)
+        self.rows, self.classes = ref.shape
+        self.calibration = choose_calibration(ref, labels, rng)
+        self._draws = draw_reference(ref, labels, self.calibration.method, draws, rng)
+
+    def estimate(self, current_proba: ArrayLike, *, level: float = 0.9, seed: int = 0) -> PerformanceEstimate:
+        """Accuracy, precision, recall, F1 and ROC AUC of ``current_proba`` (m x k, no labels needed), each with
+        its ``level`` interval (0.9: the 5th and 95th percentiles of the draws); ``seed`` seeds the window's
+        simulated labels."""
+        cur = _proba(current_proba, "current_proba")
+        if cur.shape[1] != self.classes:
+            raise ValidationError(f"The reference has {self.classes} class columns and the current data "
+                                  f"{cur.shape[1]}; score both with the same model.", field="current_proba")
+        if not 0 < level < 1:
+            raise ValidationError(f"level must be between 0 and 1, not {level}.", field="level")
+        calibrated = self.calibration.apply(cur)
+        predicted = np.argmax(cur, axis=1)  # the model's own decision, from its raw scores
+        confusion = _expected_confusion(calibrated, predicted)
+        points = _metrics_from_confusion(confusion)
+        points["roc_auc"] = _expected_auc(calibrated, cur)
+        simulated = _simulate(self._draws, cur, predicted, np.random.default_rng(seed))
+        tail = (1 - level) / 2 * 100
+        metrics = {}
+        for name in METRICS:
+            values = simulated[name][~np.isnan(simulated[name])]
+            low, high = (float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))) \
+                if len(values) else (None, None)
+            metrics[name] = EstimatedMetric(name, points[name], low, high)
+        return PerformanceEstimate(len(cur), self.calibration,
+                                   tuple(tuple(float(v) for v in row) for row in confusion), metrics, level)
+
+    def outcome_shift(self, labelled_proba: ArrayLike, labels: ArrayLike) -> OutcomeShift:
+        """:func:`outcome_shift` with this reference's calibration."""
+        return _outcome_shift(self.calibration, labelled_proba, labels)
+
+
 def estimate_performance(reference_proba: ArrayLike, reference_labels: ArrayLike, current_proba: ArrayLike, *,
                          level: float = 0.9, draws: int = 200, seed: int = 0) -> PerformanceEstimate:
-    """Accuracy, precision, recall, F1 and ROC AUC of ``current_proba`` estimated from the labelled reference.
+    """Accuracy, precision, recall, F1 and ROC AUC of ``current_proba`` estimated from the labelled reference;
+    one window's :class:`EstimationReference` (prepare one to estimate many windows).
 
     Args:
         reference_proba: the model's probabilities on labelled rows (n x k, columns in class order).
@@ -84,37 +149,8 @@ def estimate_performance(reference_proba: ArrayLike, reference_labels: ArrayLike
         ValidationError: shapes that do not match, probabilities outside [0, 1], labels outside the columns,
             an empty input, or a reference with fewer than two classes present.
     """
-    ref, cur = _proba(reference_proba, "reference_proba"), _proba(current_proba, "current_proba")
-    labels = np.asarray(reference_labels)
-    if ref.shape[1] != cur.shape[1]:
-        raise ValidationError(f"The reference has {ref.shape[1]} class columns and the current data "
-                              f"{cur.shape[1]}; score both with the same model.", field="current_proba")
-    if labels.shape != (len(ref),) or not np.issubdtype(labels.dtype, np.integer) \
-            or labels.min() < 0 or labels.max() >= ref.shape[1]:
-        raise ValidationError(f"reference_labels must be {len(ref)} class indices in 0..{ref.shape[1] - 1}.",
-                              field="reference_labels")
-    if len(np.unique(labels)) < 2:
-        raise ValidationError("The reference's labels hold one class only: calibration needs both outcomes.",
-                              field="reference_labels")
-    if not 0 < level < 1:
-        raise ValidationError(f"level must be between 0 and 1, not {level}.", field="level")
-    rng = np.random.default_rng(seed)
-    calibration = choose_calibration(ref, labels, rng)
-    calibrated = calibration.apply(cur)
-    predicted = np.argmax(cur, axis=1)  # the model's own decision, from its raw scores
-    confusion = _expected_confusion(calibrated, predicted)
-    points = _metrics_from_confusion(confusion)
-    points["roc_auc"] = _expected_auc(calibrated, cur)
-    simulated = _simulate(ref, labels, cur, predicted, calibration.method, draws, rng)
-    tail = (1 - level) / 2 * 100
-    metrics = {}
-    for name in METRICS:
-        values = simulated[name][~np.isnan(simulated[name])]
-        low, high = (float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))) \
-            if len(values) else (None, None)
-        metrics[name] = EstimatedMetric(name, points[name], low, high)
-    return PerformanceEstimate(len(cur), calibration, tuple(tuple(float(v) for v in row) for row in confusion),
-                               metrics, level)
+    reference = EstimationReference(reference_proba, reference_labels, draws=draws, seed=seed)
+    return reference.estimate(current_proba, level=level, seed=seed)
 
 
 def realized_metrics(labels: ArrayLike, proba: ArrayLike) -> dict[str, float | None]:
@@ -153,14 +189,18 @@ def outcome_shift(reference_proba: ArrayLike, reference_labels: ArrayLike, label
     enough when the shift is in the base rate (say, churn doubled for one segment), where the accuracy of the
     same rows moves far less than its sampling noise.
     """
+    ref = _proba(reference_proba, "reference_proba")
+    calibration = choose_calibration(ref, np.asarray(reference_labels), np.random.default_rng(seed))
+    return _outcome_shift(calibration, labelled_proba, labels)
+
+
+def _outcome_shift(calibration: Calibration, labelled_proba: ArrayLike, labels: ArrayLike) -> OutcomeShift:
     from scipy import stats as scipy_stats
 
-    ref = _proba(reference_proba, "reference_proba")
     truth = np.asarray(labels)
     scores = _proba(labelled_proba, "labelled_proba")
     if truth.shape != (len(scores),):
         raise ValidationError(f"labels must be {len(scores)} class indices.", field="labels")
-    calibration = choose_calibration(ref, np.asarray(reference_labels), np.random.default_rng(seed))
     calibrated = calibration.apply(scores)
     k = calibrated.shape[1]
     observed = np.bincount(truth, minlength=k).astype(float)
@@ -176,111 +216,24 @@ def outcome_shift(reference_proba: ArrayLike, reference_labels: ArrayLike, label
     return OutcomeShift(statistic, p_value, tuple(observed.tolist()), tuple(float(v) for v in expected))
 
 
-def _simulate(ref: NDArray[np.float64], labels: NDArray[np.int64], cur: NDArray[np.float64],
-              predicted: NDArray[np.int64], method: str, draws: int, rng: np.random.Generator) \
-        -> dict[str, NDArray[np.float64]]:
-    """The metrics of ``draws`` simulated realizations, all draws at once (arrays of draws x rows)."""
-    k = cur.shape[1]
-    if method == "isotonic":
-        isotonic, n = IsotonicFit(ref, labels), len(labels)
-        calibrated = np.stack([apply_knots(isotonic.fit(counts), cur)
-                               for counts in rng.multinomial(n, np.full(n, 1.0 / n), size=draws).astype(float)])
-    else:
-        calibrated = np.broadcast_to(cur, (draws, *cur.shape))
+def _simulate(reference: ReferenceDraws, cur: NDArray[np.float64], predicted: NDArray[np.int64],
+              rng: np.random.Generator) -> dict[str, NDArray[np.float64]]:
+    """The metrics of the reference's draws of realizations of the window, all at once (draws x rows): each
+    draw's calibration map, labels drawn from it, plus the draw's miss of the scores weighted like the window."""
+    draws, k = reference.draws, cur.shape[1]
+    calibrated = reference.calibrated_draws(cur)
     uniform = rng.random((draws, len(cur), 1))
     truth = np.minimum((uniform > np.cumsum(calibrated, axis=2)).sum(axis=2), k - 1)
     cells = (np.arange(draws)[:, None] * k + truth) * k + predicted[None, :]
     confusion = np.bincount(cells.ravel(), minlength=draws * k * k).reshape(draws, k, k).astype(float)
-    out = _metrics_of_confusions(confusion)
+    out = metrics_of_confusions(confusion)
     classes = [1] if k == 2 else range(k)
     aucs = [_auc_of_draws(truth == cls, _midranks_of(cur[:, cls])) for cls in classes]
     out["roc_auc"] = np.mean(aucs, axis=0)  # NaN where a draw has one class only, as in quality.roc_auc
-    if method == "none":
-        gaps = _reference_gaps(ref, labels, draws, rng)
-    else:
-        gaps = _reference_gaps(_cross_fitted(ref, labels, rng), labels, draws, rng, _window_likeness(ref, cur))
+    gaps = reference.gaps(reference.likeness(cur))
     for name in METRICS:
         out[name] = out[name] + gaps[name]
     return out
-
-
-def _cross_fitted(ref: NDArray[np.float64], labels: NDArray[np.int64], rng: np.random.Generator) \
-        -> NDArray[np.float64]:
-    """The reference's scores calibrated by a fit on the other half of it, so their miss is an honest one (an
-    isotonic fit misses its own rows by nothing on average)."""
-    order = rng.permutation(len(labels))
-    halves = order[: len(order) // 2], order[len(order) // 2:]
-    crossed = np.empty_like(ref)
-    for fit_rows, score_rows in (halves, halves[::-1]):
-        crossed[score_rows] = apply_knots(fit_knots(ref[fit_rows], labels[fit_rows]), ref[score_rows])
-    return crossed
-
-
-_LIKENESS_BINS = 5
-_LIKENESS_FLOOR = 0.25  # a bin the window avoids still counts a quarter, so a few rows never stand for all
-
-
-def _window_likeness(ref: NDArray[np.float64], cur: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Each reference row's weight when the reference should look like the window: the window's share over the
-    reference's in equal-mass bins of the reference's top score (the model's confidence), floored."""
-    top_ref, top_cur = ref.max(axis=1), cur.max(axis=1)
-    edges = np.quantile(top_ref, np.linspace(0, 1, _LIKENESS_BINS + 1)[1:-1])
-    bin_ref = np.searchsorted(edges, top_ref, side="right")
-    bin_cur = np.searchsorted(edges, top_cur, side="right")
-    share_ref = np.bincount(bin_ref, minlength=_LIKENESS_BINS) / len(ref)
-    share_cur = np.bincount(bin_cur, minlength=_LIKENESS_BINS) / len(cur)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(share_ref > 0, share_cur / share_ref, 1.0)
-    return np.asarray(np.maximum(ratio, _LIKENESS_FLOOR)[bin_ref], dtype=float)
-
-
-def _reference_gaps(ref: NDArray[np.float64], labels: NDArray[np.int64], draws: int, rng: np.random.Generator,
-                    row_weights: NDArray[np.float64] | None = None) -> dict[str, NDArray[np.float64]]:
-    """How far the scores' estimates miss on bootstraps of the reference, centred: the uncertainty of trusting
-    the scores, which a reference of n rows can only vouch for to within its own sampling error. Each
-    bootstrap is a row of counts (how often each reference row was drawn), so all of them are computed at once;
-    ``row_weights`` scale the counts (rows like the window count more)."""
-    n, k = ref.shape
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=draws).astype(float)
-    if row_weights is not None:
-        counts = counts * row_weights[None, :]
-    predicted = np.argmax(ref, axis=1)
-    estimated = np.zeros((draws, k, k))
-    realized = np.zeros((draws, k, k))
-    for column in range(k):
-        chosen = predicted == column
-        estimated[:, :, column] = counts[:, chosen] @ ref[chosen]
-        for true_class in range(k):
-            realized[:, true_class, column] = counts[:, chosen & (labels == true_class)].sum(axis=1)
-    expected_metrics, realized_values = _metrics_of_confusions(estimated), _metrics_of_confusions(realized)
-    classes = [1] if k == 2 else range(k)
-    expected_auc = np.mean([
-        _weighted_auc_of_draws(ref[:, cls], counts * ref[:, cls], counts * (1 - ref[:, cls]),
-                               counts * ref[:, cls] * (1 - ref[:, cls])) for cls in classes], axis=0)
-    realized_auc = np.mean([_weighted_auc_of_draws(ref[:, cls], counts * (labels == cls), counts * (labels != cls))
-                            for cls in classes], axis=0)
-    gaps = {name: realized_values[name] - expected_metrics[name] for name in METRICS if name != "roc_auc"}
-    gaps["roc_auc"] = realized_auc - expected_auc
-    for name, values in gaps.items():
-        if not np.all(np.isnan(values)):
-            gaps[name] = values - np.nanmean(values)
-    return gaps
-
-
-def _metrics_of_confusions(confusion: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
-    """Accuracy, precision, recall and F1 of a stack of confusion matrices (draws x true x predicted); NaN where
-    a binary value is undefined, an undefined class counted as 0 in a macro average."""
-    k = confusion.shape[1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        accuracy = np.trace(confusion, axis1=1, axis2=2) / confusion.sum(axis=(1, 2))
-        tp = np.diagonal(confusion, axis1=1, axis2=2)
-        precision = tp / confusion.sum(axis=1)
-        recall = tp / confusion.sum(axis=2)
-        f1 = 2 * tp / (confusion.sum(axis=1) + confusion.sum(axis=2))
-    if k == 2:
-        return {"accuracy": accuracy, "precision": precision[:, 1], "recall": recall[:, 1], "f1": f1[:, 1]}
-    return {"accuracy": accuracy, "precision": np.nan_to_num(precision).mean(axis=1),
-            "recall": np.nan_to_num(recall).mean(axis=1), "f1": np.nan_to_num(f1).mean(axis=1)}
 
 
 def _auc_of_draws(positive: NDArray[np.bool_], ranks: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -320,7 +273,7 @@ def _expected_confusion(calibrated: NDArray[np.float64], predicted: NDArray[np.i
 
 
 def _metrics_from_confusion(confusion: NDArray[np.float64]) -> dict[str, float | None]:
-    values = _metrics_of_confusions(confusion[None])
+    values = metrics_of_confusions(confusion[None])
     return {name: None if np.isnan(array[0]) else float(array[0]) for name, array in values.items()}
 
 
