@@ -22,7 +22,10 @@ realized accuracy in 69% of the isotonic windows (``benchmarks/bench_estimation.
 how far cross-fitted calibrated scores miss on a bootstrap of the reference, its rows weighted like the window
 (the ratio of the window's to the reference's share in quantile bins of the top score, floored): a window
 concentrated where the reference has few rows gets the wider interval its few rows can vouch for. Raw scores
-get the same miss over the reference's own mix, which measured wide enough (97% coverage).
+get the same miss over the reference's own mix, which measured wide enough (97% coverage). The same cross-fitted
+miss, averaged, is how far an isotonic map's overfitting pushes the estimate (its scores are too extreme on rows
+it was not fitted on): that share of it is taken off the estimate and its interval
+(:data:`.reference_draws.HALF_TO_FULL_OVERFIT`).
 
 The reference's share of that work is drawn once (:mod:`.reference_draws`): an :class:`EstimationReference`
 prepared from the labelled reference estimates any number of windows, each at the cost of its own rows.
@@ -116,7 +119,12 @@ class EstimationReference:
         confusion = _expected_confusion(calibrated, predicted)
         points = _metrics_from_confusion(confusion)
         points["roc_auc"] = _expected_auc(calibrated, cur)
+        miss = self._draws.miss(self._draws.likeness(cur))
         simulated = _simulate(self._draws, cur, predicted, np.random.default_rng(seed))
+        for name in METRICS:
+            simulated[name] = np.clip(simulated[name] + miss.spread[name] + miss.bias[name], 0.0, 1.0)
+            value = points[name]
+            points[name] = None if value is None else float(np.clip(value + miss.bias[name], 0.0, 1.0))
         tail = (1 - level) / 2 * 100
         metrics = {}
         for name in METRICS:
@@ -219,7 +227,7 @@ def _outcome_shift(calibration: Calibration, labelled_proba: ArrayLike, labels: 
 def _simulate(reference: ReferenceDraws, cur: NDArray[np.float64], predicted: NDArray[np.int64],
               rng: np.random.Generator) -> dict[str, NDArray[np.float64]]:
     """The metrics of the reference's draws of realizations of the window, all at once (draws x rows): each
-    draw's calibration map, labels drawn from it, plus the draw's miss of the scores weighted like the window."""
+    draw's calibration map, then labels drawn from it (the reference's miss is added by the caller)."""
     draws, k = reference.draws, cur.shape[1]
     calibrated = reference.calibrated_draws(cur)
     uniform = rng.random((draws, len(cur), 1))
@@ -230,9 +238,6 @@ def _simulate(reference: ReferenceDraws, cur: NDArray[np.float64], predicted: ND
     classes = [1] if k == 2 else range(k)
     aucs = [_auc_of_draws(truth == cls, _midranks_of(cur[:, cls])) for cls in classes]
     out["roc_auc"] = np.mean(aucs, axis=0)  # NaN where a draw has one class only, as in quality.roc_auc
-    gaps = reference.gaps(reference.likeness(cur))
-    for name in METRICS:
-        out[name] = out[name] + gaps[name]
     return out
 
 

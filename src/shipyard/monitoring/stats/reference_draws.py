@@ -28,6 +28,14 @@ from .confusion_matrices import METRICS, metrics_of_confusions
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+# An isotonic map fitted on n rows follows their noise, so its calibrated scores are too extreme on new rows, and
+# an estimate that sums them (accuracy is the mean of each row's calibrated P(correct)) reads high. The
+# cross-fitted miss measures that bias for a map fitted on n / 2 rows. The map's error variance shrinks as
+# n^(-2/3) (isotonic regression's rate) and the bias of a smooth functional of it is second order, proportional to
+# that variance, so the map fitted on all n rows leaves 2^(-2/3) of the half map's bias. Checked on scores of known
+# truth (80 references each of 600 to 3,000 rows): accuracy read 0.3-0.8 point high and ROC AUC 0.4-1.2, and
+# within 0.2 point of the truth (1-2 standard errors) once corrected.
+HALF_TO_FULL_OVERFIT = 2 ** (-2 / 3)
 LIKENESS_BINS = 5
 LIKENESS_FLOOR = 0.25  # a bin the window avoids still counts a quarter, so a few rows never stand for all
 _CHUNK_CELLS = 4_000_000  # draws x rows per block of work: bounds the memory of a large reference
@@ -87,18 +95,31 @@ class ReferenceDraws:
             ratio = np.where(self.reference_shares > 0, window_shares / self.reference_shares, 1.0)
         return np.asarray(np.maximum(ratio, LIKENESS_FLOOR), dtype=float)
 
-    def gaps(self, weights: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
-        """How far the scores' estimates miss on the bootstraps, the rows weighted by their bin's ``weights``,
-        centred (the miss widens an interval, it never moves it)."""
+    def miss(self, weights: NDArray[np.float64]) -> ReferenceMiss:
+        """How far the scores' estimates miss on the bootstraps, the rows weighted by their bin's ``weights``: the
+        centred spread of the miss, and, for an isotonic map, the bias its overfitting leaves (see
+        :data:`HALF_TO_FULL_OVERFIT`)."""
         estimated = metrics_of_confusions(np.einsum("dbij,b->dij", self.estimated, weights))
         realized = metrics_of_confusions(np.einsum("dbij,b->dij", self.realized, weights))
         gaps = {name: realized[name] - estimated[name] for name in METRICS if name != "roc_auc"}
         gaps["roc_auc"] = (np.mean([pieces.auc(weights) for pieces in self.realized_auc], axis=0)
                            - np.mean([pieces.auc(weights) for pieces in self.expected_auc], axis=0))
+        bias = dict.fromkeys(gaps, 0.0)
         for name, values in gaps.items():
             if not np.all(np.isnan(values)):
-                gaps[name] = values - np.nanmean(values)
-        return gaps
+                mean = float(np.nanmean(values))
+                gaps[name] = values - mean
+                if self.calibration_fits:
+                    bias[name] = HALF_TO_FULL_OVERFIT * mean
+        return ReferenceMiss(gaps, bias)
+
+
+@dataclass(frozen=True)
+class ReferenceMiss:
+    """``spread``: per draw, the centred miss (it widens an interval); ``bias``: what to add to the estimate."""
+
+    spread: dict[str, NDArray[np.float64]]
+    bias: dict[str, float]
 
 
 def draw_reference(ref: NDArray[np.float64], labels: NDArray[np.int64], method: str, draws: int,
@@ -117,11 +138,13 @@ def draw_reference(ref: NDArray[np.float64], labels: NDArray[np.int64], method: 
     bins = np.searchsorted(edges, ref.max(axis=1), side="right")
     shares = np.bincount(bins, minlength=len(edges) + 1) / n
     counts = _bootstrap_counts(n, draws, rng)
-    estimated, realized = _confusions_by_bin(scores, labels, counts, bins, len(shares))
+    # as in a window's estimate: the model decides and ranks by its raw scores, the calibrated ones say how often
+    # it is right
+    estimated, realized = _confusions_by_bin(scores, np.argmax(ref, axis=1), labels, counts, bins, len(shares))
     classes = [1] if ref.shape[1] == 2 else range(ref.shape[1])
-    expected_auc = tuple(_auc_pieces(scores[:, cls], scores[:, cls], counts, bins, len(shares), self_pairs=True)
+    expected_auc = tuple(_auc_pieces(ref[:, cls], scores[:, cls], counts, bins, len(shares), self_pairs=True)
                          for cls in classes)
-    realized_auc = tuple(_auc_pieces(scores[:, cls], (labels == cls).astype(float), counts, bins, len(shares),
+    realized_auc = tuple(_auc_pieces(ref[:, cls], (labels == cls).astype(float), counts, bins, len(shares),
                                      self_pairs=False) for cls in classes)
     return ReferenceDraws(fits, edges, shares, estimated, realized, expected_auc, realized_auc)
 
@@ -155,11 +178,11 @@ def _confidence_edges(ref: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(np.quantile(ref.max(axis=1), np.linspace(0, 1, LIKENESS_BINS + 1)[1:-1]), dtype=float)
 
 
-def _confusions_by_bin(scores: NDArray[np.float64], labels: NDArray[np.int64], counts: NDArray[np.float64],
-                       bins: NDArray[np.intp], n_bins: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _confusions_by_bin(scores: NDArray[np.float64], predicted: NDArray[np.intp], labels: NDArray[np.int64],
+                       counts: NDArray[np.float64], bins: NDArray[np.intp], n_bins: int) \
+        -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per draw and bin, the confusion matrix the scores expect and the one the labels make."""
     k = scores.shape[1]
-    predicted = np.argmax(scores, axis=1)
     estimated = np.zeros((len(counts), n_bins, k, k))
     realized = np.zeros((len(counts), n_bins, k, k))
     for b in range(n_bins):
