@@ -197,24 +197,37 @@ def _confusions_by_bin(scores: NDArray[np.float64], predicted: NDArray[np.intp],
 def _auc_pieces(scores: NDArray[np.float64], positive_share: NDArray[np.float64], counts: NDArray[np.float64],
                 bins: NDArray[np.intp], n_bins: int, *, self_pairs: bool) -> _AucPieces:
     """The Mann-Whitney pieces of rows scored ``scores``, each positive by ``positive_share`` (a label, or a
-    calibrated probability whose pair with itself is left out when ``self_pairs``), per draw and bin."""
-    order = np.argsort(scores, kind="stable")
-    sorted_scores = scores[order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    share, row_bins = positive_share[order], bins[order]
-    masks = [(row_bins == b).astype(float) for b in range(n_bins)]
+    calibrated probability whose pair with itself is left out when ``self_pairs``), per draw and bin.
+
+    Rows are summed per group of one score and one bin (one pass over the draws, whatever the bins), and each
+    group counts the negative weight of every lower score plus half of its own score's (ties, across bins too)."""
+    order = np.lexsort((bins, scores))
+    sorted_scores, row_bins, share = scores[order], bins[order], positive_share[order]
+    starts = np.flatnonzero(np.r_[True, (sorted_scores[1:] != sorted_scores[:-1]) | (row_bins[1:] != row_bins[:-1])])
+    group_bins, group_scores = row_bins[starts], sorted_scores[starts]
+    groups = np.arange(len(starts))
+    new_score = np.r_[True, group_scores[1:] != group_scores[:-1]]
+    score_starts = np.flatnonzero(new_score)
+    score_of_group = np.cumsum(new_score) - 1
+    first_group = score_starts[score_of_group]  # the first and last group of each group's score
+    last_group = np.r_[score_starts[1:], len(starts)][score_of_group] - 1
+    own_weights = np.zeros((len(scores), n_bins))  # in the sorted order, as the blocks are
+    own_weights[np.arange(len(scores)), row_bins] = share * (1 - share)
     draws = len(counts)
     pairs = np.zeros((draws, n_bins, n_bins))
     positive, negative, own = (np.zeros((draws, n_bins)) for _ in range(3))
     chunk = max(1, _CHUNK_CELLS // max(len(scores) * n_bins, 1))
     for first in range(0, draws, chunk):
         block = counts[first:first + chunk][:, order]
-        pos = np.stack([np.add.reduceat(block * (share * mask), starts, axis=1) for mask in masks], axis=2)
-        neg = np.stack([np.add.reduceat(block * ((1 - share) * mask), starts, axis=1) for mask in masks], axis=2)
-        below = np.cumsum(neg, axis=1) - neg + 0.5 * neg  # negative weight under each group's score, ties a half
+        pos, neg = (np.zeros((len(block), len(starts), n_bins)) for _ in range(2))
+        pos[:, groups, group_bins] = np.add.reduceat(block * share, starts, axis=1)
+        neg[:, groups, group_bins] = np.add.reduceat(block * (1 - share), starts, axis=1)
+        through = np.cumsum(neg, axis=1)  # negative weight up to and including each group
+        before = np.where((first_group > 0)[None, :, None], through[:, np.maximum(first_group - 1, 0)], 0.0)
+        below = before + 0.5 * (through[:, last_group] - before)  # lower scores, and half of the same score
         pairs[first:first + chunk] = np.matmul(pos.transpose(0, 2, 1), below)
         positive[first:first + chunk] = pos.sum(axis=1)
         negative[first:first + chunk] = neg.sum(axis=1)
         if self_pairs:
-            own[first:first + chunk] = np.stack([block @ (share * (1 - share) * mask) for mask in masks], axis=1)
+            own[first:first + chunk] = block @ own_weights
     return _AucPieces(pairs, positive, negative, own if self_pairs else None)
