@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from shipyard.calibration import cross_fitted
 from shipyard.errors import ValidationError
 from shipyard.monitoring.stats.estimation import (
     EstimationReference,
@@ -16,7 +17,7 @@ from shipyard.monitoring.stats.estimation import (
     outcome_shift,
     realized_metrics,
 )
-from shipyard.monitoring.stats.reference_draws import _bootstrap_counts, _cross_fitted, draw_reference
+from shipyard.monitoring.stats.reference_draws import _bootstrap_counts, draw_reference
 
 
 def test_the_expected_confusion_matrix_worked_by_hand() -> None:
@@ -195,7 +196,7 @@ def test_the_reference_drawn_once_gives_each_window_the_gaps_of_its_rows_weighte
     found = drawn.miss(likeness).spread
     replay = np.random.default_rng(2)  # the same stream: the maps' bootstraps, the folds, then the gaps' bootstraps
     _bootstrap_counts(240, 30, replay)
-    crossed = _cross_fitted(reference, labels, replay)[:, 1]
+    crossed = cross_fitted(reference, labels, replay)[:, 1]
     counts = _bootstrap_counts(240, 30, replay)
     row_weights = likeness[np.searchsorted(drawn.edges, reference.max(axis=1), side="right")]
     above = (scores[:, None] > scores[None, :]) + 0.5 * (scores[:, None] == scores[None, :])  # ranked by raw scores

@@ -124,17 +124,16 @@ class EstimationReference:
         points["roc_auc"] = _expected_auc(calibrated, cur)
         miss = self._draws.miss(self._draws.likeness(cur))
         simulated = _simulate(self._draws, cur, predicted, np.random.default_rng(seed))
-        for name in METRICS:
-            simulated[name] = np.clip(simulated[name] + miss.spread[name] + miss.bias[name], 0.0, 1.0)
-            value = points[name]
-            points[name] = None if value is None else float(np.clip(value + miss.bias[name], 0.0, 1.0))
         tail = (1 - level) / 2 * 100
         metrics = {}
         for name in METRICS:
-            values = simulated[name][~np.isnan(simulated[name])]
+            draws = np.clip(simulated[name] + miss.spread[name] + miss.bias[name], 0.0, 1.0)
+            values = draws[~np.isnan(draws)]
             low, high = (float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))) \
                 if len(values) else (None, None)
-            metrics[name] = EstimatedMetric(name, points[name], low, high)
+            point = points[name]
+            value = None if point is None else float(np.clip(point + miss.bias[name], 0.0, 1.0))
+            metrics[name] = EstimatedMetric(name, value, low, high)
         return PerformanceEstimate(len(cur), self.calibration,
                                    tuple(tuple(float(v) for v in row) for row in confusion), metrics, level)
 

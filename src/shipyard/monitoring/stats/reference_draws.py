@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...calibration import IsotonicFit, Knots, apply_knots, fit_knots
+from ...calibration import IsotonicFit, Knots, apply_knots, cross_fitted
 from .confusion_matrices import METRICS, metrics_of_confusions
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def draw_reference(ref: NDArray[np.float64], labels: NDArray[np.int64], method: 
     if method == "isotonic":
         isotonic = IsotonicFit(ref, labels)
         fits = tuple(isotonic.fit(counts) for counts in _bootstrap_counts(n, draws, rng))
-        scores, edges = _cross_fitted(ref, labels, rng), _confidence_edges(ref)
+        scores, edges = cross_fitted(ref, labels, rng), _confidence_edges(ref)
     else:
         scores, edges = ref, np.empty(0)
     bins = np.searchsorted(edges, ref.max(axis=1), side="right")
@@ -160,18 +160,6 @@ def _bootstrap_counts(n: int, draws: int, rng: np.random.Generator) -> NDArray[n
         picked = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
         counts[first:first + rows] = np.bincount(picked.ravel(), minlength=rows * n).reshape(rows, n)
     return counts
-
-
-def _cross_fitted(ref: NDArray[np.float64], labels: NDArray[np.int64], rng: np.random.Generator) \
-        -> NDArray[np.float64]:
-    """The reference's scores calibrated by a fit on the other half of it, so their miss is an honest one (an
-    isotonic fit misses its own rows by nothing on average)."""
-    order = rng.permutation(len(labels))
-    halves = order[: len(order) // 2], order[len(order) // 2:]
-    crossed = np.empty_like(ref)
-    for fit_rows, score_rows in (halves, halves[::-1]):
-        crossed[score_rows] = apply_knots(fit_knots(ref[fit_rows], labels[fit_rows]), ref[score_rows])
-    return crossed
 
 
 def _confidence_edges(ref: NDArray[np.float64]) -> NDArray[np.float64]:
