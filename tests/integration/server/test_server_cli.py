@@ -46,7 +46,7 @@ def test_token_create_prints_the_token_alone_last_and_the_database_keeps_only_a_
         tmp_path: Path, database: str) -> None:
     token = create_token(database, "alice", "writer", "--expires", "90d")
     assert token.startswith("shy_") and " " not in token
-    secret = token.rsplit("_", 1)[1]
+    secret = token.split("_", 2)[2]  # the id is hex; the secret is urlsafe base64 and may itself hold "_"
     path = database.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT id, name, role, salt, hash, expires_at FROM api_tokens").fetchall()
